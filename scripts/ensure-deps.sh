@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install the Debian packages the tests talk to (real servers and tools, no
+# mocks). Run as root it installs what is missing; otherwise it names the
+# exact command to run and fails.
+set -euo pipefail
+
+# package:command-that-proves-it-is-installed
+NEEDED=(
+  fping:fping
+  mtr-tiny:mtr
+  iputils-ping:ping
+  iproute2:ip
+  nftables:nft
+  dnsmasq:dnsmasq
+  openssl:openssl
+  redis-server:redis-server
+  haproxy:haproxy
+  victoria-metrics:victoria-metrics
+  influxdb:influxd
+  prometheus:promtool
+  prometheus-alertmanager:amtool
+  yamllint:yamllint
+  docker-compose:docker-compose
+)
+
+missing=()
+for entry in "${NEEDED[@]}"; do
+  pkg=${entry%%:*}
+  cmd=${entry#*:}
+  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/usr/bin/$cmd" ]; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+install_cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing Debian packages: ${missing[*]}" >&2
+  echo "run as root:  $install_cmd" >&2
+  exit 1
+fi
+echo "installing missing Debian packages: ${missing[*]}" >&2
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

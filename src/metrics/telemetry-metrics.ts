@@ -1,0 +1,112 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every self-metric of the daemon, in one place (names kept from the seed
+ * guide: telemetry_<what>_<unit>). Each component receives this object and
+ * updates what it owns; gauges that mirror live state read it at scrape time
+ * through `collect` callbacks registered by the wiring (app.ts).
+ */
+export class TelemetryMetrics {
+  readonly registry = new Registry();
+
+  // --- scheduler -------------------------------------------------------
+  readonly collectionDuration = this.gauge(
+    'telemetry_collection_duration_seconds',
+    'Duration of the last completed round on this instance: the longest time any target of the round took from its scheduled start to its last probe ending, queueing included (the HPA metric)',
+  );
+  readonly roundDuration = new Histogram({
+    name: 'telemetry_round_duration_seconds',
+    help: 'Distribution of round durations (same definition as telemetry_collection_duration_seconds)',
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 90, 120, 300],
+    registers: [this.registry],
+  });
+  readonly rounds = this.counter('telemetry_rounds_total', 'Rounds completed');
+  readonly targetsSkipped = this.counter(
+    'telemetry_targets_skipped_total',
+    'Target runs skipped because the previous run of the same target had not finished (overruns)',
+  );
+  readonly lastRoundTimestamp = this.gauge('telemetry_last_round_timestamp_seconds', 'Unix time the last round completed');
+  readonly queueDepth = this.gauge('telemetry_queue_depth', 'Target runs and probe operations waiting for a concurrency slot');
+  readonly targetsInFlight = this.gauge('telemetry_targets_in_flight', 'Targets being probed now (bound: MAX_CONCURRENT_TARGETS)');
+  readonly targetsInFlightMax = this.gauge('telemetry_targets_in_flight_max', 'MAX_CONCURRENT_TARGETS');
+  readonly operationsInFlight = this.gauge('telemetry_operations_in_flight', 'Probe operations running now (bound: MAX_CONCURRENT_OPERATIONS)');
+  readonly operationsInFlightMax = this.gauge('telemetry_operations_in_flight_max', 'MAX_CONCURRENT_OPERATIONS');
+  readonly targetsConfigured = this.gauge('telemetry_targets_configured', 'Targets in the configuration');
+
+  // --- probes ----------------------------------------------------------
+  readonly probeDuration = new Histogram({
+    name: 'telemetry_probe_duration_seconds',
+    help: 'Probe duration by probe kind and result',
+    labelNames: ['probe', 'result'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly probes = this.counter('telemetry_probes_total', 'Probes run by kind and result (success/failure)', ['probe', 'result']);
+  readonly probeFailures = this.counter('telemetry_probe_failures_total', 'Failed probes by kind and reason', ['probe', 'reason']);
+  readonly errors = this.counter('telemetry_errors_total', 'Internal errors by component (bugs, storage failures)', ['component']);
+  readonly rttAvg = this.gauge('telemetry_rtt_avg_ms', 'Last ICMP average round-trip time per target', ['target']);
+  readonly packetLoss = this.gauge('telemetry_packet_loss_percent', 'Last ICMP packet loss per target', ['target']);
+  readonly childProcesses = this.gauge('telemetry_child_processes', 'Probe tool processes (fping, mtr) running now');
+  readonly childProcessesMax = this.gauge('telemetry_child_processes_max', 'WORKER_POOL_SIZE');
+  readonly childProcessesStarted = this.counter('telemetry_child_processes_started_total', 'Probe tool processes started', ['tool']);
+
+  // --- HTTP client -----------------------------------------------------
+  readonly breakerState = this.gauge('telemetry_circuit_breaker_state', 'Circuit breaker state per host (0 closed, 1 half-open, 2 open)', ['host']);
+  readonly breakerTransitions = this.counter('telemetry_circuit_breaker_transitions_total', 'Circuit breaker transitions by new state', ['to']);
+  readonly breakerRejections = this.counter('telemetry_circuit_breaker_rejections_total', 'Calls refused by an open circuit without touching the network');
+  readonly breakers = this.gauge('telemetry_circuit_breakers', 'Hosts with a circuit breaker in memory');
+  readonly poolActive = this.gauge('telemetry_connection_pool_active', 'Outbound HTTP sockets carrying a request');
+  readonly poolIdle = this.gauge('telemetry_connection_pool_idle', 'Outbound HTTP sockets open and idle (keep-alive)');
+  readonly poolMax = this.gauge('telemetry_connection_pool_max', 'MAX_CONNECTIONS: cap on open outbound HTTP sockets');
+  readonly poolPending = this.gauge('telemetry_connection_pool_pending', 'Outbound HTTP requests waiting for a socket');
+  readonly connectionsOpened = this.counter('telemetry_connections_opened_total', 'Outbound HTTP connections opened');
+
+  // --- sink ------------------------------------------------------------
+  readonly pointsStored = this.counter('telemetry_points_stored_total', 'Points committed to local storage (embedded store or outbox)');
+  readonly pointsWritten = this.counter('telemetry_points_written_total', 'Points acknowledged by a database endpoint', ['endpoint']);
+  readonly pointsDropped = this.counter('telemetry_points_dropped_total', 'Points dropped, by reason', ['reason']);
+  readonly storeBytes = this.gauge('telemetry_store_bytes', 'Size of the embedded store database file');
+
+  // --- server ----------------------------------------------------------
+  readonly adhocRuns = this.gauge('telemetry_adhoc_runs_in_flight', 'POST /collect runs in flight (bound: MAX_ADHOC_RUNS)');
+  readonly httpRequests = this.counter('telemetry_http_requests_total', 'Requests to the daemon API by route and status', ['route', 'status']);
+
+  readonly info = this.gauge('telemetry_build_info', 'Build and runtime information (value 1)', ['version', 'node']);
+  readonly icmpMode = this.gauge('telemetry_icmp_privilege_mode', 'ICMP privilege mode in use (value 1 on the active mode)', ['mode']);
+
+  constructor(defaults = true) {
+    if (defaults) {
+      collectDefaultMetrics({ register: this.registry });
+      // prom-client names these gauges *_total, which `promtool check metrics`
+      // rejects (the suffix is for counters); they are dropped, not renamed.
+      for (const n of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+        this.registry.removeSingleMetric(n);
+      }
+    }
+  }
+
+  gauge(name: string, help: string, labelNames: string[] = []): Gauge {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  counter(name: string, help: string, labelNames: string[] = []): Counter {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /** Run `fn` at every scrape, before the registry renders (live-state gauges). */
+  onCollect(fn: () => void): void {
+    this.collectors.push(fn);
+  }
+  private readonly collectors: (() => void)[] = [];
+
+  async render(): Promise<string> {
+    for (const fn of this.collectors) {
+      try {
+        fn();
+      } catch {
+        this.errors.inc({ component: 'metrics' });
+      }
+    }
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import type { ProcessRunner } from './process-runner.js';
+import { excerpt } from './process-runner.js';
+
+export type IcmpMode = 'root' | 'cap_net_raw' | 'ping_group_range' | 'none';
+
+export interface PrivilegeReport {
+  /** How ICMP probing works here, or `none`. */
+  mode: IcmpMode;
+  fping: 'ok' | 'missing' | 'denied' | 'error';
+  mtr: 'ok' | 'missing' | 'denied' | 'error';
+  /** One sentence naming the fix, when something does not work. */
+  problem?: string;
+}
+
+const FIX =
+  'give the tools raw sockets: run as root, or `setcap cap_net_raw+ep $(command -v fping) /usr/bin/mtr-packet` ' +
+  '(Docker: --cap-add NET_RAW; Kubernetes: capabilities.add [NET_RAW]), ' +
+  "or allow unprivileged ICMP with `sysctl -w net.ipv4.ping_group_range='0 2147483647'`";
+
+/** Is our group inside net.ipv4.ping_group_range (unprivileged ICMP datagram sockets)? */
+function inPingGroupRange(): boolean {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ping_group_range', 'utf8').trim().split(/\s+/).map(Number);
+    const gid = process.getgid?.() ?? -1;
+    return lo !== undefined && hi !== undefined && gid >= lo && gid <= hi;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Run each tool once against loopback at start: tells root / CAP_NET_RAW /
+ * ping_group_range / nothing, so /health can say which, and a missing
+ * capability is one clear message instead of a failure per probe.
+ */
+export async function checkPrivileges(runner: ProcessRunner, fpingPath: string, mtrPath: string): Promise<PrivilegeReport> {
+  const [fp, mt] = await Promise.all([
+    runner.run(fpingPath, ['-c', '1', '-t', '500', '-q', '127.0.0.1'], { timeoutMs: 3000 }),
+    runner.run(mtrPath, ['--raw', '-n', '-c', '1', '-G', '0.3', '-m', '2', '127.0.0.1'], { timeoutMs: 5000 }),
+  ]);
+  const judge = (r: typeof fp): PrivilegeReport['fping'] => {
+    if (r.spawnError) return r.spawnError.code === 'ENOENT' ? 'missing' : 'denied';
+    const text = `${r.stderr} ${r.stdout}`;
+    if (/permission|not permitted|must run as root|Failure to open|can't create socket/i.test(text)) return 'denied';
+    return r.code === 0 ? 'ok' : 'error';
+  };
+  const fping = judge(fp);
+  const mtr = judge(mt);
+  const uid = process.getuid?.() ?? -1;
+  let mode: IcmpMode = 'none';
+  if (fping === 'ok' || mtr === 'ok') mode = uid === 0 ? 'root' : inPingGroupRange() ? 'ping_group_range' : 'cap_net_raw';
+  const problems: string[] = [];
+  if (fping === 'missing') problems.push(`fping not found (${fpingPath}): apt-get install fping`);
+  if (mtr === 'missing') problems.push(`mtr not found (${mtrPath}): apt-get install mtr-tiny`);
+  if (fping === 'denied' || mtr === 'denied') problems.push(`ICMP not permitted: ${FIX}`);
+  if (fping === 'error') problems.push(`fping self-test failed: ${excerpt(fp.stderr)}`);
+  if (mtr === 'error') problems.push(`mtr self-test failed: ${excerpt(mt.stderr)}`);
+  return { mode, fping, mtr, problem: problems.length ? problems.join('; ') : undefined };
+}

@@ -1,0 +1,115 @@
+import type { Logger } from 'pino';
+import type { Target } from '../../config/targets.js';
+import type { Sample } from '../../samples/sample.js';
+import { excerpt, type ProcessRunner } from '../process-runner.js';
+import { reasonForError } from '../reasons.js';
+import { resolveHost } from '../resolve.js';
+import type { Probe, ProbeOutcome, Reason } from '../types.js';
+import { MtrParseError, parseMtrRaw } from './mtr-raw.js';
+import type { ReverseDns } from './reverse-dns.js';
+import { routeChanged, summarizeRoute, type RouteSummary } from './route.js';
+import type { RouteMemory } from './route-memory.js';
+
+export interface TraceOptions {
+  mtrPath: string;
+  reverseDns?: ReverseDns;
+  /** Hooks for enrichment of hop points (geolocation), applied before they are returned. */
+  enrichHops?: (hops: Sample<'hop'>[], route: Sample<'route'>, signal: AbortSignal) => Promise<void>;
+}
+
+/** mtr arguments for one trace of `ip`. */
+export function mtrArgs(t: Target, ip: string, family: 4 | 6): string[] {
+  const tr = t.trace;
+  const args = ['--raw', '-n', '-c', String(tr.cycles), '-i', String(tr.packetIntervalS), '-G', String(tr.graceS), '-m', String(tr.maxHops)];
+  if (t.trace.protocol === 'udp') args.push('-u');
+  if (t.trace.protocol === 'tcp') args.push('-T');
+  if (t.trace.protocol !== 'icmp' && t.trace.port !== null) args.push('-P', String(t.trace.port));
+  args.push(family === 6 ? '-6' : '-4', ip);
+  return args;
+}
+
+/**
+ * The route to the target with mtr (--raw, see mtr-raw.ts): a `route` point
+ * with the summary and a `hop` point per TTL. route_changed compares with the
+ * previous trace of the target, remembered on disk across restarts.
+ */
+export function createTraceProbe(runner: ProcessRunner, memory: RouteMemory, o: TraceOptions, log: Logger): Probe {
+  return async ({ target, timeMs, tags, signal }): Promise<ProbeOutcome> => {
+    const route: Sample<'route'> = { measurement: 'route', tags: { ...tags, protocol: target.trace.protocol }, fields: { success: false }, timeMs };
+    const fail = (reason: Reason, detail: string): ProbeOutcome => ({ success: false, reason, detail, samples: [route], summary: {} });
+    let ip: string;
+    let family: 4 | 6;
+    try {
+      ({ address: ip, family } = await resolveHost(target.host, target.icmp.family));
+    } catch (err) {
+      const r = reasonForError(err, signal);
+      return fail(r.reason, r.detail);
+    }
+    route.fields.ip = ip;
+    const run = await runner.run(o.mtrPath, mtrArgs(target, ip, family), { timeoutMs: target.timeoutS * 1000 - 50, signal });
+    if (run.spawnError) {
+      const code = run.spawnError.code;
+      return code === 'ENOENT'
+        ? fail('tool_missing', `${o.mtrPath} not found: apt-get install mtr-tiny`)
+        : fail(code === 'EACCES' ? 'no_permission' : 'tool_error', `${code}: ${run.spawnError.message}`);
+    }
+    if (run.killed) {
+      const reason: Reason = run.killed === 'output_limit' ? 'tool_error' : reasonForError(signal.reason, signal).reason === 'aborted' ? 'aborted' : 'timeout';
+      return fail(reason, `mtr ${run.killed} after ${run.durationMs} ms`);
+    }
+    if (run.code !== 0) {
+      const err = excerpt(run.stderr || run.stdout);
+      if (/permission|not permitted|raw socket|Failure to open/i.test(err)) return fail('no_permission', `${err} — run as root or give mtr-packet CAP_NET_RAW`);
+      if (/non-root users cannot/i.test(err)) return fail('no_permission', `${err} — set TRACE_PACKET_INTERVAL >= 1 when not root`);
+      return fail('tool_error', `mtr exit ${run.code}: ${err}`);
+    }
+    let summary: RouteSummary;
+    try {
+      const trace = parseMtrRaw(run.stdout);
+      if (trace.unparsed.length) log.warn({ target: target.name, lines: trace.unparsed.slice(0, 5) }, 'mtr printed lines we do not understand');
+      summary = summarizeRoute(trace, ip);
+    } catch (err) {
+      if (!(err instanceof MtrParseError)) throw err;
+      log.warn({ target: target.name, excerpt: excerpt(run.stdout, 300) }, 'mtr output could not be parsed');
+      return fail('parse_error', `${err.message}: ${excerpt(run.stdout, 120)}`);
+    }
+
+    const prev = memory.previous(target.name);
+    const changed = prev ? routeChanged(prev, summary) : false;
+    memory.remember(target.name, summary);
+
+    const names = o.reverseDns ? await o.reverseDns.names(summary.hops.flatMap((h) => (h.ip === '*' ? [] : [h.ip])), 1500) : new Map<string, string>();
+    const hops: Sample<'hop'>[] = summary.hops.map((h) => ({
+      measurement: 'hop',
+      tags: { ...tags, ttl: String(h.ttl) },
+      fields: {
+        ip: h.ip,
+        hostname: names.get(h.ip),
+        ecmp_ips: h.others.length ? h.others.join(',') : undefined,
+        loss_pct: h.lossPct,
+        sent: h.sent,
+        rtt_avg_ms: h.rttAvgMs,
+        rtt_best_ms: h.rttBestMs,
+        rtt_worst_ms: h.rttWorstMs,
+        rtt_stddev_ms: h.rttStddevMs,
+      },
+      timeMs,
+    }));
+    Object.assign(route.fields, {
+      success: summary.reached,
+      hop_count: summary.hopCount,
+      reached: summary.reached,
+      responding_hops: summary.respondingHops,
+      route_hash: summary.routeHash,
+      route_changed: changed,
+      path: summary.path,
+    });
+    if (o.enrichHops) await o.enrichHops(hops, route, signal);
+    const result = {
+      samples: [route, ...hops],
+      summary: { ip, hop_count: summary.hopCount, reached: summary.reached, route_changed: changed, path: summary.path },
+    };
+    if (!summary.reached) return { success: false, reason: 'not_reached', detail: `${ip} did not answer within ${summary.hopCount} hops`, ...result };
+    return { success: true, ...result };
+  };
+}

@@ -1,0 +1,15 @@
+import type { AnySample } from '../samples/sample.js';
+import type { ComponentHealth, Sink } from './sink.js';
+
+/** For `collect --once`: results are printed, not stored (like `telegraf --test`). */
+export class DiscardSink implements Sink {
+  readonly kind = 'none';
+  write(samples: readonly AnySample[]): void {
+    void samples;
+  }
+  health(): ComponentHealth {
+    return { status: 'ok', kind: this.kind };
+  }
+  start(): void {}
+  async stop(): Promise<void> {}
+}

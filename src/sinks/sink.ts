@@ -1,0 +1,22 @@
+import type { AnySample } from '../samples/sample.js';
+
+export type HealthStatus = 'ok' | 'degraded' | 'failing';
+
+export interface ComponentHealth {
+  status: HealthStatus;
+  [detail: string]: unknown;
+}
+
+/**
+ * Where samples go. `write` returns once the samples are committed to local
+ * disk (the embedded store, or the outbox in front of InfluxDB): a round is
+ * reported done only after that. It throws only when the disk itself fails.
+ */
+export interface Sink {
+  readonly kind: string;
+  write(samples: readonly AnySample[]): void;
+  health(): ComponentHealth;
+  start(): void;
+  /** Flush what can be flushed before the deadline; idempotent. */
+  stop(deadlineMs: number): Promise<void>;
+}

@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { startDaemon } from '../helpers/daemon.js';
+import { startHttpServer, waitFor } from '../helpers/net.js';
+
+test('SIGTERM during a round: exit 0 within SHUTDOWN_TIMEOUT, nothing stored half-written', async () => {
+  // Every request takes 4 s: the round is surely in flight when SIGTERM lands.
+  const web = await startHttpServer((_q, r) => setTimeout(() => r.end('late'), 4000));
+  const fast = await startHttpServer((_q, r) => r.end('ok'));
+  const dataDir = mkdtempSync(join(tmpdir(), 'nt-shutdown-'));
+  const targets = Array.from({ length: 20 }, (_, i) => `${web.url}/t${i}`).concat(Array.from({ length: 20 }, (_, i) => `${fast.url}/f${i}`));
+  const d = await startDaemon({ TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '6', SHUTDOWN_TIMEOUT: '2', PROBE_TIMEOUT: '5' }, { dataDir });
+  try {
+    await waitFor(() => web.active > 5, 'slow probes in flight', 15_000, 20);
+    const t0 = Date.now();
+    d.proc.kill('SIGTERM');
+    const code = await d.exited;
+    const took = Date.now() - t0;
+    assert.equal(code, 0, d.stderr());
+    assert.ok(took < 2000 + 1500, `exit took ${took} ms (SHUTDOWN_TIMEOUT 2 s)`);
+
+    const db = new Database(join(dataDir, 'points.db'), { readonly: true });
+    const rows = db.prepare('SELECT measurement, target, ts, fields FROM points').all() as { measurement: string; target: string; ts: number; fields: string }[];
+    db.close();
+    // Every stored http point has its probe point and vice versa (one transaction per target run).
+    const key = (r: { target: string; ts: number }) => `${r.target}@${r.ts}`;
+    const http = new Set(rows.filter((r) => r.measurement === 'http').map(key));
+    const probe = new Set(rows.filter((r) => r.measurement === 'probe').map(key));
+    assert.deepEqual([...http].sort(), [...probe].sort());
+    // Probes cut short by the shutdown stored nothing (no fake failures).
+    assert.ok(rows.every((r) => !String(JSON.parse(r.fields).reason ?? '').includes('aborted')));
+    assert.ok(d.logs.some((l) => l.msg === 'stopped'));
+  } finally {
+    await d.cleanup();
+    await web.close();
+    await fast.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
