@@ -127,7 +127,7 @@ export class App {
     m.operationsInFlightMax.set(env.MAX_CONCURRENT_OPERATIONS);
     this.collector = new Collector(registry, this.operations, this.sink, m, log, cfg.sourceName);
     this.coordinator = new StandaloneCoordinator(cfg.targets.length);
-    this.scheduler = new Scheduler(cfg.targets, this.collector, this.coordinator, m, log, { maxConcurrentTargets: env.MAX_CONCURRENT_TARGETS });
+    this.scheduler = new Scheduler(cfg.targets, this.collector, this.coordinator, m, log, { maxConcurrentTargets: env.MAX_CONCURRENT_TARGETS, groupSize: env.BATCH_SIZE });
     m.onCollect(() => {
       m.operationsInFlight.set(this.operations.active);
       m.queueDepth.set(this.operations.waiting + this.scheduler.waiting + this.runner.waiting);

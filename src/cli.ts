@@ -9,6 +9,8 @@ import { App } from './app.js';
 import { ConfigError, loadConfig, redactedConfig, type AppConfig } from './config/load-config.js';
 import { PROBE_KINDS, type ProbeKind } from './config/targets.js';
 import { createLogger, silentLogger } from './logging/logger.js';
+import { checkPrivileges } from './probes/privileges.js';
+import { ProcessRunner } from './probes/process-runner.js';
 import type { ProbeResult } from './probes/types.js';
 import { DiscardSink } from './sinks/discard-sink.js';
 import { VERSION } from './version.js';
@@ -20,6 +22,7 @@ Usage:
   network-telemetry collect --once [--target NAME]... [--probe KIND]... [--json]
                                              probe now, print the results, exit 1 if any probe failed
   network-telemetry check-config [--json]    validate the configuration and print it, secrets redacted
+  network-telemetry check-privileges         can fping and mtr send ICMP here? (exit 1 when not)
   network-telemetry --version | --help
 
 Configuration comes from environment variables (see README).`;
@@ -42,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
       return collect(rest);
     case 'check-config':
       return checkConfig(rest);
+    case 'check-privileges':
+      return checkTools();
     default:
       console.error(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
@@ -138,8 +143,18 @@ async function collect(args: string[]): Promise<number> {
   return results.every((r) => r.success) ? 0 : 1;
 }
 
+/** JSON form of a result, with the points it would write (`time` as ISO). */
 function publicResult(r: ProbeResult) {
-  return { target: r.target, probe: r.probe, success: r.success, reason: r.reason ?? null, detail: r.detail ?? null, duration_ms: Math.round(r.durationMs), ...r.summary };
+  return {
+    target: r.target,
+    probe: r.probe,
+    success: r.success,
+    reason: r.reason ?? null,
+    detail: r.detail ?? null,
+    duration_ms: Math.round(r.durationMs),
+    ...r.summary,
+    points: r.samples.map((s) => ({ measurement: s.measurement, tags: s.tags, fields: s.fields, time: new Date(s.timeMs).toISOString() })),
+  };
 }
 
 function table(results: ProbeResult[]): string {
@@ -157,6 +172,14 @@ function table(results: ProbeResult[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   return [fmt(head), ...rows.map(fmt)].join('\n');
+}
+
+async function checkTools(): Promise<number> {
+  const cfg = configOrExit();
+  if (typeof cfg === 'number') return cfg;
+  const report = await checkPrivileges(new ProcessRunner(2), cfg.env.FPING_PATH, cfg.env.MTR_PATH);
+  console.log(JSON.stringify(report, null, 2));
+  return report.problem ? 1 : 0;
 }
 
 function checkConfig(args: string[]): number {

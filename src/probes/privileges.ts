@@ -42,7 +42,8 @@ export async function checkPrivileges(runner: ProcessRunner, fpingPath: string, 
   const judge = (r: typeof fp): PrivilegeReport['fping'] => {
     if (r.spawnError) return r.spawnError.code === 'ENOENT' ? 'missing' : 'denied';
     const text = `${r.stderr} ${r.stdout}`;
-    if (/permission|not permitted|must run as root|Failure to open|can't create socket/i.test(text)) return 'denied';
+    if (/permission|not permitted|must run as root|Failure to open|Failure to start|can't create socket/i.test(text)) return 'denied';
+    if (r === fp && r.code === 4) return 'denied'; // fping: "system call error", i.e. no ICMP socket
     return r.code === 0 ? 'ok' : 'error';
   };
   const fping = judge(fp);
@@ -54,7 +55,16 @@ export async function checkPrivileges(runner: ProcessRunner, fpingPath: string, 
   if (fping === 'missing') problems.push(`fping not found (${fpingPath}): apt-get install fping`);
   if (mtr === 'missing') problems.push(`mtr not found (${mtrPath}): apt-get install mtr-tiny`);
   if (fping === 'denied' || mtr === 'denied') problems.push(`ICMP not permitted: ${FIX}`);
-  if (fping === 'error') problems.push(`fping self-test failed: ${excerpt(fp.stderr)}`);
-  if (mtr === 'error') problems.push(`mtr self-test failed: ${excerpt(mt.stderr)}`);
+  if (fping === 'error' && mode === 'ping_group_range') {
+    // Seen with Debian's fping 5.1: it opens the unprivileged ICMP socket but
+    // never matches the replies (every echo "timed out"), while mtr works.
+    problems.push(
+      'fping gets no replies over unprivileged ICMP sockets (fping 5.1 does not match them): ' +
+        'give fping CAP_NET_RAW (`setcap cap_net_raw+ep $(command -v fping)`, Docker --cap-add NET_RAW) — traces work as they are',
+    );
+  } else if (fping === 'error') {
+    problems.push(`fping self-test against 127.0.0.1 failed: ${excerpt(fp.stderr)}`);
+  }
+  if (mtr === 'error') problems.push(`mtr self-test against 127.0.0.1 failed: ${excerpt(mt.stderr)}`);
   return { mode, fping, mtr, problem: problems.length ? problems.join('; ') : undefined };
 }

@@ -7,10 +7,12 @@ import type { ComponentHealth } from '../sinks/sink.js';
 import { Semaphore } from '../util/semaphore.js';
 import type { Collector } from './collector.js';
 import { MinHeap } from './min-heap.js';
-import { kindsForSlot, slotOffsetMs, slotStart } from './slots.js';
+import { groupedOffsets, kindsForSlot, slotStart } from './slots.js';
 
 export interface SchedulerOptions {
   maxConcurrentTargets: number;
+  /** BATCH_SIZE: targets that start together (see groupedOffsets). */
+  groupSize: number;
   /** Clock in epoch milliseconds (injectable for tests). */
   now?: () => number;
 }
@@ -38,8 +40,8 @@ interface Round {
 
 /**
  * Slot-aligned rounds. Slot = floor(now / interval) * interval; each target
- * starts at slot + offset, the offset a stable hash of its name spread over
- * the interval, so 10,000 targets do not all fire at :00. One timer serves
+ * starts at slot + offset, offsets spread evenly over the interval in groups
+ * of BATCH_SIZE (see groupedOffsets), so 10,000 targets do not all fire at :00. One timer serves
  * all targets (a min-heap of due times). A target whose previous run is still
  * going is skipped for that slot and counted, never stacked. At most
  * MAX_CONCURRENT_TARGETS targets run at once; their probes share
@@ -51,6 +53,7 @@ export class Scheduler {
   private readonly rounds = new Map<string, Round>();
   private readonly targetSlots: Semaphore;
   private readonly perInterval = new Map<number, number>();
+  private readonly offsets = new Map<string, number>();
   private readonly now: () => number;
   private timer?: NodeJS.Timeout;
   private readonly shutdown = new AbortController();
@@ -70,6 +73,10 @@ export class Scheduler {
     this.now = opts.now ?? Date.now;
     this.targetSlots = new Semaphore(opts.maxConcurrentTargets);
     for (const t of targets) this.perInterval.set(t.intervalS, (this.perInterval.get(t.intervalS) ?? 0) + 1);
+    for (const intervalS of this.perInterval.keys()) {
+      const names = targets.filter((t) => t.intervalS === intervalS).map((t) => t.name);
+      for (const [n, o] of groupedOffsets(names, intervalS * 1000, opts.groupSize)) this.offsets.set(n, o);
+    }
     metrics.targetsInFlightMax.set(opts.maxConcurrentTargets);
     metrics.targetsConfigured.set(targets.length);
     metrics.onCollect(() => {
@@ -94,12 +101,13 @@ export class Scheduler {
     // slot is already past starts with the next slot.
     for (const target of this.targets) {
       const intervalMs = target.intervalS * 1000;
+      const offset = this.offsets.get(target.name) ?? 0;
       let slot = slotStart(now, intervalMs);
-      if (slot + slotOffsetMs(target.name, intervalMs) < now) {
+      if (slot + offset < now) {
         this.settle(this.round(target, slot)); // settles its share of the partial first round
         slot += intervalMs;
       }
-      this.heap.push({ at: slot + slotOffsetMs(target.name, intervalMs), slotMs: slot, target });
+      this.heap.push({ at: slot + offset, slotMs: slot, target });
     }
     this.arm();
   }

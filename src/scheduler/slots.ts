@@ -1,5 +1,5 @@
 import type { ProbeKind, Target } from '../config/targets.js';
-import { unitHash } from '../util/hash.js';
+import { hash64 } from '../util/hash.js';
 
 /** Start of the slot containing `nowMs` (slots are aligned to the epoch, so replicas agree). */
 export function slotStart(nowMs: number, intervalMs: number): number {
@@ -7,12 +7,20 @@ export function slotStart(nowMs: number, intervalMs: number): number {
 }
 
 /**
- * Where in its slot a target starts: a stable hash of its name spread over
- * the whole interval (whole milliseconds). Every replica computes the same
- * offset, so a handover keeps the rhythm.
+ * Offsets for a set of targets sharing one interval, in whole milliseconds.
+ * Targets are ordered by a hash of their name and cut into groups of
+ * `groupSize` (BATCH_SIZE); each group gets its own evenly spaced offset. Load
+ * is spread over the interval, and the members of a group start together, so
+ * their echo requests share one fping process: at most ceil(N / BATCH_SIZE)
+ * fping runs per slot. Deterministic from the configuration: every replica
+ * computes the same offsets.
  */
-export function slotOffsetMs(targetName: string, intervalMs: number): number {
-  return Math.floor(unitHash(targetName) * intervalMs);
+export function groupedOffsets(names: readonly string[], intervalMs: number, groupSize: number): Map<string, number> {
+  const sorted = [...names].map((n) => ({ n, h: hash64(n) })).sort((a, b) => (a.h < b.h ? -1 : a.h > b.h ? 1 : a.n < b.n ? -1 : 1));
+  const groups = Math.max(1, Math.ceil(sorted.length / groupSize));
+  const out = new Map<string, number>();
+  sorted.forEach(({ n }, rank) => out.set(n, Math.floor((Math.floor(rank / groupSize) * intervalMs) / groups)));
+  return out;
 }
 
 /** Probes due in this slot: trace only on slots that are multiples of its own interval. */

@@ -36,11 +36,16 @@ export const TEST_ENV: Record<string, string> = {
  * Start the real daemon (`network-telemetry run` through tsx) as a child
  * process and wait for /health/live. Cleanup kills it by PID.
  */
-export async function startDaemon(env: Record<string, string>, opts: { dataDir?: string; waitLive?: boolean; argv?: string[] } = {}): Promise<Daemon> {
+export async function startDaemon(
+  env: Record<string, string>,
+  opts: { dataDir?: string; waitLive?: boolean; argv?: string[]; /** command prefix, e.g. setpriv to drop root */ wrap?: string[] } = {},
+): Promise<Daemon> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const ownDir = !opts.dataDir;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'nt-daemon-'));
-  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, ...(opts.argv ?? ['run'])], {
+  const argv = [process.execPath, '--import', 'tsx', CLI, ...(opts.argv ?? ['run'])];
+  const cmd = [...(opts.wrap ?? []), ...argv];
+  const proc = spawn(cmd[0]!, cmd.slice(1), {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...TEST_ENV, DATA_DIR: dataDir, PORT: String(port), LISTEN_ADDRESS: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -102,9 +107,10 @@ export async function startDaemon(env: Record<string, string>, opts: { dataDir?:
 }
 
 /** Run the CLI to completion (check-config, collect --once). */
-export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(args: string[], env: Record<string, string>, wrap: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    const cmd = [...wrap, process.execPath, '--import', 'tsx', CLI, ...args];
+    const p = spawn(cmd[0]!, cmd.slice(1), {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...TEST_ENV, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kindsForSlot, slotOffsetMs, slotStart } from '../../src/scheduler/slots.js';
+import { groupedOffsets, kindsForSlot, slotStart } from '../../src/scheduler/slots.js';
 import { MinHeap } from '../../src/scheduler/min-heap.js';
 import { Semaphore } from '../../src/util/semaphore.js';
 import { target } from '../helpers/fixtures.js';
@@ -10,13 +10,18 @@ test('slots are aligned to the epoch', () => {
   assert.equal(slotStart(120_000, 60_000), 120_000);
 });
 
-test('offsets are stable per target and spread over the whole interval', () => {
-  assert.equal(slotOffsetMs('a', 60_000), slotOffsetMs('a', 60_000));
-  const offsets = Array.from({ length: 10_000 }, (_, i) => slotOffsetMs(`target-${i}`, 60_000));
-  assert.ok(offsets.every((o) => o >= 0 && o < 60_000));
-  const perTenSeconds = Array(6).fill(0);
-  for (const o of offsets) perTenSeconds[Math.floor(o / 10_000)]++;
-  for (const n of perTenSeconds) assert.ok(n > 1500 && n < 1850, `bucket of ${n}: not a herd`);
+test('grouped offsets: BATCH_SIZE targets share an offset, groups evenly spaced, deterministic', () => {
+  const names = Array.from({ length: 505 }, (_, i) => `127.0.${i >> 8}.${i & 255}`);
+  const a = groupedOffsets(names, 10_000, 10);
+  const b = groupedOffsets([...names].reverse(), 10_000, 10);
+  assert.deepEqual([...a.entries()].sort(), [...b.entries()].sort(), 'same config, same offsets, whatever the order');
+  const perOffset = new Map<number, number>();
+  for (const o of a.values()) perOffset.set(o, (perOffset.get(o) ?? 0) + 1);
+  assert.equal(perOffset.size, 51, 'ceil(505 / 10) groups');
+  assert.ok([...perOffset.values()].every((n) => n <= 10));
+  const offsets = [...perOffset.keys()].sort((x, y) => x - y);
+  assert.equal(offsets[0], 0);
+  assert.ok(offsets.every((o, i) => i === 0 || o - offsets[i - 1]! === 196 || o - offsets[i - 1]! === 197), 'evenly spaced');
 });
 
 test('trace runs only on slots that are multiples of its own interval', () => {

@@ -92,8 +92,9 @@ export class FpingBatcher {
       return fanOut(() => ({ reason, detail: `fping ${run.killed} after ${run.durationMs} ms` }));
     }
     const parsed = parseFpingOutput(run.stderr, b.count);
-    if (/permission|not permitted|must run as root|can't create socket/i.test(run.stderr) && parsed.rtts.size === 0) {
-      return fanOut(() => ({ reason: 'no_permission', detail: `${excerpt(run.stderr)} — run as root, give fping CAP_NET_RAW, or set net.ipv4.ping_group_range` }));
+    // fping exits 4 ("system call error") when it cannot open an ICMP socket, sometimes silently.
+    if (parsed.rtts.size === 0 && (run.code === 4 || /permission|not permitted|must run as root|can't create socket/i.test(run.stderr))) {
+      return fanOut(() => ({ reason: 'no_permission', detail: `fping exit ${run.code}${run.stderr ? `: ${excerpt(run.stderr)}` : ''} — cannot open ICMP sockets: run as root or give fping CAP_NET_RAW` }));
     }
     if (parsed.unparsed.length) this.log.warn({ lines: parsed.unparsed.slice(0, 5).map((l) => excerpt(l)) }, 'fping printed lines we do not understand');
     fanOut((ip) => {
