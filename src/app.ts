@@ -30,6 +30,8 @@ export interface AppOptions {
   server?: boolean;
   /** Run the scheduler (false for one-shot CLI runs). */
   schedule?: boolean;
+  /** Clock of the circuit breakers (tests drive it by hand). */
+  now?: () => number;
 }
 
 /**
@@ -93,6 +95,7 @@ export class App {
         connectionOpened: () => m.connectionsOpened.inc(),
         rejected: () => m.breakerRejections.inc(),
       },
+      opts.now,
     );
     m.poolMax.set(env.MAX_CONNECTIONS);
     m.onCollect(() => {

@@ -81,10 +81,7 @@ export class BreakerRegistry {
       const over = this.breakers.size > this.opts.maxBreakers;
       const idle = now - entry.lastUsed >= this.opts.idleEvictMs;
       if (!over && !idle) break;
-      if (entry.breaker.active > 0) {
-        if (!over) break;
-        continue;
-      }
+      if (entry.breaker.active > 0) continue; // old but busy: keep it, look further
       this.breakers.delete(host);
       this.events.evicted?.(host);
     }

@@ -9,11 +9,15 @@ import type { Socket } from 'node:net';
  * the least recently used idle socket (the one whose reuse is least likely),
  * and a socket that turns idle while connects are waiting is closed too —
  * after one tick, so a request queued on its own origin can still reuse it.
+ * Such closes are graceful (FIN, then wait for the peer's), so the old
+ * connection has ended at the server before the next one opens.
  * Waiting is bounded: a slot not granted in time fails the connect with
  * POOL_TIMEOUT.
  */
 export class ConnectionBudget {
   private open = 0;
+  /** Most sockets ever open at once (benchmarks and tests read it). */
+  peak = 0;
   private readonly waiters: { grant: () => void; fail: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
   /** Idle sockets, least recently used first (Set keeps insertion order). */
   private readonly idle = new Set<Socket>();
@@ -37,7 +41,7 @@ export class ConnectionBudget {
   /** Resolves when a slot is ours. Call `adopt(socket)` on success or `release()` if the connect fails. */
   acquire(timeoutMs: number): Promise<void> {
     if (this.open < this.max) {
-      this.open++;
+      this.peak = Math.max(this.peak, ++this.open);
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
@@ -84,7 +88,7 @@ export class ConnectionBudget {
       setImmediate(() => {
         if (this.idle.has(socket) && this.waiters.length > 0) {
           this.idle.delete(socket);
-          socket.destroy();
+          closeGracefully(socket);
         }
       });
     }
@@ -93,7 +97,7 @@ export class ConnectionBudget {
   private closeOneIdle(): void {
     for (const s of this.idle) {
       this.idle.delete(s);
-      s.destroy(); // its 'close' hands the slot to the first waiter
+      closeGracefully(s); // its 'close' hands the slot to the first waiter
       return;
     }
   }
@@ -102,8 +106,21 @@ export class ConnectionBudget {
     while (this.open < this.max && this.waiters.length > 0) {
       const w = this.waiters.shift()!;
       clearTimeout(w.timer);
-      this.open++;
+      this.peak = Math.max(this.peak, ++this.open);
       w.grant();
     }
   }
+}
+
+/**
+ * Close with a FIN and wait for the peer's (then 'close' frees the slot), so
+ * the server has seen the old connection end before we open the next one:
+ * the cap holds at the server too. A peer that never answers the FIN gets
+ * the socket destroyed after a second.
+ */
+function closeGracefully(socket: Socket): void {
+  const t = setTimeout(() => socket.destroy(), 1000);
+  t.unref();
+  socket.once('close', () => clearTimeout(t));
+  socket.end();
 }

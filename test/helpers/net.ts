@@ -33,7 +33,13 @@ export interface TestServer {
 
 type H = (req: IncomingMessage, res: ServerResponse) => unknown;
 
-function instrument(server: Server, base: string, requestsLogged = true): TestServer {
+/** Counts open sockets across several servers (a socket counts until the client's FIN or close). */
+export class SocketTally {
+  open = 0;
+  max = 0;
+}
+
+function instrument(server: Server, base: string, requestsLogged = true, tally?: SocketTally): TestServer {
   const sockets = new Set<Socket>();
   const t: TestServer = {
     url: '',
@@ -55,9 +61,20 @@ function instrument(server: Server, base: string, requestsLogged = true): TestSe
     t.accepted++;
     t.open++;
     t.maxOpen = Math.max(t.maxOpen, t.open);
+    if (tally) tally.max = Math.max(tally.max, ++tally.open);
+    // The peer's FIN ends the socket for counting purposes: 'close' comes a
+    // loop turn later, after a connection that replaced it may be accepted.
+    let counted = true;
+    const gone = () => {
+      if (!counted) return;
+      counted = false;
+      t.open--;
+      if (tally) tally.open--;
+    };
+    s.once('end', gone);
     s.on('close', () => {
       sockets.delete(s);
-      t.open--;
+      gone();
     });
   });
   server.on('secureConnection', () => {});
@@ -73,11 +90,11 @@ function instrument(server: Server, base: string, requestsLogged = true): TestSe
 }
 
 /** A real HTTP server on 127.0.0.1:0 that counts its sockets and requests. */
-export async function startHttpServer(handler: H, opts: { logRequests?: boolean; keepAliveTimeoutMs?: number } = {}): Promise<TestServer> {
+export async function startHttpServer(handler: H, opts: { logRequests?: boolean; keepAliveTimeoutMs?: number; tally?: SocketTally } = {}): Promise<TestServer> {
   const server = createServer((req, res) => void handler(req, res));
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 60_000;
   server.maxConnections = 100_000;
-  const t = instrument(server, 'http', opts.logRequests ?? true);
+  const t = instrument(server, 'http', opts.logRequests ?? true, opts.tally);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', 5000, r));
   return t;
 }
