@@ -16,6 +16,7 @@ import { Scheduler } from './scheduler/scheduler.js';
 import { ApiServer } from './server/http-server.js';
 import { apiRoutes } from './server/routes.js';
 import { EmbeddedStore } from './sinks/embedded-store.js';
+import { InfluxSink } from './sinks/influx-sink.js';
 import type { ComponentHealth, HealthStatus, Sink } from './sinks/sink.js';
 import { openDb, type Db } from './sinks/sqlite-db.js';
 import { deadlineSignal } from './util/abort.js';
@@ -121,6 +122,25 @@ export class App {
 
     if (opts.sink) {
       this.sink = opts.sink;
+    } else if (cfg.influxUrls.length) {
+      this.sink = new InfluxSink(
+        env.DATA_DIR,
+        {
+          api: env.INFLUX_API,
+          urls: cfg.influxUrls,
+          token: env.INFLUXDB_TOKEN,
+          org: env.INFLUXDB_ORG,
+          bucket: env.INFLUXDB_BUCKET,
+          db: env.INFLUXDB_DB,
+          rp: env.INFLUXDB_RP,
+          username: env.INFLUXDB_USERNAME,
+          password: env.INFLUXDB_PASSWORD,
+        },
+        { batchSize: env.INFLUX_BATCH_SIZE, flushMs: env.INFLUX_FLUSH_INTERVAL * 1000, maxBackoffMs: env.INFLUX_RETRY_MAX * 1000, maxBytes: env.OUTBOX_MAX_BYTES },
+        this.http,
+        m,
+        log,
+      );
     } else {
       this.store = new EmbeddedStore(env.DATA_DIR, env.EMBEDDED_RETENTION_DAYS * 86_400_000, m, log);
       this.sink = this.store;
@@ -222,8 +242,8 @@ export class App {
     const reasons: string[] = [];
     if (this.stopping) reasons.push('shutting down');
     if (this.opts.schedule !== false && !this.scheduler.isRunning) reasons.push('scheduler not running');
-    if (this.store && !this.store.writable()) reasons.push('embedded store not writable');
-    if (this.sink.health().status === 'failing') reasons.push(`sink failing`);
+    if (!this.sink.writable()) reasons.push(`${this.sink.kind} storage not writable`);
+    if (this.sink.health().status === 'failing') reasons.push('sink failing');
     return { ready: reasons.length === 0, reasons };
   }
 
@@ -242,9 +262,11 @@ export class App {
     await this.scheduler.stop(left() * 0.6);
     this.runner.killAll();
     await this.sink.stop(left() * 0.9);
+    const sinkState = this.sink.health();
     await this.server?.close();
     await this.http.close();
     this.stateDb.close();
-    this.log.info({ took_ms: Date.now() - t0 }, 'stopped');
+    const stored = (await this.metrics.pointsStored.get()).values[0]?.value ?? 0;
+    this.log.info({ took_ms: Date.now() - t0, points_stored: stored, outbox_points: sinkState.outbox_points }, 'stopped');
   }
 }

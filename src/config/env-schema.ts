@@ -76,6 +76,7 @@ export const envSchema = z
     INFLUXDB_PASSWORD: optionalText,
     INFLUX_BATCH_SIZE: int(5000, 1, 1_000_000),
     INFLUX_FLUSH_INTERVAL: seconds(1, 0.01, 3600),
+    INFLUX_RETRY_MAX: seconds(10, 0.1, 3600),
     OUTBOX_MAX_BYTES: z.coerce.number().int().min(4096).default(1024 ** 3),
 
     // --- cluster ----------------------------------------------------------

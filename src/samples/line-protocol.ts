@@ -1,31 +1,25 @@
+import { Point } from '@influxdata/influxdb-client';
 import { fieldType } from './schema.js';
 import { fieldEntries, type AnySample } from './sample.js';
 
 /**
- * InfluxDB line protocol, nanosecond precision. Integer-ness of a field comes
- * from the schema (JS numbers cannot tell 3 from 3.0).
+ * InfluxDB line protocol, nanosecond precision, through the official
+ * client's Point (its escaping is the reference). Integer-ness of a field
+ * comes from the schema: a JS number cannot tell 3 from 3.0.
  */
 export function toLineProtocol(s: AnySample): string | null {
   const fields = fieldEntries(s);
-  if (fields.length === 0) return null; // a point without fields is invalid line protocol
-  let line = escapeMeasurement(s.measurement);
-  for (const k of Object.keys(s.tags).sort()) {
-    const v = s.tags[k];
-    if (v === undefined || v === '') continue; // empty tag values are invalid
-    line += `,${escapeKey(k)}=${escapeKey(v)}`;
+  if (fields.length === 0) return null; // a point without fields is not a line
+  const p = new Point(s.measurement);
+  for (const [k, v] of Object.entries(s.tags)) {
+    if (v !== undefined && v !== '') p.tag(k, v); // empty tag values are invalid
   }
-  line += ' ';
-  line += fields.map(([k, v]) => `${escapeKey(k)}=${formatField(s.measurement, k, v)}`).join(',');
-  line += ` ${Math.round(s.timeMs)}000000`;
-  return line;
+  for (const [k, v] of fields) {
+    if (typeof v === 'boolean') p.booleanField(k, v);
+    else if (typeof v === 'string') p.stringField(k, v);
+    else if (fieldType(s.measurement, k) === 'integer') p.intField(k, Math.trunc(v));
+    else p.floatField(k, v);
+  }
+  p.timestamp(`${Math.round(s.timeMs)}000000`);
+  return p.toLineProtocol() ?? null;
 }
-
-function formatField(measurement: string, key: string, v: number | string | boolean): string {
-  if (typeof v === 'boolean') return v ? 'true' : 'false';
-  if (typeof v === 'string') return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
-  if (fieldType(measurement, key) === 'integer') return `${Math.trunc(v)}i`;
-  return String(v);
-}
-
-const escapeMeasurement = (s: string) => s.replace(/\\/g, '\\\\').replace(/[, ]/g, (c) => `\\${c}`).replace(/\n/g, '\\n');
-const escapeKey = (s: string) => s.replace(/\\/g, '\\\\').replace(/[,= ]/g, (c) => `\\${c}`).replace(/\n/g, '\\n');

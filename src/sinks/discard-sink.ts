@@ -10,6 +10,9 @@ export class DiscardSink implements Sink {
   health(): ComponentHealth {
     return { status: 'ok', kind: this.kind };
   }
+  writable(): boolean {
+    return true;
+  }
   start(): void {}
   async stop(): Promise<void> {}
 }

@@ -16,6 +16,8 @@ export interface Sink {
   readonly kind: string;
   write(samples: readonly AnySample[]): void;
   health(): ComponentHealth;
+  /** Can we commit to local disk right now? (GET /health/ready) */
+  writable(): boolean;
   start(): void;
   /** Flush what can be flushed before the deadline; idempotent. */
   stop(deadlineMs: number): Promise<void>;

@@ -10,7 +10,7 @@ test('integers get the i suffix from the schema, floats stay floats, strings are
     fields: { sent: 5, received: 4, loss_pct: 20, rtt_avg_ms: 1.5, ip: '10.0.0.1', success: true },
     timeMs: 1_700_000_000_000,
   };
-  assert.equal(toLineProtocol(s), 'ping,family=ipv4,source=b,target=a sent=5i,received=4i,loss_pct=20,rtt_avg_ms=1.5,ip="10.0.0.1",success=true 1700000000000000000');
+  assert.equal(toLineProtocol(s), 'ping,family=ipv4,source=b,target=a ip="10.0.0.1",loss_pct=20,received=4i,rtt_avg_ms=1.5,sent=5i,success=T 1700000000000000000');
 });
 
 test('special characters are escaped in tags and strings; empty tags and undefined/NaN fields are left out', () => {
@@ -22,7 +22,7 @@ test('special characters are escaped in tags and strings; empty tags and undefin
   };
   assert.equal(
     toLineProtocol(s),
-    'probe,probe=http,source=h,target=https://x.example/a\\ b\\,c\\=d success=false,reason="bad_status",detail="said \\"no\\" \\\\ twice" 1000000000',
+    'probe,probe=http,source=h,target=https://x.example/a\\ b\\,c\\=d detail="said \\"no\\" \\\\ twice",reason="bad_status",success=F 1000000000',
   );
 });
 

@@ -1,0 +1,249 @@
+/**
+ * Real components started as child processes on loopback, for the tests, the
+ * benchmarks and the loopback staging stack (no Docker here). Each runs in
+ * the foreground of its own process and is stopped by PID; data lives in a
+ * temporary directory removed on cleanup. See COOKBOOK.md for the commands.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+
+export const REPO = resolve(import.meta.dirname, '../..');
+
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export async function until<T>(fn: () => Promise<T> | T, what: string, timeoutMs = 20_000, everyMs = 50): Promise<NonNullable<T>> {
+  const t0 = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+const httpOk = async (url: string, init?: RequestInit) => {
+  const r = await fetch(url, { ...init, signal: AbortSignal.timeout(2000) });
+  return r.ok;
+};
+
+/** A foreground child process with its output kept for error messages. */
+export class Proc {
+  child?: ChildProcess;
+  output = '';
+  constructor(
+    readonly cmd: string,
+    readonly args: string[],
+    readonly env: Record<string, string> = {},
+  ) {}
+
+  start(): this {
+    const child = spawn(this.cmd, this.args, { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    const keep = (d: Buffer) => {
+      this.output = (this.output + d.toString()).slice(-20_000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    return this;
+  }
+
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<void> {
+    const c = this.child;
+    if (!c || !this.running) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill(signal);
+    const t = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
+    await exited;
+    clearTimeout(t);
+  }
+}
+
+/** VictoriaMetrics: speaks the InfluxDB line protocol on /api/v2/write and /write. */
+export class Victoria {
+  readonly proc: Proc;
+  constructor(
+    readonly port: number,
+    readonly dataDir: string,
+  ) {
+    this.proc = new Proc('victoria-metrics', [
+      `-httpListenAddr=127.0.0.1:${port}`,
+      `-storageDataPath=${dataDir}`,
+      '-search.latencyOffset=0s',
+      '-loggerLevel=WARN',
+      // Keep one sample per series and timestamp, as InfluxDB does (a re-sent point overwrites).
+      '-dedup.minScrapeInterval=1ms',
+    ]);
+  }
+  static async start(port?: number): Promise<Victoria> {
+    const v = new Victoria(port ?? (await freePort()), mkdtempSync(join(tmpdir(), 'nt-vm-')));
+    await v.up();
+    return v;
+  }
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+  async up(): Promise<void> {
+    this.proc.start();
+    await until(() => httpOk(`${this.url}/health`), `victoria-metrics on ${this.port}: ${this.proc.output}`);
+  }
+  /** SIGTERM flushes to disk (SIGKILL loses the last acknowledged second, see COOKBOOK). */
+  async down(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await this.proc.stop(signal);
+  }
+  /** Every sample of the series matching `match`, as {labels, timestamps}. */
+  async export(match: string): Promise<{ metric: Record<string, string>; values: number[]; timestamps: number[] }[]> {
+    await fetch(`${this.url}/internal/force_flush`);
+    const r = await fetch(`${this.url}/api/v1/export`, { method: 'POST', body: new URLSearchParams({ 'match[]': match }) });
+    const text = await r.text();
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { metric: Record<string, string>; values: number[]; timestamps: number[] });
+  }
+  async cleanup(): Promise<void> {
+    await this.proc.stop('SIGKILL');
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** InfluxDB 1.x (`influxd`): v1 write and InfluxQL; syncs its WAL before answering a write. */
+export class Influx1 {
+  readonly proc: Proc;
+  private constructor(
+    readonly port: number,
+    rpcPort: number,
+    readonly dir: string,
+  ) {
+    const cfg = join(dir, 'influxdb.conf');
+    writeFileSync(
+      cfg,
+      [
+        'reporting-disabled = true',
+        `bind-address = "127.0.0.1:${rpcPort}"`,
+        '[meta]',
+        `  dir = "${join(dir, 'meta')}"`,
+        '[data]',
+        `  dir = "${join(dir, 'data')}"`,
+        `  wal-dir = "${join(dir, 'wal')}"`,
+        '  query-log-enabled = false',
+        '[http]',
+        `  bind-address = "127.0.0.1:${port}"`,
+        '  log-enabled = false',
+        '[monitor]',
+        '  store-enabled = false',
+        '',
+      ].join('\n'),
+    );
+    this.proc = new Proc('influxd', ['run', '-config', cfg]);
+  }
+  static async start(): Promise<Influx1> {
+    const i = new Influx1(await freePort(), await freePort(), mkdtempSync(join(tmpdir(), 'nt-influx1-')));
+    await i.up();
+    await i.query('CREATE DATABASE telemetry', 'POST');
+    return i;
+  }
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+  async up(): Promise<void> {
+    this.proc.start();
+    await until(async () => (await fetch(`${this.url}/ping`, { signal: AbortSignal.timeout(2000) })).status === 204, `influxd on ${this.port}: ${this.proc.output}`);
+  }
+  async down(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await this.proc.stop(signal);
+  }
+  async query(q: string, method: 'GET' | 'POST' = 'GET', db = 'telemetry'): Promise<any> {
+    const params = new URLSearchParams({ q, db, epoch: 'ms' });
+    const r = method === 'GET' ? await fetch(`${this.url}/query?${params}`) : await fetch(`${this.url}/query`, { method: 'POST', body: params });
+    const body = (await r.json()) as any;
+    if (!r.ok || body.results?.[0]?.error) throw new Error(`InfluxQL ${q}: ${JSON.stringify(body)}`);
+    return body;
+  }
+  /** Rows of a SELECT as objects. */
+  async rows(q: string): Promise<Record<string, unknown>[]> {
+    const body = await this.query(q);
+    const out: Record<string, unknown>[] = [];
+    for (const s of body.results?.[0]?.series ?? []) {
+      for (const v of s.values) out.push({ ...s.tags, ...Object.fromEntries(s.columns.map((c: string, i: number) => [c, v[i]])) });
+    }
+    return out;
+  }
+  async write(lines: string, db = 'telemetry'): Promise<number> {
+    const r = await fetch(`${this.url}/write?db=${db}&precision=ns`, { method: 'POST', body: lines });
+    await r.text();
+    return r.status;
+  }
+  async cleanup(): Promise<void> {
+    await this.proc.stop('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** HAProxy with the project's haproxy/haproxy.cfg; addresses come in through the environment. */
+export class Haproxy {
+  readonly proc: Proc;
+  constructor(
+    readonly env: Record<string, string>,
+    cfg = join(REPO, 'haproxy/haproxy.cfg'),
+  ) {
+    this.proc = new Proc('haproxy', ['-db', '-f', cfg], env);
+  }
+  static async start(env: Record<string, string>, waitFor: string[] = []): Promise<Haproxy> {
+    const h = new Haproxy(env);
+    h.proc.start();
+    for (const url of waitFor) await until(async () => (await fetch(url, { signal: AbortSignal.timeout(2000) })).status < 500, `haproxy ${url}: ${h.proc.output}`);
+    return h;
+  }
+  async cleanup(): Promise<void> {
+    await this.proc.stop('SIGKILL');
+  }
+}
+
+/** Redis 7 without persistence. */
+export class Redis {
+  readonly proc: Proc;
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+  ) {
+    this.proc = new Proc('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
+  }
+  static async start(port?: number): Promise<Redis> {
+    const r = new Redis(port ?? (await freePort()), mkdtempSync(join(tmpdir(), 'nt-redis-')));
+    await r.up();
+    return r;
+  }
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+  async up(): Promise<void> {
+    this.proc.start();
+    await until(() => this.proc.output.includes('Ready to accept connections'), `redis on ${this.port}: ${this.proc.output}`);
+  }
+  async down(): Promise<void> {
+    await this.proc.stop('SIGKILL');
+  }
+  async cleanup(): Promise<void> {
+    await this.proc.stop('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

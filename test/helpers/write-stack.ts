@@ -1,0 +1,84 @@
+import { freePort, Haproxy, until, Victoria } from '../../scripts/lib/services.js';
+
+/**
+ * Two VictoriaMetrics (standing in for InfluxDB 2) behind the project's
+ * haproxy.cfg: a round-robin frontend and one write frontend per replica.
+ */
+export interface WriteStack {
+  vm: [Victoria, Victoria];
+  haproxy: Haproxy;
+  /** Round-robin frontend (reads, single-URL writes). */
+  lbUrl: string;
+  /** Per-replica write frontends, for INFLUXDB_URLS (mirror). */
+  writeUrls: [string, string];
+  statsUrl: string;
+  cleanup(): Promise<void>;
+}
+
+export async function startWriteStack(): Promise<WriteStack> {
+  const vm: [Victoria, Victoria] = [await Victoria.start(), await Victoria.start()];
+  const [lb, w1, w2, graf, stats] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const haproxy = await Haproxy.start({
+    HAPROXY_INFLUXDB_BIND: `127.0.0.1:${lb}`,
+    HAPROXY_INFLUXDB_1_WRITE_BIND: `127.0.0.1:${w1}`,
+    HAPROXY_INFLUXDB_2_WRITE_BIND: `127.0.0.1:${w2}`,
+    HAPROXY_GRAFANA_BIND: `127.0.0.1:${graf}`,
+    HAPROXY_STATS_BIND: `127.0.0.1:${stats}`,
+    HAPROXY_STATS_USER: 'admin',
+    HAPROXY_STATS_PASSWORD: 'test-pass',
+    INFLUXDB_1_ADDR: `127.0.0.1:${vm[0].port}`,
+    INFLUXDB_2_ADDR: `127.0.0.1:${vm[1].port}`,
+    GRAFANA_1_ADDR: '127.0.0.1:1',
+    GRAFANA_2_ADDR: '127.0.0.1:1',
+  });
+  const writeUrls: [string, string] = [`http://127.0.0.1:${w1}`, `http://127.0.0.1:${w2}`];
+  for (const u of [...writeUrls, `http://127.0.0.1:${lb}`]) await until(async () => (await fetch(`${u}/health`)).ok, `haproxy frontend ${u}`);
+  return {
+    vm,
+    haproxy,
+    lbUrl: `http://127.0.0.1:${lb}`,
+    writeUrls,
+    statsUrl: `http://127.0.0.1:${stats}`,
+    cleanup: async () => {
+      await haproxy.cleanup();
+      await Promise.all(vm.map((v) => v.cleanup()));
+    },
+  };
+}
+
+/** (series, timestamp) pairs of the `<measurement>_success` metrics in a VictoriaMetrics. */
+export async function successPoints(v: Victoria, measurements = ['probe', 'http', 'tcp']): Promise<Set<string>> {
+  const rows = await v.export(`{__name__=~"(${measurements.join('|')})_success"}`);
+  const out = new Set<string>();
+  for (const r of rows) {
+    const { __name__, db, ...labels } = r.metric;
+    void db;
+    const key = `${__name__}|${Object.entries(labels).sort().map(([k, val]) => `${k}=${val}`).join(',')}`;
+    for (const t of r.timestamps) out.add(`${key}@${t}`);
+  }
+  return out;
+}
+
+export const vmEnv = (urls: string[]) => ({
+  INFLUXDB_URLS: urls.join(','),
+  INFLUXDB_TOKEN: 'test-token',
+  INFLUXDB_ORG: 'test-org',
+  INFLUXDB_BUCKET: 'telemetry',
+  INFLUX_FLUSH_INTERVAL: '0.5',
+  INFLUX_RETRY_MAX: '2',
+  // The writer goes through the per-host breaker: a short recovery timeout resumes writes soon after an outage.
+  CIRCUIT_RECOVERY_TIMEOUT: '3',
+});
+
+/**
+ * successPoints, polled until it holds `expected` points or 15 s pass:
+ * VictoriaMetrics shows new data only after a moment even after force_flush (COOKBOOK).
+ */
+export async function settledPoints(v: Victoria, expected: number, measurements?: string[]): Promise<Set<string>> {
+  const t0 = Date.now();
+  for (;;) {
+    const got = await successPoints(v, measurements);
+    if (got.size >= expected || Date.now() - t0 > 15_000) return got;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

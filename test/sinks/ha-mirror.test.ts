@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDaemon } from '../helpers/daemon.js';
+import { sleep, startHttpServer, waitFor } from '../helpers/net.js';
+import { settledPoints, startWriteStack, vmEnv } from '../helpers/write-stack.js';
+
+test('200 targets every 2 s through HAProxy, one replica down for 60 s: zero lost, both replicas identical', async (t) => {
+  const web = await startHttpServer((_q, r) => r.end('ok'), { logRequests: false });
+  const stack = await startWriteStack();
+  const targets = Array.from({ length: 200 }, (_, i) => `${web.url}/t/${i}`);
+  const d = await startDaemon({ TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '2', SHUTDOWN_TIMEOUT: '20', ...vmEnv(stack.writeUrls) });
+  try {
+    await sleep(10_000);
+    await stack.vm[0].down('SIGTERM'); // flushes what it acknowledged (COOKBOOK)
+    await waitFor(async () => (await d.json('/health')).status === 'degraded', '/health degraded while a replica is down', 15_000, 200);
+    const during = await d.json('/health');
+    const failing = during.components.sink.endpoints.find((e: { consecutiveFailures: number }) => e.consecutiveFailures > 0);
+    assert.equal(failing.endpoint, stack.writeUrls[0]);
+    await sleep(60_000);
+    await stack.vm[0].up();
+    await waitFor(async () => (await d.json('/health')).components.sink.outbox_points < 1000, 'the replica catching up', 30_000, 200);
+    await sleep(5_000);
+    d.proc.kill('SIGTERM');
+    assert.equal(await d.exited, 0);
+    const stopped = d.logs.find((l) => l.msg === 'stopped')!;
+    assert.equal(stopped.outbox_points, 0, 'drained before exit');
+    const stored = stopped.points_stored as number;
+    const want = stopped.points_stored as number;
+    const [a, b] = [await settledPoints(stack.vm[0], want), await settledPoints(stack.vm[1], want)];
+    t.diagnostic(`stored ${stored} points; replica 1 has ${a.size}, replica 2 has ${b.size}`);
+    assert.ok(stored > 200 * 2 * 30, `collected ${stored}`);
+    assert.equal(a.size, stored, 'replica 1 (was down 60 s) has every point');
+    assert.equal(b.size, stored, 'replica 2 has every point');
+    assert.deepEqual([...a].filter((k) => !b.has(k)), [], 'the replicas hold the same set');
+    // Every target has a point in every slot from its first to its last (no gap).
+    const slots = new Map<string, number[]>();
+    for (const k of a) {
+      if (!k.startsWith('http_success|')) continue;
+      const [series, ts] = k.split('@') as [string, string];
+      slots.set(series, [...(slots.get(series) ?? []), Number(ts)]);
+    }
+    assert.equal(slots.size, 200);
+    for (const [series, ts] of slots) {
+      ts.sort((x, y) => x - y);
+      for (let i = 1; i < ts.length; i++) assert.equal(ts[i]! - ts[i - 1]!, 2000, `gap in ${series} at ${new Date(ts[i]!).toISOString()}`);
+    }
+  } finally {
+    await d.cleanup();
+    await stack.cleanup();
+    await web.close();
+  }
+});
