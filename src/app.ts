@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import { StandaloneCoordinator, type Coordinator } from './cluster/coordinator.js';
+import { RedisCache } from './cluster/redis-cache.js';
+import { RedisCoordinator } from './cluster/redis-coordinator.js';
 import type { AppConfig } from './config/load-config.js';
 import { PROBE_KINDS, type ProbeKind, type Target } from './config/targets.js';
 import { BREAKER_STATE_VALUE } from './http-client/circuit-breaker.js';
@@ -110,7 +112,25 @@ export class App {
 
     this.runner = new ProcessRunner(env.WORKER_POOL_SIZE, m);
     this.stateDb = openDb(env.DATA_DIR, 'state.db');
-    this.cache = new MemoryCache(100_000);
+    const names = cfg.targets.map((t) => t.name);
+    if (env.REDIS_URL) {
+      const cluster = new RedisCoordinator(
+        names,
+        { redisUrl: env.REDIS_URL, prefix: env.REDIS_KEY_PREFIX, heartbeatMs: env.CLUSTER_HEARTBEAT_INTERVAL * 1000, memberTtlMs: env.CLUSTER_MEMBER_TTL * 1000 },
+        m,
+        log,
+      );
+      this.coordinator = cluster;
+      this.cache = new RedisCache(new MemoryCache(100_000), cluster.client, `${env.REDIS_KEY_PREFIX}cache:`);
+      if (!env.SOURCE_NAME) {
+        log.warn('cluster mode without SOURCE_NAME: each replica tags points with its own hostname, so a slot collected twice is two series, not one point; set the same SOURCE_NAME on every replica');
+      }
+    } else {
+      this.coordinator = new StandaloneCoordinator(names);
+      this.cache = new MemoryCache(100_000);
+      m.clusterMembers.set(1);
+      m.onCollect(() => m.targetsOwned.set(names.length));
+    }
     const registry = createProbeRegistry({
       http: this.http,
       runner: this.runner,
@@ -149,7 +169,6 @@ export class App {
     this.operations = new Semaphore(env.MAX_CONCURRENT_OPERATIONS);
     m.operationsInFlightMax.set(env.MAX_CONCURRENT_OPERATIONS);
     this.collector = new Collector(registry, this.operations, this.sink, m, log, cfg.sourceName);
-    this.coordinator = new StandaloneCoordinator(cfg.targets.length);
     this.scheduler = new Scheduler(cfg.targets, this.collector, this.coordinator, m, log, { maxConcurrentTargets: env.MAX_CONCURRENT_TARGETS, groupSize: env.BATCH_SIZE });
     m.onCollect(() => {
       m.operationsInFlight.set(this.operations.active);

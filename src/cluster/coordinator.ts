@@ -11,6 +11,8 @@ export interface Coordinator {
   claim(target: string, slotMs: number, intervalMs: number): Promise<boolean>;
   /** Number of configured targets this replica currently owns. */
   ownedCount(): number;
+  /** The targets this replica currently owns (GET /api/cluster). */
+  ownedTargets(): string[];
   health(): ComponentHealth;
   start(): Promise<void>;
   /** Leave the cluster (peers take over at once); idempotent. */
@@ -19,7 +21,7 @@ export interface Coordinator {
 
 /** No REDIS_URL: this replica owns every target. */
 export class StandaloneCoordinator implements Coordinator {
-  constructor(private readonly targetCount: number) {}
+  constructor(private readonly targets: readonly string[]) {}
   owns(): boolean {
     return true;
   }
@@ -27,7 +29,10 @@ export class StandaloneCoordinator implements Coordinator {
     return true;
   }
   ownedCount(): number {
-    return this.targetCount;
+    return this.targets.length;
+  }
+  ownedTargets(): string[] {
+    return [...this.targets].sort();
   }
   health(): ComponentHealth {
     return { status: 'ok', mode: 'standalone', members: 1 };

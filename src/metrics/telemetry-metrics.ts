@@ -81,6 +81,14 @@ export class TelemetryMetrics {
   readonly writeErrors = this.counter('telemetry_write_errors_total', 'Failed write requests by endpoint and kind', ['endpoint', 'kind']);
   readonly endpointUp = this.gauge('telemetry_write_endpoint_up', '1 when the last write to the endpoint succeeded (or nothing was pending), 0 while failing', ['endpoint']);
 
+  // --- cluster ---------------------------------------------------------
+  readonly clusterMembers = this.gauge('telemetry_cluster_members', 'Live members in this replica\'s cluster view (1 when standalone or when Redis is away)');
+  readonly targetsOwned = this.gauge('telemetry_targets_owned', 'Configured targets this replica collects');
+  readonly slotClaims = this.counter('telemetry_slot_claims_total', 'Slot claims by result (won, lost, error, unshared)', ['result']);
+  readonly rebalances = this.counter('telemetry_cluster_rebalances_total', 'Ownership recomputations that moved targets');
+  readonly redisConnected = this.gauge('telemetry_redis_connected', '1 while the Redis connection is ready (cluster mode)');
+  readonly clusterViewAge = this.gauge('telemetry_cluster_view_age_seconds', 'Seconds since the last successful cluster heartbeat (-1 before the first)');
+
   // --- server ----------------------------------------------------------
   readonly adhocRuns = this.gauge('telemetry_adhoc_runs_in_flight', 'POST /collect runs in flight (bound: MAX_ADHOC_RUNS)');
   readonly httpRequests = this.counter('telemetry_http_requests_total', 'Requests to the daemon API by route and status', ['route', 'status']);

@@ -78,6 +78,14 @@ export function apiRoutes(app: App): Route[] {
       },
     },
     {
+      method: 'GET',
+      path: '/api/cluster',
+      handler: () => {
+        const h = app.coordinator.health();
+        return { json: { ...h, owned_targets: app.coordinator.ownedTargets() } };
+      },
+    },
+    {
       method: 'POST',
       path: '/collect',
       auth: true,

@@ -32,3 +32,28 @@ export function unitHash(s: string): number {
 export function shortSha(s: string, hexChars = 16): string {
   return createHash('sha256').update(s).digest('hex').slice(0, hexChars);
 }
+
+/** MurmurHash3's 32-bit finalizer: every input bit reaches every output bit. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** 32-bit FNV-1a over UTF-16 code units, finalized with fmix32. Fast (no BigInt). */
+export function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return fmix32(h);
+}
+
+/** Combine two 32-bit hashes into a well-mixed weight (rendezvous hashing). */
+export function mix32(a: number, b: number): number {
+  return fmix32((a ^ Math.imul(b, 0x9e3779b1)) >>> 0);
+}
