@@ -1,4 +1,6 @@
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import type { Sample } from './samples/sample.js';
 import { StandaloneCoordinator, type Coordinator } from './cluster/coordinator.js';
 import { RedisCache } from './cluster/redis-cache.js';
 import { RedisCoordinator } from './cluster/redis-coordinator.js';
@@ -14,7 +16,7 @@ import { ReverseDns } from './probes/trace/reverse-dns.js';
 import { RouteMemory } from './probes/trace/route-memory.js';
 import type { ProbeResult } from './probes/types.js';
 import { Collector } from './scheduler/collector.js';
-import { Scheduler } from './scheduler/scheduler.js';
+import { Scheduler, type RoundSummary } from './scheduler/scheduler.js';
 import { ApiServer } from './server/http-server.js';
 import { apiRoutes } from './server/routes.js';
 import { EmbeddedStore } from './sinks/embedded-store.js';
@@ -169,12 +171,39 @@ export class App {
     this.operations = new Semaphore(env.MAX_CONCURRENT_OPERATIONS);
     m.operationsInFlightMax.set(env.MAX_CONCURRENT_OPERATIONS);
     this.collector = new Collector(registry, this.operations, this.sink, m, log, cfg.sourceName);
-    this.scheduler = new Scheduler(cfg.targets, this.collector, this.coordinator, m, log, { maxConcurrentTargets: env.MAX_CONCURRENT_TARGETS, groupSize: env.BATCH_SIZE });
+    this.scheduler = new Scheduler(cfg.targets, this.collector, this.coordinator, m, log, {
+      maxConcurrentTargets: env.MAX_CONCURRENT_TARGETS,
+      groupSize: env.BATCH_SIZE,
+      onRound: (r) => this.writeCollectorPoint(r),
+    });
     m.onCollect(() => {
       m.operationsInFlight.set(this.operations.active);
       m.queueDepth.set(this.operations.waiting + this.scheduler.waiting + this.runner.waiting);
       m.adhocRuns.set(this.adhocInFlight);
     });
+  }
+
+  /** The `collector` measurement: this replica's round, stored with the probe data. */
+  private writeCollectorPoint(r: RoundSummary): void {
+    const sink = this.sink.health();
+    const point: Sample<'collector'> = {
+      measurement: 'collector',
+      tags: { source: this.cfg.sourceName, instance: hostname() },
+      fields: {
+        round_duration_s: Math.round(r.durationS * 1000) / 1000,
+        targets_run: r.targetsRun,
+        probes_ok: r.probesOk,
+        probes_failed: r.probesFailed,
+        skipped_overrun: r.skippedOverrun,
+        not_owned: r.notOwned,
+        targets_owned: this.coordinator.ownedCount(),
+        cluster_members: Array.isArray(this.coordinator.health().members) ? (this.coordinator.health().members as unknown[]).length : 1,
+        outbox_points: typeof sink.outbox_points === 'number' ? sink.outbox_points : 0,
+        open_circuits: this.http.breakers.notClosed().length,
+      },
+      timeMs: r.slotMs,
+    };
+    this.sink.write([point]);
   }
 
   get apiPort(): number | undefined {

@@ -115,6 +115,27 @@ export const SCHEMA = {
       dst_ip: 'string',
     },
   },
+  /**
+   * The collector's own health, one point per completed round per replica
+   * (tags `source` and `instance` — the host name; no `target`), so the
+   * dashboards can show rounds, overruns, outbox and circuits from InfluxDB
+   * alone, also where no Prometheus runs.
+   */
+  collector: {
+    tags: ['instance'],
+    fields: {
+      round_duration_s: 'float',
+      targets_run: 'integer',
+      probes_ok: 'integer',
+      probes_failed: 'integer',
+      skipped_overrun: 'integer',
+      not_owned: 'integer',
+      targets_owned: 'integer',
+      cluster_members: 'integer',
+      outbox_points: 'integer',
+      open_circuits: 'integer',
+    },
+  },
 } as const satisfies Record<string, MeasurementSchema>;
 
 export type Measurement = keyof typeof SCHEMA;

@@ -17,6 +17,15 @@ export interface CollectOptions {
   signal: AbortSignal;
 }
 
+/**
+ * Adds to the points of one target run before they are stored (geolocation:
+ * fields on `hop` points, a `geo` point). Must respect the signal and never
+ * throw for a failed lookup: a point without geo fields beats a made-up one.
+ */
+export interface Enricher {
+  enrich(target: Target, samples: AnySample[], ctx: { timeMs: number; tags: Record<string, string>; signal: AbortSignal }): Promise<AnySample[]>;
+}
+
 /** Extra time a probe gets past its deadline before the runner stops waiting for it. */
 const HARD_STOP_GRACE_MS = 1000;
 
@@ -34,6 +43,7 @@ export class Collector {
     private readonly metrics: TelemetryMetrics,
     private readonly log: Logger,
     private readonly sourceName: string,
+    private readonly enricher?: Enricher,
   ) {}
 
   async collect(target: Target, kinds: readonly ProbeKind[], o: CollectOptions): Promise<ProbeResult[]> {
@@ -46,6 +56,14 @@ export class Collector {
     const samples: AnySample[] = [];
     for (const r of kept) {
       samples.push(...r.samples, this.probePoint(r, tags, o.timeMs));
+    }
+    if (this.enricher && samples.length && !o.signal.aborted) {
+      try {
+        samples.push(...(await this.enricher.enrich(target, samples, { timeMs: o.timeMs, tags, signal: o.signal })));
+      } catch (err) {
+        this.metrics.errors.inc({ component: 'enricher' });
+        this.log.error({ err, target: target.name }, 'enrichment failed (bug): points stored without it');
+      }
     }
     if (samples.length) this.sink.write(samples);
     return results;

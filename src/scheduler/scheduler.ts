@@ -9,8 +9,22 @@ import type { Collector } from './collector.js';
 import { MinHeap } from './min-heap.js';
 import { groupedOffsets, kindsForSlot, slotStart } from './slots.js';
 
+/** What one completed round did (the round summary log line, and the `collector` point). */
+export interface RoundSummary {
+  slotMs: number;
+  intervalS: number;
+  durationS: number;
+  targetsRun: number;
+  probesOk: number;
+  probesFailed: number;
+  skippedOverrun: number;
+  notOwned: number;
+}
+
 export interface SchedulerOptions {
   maxConcurrentTargets: number;
+  /** Called once per completed round (after the metrics and the log line). */
+  onRound?: (r: RoundSummary) => void;
   /** BATCH_SIZE: targets that start together (see groupedOffsets). */
   groupSize: number;
   /** Clock in epoch milliseconds (injectable for tests). */
@@ -55,6 +69,7 @@ export class Scheduler {
   private readonly perInterval = new Map<number, number>();
   private readonly offsets = new Map<string, number>();
   private readonly now: () => number;
+  private readonly onRound?: (r: RoundSummary) => void;
   private timer?: NodeJS.Timeout;
   private readonly shutdown = new AbortController();
   private started = false;
@@ -71,6 +86,7 @@ export class Scheduler {
     opts: SchedulerOptions,
   ) {
     this.now = opts.now ?? Date.now;
+    this.onRound = opts.onRound;
     this.targetSlots = new Semaphore(opts.maxConcurrentTargets);
     for (const t of targets) this.perInterval.set(t.intervalS, (this.perInterval.get(t.intervalS) ?? 0) + 1);
     for (const intervalS of this.perInterval.keys()) {
@@ -219,6 +235,22 @@ export class Scheduler {
       },
       'round complete',
     );
+    const intervalS = Number(round.key.split(':')[0]);
+    try {
+      this.onRound?.({
+        slotMs: round.slotMs,
+        intervalS,
+        durationS: seconds,
+        targetsRun: round.ran,
+        probesOk: round.probesOk,
+        probesFailed: round.probesFailed,
+        skippedOverrun: round.skippedOverrun,
+        notOwned: round.notOwned,
+      });
+    } catch (err) {
+      this.metrics.errors.inc({ component: 'scheduler' });
+      this.log.error({ err }, 'round report failed');
+    }
   }
 
   health(intervalS: number): ComponentHealth {

@@ -13,8 +13,6 @@ import type { RouteMemory } from './route-memory.js';
 export interface TraceOptions {
   mtrPath: string;
   reverseDns?: ReverseDns;
-  /** Hooks for enrichment of hop points (geolocation), applied before they are returned. */
-  enrichHops?: (hops: Sample<'hop'>[], route: Sample<'route'>, signal: AbortSignal) => Promise<void>;
 }
 
 /** mtr arguments for one trace of `ip`. */
@@ -104,7 +102,6 @@ export function createTraceProbe(runner: ProcessRunner, memory: RouteMemory, o: 
       route_changed: changed,
       path: summary.path,
     });
-    if (o.enrichHops) await o.enrichHops(hops, route, signal);
     const result = {
       samples: [route, ...hops],
       summary: { ip, hop_count: summary.hopCount, reached: summary.reached, route_changed: changed, path: summary.path },
