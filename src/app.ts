@@ -73,6 +73,7 @@ export class App {
     const env = cfg.env;
     const m = this.metrics;
     m.info.set({ version: VERSION, node: process.version }, 1);
+    m.collectionInterval.set(env.COLLECTION_INTERVAL);
 
     this.http = new HttpClient(
       {

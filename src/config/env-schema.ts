@@ -25,6 +25,7 @@ export const envSchema = z
     DEFAULT_PROBES: optionalText,
     COLLECTION_INTERVAL: seconds(60, 1, 86_400),
     PROBE_TIMEOUT: seconds(10, 0.1, 600),
+    HTTP_REUSE_CONNECTIONS: bool(true),
     SOURCE_NAME: optionalText,
 
     // --- icmp / trace ----------------------------------------------------

@@ -76,6 +76,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): AppConfig {
       graceS: env.TRACE_GRACE,
       intervalS: env.TRACE_INTERVAL ?? null,
     },
+    httpReuse: env.HTTP_REUSE_CONNECTIONS,
   };
 
   const targets: Target[] = [];

@@ -18,6 +18,8 @@ export interface HttpProbeSpec {
   /** Skip certificate verification (the expiry is still reported). */
   insecureTls: boolean;
   headers: Record<string, string>;
+  /** Keep the connection for the next probe (false: a fresh connection, DNS + connect + TLS, every time). */
+  reuseConnection: boolean;
 }
 export interface TcpProbeSpec {
   port: number;
@@ -74,6 +76,8 @@ export interface TargetDefaults {
   probes: ProbeKind[] | null;
   icmp: IcmpProbeSpec;
   trace: Omit<TraceProbeSpec, 'intervalS'> & { intervalS: number | null };
+  /** HTTP_REUSE_CONNECTIONS */
+  httpReuse: boolean;
 }
 
 export class TargetConfigError extends Error {
@@ -135,7 +139,7 @@ export function targetFromEntry(entry: string, defaults: TargetDefaults): Target
     }
     const host = stripBrackets(url.hostname);
     const t = base(entry, host, ['http']);
-    t.http = { url: url.toString(), method: 'GET', expectStatus: null, insecureTls: false, headers: {} };
+    t.http = { url: url.toString(), method: 'GET', expectStatus: null, insecureTls: false, headers: {}, reuseConnection: defaults.httpReuse };
     checkTarget(t);
     return t;
   }
@@ -157,7 +161,7 @@ export function targetFromEntry(entry: string, defaults: TargetDefaults): Target
     throw new Error(`"${entry}" is not a host name, IP address, host:port or http(s) URL`);
   }
   const t = base(entry, host, defaults.probes ?? defaultProbesFor(host));
-  fillProbeDefaults(t);
+  fillProbeDefaults(t, defaults.httpReuse);
   checkTarget(t);
   return t;
 }
@@ -167,10 +171,10 @@ function stripBrackets(h: string): string {
 }
 
 /** Give every enabled probe that has no explicit block its documented default. */
-function fillProbeDefaults(t: Target): void {
+function fillProbeDefaults(t: Target, httpReuse: boolean): void {
   if (t.probes.includes('http') && !t.http) {
     const host = isIP(t.host) === 6 ? `[${t.host}]` : t.host;
-    t.http = { url: `https://${host}/`, method: 'GET', expectStatus: null, insecureTls: false, headers: {} };
+    t.http = { url: `https://${host}/`, method: 'GET', expectStatus: null, insecureTls: false, headers: {}, reuseConnection: httpReuse };
   }
   if (t.probes.includes('tcp') && !t.tcp) t.tcp = { port: 443 };
   if (t.probes.includes('dns') && !t.dns) t.dns = { server: null, record: isIP(t.host) === 6 ? 'AAAA' : 'A', name: t.host };
@@ -196,6 +200,7 @@ const fileTargetSchema = z.strictObject({
       expect_status: z.union([status, z.array(status).min(1)]).optional(),
       insecure_tls: z.boolean().default(false),
       headers: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'is not a header name'), z.string()).default({}),
+      reuse_connection: z.boolean().optional(),
     })
     .optional(),
   tcp: z.strictObject({ port }).optional(),
@@ -349,6 +354,7 @@ function targetFromFile(ft: FileTarget, d: TargetDefaults): Target {
       expectStatus: es === undefined ? null : Array.isArray(es) ? es : [es],
       insecureTls: ft.http.insecure_tls,
       headers: ft.http.headers,
+      reuseConnection: ft.http.reuse_connection ?? d.httpReuse,
     };
   }
   if (ft.tcp) t.tcp = { port: ft.tcp.port };
@@ -358,7 +364,7 @@ function targetFromFile(ft: FileTarget, d: TargetDefaults): Target {
     }
     t.dns = { server: ft.dns.server ?? null, record: ft.dns.record, name: ft.dns.name ?? host };
   }
-  fillProbeDefaults(t);
+  fillProbeDefaults(t, d.httpReuse);
   checkTarget(t);
   return t;
 }

@@ -14,6 +14,7 @@ export class TelemetryMetrics {
     'telemetry_collection_duration_seconds',
     'Duration of the last completed round on this instance: the longest time any target of the round took from its scheduled start to its last probe ending, queueing included (the HPA metric)',
   );
+  readonly collectionInterval = this.gauge('telemetry_collection_interval_seconds', 'COLLECTION_INTERVAL: the slot length (alerts compare round durations with it)');
   readonly roundDuration = new Histogram({
     name: 'telemetry_round_duration_seconds',
     help: 'Distribution of round durations (same definition as telemetry_collection_duration_seconds)',

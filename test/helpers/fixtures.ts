@@ -9,6 +9,7 @@ export const DEFAULTS: TargetDefaults = {
   probes: null,
   icmp: { count: 5, packetIntervalS: 0.05, family: null },
   trace: { protocol: 'icmp', port: null, maxHops: 30, cycles: 3, packetIntervalS: 0.2, graceS: 0.3, intervalS: null },
+  httpReuse: true,
 };
 
 /** A target as the config loader would build it from a TARGET_FQDNS entry. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHttpProbe } from '../../src/probes/http/http-probe.js';
 import type { Sample } from '../../src/samples/sample.js';
 import { ctx, newClient, target } from '../helpers/fixtures.js';
-import { freePort, makeCert, startHttpServer, startHttpsServer, startSilentServer, type TestServer } from '../helpers/net.js';
+import { freePort, makeCert, startHttpServer, startHttpsServer, startSilentServer, waitFor, type TestServer } from '../helpers/net.js';
 
 let ok: TestServer;
 let slow: TestServer;
@@ -131,4 +131,30 @@ test('unknown host: unknown_host', async () => {
   const { out } = await probe('http://no-such-host.invalid/');
   assert.equal(out.success, false);
   assert.ok(out.reason === 'unknown_host' || out.reason === 'dns_error', `${out.reason}: ${out.detail}`);
+});
+
+test('reuse_connection false: every probe opens a fresh connection and measures connect again', async () => {
+  const s = await startHttpServer((_req, res) => res.end('x'));
+  const client = newClient();
+  try {
+    const t = target(`${s.url}/fresh`);
+    t.http!.reuseConnection = false;
+    const c1 = ctx(t);
+    const a = await createHttpProbe(client)(c1);
+    c1.dispose();
+    const c2 = ctx(t);
+    const b = await createHttpProbe(client)(c2);
+    c2.dispose();
+    for (const o of [a, b]) {
+      assert.equal(o.success, true);
+      const http = o.samples[0] as Sample<'http'>;
+      assert.equal(http.fields.reused, false);
+      assert.equal(typeof http.fields.connect_ms, 'number');
+    }
+    assert.equal(s.accepted, 2, 'one connection per probe');
+    await waitFor(() => s.open === 0, 'each connection closed after its probe', 2000, 10);
+  } finally {
+    await client.close();
+    await s.close();
+  }
 });

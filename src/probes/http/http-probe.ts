@@ -18,6 +18,7 @@ export function createHttpProbe(client: HttpClient): Probe {
       method: spec.method,
       headers: spec.headers,
       insecureTls: spec.insecureTls,
+      reuseConnection: spec.reuseConnection,
       signal,
       policy: probeBreakerPolicy,
     });

@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { freePort, until } from './services.js';
+
+/** Spawning the real daemon as a child process: tests, benchmarks and the staging stack. */
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const CLI = join(ROOT, 'src/cli.ts');
+
+export interface Daemon {
+  port: number;
+  url: string;
+  dataDir: string;
+  proc: ChildProcess;
+  /** Parsed JSON log lines so far. */
+  logs: Record<string, unknown>[];
+  stderr: () => string;
+  exited: Promise<number | null>;
+  get(path: string, init?: RequestInit): Promise<Response>;
+  json<T = any>(path: string, init?: RequestInit): Promise<T>;
+  /** SIGKILL if still running, remove the data dir unless kept. */
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Start the real daemon (`network-telemetry run` through tsx) as a child
+ * process and wait for /health/live. Cleanup kills it by PID.
+ */
+export interface DaemonOptions {
+  dataDir?: string;
+  waitLive?: boolean;
+  argv?: string[];
+  /** Command prefix, e.g. setpriv to drop root, or ip netns exec. */
+  wrap?: string[];
+  /** Environment under `env` (defaults for a family of runs). */
+  baseEnv?: Record<string, string>;
+  /** The program to run instead of the TypeScript sources through tsx (e.g. node dist/cli.js). */
+  entry?: string[];
+}
+
+export async function spawnDaemon(env: Record<string, string>, opts: DaemonOptions = {}): Promise<Daemon> {
+  const port = env.PORT ? Number(env.PORT) : await freePort();
+  const ownDir = !opts.dataDir;
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'nt-daemon-'));
+  const argv = [...(opts.entry ?? [process.execPath, '--import', 'tsx', CLI]), ...(opts.argv ?? ['run'])];
+  const cmd = [...(opts.wrap ?? []), ...argv];
+  const proc = spawn(cmd[0]!, cmd.slice(1), {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...opts.baseEnv, DATA_DIR: dataDir, PORT: String(port), LISTEN_ADDRESS: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let buf = '';
+  let err = '';
+  proc.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        logs.push({ raw: line });
+      }
+    }
+  });
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const d: Daemon = {
+    port,
+    url,
+    dataDir,
+    proc,
+    logs,
+    stderr: () => err,
+    exited,
+    get: (path, init) => fetch(url + path, { ...init, signal: AbortSignal.timeout(120_000) }),
+    json: async (path, init) => (await d.get(path, init)).json() as never,
+    kill: async (signal = 'SIGKILL') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+    cleanup: async () => {
+      await d.kill('SIGKILL');
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  if (opts.waitLive !== false) {
+    try {
+      await until(
+        async () => {
+          if (proc.exitCode !== null) throw new Error(`daemon exited ${proc.exitCode}: ${err}`);
+          return (await fetch(`${url}/health/live`)).ok;
+        },
+        `daemon /health/live on ${port}`,
+        20_000,
+      );
+    } catch (e) {
+      await d.cleanup();
+      throw e;
+    }
+  }
+  return d;
+}
