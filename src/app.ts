@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Sample } from './samples/sample.js';
@@ -27,6 +28,7 @@ import { deadlineSignal } from './util/abort.js';
 import { MemoryCache, type SharedCache } from './util/shared-cache.js';
 import { Semaphore } from './util/semaphore.js';
 import { VERSION } from './version.js';
+import { createGeo, type Geo } from './geo/index.js';
 
 export interface AppOptions {
   /** Sink override: `collect --once` passes a discarding sink. */
@@ -57,6 +59,9 @@ export class App {
   readonly coordinator: Coordinator;
   readonly operations: Semaphore;
   readonly cache: SharedCache;
+  /** Geolocation (GEO != off) and its cache: in-process, or Redis shared by the cluster. */
+  readonly geo?: Geo;
+  readonly geoCache?: SharedCache;
   private readonly stateDb: Db;
   private server?: ApiServer;
   privileges?: PrivilegeReport;
@@ -125,6 +130,7 @@ export class App {
       );
       this.coordinator = cluster;
       this.cache = new RedisCache(new MemoryCache(100_000), cluster.client, `${env.REDIS_KEY_PREFIX}cache:`);
+      this.geoCache = new RedisCache(new MemoryCache(env.GEO_CACHE_SIZE), cluster.client, `${env.REDIS_KEY_PREFIX}cache:`);
       if (!env.SOURCE_NAME) {
         log.warn('cluster mode without SOURCE_NAME: each replica tags points with its own hostname, so a slot collected twice is two series, not one point; set the same SOURCE_NAME on every replica');
       }
@@ -169,9 +175,14 @@ export class App {
       this.sink = this.store;
     }
 
+    if (env.GEO !== 'off') {
+      this.geo = createGeo(env, this.http, this.geoCache, log, { onLookup: (backend, result) => m.geoLookups.inc({ backend, result }) });
+      m.onCollect(() => m.geoQueueDepth.set(this.geo?.stats().queueDepth ?? 0));
+    }
+
     this.operations = new Semaphore(env.MAX_CONCURRENT_OPERATIONS);
     m.operationsInFlightMax.set(env.MAX_CONCURRENT_OPERATIONS);
-    this.collector = new Collector(registry, this.operations, this.sink, m, log, cfg.sourceName);
+    this.collector = new Collector(registry, this.operations, this.sink, m, log, cfg.sourceName, this.geo?.enricher);
     this.scheduler = new Scheduler(cfg.targets, this.collector, this.coordinator, m, log, {
       maxConcurrentTargets: env.MAX_CONCURRENT_TARGETS,
       groupSize: env.BATCH_SIZE,
@@ -224,6 +235,8 @@ export class App {
       else this.log.info({ icmp_mode: this.privileges.mode }, 'icmp/trace tools ready');
     }
     await this.coordinator.start();
+    // Offline geolocation loads its database here, not in the middle of a round.
+    await this.geo?.start();
     if (this.opts.server !== false) {
       this.server = new ApiServer(apiRoutes(this), { port: env.PORT, host: env.LISTEN_ADDRESS, token: env.COLLECT_TOKEN }, this.metrics, this.log);
       await this.server.listen();
@@ -238,6 +251,7 @@ export class App {
   /** Run probes now (POST /collect, `collect --once`). Only configured targets; probes ∩ configured. */
   async collectNow(targets: readonly Target[], kinds: readonly ProbeKind[] | undefined, timeoutMs: number, adhoc = true): Promise<ProbeResult[]> {
     const { signal, dispose } = deadlineSignal(timeoutMs);
+    setMaxListeners(0, signal); // one listener per probe of the run
     const timeMs = Date.now();
     try {
       const perTarget = await Promise.all(
@@ -310,6 +324,7 @@ export class App {
     await this.coordinator.stop(left() * 0.2);
     await this.scheduler.stop(left() * 0.6);
     this.runner.killAll();
+    await this.geo?.stop(left() * 0.1);
     await this.sink.stop(left() * 0.9);
     const sinkState = this.sink.health();
     await this.server?.close();

@@ -13,6 +13,7 @@ import { checkPrivileges } from './probes/privileges.js';
 import { ProcessRunner } from './probes/process-runner.js';
 import type { ProbeResult } from './probes/types.js';
 import { DiscardSink } from './sinks/discard-sink.js';
+import { geoCommand } from './geo/index.js';
 import { VERSION } from './version.js';
 
 const USAGE = `network-telemetry ${VERSION}
@@ -23,6 +24,7 @@ Usage:
                                              probe now, print the results, exit 1 if any probe failed
   network-telemetry check-config [--json]    validate the configuration and print it, secrets redacted
   network-telemetry check-privileges         can fping and mtr send ICMP here? (exit 1 when not)
+  network-telemetry geo IP... [--json]       what the configured geolocation backend (GEO) says
   network-telemetry --version | --help
 
 Configuration comes from environment variables (see README).`;
@@ -47,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
       return checkConfig(rest);
     case 'check-privileges':
       return checkTools();
+    case 'geo':
+      return geo(rest);
     default:
       console.error(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
@@ -172,6 +176,20 @@ function table(results: ProbeResult[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   return [fmt(head), ...rows.map(fmt)].join('\n');
+}
+
+/** Look addresses up with the configured backend and cache (Redis when REDIS_URL is set). */
+async function geo(args: string[]): Promise<number> {
+  const cfg = configOrExit();
+  if (typeof cfg === 'number') return cfg;
+  const app = new App(cfg, silentLogger(), { sink: new DiscardSink(), server: false, schedule: false });
+  const cache = app.cfg.env.REDIS_URL ? app.geoCache : undefined;
+  if (app.cfg.env.REDIS_URL) await app.coordinator.start();
+  try {
+    return await geoCommand(args, cfg.env, app.http, cache);
+  } finally {
+    await app.stop(1000);
+  }
 }
 
 async function checkTools(): Promise<number> {

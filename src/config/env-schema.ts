@@ -32,7 +32,7 @@ export const envSchema = z
     ICMP_COUNT: int(5, 1, 1000),
     ICMP_PACKET_INTERVAL: seconds(0.2, 0.01, 60),
     ICMP_BATCH_WAIT: seconds(0.05, 0, 10),
-    TRACE_INTERVAL: seconds(60, 1, 86_400).optional(),
+    TRACE_INTERVAL: z.coerce.number().min(1).max(86_400).optional(),
     TRACE_CYCLES: int(3, 1, 100),
     TRACE_MAX_HOPS: int(30, 1, 64),
     TRACE_PROTOCOL: z.enum(['icmp', 'udp', 'tcp']).default('icmp'),

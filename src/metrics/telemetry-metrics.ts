@@ -90,6 +90,10 @@ export class TelemetryMetrics {
   readonly redisConnected = this.gauge('telemetry_redis_connected', '1 while the Redis connection is ready (cluster mode)');
   readonly clusterViewAge = this.gauge('telemetry_cluster_view_age_seconds', 'Seconds since the last successful cluster heartbeat (-1 before the first)');
 
+  // --- geolocation -----------------------------------------------------
+  readonly geoLookups = this.counter('telemetry_geo_lookups_total', 'Geolocation lookups by backend and result (hit, miss, private, error, throttled, timeout)', ['backend', 'result']);
+  readonly geoQueueDepth = this.gauge('telemetry_geo_queue_depth', 'Geolocation API requests waiting for rate budget');
+
   // --- server ----------------------------------------------------------
   readonly adhocRuns = this.gauge('telemetry_adhoc_runs_in_flight', 'POST /collect runs in flight (bound: MAX_ADHOC_RUNS)');
   readonly httpRequests = this.counter('telemetry_http_requests_total', 'Requests to the daemon API by route and status', ['route', 'status']);

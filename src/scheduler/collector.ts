@@ -4,6 +4,7 @@ import type { ProbeKind, Target } from '../config/targets.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { AnySample, Sample } from '../samples/sample.js';
 import type { Sink } from '../sinks/sink.js';
+import { CommitQueue } from './commit-queue.js';
 import { deadlineSignal, round3 } from '../util/abort.js';
 import type { Semaphore } from '../util/semaphore.js';
 import type { ProbeOutcome, ProbeRegistry, ProbeResult } from '../probes/types.js';
@@ -36,15 +37,19 @@ const HARD_STOP_GRACE_MS = 1000;
  * Used by the scheduler and by POST /collect alike.
  */
 export class Collector {
+  private readonly commits: CommitQueue;
+
   constructor(
     private readonly probes: ProbeRegistry,
     private readonly operations: Semaphore,
-    private readonly sink: Sink,
+    sink: Sink,
     private readonly metrics: TelemetryMetrics,
     private readonly log: Logger,
     private readonly sourceName: string,
     private readonly enricher?: Enricher,
-  ) {}
+  ) {
+    this.commits = new CommitQueue(sink);
+  }
 
   async collect(target: Target, kinds: readonly ProbeKind[], o: CollectOptions): Promise<ProbeResult[]> {
     const tags: Record<string, string> = { target: target.name, source: this.sourceName };
@@ -59,13 +64,16 @@ export class Collector {
     }
     if (this.enricher && samples.length && !o.signal.aborted) {
       try {
-        samples.push(...(await this.enricher.enrich(target, samples, { timeMs: o.timeMs, tags, signal: o.signal })));
+        const extra = await this.enricher.enrich(target, samples, { timeMs: o.timeMs, tags, signal: o.signal });
+        samples.push(...extra);
+        // Report them with the run (collect --once --json shows them): with the trace if there is one.
+        (kept.find((r) => r.probe === 'trace') ?? kept[0])?.samples.push(...extra);
       } catch (err) {
         this.metrics.errors.inc({ component: 'enricher' });
         this.log.error({ err, target: target.name }, 'enrichment failed (bug): points stored without it');
       }
     }
-    if (samples.length) this.sink.write(samples);
+    if (samples.length) await this.commits.commit(samples);
     return results;
   }
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Coordinator } from '../cluster/coordinator.js';
@@ -86,6 +87,9 @@ export class Scheduler {
     opts: SchedulerOptions,
   ) {
     this.now = opts.now ?? Date.now;
+    // Every waiting run and running probe listens on the shutdown signal:
+    // thousands of listeners are expected, not a leak.
+    setMaxListeners(0, this.shutdown.signal);
     this.onRound = opts.onRound;
     this.targetSlots = new Semaphore(opts.maxConcurrentTargets);
     for (const t of targets) this.perInterval.set(t.intervalS, (this.perInterval.get(t.intervalS) ?? 0) + 1);

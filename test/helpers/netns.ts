@@ -83,8 +83,10 @@ export interface Chain {
   r2: string;
   r3: string;
   server: string;
-  /** 10.N.0.0/16 of this topology. */
+  /** N of 10.N.0.0/16 (when no prefix was given). */
   net: number;
+  /** First two octets of every address of the topology. */
+  prefix: string;
   serverIp: string;
   /** Router addresses facing the client, in path order (what traceroute shows). */
   hopIps: [string, string, string];
@@ -100,10 +102,11 @@ export interface Chain {
  * link k (1..4) is 10.N.k.0/24, left side .1, right side .2. Routers answer
  * traceroute from the address facing the client: 10.N.1.2, 10.N.2.2, 10.N.3.2.
  */
-export function buildChain(): Chain {
+export function buildChain(opts: { /** first two octets instead of 10.N (e.g. public-looking addresses for geolocation) */ prefix?: string } = {}): Chain {
   const ns = new Namespaces();
   const N = randomInt(100, 250);
-  const ip = (link: number, host: number) => `10.${N}.${link}.${host}`;
+  const base = opts.prefix ?? `10.${N}`;
+  const ip = (link: number, host: number) => `${base}.${link}.${host}`;
   try {
     const client = ns.add('c');
     const r1 = ns.add('r1', true);
@@ -115,10 +118,10 @@ export function buildChain(): Chain {
     ns.link(r2, `${ip(3, 1)}/24`, r3, `${ip(3, 2)}/24`);
     ns.link(r3, `${ip(4, 1)}/24`, server, `${ip(4, 2)}/24`);
     ns.route(client, ['add', 'default', 'via', ip(1, 2)]);
-    ns.route(r1, ['add', `10.${N}.3.0/24`, 'via', ip(2, 2)]);
-    ns.route(r1, ['add', `10.${N}.4.0/24`, 'via', ip(2, 2)]);
-    ns.route(r2, ['add', `10.${N}.1.0/24`, 'via', ip(2, 1)]);
-    ns.route(r2, ['add', `10.${N}.4.0/24`, 'via', ip(3, 2)]);
+    ns.route(r1, ['add', `${base}.3.0/24`, 'via', ip(2, 2)]);
+    ns.route(r1, ['add', `${base}.4.0/24`, 'via', ip(2, 2)]);
+    ns.route(r2, ['add', `${base}.1.0/24`, 'via', ip(2, 1)]);
+    ns.route(r2, ['add', `${base}.4.0/24`, 'via', ip(3, 2)]);
     ns.route(r3, ['add', 'default', 'via', ip(3, 1)]);
     ns.route(server, ['add', 'default', 'via', ip(4, 1)]);
     return {
@@ -129,6 +132,7 @@ export function buildChain(): Chain {
       r3,
       server,
       net: N,
+      prefix: base,
       serverIp: ip(4, 2),
       hopIps: [ip(1, 2), ip(2, 2), ip(3, 2)],
       unownedIp: ip(4, 99),
@@ -136,9 +140,9 @@ export function buildChain(): Chain {
         const r4 = ns.add('r4', true);
         ns.link(r1, `${ip(5, 1)}/24`, r4, `${ip(5, 2)}/24`);
         ns.link(r4, `${ip(6, 1)}/24`, r3, `${ip(6, 2)}/24`);
-        ns.route(r4, ['add', `10.${N}.4.0/24`, 'via', ip(6, 2)]);
-        ns.route(r4, ['add', `10.${N}.1.0/24`, 'via', ip(5, 1)]);
-        ns.route(r1, ['replace', `10.${N}.4.0/24`, 'via', ip(5, 2)]);
+        ns.route(r4, ['add', `${base}.4.0/24`, 'via', ip(6, 2)]);
+        ns.route(r4, ['add', `${base}.1.0/24`, 'via', ip(5, 1)]);
+        ns.route(r1, ['replace', `${base}.4.0/24`, 'via', ip(5, 2)]);
         return ip(5, 2);
       },
       cleanup: () => ns.cleanup(),

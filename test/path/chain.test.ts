@@ -122,7 +122,7 @@ test('silent r2: hop 2 is * with 100% loss, hop_count still 4, reached', async (
 });
 
 test('20% random forward drop at r2: ICMP loss 20 +/- 8 % over 200 packets; loss shows from hop 2 on, not at hop 1', async () => {
-  const net = `10.${chain.net}.4.0/24`;
+  const net = `${chain.prefix}.4.0/24`;
   chain.ns.nft(chain.r2, `table inet lossy {\n chain forward_drop {\n type filter hook forward priority 0;\n ip daddr ${net} numgen random mod 100 < 20 counter drop\n }\n}\n`);
   try {
     const rs = await collectInClient({

@@ -30,6 +30,7 @@ interface Batch {
   count: number;
   periodMs: number;
   members: Pending[];
+  ips: Set<string>;
   timer?: NodeJS.Timeout;
 }
 
@@ -54,13 +55,14 @@ export class FpingBatcher {
     return new Promise<EchoResult>((resolve) => {
       let b = this.open.get(key);
       if (!b) {
-        b = { key, family, count: spec.count, periodMs, members: [] };
+        b = { key, family, count: spec.count, periodMs, members: [], ips: new Set() };
         this.open.set(key, b);
         const batch = b;
         b.timer = setTimeout(() => this.flush(batch), this.opts.batchWaitMs);
       }
       b.members.push({ ip, resolve, deadline });
-      if (new Set(b.members.map((m) => m.ip)).size >= this.opts.batchSize) this.flush(b);
+      b.ips.add(ip);
+      if (b.ips.size >= this.opts.batchSize) this.flush(b);
     });
   }
 
@@ -72,8 +74,8 @@ export class FpingBatcher {
   }
 
   private async run(b: Batch): Promise<void> {
-    const ips = [...new Set(b.members.map((m) => m.ip))];
-    const budgetMs = Math.min(...b.members.map((m) => m.deadline)) - Date.now();
+    const ips = [...b.ips];
+    const budgetMs = b.members.reduce((lo, m) => Math.min(lo, m.deadline), Infinity) - Date.now();
     // Per-reply wait: what is left after the last request goes out, at most 2 s.
     const sendSpan = (b.count - 1) * b.periodMs;
     const perReplyMs = Math.max(50, Math.min(2000, Math.floor(budgetMs * 0.9 - sendSpan)));

@@ -1,0 +1,163 @@
+import { spawn } from 'node:child_process';
+import { freePort, Proc, until } from '../scripts/lib/services.js';
+import { benchDaemon } from './lib/daemon.js';
+import { cpu, mb, paced, peakRss, r3, rss, sleep } from './lib/proc.js';
+
+export interface IcmpRow {
+  tool: string;
+  echoes: number;
+  cpuPer1000: number;
+  driverCpuPer1000: number | null;
+  rssMb: number;
+  rttAvgMs: number | null;
+}
+
+const addr = (i: number) => `127.4.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+
+/** fping alone: the floor. CPU of the child, read from our own cutime/cstime after it is reaped. */
+async function bareFping(hosts: string[], count: number): Promise<{ cpu: number; rss: number; rtt: number }> {
+  const before = cpu('self');
+  let out = '';
+  let peak = 0;
+  await new Promise<void>((resolve) => {
+    const p = spawn('fping', ['-C', String(count), '-q', '-p', '200', '-i', '1', '-B', '1', '-r', '0', ...hosts], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const t = setInterval(() => {
+      try {
+        peak = Math.max(peak, rss(p.pid!));
+      } catch {
+        /* exited */
+      }
+    }, 50);
+    p.stderr.on('data', (d) => (out += d));
+    p.on('exit', () => {
+      clearInterval(t);
+      resolve();
+    });
+  });
+  const after = cpu('self');
+  const rtts = out
+    .split('\n')
+    .flatMap((l) => (l.split(':')[1] ?? '').trim().split(/\s+/))
+    .filter((v) => v && v !== '-')
+    .map(Number);
+  return { cpu: after.children - before.children, rss: peak, rtt: rtts.reduce((a, b) => a + b, 0) / rtts.length };
+}
+
+/**
+ * 1,000 loopback targets, 5 echo requests each per round: us, bare fping,
+ * smokeping_prober (continuous, 1 s) and blackbox_exporter's icmp prober
+ * (one echo per /probe call, driven from here).
+ */
+export async function benchIcmp(o: { targets: number; rounds: number }): Promise<IcmpRow[]> {
+  const hosts = Array.from({ length: o.targets }, (_, i) => addr(i));
+  const rows: IcmpRow[] = [];
+  const count = 5;
+
+  // Bare fping, one process for all: the floor.
+  const rounds: { cpu: number; rss: number; rtt: number }[] = [];
+  for (let i = 0; i < o.rounds; i++) rounds.push(await bareFping(hosts, count));
+  const fpingRtt = rounds.reduce((a, r) => a + r.rtt, 0) / rounds.length;
+  rows.push({
+    tool: 'fping 5.1 (one process, all targets)',
+    echoes: o.targets * count * o.rounds,
+    cpuPer1000: r3((rounds.reduce((a, r) => a + r.cpu, 0) / (o.targets * count * o.rounds)) * 1000),
+    driverCpuPer1000: null,
+    rssMb: mb(Math.max(...rounds.map((r) => r.rss))),
+    rttAvgMs: r3(fpingRtt),
+  });
+
+  // network-telemetry: icmp only, BATCH_SIZE 100, 10 s interval.
+  const interval = 10;
+  const d = await benchDaemon({ TARGET_FQDNS: hosts.join(','), DEFAULT_PROBES: 'icmp', COLLECTION_INTERVAL: String(interval), BATCH_SIZE: '100', ICMP_COUNT: String(count) });
+  try {
+    await sleep((interval + 2) * 1000);
+    const c0 = cpu(d.proc.pid!);
+    await sleep(interval * o.rounds * 1000);
+    const c1 = cpu(d.proc.pid!);
+    const pts = await d.json<{ points: { fields: { rtt_avg_ms?: number } }[] }>(`/api/points?measurement=ping&since=${interval}s&limit=10000`);
+    const rtts = pts.points.map((p) => p.fields.rtt_avg_ms).filter((x): x is number => x !== undefined);
+    rows.push({
+      tool: 'network-telemetry (BATCH_SIZE=100)',
+      echoes: o.targets * count * o.rounds,
+      cpuPer1000: r3(((c1.total - c0.total) / (o.targets * count * o.rounds)) * 1000),
+      driverCpuPer1000: null,
+      rssMb: mb(peakRss(d.proc.pid!)),
+      rttAvgMs: r3(rtts.reduce((a, b) => a + b, 0) / rtts.length),
+    });
+  } finally {
+    await d.cleanup();
+  }
+
+  // smokeping_prober: pings every host every second; count what it sent.
+  const sp = await freePort();
+  const smoke = new Proc('prometheus-smokeping-prober', ['--privileged', '-i', '1s', `--web.listen-address=127.0.0.1:${sp}`, '--log.level=warn', ...hosts]).start();
+  try {
+    const sent = async () => {
+      const t = await (await fetch(`http://127.0.0.1:${sp}/metrics`)).text();
+      let n = 0;
+      for (const m of t.matchAll(/^smokeping_requests_total\{[^}]*\} ([\d.e+]+)$/gm)) n += Number(m[1]);
+      return n;
+    };
+    await until(async () => (await sent()) > 0, 'smokeping_prober sending');
+    await sleep(3000);
+    const pid = smoke.child!.pid!;
+    const n0 = await sent();
+    const c0 = cpu(pid);
+    await sleep(o.rounds * 5000);
+    const c1 = cpu(pid);
+    const n1 = await sent();
+    const t = await (await fetch(`http://127.0.0.1:${sp}/metrics`)).text();
+    let sum = 0;
+    let cnt = 0;
+    for (const m of t.matchAll(/^smokeping_response_duration_seconds_sum\{[^}]*\} ([\d.e+-]+)$/gm)) sum += Number(m[1]);
+    for (const m of t.matchAll(/^smokeping_response_duration_seconds_count\{[^}]*\} ([\d.e+-]+)$/gm)) cnt += Number(m[1]);
+    rows.push({
+      tool: 'smokeping_prober (1 s interval)',
+      echoes: n1 - n0,
+      cpuPer1000: r3(((c1.total - c0.total) / (n1 - n0)) * 1000),
+      driverCpuPer1000: null,
+      rssMb: mb(rss(pid)),
+      rttAvgMs: cnt ? r3((sum / cnt) * 1000) : null,
+    });
+  } finally {
+    await smoke.stop('SIGKILL');
+  }
+
+  // blackbox_exporter icmp: one echo request per /probe.
+  const bp = await freePort();
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const cfg = join(mkdtempSync(join(tmpdir(), 'nt-bb-')), 'bb.yml');
+  writeFileSync(cfg, 'modules:\n  icmp:\n    prober: icmp\n    timeout: 2s\n');
+  const bb = new Proc('prometheus-blackbox-exporter', [`--config.file=${cfg}`, `--web.listen-address=127.0.0.1:${bp}`, '--log.level=warn']).start();
+  try {
+    await until(async () => (await fetch(`http://127.0.0.1:${bp}/-/healthy`)).ok, 'blackbox_exporter');
+    const pid = bb.child!.pid!;
+    const durations: number[] = [];
+    const probe = async (i: number) => {
+      const text = await (await fetch(`http://127.0.0.1:${bp}/probe?module=icmp&target=${hosts[i % hosts.length]}`)).text();
+      const m = /^probe_icmp_duration_seconds\{phase="rtt"\} ([\d.e+-]+)/m.exec(text);
+      if (m) durations.push(Number(m[1]) * 1000);
+    };
+    const total = o.targets * count * o.rounds;
+    await paced(500, 500, 64, probe);
+    durations.length = 0;
+    const c0 = cpu(pid);
+    const d0 = cpu('self');
+    await paced(total, 500, 64, probe);
+    const c1 = cpu(pid);
+    const d1 = cpu('self');
+    rows.push({
+      tool: 'blackbox_exporter 0.23 (icmp, 1 echo per /probe)',
+      echoes: total,
+      cpuPer1000: r3(((c1.total - c0.total) / total) * 1000),
+      driverCpuPer1000: r3(((d1.self - d0.self) / total) * 1000),
+      rssMb: mb(rss(pid)),
+      rttAvgMs: r3(durations.reduce((a, b) => a + b, 0) / Math.max(1, durations.length)),
+    });
+  } finally {
+    await bb.stop('SIGKILL');
+  }
+  return rows;
+}

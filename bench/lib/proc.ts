@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+
+const TICK = 100; // USER_HZ on Linux
+
+/** CPU seconds of a process from /proc: its own, and that of its waited-for children (fping, mtr). */
+export function cpu(pid: number | 'self'): { self: number; children: number; total: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ": field 3 is state -> index 0; utime=14, stime=15, cutime=16, cstime=17 (1-based).
+  const n = (i: number) => Number(f[i - 3]);
+  const self = (n(14) + n(15)) / TICK;
+  const children = (n(16) + n(17)) / TICK;
+  return { self, children, total: self + children };
+}
+
+/** Resident set size in bytes (VmRSS). */
+export function rss(pid: number | 'self'): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** Peak resident set size in bytes (VmHWM). */
+export function peakRss(pid: number | 'self'): number {
+  const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const mb = (b: number) => Math.round((b / 1048576) * 10) / 10;
+export const r3 = (n: number) => Math.round(n * 1000) / 1000;
+
+/** Send `total` calls at `perSecond`, at most `concurrency` at once. */
+export async function paced(total: number, perSecond: number, concurrency: number, call: (i: number) => Promise<void>): Promise<void> {
+  const t0 = Date.now();
+  let next = 0;
+  let active = 0;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((Date.now() - t0) / 1000) * perSecond) + 1);
+      while (next < due && active < concurrency) {
+        const i = next++;
+        active++;
+        void call(i).finally(() => {
+          active--;
+          if (next >= total && active === 0) resolve();
+        });
+      }
+      if (next < total) setTimeout(tick, 5);
+    };
+    tick();
+  });
+}

@@ -1,0 +1,112 @@
+/**
+ * createGeo: the backend GEO names, its cache, the locator, the source
+ * location and the enricher, put together (see index.ts for the API).
+ */
+import type { Logger } from 'pino';
+import type { Env } from '../config/env-schema.js';
+import type { HttpClient } from '../http-client/http-client.js';
+import type { Enricher } from '../scheduler/collector.js';
+import { MemoryCache, type SharedCache } from '../util/shared-cache.js';
+import { GeoCache } from './geo-cache.js';
+import { createGeoEnricher } from './geo-enricher.js';
+import { GeoLocator, type GeoAnswer, type GeoLookupResult } from './geo-locator.js';
+import { HttpBackend } from './http-backend.js';
+import { OfflineBackend, type OfflineLoadStats } from './offline-backend.js';
+import { SourceLocator, type SourceLocation } from './source-location.js';
+import type { BackendName, GeoBackend } from './types.js';
+
+export interface GeoOptions {
+  /** Metrics hook: one call per lookup. */
+  onLookup?: (backend: BackendName, result: GeoLookupResult) => void;
+  /** Time the enricher may add to a target run (default 2000 ms). */
+  budgetMs?: number;
+  /** Rate-limit window of the http backend (default 60 000 ms: GEO_HTTP_RATE_PER_MINUTE is per minute). */
+  windowMs?: number;
+  marginMs?: number;
+  /** Bound of the http backend's request queue (default two windows of budget, at least 16). */
+  maxQueue?: number;
+  /**
+   * Locate the source (default true). The `geo` command turns it off: checking
+   * a few addresses must not spend rate budget or call PUBLIC_IP_URL.
+   */
+  locateSource?: boolean;
+  /** Test seam: use this backend instead of the one GEO names. */
+  backend?: GeoBackend;
+}
+
+export interface GeoStats {
+  backend: BackendName;
+  /** Lookups waiting for the rate limit (http) and its bound. */
+  queueDepth: number;
+  queueMax: number;
+  /** Distinct addresses being looked up right now. */
+  pending: number;
+  /** The API told us to wait (429 / X-Rl: 0). */
+  throttled: boolean;
+}
+
+export interface Geo {
+  readonly backend: BackendName;
+  readonly enricher: Enricher;
+  lookup(ip: string, signal?: AbortSignal): Promise<GeoAnswer>;
+  sourceLocation(signal?: AbortSignal): Promise<SourceLocation | undefined>;
+  stats(): GeoStats;
+  /** Offline backend: load time and memory of the database, once loaded. */
+  offlineLoad(): OfflineLoadStats | undefined;
+  start(): Promise<void>;
+  stop(deadlineMs?: number): Promise<void>;
+}
+
+export function createGeo(env: Env, http: HttpClient, cache: SharedCache | undefined, log: Logger, o: GeoOptions = {}): Geo {
+  if (env.GEO === 'off' && !o.backend) throw new Error('createGeo called with GEO=off');
+  const backend: GeoBackend =
+    o.backend ??
+    (env.GEO === 'offline'
+      ? new OfflineBackend(log)
+      : new HttpBackend(http, {
+          baseUrl: env.GEO_HTTP_URL,
+          key: env.GEO_HTTP_KEY,
+          ratePerWindow: env.GEO_HTTP_RATE_PER_MINUTE,
+          windowMs: o.windowMs,
+          marginMs: o.marginMs,
+          maxQueue: o.maxQueue,
+        }));
+  const geoCache = new GeoCache(cache ?? new MemoryCache(env.GEO_CACHE_SIZE), env.GEO_CACHE_TTL);
+  const locator = new GeoLocator(backend, geoCache, { log, onLookup: o.onLookup });
+  const source = new SourceLocator(
+    o.locateSource === false ? {} : { lat: env.SOURCE_LAT, lon: env.SOURCE_LON, ip: env.SOURCE_IP, publicIpUrl: env.PUBLIC_IP_URL },
+    locator,
+    http,
+    log,
+  );
+  const enricher = createGeoEnricher({
+    lookup: (ip, signal) => locator.lookup(ip, signal),
+    source: (signal) => source.get(signal),
+    budgetMs: o.budgetMs,
+  });
+  let stopped = false;
+  return {
+    backend: backend.name,
+    enricher,
+    lookup: (ip, signal) => locator.lookup(ip, signal),
+    sourceLocation: (signal) => source.get(signal),
+    stats() {
+      const q = backend instanceof HttpBackend ? backend.stats : undefined;
+      return { backend: backend.name, queueDepth: q?.queued ?? 0, queueMax: q?.maxQueue ?? 0, pending: locator.pending, throttled: q?.throttled ?? false };
+    },
+    offlineLoad: () => (backend instanceof OfflineBackend ? backend.stats : undefined),
+    async start() {
+      await locator.start();
+      if (o.locateSource === false) return;
+      if (!source.configured) log.info('source location not configured (SOURCE_LAT/SOURCE_LON, SOURCE_IP or PUBLIC_IP_URL): geo points carry no src_* fields and no distance');
+      source.prime();
+    },
+    // Nothing to flush: answers are written to the cache as they arrive.
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      source.stop();
+      locator.stop();
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import type { AnySample } from '../samples/sample.js';
+import type { Sink } from '../sinks/sink.js';
+
+/**
+ * Group commit: target runs that finish in the same event-loop turn (an fping
+ * batch ends for 100 targets at once) share one sink write — one SQLite
+ * transaction instead of one per target. Each caller still resumes only after
+ * its samples are committed, so "a round is done" keeps meaning "on disk".
+ */
+export class CommitQueue {
+  private pending: { samples: readonly AnySample[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private scheduled = false;
+
+  constructor(private readonly sink: Sink) {}
+
+  commit(samples: readonly AnySample[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ samples, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    this.scheduled = false;
+    try {
+      this.sink.write(batch.length === 1 ? batch[0]!.samples : batch.flatMap((b) => b.samples));
+      for (const b of batch) b.resolve();
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+    }
+  }
+}
