@@ -23,7 +23,15 @@ export function groupedOffsets(names: readonly string[], intervalMs: number, gro
   return out;
 }
 
-/** Probes due in this slot: trace only on slots that are multiples of its own interval. */
+/**
+ * Probes due in this slot. The trace runs once per TRACE_INTERVAL, in the
+ * slot given by a hash of the target, so 10,000 targets with a 10-minute
+ * trace interval trace 1/10 of them per minute instead of all at once.
+ */
 export function kindsForSlot(target: Target, slotMs: number): ProbeKind[] {
-  return target.probes.filter((k) => k !== 'trace' || slotMs % (target.trace.intervalS * 1000) === 0);
+  const intervalMs = target.intervalS * 1000;
+  const every = Math.max(1, Math.round(target.trace.intervalS / target.intervalS));
+  const slotIndex = Math.round(slotMs / intervalMs);
+  const phase = Number(hash64(`trace|${target.name}`) % BigInt(every));
+  return target.probes.filter((k) => k !== 'trace' || (slotIndex + phase) % every === 0);
 }

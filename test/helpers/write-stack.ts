@@ -46,9 +46,14 @@ export async function startWriteStack(): Promise<WriteStack> {
   };
 }
 
-/** (series, timestamp) pairs of the `<measurement>_success` metrics in a VictoriaMetrics. */
-export async function successPoints(v: Victoria, measurements = ['probe', 'http', 'tcp']): Promise<Set<string>> {
-  const rows = await v.export(`{__name__=~"(${measurements.join('|')})_success"}`);
+/**
+ * (series, timestamp) pairs of the points in a VictoriaMetrics: one metric
+ * per measurement that every point of it has — `<measurement>_success`, and
+ * `collector_targets_run` for the per-round `collector` points.
+ */
+export async function successPoints(v: Victoria, measurements = ['probe', 'http', 'tcp', 'collector']): Promise<Set<string>> {
+  const names = measurements.map((m) => (m === 'collector' ? 'collector_targets_run' : `${m}_success`));
+  const rows = await v.export(`{__name__=~"(${names.join('|')})"}`);
   const out = new Set<string>();
   for (const r of rows) {
     const { __name__, db, ...labels } = r.metric;

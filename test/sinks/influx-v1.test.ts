@@ -22,8 +22,9 @@ async function stopAndCount(d: Daemon): Promise<{ stored: number; outbox: number
 
 async function countAll(db: Influx1): Promise<number> {
   let n = 0;
-  for (const m of ['http', 'tcp', 'probe']) {
-    const rows = await db.rows(`SELECT count("success") FROM "${m}"`);
+  // Every point of these measurements has the field counted (the collector's own points included).
+  for (const [m, field] of [['http', 'success'], ['tcp', 'success'], ['probe', 'success'], ['collector', 'targets_run']]) {
+    const rows = await db.rows(`SELECT count("${field}") FROM "${m}"`);
     n += rows.reduce((a, r) => a + Number(r.count ?? 0), 0);
   }
   return n;

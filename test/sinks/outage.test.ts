@@ -21,7 +21,7 @@ function outboxKeys(dataDir: string): { keys: Set<string>; slots: number[] } {
     const m = /^([^, ]+),(\S+) (.*) (\d+)$/.exec(line)!;
     const labels = m[2]!.split(',').sort().join(',');
     const ms = Math.round(Number(m[4]) / 1e6);
-    keys.add(`${m[1]}_success|${labels}@${ms}`);
+    keys.add(`${m[1] === 'collector' ? 'collector_targets_run' : `${m[1]}_success`}|${labels}@${ms}`);
     slots.push(ms);
   }
   return { keys, slots };

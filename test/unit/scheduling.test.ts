@@ -24,12 +24,22 @@ test('grouped offsets: BATCH_SIZE targets share an offset, groups evenly spaced,
   assert.ok(offsets.every((o, i) => i === 0 || o - offsets[i - 1]! === 196 || o - offsets[i - 1]! === 197), 'evenly spaced');
 });
 
-test('trace runs only on slots that are multiples of its own interval', () => {
+test('trace runs once per its own interval, in a slot spread by target', () => {
+  const slotsWithTrace = (name: string) => {
+    const t = target(name);
+    t.intervalS = 60;
+    t.trace.intervalS = 300;
+    return Array.from({ length: 10 }, (_, i) => i * 60_000).filter((s) => kindsForSlot(t, s).includes('trace'));
+  };
+  const a = slotsWithTrace('example.com');
+  assert.equal(a.length, 2, 'twice in ten slots');
+  assert.equal(a[1]! - a[0]!, 300_000);
   const t = target('example.com');
   t.intervalS = 60;
   t.trace.intervalS = 300;
-  assert.deepEqual(kindsForSlot(t, 300_000), ['icmp', 'trace', 'http', 'dns']);
-  assert.deepEqual(kindsForSlot(t, 360_000), ['icmp', 'http', 'dns']);
+  assert.deepEqual(kindsForSlot(t, a[0]! + 60_000), ['icmp', 'http', 'dns'], 'the other probes run every slot');
+  const phases = new Set(Array.from({ length: 200 }, (_, i) => slotsWithTrace(`t${i}.example`)[0]));
+  assert.equal(phases.size, 5, 'targets spread over the five possible slots');
 });
 
 test('min-heap pops in order', () => {

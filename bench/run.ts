@@ -1,0 +1,227 @@
+/**
+ * npm run bench [-- --quick] [-- --only=http,icmp,trace,sink,scale,cluster]
+ *
+ * Side by side on this machine, in one run: our daemon (built, `node
+ * dist/cli.js`, as shipped) against blackbox_exporter, smokeping_prober and
+ * bare fping; plus the sink, scale and cluster figures. Writes
+ * bench/results/latest.json and docs/benchmarks.md (machine, versions,
+ * commands, date). `--quick` uses tiny sizes (a smoke run, seconds not minutes).
+ */
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO } from '../scripts/lib/services.js';
+import { benchCluster, type ClusterRow } from './cluster.js';
+import { benchHttp, type HttpRow } from './http.js';
+import { benchIcmp, type IcmpRow } from './icmp.js';
+import { benchScale, type ScaleRow } from './scale.js';
+import { benchSink, type SinkRow } from './sink.js';
+import { benchTrace, type TraceRow } from './trace.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const out = args.find((a) => a.startsWith('--out='))?.slice(6) ?? join(REPO, 'docs/benchmarks.md');
+const want = (s: string) => !only || only.includes(s);
+
+const sizes = quick
+  ? { httpTargets: 20, httpSeconds: 3, icmpTargets: 50, icmpRounds: 1, traces: 3, sinkPoints: 5000, scale: [200], scaleRounds: 1, scaleInterval: 10, clusterTargets: 30, clusterSeconds: 6 }
+  : { httpTargets: 200, httpSeconds: 20, icmpTargets: 1000, icmpRounds: 2, traces: 20, sinkPoints: 100_000, scale: [1000, 5000, 10_000], scaleRounds: 2, scaleInterval: 60, clusterTargets: 300, clusterSeconds: 20 };
+
+function version(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]!.trim();
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    return (e.stdout || e.stderr || 'unknown').split('\n')[0]!.trim();
+  }
+}
+
+const log = (m: string) => console.error(`[bench] ${m}`);
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'nt-bench-'));
+  log('building dist/ (the benchmarks run the daemon as shipped)');
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' });
+  const results: {
+    date: string;
+    quick: boolean;
+    machine: Record<string, string | number>;
+    versions: Record<string, string>;
+    http?: HttpRow[];
+    icmp?: IcmpRow[];
+    trace?: TraceRow[];
+    sink?: SinkRow;
+    scale?: ScaleRow[];
+    cluster?: ClusterRow;
+  } = {
+    date: new Date().toISOString(),
+    quick,
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), kernel: version('uname', ['-r']) },
+    versions: {
+      node: process.version,
+      'network-telemetry': JSON.parse(execFileSync('node', ['-p', 'JSON.stringify(require("./package.json").version)'], { cwd: REPO, encoding: 'utf8' })),
+      blackbox_exporter: version('prometheus-blackbox-exporter', ['--version']),
+      smokeping_prober: version('prometheus-smokeping-prober', ['--version']),
+      fping: version('fping', ['-v']),
+      mtr: version('mtr', ['--version']),
+      'victoria-metrics': version('victoria-metrics', ['-version']),
+      redis: version('redis-server', ['--version']),
+    },
+  };
+  try {
+    if (want('http')) {
+      log('http: us (keep-alive, new connection) vs blackbox_exporter');
+      results.http = await benchHttp({ targets: sizes.httpTargets, seconds: sizes.httpSeconds, dir });
+    }
+    if (want('icmp')) {
+      log('icmp: us vs fping vs smokeping_prober vs blackbox_exporter');
+      results.icmp = await benchIcmp({ targets: sizes.icmpTargets, rounds: sizes.icmpRounds });
+    }
+    if (want('trace')) {
+      log('trace: mtr directly vs our trace probe');
+      results.trace = await benchTrace({ traces: sizes.traces, dir });
+    }
+    if (want('sink')) {
+      log('sink: outbox -> VictoriaMetrics');
+      results.sink = await benchSink({ points: sizes.sinkPoints, dir });
+    }
+    if (want('scale')) {
+      log(`scale: ${sizes.scale.join(', ')} targets at ${sizes.scaleInterval} s (a few minutes per size)`);
+      results.scale = await benchScale({ sizes: sizes.scale, rounds: sizes.scaleRounds, intervalS: sizes.scaleInterval, dir });
+    }
+    if (want('cluster')) {
+      log('cluster: Redis commands per target per interval, failover gap');
+      results.cluster = await benchCluster({ replicas: 3, targets: sizes.clusterTargets, seconds: sizes.clusterSeconds });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  mkdirSync(join(REPO, 'bench/results'), { recursive: true });
+  writeFileSync(join(REPO, 'bench/results', quick ? 'quick.json' : 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(out, markdown(results));
+  log(`wrote ${out}`);
+}
+
+function table(head: string[], rows: (string | number | null | undefined)[][]): string {
+  const fmt = (v: string | number | null | undefined) => (v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v)) ? '–' : String(v));
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(fmt).join(' | ')} |`)].join('\n');
+}
+
+function markdown(r: {
+  date: string;
+  quick: boolean;
+  machine: Record<string, string | number>;
+  versions: Record<string, string>;
+  http?: HttpRow[];
+  icmp?: IcmpRow[];
+  trace?: TraceRow[];
+  sink?: SinkRow;
+  scale?: ScaleRow[];
+  cluster?: ClusterRow;
+}): string {
+  const parts: string[] = [];
+  parts.push(`# Benchmarks
+
+Generated by \`npm run bench\`${r.quick ? ' --quick (smoke sizes: not representative)' : ''} on ${r.date.slice(0, 10)} (${r.date}).
+Raw results: \`bench/results/${r.quick ? 'quick' : 'latest'}.json\`. Every peer runs on the same machine in the
+same run, one at a time; CPU is user + system seconds from \`/proc/<pid>/stat\` of the measured process,
+*including its reaped children* (our fping and mtr processes count against us). The driver (this
+benchmark process, when it has to call an exporter's \`/probe\`) is reported separately.
+
+**Machine:** ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Linux ${r.machine.kernel}.
+
+**Versions:** ${Object.entries(r.versions).map(([k, v]) => `${k}: \`${v}\``).join('; ')}.
+`);
+  if (r.http) {
+    parts.push(`## HTTP probes
+
+The same loopback targets (the target answers after 50 ms, in its own process) at the same rate:
+our daemon with \`HTTP_REUSE_CONNECTIONS=true\` (keep-alive) and \`false\` (a new connection per probe, as
+blackbox_exporter does), and blackbox_exporter's \`http_2xx\` module called through \`/probe\`. Our CPU includes
+everything the daemon does per probe: scheduling, the probe, two points committed to SQLite, metrics.
+Time to first byte: ours is \`ttfb_ms\`, blackbox's is the \`processing\` phase; both must be >= 50 ms.
+
+${table(
+  ['tool', 'probes', 'CPU s / 1000 probes', 'driver CPU s / 1000', 'RSS MB', 'mean TTFB ms'],
+  r.http.map((x) => [x.tool, x.probes, x.cpuPer1000, x.driverCpuPer1000, x.rssMb, x.ttfbMs]),
+)}
+
+Command: \`npm run bench -- --only=http\` (${r.http[0]?.probes ?? 0} probes measured per tool after a warm-up).
+`);
+  }
+  if (r.icmp) {
+    parts.push(`## ICMP
+
+Loopback targets in 127.0.0.0/8, 5 echo requests per target per round. fping: one \`fping -C 5 -q -p 200\`
+process for all targets (the floor). Us: \`DEFAULT_PROBES=icmp\`, \`BATCH_SIZE=100\` (10 fping processes per
+1,000 targets), points stored in the embedded store. smokeping_prober: \`--privileged -i 1s\`, all targets,
+counted from its own \`smokeping_requests_total\`. blackbox_exporter: \`icmp\` module, one echo request per
+\`/probe\` call. RTT: mean over all replies (smokeping's from its own histogram sum/count).
+
+${table(
+  ['tool', 'echo requests', 'CPU s / 1000 echoes', 'driver CPU s / 1000', 'RSS MB', 'mean RTT ms'],
+  r.icmp.map((x) => [x.tool, x.echoes, x.cpuPer1000, x.driverCpuPer1000, x.rssMb, x.rttAvgMs]),
+)}
+`);
+  }
+  if (r.trace) {
+    const [direct, ours] = r.trace;
+    parts.push(`## Trace
+
+${table(['run', 'traces', 'CPU ms / trace', 'wall ms / trace'], r.trace.map((x) => [x.tool, x.traces, x.cpuPerTraceMs, x.wallPerTraceMs]))}
+
+Overhead ratio (our trace probe / mtr alone): **${direct && ours ? (ours.cpuPerTraceMs / direct.cpuPerTraceMs).toFixed(2) : '–'}×** CPU.
+`);
+  }
+  if (r.sink) {
+    parts.push(`## Sink: outbox to VictoriaMetrics
+
+${r.sink.points} \`ping\` points from samples to acknowledged writes (gzip, batches of 5,000) in one process:
+
+${table(
+  ['points', 'seconds', 'points / s', 'CPU s / 100k points', 'outbox bytes / point on disk', 'line-protocol bytes / point'],
+  [[r.sink.points, r.sink.seconds, r.sink.pointsPerSecond, r.sink.cpuPer100k, r.sink.outboxBytesPerPoint, r.sink.lineBytesPerPoint]],
+)}
+
+\`OUTBOX_MAX_BYTES\` bounds the line-protocol bytes; the SQLite file is about
+${r.sink.lineBytesPerPoint ? (r.sink.outboxBytesPerPoint / r.sink.lineBytesPerPoint).toFixed(1) : '–'}× that on disk.
+`);
+  }
+  if (r.scale) {
+    parts.push(`## Scale
+
+One instance, ${r.scale[0]?.intervalS ?? 60} s interval, each target with icmp + http (+ a trace every 10 minutes, spread over the slots),
+\`BATCH_SIZE=100\`, \`MAX_CONCURRENT_TARGETS=2000\`, \`MAX_CONCURRENT_OPERATIONS=2000\`, embedded store.
+A size "holds" when the longest round stays under half the interval with no overrun.
+
+${table(
+  ['targets', 'rounds', 'longest round s', 'overruns', 'failed probes', 'RSS MB', 'RSS MB / 1000 targets', 'event-loop lag p99 ms'],
+  r.scale.map((x) => [x.targets, x.rounds, x.roundDurationMaxS, x.overruns, x.probesFailed, x.rssMb, x.rssPer1000Mb, x.eventLoopLagP99Ms]),
+)}
+`);
+  }
+  if (r.cluster) {
+    parts.push(`## Cluster
+
+${r.cluster.replicas} replicas, ${r.cluster.targets} http targets, ${r.cluster.intervalS} s interval, 1 s heartbeat,
+${r.cluster.memberTtlS} s member TTL, measured from Redis's own \`INFO commandstats\`.
+
+- Redis commands per target per interval, whole cluster: **${r.cluster.redisCommandsPerTargetPerInterval}**
+  (${Object.entries(r.cluster.commands)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')}). The slot claim is one \`SET NX PX\` per target per interval; heartbeats add one script
+  per replica per second.
+- Failover: worst silence of a SIGKILLed replica's targets, measured at the target: **${r.cluster.failoverWorstGapS} s**
+  (bound: TTL + interval = ${r.cluster.memberTtlS + r.cluster.intervalS} s).
+`);
+  }
+  return `${parts.join('\n')}\n`;
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
