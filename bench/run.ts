@@ -41,22 +41,25 @@ function version(cmd: string, args: string[]): string {
 
 const log = (m: string) => console.error(`[bench] ${m}`);
 
+interface BenchResults {
+  date: string;
+  quick: boolean;
+  machine: Record<string, string | number>;
+  versions: Record<string, string>;
+  http?: HttpRow[];
+  icmp?: IcmpRow[];
+  trace?: TraceRow[];
+  sink?: SinkRow;
+  scale?: ScaleRow[];
+  cluster?: ClusterRow;
+}
+
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'nt-bench-'));
   log('building dist/ (the benchmarks run the daemon as shipped)');
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' });
-  const results: {
-    date: string;
-    quick: boolean;
-    machine: Record<string, string | number>;
-    versions: Record<string, string>;
-    http?: HttpRow[];
-    icmp?: IcmpRow[];
-    trace?: TraceRow[];
-    sink?: SinkRow;
-    scale?: ScaleRow[];
-    cluster?: ClusterRow;
-  } = {
+  const results: BenchResults = {
     date: new Date().toISOString(),
     quick,
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), kernel: version('uname', ['-r']) },
@@ -110,18 +113,7 @@ function table(head: string[], rows: (string | number | null | undefined)[][]): 
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(fmt).join(' | ')} |`)].join('\n');
 }
 
-function markdown(r: {
-  date: string;
-  quick: boolean;
-  machine: Record<string, string | number>;
-  versions: Record<string, string>;
-  http?: HttpRow[];
-  icmp?: IcmpRow[];
-  trace?: TraceRow[];
-  sink?: SinkRow;
-  scale?: ScaleRow[];
-  cluster?: ClusterRow;
-}): string {
+function markdown(r: BenchResults): string {
   const parts: string[] = [];
   parts.push(`# Benchmarks
 

@@ -213,9 +213,51 @@ export class Haproxy {
     for (const url of waitFor) await until(async () => (await fetch(url, { signal: AbortSignal.timeout(2000) })).status < 500, `haproxy ${url}: ${h.proc.output}`);
     return h;
   }
+  /**
+   * haproxy.cfg on loopback: every frontend on a free 127.0.0.1 port, the
+   * InfluxDB backends at the given ports (absent ones, and Grafana, point at
+   * a closed port and stay down), stats behind admin/`password`.
+   */
+  static async startLoopback(o: { influx?: [number, number]; password: string }): Promise<LoopbackHaproxy> {
+    const [lb, w1, w2, grafana, stats] = (await Promise.all(Array.from({ length: 5 }, () => freePort()))) as [number, number, number, number, number];
+    const dead = '127.0.0.1:1';
+    const haproxy = await Haproxy.start({
+      HAPROXY_INFLUXDB_BIND: `127.0.0.1:${lb}`,
+      HAPROXY_INFLUXDB_1_WRITE_BIND: `127.0.0.1:${w1}`,
+      HAPROXY_INFLUXDB_2_WRITE_BIND: `127.0.0.1:${w2}`,
+      HAPROXY_GRAFANA_BIND: `127.0.0.1:${grafana}`,
+      HAPROXY_STATS_BIND: `127.0.0.1:${stats}`,
+      HAPROXY_STATS_USER: 'admin',
+      HAPROXY_STATS_PASSWORD: o.password,
+      INFLUXDB_1_ADDR: o.influx ? `127.0.0.1:${o.influx[0]}` : dead,
+      INFLUXDB_2_ADDR: o.influx ? `127.0.0.1:${o.influx[1]}` : dead,
+      GRAFANA_1_ADDR: dead,
+      GRAFANA_2_ADDR: dead,
+    });
+    const url = (p: number) => `http://127.0.0.1:${p}`;
+    return {
+      haproxy,
+      influxRead: url(lb),
+      influxWrite: [url(w1), url(w2)],
+      stats: url(stats),
+      auth: `Basic ${Buffer.from(`admin:${o.password}`).toString('base64')}`,
+    };
+  }
+
   async cleanup(): Promise<void> {
     await this.proc.stop('SIGKILL');
   }
+}
+
+export interface LoopbackHaproxy {
+  haproxy: Haproxy;
+  /** Round-robin frontend (reads, single-URL writes). */
+  influxRead: string;
+  /** Per-replica write frontends (mirror). */
+  influxWrite: [string, string];
+  stats: string;
+  /** Authorization header value for the stats page and exporter. */
+  auth: string;
 }
 
 /** Redis 7 without persistence. */

@@ -42,28 +42,16 @@ export async function startStack(opts: { daemons?: number; log?: (m: string) => 
     started.push({ stop: () => vm[0].cleanup() }, { stop: () => vm[1].cleanup() });
     const redis = await Redis.start();
     started.push({ stop: () => redis.cleanup() });
-    const [lb, w1, w2, graf, stats, prom, am] = await Promise.all(Array.from({ length: 7 }, () => freePort()));
-    const haproxy = await Haproxy.start({
-      HAPROXY_INFLUXDB_BIND: `127.0.0.1:${lb}`,
-      HAPROXY_INFLUXDB_1_WRITE_BIND: `127.0.0.1:${w1}`,
-      HAPROXY_INFLUXDB_2_WRITE_BIND: `127.0.0.1:${w2}`,
-      HAPROXY_GRAFANA_BIND: `127.0.0.1:${graf}`,
-      HAPROXY_STATS_BIND: `127.0.0.1:${stats}`,
-      HAPROXY_STATS_USER: STATS_USER,
-      HAPROXY_STATS_PASSWORD: STATS_PASSWORD,
-      INFLUXDB_1_ADDR: `127.0.0.1:${vm[0].port}`,
-      INFLUXDB_2_ADDR: `127.0.0.1:${vm[1].port}`,
-      // No Grafana here (none on this machine): its backend stays down.
-      GRAFANA_1_ADDR: '127.0.0.1:1',
-      GRAFANA_2_ADDR: '127.0.0.1:1',
-    });
+    const [prom, am] = await Promise.all([freePort(), freePort()]);
+    const lb = await Haproxy.startLoopback({ influx: [vm[0].port, vm[1].port], password: STATS_PASSWORD });
+    const haproxy = lb.haproxy;
     started.push({ stop: () => haproxy.cleanup() });
-    const write: [string, string] = [`http://127.0.0.1:${w1}`, `http://127.0.0.1:${w2}`];
-    for (const u of [...write, `http://127.0.0.1:${lb}`]) await until(async () => (await fetch(`${u}/health`)).ok, `haproxy ${u}`);
-    log(`victoria-metrics ${vm[0].url} ${vm[1].url}; redis ${redis.url}; haproxy :${lb} (reads) :${w1} :${w2} (writes) :${stats} (stats)`);
+    const write = lb.influxWrite;
+    for (const u of [...write, lb.influxRead]) await until(async () => (await fetch(`${u}/health`)).ok, `haproxy ${u}`);
+    log(`victoria-metrics ${vm[0].url} ${vm[1].url}; redis ${redis.url}; haproxy ${lb.influxRead} (reads) ${write.join(' ')} (writes) ${lb.stats} (stats)`);
 
     const env = {
-      TARGET_FQDNS: `localhost,127.0.0.1:${redis.port},http://127.0.0.1:${lb}/health`,
+      TARGET_FQDNS: `localhost,127.0.0.1:${redis.port},${lb.influxRead}/health`,
       COLLECTION_INTERVAL: '5',
       SOURCE_NAME: 'staging-loopback',
       REDIS_URL: redis.url,
@@ -107,7 +95,7 @@ export async function startStack(opts: { daemons?: number; log?: (m: string) => 
           {
             job_name: 'haproxy',
             basic_auth: { username: STATS_USER, password_file: join(dir, 'haproxy-stats-password') },
-            static_configs: [{ targets: [`127.0.0.1:${stats}`] }],
+            static_configs: [{ targets: [new URL(lb.stats).host] }],
           },
           { job_name: 'influxdb', static_configs: [{ targets: vm.map((v) => `127.0.0.1:${v.port}`) }] },
         ],
@@ -133,13 +121,13 @@ export async function startStack(opts: { daemons?: number; log?: (m: string) => 
       prometheus,
       alertmanager,
       urls: {
-        influxRead: `http://127.0.0.1:${lb}`,
+        influxRead: lb.influxRead,
         influxWrite: write,
-        haproxyStats: `http://127.0.0.1:${stats}`,
+        haproxyStats: lb.stats,
         prometheus: `http://127.0.0.1:${prom}`,
         alertmanager: `http://127.0.0.1:${am}`,
       },
-      statsAuth: `Basic ${Buffer.from(`${STATS_USER}:${STATS_PASSWORD}`).toString('base64')}`,
+      statsAuth: lb.auth,
       stop: async () => {
         for (const s of started.reverse()) await s.stop().catch(() => {});
         rmSync(dir, { recursive: true, force: true });

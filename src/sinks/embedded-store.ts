@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { fieldEntries, seriesKey, type AnySample } from '../samples/sample.js';
 import type { ComponentHealth, Sink } from './sink.js';
-import { openDb, type Db } from './sqlite-db.js';
+import { canWrite, openDb, type Db } from './sqlite-db.js';
 
 export interface StoredPoint {
   measurement: string;
@@ -125,13 +125,7 @@ export class EmbeddedStore implements Sink {
 
   /** Can we write? (used by /health/ready) */
   writable(): boolean {
-    try {
-      this.db.prepare('BEGIN IMMEDIATE').run();
-      this.db.prepare('ROLLBACK').run();
-      return true;
-    } catch {
-      return false;
-    }
+    return !this.closed && canWrite(this.db);
   }
 
   applyRetention(now = Date.now()): number {

@@ -6,7 +6,7 @@ import type { AnySample } from '../samples/sample.js';
 import { EndpointWriter, type WriteEndpoint, type WriterOptions } from './influx-writer.js';
 import { Outbox } from './outbox.js';
 import type { ComponentHealth, Sink } from './sink.js';
-import { openDb, type Db } from './sqlite-db.js';
+import { canWrite, openDb, type Db } from './sqlite-db.js';
 
 export interface InfluxTarget {
   api: 'v1' | 'v2';
@@ -137,13 +137,7 @@ export class InfluxSink implements Sink {
   }
 
   writable(): boolean {
-    try {
-      this.db.prepare('BEGIN IMMEDIATE').run();
-      this.db.prepare('ROLLBACK').run();
-      return true;
-    } catch {
-      return false;
-    }
+    return !this.closed && canWrite(this.db);
   }
 
   /** SIGTERM: deliver for at most the deadline; what is left stays on disk for the next start. */

@@ -18,3 +18,14 @@ export function openDb(dataDir: string, file: string): Db {
   db.pragma('busy_timeout = 5000');
   return db;
 }
+
+/** Can this database take a write lock right now? (readiness) */
+export function canWrite(db: Db): boolean {
+  try {
+    db.prepare('BEGIN IMMEDIATE').run();
+    db.prepare('ROLLBACK').run();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -37,15 +37,13 @@ test('haproxy.cfg is valid, and its stats page and exporter need a password', as
   check('haproxy', ['-c', '-f', 'haproxy/haproxy.cfg']);
   const cfg = readFileSync(join(REPO, 'haproxy/haproxy.cfg'), 'utf8');
   assert.doesNotMatch(cfg, /stats admin/, 'no admin page');
-  const stats = await freePort();
-  const env: Record<string, string> = { HAPROXY_STATS_BIND: `127.0.0.1:${stats}`, HAPROXY_STATS_PASSWORD: 'pw' };
-  for (const k of ['HAPROXY_INFLUXDB_BIND', 'HAPROXY_INFLUXDB_1_WRITE_BIND', 'HAPROXY_INFLUXDB_2_WRITE_BIND', 'HAPROXY_GRAFANA_BIND']) env[k] = `127.0.0.1:${await freePort()}`;
-  for (const k of ['INFLUXDB_1_ADDR', 'INFLUXDB_2_ADDR', 'GRAFANA_1_ADDR', 'GRAFANA_2_ADDR']) env[k] = '127.0.0.1:1';
-  const h = await Haproxy.start(env);
+  const lb = await Haproxy.startLoopback({ password: 'pw' });
+  const h = lb.haproxy;
+  const stats = new URL(lb.stats).port;
   try {
     await until(async () => (await fetch(`http://127.0.0.1:${stats}/stats`)).status === 401, 'stats answering 401 without credentials');
     assert.equal((await fetch(`http://127.0.0.1:${stats}/metrics`)).status, 401);
-    const auth = { authorization: `Basic ${Buffer.from('admin:pw').toString('base64')}` };
+    const auth = { authorization: lb.auth };
     assert.equal((await fetch(`http://127.0.0.1:${stats}/stats`, { headers: auth })).status, 200);
     assert.match(await (await fetch(`http://127.0.0.1:${stats}/metrics`, { headers: auth })).text(), /^haproxy_server_status\{/m);
   } finally {

@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, Haproxy, REPO, until } from '../../scripts/lib/services.js';
+import { Haproxy, REPO, until } from '../../scripts/lib/services.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 
 /**
@@ -45,15 +45,11 @@ function files(dir: string, re: RegExp): string[] {
 before(async () => {
   daemon = await startDaemon({ TARGET_FQDNS: '127.0.0.1:1', COLLECTION_INTERVAL: '60' });
   served = names(await (await daemon.get('/metrics')).text());
-  const stats = await freePort();
-  const env: Record<string, string> = { HAPROXY_STATS_BIND: `127.0.0.1:${stats}`, HAPROXY_STATS_PASSWORD: 'pw' };
-  for (const k of ['HAPROXY_INFLUXDB_BIND', 'HAPROXY_INFLUXDB_1_WRITE_BIND', 'HAPROXY_INFLUXDB_2_WRITE_BIND', 'HAPROXY_GRAFANA_BIND']) env[k] = `127.0.0.1:${await freePort()}`;
-  for (const k of ['INFLUXDB_1_ADDR', 'INFLUXDB_2_ADDR', 'GRAFANA_1_ADDR', 'GRAFANA_2_ADDR']) env[k] = '127.0.0.1:1';
-  const h = await Haproxy.start(env);
+  const lb = await Haproxy.startLoopback({ password: 'pw' });
+  const h = lb.haproxy;
   try {
-    const auth = { authorization: `Basic ${Buffer.from('admin:pw').toString('base64')}` };
     haproxyServed = names(await until(async () => {
-      const r = await fetch(`http://127.0.0.1:${stats}/metrics`, { headers: auth });
+      const r = await fetch(`${lb.stats}/metrics`, { headers: { authorization: lb.auth } });
       return r.ok ? r.text() : '';
     }, 'haproxy exporter'));
   } finally {

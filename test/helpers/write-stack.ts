@@ -1,4 +1,4 @@
-import { freePort, Haproxy, until, Victoria } from '../../scripts/lib/services.js';
+import { Haproxy, until, Victoria } from '../../scripts/lib/services.js';
 
 /**
  * Two VictoriaMetrics (standing in for InfluxDB 2) behind the project's
@@ -17,28 +17,16 @@ export interface WriteStack {
 
 export async function startWriteStack(): Promise<WriteStack> {
   const vm: [Victoria, Victoria] = [await Victoria.start(), await Victoria.start()];
-  const [lb, w1, w2, graf, stats] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const haproxy = await Haproxy.start({
-    HAPROXY_INFLUXDB_BIND: `127.0.0.1:${lb}`,
-    HAPROXY_INFLUXDB_1_WRITE_BIND: `127.0.0.1:${w1}`,
-    HAPROXY_INFLUXDB_2_WRITE_BIND: `127.0.0.1:${w2}`,
-    HAPROXY_GRAFANA_BIND: `127.0.0.1:${graf}`,
-    HAPROXY_STATS_BIND: `127.0.0.1:${stats}`,
-    HAPROXY_STATS_USER: 'admin',
-    HAPROXY_STATS_PASSWORD: 'test-pass',
-    INFLUXDB_1_ADDR: `127.0.0.1:${vm[0].port}`,
-    INFLUXDB_2_ADDR: `127.0.0.1:${vm[1].port}`,
-    GRAFANA_1_ADDR: '127.0.0.1:1',
-    GRAFANA_2_ADDR: '127.0.0.1:1',
-  });
-  const writeUrls: [string, string] = [`http://127.0.0.1:${w1}`, `http://127.0.0.1:${w2}`];
-  for (const u of [...writeUrls, `http://127.0.0.1:${lb}`]) await until(async () => (await fetch(`${u}/health`)).ok, `haproxy frontend ${u}`);
+  const lb = await Haproxy.startLoopback({ influx: [vm[0].port, vm[1].port], password: 'test-pass' });
+  const haproxy = lb.haproxy;
+  const writeUrls = lb.influxWrite;
+  for (const u of [...writeUrls, lb.influxRead]) await until(async () => (await fetch(`${u}/health`)).ok, `haproxy frontend ${u}`);
   return {
     vm,
     haproxy,
-    lbUrl: `http://127.0.0.1:${lb}`,
+    lbUrl: lb.influxRead,
     writeUrls,
-    statsUrl: `http://127.0.0.1:${stats}`,
+    statsUrl: lb.stats,
     cleanup: async () => {
       await haproxy.cleanup();
       await Promise.all(vm.map((v) => v.cleanup()));
