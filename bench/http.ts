@@ -94,7 +94,7 @@ export async function benchHttp(o: { targets: number; seconds: number; dir: stri
       await bb.stop('SIGKILL');
     }
   } finally {
-    server.close();
+    await server.close();
   }
   return rows;
 }

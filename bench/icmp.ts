@@ -8,39 +8,35 @@ export interface IcmpRow {
   echoes: number;
   cpuPer1000: number;
   driverCpuPer1000: number | null;
-  rssMb: number;
+  rssMb: number | null;
   rttAvgMs: number | null;
 }
 
 const addr = (i: number) => `127.4.${Math.floor(i / 250)}.${(i % 250) + 1}`;
 
-/** fping alone: the floor. CPU of the child, read from our own cutime/cstime after it is reaped. */
+/**
+ * fping alone: the floor. Its CPU comes from the shell's `times` (children's
+ * user and system time), so nothing else this process reaps is counted.
+ */
 async function bareFping(hosts: string[], count: number): Promise<{ cpu: number; rss: number; rtt: number }> {
-  const before = cpu('self');
   let out = '';
-  let peak = 0;
+  let err = '';
+  const script = `fping -C ${count} -q -p 200 -i 1 -B 1 -r 0 "$@"; times`;
   await new Promise<void>((resolve) => {
-    const p = spawn('fping', ['-C', String(count), '-q', '-p', '200', '-i', '1', '-B', '1', '-r', '0', ...hosts], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const t = setInterval(() => {
-      try {
-        peak = Math.max(peak, rss(p.pid!));
-      } catch {
-        /* exited */
-      }
-    }, 50);
-    p.stderr.on('data', (d) => (out += d));
-    p.on('exit', () => {
-      clearInterval(t);
-      resolve();
-    });
+    const p = spawn('bash', ['-c', script, 'fping', ...hosts], { stdio: ['ignore', 'pipe', 'pipe'] });
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('exit', () => resolve());
   });
-  const after = cpu('self');
-  const rtts = out
+  // `times` prints the shell's own times, then its children's: "0m0.041s 0m0.016s".
+  const child = out.trim().split('\n').at(-1) ?? '';
+  const secs = [...child.matchAll(/(\d+)m([\d.]+)s/g)].reduce((a, m) => a + Number(m[1]) * 60 + Number(m[2]), 0);
+  const rtts = err
     .split('\n')
     .flatMap((l) => (l.split(':')[1] ?? '').trim().split(/\s+/))
     .filter((v) => v && v !== '-')
     .map(Number);
-  return { cpu: after.children - before.children, rss: peak, rtt: rtts.reduce((a, b) => a + b, 0) / rtts.length };
+  return { cpu: secs, rss: 0, rtt: rtts.reduce((a, b) => a + b, 0) / rtts.length };
 }
 
 /**
@@ -62,7 +58,7 @@ export async function benchIcmp(o: { targets: number; rounds: number }): Promise
     echoes: o.targets * count * o.rounds,
     cpuPer1000: r3((rounds.reduce((a, r) => a + r.cpu, 0) / (o.targets * count * o.rounds)) * 1000),
     driverCpuPer1000: null,
-    rssMb: mb(Math.max(...rounds.map((r) => r.rss))),
+    rssMb: null,
     rttAvgMs: r3(fpingRtt),
   });
 
@@ -74,7 +70,7 @@ export async function benchIcmp(o: { targets: number; rounds: number }): Promise
     const c0 = cpu(d.proc.pid!);
     await sleep(interval * o.rounds * 1000);
     const c1 = cpu(d.proc.pid!);
-    const pts = await d.json<{ points: { fields: { rtt_avg_ms?: number } }[] }>(`/api/points?measurement=ping&since=${interval}s&limit=10000`);
+    const pts = await d.json<{ points: { fields: { rtt_avg_ms?: number } }[] }>(`/api/points?measurement=ping&since=${2 * interval}s&limit=10000`);
     const rtts = pts.points.map((p) => p.fields.rtt_avg_ms).filter((x): x is number => x !== undefined);
     rows.push({
       tool: 'network-telemetry (BATCH_SIZE=100)',

@@ -66,12 +66,14 @@ async function main(): Promise<void> {
     versions: {
       node: process.version,
       'network-telemetry': JSON.parse(execFileSync('node', ['-p', 'JSON.stringify(require("./package.json").version)'], { cwd: REPO, encoding: 'utf8' })),
-      blackbox_exporter: version('prometheus-blackbox-exporter', ['--version']),
-      smokeping_prober: version('prometheus-smokeping-prober', ['--version']),
-      fping: version('fping', ['-v']),
-      mtr: version('mtr', ['--version']),
-      'victoria-metrics': version('victoria-metrics', ['-version']),
-      redis: version('redis-server', ['--version']),
+      // Debian package versions: the same string for every peer, whatever its --version prints.
+      ...Object.fromEntries(
+        ['prometheus-blackbox-exporter', 'prometheus-smokeping-prober', 'fping', 'mtr-tiny', 'victoria-metrics', 'redis-server', 'sqlite3'].map((p) => [
+          p,
+          version('dpkg-query', ['-W', '-f', '${Version}', p]),
+        ]),
+      ),
+      'better-sqlite3 (SQLite)': JSON.parse(execFileSync('node', ['-p', 'JSON.stringify(require("better-sqlite3/package.json").version)'], { cwd: REPO, encoding: 'utf8' })),
     },
   };
   try {
@@ -178,20 +180,20 @@ ${table(
   [[r.sink.points, r.sink.seconds, r.sink.pointsPerSecond, r.sink.cpuPer100k, r.sink.outboxBytesPerPoint, r.sink.lineBytesPerPoint]],
 )}
 
-\`OUTBOX_MAX_BYTES\` bounds the line-protocol bytes; the SQLite file is about
-${r.sink.lineBytesPerPoint ? (r.sink.outboxBytesPerPoint / r.sink.lineBytesPerPoint).toFixed(1) : '–'}× that on disk.
+\`OUTBOX_MAX_BYTES\` bounds the line-protocol bytes; the SQLite pages in use are about
+${r.sink.lineBytesPerPoint ? (r.sink.outboxBytesPerPoint / r.sink.lineBytesPerPoint).toFixed(2) : '–'}× that.
 `);
   }
   if (r.scale) {
     parts.push(`## Scale
 
-One instance, ${r.scale[0]?.intervalS ?? 60} s interval, each target with icmp + http (+ a trace every 10 minutes, spread over the slots),
+One instance, ${r.scale[0]?.intervalS ?? 60} s interval, each target with icmp + http (+ a trace every 10 intervals, spread over the slots),
 \`BATCH_SIZE=100\`, \`MAX_CONCURRENT_TARGETS=2000\`, \`MAX_CONCURRENT_OPERATIONS=2000\`, embedded store.
 A size "holds" when the longest round stays under half the interval with no overrun.
 
 ${table(
-  ['targets', 'rounds', 'longest round s', 'overruns', 'failed probes', 'RSS MB', 'RSS MB / 1000 targets', 'event-loop lag p99 ms'],
-  r.scale.map((x) => [x.targets, x.rounds, x.roundDurationMaxS, x.overruns, x.probesFailed, x.rssMb, x.rssPer1000Mb, x.eventLoopLagP99Ms]),
+  ['targets', 'rounds', 'longest round s', 'overruns', 'failed probes', 'RSS MB', 'peak RSS MB (start-up)', 'RSS MB / 1000 targets', 'event-loop lag p99 ms (worst 5 s window)'],
+  r.scale.map((x) => [x.targets, x.rounds, x.roundDurationMaxS, x.overruns, x.probesFailed, x.rssMb, x.peakRssMb, x.rssPer1000Mb, x.eventLoopLagP99Ms]),
 )}
 `);
   }
@@ -201,11 +203,12 @@ ${table(
 ${r.cluster.replicas} replicas, ${r.cluster.targets} http targets, ${r.cluster.intervalS} s interval, 1 s heartbeat,
 ${r.cluster.memberTtlS} s member TTL, measured from Redis's own \`INFO commandstats\`.
 
-- Redis commands per target per interval, whole cluster: **${r.cluster.redisCommandsPerTargetPerInterval}**
+- Redis round trips per target per interval, whole cluster: **${r.cluster.redisRoundTripsPerTargetPerInterval}**
+  (the slot claim, one \`SET NX PX\` per target per interval, plus one heartbeat script per replica per second).
+- Commands Redis executed per target per interval (script-internal commands counted): **${r.cluster.redisCommandsPerTargetPerInterval}**
   (${Object.entries(r.cluster.commands)
     .map(([k, v]) => `${k} ${v}`)
-    .join(', ')}). The slot claim is one \`SET NX PX\` per target per interval; heartbeats add one script
-  per replica per second.
+    .join(', ')}).
 - Failover: worst silence of a SIGKILLed replica's targets, measured at the target: **${r.cluster.failoverWorstGapS} s**
   (bound: TTL + interval = ${r.cluster.memberTtlS + r.cluster.intervalS} s).
 `);

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchDaemon } from './lib/daemon.js';
-import { mb, peakRss, r3, sleep } from './lib/proc.js';
+import { mb, peakRss, r3, rss, sleep } from './lib/proc.js';
 import { startTargetServer } from './lib/target-server.js';
 
 export interface ScaleRow {
@@ -11,7 +11,10 @@ export interface ScaleRow {
   roundDurationMaxS: number;
   overruns: number;
   probesFailed: number;
+  /** Resident memory at the end of the measured rounds. */
   rssMb: number;
+  /** High-water mark (start-up included: parsing the targets file). */
+  peakRssMb: number;
   rssPer1000Mb: number;
   eventLoopLagP99Ms: number;
 }
@@ -62,7 +65,8 @@ export async function benchScale(o: { sizes: number[]; rounds: number; intervalS
         while (rounds().length < skip + o.rounds) await sleep(1000);
         clearInterval(lag);
         const mine = rounds().slice(skip, skip + o.rounds);
-        const rss = peakRss(d.proc.pid!);
+        const now = rss(d.proc.pid!);
+        const peak = peakRss(d.proc.pid!);
         rows.push({
           targets: n,
           intervalS: interval,
@@ -70,8 +74,9 @@ export async function benchScale(o: { sizes: number[]; rounds: number; intervalS
           roundDurationMaxS: r3(Math.max(...mine.map((r) => r.duration_s as number))),
           overruns: mine.reduce((a, r) => a + (r.skipped_overrun as number), 0),
           probesFailed: mine.reduce((a, r) => a + (r.probes_failed as number), 0),
-          rssMb: mb(rss),
-          rssPer1000Mb: r3(mb(rss) / (n / 1000)),
+          rssMb: mb(now),
+          peakRssMb: mb(peak),
+          rssPer1000Mb: r3(mb(now) / (n / 1000)),
           eventLoopLagP99Ms: r3(lagMax * 1000),
         });
       } finally {
@@ -79,7 +84,7 @@ export async function benchScale(o: { sizes: number[]; rounds: number; intervalS
       }
     }
   } finally {
-    server.close();
+    await server.close();
   }
   return rows;
 }

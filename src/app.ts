@@ -51,7 +51,15 @@ export interface AppOptions {
 export class App {
   readonly metrics = new TelemetryMetrics();
   readonly http: HttpClient;
+  /** mtr processes: WORKER_POOL_SIZE at once. */
   readonly runner: ProcessRunner;
+  /**
+   * fping processes, a pool of their own so long traces never starve echo
+   * requests: each carries up to BATCH_SIZE operations, so
+   * ceil(MAX_CONCURRENT_OPERATIONS / BATCH_SIZE) at once is all the
+   * operations bound can use.
+   */
+  readonly pingRunner: ProcessRunner;
   readonly sink: Sink;
   readonly store?: EmbeddedStore;
   readonly collector: Collector;
@@ -118,7 +126,8 @@ export class App {
       for (const [host, { breaker }] of this.http.breakers.entries()) m.breakerState.set({ host }, BREAKER_STATE_VALUE[breaker.state]);
     });
 
-    this.runner = new ProcessRunner(env.WORKER_POOL_SIZE, m);
+    this.runner = new ProcessRunner(env.WORKER_POOL_SIZE, m, 'mtr');
+    this.pingRunner = new ProcessRunner(Math.max(2, Math.ceil(env.MAX_CONCURRENT_OPERATIONS / env.BATCH_SIZE)), m, 'fping');
     this.stateDb = openDb(env.DATA_DIR, 'state.db');
     const names = cfg.targets.map((t) => t.name);
     if (env.REDIS_URL) {
@@ -142,7 +151,8 @@ export class App {
     }
     const registry = createProbeRegistry({
       http: this.http,
-      runner: this.runner,
+      pingRunner: this.pingRunner,
+      traceRunner: this.runner,
       routeMemory: new RouteMemory(this.stateDb),
       icmp: { fpingPath: env.FPING_PATH, batchSize: env.BATCH_SIZE, batchWaitMs: env.ICMP_BATCH_WAIT * 1000 },
       trace: { mtrPath: env.MTR_PATH, reverseDns: env.TRACE_REVERSE_DNS ? new ReverseDns(this.cache) : undefined },
@@ -190,7 +200,7 @@ export class App {
     });
     m.onCollect(() => {
       m.operationsInFlight.set(this.operations.active);
-      m.queueDepth.set(this.operations.waiting + this.scheduler.waiting + this.runner.waiting);
+      m.queueDepth.set(this.operations.waiting + this.scheduler.waiting + this.runner.waiting + this.pingRunner.waiting);
       m.adhocRuns.set(this.adhocInFlight);
     });
   }
@@ -324,6 +334,7 @@ export class App {
     await this.coordinator.stop(left() * 0.2);
     await this.scheduler.stop(left() * 0.6);
     this.runner.killAll();
+    this.pingRunner.killAll();
     await this.geo?.stop(left() * 0.1);
     await this.sink.stop(left() * 0.9);
     const sinkState = this.sink.health();

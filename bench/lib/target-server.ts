@@ -30,7 +30,8 @@ export interface TargetServer {
   url: string;
   pid: number;
   stats(): Promise<{ requests: number; connections: number }>;
-  close(): void;
+  /** Kill and reap it (so its CPU is not mistaken for a later child's). */
+  close(): Promise<void>;
 }
 
 export async function startTargetServer(delayMs = 0): Promise<TargetServer> {
@@ -44,6 +45,11 @@ export async function startTargetServer(delayMs = 0): Promise<TargetServer> {
     url,
     pid: child.pid!,
     stats: async () => (await (await fetch(`${url}/__stats`)).json()) as { requests: number; connections: number },
-    close: () => child.kill('SIGKILL'),
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
   };
 }

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { LineCounter, parseDocument, isNode } from 'yaml';
+import { LineCounter, parse, parseDocument, isNode } from 'yaml';
 
 /** The probe kinds, in the order a target runs them. */
 export const PROBE_KINDS = ['icmp', 'trace', 'http', 'tcp', 'dns'] as const;
@@ -255,24 +255,32 @@ export function loadTargetsFile(path: string, defaults: TargetDefaults): Target[
 }
 
 export function parseTargetsYaml(text: string, path: string, defaults: TargetDefaults): Target[] {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  const at = (offset: number | undefined) => {
-    if (offset === undefined) return path;
-    const { line } = lineCounter.linePos(offset);
-    return `${path}:${line}`;
+  // Plain parse first: a 10,000-target file as a Document (every node with
+  // its source range) costs tens of MB. The Document is built only when an
+  // error needs a line number.
+  let source: { doc: ReturnType<typeof parseDocument>; lines: LineCounter } | undefined;
+  const located = () => {
+    if (!source) {
+      const lines = new LineCounter();
+      source = { doc: parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false }), lines };
+    }
+    return source;
   };
-  if (doc.errors.length > 0) {
+  const at = (offset: number | undefined) => (offset === undefined ? path : `${path}:${located().lines.linePos(offset).line}`);
+  let data: unknown;
+  try {
+    data = parse(text, { uniqueKeys: true, prettyErrors: false });
+  } catch {
+    const { doc } = located();
     throw new TargetConfigError(doc.errors.map((e) => `${at(e.pos[0])}: ${e.message.split('\n')[0]}`));
   }
-  const data: unknown = doc.toJS();
   const parsed = fileSchema.safeParse(data);
   if (!parsed.success) {
     throw new TargetConfigError(
       parsed.error.issues.map((issue) => {
         // Unknown keys are reported on their parent; point at the key itself.
         const keyPath = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] as string] : issue.path;
-        const node = nodeAt(doc, keyPath as (string | number)[]);
+        const node = nodeAt(located().doc, keyPath as (string | number)[]);
         const where = keyPath.length ? keyPath.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(top)';
         return `${at(node)}: ${where}: ${issue.message}`;
       }),
@@ -291,7 +299,7 @@ export function parseTargetsYaml(text: string, path: string, defaults: TargetDef
     try {
       targets.push(targetFromFile(ft, fileDefaults));
     } catch (err) {
-      problems.push(`${at(nodeAt(doc, ['targets', i]))}: targets[${i}]: ${(err as Error).message}`);
+      problems.push(`${at(nodeAt(located().doc, ['targets', i]))}: targets[${i}]: ${(err as Error).message}`);
     }
   });
   if (problems.length) throw new TargetConfigError(problems);

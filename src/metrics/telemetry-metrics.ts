@@ -47,8 +47,8 @@ export class TelemetryMetrics {
   readonly errors = this.counter('telemetry_errors_total', 'Internal errors by component (bugs, storage failures)', ['component']);
   readonly rttAvg = this.gauge('telemetry_rtt_avg_ms', 'Last ICMP average round-trip time per target', ['target']);
   readonly packetLoss = this.gauge('telemetry_packet_loss_percent', 'Last ICMP packet loss per target', ['target']);
-  readonly childProcesses = this.gauge('telemetry_child_processes', 'Probe tool processes (fping, mtr) running now');
-  readonly childProcessesMax = this.gauge('telemetry_child_processes_max', 'WORKER_POOL_SIZE');
+  readonly childProcesses = this.gauge('telemetry_child_processes', 'Probe tool processes running now, per pool (fping, mtr)', ['pool']);
+  readonly childProcessesMax = this.gauge('telemetry_child_processes_max', 'Bound of each tool pool (mtr: WORKER_POOL_SIZE; fping: ceil(MAX_CONCURRENT_OPERATIONS / BATCH_SIZE))', ['pool']);
   readonly childProcessesStarted = this.counter('telemetry_child_processes_started_total', 'Probe tool processes started', ['tool']);
 
   // --- HTTP client -----------------------------------------------------

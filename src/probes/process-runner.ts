@@ -22,8 +22,9 @@ export interface RunOptions {
 }
 
 /**
- * Runs probe tools (fping, mtr). WORKER_POOL_SIZE bounds how many run at once;
- * callers queue for a slot. Every child gets LANG=C / LC_ALL=C (stable number
+ * Runs probe tools (fping, mtr). Each pool bounds how many of its processes
+ * run at once (traces: WORKER_POOL_SIZE; fping: see app.ts); callers queue
+ * for a slot. Every child gets LANG=C / LC_ALL=C (stable number
  * formats), its own process group, and a hard deadline: on timeout, abort or
  * shutdown the whole group gets SIGKILL (mtr forks mtr-packet; killing only
  * the parent would leave it behind).
@@ -35,10 +36,12 @@ export class ProcessRunner {
   constructor(
     poolSize: number,
     private readonly metrics?: TelemetryMetrics,
+    /** Label of this pool in telemetry_child_processes{pool}. */
+    readonly pool = 'tools',
   ) {
     this.slots = new Semaphore(poolSize);
-    metrics?.childProcessesMax.set(poolSize);
-    metrics?.onCollect(() => metrics.childProcesses.set(this.live.size));
+    metrics?.childProcessesMax.set({ pool }, poolSize);
+    metrics?.onCollect(() => metrics.childProcesses.set({ pool }, this.live.size));
   }
 
   get running(): number {

@@ -11,7 +11,10 @@ import type { ProbeRegistry } from './types.js';
 
 export interface ProbeDeps {
   http: HttpClient;
-  runner: ProcessRunner;
+  /** fping processes. */
+  pingRunner: ProcessRunner;
+  /** mtr processes (WORKER_POOL_SIZE). */
+  traceRunner: ProcessRunner;
   routeMemory: RouteMemory;
   icmp: IcmpOptions;
   trace: TraceOptions;
@@ -21,8 +24,8 @@ export interface ProbeDeps {
 /** Probe kind -> implementation: the whole list, in one literal. */
 export function createProbeRegistry(d: ProbeDeps): ProbeRegistry {
   return {
-    icmp: createIcmpProbe(new FpingBatcher(d.runner, d.icmp, d.log)),
-    trace: createTraceProbe(d.runner, d.routeMemory, d.trace, d.log),
+    icmp: createIcmpProbe(new FpingBatcher(d.pingRunner, d.icmp, d.log)),
+    trace: createTraceProbe(d.traceRunner, d.routeMemory, d.trace, d.log),
     http: createHttpProbe(d.http),
     tcp: tcpProbe,
     dns: dnsProbe,
