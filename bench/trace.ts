@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { TelemetryMetrics } from '../src/metrics/telemetry-metrics.js';
 import { silentLogger } from '../src/logging/logger.js';
-import { ProcessRunner } from '../src/probes/process-runner.js';
+import { ProcessRunner } from '../src/probes/tools/process-runner.js';
 import { createTraceProbe, mtrArgs } from '../src/probes/trace/trace-probe.js';
 import { RouteMemory } from '../src/probes/trace/route-memory.js';
 import { openDb } from '../src/sinks/sqlite-db.js';

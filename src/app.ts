@@ -11,7 +11,8 @@ import { BREAKER_STATE_VALUE } from './http-client/circuit-breaker.js';
 import { HttpClient } from './http-client/http-client.js';
 import { TelemetryMetrics } from './metrics/telemetry-metrics.js';
 import { checkPrivileges, type PrivilegeReport } from './probes/privileges.js';
-import { ProcessRunner } from './probes/process-runner.js';
+import { ProcessRunner } from './probes/tools/process-runner.js';
+import { Spawner } from './probes/tools/spawner.js';
 import { createProbeRegistry } from './probes/registry.js';
 import { ReverseDns } from './probes/trace/reverse-dns.js';
 import { RouteMemory } from './probes/trace/route-memory.js';
@@ -60,6 +61,7 @@ export class App {
    * operations bound can use.
    */
   readonly pingRunner: ProcessRunner;
+  private readonly spawner?: Spawner;
   readonly sink: Sink;
   readonly store?: EmbeddedStore;
   readonly collector: Collector;
@@ -126,8 +128,10 @@ export class App {
       for (const [host, { breaker }] of this.http.breakers.entries()) m.breakerState.set({ host }, BREAKER_STATE_VALUE[breaker.state]);
     });
 
-    this.runner = new ProcessRunner(env.WORKER_POOL_SIZE, m, 'mtr');
-    this.pingRunner = new ProcessRunner(Math.max(2, Math.ceil(env.MAX_CONCURRENT_OPERATIONS / env.BATCH_SIZE)), m, 'fping');
+    // The daemon starts its tools through a small helper process (see spawner-process.ts).
+    this.spawner = opts.schedule === false ? undefined : new Spawner();
+    this.runner = new ProcessRunner(env.WORKER_POOL_SIZE, m, 'mtr', this.spawner);
+    this.pingRunner = new ProcessRunner(Math.max(2, Math.ceil(env.MAX_CONCURRENT_OPERATIONS / env.BATCH_SIZE)), m, 'fping', this.spawner);
     this.stateDb = openDb(env.DATA_DIR, 'state.db');
     const names = cfg.targets.map((t) => t.name);
     if (env.REDIS_URL) {
@@ -335,6 +339,7 @@ export class App {
     await this.scheduler.stop(left() * 0.6);
     this.runner.killAll();
     this.pingRunner.killAll();
+    this.spawner?.close();
     await this.geo?.stop(left() * 0.1);
     await this.sink.stop(left() * 0.9);
     const sinkState = this.sink.health();

@@ -10,7 +10,7 @@ import { ConfigError, loadConfig, redactedConfig, type AppConfig } from './confi
 import { PROBE_KINDS, type ProbeKind } from './config/targets.js';
 import { createLogger, silentLogger } from './logging/logger.js';
 import { checkPrivileges } from './probes/privileges.js';
-import { ProcessRunner } from './probes/process-runner.js';
+import { ProcessRunner } from './probes/tools/process-runner.js';
 import type { ProbeResult } from './probes/types.js';
 import { DiscardSink } from './sinks/discard-sink.js';
 import { geoCommand } from './geo/index.js';

@@ -52,6 +52,7 @@ export class Proc {
   ) {}
 
   start(): this {
+    this.output = ''; // a restart must not see the last run's "ready" line
     const child = spawn(this.cmd, this.args, { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const keep = (d: Buffer) => {
@@ -266,11 +267,15 @@ export class Redis {
   private constructor(
     readonly port: number,
     readonly dir: string,
+    /** Extra address to listen on (e.g. a veth towards a test namespace). */
+    readonly host?: string,
   ) {
-    this.proc = new Proc('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
+    // An extra address is a test namespace's veth: let those clients in (protected mode refuses non-loopback ones).
+    const bind = host ? ['127.0.0.1', host, '--protected-mode', 'no'] : ['127.0.0.1'];
+    this.proc = new Proc('redis-server', ['--port', String(port), '--bind', ...bind, '--save', '', '--appendonly', 'no', '--dir', dir]);
   }
-  static async start(port?: number): Promise<Redis> {
-    const r = new Redis(port ?? (await freePort()), mkdtempSync(join(tmpdir(), 'nt-redis-')));
+  static async start(port?: number, host?: string): Promise<Redis> {
+    const r = new Redis(port ?? (await freePort()), mkdtempSync(join(tmpdir(), 'nt-redis-')), host);
     await r.up();
     return r;
   }

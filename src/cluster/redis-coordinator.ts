@@ -117,8 +117,11 @@ export class RedisCoordinator implements Coordinator {
   }
 
   async start(): Promise<void> {
-    this.redis.connect().catch(() => {});
+    // Give Redis a moment so the first view is shared (and the lookup cache
+    // usable); if it is not there, start anyway and own everything.
+    const connected = this.redis.connect().catch(() => {});
     this.sub.connect().catch(() => {});
+    await Promise.race([connected, new Promise((r) => setTimeout(r, 2000).unref())]);
     await this.beat();
     this.heartbeatTimer = setInterval(() => void this.beat(), this.opts.heartbeatMs);
     this.heartbeatTimer.unref();

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { ProcessRunner } from './process-runner.js';
-import { excerpt } from './process-runner.js';
+import type { ProcessRunner } from './tools/process-runner.js';
+import { excerpt } from './tools/process-runner.js';
 
 export type IcmpMode = 'root' | 'cap_net_raw' | 'ping_group_range' | 'none';
 

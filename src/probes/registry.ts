@@ -3,7 +3,7 @@ import type { HttpClient } from '../http-client/http-client.js';
 import { dnsProbe } from './dns/dns-probe.js';
 import { createHttpProbe } from './http/http-probe.js';
 import { createIcmpProbe, FpingBatcher, type IcmpOptions } from './icmp/icmp-probe.js';
-import type { ProcessRunner } from './process-runner.js';
+import type { ProcessRunner } from './tools/process-runner.js';
 import { tcpProbe } from './tcp/tcp-probe.js';
 import { createTraceProbe, type TraceOptions } from './trace/trace-probe.js';
 import type { RouteMemory } from './trace/route-memory.js';

@@ -43,6 +43,8 @@ export interface FakeIpApiOptions {
   failFor?: Record<string, string>;
   /** Required key (ip-api pro); requests without it get 403. */
   key?: string;
+  /** Listen address (default 127.0.0.1). */
+  host?: string;
 }
 
 export interface FakeIpApi {
@@ -131,7 +133,7 @@ export async function startFakeIpApi(o: FakeIpApiOptions = {}): Promise<FakeIpAp
     const full: Record<string, unknown> = { status: 'success', ...r, query: ip };
     send(200, Object.fromEntries(fields.filter((f) => f in full).map((f) => [f, full[f]])), rate);
   };
-  api.server = await startHttpServer(handler);
+  api.server = await startHttpServer(handler, { host: o.host });
   api.url = `${api.server.url}/json/`;
   return api;
 }

@@ -9,7 +9,7 @@ import { createGeoEnricher } from '../../src/geo/geo-enricher.js';
 import type { GeoAnswer, GeoLookupResult } from '../../src/geo/geo-locator.js';
 import type { HttpClient } from '../../src/http-client/http-client.js';
 import { silentLogger } from '../../src/logging/logger.js';
-import { ProcessRunner } from '../../src/probes/process-runner.js';
+import { ProcessRunner } from '../../src/probes/tools/process-runner.js';
 import { RouteMemory } from '../../src/probes/trace/route-memory.js';
 import { createTraceProbe } from '../../src/probes/trace/trace-probe.js';
 import { toLineProtocol } from '../../src/samples/line-protocol.js';

@@ -35,7 +35,7 @@ export class SocketTally {
   max = 0;
 }
 
-function instrument(server: Server, base: string, requestsLogged = true, tally?: SocketTally): TestServer {
+function instrument(server: Server, base: string, requestsLogged = true, tally?: SocketTally, host = '127.0.0.1'): TestServer {
   const sockets = new Set<Socket>();
   const t: TestServer = {
     url: '',
@@ -80,18 +80,18 @@ function instrument(server: Server, base: string, requestsLogged = true, tally?:
     if (requestsLogged) t.requests.push({ method: req.method ?? '', url: req.url ?? '', at: Date.now() });
     res.on('close', () => t.active--);
   });
-  Object.defineProperty(t, 'url', { get: () => `${base}://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  Object.defineProperty(t, 'url', { get: () => `${base}://${host}:${(server.address() as AddressInfo).port}` });
   Object.defineProperty(t, 'port', { get: () => (server.address() as AddressInfo).port });
   return t;
 }
 
 /** A real HTTP server on 127.0.0.1:0 that counts its sockets and requests. */
-export async function startHttpServer(handler: H, opts: { logRequests?: boolean; keepAliveTimeoutMs?: number; tally?: SocketTally } = {}): Promise<TestServer> {
+export async function startHttpServer(handler: H, opts: { logRequests?: boolean; keepAliveTimeoutMs?: number; tally?: SocketTally; host?: string } = {}): Promise<TestServer> {
   const server = createServer((req, res) => void handler(req, res));
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 60_000;
   server.maxConnections = 100_000;
-  const t = instrument(server, 'http', opts.logRequests ?? true, opts.tally);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', 5000, r));
+  const t = instrument(server, 'http', opts.logRequests ?? true, opts.tally, opts.host);
+  await new Promise<void>((r) => server.listen(0, opts.host ?? '127.0.0.1', 5000, r));
   return t;
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { IcmpProbeSpec } from '../../config/targets.js';
 import type { Sample } from '../../samples/sample.js';
-import { excerpt, type ProcessRunner } from '../process-runner.js';
+import { excerpt, type ProcessRunner } from '../tools/process-runner.js';
 import { reasonForError } from '../reasons.js';
 import { resolveHost } from '../resolve.js';
 import type { Probe, ProbeOutcome, Reason } from '../types.js';
