@@ -12,7 +12,10 @@ export interface ClusterRow {
   /** Client round trips (script-internal commands not counted). */
   redisRoundTripsPerTargetPerInterval: number;
   commands: Record<string, number>;
+  /** Longest silence of an orphaned target: its last probe before the kill to its first after. */
   failoverWorstGapS: number;
+  /** Longest time from the kill to an orphaned target's first probe by a survivor (the bound: TTL + interval). */
+  failoverWorstAfterKillS: number;
   memberTtlS: number;
 }
 
@@ -63,9 +66,11 @@ export async function benchCluster(o: { replicas: number; targets: number; secon
     await sleep((ttl + 3 * interval) * 1000);
     const req = await web.requests();
     let worst = 0;
+    let afterKill = 0;
     for (const t of orphans) {
       const times = req.filter((q) => `${web.url}${q.url}` === t && q.at > tK - 2 * interval * 1000).map((q) => q.at);
       for (let i = 1; i < times.length; i++) worst = Math.max(worst, times[i]! - times[i - 1]!);
+      afterKill = Math.max(afterKill, (times.find((at) => at > tK) ?? Infinity) - tK);
     }
     await victim.cleanup();
     return {
@@ -82,6 +87,7 @@ export async function benchCluster(o: { replicas: number; targets: number; secon
       ),
       commands: delta,
       failoverWorstGapS: r3(worst / 1000),
+      failoverWorstAfterKillS: r3(afterKill / 1000),
       memberTtlS: ttl,
     };
   } finally {

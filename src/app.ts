@@ -24,7 +24,7 @@ import { apiRoutes } from './server/routes.js';
 import { EmbeddedStore } from './sinks/embedded-store.js';
 import { InfluxSink } from './sinks/influx-sink.js';
 import type { ComponentHealth, HealthStatus, Sink } from './sinks/sink.js';
-import { openDb, type Db } from './sinks/sqlite-db.js';
+import { closeDb, openDb, type Db } from './sinks/sqlite-db.js';
 import { deadlineSignal } from './util/abort.js';
 import { MemoryCache, type SharedCache } from './util/shared-cache.js';
 import { Semaphore } from './util/semaphore.js';
@@ -345,7 +345,7 @@ export class App {
     const sinkState = this.sink.health();
     await this.server?.close();
     await this.http.close();
-    this.stateDb.close();
+    closeDb(this.stateDb);
     const stored = (await this.metrics.pointsStored.get()).values[0]?.value ?? 0;
     this.log.info({ took_ms: Date.now() - t0, points_stored: stored, outbox_points: sinkState.outbox_points }, 'stopped');
   }

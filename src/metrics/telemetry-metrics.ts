@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { PerTargetGauge } from './per-target-gauge.js';
 
 /**
  * Every self-metric of the daemon, in one place (names kept from the seed
@@ -45,8 +46,9 @@ export class TelemetryMetrics {
   readonly probes = this.counter('telemetry_probes_total', 'Probes run by kind and result (success/failure)', ['probe', 'result']);
   readonly probeFailures = this.counter('telemetry_probe_failures_total', 'Failed probes by kind and reason', ['probe', 'reason']);
   readonly errors = this.counter('telemetry_errors_total', 'Internal errors by component (bugs, storage failures)', ['component']);
-  readonly rttAvg = this.gauge('telemetry_rtt_avg_ms', 'Last ICMP average round-trip time per target', ['target']);
-  readonly packetLoss = this.gauge('telemetry_packet_loss_percent', 'Last ICMP packet loss per target', ['target']);
+  // One series per target: rendered outside prom-client (see PerTargetGauge).
+  readonly rttAvg = new PerTargetGauge('telemetry_rtt_avg_ms', 'Last ICMP average round-trip time per target');
+  readonly packetLoss = new PerTargetGauge('telemetry_packet_loss_percent', 'Last ICMP packet loss per target');
   readonly childProcesses = this.gauge('telemetry_child_processes', 'Probe tool processes running now, per pool (fping, mtr)', ['pool']);
   readonly childProcessesMax = this.gauge('telemetry_child_processes_max', 'Bound of each tool pool (mtr: WORKER_POOL_SIZE; fping: ceil(MAX_CONCURRENT_OPERATIONS / BATCH_SIZE))', ['pool']);
   readonly childProcessesStarted = this.counter('telemetry_child_processes_started_total', 'Probe tool processes started', ['tool']);
@@ -134,6 +136,6 @@ export class TelemetryMetrics {
         this.errors.inc({ component: 'metrics' });
       }
     }
-    return this.registry.metrics();
+    return (await this.registry.metrics()) + this.rttAvg.render() + this.packetLoss.render();
   }
 }

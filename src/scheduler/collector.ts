@@ -131,9 +131,9 @@ export class Collector {
     if (!r.success) this.metrics.probeFailures.inc({ probe: r.probe, reason: r.reason ?? 'unknown' });
     if (r.probe === 'icmp' && r.reason !== 'aborted') {
       const ping = r.samples.find((s) => s.measurement === 'ping') as Sample<'ping'> | undefined;
-      if (ping?.fields.loss_pct !== undefined) this.metrics.packetLoss.set({ target: r.target }, ping.fields.loss_pct);
-      if (ping?.fields.rtt_avg_ms !== undefined) this.metrics.rttAvg.set({ target: r.target }, ping.fields.rtt_avg_ms);
-      else this.metrics.rttAvg.remove({ target: r.target });
+      if (ping?.fields.loss_pct !== undefined) this.metrics.packetLoss.set(r.target, ping.fields.loss_pct);
+      if (ping?.fields.rtt_avg_ms !== undefined) this.metrics.rttAvg.set(r.target, ping.fields.rtt_avg_ms);
+      else this.metrics.rttAvg.remove(r.target);
     }
   }
 }

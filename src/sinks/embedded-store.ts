@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { fieldEntries, seriesKey, type AnySample } from '../samples/sample.js';
 import type { ComponentHealth, Sink } from './sink.js';
-import { canWrite, openDb, type Db } from './sqlite-db.js';
+import { canWrite, closeDb, openDb, type Db } from './sqlite-db.js';
 
 export interface StoredPoint {
   measurement: string;
@@ -139,7 +139,7 @@ export class EmbeddedStore implements Sink {
     if (this.closed) return;
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
-    this.db.close();
+    closeDb(this.db);
   }
 }
 

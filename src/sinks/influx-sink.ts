@@ -6,7 +6,7 @@ import type { AnySample } from '../samples/sample.js';
 import { EndpointWriter, type WriteEndpoint, type WriterOptions } from './influx-writer.js';
 import { Outbox } from './outbox.js';
 import type { ComponentHealth, Sink } from './sink.js';
-import { canWrite, openDb, type Db } from './sqlite-db.js';
+import { canWrite, closeDb, openDb, type Db } from './sqlite-db.js';
 
 export interface InfluxTarget {
   api: 'v1' | 'v2';
@@ -147,6 +147,6 @@ export class InfluxSink implements Sink {
     this.closed = true;
     this.lastPoints = this.outbox.points;
     if (this.outbox.points > 0) this.log.info({ points: this.outbox.points }, 'outbox kept on disk for the next start');
-    this.db.close();
+    closeDb(this.db);
   }
 }

@@ -159,6 +159,7 @@ test('SIGKILL one replica: its targets are probed again within TTL + one interva
   await sleep(TTL + 4 * INTERVAL);
   const windowEnd = Date.now();
   let worst = 0;
+  let afterKill = 0;
   const byTarget = new Map<string, number[]>();
   for (const q of (await web.requests()) as Recorded[]) {
     if (q.at <= tK - 2 * INTERVAL || q.at > windowEnd) continue;
@@ -168,10 +169,15 @@ test('SIGKILL one replica: its targets are probed again within TTL + one interva
   for (const target of orphans) {
     const times = byTarget.get(target) ?? [];
     for (let i = 1; i < times.length; i++) worst = Math.max(worst, times[i]! - times[i - 1]!);
+    afterKill = Math.max(afterKill, (times.find((at) => at > tK) ?? Infinity) - tK);
     assert.ok(times.at(-1)! > windowEnd - 2 * INTERVAL, `${target} probed again`);
   }
-  t.diagnostic(`worst gap after SIGKILL: ${worst} ms (TTL ${TTL} + interval ${INTERVAL})`);
-  assert.ok(worst <= TTL + INTERVAL + 250, `worst gap ${worst} ms`);
+  // The bound counts from the death: slots due before it were the victim's.
+  // The silence at the target adds the time from its last probe to the kill
+  // (under one interval), so it is reported, not held to the same bound.
+  t.diagnostic(`after SIGKILL: orphans probed again within ${afterKill} ms of the kill (bound TTL ${TTL} + interval ${INTERVAL}); longest silence ${worst} ms`);
+  assert.ok(afterKill <= TTL + INTERVAL + 250, `an orphan waited ${afterKill} ms after the kill`);
+  assert.ok(worst <= TTL + 2 * INTERVAL + 250, `longest silence ${worst} ms`);
   await victim.cleanup();
   const owners = await ownerMap(daemons);
   assert.equal(owners.size, N, 'no target left unowned');
