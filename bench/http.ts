@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, Proc, until } from '../scripts/lib/services.js';
-import { cpu, mb, paced, r3, rss, sleep } from './lib/proc.js';
+import { cpu, mb, paced, r3, rss, sleep, treeCpu } from './lib/proc.js';
 import { benchDaemon } from './lib/daemon.js';
 import { startTargetServer } from './lib/target-server.js';
 
@@ -36,9 +36,9 @@ export async function benchHttp(o: { targets: number; seconds: number; dir: stri
       try {
         await sleep(2 * interval * 1000); // warm up: connections, JIT
         const s0 = await server.stats();
-        const c0 = cpu(d.proc.pid!);
+        const c0 = treeCpu(d.proc.pid!);
         await sleep(o.seconds * 1000);
-        const c1 = cpu(d.proc.pid!);
+        const c1 = treeCpu(d.proc.pid!);
         const s1 = await server.stats();
         const pts = await d.json<{ points: { fields: { ttfb_ms?: number } }[] }>('/api/points?measurement=http&since=10s&limit=10000');
         const ttfb = pts.points.map((p) => p.fields.ttfb_ms ?? 0);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { freePort, Proc, until } from '../scripts/lib/services.js';
 import { benchDaemon } from './lib/daemon.js';
-import { cpu, mb, paced, peakRss, r3, rss, sleep } from './lib/proc.js';
+import { cpu, mb, paced, peakRss, r3, rss, sleep, treeCpu } from './lib/proc.js';
 
 export interface IcmpRow {
   tool: string;
@@ -64,18 +64,26 @@ export async function benchIcmp(o: { targets: number; rounds: number }): Promise
 
   // network-telemetry: icmp only, BATCH_SIZE 100, 10 s interval.
   const interval = 10;
-  const d = await benchDaemon({ TARGET_FQDNS: hosts.join(','), DEFAULT_PROBES: 'icmp', COLLECTION_INTERVAL: String(interval), BATCH_SIZE: '100', ICMP_COUNT: String(count) });
+  // Every target of a round may run at once (the defaults, 50 targets and 100 operations, cannot
+  // fit 1,000 one-second probes in a 10 s slot): 10 fping processes per 1,000 targets.
+  const d = await benchDaemon({ TARGET_FQDNS: hosts.join(','), DEFAULT_PROBES: 'icmp', COLLECTION_INTERVAL: String(interval), BATCH_SIZE: '100', MAX_CONCURRENT_TARGETS: String(Math.max(100, o.targets)), MAX_CONCURRENT_OPERATIONS: String(Math.max(100, o.targets)), ICMP_COUNT: String(count) });
   try {
-    await sleep((interval + 2) * 1000);
-    const c0 = cpu(d.proc.pid!);
+    // Measure whole slots: from a slot boundary (plus the first slot, skipped) to o.rounds slots later.
+    const slotMs = interval * 1000;
+    await sleep(slotMs - (Date.now() % slotMs) + slotMs);
+    const from = Date.now() - (Date.now() % slotMs);
+    const c0 = treeCpu(d.proc.pid!);
     await sleep(interval * o.rounds * 1000);
-    const c1 = cpu(d.proc.pid!);
-    const pts = await d.json<{ points: { fields: { rtt_avg_ms?: number } }[] }>(`/api/points?measurement=ping&since=${2 * interval}s&limit=10000`);
+    const c1 = treeCpu(d.proc.pid!);
+    const pts = await d.json<{ points: { fields: { rtt_avg_ms?: number; sent?: number } }[] }>(`/api/points?measurement=ping&since=${new Date(from).toISOString()}&until=${new Date(from + o.rounds * slotMs).toISOString()}&limit=10000`);
     const rtts = pts.points.map((p) => p.fields.rtt_avg_ms).filter((x): x is number => x !== undefined);
+    // Echo requests actually sent (from the points), not assumed: a skipped slot must not flatter us.
+    const sent = pts.points.reduce((a, p) => a + (p.fields.sent ?? 0), 0);
+    if (sent < o.targets * count * o.rounds) console.error(`[bench] icmp: only ${sent} of ${o.targets * count * o.rounds} echo requests were sent (skipped slots?)`);
     rows.push({
       tool: 'network-telemetry (BATCH_SIZE=100)',
-      echoes: o.targets * count * o.rounds,
-      cpuPer1000: r3(((c1.total - c0.total) / (o.targets * count * o.rounds)) * 1000),
+      echoes: sent,
+      cpuPer1000: r3(((c1.total - c0.total) / Math.max(1, sent)) * 1000),
       driverCpuPer1000: null,
       rssMb: mb(peakRss(d.proc.pid!)),
       rttAvgMs: r3(rtts.reduce((a, b) => a + b, 0) / rtts.length),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests talk to (real servers and tools, no
-# mocks). Run as root it installs what is missing; otherwise it names the
+# mocks); with --bench, also the peers of the benchmarks. Run as root it installs what is missing; otherwise it names the
 # exact command to run and fails.
 set -euo pipefail
 
@@ -22,6 +22,13 @@ NEEDED=(
   yamllint:yamllint
   docker-compose:docker-compose
 )
+# `npm run bench` also needs the peers it measures against.
+if [ "${1:-}" = "--bench" ]; then
+  NEEDED+=(
+    prometheus-blackbox-exporter:prometheus-blackbox-exporter
+    prometheus-smokeping-prober:prometheus-smokeping-prober
+  )
+fi
 
 missing=()
 for entry in "${NEEDED[@]}"; do

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const TICK = 100; // USER_HZ on Linux
 
@@ -11,6 +11,43 @@ export function cpu(pid: number | 'self'): { self: number; children: number; tot
   const self = (n(14) + n(15)) / TICK;
   const children = (n(16) + n(17)) / TICK;
   return { self, children, total: self + children };
+}
+
+/**
+ * CPU seconds of a process and of its live descendants (each with its own
+ * reaped children). The daemon starts fping and mtr through its spawner
+ * helper, so their CPU lands in the spawner's reaped-children counters, not
+ * the daemon's: measuring the daemon alone would leave the tools out.
+ */
+export function treeCpu(pid: number): { total: number } {
+  let total = cpu(pid).total;
+  for (const child of descendants(pid)) {
+    try {
+      total += cpu(child).total;
+    } catch {
+      // exited between the listing and the read: its CPU moved to its parent's counters
+    }
+  }
+  return { total };
+}
+
+function descendants(root: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      parentOf.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const [pid, ppid] of parentOf) if (ppid === p) (out.push(pid), walk(pid));
+  };
+  walk(root);
+  return out;
 }
 
 /** Resident set size in bytes (VmRSS). */
