@@ -8,8 +8,8 @@
  * it is set, so a scrape only joins strings.
  */
 export class PerTargetGauge {
-  /** target -> its value and its exposition line, built when the value is set (sets are spread over the interval, scrapes are not). */
-  private readonly series = new Map<string, { prefix: string; value: number; line: string }>();
+  /** target -> its exposition line, built when the value is set (sets are spread over the interval, scrapes are not). */
+  private readonly series = new Map<string, { prefix: string; line: string }>();
 
   constructor(
     readonly name: string,
@@ -19,20 +19,15 @@ export class PerTargetGauge {
   set(target: string, value: number): void {
     const s = this.series.get(target);
     if (s) {
-      s.value = value;
       s.line = s.prefix + formatValue(value);
     } else {
       const prefix = `${this.name}{target="${escapeLabelValue(target)}"} `;
-      this.series.set(target, { prefix, value, line: prefix + formatValue(value) });
+      this.series.set(target, { prefix, line: prefix + formatValue(value) });
     }
   }
 
   remove(target: string): void {
     this.series.delete(target);
-  }
-
-  get(target: string): number | undefined {
-    return this.series.get(target)?.value;
   }
 
   /** Text exposition format 0.0.4, as prom-client renders a gauge. */

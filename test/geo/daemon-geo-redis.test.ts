@@ -1,34 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from '../../scripts/lib/services.js';
-import { CLI, ROOT, TEST_ENV } from '../helpers/daemon.js';
+import { collectOnceInNetns } from '../helpers/daemon.js';
 import { buildChain } from '../helpers/netns.js';
 import { startFakeIpApi } from './fake-ip-api.js';
 
 /** The probe runner in the client namespace, to completion; its JSON results. */
 function collect(ns: string, env: Record<string, string>, dataDir: string): Promise<{ points: { measurement: string; fields: Record<string, unknown> }[] }[]> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', CLI, 'collect', '--once', '--json'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: '/root', ...TEST_ENV, DATA_DIR: dataDir, COLLECTION_INTERVAL: '60', PROBE_TIMEOUT: '20', ...env },
-    });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('exit', () => {
-      try {
-        resolve(JSON.parse(out));
-      } catch {
-        reject(new Error(`collect failed: ${err}\n${out}`));
-      }
-    });
-  });
+  return collectOnceInNetns(ns, env, dataDir);
 }
 
 /**

@@ -40,3 +40,27 @@ export function runCli(args: string[], env: Record<string, string>, wrap: string
     });
   });
 }
+
+/**
+ * `collect --once --json` inside a network namespace, to completion (probes
+ * with a 20 s timeout, a 60 s interval); its parsed JSON results.
+ */
+export function collectOnceInNetns<T>(ns: string, env: Record<string, string>, dataDir: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', CLI, 'collect', '--once', '--json'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: '/root', ...TEST_ENV, DATA_DIR: dataDir, COLLECTION_INTERVAL: '60', PROBE_TIMEOUT: '20', ...env },
+    });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('exit', (code) => {
+      try {
+        resolve(JSON.parse(out) as T);
+      } catch {
+        reject(new Error(`collect exited ${code}: ${err}\n${out}`));
+      }
+    });
+  });
+}

@@ -1,10 +1,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, ROOT, TEST_ENV } from '../helpers/daemon.js';
+import { collectOnceInNetns } from '../helpers/daemon.js';
 import { buildChain, inNs, type Chain } from '../helpers/netns.js';
 
 /**
@@ -39,23 +38,7 @@ interface Result {
 }
 
 function collectInClient(env: Record<string, string>): Promise<Result[]> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('ip', ['netns', 'exec', chain.client, process.execPath, '--import', 'tsx', CLI, 'collect', '--once', '--json'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: '/root', ...TEST_ENV, DATA_DIR: dataDir, COLLECTION_INTERVAL: '60', PROBE_TIMEOUT: '20', ...env },
-    });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('exit', (code) => {
-      try {
-        resolve(JSON.parse(out) as Result[]);
-      } catch {
-        reject(new Error(`collect exited ${code}: ${err}\n${out}`));
-      }
-    });
-  });
+  return collectOnceInNetns<Result[]>(chain.client, env, dataDir);
 }
 
 const pick = (rs: Result[], probe: string) => rs.find((r) => r.probe === probe)!;
