@@ -8,6 +8,9 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "the tests build network namespaces and need root (CI runs as root)" >&2
   exit 1
 fi
+# GEO=offline's database is not part of the default install (150 MB); the
+# geolocation tests need it (the command is GEOIP_LITE_INSTALL in src/geo/offline-backend.ts).
+[ -d node_modules/geoip-lite ] || npm install --no-save --no-audit --no-fund geoip-lite@1.4 >/dev/null
 shopt -s globstar nullglob
 files=(test/**/*.test.ts)
 # One file at a time: several suites start daemons and time their rounds.

@@ -1,4 +1,4 @@
-import type { ComponentHealth } from '../sinks/sink.js';
+import type { ComponentHealth } from '../lifecycle/component.js';
 
 /**
  * Who collects what. The scheduler asks at every (target, slot): `owns` is a

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
-import type { ComponentHealth } from '../sinks/sink.js';
+import type { ComponentHealth } from '../lifecycle/component.js';
 import type { Coordinator } from './coordinator.js';
 import { owners } from './rendezvous.js';
 

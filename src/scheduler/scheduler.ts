@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Coordinator } from '../cluster/coordinator.js';
 import type { ProbeKind, Target } from '../config/targets.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
-import type { ComponentHealth } from '../sinks/sink.js';
+import type { ComponentHealth } from '../lifecycle/component.js';
 import { Semaphore } from '../util/semaphore.js';
 import type { Collector } from './collector.js';
 import { MinHeap } from './min-heap.js';

@@ -5,7 +5,8 @@ import { toLineProtocol } from '../samples/line-protocol.js';
 import type { AnySample } from '../samples/sample.js';
 import { EndpointWriter, type WriteEndpoint, type WriterOptions } from './influx-writer.js';
 import { Outbox } from './outbox.js';
-import type { ComponentHealth, Sink } from './sink.js';
+import type { ComponentHealth } from '../lifecycle/component.js';
+import type { Sink } from './sink.js';
 import { canWrite, closeDb, openDb, type Db } from './sqlite-db.js';
 
 export interface InfluxTarget {

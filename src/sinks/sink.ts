@@ -1,11 +1,5 @@
+import type { ComponentHealth } from '../lifecycle/component.js';
 import type { AnySample } from '../samples/sample.js';
-
-export type HealthStatus = 'ok' | 'degraded' | 'failing';
-
-export interface ComponentHealth {
-  status: HealthStatus;
-  [detail: string]: unknown;
-}
 
 /**
  * Where samples go. `write` returns once the samples are committed to local
