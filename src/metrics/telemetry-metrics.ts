@@ -100,6 +100,10 @@ export class TelemetryMetrics {
   readonly adhocRuns = this.gauge('telemetry_adhoc_runs_in_flight', 'POST /collect runs in flight (bound: MAX_ADHOC_RUNS)');
   readonly httpRequests = this.counter('telemetry_http_requests_total', 'Requests to the daemon API by route and status', ['route', 'status']);
 
+  // --- configuration -------------------------------------------------------
+  readonly configReloads = this.counter('telemetry_config_reloads_total', 'Configuration reloads (SIGHUP, POST /-/reload, TARGETS_FILE change) by result (success, failure)', ['result']);
+  readonly configLastReloadSuccess = this.gauge('telemetry_config_last_reload_success_timestamp_seconds', 'Unix time of the last successful configuration load (start or reload)');
+
   readonly info = this.gauge('telemetry_build_info', 'Build and runtime information (value 1)', ['version', 'node']);
   readonly icmpMode = this.gauge('telemetry_icmp_privilege_mode', 'ICMP privilege mode in use (value 1 on the active mode)', ['mode']);
 
