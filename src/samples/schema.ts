@@ -36,6 +36,7 @@ export const SCHEMA = {
       rtt_min_ms: 'float',
       rtt_avg_ms: 'float',
       rtt_max_ms: 'float',
+      rtt_median_ms: 'float',
       rtt_stddev_ms: 'float',
       jitter_ms: 'float',
       r_factor: 'float',

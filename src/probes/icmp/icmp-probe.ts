@@ -138,6 +138,7 @@ export function createIcmpProbe(batcher: FpingBatcher): Probe {
       rtt_min_ms: st.rttMinMs,
       rtt_avg_ms: st.rttAvgMs,
       rtt_max_ms: st.rttMaxMs,
+      rtt_median_ms: st.rttMedianMs,
       rtt_stddev_ms: st.rttStddevMs,
       jitter_ms: st.jitterMs,
       r_factor: st.rFactor,

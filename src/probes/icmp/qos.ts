@@ -4,6 +4,8 @@
  *
  * - loss_pct = 100 * (sent - received) / sent
  * - rtt min/avg/max over received replies; rtt_stddev_ms = population standard deviation
+ * - rtt_median_ms: the median of the received replies (mean of the middle two
+ *   for an even count) — the line of a SmokePing-style chart
  * - jitter_ms = mean |RTT(i) - RTT(i-1)| over consecutive *received* replies
  *   (the instantaneous inter-arrival variation D(i-1,i) of RFC 3550 §6.4.1,
  *   averaged plainly instead of RFC 3550's 1/16 smoothing, since a slot has
@@ -25,6 +27,7 @@ export interface EchoStats {
   rttMinMs?: number;
   rttAvgMs?: number;
   rttMaxMs?: number;
+  rttMedianMs?: number;
   rttStddevMs?: number;
   jitterMs?: number;
   rFactor?: number;
@@ -45,6 +48,9 @@ export function echoStats(rtts: readonly (number | null)[]): EchoStats {
   s.rttMinMs = r3(Math.min(...got));
   s.rttMaxMs = r3(Math.max(...got));
   s.rttAvgMs = r3(avg);
+  const sorted = [...got].sort((a, b) => a - b);
+  const mid = received >> 1;
+  s.rttMedianMs = r3(received % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2);
   s.rttStddevMs = r3(Math.sqrt(variance));
   if (received >= 2) {
     let sum = 0;
