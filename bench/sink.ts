@@ -1,3 +1,4 @@
+import { Deadline } from '../src/lifecycle/component.js';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { HttpClient } from '../src/http-client/http-client.js';
@@ -82,7 +83,7 @@ export async function benchSink(o: { points: number; dir: string }): Promise<Sin
       lineBytesPerPoint: Math.round((sink.outbox.sizeBytes - lineBytes0) / fill.length),
     };
   } finally {
-    await sink.stop(0);
+    await sink.stop(Deadline.in(0));
     await http.close();
     await vm.cleanup();
   }

@@ -24,7 +24,7 @@ import { apiRoutes } from './server/routes.js';
 import { EmbeddedStore } from './sinks/embedded-store.js';
 import { InfluxSink } from './sinks/influx-sink.js';
 import type { Sink } from './sinks/sink.js';
-import type { ComponentHealth, HealthStatus } from './lifecycle/component.js';
+import { Deadline, type ComponentHealth, type HealthStatus } from './lifecycle/component.js';
 import { closeDb, openDb, type Db } from './sinks/sqlite-db.js';
 import { deadlineSignal } from './util/abort.js';
 import { MemoryCache, type SharedCache } from './util/shared-cache.js';
@@ -342,7 +342,7 @@ export class App {
     this.pingRunner.killAll();
     this.spawner?.close();
     await this.geo?.stop(left() * 0.1);
-    await this.sink.stop(left() * 0.9);
+    await this.sink.stop(Deadline.in(left() * 0.9));
     const sinkState = this.sink.health();
     await this.server?.close();
     await this.http.close();

@@ -18,17 +18,17 @@ export class CommitQueue {
       this.pending.push({ samples, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        setImmediate(() => void this.flush());
       }
     });
   }
 
-  private flush(): void {
+  private async flush(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
     this.scheduled = false;
     try {
-      this.sink.write(batch.length === 1 ? batch[0]!.samples : batch.flatMap((b) => b.samples));
+      await this.sink.write(batch.length === 1 ? batch[0]!.samples : batch.flatMap((b) => b.samples));
       for (const b of batch) b.resolve();
     } catch (err) {
       for (const b of batch) b.reject(err);

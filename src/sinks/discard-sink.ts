@@ -5,6 +5,7 @@ import type { Sink } from './sink.js';
 /** For `collect --once`: results are printed, not stored (like `telegraf --test`). */
 export class DiscardSink implements Sink {
   readonly kind = 'none';
+  readonly name = 'sink';
   write(samples: readonly AnySample[]): void {
     void samples;
   }
@@ -14,6 +15,6 @@ export class DiscardSink implements Sink {
   writable(): boolean {
     return true;
   }
-  start(): void {}
+  async start(): Promise<void> {}
   async stop(): Promise<void> {}
 }

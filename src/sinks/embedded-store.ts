@@ -28,6 +28,7 @@ export interface PointQuery {
  */
 export class EmbeddedStore implements Sink {
   readonly kind = 'embedded';
+  readonly name = 'store';
   private readonly db: Db;
   private readonly insert;
   private readonly writeMany;
@@ -55,7 +56,7 @@ export class EmbeddedStore implements Sink {
     metrics.onCollect(() => metrics.storeBytes.set(this.sizeBytes()));
   }
 
-  start(): void {
+  async start(): Promise<void> {
     this.applyRetention();
     this.sweeper = setInterval(() => this.applyRetention(), 10 * 60_000);
     this.sweeper.unref();

@@ -5,7 +5,7 @@ import { toLineProtocol } from '../samples/line-protocol.js';
 import type { AnySample } from '../samples/sample.js';
 import { EndpointWriter, type WriteEndpoint, type WriterOptions } from './influx-writer.js';
 import { Outbox } from './outbox.js';
-import type { ComponentHealth } from '../lifecycle/component.js';
+import type { ComponentHealth, Deadline } from '../lifecycle/component.js';
 import type { Sink } from './sink.js';
 import { canWrite, closeDb, openDb, type Db } from './sqlite-db.js';
 
@@ -52,6 +52,7 @@ export function writeEndpoint(base: string, t: InfluxTarget): WriteEndpoint {
  */
 export class InfluxSink implements Sink {
   readonly kind = 'influxdb';
+  readonly name = 'sink';
   private readonly db: Db;
   readonly outbox: Outbox;
   readonly writers: EndpointWriter[];
@@ -89,7 +90,7 @@ export class InfluxSink implements Sink {
     });
   }
 
-  start(): void {
+  async start(): Promise<void> {
     if (this.outbox.points > 0) this.log.info({ points: this.outbox.points }, 'outbox holds points from before the restart; delivering');
     for (const w of this.writers) w.start();
   }
@@ -142,9 +143,9 @@ export class InfluxSink implements Sink {
   }
 
   /** SIGTERM: deliver for at most the deadline; what is left stays on disk for the next start. */
-  async stop(deadlineMs: number): Promise<void> {
+  async stop(deadline: Deadline): Promise<void> {
     if (this.closed) return;
-    await Promise.all(this.writers.map((w) => w.stop(deadlineMs)));
+    await Promise.all(this.writers.map((w) => w.stop(deadline.remaining())));
     this.closed = true;
     this.lastPoints = this.outbox.points;
     if (this.outbox.points > 0) this.log.info({ points: this.outbox.points }, 'outbox kept on disk for the next start');

@@ -1,18 +1,16 @@
-import type { ComponentHealth } from '../lifecycle/component.js';
+import type { Component, ComponentHealth } from '../lifecycle/component.js';
 import type { AnySample } from '../samples/sample.js';
 
 /**
- * Where samples go. `write` returns once the samples are committed to local
- * disk (the embedded store, or the outbox in front of InfluxDB): a round is
- * reported done only after that. It throws only when the disk itself fails.
+ * Where samples go. `write` settles once the samples are committed to local
+ * disk (the embedded store, or the outbox in front of the databases): a round
+ * is reported done only after that. It rejects only when the disk itself
+ * fails. Sinks follow the lifecycle contract (src/lifecycle/component.ts).
  */
-export interface Sink {
+export interface Sink extends Component {
   readonly kind: string;
-  write(samples: readonly AnySample[]): void;
+  write(samples: readonly AnySample[]): void | Promise<void>;
   health(): ComponentHealth;
   /** Can we commit to local disk right now? (GET /health/ready) */
   writable(): boolean;
-  start(): void;
-  /** Flush what can be flushed before the deadline; idempotent. */
-  stop(deadlineMs: number): Promise<void>;
 }
