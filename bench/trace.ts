@@ -4,7 +4,7 @@ import { silentLogger } from '../src/logging/logger.js';
 import { ProcessRunner } from '../src/probes/tools/process-runner.js';
 import { createTraceProbe, mtrArgs } from '../src/probes/trace/trace-probe.js';
 import { RouteMemory } from '../src/probes/trace/route-memory.js';
-import { openDb } from '../src/sinks/sqlite-db.js';
+import { openDb } from '../src/sqlite/sqlite-db.js';
 import { targetFromEntry } from '../src/config/targets.js';
 import { deadlineSignal } from '../src/util/abort.js';
 import { cpu, r3 } from './lib/proc.js';

@@ -25,7 +25,7 @@ import { EmbeddedStore } from './sinks/embedded-store.js';
 import { InfluxSink } from './sinks/influx-sink.js';
 import type { Sink } from './sinks/sink.js';
 import { Deadline, type ComponentHealth, type HealthStatus } from './lifecycle/component.js';
-import { closeDb, openDb, type Db } from './sinks/sqlite-db.js';
+import { closeDb, openDb, type Db } from './sqlite/sqlite-db.js';
 import { deadlineSignal } from './util/abort.js';
 import { MemoryCache, type SharedCache } from './util/shared-cache.js';
 import { Semaphore } from './util/semaphore.js';

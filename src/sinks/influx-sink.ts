@@ -7,7 +7,7 @@ import { EndpointWriter, type WriteEndpoint, type WriterOptions } from './influx
 import { Outbox } from './outbox.js';
 import type { ComponentHealth, Deadline } from '../lifecycle/component.js';
 import type { Sink } from './sink.js';
-import { canWrite, closeDb, openDb, type Db } from './sqlite-db.js';
+import { canWrite, closeDb, openDb, type Db } from '../sqlite/sqlite-db.js';
 
 export interface InfluxTarget {
   api: 'v1' | 'v2';

@@ -1,4 +1,4 @@
-import type { Db } from './sqlite-db.js';
+import type { Db } from '../sqlite/sqlite-db.js';
 
 export interface OutboxRow {
   seq: number;

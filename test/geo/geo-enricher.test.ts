@@ -14,7 +14,7 @@ import { RouteMemory } from '../../src/probes/trace/route-memory.js';
 import { createTraceProbe } from '../../src/probes/trace/trace-probe.js';
 import { toLineProtocol } from '../../src/samples/line-protocol.js';
 import type { AnySample, Sample } from '../../src/samples/sample.js';
-import { closeDb, openDb, type Db } from '../../src/sinks/sqlite-db.js';
+import { closeDb, openDb, type Db } from '../../src/sqlite/sqlite-db.js';
 import { newClient, target } from '../helpers/fixtures.js';
 
 /** Independent reference distance (3-D vectors, see haversine.test.ts). */

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Outbox } from '../../src/sinks/outbox.js';
-import { openDb } from '../../src/sinks/sqlite-db.js';
+import { openDb } from '../../src/sqlite/sqlite-db.js';
 import { parseRetryAfter } from '../../src/sinks/influx-writer.js';
 import { writeEndpoint } from '../../src/sinks/influx-sink.js';
 

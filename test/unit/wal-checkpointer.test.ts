@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { closeDb, openDb } from '../../src/sinks/sqlite-db.js';
+import { closeDb, openDb } from '../../src/sqlite/sqlite-db.js';
 import { waitFor } from '../helpers/net.js';
 
 test('WAL checkpoints run in the worker: the daemon connection never checkpoints, the database file still fills', async () => {

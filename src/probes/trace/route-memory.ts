@@ -1,4 +1,4 @@
-import type { Db } from '../../sinks/sqlite-db.js';
+import type { Db } from '../../sqlite/sqlite-db.js';
 import type { HopSummary, RouteSummary } from './route.js';
 
 export type RememberedRoute = Pick<RouteSummary, 'hopCount' | 'reached' | 'routeHash'> & { hops: HopSummary[] };
