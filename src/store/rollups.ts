@@ -1,0 +1,196 @@
+import type { Db } from '../sqlite/sqlite-db.js';
+import type { FieldLayouts } from './field-layouts.js';
+import { KINDS, ROLLUP_GRACE_MS, TIERS, kindColumns, rawAggSql, tableOf, type RollupKind, type Tier } from './rollup-spec.js';
+import { getMeta, setMeta, type Statement } from './schema.js';
+
+/** Target-kind pairs rolled up per transaction: a few milliseconds of work. */
+const PAIRS_PER_STEP = 200;
+/** Dirty buckets re-rolled per transaction. */
+const DIRTY_PER_STEP = 100;
+
+interface Job {
+  b: number;
+  pairs: { tid: number; mid: number }[];
+  next: number;
+}
+
+/**
+ * Incremental rollups: each bucket is aggregated from raw points once, when
+ * it has closed (ROLLUP_GRACE_MS after its end), target by target in small
+ * transactions, so the cost is the bucket's own points — not the size of
+ * the store. `watermark(tier)` is how far a tier is done; a point that
+ * lands below it later (a slot collected again, a late run) is re-rolled
+ * through the `dirty` table. Raw points are never deleted before every
+ * tier has rolled them up (retention takes the watermarks into account).
+ *
+ * Ad-hoc points (tag mode=adhoc) are left out: a bucket summarizes the
+ * scheduled slots, so an operator pressing "probe now" ten times during an
+ * incident does not weigh ten times in the 5-minute median.
+ */
+export class Rollups {
+  private readonly done = new Map<Tier['name'], number>();
+  private readonly jobs = new Map<Tier['name'], Job>();
+  private readonly aggregate = new Map<string, Statement>();
+  private readonly store = new Map<string, Statement>();
+  private readonly rolledMids: number[];
+  private readonly kindByMid: Map<number, RollupKind>;
+  private readonly takeDirty;
+  private readonly dropDirty;
+  private readonly pairsStmt;
+  private readonly firstAtOrAfter;
+
+  constructor(
+    private readonly db: Db,
+    layouts: FieldLayouts,
+    private readonly now: () => number,
+  ) {
+    this.kindByMid = new Map(KINDS.map((k) => [layouts.mid(k.measurement)!, k]));
+    this.rolledMids = [...this.kindByMid.keys()];
+    for (const k of KINDS) {
+      const cols = kindColumns(k);
+      const exprs = rawAggSql(k, (field) => layouts.sql(k.measurement, field, 'r.f'));
+      this.aggregate.set(
+        k.name,
+        db.prepare(
+          `SELECT s.sub AS sub, ${exprs.map((e, i) => `${e} AS ${cols[i]}`).join(', ')}
+           FROM raw r INDEXED BY raw_target JOIN series s ON s.sid = r.sid
+           WHERE r.tid = ? AND r.ts >= ? AND r.ts < ? AND r.mid = ? AND s.adhoc = 0
+           GROUP BY s.sub`,
+        ),
+      );
+      for (const t of TIERS) {
+        this.store.set(
+          tableOf(k, t),
+          db.prepare(`INSERT OR REPLACE INTO ${tableOf(k, t)} (tid, sub, b, ${cols.join(', ')}) VALUES (?, ?, ?, ${cols.map(() => '?').join(', ')})`),
+        );
+      }
+    }
+    this.takeDirty = db.prepare('SELECT tier, tid, b FROM dirty LIMIT ?');
+    this.dropDirty = db.prepare('DELETE FROM dirty WHERE tier = ? AND tid = ? AND b = ?');
+    this.pairsStmt = db.prepare(`SELECT DISTINCT tid, mid FROM series WHERE adhoc = 0 AND mid IN (${this.rolledMids.join(',')}) ORDER BY tid, mid`);
+    this.firstAtOrAfter = db.prepare('SELECT ts FROM raw WHERE mid = ? AND ts >= ? ORDER BY ts LIMIT 1').pluck();
+    for (const t of TIERS) this.done.set(t.name, getMeta(db, `rollup_${t.name}`) ?? this.initialWatermark(t));
+  }
+
+  /** Rolled up until (exclusive): every bucket before this is in the tier. */
+  watermark(t: Tier): number {
+    return this.done.get(t.name)!;
+  }
+
+  /** The oldest watermark: raw points before it are rolled up in every tier. */
+  get safeToDelete(): number {
+    return Math.min(...TIERS.map((t) => this.watermark(t)));
+  }
+
+  /** Restart rolling up from `ms` (the legacy import writes older points). */
+  rewind(ms: number): void {
+    for (const t of TIERS) {
+      const b = Math.floor(ms / t.bucketMs) * t.bucketMs;
+      if (b < this.watermark(t)) {
+        this.done.set(t.name, b);
+        this.jobs.delete(t.name);
+        setMeta(this.db, `rollup_${t.name}`, b);
+      }
+    }
+  }
+
+  /**
+   * One small unit of work, if any is due (dirty buckets first, then the
+   * next closed bucket of each tier). Returns whether it did something.
+   */
+  step(): boolean {
+    if (this.stepDirty()) return true;
+    for (const t of TIERS) if (this.stepTier(t)) return true;
+    return false;
+  }
+
+  /** How far behind the newest closed bucket each tier is (ms), for health. */
+  lagMs(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const t of TIERS) out[t.name] = Math.max(0, this.closedUntil(t) - this.watermark(t));
+    return out;
+  }
+
+  private stepDirty(): boolean {
+    const rows = this.takeDirty.all(DIRTY_PER_STEP) as { tier: Tier['name']; tid: number; b: number }[];
+    if (!rows.length) return false;
+    this.db.transaction(() => {
+      for (const d of rows) {
+        const t = TIERS.find((x) => x.name === d.tier);
+        if (t) for (const mid of this.rolledMids) this.rollPair(t, d.b, d.tid, mid);
+        this.dropDirty.run(d.tier, d.tid, d.b);
+      }
+    })();
+    return true;
+  }
+
+  private stepTier(t: Tier): boolean {
+    let job = this.jobs.get(t.name);
+    if (!job) {
+      const b = this.nextBucketWithData(t);
+      if (b === undefined) return false;
+      job = { b, pairs: this.pairsStmt.all() as { tid: number; mid: number }[], next: 0 };
+      this.jobs.set(t.name, job);
+    }
+    const j = job;
+    this.db.transaction(() => {
+      const end = Math.min(j.pairs.length, j.next + PAIRS_PER_STEP);
+      for (; j.next < end; j.next++) this.rollPair(t, j.b, j.pairs[j.next]!.tid, j.pairs[j.next]!.mid);
+      if (j.next >= j.pairs.length) {
+        this.jobs.delete(t.name);
+        this.done.set(t.name, j.b + t.bucketMs);
+        setMeta(this.db, `rollup_${t.name}`, j.b + t.bucketMs);
+      }
+    })();
+    return true;
+  }
+
+  private rollPair(t: Tier, b: number, tid: number, mid: number): void {
+    const k = this.kindByMid.get(mid);
+    if (!k) return;
+    const rows = this.aggregate.get(k.name)!.all(tid, b, b + t.bucketMs, mid) as Record<string, number | string | null>[];
+    const insert = this.store.get(tableOf(k, t))!;
+    const cols = kindColumns(k);
+    for (const r of rows) insert.run(tid, r.sub, b, ...cols.map((c) => r[c]));
+  }
+
+  /** Buckets end + grace before now are closed. */
+  private closedUntil(t: Tier): number {
+    return Math.floor((this.now() - ROLLUP_GRACE_MS) / t.bucketMs) * t.bucketMs;
+  }
+
+  /**
+   * The next closed bucket at or after the watermark that holds raw points;
+   * empty buckets are skipped by moving the watermark (a daemon that was
+   * off for a day does not walk 288 empty buckets).
+   */
+  private nextBucketWithData(t: Tier): number | undefined {
+    const from = this.watermark(t);
+    const closed = this.closedUntil(t);
+    if (from >= closed) return undefined;
+    let first: number | undefined;
+    for (const mid of this.rolledMids) {
+      const ts = this.firstAtOrAfter.get(mid, from) as number | undefined;
+      if (ts !== undefined && (first === undefined || ts < first)) first = ts;
+    }
+    const b = first === undefined ? closed : Math.floor(first / t.bucketMs) * t.bucketMs;
+    if (b >= closed) {
+      this.done.set(t.name, closed);
+      setMeta(this.db, `rollup_${t.name}`, closed);
+      return undefined;
+    }
+    return b;
+  }
+
+  private initialWatermark(t: Tier): number {
+    let first: number | undefined;
+    for (const mid of this.rolledMids) {
+      const ts = this.firstAtOrAfter.get(mid, 0) as number | undefined;
+      if (ts !== undefined && (first === undefined || ts < first)) first = ts;
+    }
+    const start = first ?? this.now();
+    const b = Math.floor(start / t.bucketMs) * t.bucketMs;
+    setMeta(this.db, `rollup_${t.name}`, b);
+    return b;
+  }
+}

@@ -1,0 +1,113 @@
+import type Database from 'better-sqlite3';
+import type { Db } from '../sqlite/sqlite-db.js';
+import { KINDS, TIERS, kindColumns, tableOf } from './rollup-spec.js';
+
+/**
+ * The store's tables (DATA_DIR/store.db). Layout, and why:
+ *
+ * raw (mid, ts, sid) WITHOUT ROWID — every point of the raw window. The key
+ *   starts with the measurement, then the slot time: new points land at the
+ *   end of their measurement's range (about ten insertion points, all
+ *   appends), retention deletes from the start of each range, and a
+ *   measurement-only query (/api/points?measurement=) is one key range.
+ *   Identity is (measurement, series, time), as in InfluxDB: INSERT OR
+ *   REPLACE makes a slot collected twice one point.
+ * raw_target (tid, ts) — the per-target queries (series, sparklines,
+ *   /api/points?target=). Its entries carry (mid, sid) too, so filters on
+ *   them never touch the table.
+ * raw.f — the fields as a JSON array in the measurement's field order
+ *   (`measurements.fields`, append-only so positions never move): a third
+ *   of the bytes of a JSON object, and still readable by json_extract.
+ * series — tags once per series instead of once per point.
+ * <kind>_<tier> (tid, sub, b) — rollup buckets (rollup-spec.ts).
+ * latest (tid, mid, sub) — the last point of each measurement per target,
+ *   with `since` (when its success last flipped): the overview's state.
+ * routes (tid, hash), route_changes (tid, ts) — route history for the whole
+ *   retention without keeping hop points: each distinct route once, with
+ *   first/last seen and its hops as last measured.
+ * dirty — buckets already rolled up that received a late point; rolled up
+ *   again (in the same transaction as the point, so a crash loses no mark).
+ * meta — rollup watermarks and import progress.
+ *
+ * auto_vacuum = INCREMENTAL so pages freed by retention go back to the file
+ * system a few at a time (EMBEDDED_MAX_BYTES bounds the file, not just the
+ * rows); it must be chosen before the first table, hence the VACUUM of the
+ * empty file.
+ */
+export const SCHEMA_VERSION = 1;
+
+/** A prepared statement taking positional parameters. */
+export type Statement = Database.Statement<unknown[]>;
+
+export function createSchema(db: Db): void {
+  if (Number(db.pragma('user_version', { simple: true })) >= SCHEMA_VERSION) return;
+  const empty = !db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table'").get();
+  if (empty && Number(db.pragma('auto_vacuum', { simple: true })) !== 2) {
+    db.pragma('auto_vacuum = INCREMENTAL');
+    db.exec('VACUUM');
+  }
+  const rollups = KINDS.flatMap((k) =>
+    TIERS.map(
+      (t) => `CREATE TABLE IF NOT EXISTS ${tableOf(k, t)} (
+        tid INTEGER NOT NULL, sub TEXT NOT NULL, b INTEGER NOT NULL,
+        ${kindColumns(k).map((c) => `${c} INTEGER`).join(', ')},
+        PRIMARY KEY (tid, sub, b)
+      ) WITHOUT ROWID;`,
+    ),
+  );
+  db.transaction(() => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS measurements (mid INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, fields TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS targets (tid INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+      CREATE TABLE IF NOT EXISTS series (
+        sid INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        mid INTEGER NOT NULL,
+        tid INTEGER NOT NULL,
+        sub TEXT NOT NULL,
+        adhoc INTEGER NOT NULL,
+        tags TEXT NOT NULL,
+        last_ts INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS series_tid ON series (tid, mid);
+      CREATE TABLE IF NOT EXISTS raw (
+        mid INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        sid INTEGER NOT NULL,
+        tid INTEGER NOT NULL,
+        f TEXT NOT NULL,
+        PRIMARY KEY (mid, ts, sid)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS raw_target ON raw (tid, ts);
+      CREATE TABLE IF NOT EXISTS latest (
+        tid INTEGER NOT NULL, mid INTEGER NOT NULL, sub TEXT NOT NULL,
+        ts INTEGER NOT NULL, f TEXT NOT NULL, ok INTEGER, since INTEGER NOT NULL,
+        PRIMARY KEY (tid, mid, sub)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS routes (
+        tid INTEGER NOT NULL, hash TEXT NOT NULL,
+        first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+        hop_count INTEGER, reached INTEGER, path TEXT, hops TEXT NOT NULL,
+        PRIMARY KEY (tid, hash)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS routes_seen ON routes (tid, last_seen);
+      CREATE TABLE IF NOT EXISTS route_changes (
+        tid INTEGER NOT NULL, ts INTEGER NOT NULL, from_hash TEXT, to_hash TEXT NOT NULL,
+        PRIMARY KEY (tid, ts)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS dirty (tier TEXT NOT NULL, tid INTEGER NOT NULL, b INTEGER NOT NULL, PRIMARY KEY (tier, tid, b)) WITHOUT ROWID;
+      ${rollups.join('\n')}
+    `);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  })();
+}
+
+export function getMeta(db: Db, key: string): number | undefined {
+  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: number } | undefined;
+  return row?.value;
+}
+
+export function setMeta(db: Db, key: string, value: number): void {
+  db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+}

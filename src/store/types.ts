@@ -1,0 +1,159 @@
+/**
+ * The store's public API: what the HTTP routes and the pages get. Shapes are
+ * documented with examples in src/store/README.md. Series arrays carry epoch
+ * seconds (uPlot's unit); everything else carries ISO times.
+ */
+import type { FieldValue } from '../samples/sample.js';
+
+/** GET /api/points: raw points, InfluxDB-like. */
+export interface PointQuery {
+  measurement?: string;
+  target?: string;
+  /** Inclusive, epoch ms. Default: one hour before `untilMs` (or now). */
+  sinceMs?: number;
+  /** Exclusive, epoch ms. Default: no upper bound. */
+  untilMs?: number;
+  /** Newest `limit` points of the window are returned. */
+  limit: number;
+}
+
+export interface StoredPoint {
+  measurement: string;
+  time: string;
+  timestamp_ms: number;
+  tags: Record<string, string>;
+  fields: Record<string, FieldValue>;
+}
+
+export interface PointsResult {
+  /** In time order (oldest first). */
+  points: StoredPoint[];
+  /** More points matched than `limit`, or the scan cap stopped the search first. */
+  truncated: boolean;
+  /** The window actually applied (after defaults). */
+  since_ms: number;
+  until_ms: number | null;
+}
+
+export interface SeriesQuery {
+  target: string;
+  fromMs: number;
+  toMs: number;
+  /** Most buckets per series (default 1000, at most 2000). */
+  maxBuckets?: number;
+}
+
+/** Columnar, uPlot-ready: `t` (bucket starts, epoch s) and one array per value, null where a bucket has no data. */
+export type Columns = { t: number[] } & Record<string, (number | null)[]>;
+
+export interface RouteChange {
+  time: number;
+  from_hash: string | null;
+  to_hash: string;
+}
+
+export interface SeriesResult {
+  target: string;
+  from: string;
+  to: string;
+  step_s: number;
+  /** `raw`: buckets computed from raw points; `rollup`: from stored buckets (`tier`). */
+  resolution: 'raw' | 'rollup';
+  tier: 'raw' | '5m' | '1h';
+  buckets: number;
+  ping?: Columns;
+  http?: Columns;
+  dns?: Columns;
+  tcp?: Columns;
+  /** Per probe kind (icmp, trace, http, tcp, dns): ok / failed / duration_ms per bucket. */
+  probes?: Record<string, Columns>;
+  /** Route changes in the range, epoch s. */
+  route_changes: RouteChange[];
+}
+
+export interface RouteHop {
+  ttl: number;
+  /** `*` for a silent hop. */
+  ip: string;
+  hostname: string | null;
+  ecmp_ips: string | null;
+  loss_pct: number | null;
+  rtt_avg_ms: number | null;
+  rtt_best_ms: number | null;
+  rtt_worst_ms: number | null;
+  lat: number | null;
+  lon: number | null;
+  country: string | null;
+  city: string | null;
+  asn: number | null;
+  as_org: string | null;
+}
+
+export interface RouteSummary {
+  hash: string;
+  first_seen: string;
+  last_seen: string;
+  hop_count: number | null;
+  reached: boolean | null;
+  path: string | null;
+}
+
+export interface RoutesQuery {
+  target: string;
+  /** Default: the retention (everything kept). */
+  fromMs?: number;
+  /** Default: now. */
+  toMs?: number;
+}
+
+export interface RoutesResult {
+  /** The route seen last (up to `to`), hop by hop as last measured. */
+  current: (RouteSummary & { hops: RouteHop[] }) | null;
+  /** Other routes seen in the range, most recently seen first (at most 100). */
+  earlier: RouteSummary[];
+  /** Route changes in the range, oldest first (ISO times). */
+  changes: { time: string; from_hash: string | null; to_hash: string }[];
+  /** From the target's latest `geo` point. */
+  source: { lat: number; lon: number } | null;
+  destination: { ip: string | null; lat: number | null; lon: number | null } | null;
+}
+
+export interface SparklineOptions {
+  /** Default: now. */
+  toMs?: number;
+  /** Default: one hour before `toMs`; clamped to the raw window. */
+  fromMs?: number;
+  /** Default 30, at most 120. */
+  buckets?: number;
+}
+
+export interface Sparkline {
+  /** Start of the first bucket, epoch s. */
+  from: number;
+  step_s: number;
+  /** Median of the slots' rtt_median_ms per bucket. */
+  rtt_ms: (number | null)[];
+  /** From the bucket's summed sent/received. */
+  loss_pct: (number | null)[];
+}
+
+export interface ProbeState {
+  probe: string;
+  success: boolean | null;
+  reason: string | null;
+  detail: string | null;
+  duration_ms: number | null;
+  /** Time (ISO) of the last run of this probe. */
+  at: string;
+  /** Since when (ISO) `success` has had its current value. */
+  since: string;
+}
+
+export interface LatestState {
+  target: string;
+  /** Last point of each measurement (ping, http, dns, tcp, route, geo): its time and fields. */
+  measurements: Record<string, { time: string; fields: Record<string, FieldValue> }>;
+  probes: ProbeState[];
+  /** Time (ISO) of the last route change kept, or null. */
+  route_changed_at: string | null;
+}
