@@ -68,7 +68,18 @@ export class TelemetryMetrics {
   readonly pointsStored = this.counter('telemetry_points_stored_total', 'Points committed to local storage (embedded store or outbox)');
   readonly pointsWritten = this.counter('telemetry_points_written_total', 'Points acknowledged by a database endpoint', ['endpoint']);
   readonly pointsDropped = this.counter('telemetry_points_dropped_total', 'Points dropped, by reason', ['reason']);
-  readonly storeBytes = this.gauge('telemetry_store_bytes', 'Size of the embedded store database file');
+  readonly storeBytes = this.gauge('telemetry_store_bytes', 'Bytes on disk of the embedded store (database file + WAL; bound: EMBEDDED_MAX_BYTES)');
+  readonly storeMaxBytes = this.gauge('telemetry_store_max_bytes', 'EMBEDDED_MAX_BYTES');
+  readonly storePointsWritten = this.counter('telemetry_store_points_written_total', 'Points committed to the embedded store');
+  readonly storeQueuePoints = this.gauge('telemetry_store_queue_points', 'Points handed to the embedded store and not yet committed');
+  readonly storeQueueMaxPoints = this.gauge('telemetry_store_queue_max_points', 'Bound of telemetry_store_queue_points (writes beyond it are dropped and counted)');
+  readonly storeQueriesInFlight = this.gauge('telemetry_store_queries_in_flight', 'Embedded store queries waiting for an answer');
+  readonly storeQueriesMax = this.gauge('telemetry_store_queries_max', 'Bound of telemetry_store_queries_in_flight (queries beyond it are refused)');
+  readonly storeOldestAge = this.gauge('telemetry_store_history_seconds', 'Age of the oldest data the embedded store keeps (EMBEDDED_RETENTION_DAYS, or less when EMBEDDED_MAX_BYTES bites)');
+  readonly storeMaintenanceMaxStep = this.gauge(
+    'telemetry_store_maintenance_max_step_seconds',
+    'Longest single maintenance step (rollup, retention, vacuum) in the store worker during the last second: the longest a write or query waited for it',
+  );
   readonly outboxPoints = this.gauge('telemetry_outbox_points', 'Points in the outbox not yet acknowledged by every endpoint');
   readonly outboxBytes = this.gauge('telemetry_outbox_bytes', 'Line-protocol bytes held by the outbox (bound: OUTBOX_MAX_BYTES)');
   readonly outboxMaxBytes = this.gauge('telemetry_outbox_max_bytes', 'OUTBOX_MAX_BYTES');

@@ -1,3 +1,5 @@
+import type { DnsColumns, HttpColumns, PingColumns, ProbeColumns, TcpColumns } from './types.js';
+
 /**
  * What the store keeps after the raw window, SmokePing-style: per target and
  * per time bucket, aggregates of each probe's main figures. One literal table
@@ -200,8 +202,10 @@ export function mergeAggSql(k: RollupKind): string[] {
 /** One bucket's stored columns by name (as SQLite returns them). */
 export type BucketRow = Record<string, number | null>;
 
-/** Per-bucket output values of a kind: the shape series() documents. */
-export const OUTPUTS: Record<RollupKind['name'], readonly (readonly [string, (r: BucketRow) => number | null])[]> = {
+type Output<C> = readonly (readonly [Exclude<keyof C, 't'>, (r: BucketRow) => number | null])[];
+
+/** Per-bucket output values of each kind: the columns of series() (types.ts). */
+export const OUTPUTS: { ping: Output<PingColumns>; http: Output<HttpColumns>; dns: Output<DnsColumns>; tcp: Output<TcpColumns>; probe: Output<ProbeColumns> } = {
   ping: [
     ['rtt_min', (r) => scaled(r.rtt_min)],
     ['rtt_median', (r) => scaled(r.rtt_median)],

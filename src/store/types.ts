@@ -43,8 +43,73 @@ export interface SeriesQuery {
   maxBuckets?: number;
 }
 
-/** Columnar, uPlot-ready: `t` (bucket starts, epoch s) and one array per value, null where a bucket has no data. */
-export type Columns = { t: number[] } & Record<string, (number | null)[]>;
+/** One value per bucket, null where the bucket has no data. */
+export type Col = (number | null)[];
+
+/**
+ * Columnar, uPlot-ready: `t` holds the bucket starts (epoch s) and every
+ * other array one value per bucket. `ok` / `failed` count runs per bucket.
+ */
+export interface PingColumns {
+  t: number[];
+  /** Lowest rtt_min_ms of the bucket's slots. */
+  rtt_min: Col;
+  /** Median of the slots' rtt_median_ms (merged buckets: median of the bucket medians). */
+  rtt_median: Col;
+  /** Mean of the slots' rtt_avg_ms. */
+  rtt_avg: Col;
+  /** Highest rtt_max_ms. */
+  rtt_max: Col;
+  /** 100 x (sent - received) / sent, summed over the bucket. */
+  loss_pct: Col;
+  jitter_ms: Col;
+  mos: Col;
+  ok: Col;
+  failed: Col;
+}
+
+/** Phase means over the bucket's runs (a phase a run did not have, e.g. tls on http://, is not averaged in). */
+export interface HttpColumns {
+  t: number[];
+  dns_ms: Col;
+  connect_ms: Col;
+  tls_ms: Col;
+  ttfb_ms: Col;
+  transfer_ms: Col;
+  total_ms: Col;
+  total_max_ms: Col;
+  ok: Col;
+  failed: Col;
+  status_2xx: Col;
+  status_3xx: Col;
+  status_4xx: Col;
+  status_5xx: Col;
+}
+
+export interface DnsColumns {
+  t: number[];
+  query_min_ms: Col;
+  query_ms: Col;
+  query_max_ms: Col;
+  ok: Col;
+  failed: Col;
+}
+
+export interface TcpColumns {
+  t: number[];
+  connect_min_ms: Col;
+  connect_ms: Col;
+  connect_max_ms: Col;
+  ok: Col;
+  failed: Col;
+}
+
+export interface ProbeColumns {
+  t: number[];
+  ok: Col;
+  failed: Col;
+  duration_ms: Col;
+}
 
 export interface RouteChange {
   time: number;
@@ -61,12 +126,12 @@ export interface SeriesResult {
   resolution: 'raw' | 'rollup';
   tier: 'raw' | '5m' | '1h';
   buckets: number;
-  ping?: Columns;
-  http?: Columns;
-  dns?: Columns;
-  tcp?: Columns;
-  /** Per probe kind (icmp, trace, http, tcp, dns): ok / failed / duration_ms per bucket. */
-  probes?: Record<string, Columns>;
+  ping?: PingColumns;
+  http?: HttpColumns;
+  dns?: DnsColumns;
+  tcp?: TcpColumns;
+  /** Per probe kind (icmp, trace, http, tcp, dns). */
+  probes?: Record<string, ProbeColumns>;
   /** Route changes in the range, epoch s. */
   route_changes: RouteChange[];
 }

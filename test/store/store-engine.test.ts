@@ -105,7 +105,7 @@ test('a 5-minute bucket: min of rtt_min, median of the slot medians, max of rtt_
     assert.equal(row.rtt_max, 50_000);
     assert.equal(row.sent, 25);
     assert.equal(row.received, 23);
-    assert.equal(row.jitter_sum / row.jitter_n, 2000);
+    assert.equal(row.jitter_sum! / row.jitter_n!, 2000);
     const series = s.engine.series({ target: 'a', fromMs: T0 - 23 * HOUR, toMs: T0 + HOUR, maxBuckets: 1000 });
     assert.equal(series.tier, '5m');
     const i = series.ping!.t.indexOf(T0 / 1000);

@@ -29,7 +29,10 @@ export class RoutesRunner {
   ) {
     const geoMid = (this.geoMid = lookups.layouts.mid('geo')!);
     this.st = {
-      current: db.prepare('SELECT * FROM routes WHERE tid = ? AND first_seen <= ? ORDER BY last_seen DESC LIMIT 1'),
+      newest: db.prepare('SELECT * FROM routes WHERE tid = ? AND first_seen <= ? ORDER BY last_seen DESC LIMIT 1'),
+      byHash: db.prepare('SELECT * FROM routes WHERE tid = ? AND hash = ?'),
+      changeBefore: db.prepare('SELECT to_hash FROM route_changes WHERE tid = ? AND ts <= ? ORDER BY ts DESC LIMIT 1').pluck(),
+      changeAfter: db.prepare('SELECT from_hash FROM route_changes WHERE tid = ? AND ts > ? ORDER BY ts LIMIT 1').pluck(),
       earlier: db.prepare('SELECT hash, first_seen, last_seen, hop_count, reached, path FROM routes WHERE tid = ? AND last_seen >= ? AND first_seen <= ? AND hash <> ? ORDER BY last_seen DESC LIMIT ?'),
       changes: db.prepare('SELECT ts, from_hash, to_hash FROM route_changes WHERE tid = ? AND ts >= ? AND ts <= ? ORDER BY ts'),
       geo: db.prepare(`SELECT f FROM latest WHERE tid = ? AND mid = ${geoMid} AND sub = ''`).pluck(),
@@ -42,7 +45,7 @@ export class RoutesRunner {
     const out: RoutesResult = { current: null, earlier: [], changes: [], source: null, destination: null };
     const tid = this.lookups.tid(q.target);
     if (tid === undefined) return out;
-    const cur = this.st.current.get(tid, to) as RouteRow | undefined;
+    const cur = this.currentAt(tid, to);
     if (cur) out.current = { ...summary(cur), hops: (JSON.parse(cur.hops) as Record<string, FieldValue>[]).map(hop) };
     out.earlier = (this.st.earlier.all(tid, from, to, cur?.hash ?? '', EARLIER_MAX) as RouteRow[]).map(summary);
     out.changes = (this.st.changes.all(tid, from, to) as { ts: number; from_hash: string | null; to_hash: string }[]).map((c) => ({
@@ -57,6 +60,19 @@ export class RoutesRunner {
       out.destination = { ip: str(g.dst_ip), lat: num(g.dst_lat), lon: num(g.dst_lon) };
     }
     return out;
+  }
+
+  /**
+   * The route in use at `to`. Seen at or after `to`, the newest route is
+   * it. Earlier, only the change events tell which route was in use (first
+   * and last seen do not: a route can come back): the one the last change
+   * before `to` led to, or the one the next change left.
+   */
+  private currentAt(tid: number, to: number): RouteRow | undefined {
+    const newest = this.st.newest.get(tid, to) as RouteRow | undefined;
+    if (!newest || newest.last_seen <= to) return newest;
+    const hash = (this.st.changeBefore.get(tid, to) as string | undefined) ?? (this.st.changeAfter.get(tid, to) as string | null | undefined);
+    return (hash ? (this.st.byHash.get(tid, hash) as RouteRow | undefined) : undefined) ?? newest;
   }
 }
 

@@ -2,7 +2,7 @@ import type { Db } from '../../sqlite/sqlite-db.js';
 import type { Statement } from '../schema.js';
 import { KINDS, OUTPUTS, TIERS, kindColumns, mergeAggSql, rawAggSql, tableOf, type BucketRow, type RollupKind, type Tier } from '../rollup-spec.js';
 import type { Rollups } from '../rollups.js';
-import type { Columns, SeriesQuery, SeriesResult } from '../types.js';
+import type { ProbeColumns, SeriesQuery, SeriesResult } from '../types.js';
 import { iso, type Lookups } from './lookups.js';
 
 export const DEFAULT_MAX_BUCKETS = 1000;
@@ -91,11 +91,11 @@ export class SeriesRunner {
       const bySub = new Map<string, Row[]>();
       for (const r of rows) (bySub.get(r.sub) ?? bySub.set(r.sub, []).get(r.sub)!).push(r);
       if (k.subTag) {
-        const subs: Record<string, Columns> = {};
-        for (const [sub, list] of [...bySub].sort(([a], [b]) => a.localeCompare(b))) subs[sub] = columns(k, list, from, pick.stepMs, n);
-        if (k.name === 'probe') out.probes = subs;
+        const subs: Record<string, ProbeColumns> = {};
+        for (const [sub, list] of [...bySub].sort(([a], [b]) => a.localeCompare(b))) subs[sub] = columns(k, list, from, pick.stepMs, n) as unknown as ProbeColumns;
+        out.probes = subs;
       } else {
-        out[k.name as 'ping' | 'http' | 'dns' | 'tcp'] = columns(k, bySub.get('') ?? [], from, pick.stepMs, n);
+        (out as unknown as Record<string, unknown>)[k.name] = columns(k, bySub.get('') ?? [], from, pick.stepMs, n);
       }
     }
     out.route_changes = (this.changes.all(tid, from, q.toMs) as { ts: number; from_hash: string | null; to_hash: string }[]).map((c) => ({
@@ -143,8 +143,8 @@ export class SeriesRunner {
 }
 
 /** Dense arrays over the range (null where a bucket has no row). */
-function columns(k: RollupKind, rows: readonly Row[], from: number, stepMs: number, n: number): Columns {
-  const outputs = OUTPUTS[k.name];
+function columns(k: RollupKind, rows: readonly Row[], from: number, stepMs: number, n: number): Record<string, unknown> {
+  const outputs = OUTPUTS[k.name] as readonly (readonly [string, (r: BucketRow) => number | null])[];
   const t: number[] = new Array(n);
   const cols: Record<string, (number | null)[]> = {};
   for (const [name] of outputs) cols[name] = new Array<number | null>(n).fill(null);
@@ -154,5 +154,5 @@ function columns(k: RollupKind, rows: readonly Row[], from: number, stepMs: numb
     if (i < 0 || i >= n) continue;
     for (const [name, value] of outputs) cols[name]![i] = value(r);
   }
-  return { t, ...cols } as Columns;
+  return { t, ...cols };
 }

@@ -1,0 +1,116 @@
+/**
+ * Worker thread owning the store's write connection (see embedded-store.ts
+ * for why). Writes, queries and maintenance all run here, one at a time;
+ * maintenance is cut into units of a few milliseconds with a yield after
+ * each, so a write or a query waits at most one unit.
+ */
+import Database from 'better-sqlite3';
+import { performance } from 'node:perf_hooks';
+import { parentPort, workerData } from 'node:worker_threads';
+import { Deadline } from '../lifecycle/component.js';
+import { SupervisedLoop } from '../lifecycle/supervised-loop.js';
+import { StoreEngine } from './store-engine.js';
+import { CALLS, toWire, type CallName, type FromWorker, type ToWorker, type WorkerInit } from './worker-protocol.js';
+
+/** Maintenance runs at least this often (rollups are due every 5 minutes, retention hourly). */
+const MAINTENANCE_EVERY_MS = 5000;
+/** One tick runs units for at most this long before it reports progress and starts the next. */
+const TICK_BUDGET_MS = 1000;
+const STATS_EVERY_MS = 1000;
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+const post = (m: FromWorker) => port.postMessage(m);
+const yieldToMessages = () => new Promise<void>((r) => setImmediate(r));
+
+let engine: StoreEngine;
+let db: Database.Database;
+try {
+  db = new Database(init.path, { fileMustExist: true });
+  // Waiting for a lock blocks this thread only, never the daemon's loop.
+  db.pragma('busy_timeout = 2000');
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma(`journal_size_limit = ${init.options.walAllowanceBytes}`);
+  engine = new StoreEngine(db, init.options, {
+    onDropped: (reason, points) => post({ type: 'dropped', reason, points }),
+    log: (level, msg, fields) => post({ type: 'log', level, msg, fields }),
+  });
+} catch (err) {
+  post({ type: 'fatal', error: toWire(err) });
+  throw err;
+}
+
+let maxStepMs = 0;
+const maintenance = new SupervisedLoop(
+  {
+    name: 'store-maintenance',
+    periodMs: MAINTENANCE_EVERY_MS,
+    tick: async (signal) => {
+      const t0 = performance.now();
+      while (!signal.aborted) {
+        const s0 = performance.now();
+        const more = engine.maintain();
+        maxStepMs = Math.max(maxStepMs, performance.now() - s0);
+        if (!more) return;
+        await yieldToMessages();
+        if (performance.now() - t0 > TICK_BUDGET_MS) return 0;
+      }
+    },
+  },
+  { error: (component, err, message) => post({ type: 'error', component, error: toWire(err), message }) },
+);
+
+const calls: Record<CallName, (...args: never[]) => unknown> = {
+  query: (q) => engine.query(q),
+  series: (q) => engine.series(q),
+  routes: (q) => engine.routes(q),
+  sparklines: (targets, o) => engine.sparklines(targets, o),
+  latest: (targets) => engine.latest(targets),
+};
+
+const stats = setInterval(() => {
+  try {
+    post({ type: 'stats', stats: engine.stats(), maintenance: maintenance.health(), max_step_ms: Math.round(maxStepMs * 10) / 10 });
+    maxStepMs = 0;
+  } catch (err) {
+    post({ type: 'error', component: 'store', error: toWire(err), message: 'store statistics failed' });
+  }
+}, STATS_EVERY_MS);
+
+port.on('message', (m: ToWorker) => {
+  switch (m.type) {
+    case 'write':
+      try {
+        post({ type: 'written', id: m.id, points: engine.write(m.samples) });
+      } catch (err) {
+        post({ type: 'failed', id: m.id, error: toWire(err) });
+      }
+      return;
+    case 'call':
+      try {
+        if (!CALLS.includes(m.op)) throw new Error(`unknown store call ${m.op}`);
+        post({ type: 'result', id: m.id, value: (calls[m.op] as (...a: unknown[]) => unknown)(...m.args) });
+      } catch (err) {
+        post({ type: 'failed', id: m.id, error: toWire(err) });
+      }
+      return;
+    case 'stop':
+      void stop();
+  }
+});
+
+async function stop(): Promise<void> {
+  clearInterval(stats);
+  await maintenance.stop(Deadline.in(2000));
+  try {
+    engine.close();
+    db.close();
+  } finally {
+    post({ type: 'stopped' });
+    port.close();
+  }
+}
+
+maintenance.start();
+post({ type: 'ready' });

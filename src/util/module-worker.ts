@@ -1,0 +1,16 @@
+import { Worker, type WorkerOptions } from 'node:worker_threads';
+
+/**
+ * Start a worker thread on a module next to `from` (the caller's
+ * import.meta.url), given without extension. From source (tests, tsx) the
+ * module is TypeScript, and Node 20 does not apply `--import tsx` to worker
+ * threads: the worker registers tsx itself before importing it. From dist/
+ * it is the compiled .js.
+ */
+export function startModuleWorker(from: string, module: string, options: WorkerOptions = {}): Worker {
+  if (from.endsWith('.ts')) {
+    const url = new URL(`${module}.ts`, from).href;
+    return new Worker(`import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(url)}); })`, { ...options, eval: true });
+  }
+  return new Worker(new URL(`${module}.js`, from), options);
+}
