@@ -159,9 +159,13 @@ export class EmbeddedStore extends BaseComponent implements Sink {
     });
   }
 
-  /** Can we commit right now? (GET /health/ready) From the worker's last answers: never touches the disk here. */
+  /**
+   * Can we commit right now? (GET /health/ready) From the worker's state and
+   * last answers — never touches the disk on this thread: after a disk-full
+   * failure, no until a write commits again.
+   */
   writable(): boolean {
-    return this.running && this.ready && !(this.lastFailure && (!this.lastWriteAt || this.lastFailure.at > this.lastWriteAt));
+    return this.running && this.ready && !(this.lastFailure?.diskFull && (!this.lastWriteAt || this.lastFailure.at > this.lastWriteAt));
   }
 
   // --- queries (src/store/README.md documents each result) --------------
@@ -358,7 +362,8 @@ export class EmbeddedStore extends BaseComponent implements Sink {
   private refuse(points: number, reason: string, err: Error): Promise<void> {
     this.metrics.pointsDropped.inc({ reason }, points);
     this.metrics.errors.inc({ component: 'store' });
-    this.lastFailure = { at: Date.now(), message: err.message, diskFull: false };
+    // A worker that is down shows in health by itself, and stops showing once it is back.
+    if (reason !== 'store_unavailable') this.lastFailure = { at: Date.now(), message: err.message, diskFull: false };
     return this.role === 'mirror' ? Promise.resolve() : Promise.reject(err);
   }
 
