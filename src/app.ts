@@ -21,7 +21,8 @@ import { Collector } from './scheduler/collector.js';
 import { Scheduler, type RoundSummary } from './scheduler/scheduler.js';
 import { ApiServer } from './server/http-server.js';
 import { apiRoutes } from './server/routes.js';
-import { EmbeddedStore } from './sinks/embedded-store.js';
+import type { EmbeddedStore } from './store/embedded-store.js';
+import { createEmbeddedStore } from './store/create-embedded-store.js';
 import { InfluxSink } from './sinks/influx-sink.js';
 import type { Sink } from './sinks/sink.js';
 import { Deadline, type ComponentHealth, type HealthStatus } from './lifecycle/component.js';
@@ -186,7 +187,7 @@ export class App {
         log,
       );
     } else {
-      this.store = new EmbeddedStore(env.DATA_DIR, env.EMBEDDED_RETENTION_DAYS * 86_400_000, m, log);
+      this.store = createEmbeddedStore(env, 'sink', m, log)!;
       this.sink = this.store;
     }
 
@@ -230,7 +231,8 @@ export class App {
       },
       timeMs: r.slotMs,
     };
-    this.sink.write([point]);
+    // A failed write is counted and shown in health by the sink itself.
+    void Promise.resolve(this.sink.write([point])).catch(() => {});
   }
 
   get apiPort(): number | undefined {
@@ -241,7 +243,7 @@ export class App {
     if (this.started) return;
     this.started = true;
     const env = this.cfg.env;
-    this.sink.start();
+    await this.sink.start();
     const needsTools = this.cfg.targets.some((t) => t.probes.includes('icmp') || t.probes.includes('trace'));
     if (needsTools) {
       this.privileges = await checkPrivileges(this.runner, env.FPING_PATH, env.MTR_PATH);

@@ -65,6 +65,10 @@ export const envSchema = z
     // --- storage ----------------------------------------------------------
     DATA_DIR: z.string().min(1).default('./data'),
     EMBEDDED_RETENTION_DAYS: z.coerce.number().min(0.001).max(3650).default(7),
+    EMBEDDED_STORE: bool(true),
+    // At least 3 h: hourly buckets are rolled up from raw points once their hour has closed.
+    EMBEDDED_RAW_HOURS: z.coerce.number().min(3).max(8760).default(6),
+    EMBEDDED_MAX_BYTES: z.coerce.number().int().min(64 * 1024 * 1024).default(4 * 1024 ** 3),
     INFLUXDB_URL: z.url().optional(),
     INFLUXDB_URLS: optionalText,
     INFLUXDB_TOKEN: optionalText,

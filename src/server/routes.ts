@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { App } from '../app.js';
 import { PROBE_KINDS } from '../config/targets.js';
 import { HttpError, readJson, type Route } from './http-server.js';
+import { StoreUnavailableError } from '../store/embedded-store.js';
 
 const collectBody = z.strictObject({
   targets: z.array(z.string().min(1)).min(1).max(10_000).optional(),
@@ -58,7 +59,7 @@ export function apiRoutes(app: App): Route[] {
     {
       method: 'GET',
       path: '/api/points',
-      handler: (_req, url) => {
+      handler: async (_req, url) => {
         if (!app.store) throw new HttpError(404, 'points are in InfluxDB (INFLUXDB_URL is set); /api/points serves the embedded store only');
         const q = url.searchParams;
         const limitRaw = q.get('limit');
@@ -67,12 +68,16 @@ export function apiRoutes(app: App): Route[] {
         const known = new Set(['measurement', 'target', 'since', 'until', 'limit']);
         const unknown = [...q.keys()].filter((k) => !known.has(k));
         if (unknown.length) throw new HttpError(400, `unknown query parameter ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
-        const result = app.store.query({
+        const query = {
           measurement: q.get('measurement') ?? undefined,
           target: q.get('target') ?? undefined,
           sinceMs: parseTime('since', q.get('since')),
           untilMs: parseTime('until', q.get('until')),
           limit,
+        };
+        const result = await app.store.query(query).catch((err: unknown) => {
+          if (err instanceof StoreUnavailableError) throw new HttpError(503, err.message, {}, { 'retry-after': '1' });
+          throw err;
         });
         return { json: { count: result.points.length, truncated: result.truncated, points: result.points } };
       },

@@ -38,11 +38,13 @@ class SwitchServer {
   }
 }
 
-function appWithClock(env: Record<string, string>) {
+async function appWithClock(env: Record<string, string>) {
   let now = 1_000_000;
   const dataDir = mkdtempSync(join(tmpdir(), 'nt-breaker-'));
   const cfg = loadConfig({ DATA_DIR: dataDir, CIRCUIT_RECOVERY_TIMEOUT: '60', ...env });
   const app = new App(cfg, silentLogger(), { server: false, schedule: false, now: () => now });
+  // The embedded store commits in its worker: it must run before probes write.
+  await app.sink.start();
   return {
     app,
     advance: (ms: number) => (now += ms),
@@ -60,7 +62,7 @@ test('breaker against a real server: 500 x5 opens, open costs no connection, fai
   const srv = new SwitchServer(port);
   await srv.up();
   const url = `http://127.0.0.1:${port}/`;
-  const { app, advance, cleanup } = appWithClock({ TARGET_FQDNS: url });
+  const { app, advance, cleanup } = await appWithClock({ TARGET_FQDNS: url });
   const host = `http://127.0.0.1:${port}`;
   const state = async () => metricValue(await app.metrics.render(), new RegExp(`^telemetry_circuit_breaker_state\\{host="${host}"\\} (\\d)`, 'm'));
   const transitions = async (to: string) => metricValue(await app.metrics.render(), new RegExp(`^telemetry_circuit_breaker_transitions_total\\{to="${to}"\\} (\\d+)`, 'm'));
@@ -118,7 +120,7 @@ test('an http probe against an open circuit writes a circuit_open point and send
   const srv = new SwitchServer(port);
   await srv.up();
   const url = `http://127.0.0.1:${port}/probe`;
-  const { app, cleanup } = appWithClock({ TARGET_FQDNS: url });
+  const { app, cleanup } = await appWithClock({ TARGET_FQDNS: url });
   try {
     const target = app.cfg.targets[0]!;
     for (let i = 0; i < 5; i++) await app.collectNow([target], ['http'], 5000, false);
@@ -127,11 +129,11 @@ test('an http probe against an open circuit writes a circuit_open point and send
     assert.equal(r!.success, false);
     assert.equal(r!.reason, 'circuit_open');
     assert.equal(srv.requests, before, 'the target server saw no request');
-    const pts = app.store!.query({ measurement: 'probe', limit: 100 });
+    const pts = await app.store!.query({ measurement: 'probe', limit: 100 });
     const last = pts.points.at(-1)!;
     assert.equal(last.fields.reason, 'circuit_open');
     assert.equal(last.fields.success, false);
-    assert.ok(app.store!.query({ measurement: 'http', limit: 100 }).points.length >= 6, 'the http point is written too');
+    assert.ok((await app.store!.query({ measurement: 'http', limit: 100 })).points.length >= 6, 'the http point is written too');
     const open = (app.health().body.components as Record<string, { open_circuits?: unknown[] }>).http_client!.open_circuits;
     assert.deepEqual(open, [{ host: `http://127.0.0.1:${port}`, state: 'open' }]);
     // The operator reset closes it without a restart.
