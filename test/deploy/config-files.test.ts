@@ -151,7 +151,7 @@ test('the image entrypoint (node dist/cli.js run) works unprivileged with DATA_D
   try {
     const h = await d.json('/health');
     assert.equal(h.components.icmp.mode, 'cap_net_raw', 'fping/mtr work for uid 1000 through file capabilities');
-    assert.ok(existsSync(join(data, 'points.db')));
+    assert.ok(existsSync(join(data, 'store.db')));
   } finally {
     await d.cleanup();
     rmSync(data, { recursive: true, force: true });
