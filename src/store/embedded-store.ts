@@ -214,6 +214,7 @@ export class EmbeddedStore extends BaseComponent implements Sink {
       raw_from: s?.raw_oldest_ms ? new Date(s.raw_oldest_ms).toISOString() : null,
       history_from: s ? new Date(s.oldest_kept_ms).toISOString() : null,
       ...(s?.size_floor_ms ? { trimmed_by_size_before: new Date(s.size_floor_ms).toISOString() } : {}),
+      maintenance_max_step_ms: this.maxStepMs,
       rollup_lag_s: s ? Object.fromEntries(Object.entries(s.rollup_lag_ms).map(([k, v]) => [k, Math.round(v / 1000)])) : null,
       ...(s?.importing ? { importing_previous_store: true } : {}),
       ...(this.restarts ? { worker_restarts: this.restarts } : {}),

@@ -44,7 +44,8 @@ export class Ingest {
       sid: db.prepare('SELECT sid, last_ts AS lastTs FROM series WHERE key = ?'),
       newSid: db.prepare('INSERT INTO series (key, mid, tid, sub, adhoc, tags, last_ts) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING sid').pluck(),
       touch: db.prepare('UPDATE series SET last_ts = max(last_ts, ?) WHERE sid = ?'),
-      raw: db.prepare('INSERT OR REPLACE INTO raw (mid, ts, sid, tid, f) VALUES (?, ?, ?, ?, ?)'),
+      raw: db.prepare('INSERT OR REPLACE INTO raw (mid, ts, tid, sid, f) VALUES (?, ?, ?, ?, ?)'),
+      time: db.prepare('INSERT OR IGNORE INTO times (ts) VALUES (?)'),
       latest: db.prepare(`INSERT INTO latest (tid, mid, sub, ts, f, ok, since) VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (tid, mid, sub) DO UPDATE SET
           since = CASE WHEN latest.ok IS excluded.ok THEN latest.since ELSE excluded.ts END,
@@ -86,6 +87,7 @@ export class Ingest {
 
   private writeAll(samples: readonly AnySample[]): number {
     let written = 0;
+    let lastTs = Number.NaN;
     const hopsByRun = groupHops(samples);
     for (const s of samples) {
       const fields = fieldEntries(s);
@@ -98,7 +100,10 @@ export class Ingest {
       const mid = this.layouts.mid(s.measurement)!;
       const sub = s.measurement === 'probe' ? (s.tags.probe ?? '') : '';
       const sid = this.sidOf(seriesKey(s), mid, tid, sub, adhoc, s.tags, ts);
-      this.st.raw.run(mid, ts, sid, tid, f);
+      this.st.raw.run(mid, ts, tid, sid, f);
+      // A batch is mostly one or a few slot times: skip the repeats cheaply.
+      if (ts !== lastTs) this.st.time.run(ts);
+      lastTs = ts;
       written++;
       if (s.measurement === 'hop') continue;
       const ok = fields.find(([k]) => k === 'success')?.[1];

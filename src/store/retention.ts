@@ -79,7 +79,8 @@ export class Retention {
     const tierTables = KINDS.flatMap((k) => TIERS.map((t) => ({ t, table: tableOf(k, t) })));
     this.st = {
       rawDelete: db.prepare('DELETE FROM raw WHERE mid = ? AND ts < ? LIMIT ?'),
-      rawOldest: db.prepare('SELECT ts FROM raw WHERE mid = ? ORDER BY ts LIMIT 1').pluck(),
+      rawOldest: db.prepare('SELECT min(ts) FROM times').pluck(),
+      timesDelete: db.prepare('DELETE FROM times WHERE ts < ? LIMIT ?'),
       tids: db.prepare('SELECT tid FROM targets ORDER BY tid').pluck(),
       tiers: tierTables.map(({ t, table }) => ({ t, del: db.prepare(`DELETE FROM ${table} WHERE tid = ? AND b < ? RETURNING n`).pluck() })),
       routes: db.prepare('DELETE FROM routes WHERE tid = ? AND last_seen < ?'),
@@ -112,12 +113,7 @@ export class Retention {
 
   /** Oldest raw point kept (undefined when there is none). */
   oldestRaw(): number | undefined {
-    let oldest: number | undefined;
-    for (const mid of this.rawMids) {
-      const ts = this.st.rawOldest.get(mid) as number | undefined;
-      if (ts !== undefined && (oldest === undefined || ts < oldest)) oldest = ts;
-    }
-    return oldest;
+    return (this.st.rawOldest.get() as number | null) ?? undefined;
   }
 
   /** One bounded unit of work; false when there is nothing to do. */
@@ -174,7 +170,8 @@ export class Retention {
         }
       }
     }
-    return false;
+    // No raw point is left before the cut: its times go too.
+    return this.st.timesDelete.run(Math.max(ageCut, this.floor), RAW_BATCH).changes > 0;
   }
 
   /** Per target: rollup buckets, routes, changes and latest states past their age or the floor. */

@@ -1,17 +1,18 @@
 import type { Db } from '../sqlite/sqlite-db.js';
 import type { FieldLayouts } from './field-layouts.js';
-import { KINDS, ROLLUP_GRACE_MS, TIERS, kindColumns, rawAggSql, tableOf, type RollupKind, type Tier } from './rollup-spec.js';
+import { KINDS, ROLLUP_GRACE_MS, TIERS, kindColumns, rawAggSql, tableOf, type Tier } from './rollup-spec.js';
 import { getMeta, setMeta, type Statement } from './schema.js';
 
-/** Target-kind pairs rolled up per transaction: a few milliseconds of work. */
-const PAIRS_PER_STEP = 200;
+/** Targets (by id range) rolled up per transaction: a few milliseconds of work. */
+const TARGETS_PER_STEP = 250;
 /** Dirty buckets re-rolled per transaction. */
 const DIRTY_PER_STEP = 100;
 
 interface Job {
   b: number;
-  pairs: { tid: number; mid: number }[];
+  /** Next target id to roll up; the job ends past maxTid. */
   next: number;
+  maxTid: number;
 }
 
 /**
@@ -33,10 +34,9 @@ export class Rollups {
   private readonly aggregate = new Map<string, Statement>();
   private readonly store = new Map<string, Statement>();
   private readonly rolledMids: number[];
-  private readonly kindByMid: Map<number, RollupKind>;
   private readonly takeDirty;
   private readonly dropDirty;
-  private readonly pairsStmt;
+  private readonly maxTid;
   private readonly firstAtOrAfter;
 
   constructor(
@@ -44,18 +44,19 @@ export class Rollups {
     layouts: FieldLayouts,
     private readonly now: () => number,
   ) {
-    this.kindByMid = new Map(KINDS.map((k) => [layouts.mid(k.measurement)!, k]));
-    this.rolledMids = [...this.kindByMid.keys()];
+    this.rolledMids = KINDS.map((k) => layouts.mid(k.measurement)!);
     for (const k of KINDS) {
       const cols = kindColumns(k);
       const exprs = rawAggSql(k, (field) => layouts.sql(k.measurement, field, 'r.f'));
+      // Per slot time of the bucket, one seek to the id range (see `times` in schema.ts).
       this.aggregate.set(
         k.name,
         db.prepare(
-          `SELECT s.sub AS sub, ${exprs.map((e, i) => `${e} AS ${cols[i]}`).join(', ')}
-           FROM raw r INDEXED BY raw_target JOIN series s ON s.sid = r.sid
-           WHERE r.tid = ? AND r.ts >= ? AND r.ts < ? AND r.mid = ? AND s.adhoc = 0
-           GROUP BY s.sub`,
+          `SELECT r.tid AS tid, s.sub AS sub, ${exprs.map((e, i) => `${e} AS ${cols[i]}`).join(', ')}
+           FROM times t CROSS JOIN raw r ON r.mid = ${layouts.mid(k.measurement)} AND r.ts = t.ts AND r.tid >= ? AND r.tid <= ?
+           JOIN series s ON s.sid = r.sid
+           WHERE t.ts >= ? AND t.ts < ? AND s.adhoc = 0
+           GROUP BY r.tid, s.sub`,
         ),
       );
       for (const t of TIERS) {
@@ -67,7 +68,7 @@ export class Rollups {
     }
     this.takeDirty = db.prepare('SELECT tier, tid, b FROM dirty LIMIT ?');
     this.dropDirty = db.prepare('DELETE FROM dirty WHERE tier = ? AND tid = ? AND b = ?');
-    this.pairsStmt = db.prepare(`SELECT DISTINCT tid, mid FROM series WHERE adhoc = 0 AND mid IN (${this.rolledMids.join(',')}) ORDER BY tid, mid`);
+    this.maxTid = db.prepare('SELECT coalesce(max(tid), 0) FROM targets').pluck();
     this.firstAtOrAfter = db.prepare('SELECT ts FROM raw WHERE mid = ? AND ts >= ? ORDER BY ts LIMIT 1').pluck();
     for (const t of TIERS) this.done.set(t.name, getMeta(db, `rollup_${t.name}`) ?? this.initialWatermark(t));
   }
@@ -117,7 +118,7 @@ export class Rollups {
     this.db.transaction(() => {
       for (const d of rows) {
         const t = TIERS.find((x) => x.name === d.tier);
-        if (t) for (const mid of this.rolledMids) this.rollPair(t, d.b, d.tid, mid);
+        if (t) this.roll(t, d.b, d.tid, d.tid);
         this.dropDirty.run(d.tier, d.tid, d.b);
       }
     })();
@@ -129,14 +130,15 @@ export class Rollups {
     if (!job) {
       const b = this.nextBucketWithData(t);
       if (b === undefined) return false;
-      job = { b, pairs: this.pairsStmt.all() as { tid: number; mid: number }[], next: 0 };
+      job = { b, next: 1, maxTid: this.maxTid.get() as number };
       this.jobs.set(t.name, job);
     }
     const j = job;
     this.db.transaction(() => {
-      const end = Math.min(j.pairs.length, j.next + PAIRS_PER_STEP);
-      for (; j.next < end; j.next++) this.rollPair(t, j.b, j.pairs[j.next]!.tid, j.pairs[j.next]!.mid);
-      if (j.next >= j.pairs.length) {
+      const hi = Math.min(j.maxTid, j.next + TARGETS_PER_STEP - 1);
+      this.roll(t, j.b, j.next, hi);
+      j.next = hi + 1;
+      if (j.next > j.maxTid) {
         this.jobs.delete(t.name);
         this.done.set(t.name, j.b + t.bucketMs);
         setMeta(this.db, `rollup_${t.name}`, j.b + t.bucketMs);
@@ -145,13 +147,14 @@ export class Rollups {
     return true;
   }
 
-  private rollPair(t: Tier, b: number, tid: number, mid: number): void {
-    const k = this.kindByMid.get(mid);
-    if (!k) return;
-    const rows = this.aggregate.get(k.name)!.all(tid, b, b + t.bucketMs, mid) as Record<string, number | string | null>[];
-    const insert = this.store.get(tableOf(k, t))!;
-    const cols = kindColumns(k);
-    for (const r of rows) insert.run(tid, r.sub, b, ...cols.map((c) => r[c]));
+  /** Aggregate bucket b of tier t for targets lo..hi (ids), every kind. */
+  private roll(t: Tier, b: number, lo: number, hi: number): void {
+    for (const k of KINDS) {
+      const rows = this.aggregate.get(k.name)!.all(lo, hi, b, b + t.bucketMs) as Record<string, number | string | null>[];
+      const insert = this.store.get(tableOf(k, t))!;
+      const cols = kindColumns(k);
+      for (const r of rows) insert.run(r.tid, r.sub, b, ...cols.map((c) => r[c]));
+    }
   }
 
   /** Buckets end + grace before now are closed. */

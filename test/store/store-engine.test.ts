@@ -75,18 +75,24 @@ test('/api/points without since looks at the hour before until (or now)', () => 
   }
 });
 
-test('a target + measurement query stops at the scan cap and says the answer may be incomplete', () => {
+test('a target query reads one key per slot time: exact however much else is stored, and capped in the times it walks', () => {
   const s = openTestStore();
   try {
     s.engine.write([tcp(T0, 1)]);
     const hops: AnySample[] = [];
-    for (let i = 1; i <= SCAN_CAP + 10; i++) hops.push({ measurement: 'hop', tags: { target: 'a', source: 's', ttl: '1' }, fields: { ip: '10.0.0.1' }, timeMs: T0 + i });
+    for (let i = 1; i <= 5000; i++) hops.push({ measurement: 'hop', tags: { target: 'a', source: 's', ttl: String(i % 30) }, fields: { ip: '10.0.0.1' }, timeMs: T0 + i });
+    for (let i = 1; i <= 5000; i++) hops.push({ measurement: 'tcp', tags: { target: `other-${i}`, source: 's', port: '443' }, fields: { connect_ms: 5 }, timeMs: T0 });
     s.engine.write(hops);
     const r = s.engine.query({ target: 'a', measurement: 'tcp', sinceMs: T0, limit: 10 });
-    assert.equal(r.points.length, 0);
-    assert.equal(r.truncated, true);
-    // Within the cap the same query finds it.
-    assert.equal(s.engine.query({ target: 'a', measurement: 'tcp', sinceMs: T0, untilMs: T0 + 1000, limit: 10 }).points.length, 1);
+    assert.deepEqual(r.points.map((p) => p.fields.connect_ms), [1]);
+    assert.equal(r.truncated, false);
+    // Past SCAN_CAP distinct times in the window, an answer short of `limit` says it may be incomplete.
+    const many: AnySample[] = [];
+    for (let i = 1; i <= SCAN_CAP + 5; i++) many.push({ measurement: 'hop', tags: { target: 'b', source: 's', ttl: '1' }, fields: { ip: '10.0.0.1' }, timeMs: T0 + 10_000 + i });
+    s.engine.write(many);
+    const capped = s.engine.query({ target: 'a', measurement: 'tcp', sinceMs: T0, limit: 10 });
+    assert.equal(capped.points.length, 0);
+    assert.equal(capped.truncated, true);
   } finally {
     s.close();
   }

@@ -5,11 +5,12 @@ import { iso, type Lookups } from './lookups.js';
 /** Without `since`, /api/points looks at the hour before `until` (or now). */
 export const DEFAULT_WINDOW_MS = 3_600_000;
 /**
- * Most index entries a target + measurement query walks (the target's other
- * measurements are skipped inside the index). Beyond it the answer is
- * flagged truncated: ~10 ms of work, whatever the store holds.
+ * Most slot times a target query walks (one key seek per time and
+ * measurement): 20,000 is two weeks of 60-s slots, or 5.5 hours of 1-s ones.
+ * Beyond it the answer is flagged truncated. Bounds a query's cost whatever
+ * the store holds.
  */
-export const SCAN_CAP = 50_000;
+export const SCAN_CAP = 20_000;
 
 interface Row {
   mid: number;
@@ -19,37 +20,34 @@ interface Row {
 }
 
 /**
- * GET /api/points. Every filter combination is one index range read
- * backwards from `until`, so the cost is the rows returned, not the rows
+ * GET /api/points. Every filter combination reads backwards from `until`
+ * and stops at `limit`, so the cost is the rows returned, not the rows
  * stored:
- *   measurement (+ window)      -> raw primary key (mid, ts)
- *   target (+ window)           -> raw_target (tid, ts)
- *   target + measurement        -> raw_target, other measurements skipped in the index (capped)
+ *   measurement (+ window)      -> one range of the raw key (mid, ts)
+ *   target (+ measurement)      -> per slot time, a seek to (mid, ts, tid) (capped at SCAN_CAP times)
  *   neither                     -> each measurement's range, merged
  */
 export class PointsQuery {
   private readonly byMeasurement;
   private readonly byTarget;
   private readonly byTargetAndMeasurement;
-  private readonly countCapped;
+  private readonly timesInWindow;
 
   constructor(
     db: Db,
     private readonly lookups: Lookups,
     private readonly now: () => number,
   ) {
-    this.byMeasurement = db.prepare('SELECT mid, ts, sid, f FROM raw WHERE mid = ? AND ts >= ? AND ts < ? ORDER BY ts DESC, sid DESC LIMIT ?');
+    this.byMeasurement = db.prepare('SELECT mid, ts, sid, f FROM raw WHERE mid = ? AND ts >= ? AND ts < ? ORDER BY ts DESC, tid DESC, sid DESC LIMIT ?');
+    const times = '(SELECT ts FROM times WHERE ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?) t';
     this.byTarget = db.prepare(
-      'SELECT r.mid, r.ts, r.sid, r.f FROM raw r INDEXED BY raw_target WHERE r.tid = ? AND r.ts >= ? AND r.ts < ? ORDER BY r.ts DESC, r.mid DESC, r.sid DESC LIMIT ?',
+      `SELECT r.mid, r.ts, r.sid, r.f FROM ${times} CROSS JOIN measurements m CROSS JOIN raw r ON r.mid = m.mid AND r.ts = t.ts AND r.tid = ?
+       ORDER BY t.ts DESC, r.mid DESC, r.sid DESC LIMIT ?`,
     );
-    // The inner query reads only the index (tid, ts, mid, sid) and stops at the cap;
-    // the table is read for the rows that match.
-    this.byTargetAndMeasurement = db.prepare(`
-      SELECT x.mid, x.ts, x.sid, r.f FROM (
-        SELECT mid, ts, sid FROM raw INDEXED BY raw_target WHERE tid = ? AND ts >= ? AND ts < ? ORDER BY ts DESC, mid DESC, sid DESC LIMIT ?
-      ) x JOIN raw r ON r.mid = x.mid AND r.ts = x.ts AND r.sid = x.sid
-      WHERE x.mid = ? ORDER BY x.ts DESC, x.sid DESC LIMIT ?`);
-    this.countCapped = db.prepare('SELECT count(*) FROM (SELECT 1 FROM raw INDEXED BY raw_target WHERE tid = ? AND ts >= ? AND ts < ? LIMIT ?)').pluck();
+    this.byTargetAndMeasurement = db.prepare(
+      `SELECT r.mid, r.ts, r.sid, r.f FROM ${times} CROSS JOIN raw r ON r.mid = ? AND r.ts = t.ts AND r.tid = ? ORDER BY t.ts DESC, r.sid DESC LIMIT ?`,
+    );
+    this.timesInWindow = db.prepare('SELECT count(*) FROM (SELECT 1 FROM times WHERE ts >= ? AND ts < ? LIMIT ?)').pluck();
   }
 
   run(q: PointQuery): PointsResult {
@@ -63,12 +61,10 @@ export class PointsQuery {
     const want = q.limit + 1;
     let rows: Row[];
     let capped = false;
-    if (tid !== undefined && mid !== undefined) {
-      rows = this.byTargetAndMeasurement.all(tid, since, upper, SCAN_CAP, mid, want) as Row[];
+    if (tid !== undefined) {
+      rows = (mid === undefined ? this.byTarget.all(since, upper, SCAN_CAP, tid, want) : this.byTargetAndMeasurement.all(since, upper, SCAN_CAP, mid, tid, want)) as Row[];
       // Fewer matches than wanted and the cap reached: older matches may exist.
-      capped = rows.length < want && (this.countCapped.get(tid, since, upper, SCAN_CAP + 1) as number) > SCAN_CAP;
-    } else if (tid !== undefined) {
-      rows = this.byTarget.all(tid, since, upper, want) as Row[];
+      capped = rows.length < want && (this.timesInWindow.get(since, upper, SCAN_CAP + 1) as number) > SCAN_CAP;
     } else if (mid !== undefined) {
       rows = this.byMeasurement.all(mid, since, upper, want) as Row[];
     } else {

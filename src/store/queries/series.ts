@@ -46,8 +46,9 @@ export class SeriesRunner {
         k.name,
         db.prepare(
           `SELECT r.ts - r.ts % ? AS b, s.sub AS sub, ${rawExprs.map((e, i) => `${e} AS ${cols[i]}`).join(', ')}
-           FROM raw r INDEXED BY raw_target JOIN series s ON s.sid = r.sid
-           WHERE r.tid = ? AND r.ts >= ? AND r.ts < ? AND r.mid = ${layouts.mid(k.measurement)} AND s.adhoc = 0
+           FROM times t CROSS JOIN raw r ON r.mid = ${layouts.mid(k.measurement)} AND r.ts = t.ts AND r.tid = ?
+           JOIN series s ON s.sid = r.sid
+           WHERE t.ts >= ? AND t.ts < ? AND s.adhoc = 0
            GROUP BY 1, 2`,
         ),
       );
@@ -63,7 +64,7 @@ export class SeriesRunner {
       }
     }
     this.probeMid = layouts.mid('probe')!;
-    this.slotTimes = db.prepare(`SELECT DISTINCT ts FROM raw INDEXED BY raw_target WHERE tid = ? AND ts >= ? AND ts < ? AND mid = ? ORDER BY ts DESC LIMIT 40`).pluck();
+    this.slotTimes = db.prepare('SELECT DISTINCT r.ts FROM times t CROSS JOIN raw r ON r.mid = ? AND r.ts = t.ts AND r.tid = ? WHERE t.ts >= ? AND t.ts < ? ORDER BY t.ts DESC LIMIT 40').pluck();
     this.changes = db.prepare('SELECT ts, from_hash, to_hash FROM route_changes WHERE tid = ? AND ts >= ? AND ts < ? ORDER BY ts');
   }
 
@@ -126,7 +127,7 @@ export class SeriesRunner {
 
   /** The target's slot interval: the smallest gap between its recent probe points (slots are epoch-aligned). */
   private slotMs(tid: number, fromMs: number, toMs: number): number {
-    const ts = this.slotTimes.all(tid, Math.max(fromMs, this.now() - this.o.rawWindowMs), toMs, this.probeMid) as number[];
+    const ts = this.slotTimes.all(this.probeMid, tid, Math.max(fromMs, this.now() - this.o.rawWindowMs), toMs) as number[];
     let best = Number.POSITIVE_INFINITY;
     for (let i = 1; i < ts.length; i++) best = Math.min(best, ts[i - 1]! - ts[i]!);
     return Number.isFinite(best) && best >= 1000 ? best : DEFAULT_SLOT_MS;

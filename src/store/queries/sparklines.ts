@@ -9,8 +9,8 @@ export const SPARKLINE_MAX_BUCKETS = 120;
 
 /**
  * sparklines(): the overview's small charts — per target, median rtt and
- * loss per bucket over the last hour, from raw points (one index range per
- * target, ping rows only). Buckets end at the step boundary after `to`, so
+ * loss per bucket over the last hour, from raw points (ping rows of the
+ * target, a key seek per slot time). Buckets end at the step boundary after `to`, so
  * consecutive calls line up.
  */
 export class SparklinesRunner {
@@ -28,8 +28,9 @@ export class SparklinesRunner {
         median(${l.sql('ping', 'rtt_median_ms', 'r.f')}) AS rtt,
         sum(${l.sql('ping', 'sent', 'r.f')}) AS sent,
         sum(${l.sql('ping', 'received', 'r.f')}) AS received
-      FROM raw r INDEXED BY raw_target JOIN series s ON s.sid = r.sid
-      WHERE r.tid = ? AND r.ts >= ? AND r.ts < ? AND r.mid = ${l.mid('ping')} AND s.adhoc = 0
+      FROM times t CROSS JOIN raw r ON r.mid = ${l.mid('ping')} AND r.ts = t.ts AND r.tid = ?
+      JOIN series s ON s.sid = r.sid
+      WHERE t.ts >= ? AND t.ts < ? AND s.adhoc = 0
       GROUP BY 1`);
   }
 
