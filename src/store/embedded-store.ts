@@ -11,7 +11,7 @@ import { startModuleWorker } from '../util/module-worker.js';
 import { createSchema } from './schema.js';
 import type { EngineStats } from './store-engine.js';
 import type { LatestState, PointQuery, PointsResult, RoutesQuery, RoutesResult, SeriesQuery, SeriesResult, Sparkline, SparklineOptions } from './types.js';
-import { fromWire, type CallName, type FromWorker, type ToWorker, type WireError } from './worker-protocol.js';
+import { fromWire, type CallName, type FromWorker, type MaintenanceSteps, type ToWorker, type WireError } from './worker-protocol.js';
 
 export interface EmbeddedStoreOptions {
   dataDir: string;
@@ -109,6 +109,7 @@ export class EmbeddedStore extends BaseComponent implements Sink {
   private stats?: EngineStats;
   private maintenance?: ComponentHealth;
   private maxStepMs = 0;
+  private steps?: MaintenanceSteps;
   private lastWriteAt?: number;
   private lastFailure?: { at: number; message: string; diskFull: boolean };
   private workerDown?: string;
@@ -188,6 +189,11 @@ export class EmbeddedStore extends BaseComponent implements Sink {
 
   latest(targets?: readonly string[]): Promise<LatestState[]> {
     return this.call('latest', [targets]) as Promise<LatestState[]>;
+  }
+
+  /** The worker's maintenance steps so far (as of its last report, once a second). */
+  maintenanceSteps(): MaintenanceSteps | undefined {
+    return this.steps;
   }
 
   // --- lifecycle -----------------------------------------------------------
@@ -332,6 +338,7 @@ export class EmbeddedStore extends BaseComponent implements Sink {
         this.stats = m.stats;
         this.maintenance = m.maintenance;
         this.maxStepMs = m.max_step_ms;
+        this.steps = m.steps;
         return;
       case 'dropped':
         this.metrics.pointsDropped.inc({ reason: m.reason }, m.points);

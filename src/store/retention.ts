@@ -3,6 +3,7 @@ import type { FieldLayouts } from './field-layouts.js';
 import { KINDS, TIERS, tableOf } from './rollup-spec.js';
 import type { Rollups } from './rollups.js';
 import { getMeta, setMeta } from './schema.js';
+import { StepSizer } from './step-sizer.js';
 
 export type DropReason = 'retention' | 'store_max_bytes';
 
@@ -15,16 +16,12 @@ export interface RetentionOptions {
   walAllowanceBytes: number;
 }
 
-/** Raw rows removed per statement: ~1-3 ms, so writes and queries wait at most that. */
-const RAW_BATCH = 1000;
-/** Targets handled per step of the per-target pass (rollup tiers, routes, latest). */
-const TARGETS_PER_STEP = 100;
 /** Series rows examined per step when pruning series nobody writes anymore. */
-const SERIES_PER_STEP = 2000;
+const SERIES_PER_STEP = 1000;
 /** The per-target pass runs this often (and whenever the size bound moves the floor). */
 const PASS_EVERY_MS = 3_600_000;
-/** Pages returned to the file system per incremental_vacuum step (1 MiB). */
-const VACUUM_PAGES = 256;
+/** Pages returned to the file system per incremental_vacuum step (256 KiB). */
+const VACUUM_PAGES = 64;
 /** Free pages kept for reuse before they are given back to the file system. */
 const FREE_SLACK_BYTES = 16 * 1024 * 1024;
 /** Once over the bound, trim until this fraction of it is used (so trimming does not run on every write). */
@@ -63,6 +60,10 @@ export class Retention {
   private lastPassAt = 0;
   private readonly st;
   private readonly rawMids: number[];
+  /** Raw rows removed per statement. */
+  private readonly rawBatch = new StepSizer(500, 50);
+  /** Targets handled per step of the per-target pass (rollup tiers, routes, latest). */
+  private readonly targetsPerStep = new StepSizer(50);
 
   constructor(
     private readonly db: Db,
@@ -157,13 +158,13 @@ export class Retention {
   private stepRaw(now: number): boolean {
     const ageCut = Math.min(now - this.o.rawWindowMs, this.rollups.safeToDelete);
     for (const mid of this.rawMids) {
-      const aged = this.st.rawDelete.run(mid, ageCut, RAW_BATCH).changes;
+      const aged = this.rawBatch.run((n) => this.st.rawDelete.run(mid, ageCut, n).changes);
       if (aged > 0) {
         this.onDropped('retention', aged);
         return true;
       }
       if (this.floor > ageCut) {
-        const forced = this.st.rawDelete.run(mid, this.floor, RAW_BATCH).changes;
+        const forced = this.rawBatch.run((n) => this.st.rawDelete.run(mid, this.floor, n).changes);
         if (forced > 0) {
           this.onDropped('store_max_bytes', forced);
           return true;
@@ -171,7 +172,7 @@ export class Retention {
       }
     }
     // No raw point is left before the cut: its times go too.
-    return this.st.timesDelete.run(Math.max(ageCut, this.floor), RAW_BATCH).changes > 0;
+    return this.st.timesDelete.run(Math.max(ageCut, this.floor), 5000).changes > 0;
   }
 
   /** Per target: rollup buckets, routes, changes and latest states past their age or the floor. */
@@ -183,10 +184,12 @@ export class Retention {
     }
     const p = this.pass;
     if (p.next < p.tids.length) {
-      this.db.transaction(() => {
-        const end = Math.min(p.tids.length, p.next + TARGETS_PER_STEP);
-        for (; p.next < end; p.next++) this.trimTarget(p.tids[p.next]!, p, now);
-      })();
+      this.targetsPerStep.run((n) =>
+        this.db.transaction(() => {
+          const end = Math.min(p.tids.length, p.next + n);
+          for (; p.next < end; p.next++) this.trimTarget(p.tids[p.next]!, p, now);
+        })(),
+      );
       return true;
     }
     return this.pruneSeries(p);

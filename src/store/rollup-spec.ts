@@ -111,7 +111,8 @@ export const KINDS: readonly RollupKind[] = [
     name: 'probe',
     measurement: 'probe',
     subTag: 'probe',
-    aggs: [count, ok, avg('duration', 'duration_ms')],
+    // Success and failure counts only: a probe's own duration is in its measurement's figures.
+    aggs: [count, ok],
   },
 ];
 
@@ -249,7 +250,6 @@ export const OUTPUTS: { ping: Output<PingColumns>; http: Output<HttpColumns>; dn
   probe: [
     ['ok', (r) => r.ok ?? null],
     ['failed', failed],
-    ['duration_ms', (r) => mean(r, 'duration')],
   ],
 };
 

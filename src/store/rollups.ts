@@ -2,11 +2,10 @@ import type { Db } from '../sqlite/sqlite-db.js';
 import type { FieldLayouts } from './field-layouts.js';
 import { KINDS, ROLLUP_GRACE_MS, TIERS, kindColumns, rawAggSql, tableOf, type Tier } from './rollup-spec.js';
 import { getMeta, setMeta, type Statement } from './schema.js';
+import { StepSizer } from './step-sizer.js';
 
-/** Targets (by id range) rolled up per transaction: a few milliseconds of work. */
-const TARGETS_PER_STEP = 250;
 /** Dirty buckets re-rolled per transaction. */
-const DIRTY_PER_STEP = 100;
+const DIRTY_PER_STEP = 20;
 
 interface Job {
   b: number;
@@ -31,6 +30,8 @@ interface Job {
 export class Rollups {
   private readonly done = new Map<Tier['name'], number>();
   private readonly jobs = new Map<Tier['name'], Job>();
+  /** Targets (by id range) rolled up per transaction, per tier. */
+  private readonly sizers = new Map<Tier['name'], StepSizer>(TIERS.map((t) => [t.name, new StepSizer(50)]));
   private readonly aggregate = new Map<string, Statement>();
   private readonly store = new Map<string, Statement>();
   private readonly rolledMids: number[];
@@ -134,8 +135,8 @@ export class Rollups {
       this.jobs.set(t.name, job);
     }
     const j = job;
-    this.db.transaction(() => {
-      const hi = Math.min(j.maxTid, j.next + TARGETS_PER_STEP - 1);
+    this.sizers.get(t.name)!.run((targets) => this.db.transaction(() => {
+      const hi = Math.min(j.maxTid, j.next + targets - 1);
       this.roll(t, j.b, j.next, hi);
       j.next = hi + 1;
       if (j.next > j.maxTid) {
@@ -143,7 +144,7 @@ export class Rollups {
         this.done.set(t.name, j.b + t.bucketMs);
         setMeta(this.db, `rollup_${t.name}`, j.b + t.bucketMs);
       }
-    })();
+    })());
     return true;
   }
 

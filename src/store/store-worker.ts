@@ -42,6 +42,8 @@ try {
 }
 
 let maxStepMs = 0;
+/** Every step since start: how many, how many over 10 and 50 ms, the longest. */
+const steps = { count: 0, over_10ms: 0, over_50ms: 0, max_ms: 0 };
 const maintenance = new SupervisedLoop(
   {
     name: 'store-maintenance',
@@ -51,7 +53,14 @@ const maintenance = new SupervisedLoop(
       while (!signal.aborted) {
         const s0 = performance.now();
         const more = engine.maintain();
-        maxStepMs = Math.max(maxStepMs, performance.now() - s0);
+        const ms = performance.now() - s0;
+        maxStepMs = Math.max(maxStepMs, ms);
+        if (more) {
+          steps.count++;
+          if (ms > 10) steps.over_10ms++;
+          if (ms > 50) steps.over_50ms++;
+          steps.max_ms = Math.max(steps.max_ms, Math.round(ms * 10) / 10);
+        }
         if (!more) return;
         await yieldToMessages();
         if (performance.now() - t0 > TICK_BUDGET_MS) return 0;
@@ -71,7 +80,7 @@ const calls: Record<CallName, (...args: never[]) => unknown> = {
 
 const stats = setInterval(() => {
   try {
-    post({ type: 'stats', stats: engine.stats(), maintenance: maintenance.health(), max_step_ms: Math.round(maxStepMs * 10) / 10 });
+    post({ type: 'stats', stats: engine.stats(), maintenance: maintenance.health(), max_step_ms: Math.round(maxStepMs * 10) / 10, steps });
     maxStepMs = 0;
   } catch (err) {
     post({ type: 'error', component: 'store', error: toWire(err), message: 'store statistics failed' });

@@ -108,7 +108,6 @@ export interface ProbeColumns {
   t: number[];
   ok: Col;
   failed: Col;
-  duration_ms: Col;
 }
 
 export interface RouteChange {

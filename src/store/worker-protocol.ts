@@ -20,6 +20,14 @@ export type ToWorker =
   | { type: 'call'; id: number; op: CallName; args: unknown[] }
   | { type: 'stop' };
 
+/** Maintenance steps since the worker started (bench/store.ts reports them). */
+export interface MaintenanceSteps {
+  count: number;
+  over_10ms: number;
+  over_50ms: number;
+  max_ms: number;
+}
+
 /** An error as it crosses the thread boundary (class lost, name and code kept). */
 export interface WireError {
   name: string;
@@ -33,7 +41,7 @@ export type FromWorker =
   | { type: 'written'; id: number; points: number }
   | { type: 'failed'; id: number; error: WireError }
   | { type: 'result'; id: number; value: unknown }
-  | { type: 'stats'; stats: EngineStats; maintenance: ComponentHealth; max_step_ms: number }
+  | { type: 'stats'; stats: EngineStats; maintenance: ComponentHealth; max_step_ms: number; steps: MaintenanceSteps }
   | { type: 'dropped'; reason: DropReason; points: number }
   | { type: 'error'; component: string; error: WireError; message: string }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string; fields?: Record<string, unknown> }
