@@ -38,7 +38,8 @@ export interface EmbeddedStoreOptions {
 
 /** The WAL's share of EMBEDDED_MAX_BYTES (its journal_size_limit). */
 export const WAL_ALLOWANCE_BYTES = 16 * 1024 * 1024;
-const DEFAULT_QUEUE_MAX_POINTS = 200_000;
+/** About two minutes of a 10,000-target daemon at 60 s: a stalled disk is noticed long before. */
+const DEFAULT_QUEUE_MAX_POINTS = 100_000;
 const DEFAULT_MAX_QUERIES = 32;
 const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
 const START_TIMEOUT_MS = 60_000;

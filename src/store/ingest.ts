@@ -1,6 +1,7 @@
 import type { Db } from '../sqlite/sqlite-db.js';
 import { fieldEntries, seriesKey, type AnySample, type FieldValue } from '../samples/sample.js';
 import type { FieldLayouts } from './field-layouts.js';
+import { ROUTE_CHANGE_SUB } from './queries/latest.js';
 import { KINDS, TIERS, type Tier } from './rollup-spec.js';
 
 /** Most distinct routes remembered per target; the least recently seen go first. */
@@ -151,6 +152,8 @@ export class Ingest {
     if (f.route_changed === true) {
       const from = this.st.prevRoute.get(tid, ts, hash) as string | undefined;
       this.st.change.run(tid, ts, from ?? null, hash);
+      // The overview shows each target's last change: kept beside its latest state.
+      this.st.latest.run(tid, this.layouts.mid('route')!, ROUTE_CHANGE_SUB, ts, '[]', null, ts);
     }
     const reached = f.reached === undefined ? null : f.reached ? 1 : 0;
     this.st.route.run(tid, hash, ts, ts, f.hop_count ?? null, reached, f.path ?? null, JSON.stringify(hopList));

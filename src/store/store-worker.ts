@@ -32,6 +32,11 @@ try {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma(`journal_size_limit = ${init.options.walAllowanceBytes}`);
+  // The daemon's WAL checkpointer (src/sqlite) checkpoints this file every
+  // second from its own thread; checkpointing here too (SQLite's default at
+  // 1,000 pages) made a maintenance step wait for an fsync now and then.
+  // Kept as the fallback at the WAL's share of EMBEDDED_MAX_BYTES.
+  db.pragma(`wal_autocheckpoint = ${Math.max(1000, Math.floor(init.options.walAllowanceBytes / 4096))}`);
   engine = new StoreEngine(db, init.options, {
     onDropped: (reason, points) => post({ type: 'dropped', reason, points }),
     log: (level, msg, fields) => post({ type: 'log', level, msg, fields }),

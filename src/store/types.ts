@@ -215,7 +215,11 @@ export interface ProbeState {
 
 export interface LatestState {
   target: string;
-  /** Last point of each measurement (ping, http, dns, tcp, route, geo): its time and fields. */
+  /**
+   * Last point of each measurement (ping, http, dns, tcp, route): its time
+   * and main fields (queries/latest.ts MAIN_FIELDS — e.g. ping rtt_median_ms,
+   * rtt_avg_ms, loss_pct, jitter_ms, mos, success; http total_ms, status_code).
+   */
   measurements: Record<string, { time: string; fields: Record<string, FieldValue> }>;
   probes: ProbeState[];
   /** Time (ISO) of the last route change kept, or null. */

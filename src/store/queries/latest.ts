@@ -3,39 +3,56 @@ import type { FieldValue } from '../../samples/sample.js';
 import type { LatestState } from '../types.js';
 import { iso, type Lookups } from './lookups.js';
 
-interface Row {
-  name: string;
-  tid: number;
-  mid: number;
-  sub: string;
-  ts: number;
-  f: string;
-  ok: number | null;
-  since: number;
-}
+/**
+ * The fields latest() returns per measurement: what an overview row shows
+ * and sorts by. Read with json_extract in SQL, so 10,000 targets are one
+ * statement and no JSON parsing in JavaScript.
+ */
+export const MAIN_FIELDS: Record<string, readonly string[]> = {
+  ping: ['rtt_median_ms', 'rtt_avg_ms', 'loss_pct', 'jitter_ms', 'mos', 'success'],
+  http: ['total_ms', 'status_code', 'success'],
+  dns: ['query_ms', 'rcode', 'success'],
+  tcp: ['connect_ms', 'success'],
+  route: ['hop_count', 'reached', 'route_hash', 'success'],
+  probe: ['reason', 'detail', 'duration_ms'],
+};
+const SLOTS = Math.max(...Object.values(MAIN_FIELDS).map((f) => f.length));
+/** latest.sub of the row holding a target's last route change (mid of `route`). */
+export const ROUTE_CHANGE_SUB = 'changed';
+
+type Row = { name: string; tid: number; mid: number; sub: string; ts: number; ok: number | null; since: number } & Record<`v${number}`, FieldValue | null>;
 
 /**
- * latest(): each target's last point per measurement and each probe's state
- * with the time it last flipped (`since`) — the overview's row. Served from
- * the `latest` table (one row per target and measurement, updated on write),
- * so its cost is the number of targets asked for, not the history kept.
- * Includes ad-hoc runs: "probe now" is the target's newest state.
+ * latest(): each target's last point per measurement (main fields) and each
+ * probe's state with the time it last flipped (`since`) — the overview's
+ * row. Served from the `latest` table (one row per target and measurement,
+ * updated on write), so its cost is the number of targets asked for, not the
+ * history kept. Includes ad-hoc runs: "probe now" is the target's newest state.
  */
 export class LatestRunner {
   private readonly one;
   private readonly all;
-  private readonly lastChange;
+  private readonly byMid = new Map<number, { name: string; fields: readonly string[] }>();
   private readonly probeMid: number;
+  private readonly routeMid: number;
 
   constructor(
     db: Db,
     private readonly lookups: Lookups,
   ) {
-    const select = 'SELECT t.name, l.tid, l.mid, l.sub, l.ts, l.f, l.ok, l.since FROM latest l JOIN targets t ON t.tid = l.tid';
-    this.one = db.prepare(`${select} WHERE l.tid = ?`);
-    this.all = db.prepare(`${select} WHERE t.name <> '' ORDER BY l.tid`);
-    this.lastChange = db.prepare('SELECT max(ts) FROM route_changes WHERE tid = ?').pluck();
-    this.probeMid = lookups.layouts.mid('probe')!;
+    const l = lookups.layouts;
+    for (const [m, fields] of Object.entries(MAIN_FIELDS)) this.byMid.set(l.mid(m)!, { name: m, fields });
+    this.probeMid = l.mid('probe')!;
+    this.routeMid = l.mid('route')!;
+    // Slot k holds the k-th main field of the row's measurement.
+    const slots = Array.from({ length: SLOTS }, (_, k) => {
+      const paths = [...Object.entries(MAIN_FIELDS)].filter(([, f]) => f[k]).map(([m, f]) => `WHEN ${l.mid(m)} THEN '$[${l.positionOf(m, f[k]!)}]'`);
+      return `json_extract(l.f, CASE l.mid ${paths.join(' ')} END) AS v${k}`;
+    });
+    const mids = [...this.byMid.keys()].join(',');
+    const select = `SELECT t.name, l.tid, l.mid, l.sub, l.ts, l.ok, l.since, ${slots.join(', ')} FROM latest l JOIN targets t ON t.tid = l.tid`;
+    this.one = db.prepare(`${select} WHERE l.tid = ? AND l.mid IN (${mids})`);
+    this.all = db.prepare(`${select} WHERE t.name <> '' AND l.mid IN (${mids}) ORDER BY l.tid`);
   }
 
   /** The targets asked for (those with no point yet are left out), or every target when none are named. */
@@ -53,24 +70,29 @@ export class LatestRunner {
     const byTarget = new Map<number, LatestState>();
     for (const r of rows) {
       let s = byTarget.get(r.tid);
-      if (!s) {
-        const changed = this.lastChange.get(r.tid) as number | null;
-        s = { target: r.name, measurements: {}, probes: [], route_changed_at: changed === null ? null : iso(changed) };
-        byTarget.set(r.tid, s);
+      if (!s) byTarget.set(r.tid, (s = { target: r.name, measurements: {}, probes: [], route_changed_at: null }));
+      if (r.mid === this.routeMid && r.sub === ROUTE_CHANGE_SUB) {
+        s.route_changed_at = iso(r.ts);
+        continue;
       }
-      const fields = this.lookups.layouts.decode(r.mid, r.f);
+      const spec = this.byMid.get(r.mid)!;
       if (r.mid === this.probeMid) {
         s.probes.push({
           probe: r.sub,
           success: r.ok === null ? null : r.ok === 1,
-          reason: text(fields.reason),
-          detail: text(fields.detail),
-          duration_ms: typeof fields.duration_ms === 'number' ? fields.duration_ms : null,
+          reason: text(r.v0),
+          detail: text(r.v1),
+          duration_ms: typeof r.v2 === 'number' ? r.v2 : null,
           at: iso(r.ts),
           since: iso(r.since),
         });
       } else {
-        s.measurements[this.lookups.layouts.name(r.mid)] = { time: iso(r.ts), fields };
+        const fields: Record<string, FieldValue> = {};
+        spec.fields.forEach((f, k) => {
+          const v = r[`v${k}`];
+          if (v !== null && v !== undefined) fields[f] = f === 'success' || f === 'reached' ? v === 1 : v;
+        });
+        s.measurements[spec.name] = { time: iso(r.ts), fields };
       }
     }
     for (const s of byTarget.values()) s.probes.sort((a, b) => a.probe.localeCompare(b.probe));
@@ -78,4 +100,4 @@ export class LatestRunner {
   }
 }
 
-const text = (v: FieldValue | undefined): string | null => (typeof v === 'string' ? v : null);
+const text = (v: FieldValue | null | undefined): string | null => (typeof v === 'string' ? v : null);
