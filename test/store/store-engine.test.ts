@@ -101,14 +101,14 @@ test('a target query reads one key per slot time: exact however much else is sto
 test('a 5-minute bucket: min of rtt_min, median of the slot medians, max of rtt_max, loss from summed sent/received, mean jitter and MOS', () => {
   const s = openTestStore();
   try {
-    const medians = [1, 5, 2, 4, 3];
+    const medians = [1, 9, 2, 4, 3]; // skewed: the mean (3.8) is not the median (3)
     medians.forEach((m, i) => s.engine.write([ping(T0 + i * MIN, { median: m, min: m - 0.5, max: m * 10, received: i === 0 ? 3 : 5, jitter: i, mos: 4 })]));
     s.at(T0 + 7 * MIN); // bucket [T0, T0+5m) closed and past the grace
     const row = s.db.prepare("SELECT * FROM ping_5m WHERE b = ?").get(T0) as Record<string, number>;
     assert.equal(row.n, 5);
     assert.equal(row.rtt_median, 3000);
     assert.equal(row.rtt_min, 500);
-    assert.equal(row.rtt_max, 50_000);
+    assert.equal(row.rtt_max, 90_000);
     assert.equal(row.sent, 25);
     assert.equal(row.received, 23);
     assert.equal(row.jitter_sum! / row.jitter_n!, 2000);
@@ -126,12 +126,13 @@ test('a 5-minute bucket: min of rtt_min, median of the slot medians, max of rtt_
 test('hourly buckets take the exact median over all the hour\'s slots, and ad-hoc runs are left out of every bucket', () => {
   const s = openTestStore();
   try {
-    for (let i = 0; i < 60; i++) s.engine.write([ping(T0 + i * MIN, { median: i + 1 })]);
+    // Skewed: one slow slot pulls the mean far from the median of the 60 (30.5).
+    for (let i = 0; i < 60; i++) s.engine.write([ping(T0 + i * MIN, { median: i === 59 ? 1000 : i + 1 })]);
     s.engine.write([ping(T0 + 30 * MIN + 7, { median: 10_000 }, { adhoc: true })]);
     s.at(T0 + HOUR + 2 * MIN);
     assert.equal((s.db.prepare('SELECT rtt_median, n, rtt_max FROM ping_1h WHERE b = ?').get(T0) as Record<string, number>).rtt_median, 30_500);
     assert.equal((s.db.prepare('SELECT n FROM ping_1h WHERE b = ?').get(T0) as Record<string, number>).n, 60);
-    assert.equal((s.db.prepare('SELECT max(rtt_max) AS m FROM ping_5m').get() as { m: number }).m, 61_000, 'the ad-hoc point is not in any 5-minute bucket');
+    assert.equal((s.db.prepare('SELECT max(rtt_max) AS m FROM ping_5m').get() as { m: number }).m, 1_001_000, 'the ad-hoc point is not in any 5-minute bucket');
   } finally {
     s.close();
   }
