@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
-import type { ComponentHealth } from '../lifecycle/component.js';
+import type { ComponentHealth, Deadline } from '../lifecycle/component.js';
 import type { Coordinator } from './coordinator.js';
 import { owners } from './rendezvous.js';
 
@@ -61,10 +61,11 @@ export function redisOptions(extra: RedisOptions = {}): RedisOptions {
  * /health says degraded, and sharing resumes with the first heartbeat back.
  */
 export class RedisCoordinator implements Coordinator {
+  readonly name = 'cluster';
   readonly memberId: string;
   private readonly redis: ClusterRedis;
   private readonly sub: Redis;
-  private readonly targets: readonly string[];
+  private targets: readonly string[];
   private members: string[] = [];
   private owned = new Set<string>();
   /** Former targets still claimed until this time (grace after a view change). */
@@ -125,6 +126,11 @@ export class RedisCoordinator implements Coordinator {
     await this.beat();
     this.heartbeatTimer = setInterval(() => void this.beat(), this.opts.heartbeatMs);
     this.heartbeatTimer.unref();
+  }
+
+  setTargets(targets: readonly string[]): void {
+    this.targets = [...targets];
+    this.rebalance('targets reloaded');
   }
 
   owns(target: string): boolean {
@@ -242,8 +248,9 @@ export class RedisCoordinator implements Coordinator {
    * Graceful leave: deregister and tell the peers, keep collecting our
    * targets until they have had time to see us go, then stop.
    */
-  async stop(deadlineMs: number): Promise<void> {
+  async stop(deadline: Deadline): Promise<void> {
     if (this.stopped) return;
+    const deadlineMs = deadline.remaining();
     clearInterval(this.heartbeatTimer);
     await this.beating;
     this.deregistered = true; // no heartbeat may re-add us from here on

@@ -46,9 +46,16 @@ export class TelemetryMetrics {
   readonly probes = this.counter('telemetry_probes_total', 'Probes run by kind and result (success/failure)', ['probe', 'result']);
   readonly probeFailures = this.counter('telemetry_probe_failures_total', 'Failed probes by kind and reason', ['probe', 'reason']);
   readonly errors = this.counter('telemetry_errors_total', 'Internal errors by component (bugs, storage failures)', ['component']);
-  // One series per target: rendered outside prom-client (see PerTargetGauge).
+  // Per-target series (blackbox-style, PER_TARGET_METRICS): rendered outside prom-client (see PerTargetGauge).
   readonly rttAvg = new PerTargetGauge('telemetry_rtt_avg_ms', 'Last ICMP average round-trip time per target');
   readonly packetLoss = new PerTargetGauge('telemetry_packet_loss_percent', 'Last ICMP packet loss per target');
+  readonly probeSuccess = new PerTargetGauge('telemetry_probe_success', 'Last run of the probe on the target succeeded (1) or failed (0)', 'probe');
+  readonly probeLastDuration = new PerTargetGauge('telemetry_probe_last_duration_seconds', 'Duration of the last run of the probe on the target', 'probe');
+  readonly httpPhase = new PerTargetGauge('telemetry_http_phase_seconds', 'Last HTTP probe of the target, by phase (dns, connect, tls, ttfb, transfer, total)', 'phase');
+  readonly dnsQuery = new PerTargetGauge('telemetry_dns_query_seconds', 'Last DNS probe query time of the target');
+  readonly tcpConnect = new PerTargetGauge('telemetry_tcp_connect_seconds', 'Last TCP probe connect time of the target');
+  readonly hopCount = new PerTargetGauge('telemetry_hop_count', 'Hops of the last trace of the target');
+  private readonly perTarget = [this.rttAvg, this.packetLoss, this.probeSuccess, this.probeLastDuration, this.httpPhase, this.dnsQuery, this.tcpConnect, this.hopCount];
   readonly childProcesses = this.gauge('telemetry_child_processes', 'Probe tool processes running now, per pool (fping, mtr)', ['pool']);
   readonly childProcessesMax = this.gauge('telemetry_child_processes_max', 'Bound of each tool pool (mtr: WORKER_POOL_SIZE; fping: ceil(MAX_CONCURRENT_OPERATIONS / BATCH_SIZE))', ['pool']);
   readonly childProcessesStarted = this.counter('telemetry_child_processes_started_total', 'Probe tool processes started', ['tool']);
@@ -58,6 +65,7 @@ export class TelemetryMetrics {
   readonly breakerTransitions = this.counter('telemetry_circuit_breaker_transitions_total', 'Circuit breaker transitions by new state', ['to']);
   readonly breakerRejections = this.counter('telemetry_circuit_breaker_rejections_total', 'Calls refused by an open circuit without touching the network');
   readonly breakers = this.gauge('telemetry_circuit_breakers', 'Hosts with a circuit breaker in memory');
+  readonly breakersMax = this.gauge('telemetry_circuit_breakers_max', 'CIRCUIT_MAX_HOSTS: bound of the breakers kept in memory');
   readonly poolActive = this.gauge('telemetry_connection_pool_active', 'Outbound HTTP sockets carrying a request');
   readonly poolIdle = this.gauge('telemetry_connection_pool_idle', 'Outbound HTTP sockets open and idle (keep-alive)');
   readonly poolMax = this.gauge('telemetry_connection_pool_max', 'MAX_CONNECTIONS: cap on open outbound HTTP sockets');
@@ -98,6 +106,8 @@ export class TelemetryMetrics {
 
   // --- server ----------------------------------------------------------
   readonly adhocRuns = this.gauge('telemetry_adhoc_runs_in_flight', 'POST /collect runs in flight (bound: MAX_ADHOC_RUNS)');
+  readonly apiConnections = this.gauge('telemetry_api_connections', 'Open connections to the daemon\'s HTTP server (bound: MAX_API_CONNECTIONS)');
+  readonly apiConnectionsMax = this.gauge('telemetry_api_connections_max', 'MAX_API_CONNECTIONS');
   readonly httpRequests = this.counter('telemetry_http_requests_total', 'Requests to the daemon API by route and status', ['route', 'status']);
 
   // --- configuration -------------------------------------------------------
@@ -126,6 +136,11 @@ export class TelemetryMetrics {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
+  /** A target left the configuration: its per-target series go. */
+  forgetTarget(target: string): void {
+    for (const g of this.perTarget) g.remove(target);
+  }
+
   /** Run `fn` at every scrape, before the registry renders (live-state gauges). */
   onCollect(fn: () => void): void {
     this.collectors.push(fn);
@@ -140,6 +155,8 @@ export class TelemetryMetrics {
         this.errors.inc({ component: 'metrics' });
       }
     }
-    return (await this.registry.metrics()) + this.rttAvg.render() + this.packetLoss.render();
+    let text = await this.registry.metrics();
+    for (const g of this.perTarget) text += g.render();
+    return text;
   }
 }

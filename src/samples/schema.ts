@@ -8,6 +8,8 @@
  * the scheduled slot start (ad-hoc runs: the request time, tag mode=adhoc).
  */
 
+import { PROBE_MODULES } from '../probes/registry.js';
+
 export type FieldType = 'float' | 'integer' | 'string' | 'boolean';
 
 export interface MeasurementSchema {
@@ -16,89 +18,13 @@ export interface MeasurementSchema {
   fields: Readonly<Record<string, FieldType>>;
 }
 
-const GEO_FIELDS = {
-  lat: 'float',
-  lon: 'float',
-  country: 'string',
-  city: 'string',
-  asn: 'integer',
-  as_org: 'string',
-  geo_private: 'boolean',
-} as const;
+/** The measurements of the probe kinds, each declared in its folder (src/probes/<kind>/measurements.ts). */
+type ProbeSchemas = UnionToIntersection<(typeof PROBE_MODULES)[number]['measurements']>;
+type UnionToIntersection<U> = (U extends unknown ? (k: U) => void : never) extends (k: infer I) => void ? I : never;
+const probeSchemas = Object.assign({}, ...PROBE_MODULES.map((m) => m.measurements)) as ProbeSchemas;
 
-export const SCHEMA = {
-  ping: {
-    tags: ['family'],
-    fields: {
-      sent: 'integer',
-      received: 'integer',
-      loss_pct: 'float',
-      rtt_min_ms: 'float',
-      rtt_avg_ms: 'float',
-      rtt_max_ms: 'float',
-      rtt_median_ms: 'float',
-      rtt_stddev_ms: 'float',
-      jitter_ms: 'float',
-      r_factor: 'float',
-      mos: 'float',
-      ip: 'string',
-      success: 'boolean',
-    },
-  },
-  route: {
-    tags: ['protocol'],
-    fields: {
-      hop_count: 'integer',
-      reached: 'boolean',
-      responding_hops: 'integer',
-      route_hash: 'string',
-      route_changed: 'boolean',
-      path: 'string',
-      ip: 'string',
-      success: 'boolean',
-    },
-  },
-  hop: {
-    tags: ['ttl'],
-    fields: {
-      ip: 'string',
-      hostname: 'string',
-      ecmp_ips: 'string',
-      loss_pct: 'float',
-      sent: 'integer',
-      rtt_avg_ms: 'float',
-      rtt_best_ms: 'float',
-      rtt_worst_ms: 'float',
-      rtt_stddev_ms: 'float',
-      ...GEO_FIELDS,
-    },
-  },
-  http: {
-    tags: ['method'],
-    fields: {
-      status_code: 'integer',
-      success: 'boolean',
-      dns_ms: 'float',
-      connect_ms: 'float',
-      tls_ms: 'float',
-      ttfb_ms: 'float',
-      transfer_ms: 'float',
-      total_ms: 'float',
-      bytes: 'integer',
-      reused: 'boolean',
-      cert_expiry_days: 'float',
-      http_version: 'string',
-      ip: 'string',
-    },
-  },
-  dns: {
-    tags: ['record'],
-    fields: { query_ms: 'float', answers: 'integer', rcode: 'string', server: 'string', success: 'boolean' },
-  },
-  tcp: {
-    tags: ['port'],
-    fields: { connect_ms: 'float', ip: 'string', success: 'boolean' },
-  },
+/** Measurements the daemon writes itself, around the probes. */
+const CORE = {
   probe: {
     tags: ['probe'],
     fields: { success: 'boolean', duration_ms: 'float', reason: 'string', detail: 'string' },
@@ -138,6 +64,8 @@ export const SCHEMA = {
     },
   },
 } as const satisfies Record<string, MeasurementSchema>;
+
+export const SCHEMA = { ...probeSchemas, ...CORE } as ProbeSchemas & typeof CORE;
 
 export type Measurement = keyof typeof SCHEMA;
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { fieldEntries, seriesKey, type AnySample } from '../samples/sample.js';
 import type { ComponentHealth } from '../lifecycle/component.js';
-import type { Sink } from './sink.js';
+import type { SinkComponent as Sink } from './sink.js';
 import { canWrite, closeDb, openDb, type Db } from '../sqlite/sqlite-db.js';
 
 export interface StoredPoint {

@@ -6,7 +6,7 @@ import type { AnySample } from '../samples/sample.js';
 import { EndpointWriter, type WriteEndpoint, type WriterOptions } from './influx-writer.js';
 import { Outbox } from './outbox.js';
 import type { ComponentHealth, Deadline } from '../lifecycle/component.js';
-import type { Sink } from './sink.js';
+import type { SinkComponent as Sink } from './sink.js';
 import { canWrite, closeDb, openDb, type Db } from '../sqlite/sqlite-db.js';
 
 export interface InfluxTarget {
@@ -52,7 +52,7 @@ export function writeEndpoint(base: string, t: InfluxTarget): WriteEndpoint {
  */
 export class InfluxSink implements Sink {
   readonly kind = 'influxdb';
-  readonly name = 'sink';
+  readonly name = 'outbox';
   private readonly db: Db;
   readonly outbox: Outbox;
   readonly writers: EndpointWriter[];

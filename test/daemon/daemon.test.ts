@@ -146,7 +146,7 @@ test('/health, /health/ready and /metrics (valid for promtool check metrics)', a
   assert.equal(body.status, 'ok');
   assert.equal(body.components.scheduler!.status, 'ok');
   assert.equal(typeof body.components.scheduler!.last_round_age_s, 'number');
-  assert.equal(body.components.sink!.status, 'ok');
+  assert.equal(body.components.store!.status, 'ok');
   assert.equal((await daemon.get('/health/ready')).status, 200);
 
   const text = await (await daemon.get('/metrics')).text();

@@ -28,7 +28,7 @@ test('trace runs once per its own interval, in a slot spread by target', () => {
   const slotsWithTrace = (name: string) => {
     const t = target(name);
     t.intervalS = 60;
-    t.trace.intervalS = 300;
+    (t.specs.trace as { intervalS: number }).intervalS = 300;
     return Array.from({ length: 10 }, (_, i) => i * 60_000).filter((s) => kindsForSlot(t, s).includes('trace'));
   };
   const a = slotsWithTrace('example.com');
@@ -36,7 +36,7 @@ test('trace runs once per its own interval, in a slot spread by target', () => {
   assert.equal(a[1]! - a[0]!, 300_000);
   const t = target('example.com');
   t.intervalS = 60;
-  t.trace.intervalS = 300;
+  (t.specs.trace as { intervalS: number }).intervalS = 300;
   assert.deepEqual(kindsForSlot(t, a[0]! + 60_000), ['icmp', 'http', 'dns'], 'the other probes run every slot');
   const phases = new Set(Array.from({ length: 200 }, (_, i) => slotsWithTrace(`t${i}.example`)[0]));
   assert.equal(phases.size, 5, 'targets spread over the five possible slots');

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { DnsRecordType } from '../../config/targets.js';
+import type { DnsRecordType } from './index.js';
 
 /** RFC 1035 wire format: just enough to ask one question and read the header of the answer. */
 

@@ -1,0 +1,5 @@
+/** The `dns` measurement: one point per query. */
+export const DNS = {
+  tags: ['record'],
+  fields: { query_ms: 'float', answers: 'integer', rcode: 'string', server: 'string', success: 'boolean' },
+} as const;

@@ -1,0 +1,5 @@
+/** The `tcp` measurement: one point per connect. */
+export const TCP = {
+  tags: ['port'],
+  fields: { connect_ms: 'float', ip: 'string', success: 'boolean' },
+} as const;

@@ -1,0 +1,68 @@
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config/load-config.js';
+import type { HttpClient } from '../http-client/http-client.js';
+import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
+import { DiscardSink } from './discard-sink.js';
+import { EmbeddedStore } from './embedded-store.js';
+import { FanoutSink } from './fanout-sink.js';
+import { InfluxSink } from './influx-sink.js';
+import type { SinkComponent } from './sink.js';
+
+export interface Sinks {
+  /** What the collector writes to. */
+  sink: FanoutSink;
+  /** Every sink, each a lifecycle part of its own. */
+  parts: SinkComponent[];
+  /** The embedded store, when kept (the UI's and /api/points' source). */
+  store?: EmbeddedStore;
+}
+
+interface SinkDeps {
+  cfg: AppConfig;
+  http: HttpClient;
+  metrics: TelemetryMetrics;
+  log: Logger;
+}
+
+/**
+ * Every kind of database sink, in one literal: each builds its sink when the
+ * configuration asks for it. The embedded store is kept beside them (the UI
+ * works without and during outages of the databases) unless turned off.
+ */
+const DATABASE_SINKS: Record<string, (d: SinkDeps) => SinkComponent | undefined> = {
+  influxdb: ({ cfg, http, metrics, log }) => {
+    const env = cfg.env;
+    if (!cfg.influxUrls.length) return undefined;
+    return new InfluxSink(
+      env.DATA_DIR,
+      {
+        api: env.INFLUX_API,
+        urls: cfg.influxUrls,
+        token: env.INFLUXDB_TOKEN,
+        org: env.INFLUXDB_ORG,
+        bucket: env.INFLUXDB_BUCKET,
+        db: env.INFLUXDB_DB,
+        rp: env.INFLUXDB_RP,
+        username: env.INFLUXDB_USERNAME,
+        password: env.INFLUXDB_PASSWORD,
+      },
+      { batchSize: env.INFLUX_BATCH_SIZE, flushMs: env.INFLUX_FLUSH_INTERVAL * 1000, maxBackoffMs: env.INFLUX_RETRY_MAX * 1000, maxBytes: env.OUTBOX_MAX_BYTES },
+      http,
+      metrics,
+      log,
+    );
+  },
+};
+
+export function createSinks(d: SinkDeps, o: { discard?: boolean } = {}): Sinks {
+  if (o.discard) {
+    const none = new DiscardSink();
+    return { sink: new FanoutSink(none, [], d.metrics, d.log), parts: [] };
+  }
+  const databases = Object.values(DATABASE_SINKS)
+    .map((make) => make(d))
+    .filter((s): s is SinkComponent => s !== undefined);
+  const store = new EmbeddedStore(d.cfg.env.DATA_DIR, d.cfg.env.EMBEDDED_RETENTION_DAYS * 86_400_000, d.metrics, d.log);
+  const [primary, ...others] = databases.length ? [...databases, store] : [store];
+  return { sink: new FanoutSink(primary!, others, d.metrics, d.log), parts: [store, ...databases], store };
+}
