@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { DaemonEnv } from '../config/daemon-env.js';
 import type { HttpClient } from '../http-client/http-client.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
-import type { MeasurementSchema } from '../samples/schema.js';
+import type { MeasurementSchema } from '../samples/measurement.js';
 import type { SharedCache } from '../util/shared-cache.js';
 import type { ProcessRunner } from './tools/process-runner.js';
 import type { RouteMemory } from './trace/route-memory.js';

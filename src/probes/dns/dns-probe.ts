@@ -6,8 +6,15 @@ import type { Sample } from '../../samples/sample.js';
 import { round3 } from '../../util/numbers.js';
 import { reasonForError } from '../reasons.js';
 import type { Probe, ProbeOutcome } from '../types.js';
-import type { DnsSpec } from './index.js';
-import { decodeHeader, encodeQuery, rcodeName, reverseName, type DnsAnswerHeader } from './dns-wire.js';
+import { decodeHeader, encodeQuery, rcodeName, reverseName, type DnsAnswerHeader, type DnsRecordType } from './dns-wire.js';
+
+export interface DnsSpec {
+  /** `ip` or `ip:port` / `[ipv6]:port`; null = first nameserver of /etc/resolv.conf. */
+  server: string | null;
+  record: DnsRecordType;
+  /** Name to query; defaults to the target host. */
+  name: string;
+}
 
 /**
  * One DNS question over UDP to the configured server (default: the first

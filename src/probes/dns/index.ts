@@ -1,19 +1,9 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { SpecError, type ProbeModule } from '../module.js';
-import { dnsProbe } from './dns-probe.js';
+import { dnsProbe, type DnsSpec } from './dns-probe.js';
+import { DNS_RECORD_TYPES, type DnsRecordType } from './dns-wire.js';
 import { DNS } from './measurements.js';
-
-export const DNS_RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'NS', 'TXT', 'SOA', 'PTR', 'SRV', 'CAA'] as const;
-export type DnsRecordType = (typeof DNS_RECORD_TYPES)[number];
-
-export interface DnsSpec {
-  /** `ip` or `ip:port` / `[ipv6]:port`; null = first nameserver of /etc/resolv.conf. */
-  server: string | null;
-  record: DnsRecordType;
-  /** Name to query; defaults to the target host. */
-  name: string;
-}
 
 export function isValidDnsServer(s: string): boolean {
   if (isIP(s)) return true;
@@ -51,3 +41,5 @@ export const dnsModule = {
   summary: (s: DnsSpec) => `${s.record} ${s.name} via ${s.server ?? 'the system resolver'}`,
   create: () => dnsProbe,
 } satisfies ProbeModule<DnsSpec, typeof env>;
+
+export { DNS_RECORD_TYPES, type DnsRecordType, type DnsSpec };

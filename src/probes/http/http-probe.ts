@@ -4,7 +4,19 @@ import { round3 } from '../../util/numbers.js';
 import type { Sample } from '../../samples/sample.js';
 import { reasonForError } from '../reasons.js';
 import type { Probe, ProbeOutcome } from '../types.js';
-import type { HttpSpec } from './index.js';
+
+export interface HttpSpec {
+  url: string;
+  method: string;
+  /** Statuses that count as success. Default: any 2xx or 3xx. */
+  expectStatus: number[] | null;
+  /** Skip certificate verification (the expiry is still reported). */
+  insecureTls: boolean;
+  /** Sent with every request; values may be secrets (never printed). */
+  headers: Record<string, string>;
+  /** Keep the connection for the next probe (false: a fresh connection, DNS + connect + TLS, every time). */
+  reuseConnection: boolean;
+}
 
 /**
  * HTTP(S) exchange with phase timings, through the shared client (pool +

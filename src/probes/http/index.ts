@@ -2,21 +2,8 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { bool } from '../../config/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
-import { createHttpProbe } from './http-probe.js';
+import { createHttpProbe, type HttpSpec } from './http-probe.js';
 import { HTTP } from './measurements.js';
-
-export interface HttpSpec {
-  url: string;
-  method: string;
-  /** Statuses that count as success. Default: any 2xx or 3xx. */
-  expectStatus: number[] | null;
-  /** Skip certificate verification (the expiry is still reported). */
-  insecureTls: boolean;
-  /** Sent with every request; values may be secrets (never printed). */
-  headers: Record<string, string>;
-  /** Keep the connection for the next probe (false: a fresh connection, DNS + connect + TLS, every time). */
-  reuseConnection: boolean;
-}
 
 const status = z.number().int().min(100).max(599);
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -77,3 +64,5 @@ export const httpModule = {
     `${s.method} ${s.url}${s.expectStatus ? ` expecting ${s.expectStatus.join('|')}` : ''}${Object.keys(s.headers).length ? ` with headers ${Object.keys(s.headers).join(', ')}` : ''}${s.reuseConnection ? '' : ', new connection each time'}`,
   create: (deps) => createHttpProbe(deps.http),
 } satisfies ProbeModule<HttpSpec, typeof env>;
+
+export type { HttpSpec };

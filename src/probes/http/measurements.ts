@@ -17,3 +17,9 @@ export const HTTP = {
     ip: 'string',
   },
 } as const;
+
+declare module '../../samples/measurement.js' {
+  interface Measurements {
+    http: typeof HTTP;
+  }
+}

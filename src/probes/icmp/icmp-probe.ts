@@ -4,9 +4,14 @@ import { excerpt, type ProcessRunner } from '../tools/process-runner.js';
 import { reasonForError } from '../reasons.js';
 import { resolveHost } from '../resolve.js';
 import type { Probe, ProbeOutcome, Reason } from '../types.js';
-import type { IcmpSpec } from './index.js';
 import { parseFpingOutput } from './fping-output.js';
 import { echoStats } from './qos.js';
+
+export interface IcmpSpec {
+  count: number;
+  /** Seconds between two echo requests to this target (fping -p). */
+  packetIntervalS: number;
+}
 
 export interface IcmpOptions {
   fpingPath: string;

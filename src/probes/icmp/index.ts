@@ -1,14 +1,8 @@
 import { z } from 'zod';
 import { int, seconds } from '../../config/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
-import { createIcmpProbe, FpingBatcher } from './icmp-probe.js';
+import { createIcmpProbe, FpingBatcher, type IcmpSpec } from './icmp-probe.js';
 import { PING } from './measurements.js';
-
-export interface IcmpSpec {
-  count: number;
-  /** Seconds between two echo requests to this target (fping -p). */
-  packetIntervalS: number;
-}
 
 /** Echo requests must leave room for the last reply: this share of the timeout at most. */
 const SEND_SHARE = 0.9;
@@ -67,3 +61,5 @@ export const icmpModule = {
       new FpingBatcher(deps.pingRunner, { fpingPath: deps.env.FPING_PATH, batchSize: deps.env.BATCH_SIZE, batchWaitMs: deps.env.ICMP_BATCH_WAIT * 1000 }, deps.log),
     ),
 } satisfies ProbeModule<IcmpSpec, typeof env>;
+
+export type { IcmpSpec };

@@ -17,3 +17,9 @@ export const PING = {
     success: 'boolean',
   },
 } as const;
+
+declare module '../../samples/measurement.js' {
+  interface Measurements {
+    ping: typeof PING;
+  }
+}

@@ -1,11 +1,7 @@
 import { z } from 'zod';
 import { SpecError, type ProbeModule } from '../module.js';
 import { TCP } from './measurements.js';
-import { tcpProbe } from './tcp-probe.js';
-
-export interface TcpSpec {
-  port: number;
-}
+import { tcpProbe, type TcpSpec } from './tcp-probe.js';
 
 /** Environment variables of the tcp probe (docs/configuration.md). */
 const env = {};
@@ -27,3 +23,5 @@ export const tcpModule = {
   summary: (s: TcpSpec) => `connect to port ${s.port}`,
   create: () => tcpProbe,
 } satisfies ProbeModule<TcpSpec, typeof env>;
+
+export type { TcpSpec };

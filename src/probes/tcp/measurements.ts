@@ -3,3 +3,9 @@ export const TCP = {
   tags: ['port'],
   fields: { connect_ms: 'float', ip: 'string', success: 'boolean' },
 } as const;
+
+declare module '../../samples/measurement.js' {
+  interface Measurements {
+    tcp: typeof TCP;
+  }
+}

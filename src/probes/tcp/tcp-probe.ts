@@ -4,7 +4,10 @@ import { performance } from 'node:perf_hooks';
 import { round3 } from '../../util/numbers.js';
 import { reasonForError } from '../reasons.js';
 import type { Probe, ProbeOutcome } from '../types.js';
-import type { TcpSpec } from './index.js';
+
+export interface TcpSpec {
+  port: number;
+}
 
 /**
  * TCP connect time: name resolution first (not counted), then the three-way

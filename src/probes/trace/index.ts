@@ -3,24 +3,8 @@ import { bool, int, seconds } from '../../config/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { HOP, ROUTE } from './measurements.js';
 import { ReverseDns } from './reverse-dns.js';
-import { createTraceProbe } from './trace-probe.js';
+import { createTraceProbe, type TraceSpec, TRACE_TIMEOUT_MARGIN_S } from './trace-probe.js';
 
-export interface TraceSpec {
-  protocol: 'icmp' | 'udp' | 'tcp';
-  /** Destination port for udp/tcp traces. */
-  port: number | null;
-  maxHops: number;
-  cycles: number;
-  /** Seconds between mtr cycles (mtr -i; below 1 needs root). */
-  packetIntervalS: number;
-  /** Seconds mtr waits for late replies after its last cycle (mtr -G). */
-  graceS: number;
-  /** Trace every this many seconds (a whole multiple of the target interval). */
-  intervalS: number;
-}
-
-/** mtr is given the probe timeout minus this, so its own deadline comes first. */
-export const TRACE_TIMEOUT_MARGIN_S = 0.05;
 const MIN_GRACE_S = 0.2;
 
 const protocol = z.enum(['icmp', 'udp', 'tcp']);
@@ -116,3 +100,5 @@ export const traceModule = {
       deps.log,
     ),
 } satisfies ProbeModule<TraceSpec, typeof env>;
+
+export type { TraceSpec };

@@ -40,3 +40,10 @@ export const HOP = {
     ...GEO_FIELDS,
   },
 } as const;
+
+declare module '../../samples/measurement.js' {
+  interface Measurements {
+    route: typeof ROUTE;
+    hop: typeof HOP;
+  }
+}

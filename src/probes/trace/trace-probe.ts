@@ -4,11 +4,27 @@ import { excerpt, type ProcessRunner } from '../tools/process-runner.js';
 import { reasonForError } from '../reasons.js';
 import { resolveHost } from '../resolve.js';
 import type { Probe, ProbeOutcome, Reason } from '../types.js';
-import { TRACE_TIMEOUT_MARGIN_S, type TraceSpec } from './index.js';
 import { MtrParseError, parseMtrRaw } from './mtr-raw.js';
 import type { ReverseDns } from './reverse-dns.js';
 import { routeChanged, summarizeRoute, type RouteSummary } from './route.js';
 import type { RouteMemory } from './route-memory.js';
+
+export interface TraceSpec {
+  protocol: 'icmp' | 'udp' | 'tcp';
+  /** Destination port for udp/tcp traces. */
+  port: number | null;
+  maxHops: number;
+  cycles: number;
+  /** Seconds between mtr cycles (mtr -i; below 1 needs root). */
+  packetIntervalS: number;
+  /** Seconds mtr waits for late replies after its last cycle (mtr -G). */
+  graceS: number;
+  /** Trace every this many seconds (a whole multiple of the target interval). */
+  intervalS: number;
+}
+
+/** mtr is given the probe timeout minus this, so its own deadline comes first. */
+export const TRACE_TIMEOUT_MARGIN_S = 0.05;
 
 export interface TraceOptions {
   mtrPath: string;
