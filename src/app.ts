@@ -21,6 +21,7 @@ import { Collector } from './scheduler/collector.js';
 import { Scheduler, type RoundSummary } from './scheduler/scheduler.js';
 import { ApiServer } from './server/http-server.js';
 import { apiRoutes } from './server/routes.js';
+import { StaticUi } from './server/static-ui.js';
 import { EmbeddedStore } from './sinks/embedded-store.js';
 import { InfluxSink } from './sinks/influx-sink.js';
 import type { Sink } from './sinks/sink.js';
@@ -253,7 +254,9 @@ export class App {
     // Offline geolocation loads its database here, not in the middle of a round.
     await this.geo?.start();
     if (this.opts.server !== false) {
-      this.server = new ApiServer(apiRoutes(this), { port: env.PORT, host: env.LISTEN_ADDRESS, token: env.COLLECT_TOKEN }, this.metrics, this.log);
+      // Loads (from source: bundles) the UI on its first request, so daemons nobody browses pay nothing.
+      const ui = new StaticUi();
+      this.server = new ApiServer(apiRoutes(this), { port: env.PORT, host: env.LISTEN_ADDRESS, token: env.COLLECT_TOKEN, ui }, this.metrics, this.log);
       await this.server.listen();
     }
     if (this.opts.schedule !== false) this.scheduler.start();

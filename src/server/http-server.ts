@@ -3,6 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
+import type { StaticUi } from './static-ui.js';
 
 /** A request problem that maps to one HTTP status and message. */
 export class HttpError extends Error {
@@ -46,7 +47,7 @@ export class ApiServer {
 
   constructor(
     routes: Route[],
-    private readonly opts: { port: number; host: string; token?: string },
+    private readonly opts: { port: number; host: string; token?: string; ui?: StaticUi },
     private readonly metrics: TelemetryMetrics,
     private readonly log: Logger,
   ) {
@@ -74,6 +75,15 @@ export class ApiServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (this.opts.ui && (req.method === 'GET' || req.method === 'HEAD')) {
+      const page = await this.opts.ui.serve(url.pathname, req.headers);
+      if (page) {
+        this.metrics.httpRequests.inc({ route: url.pathname.startsWith('/ui/') ? '/ui/' : '/', status: String(page.status) });
+        res.writeHead(page.status, page.headers);
+        res.end(req.method === 'HEAD' ? undefined : page.body);
+        return;
+      }
+    }
     const route = this.routes.get(`${req.method} ${url.pathname}`);
     let reply: Reply;
     try {
