@@ -24,6 +24,9 @@ import { launchBrowser } from './browser.js';
 const INTERVAL_S = 5;
 const OUT = join(ROOT, 'test-output');
 
+/** The page's document inside page functions (this file is type-checked without the DOM library). Functions, not strings: the CSP forbids eval. */
+const doc = () => (globalThis as unknown as { document: { querySelector(s: string): unknown; querySelectorAll(s: string): { length: number } } }).document;
+
 interface Point {
   timestamp_ms: number;
   fields: Record<string, unknown>;
@@ -94,7 +97,7 @@ test('web UI against a live daemon: overview, SmokePing chart of the stored poin
       // Filter by status from the keyboard: Tab to the chip, Space to press it.
       await page.focus('[data-status-filter="failing"]');
       await page.keyboard.press('Space');
-      await page.waitForFunction("document.querySelectorAll('table.targets tbody tr[data-target]').length === 1", undefined, { timeout: 15_000 });
+      await page.waitForFunction(() => doc().querySelectorAll('table.targets tbody tr[data-target]').length === 1, undefined, { timeout: 15_000 });
       assert.equal(await page.$eval('table.targets tbody tr[data-target]', (tr) => tr.getAttribute('data-target')), chain.unownedIp);
       assert.match(page.url(), /status=failing/);
       await page.goto(`${base}/`);
@@ -156,7 +159,7 @@ test('web UI against a live daemon: overview, SmokePing chart of the stored poin
       assert.equal(await page.$eval('.probe-results tr[data-probe="http"]', (tr) => tr.textContent?.includes('ok')), true);
       // The token is kept for the tab: a second run needs no prompt.
       await page.click('#probe-now');
-      await page.waitForFunction("document.querySelector('.probe-results') && !document.querySelector('#probe-now[aria-busy]')", undefined, { timeout: 60_000 });
+      await page.waitForFunction(() => doc().querySelector('.probe-results') && !doc().querySelector('#probe-now[aria-busy]'), undefined, { timeout: 60_000 });
       assert.equal(await page.$('#collect-token'), null);
       // 401 in the console is the daemon asking for the token, an answer the page handles.
       assert.deepEqual(
