@@ -33,6 +33,7 @@ export class TargetPage {
   private readonly historyEl = h('div', { id: 'route-history' });
   private readonly mapEl = h('div', { class: 'map-holder' });
   private readonly probeNow: ProbeNow;
+  private readonly lossKey = h('p', { class: 'loss-key small' });
 
   constructor(
     private readonly el: HTMLElement,
@@ -45,14 +46,15 @@ export class TargetPage {
     document.title = `${this.name} · network-telemetry`;
     this.el.replaceChildren(
       h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '/' }, '← All targets')),
-      this.header,
-      section('Probe now', 'probe-now-section', h('p', { class: 'muted' }, 'Runs every probe of this target once, now, and shows what it measured.'), this.probeNow.button, this.probeNow.panel),
-      section('Probes', 'probes-section', this.probes),
-      section('History', 'history-section', this.pickerHolder, lossKey(), this.chartsNote, this.chartsEl),
+      h('div', { class: 'target-top' }, this.header, h('div', { class: 'probe-now' }, this.probeNow.button, h('span', { class: 'muted small' }, 'runs every probe of this target once'))),
+      this.probeNow.panel,
+      section('History', 'history-section', this.pickerHolder, this.lossKey, this.chartsNote, this.chartsEl),
       section('Route', 'route-section', this.routeEl, this.mapEl, this.historyEl),
+      section('Probes', 'probes-section', this.probes),
     );
     this.header.append(h('h1', {}, this.name));
     this.renderPicker();
+    this.renderLossKey();
     window.addEventListener(THEME_EVENT, () => this.redraw());
     window.addEventListener('popstate', () => {
       this.range = readRange();
@@ -162,8 +164,19 @@ export class TargetPage {
     void renderPathMap(this.mapEl, r);
   }
 
+  private renderLossKey(): void {
+    this.lossKey.replaceChildren(
+      'Median colour by packet loss (SmokePing’s scale): ',
+      ...lossLegend().map((l) => h('span', { class: 'loss-swatch' }, h('span', { class: 'swatch', style: `background:${l.colour}` }), l.label)),
+      ' · ',
+      h('span', { class: 'marker-key' }, '┆'),
+      ' route change',
+    );
+  }
+
   /** Canvas and SVG take their colours when drawn: draw again in the new theme. */
   private redraw(): void {
+    this.renderLossKey();
     this.renderCharts();
     if (this.lastRoutes) void renderPathMap(this.mapEl, this.lastRoutes);
   }
@@ -187,14 +200,3 @@ function probeRow(p: ProbeStatus): HTMLElement {
   );
 }
 
-function lossKey(): HTMLElement {
-  return h(
-    'p',
-    { class: 'loss-key small' },
-    'Median colour by packet loss (SmokePing’s scale): ',
-    ...lossLegend().map((l) => h('span', { class: 'loss-swatch' }, h('span', { class: 'swatch', style: `background:${l.colour}` }), l.label)),
-    ' · ',
-    h('span', { class: 'marker-key' }, '┆'),
-    ' route change',
-  );
-}
