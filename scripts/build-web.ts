@@ -4,9 +4,11 @@
  * from dist/ serves (src/server/static-ui.ts). A daemon run from source
  * bundles in memory instead and needs no build.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { buildWebBundle, writeWebBundle } from '../src/server/static-ui.js';
-import { ROOT } from './lib/daemon-process.js';
+
+// Self-contained (the Docker build stage copies only this script): the repository root.
+const ROOT = resolve(import.meta.dirname, '..');
 
 const out = join(ROOT, 'dist/web');
 const bundle = await buildWebBundle(join(ROOT, 'src/web'));
