@@ -19,8 +19,10 @@ import { AdhocRunner } from './scheduler/adhoc-runner.js';
 import { Collector } from './scheduler/collector.js';
 import { Scheduler, type RoundSummary } from './scheduler/scheduler.js';
 import type { DaemonApi } from './server/daemon-api.js';
-import { ApiServer, type Route } from './server/http-server.js';
+import { ApiServer } from './server/http-server.js';
 import { daemonRoutes } from './server/routes.js';
+import { StaticUi } from './server/static-ui.js';
+import { uiRoutes } from './server/ui-routes.js';
 import { createSinks } from './sinks/create-sinks.js';
 import type { EmbeddedStore } from './sinks/embedded-store.js';
 import type { FanoutSink } from './sinks/fanout-sink.js';
@@ -38,8 +40,6 @@ export interface AppOptions {
   schedule?: boolean;
   /** Clock of the circuit breakers (tests drive it by hand). */
   now?: () => number;
-  /** Extra routes (the web UI's pages and assets). */
-  extraRoutes?: Route[];
 }
 
 /**
@@ -149,8 +149,10 @@ export class App {
     if (schedule) this.lifecycle.add(this.reloader, 0.02);
 
     if (serve) {
+      const ui = new StaticUi();
+      this.lifecycle.add(ui, 0.01);
       this.server = new ApiServer(
-        [...daemonRoutes(this.api()), ...(opts.extraRoutes ?? [])],
+        [...daemonRoutes(this.api()), ...uiRoutes(ui)],
         {
           port: env.PORT,
           host: env.LISTEN_ADDRESS,

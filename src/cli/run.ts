@@ -3,7 +3,6 @@ import { App } from '../app.js';
 import { loadConfig, type AppConfig } from '../config/load-config.js';
 import { Deadline } from '../lifecycle/component.js';
 import { createLogger, type Logger } from '../logging/logger.js';
-import { staticUiRoutes } from '../server/ui-routes.js';
 import { VERSION } from '../version.js';
 import { reportOperatorError } from './errors.js';
 
@@ -32,7 +31,7 @@ export async function runCommand(): Promise<number> {
   const log = createLogger(cfg.env.LOG_LEVEL, { format: cfg.env.LOG_FORMAT });
   for (const w of cfg.warnings) log.warn(w);
   for (const n of cfg.notes) log.info(`adapted to fit: ${n}`);
-  const app = new App(cfg, log, { extraRoutes: staticUiRoutes() });
+  const app = new App(cfg, log);
 
   let stopping = false;
   const stop = (signal: string) => {
