@@ -36,7 +36,8 @@ export interface DataSources {
 type View = ReturnType<typeof targetRow>;
 
 const STATUS_ORDER: Record<string, number> = { failing: 0, unavailable: 1, unknown: 2, ok: 3 };
-const SPARK_BUCKETS = 30;
+/** The overview sparkline: the last hour in one-minute buckets. */
+const SPARK_BUCKETS = 60;
 
 function targetRow(t: Target, d: DataSources) {
   const st = d.status.get(t.name);

@@ -93,6 +93,8 @@ test('from a build: npm run build output (manifest, precompressed files) is serv
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { assets: string[] };
     const ui = new StaticUi({ dir: out });
     await ui.start();
+    assert.equal(ui.health().loaded, false, 'nothing is read before the first request');
+    await ui.serve('/', {});
     assert.equal(ui.health().from, out);
     const { url, server } = await serve(ui);
     try {
@@ -115,8 +117,8 @@ test('missing assets: the page answers 503 with what to do, health says degraded
   try {
     const ui = new StaticUi({ dir });
     await ui.start();
-    assert.equal(ui.health().status, 'degraded');
     const r = await ui.serve('/', {});
+    assert.equal(ui.health().status, 'degraded');
     assert.equal(r!.status, 503);
     assert.match(JSON.parse(r!.body.toString()).error, /web UI assets could not be loaded from .*npm run build/);
     await writeWebBundle(await buildWebBundle(join(ROOT, 'src/web')), dir);

@@ -93,7 +93,11 @@ test('web UI against a live daemon: overview, SmokePing chart of the stored poin
       assert.equal(by.get(chain.unownedIp)!.status, 'failing');
       assert.match(by.get(chain.unownedIp)!.text!, /icmp: \w+/, 'the failing row names the probe and its reason');
       const sparkPoints = Number(await page.getAttribute(`tr[data-target="${chain.serverIp}"] canvas.spark`, 'data-points'));
-      assert.ok(sparkPoints >= 3, `the sparkline draws the last hour's rtt (${sparkPoints} points)`);
+      // The sparkline draws every bucket of the last hour the API has a value for (60 s buckets).
+      const api = (await (await fetch(`${base}/api/targets?q=${encodeURIComponent(chain.serverIp)}`)).json()) as { targets: { name: string; spark: { rtt_ms: (number | null)[] } | null }[] };
+      const withData = api.targets.find((r) => r.name === chain.serverIp)!.spark!.rtt_ms.filter((v) => v !== null).length;
+      assert.ok(withData >= 1, 'the API has rtt for the last hour');
+      assert.equal(sparkPoints, withData, `the sparkline draws every bucket with data (${sparkPoints} of ${withData})`);
       // Filter by status from the keyboard: Tab to the chip, Space to press it.
       await page.focus('[data-status-filter="failing"]');
       await page.keyboard.press('Space');

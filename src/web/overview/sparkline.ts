@@ -41,6 +41,13 @@ export function drawSparkline(canvas: HTMLCanvasElement, spark: NonNullable<Targ
     pen = true;
   }
   ctx.stroke();
+  // A value with no neighbour draws no line: give it a dot, or an hour with one sample looks empty.
+  ctx.fillStyle = cssVar('--accent');
+  for (let i = 0; i < rtt.length; i++) {
+    const v = rtt[i];
+    const lone = v !== null && v !== undefined && (rtt[i - 1] ?? null) === null && (rtt[i + 1] ?? null) === null;
+    if (lone) ctx.fillRect(x(i) - 1.5, y(v) - 1.5, 3, 3);
+  }
   ctx.fillStyle = cssVar('--bad');
   for (let i = 0; i < loss.length; i++) {
     const l = loss[i];
