@@ -24,6 +24,8 @@ test('spawner helper: the deadline kills the whole process group, grandchildren 
     assert.equal(r.killed, 'timeout');
     assert.ok(Date.now() - t0 < 3000);
     const grandchild = Number(r.stdout.trim());
+    // A pid that did not arrive would read as /proc/0 ("gone"): make sure we have a real one.
+    assert.ok(Number.isInteger(grandchild) && grandchild > 1, `the shell printed the background pid (got "${r.stdout}")`);
     // Dead: gone, or a zombie waiting for init to reap it.
     let state = 'gone';
     try {
