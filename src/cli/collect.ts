@@ -53,11 +53,12 @@ export async function collectCommand(args: string[], usage: string): Promise<num
     return 2;
   }
   const log = values.json ? silentLogger() : createLogger(cfg.env.LOG_LEVEL === 'info' ? 'warn' : cfg.env.LOG_LEVEL, { destination: process.stderr, format: cfg.env.LOG_FORMAT });
-  const app = new App(cfg, log, { oneShot: true });
+  let app: App | undefined;
   try {
+    app = new App(cfg, log, { oneShot: true });
     await app.start();
   } catch (err) {
-    await app.stop(Deadline.in(1000)).catch(() => {});
+    await app?.stop(Deadline.in(1000)).catch(() => {});
     const code = reportOperatorError(err);
     if (code !== undefined) return code;
     throw err;

@@ -31,7 +31,14 @@ export async function runCommand(): Promise<number> {
   const log = createLogger(cfg.env.LOG_LEVEL, { format: cfg.env.LOG_FORMAT });
   for (const w of cfg.warnings) log.warn(w);
   for (const n of cfg.notes) log.info(`adapted to fit: ${n}`);
-  const app = new App(cfg, log);
+  let app: App;
+  try {
+    app = new App(cfg, log);
+  } catch (err) {
+    const code = reportOperatorError(err);
+    if (code !== undefined) return code;
+    throw err;
+  }
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -43,7 +43,7 @@ export class EmbeddedStore implements Sink {
     private readonly metrics: TelemetryMetrics,
     private readonly log: Logger,
   ) {
-    this.db = openDb(dataDir, 'points.db');
+    this.db = openDb(dataDir, 'points.db', { log });
     migrate(this.db);
     this.insert = this.db.prepare('INSERT OR REPLACE INTO points (ts, measurement, series, target, tags, fields) VALUES (?, ?, ?, ?, ?, ?)');
     this.writeMany = this.db.transaction((samples: readonly AnySample[]) => {

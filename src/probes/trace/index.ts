@@ -22,6 +22,18 @@ const env = {
   MTR_PATH: z.string().default('mtr'),
 };
 
+/** `TRACE_GRACE 1 -> 0.8, TRACE_GRACE 0.8 -> 0.5` says `TRACE_GRACE 1 -> 0.5`. */
+function mergeChanges(changes: string[]): string[] {
+  const first = new Map<string, string>();
+  const last = new Map<string, string>();
+  for (const c of changes) {
+    const [name, from, , to] = c.split(' ');
+    if (!first.has(name!)) first.set(name!, from!);
+    last.set(name!, to!);
+  }
+  return [...first].map(([name, from]) => `${name} ${from} -> ${last.get(name)}`);
+}
+
 /** The route and every hop with mtr --raw — see README.md in this folder. */
 export const traceModule = {
   kind: 'trace',
@@ -60,28 +72,40 @@ export const traceModule = {
       throw new SpecError(`${setting}: ${spec.intervalS} s is not a whole multiple of the ${ctx.intervalS} s interval: set it to ${up} (or another multiple)`);
     }
 
-    // Fit inside the probe timeout: adapt what the user did not set.
-    const room = ctx.timeoutS - TRACE_TIMEOUT_MARGIN_S;
+    // Fit inside the probe timeout: adapt what the user did not set, leaving a
+    // quarter of the timeout for mtr's own start-up and a loaded machine.
+    const limit = ctx.timeoutS - TRACE_TIMEOUT_MARGIN_S;
+    const room = limit * 0.75;
     const need = (s: TraceSpec) => s.cycles * s.packetIntervalS + s.graceS;
     if (need(spec) < room) return spec;
     const before = `${spec.cycles} cycles ${spec.packetIntervalS} s apart plus ${spec.graceS} s grace`;
     const changed: string[] = [];
-    if (b.cycles === undefined && !ctx.explicit.has('TRACE_CYCLES')) {
+    const graceFree = !ctx.explicit.has('TRACE_GRACE');
+    const shrinkGrace = (floor: number) => {
+      if (!graceFree || need(spec) < room) return;
+      const grace = Math.max(floor, Math.floor((room - spec.cycles * spec.packetIntervalS) * 0.9 * 10) / 10);
+      if (grace < spec.graceS) (changed.push(`TRACE_GRACE ${spec.graceS} -> ${grace}`), (spec.graceS = grace));
+    };
+    // Late replies matter less than cycles: a shorter grace first, then fewer cycles, then the shortest grace.
+    shrinkGrace(0.5);
+    if (need(spec) >= room && b.cycles === undefined && !ctx.explicit.has('TRACE_CYCLES')) {
       const fit = Math.max(1, Math.floor((room - spec.graceS) / spec.packetIntervalS - 1e-9));
       if (fit < spec.cycles) (changed.push(`TRACE_CYCLES ${spec.cycles} -> ${fit}`), (spec.cycles = fit));
     }
-    if (need(spec) >= room && !ctx.explicit.has('TRACE_GRACE')) {
-      const grace = Math.max(MIN_GRACE_S, Math.floor((room - spec.cycles * spec.packetIntervalS) * 0.9 * 10) / 10);
-      if (grace < spec.graceS) (changed.push(`TRACE_GRACE ${spec.graceS} -> ${grace}`), (spec.graceS = grace));
-    }
+    shrinkGrace(MIN_GRACE_S);
     // mtr refuses -i below 1 s to anyone but root.
     const root = process.getuid?.() === 0;
     if (need(spec) >= room && root && b.packet_interval === undefined && !ctx.explicit.has('TRACE_PACKET_INTERVAL')) {
       const spacing = Math.max(0.1, Math.floor(((room - spec.graceS) / spec.cycles) * 0.9 * 10) / 10);
       if (spacing < spec.packetIntervalS) (changed.push(`TRACE_PACKET_INTERVAL ${spec.packetIntervalS} -> ${spacing}`), (spec.packetIntervalS = spacing));
     }
-    if (need(spec) < room) {
-      ctx.note(`trace: ${changed.join(', ')} to fit the ${ctx.timeoutS} s probe timeout`);
+    if (need(spec) < room || (changed.length === 0 && need(spec) < limit)) {
+      if (changed.length) ctx.note(`trace: ${mergeChanges(changed).join(', ')} to fit the ${ctx.timeoutS} s probe timeout`);
+      return spec;
+    }
+    if (need(spec) < limit) {
+      // Only values the user set are left: they fit, if tightly.
+      if (changed.length) ctx.note(`trace: ${mergeChanges(changed).join(', ')} to fit the ${ctx.timeoutS} s probe timeout`);
       return spec;
     }
     throw new SpecError(
