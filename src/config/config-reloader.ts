@@ -81,6 +81,13 @@ export class ConfigReloader extends BaseComponent {
 
   private reloadNow(trigger: ReloadTrigger): ReloadOutcome {
     let outcome: ReloadOutcome;
+    // What is read now is what is judged: the watcher must not load this version again.
+    const file = this.current.env.TARGETS_FILE;
+    if (file) {
+      this.fileStat = statKey(file);
+      this.fileHash = hashOf(file);
+      this.pendingSince = undefined;
+    }
     try {
       const cfg = loadConfig(this.env, this.loadOptions);
       const diff = this.apply(cfg);
