@@ -48,6 +48,7 @@ export function urlHasSecret(u: string): boolean {
 export function redactEnvValue(name: string, value: string): string {
   if (name === 'REDIS_URL') return redactUrl(value);
   if (isSecretVariable(name)) return REDACTED;
-  if (/_URLS?$/.test(name)) return value.split(',').map((v) => redactUrl(v.trim())).join(',');
+  // URLs anywhere (INFLUXDB_URLS, TARGET_FQDNS entries): each one redacted.
+  if (/_URLS?$/.test(name) || value.includes('://')) return value.split(',').map((v) => redactUrl(v.trim())).join(',');
   return value;
 }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { redactUrl } from '../../config/redact.js';
 import { bool } from '../../config/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { createHttpProbe, type HttpSpec } from './http-probe.js';
@@ -61,7 +62,7 @@ export const httpModule = {
     };
   },
   summary: (s: HttpSpec) =>
-    `${s.method} ${s.url}${s.expectStatus ? ` expecting ${s.expectStatus.join('|')}` : ''}${Object.keys(s.headers).length ? ` with headers ${Object.keys(s.headers).join(', ')}` : ''}${s.reuseConnection ? '' : ', new connection each time'}`,
+    `${s.method} ${redactUrl(s.url)}${s.expectStatus ? ` expecting ${s.expectStatus.join('|')}` : ''}${Object.keys(s.headers).length ? ` with headers ${Object.keys(s.headers).join(', ')}` : ''}${s.reuseConnection ? '' : ', new connection each time'}`,
   create: (deps) => createHttpProbe(deps.http),
 } satisfies ProbeModule<HttpSpec, typeof env>;
 
