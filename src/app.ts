@@ -2,9 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Sample } from './samples/sample.js';
-import { StandaloneCoordinator, type Coordinator } from './cluster/coordinator.js';
-import { RedisCache } from './cluster/redis-cache.js';
-import { RedisCoordinator } from './cluster/redis-coordinator.js';
+import { createCluster, type Coordinator, type PeerClient } from './cluster/index.js';
 import type { AppConfig } from './config/load-config.js';
 import { PROBE_KINDS, type ProbeKind, type Target } from './config/targets.js';
 import { BREAKER_STATE_VALUE } from './http-client/circuit-breaker.js';
@@ -68,6 +66,8 @@ export class App {
   readonly collector: Collector;
   readonly scheduler: Scheduler;
   readonly coordinator: Coordinator;
+  /** Calls to other cluster members (web UI). */
+  readonly peers: PeerClient;
   readonly operations: Semaphore;
   readonly cache: SharedCache;
   /** Geolocation (GEO != off) and its cache: in-process, or Redis shared by the cluster. */
@@ -135,25 +135,11 @@ export class App {
     this.pingRunner = new ProcessRunner(Math.max(2, Math.ceil(env.MAX_CONCURRENT_OPERATIONS / env.BATCH_SIZE)), m, 'fping', this.spawner);
     this.stateDb = openDb(env.DATA_DIR, 'state.db');
     const names = cfg.targets.map((t) => t.name);
-    if (env.REDIS_URL) {
-      const cluster = new RedisCoordinator(
-        names,
-        { redisUrl: env.REDIS_URL, prefix: env.REDIS_KEY_PREFIX, heartbeatMs: env.CLUSTER_HEARTBEAT_INTERVAL * 1000, memberTtlMs: env.CLUSTER_MEMBER_TTL * 1000 },
-        m,
-        log,
-      );
-      this.coordinator = cluster;
-      this.cache = new RedisCache(new MemoryCache(100_000), cluster.client, `${env.REDIS_KEY_PREFIX}cache:`);
-      this.geoCache = new RedisCache(new MemoryCache(env.GEO_CACHE_SIZE), cluster.client, `${env.REDIS_KEY_PREFIX}cache:`);
-      if (!env.SOURCE_NAME) {
-        log.warn('cluster mode without SOURCE_NAME: each replica tags points with its own hostname, so a slot collected twice is two series, not one point; set the same SOURCE_NAME on every replica');
-      }
-    } else {
-      this.coordinator = new StandaloneCoordinator(names);
-      this.cache = new MemoryCache(100_000);
-      m.clusterMembers.set(1);
-      m.onCollect(() => m.targetsOwned.set(names.length));
-    }
+    const cluster = createCluster(env, { targets: names, metrics: m, log, http: this.http });
+    this.coordinator = cluster.coordinator;
+    this.cache = cluster.cache;
+    this.geoCache = cluster.geoCache;
+    this.peers = cluster.peers;
     const registry = createProbeRegistry({
       http: this.http,
       pingRunner: this.pingRunner,
@@ -191,7 +177,7 @@ export class App {
     }
 
     if (env.GEO !== 'off') {
-      this.geo = createGeo(env, this.http, this.geoCache, log, { onLookup: (backend, result) => m.geoLookups.inc({ backend, result }) });
+      this.geo = createGeo(env, this.http, this.geoCache, log, { onLookup: (backend, result) => m.geoLookups.inc({ backend, result }), sharedBudget: cluster.geoBudget });
       m.onCollect(() => m.geoQueueDepth.set(this.geo?.stats().queueDepth ?? 0));
     }
 
@@ -336,7 +322,7 @@ export class App {
     this.log.info({ deadline_ms: deadlineMs }, 'shutting down');
     this.server?.stopAccepting();
     // Leave the cluster first, so peers take our targets over at once.
-    await this.coordinator.stop(left() * 0.2);
+    await this.coordinator.stop(Deadline.in(left() * 0.2));
     await this.scheduler.stop(left() * 0.6);
     this.runner.killAll();
     this.pingRunner.killAll();

@@ -85,6 +85,8 @@ export const envSchema = z
     REDIS_KEY_PREFIX: z.string().min(1).default('telemetry:'),
     CLUSTER_HEARTBEAT_INTERVAL: seconds(1, 0.05, 60),
     CLUSTER_MEMBER_TTL: seconds(5, 0.2, 600),
+    /** API address peers use to reach this replica (default http://<LISTEN_ADDRESS or first non-internal IPv4>:<PORT>). */
+    CLUSTER_ADVERTISE_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL peers can reach, e.g. http://10.0.3.7:8080' }).optional(),
 
     // --- geolocation ------------------------------------------------------
     GEO: z.enum(['off', 'offline', 'http']).default('off'),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { App } from '../app.js';
 import { PROBE_KINDS } from '../config/targets.js';
+import { Deadline } from '../lifecycle/component.js';
 import { HttpError, readJson, type Route } from './http-server.js';
 
 const collectBody = z.strictObject({
@@ -82,8 +83,14 @@ export function apiRoutes(app: App): Route[] {
       path: '/api/cluster',
       handler: () => {
         const h = app.coordinator.health();
-        return { json: { ...h, owned_targets: app.coordinator.ownedTargets() } };
+        return { json: { ...h, peers: app.coordinator.members(), owned_targets: app.coordinator.ownedTargets() } };
       },
+    },
+    {
+      // Whether this replica reaches each other member's API (what the web UI relies on).
+      method: 'GET',
+      path: '/api/cluster/peers',
+      handler: async () => ({ json: { member: app.coordinator.memberId, peers: await app.peers.fanOut('/health/live', Deadline.in(2000)) } }),
     },
     {
       method: 'POST',
