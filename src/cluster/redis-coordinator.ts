@@ -284,7 +284,7 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
   }
 
   private setTargetList(names: readonly string[]): void {
-    if (this.configHash) this.lists.delete(this.configHash);
+    // The old list stays known while a peer still runs it (learnLists forgets unused ones).
     this.targets = [...new Set(names)].sort();
     this.targetSet = new Set(this.targets);
     this.configBlob = JSON.stringify(this.targets);
