@@ -110,6 +110,8 @@ export class RateLimiter {
   /** A question to the shared budget is in progress (one at a time). */
   private taking = false;
   private sharedDownUntil = 0;
+  /** The last question to the shared budget went unanswered (Redis away). */
+  private sharedDown = false;
   private sharedWaitUntil = 0;
   private grants = 0;
   private readonly idPrefix = `${process.pid}-${Math.random().toString(36).slice(2, 8)}-`;
@@ -129,7 +131,7 @@ export class RateLimiter {
   /** Where the limit in force comes from, and its value. */
   get scope(): { scope: RateScope; limit: number } {
     if (!this.shared) return { scope: 'process', limit: this.limit };
-    if (this.now() < this.sharedDownUntil) return { scope: 'local_share', limit: this.shared.localShare(this.limit) };
+    if (this.sharedDown) return { scope: 'local_share', limit: this.shared.localShare(this.limit) };
     return { scope: 'cluster', limit: this.limit };
   }
 
@@ -253,6 +255,7 @@ export class RateLimiter {
     const answer = (r: SharedTake) => {
       this.taking = false;
       const t = this.now();
+      this.sharedDown = r.kind === 'unavailable';
       if (r.kind === 'granted') {
         const w = this.queue[0];
         // The slot goes to whoever heads the queue now (the asker may have given up meanwhile).
