@@ -145,7 +145,7 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
     };
     this.loop = new SupervisedLoop(
       {
-        name: 'cluster-heartbeat',
+        name: 'cluster',
         periodMs: opts.heartbeatMs,
         // A tick waits one period at most; after a bug, retry at the heartbeat pace.
         stallAfterMs: 3 * opts.heartbeatMs + 5000,

@@ -1,10 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Redis } from '../../scripts/lib/services.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { sleep, waitFor } from '../helpers/net.js';
-import { startRecordingServer, type Recorded, type RecordingServer } from '../helpers/recording-server.js';
-import { SlotCoverage } from '../helpers/slot-coverage.js';
+import { membersEverywhere, startClusterRig, type ClusterRig } from '../helpers/cluster-rig.js';
+import type { Recorded } from '../helpers/recording-server.js';
+import type { SlotCoverage } from '../helpers/slot-coverage.js';
 
 /**
  * Three (then four) real daemons sharing 300 http targets through a real
@@ -14,38 +14,25 @@ import { SlotCoverage } from '../helpers/slot-coverage.js';
 const N = 300;
 const INTERVAL = 2000;
 const TTL = 5000;
-let redis: Redis;
-let web: RecordingServer;
+let rig: ClusterRig;
+let redis: ClusterRig['redis'];
+let web: ClusterRig['web'];
 let targets: string[];
 let slots: SlotCoverage;
 const daemons: Daemon[] = [];
 let env: Record<string, string>;
 
 before(async () => {
-  redis = await Redis.start();
-  web = await startRecordingServer();
-  targets = Array.from({ length: N }, (_, i) => `${web.url}/t/${i}`);
-  slots = new SlotCoverage(targets, INTERVAL, web.url);
-  env = {
-    TARGET_FQDNS: targets.join(','),
-    COLLECTION_INTERVAL: '2',
-    REDIS_URL: redis.url,
-    REDIS_KEY_PREFIX: `cluster-test-${process.pid}:`,
-    CLUSTER_HEARTBEAT_INTERVAL: '1',
-    CLUSTER_MEMBER_TTL: String(TTL / 1000),
-    SHUTDOWN_TIMEOUT: '10',
-  };
+  rig = await startClusterRig({ targets: N, intervalMs: INTERVAL, heartbeatMs: 1000, ttlMs: TTL, name: 'cluster-test' });
+  ({ redis, web, targets, slots } = rig);
+  env = { ...rig.env, SHUTDOWN_TIMEOUT: '10' };
   for (let i = 0; i < 3; i++) daemons.push(await startDaemon(env));
-  await waitFor(async () => {
-    const views = await Promise.all(daemons.map((d) => d.json('/api/cluster')));
-    return views.every((v) => v.members.length === 3);
-  }, 'three members in every view', 20_000, 200);
+  await membersEverywhere(daemons, 3, 20_000);
 });
 
 after(async () => {
   await Promise.all(daemons.map((d) => d.cleanup()));
-  await redis?.cleanup();
-  await web?.close();
+  await rig?.cleanup();
 });
 
 async function coverage(from: number, to: number): Promise<Map<string, Map<number, number>>> {
@@ -89,10 +76,7 @@ test('a fourth replica joins: it takes about a quarter within one TTL, the rest 
   const t0 = Date.now();
   const fourth = await startDaemon(env);
   daemons.push(fourth);
-  await waitFor(async () => {
-    const views = await Promise.all(daemons.map((d) => d.json('/api/cluster')));
-    return views.every((v) => v.members.length === 4);
-  }, 'four members in every view', TTL, 100);
+  await membersEverywhere(daemons, 4, TTL);
   const took = Date.now() - t0;
   const after = await ownerMap(daemons);
   const mine = (await fourth.json('/api/cluster')).owned as number;

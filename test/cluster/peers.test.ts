@@ -1,9 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Redis } from '../../scripts/lib/services.js';
+import { membersEverywhere, startClusterRig, type ClusterRig } from '../helpers/cluster-rig.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/net.js';
-import { startRecordingServer, type RecordingServer } from '../helpers/recording-server.js';
 
 /**
  * Two real daemons sharing a real Redis: each advertises its API address in
@@ -13,32 +12,19 @@ import { startRecordingServer, type RecordingServer } from '../helpers/recording
  * targets within one member TTL.
  */
 const TTL = 4000;
-let redis: Redis;
-let web: RecordingServer;
+let rig: ClusterRig;
 let a: Daemon;
 let b: Daemon;
-const targets: string[] = [];
 
 before(async () => {
-  redis = await Redis.start();
-  web = await startRecordingServer();
-  for (let i = 0; i < 20; i++) targets.push(`${web.url}/p/${i}`);
-  const env = {
-    TARGET_FQDNS: targets.join(','),
-    COLLECTION_INTERVAL: '2',
-    REDIS_URL: redis.url,
-    REDIS_KEY_PREFIX: `peers-test-${process.pid}:`,
-    CLUSTER_HEARTBEAT_INTERVAL: '0.5',
-    CLUSTER_MEMBER_TTL: String(TTL / 1000),
-  };
-  [a, b] = await Promise.all([startDaemon(env), startDaemon(env)]);
-  await waitFor(async () => (await Promise.all([a, b].map((d) => d.json('/api/cluster')))).every((v) => v.members.length === 2), 'two members', 20_000, 100);
+  rig = await startClusterRig({ targets: 20, intervalMs: 2000, heartbeatMs: 500, ttlMs: TTL, name: 'peers-test' });
+  [a, b] = await Promise.all([startDaemon(rig.env), startDaemon(rig.env)]);
+  await membersEverywhere([a, b], 2, 20_000);
 });
 
 after(async () => {
   await Promise.all([a, b].map((d) => d?.cleanup()));
-  await redis?.cleanup();
-  await web?.close();
+  await rig?.cleanup();
 });
 
 interface PeerView {
@@ -57,7 +43,7 @@ test("each member advertises its URL and reaches the other's /health/live throug
   const seen = (v: PeerView) => v.peers.map((p) => [p.member, p.url, p.status, p.body]);
   assert.deepEqual(seen(pa!), [[cb.member, b.url, 'ok', { status: 'alive' }]]);
   assert.deepEqual(seen(pb!), [[ca.member, a.url, 'ok', { status: 'alive' }]]);
-  for (const t of targets) {
+  for (const t of rig.targets) {
     const owners = [ca, cb].filter((v) => v.owned_targets.includes(t));
     assert.equal(owners.length, 1, `${t} owned once`);
   }
@@ -71,7 +57,7 @@ test('a member killed: unavailable at once for its peer, then gone, and its targ
   const answer = view.peers.find((p) => p.member === dead);
   // Either still in the view and refused, or already dropped from it.
   if (answer) assert.deepEqual([answer.status, answer.reason], ['unavailable', 'unreachable']);
-  await waitFor(async () => (await a.json('/api/cluster')).owned === targets.length, 'the survivor owns every target', TTL + 2000, 50);
+  await waitFor(async () => (await a.json('/api/cluster')).owned === rig.targets.length, 'the survivor owns every target', TTL + 2000, 50);
   const took = Date.now() - tKill;
   const after = (await a.json('/api/cluster/peers')) as PeerView;
   t.diagnostic(`the survivor owned every target ${took} ms after the kill (member TTL ${TTL} ms); first answer about the dead member: ${answer ? `${answer.status} (${answer.reason})` : 'already gone'}`);

@@ -57,6 +57,18 @@ async function converged(cs: RedisCoordinator[], members: number): Promise<void>
   await waitFor(() => cs.every((c) => c.members().length === members && c.health().view_fresh === true), `${members} members in every view`, 10_000, 20);
 }
 
+type Opts = Parameters<typeof coordinator>[2];
+
+/** Two started coordinators (members `a` and `b`) of a fresh cluster, once both see both. */
+async function pair(oa: Opts = {}, ob: Opts = {}): Promise<{ a: RedisCoordinator; b: RedisCoordinator; metricsA: TelemetryMetrics; keys: string }> {
+  const p = prefix();
+  const { c: a, metrics: metricsA } = coordinator(p, 'a', oa);
+  const b = coordinator(p, 'b', ob).c;
+  await Promise.all([a.start(), b.start()]);
+  await converged([a, b], 2);
+  return { a, b, metricsA, keys: p };
+}
+
 /** Wait until the local clock reads `at`. */
 async function until(at: number): Promise<void> {
   const ms = at - Date.now();
@@ -81,11 +93,7 @@ test('the constructor does no I/O; stop is safe without start and when called tw
 });
 
 test('two members see each other with their advertised URLs and agree on the owner of every target', async () => {
-  const p = prefix();
-  const a = coordinator(p, 'a').c;
-  const b = coordinator(p, 'b').c;
-  await Promise.all([a.start(), b.start()]);
-  await converged([a, b], 2);
+  const { a, b } = await pair();
   assert.deepEqual(
     a.members().map((m) => [m.id, m.url, m.self]),
     [
@@ -107,12 +115,8 @@ test('two members see each other with their advertised URLs and agree on the own
 test('claims name the slot by Redis time: replicas whose clocks are 0.6 interval apart arbitrate the probes of one real slot', async () => {
   const I = 2000;
   const o = 100;
-  const p = prefix();
   // A's clock runs 0.6 interval ahead: its scheduler fires "slot S + I" while B fires slot S.
-  const a = coordinator(p, 'a', { now: () => Date.now() + 0.6 * I }).c;
-  const b = coordinator(p, 'b').c;
-  await Promise.all([a.start(), b.start()]);
-  await converged([a, b], 2);
+  const { a, b } = await pair({ now: () => Date.now() + 0.6 * I });
   const wins: string[] = [];
   let R = Math.ceil(Date.now() / I) * I + I;
   for (let k = 0; k < 3; k++, R += I) {
@@ -132,12 +136,8 @@ test('claims name the slot by Redis time: replicas whose clocks are 0.6 interval
 
 test('a claim Redis runs after the claimant stopped waiting takes nothing, so it cannot keep the owner out', async () => {
   const I = 4000;
-  const p = prefix();
   const px = await proxy();
-  const a = coordinator(p, 'a', { redisUrl: px.redisUrl }).c;
-  const b = coordinator(p, 'b').c;
-  await Promise.all([a.start(), b.start()]);
-  await converged([a, b], 2);
+  const { a, b, keys } = await pair({ redisUrl: px.redisUrl });
   const target = TARGETS.find((t) => b.ownerOf(t) === 'b')!;
   const slot = Math.floor(Date.now() / I) * I;
   px.pause();
@@ -148,20 +148,16 @@ test('a claim Redis runs after the claimant stopped waiting takes nothing, so it
   await sleep(300);
   px.resume(); // the held claim reaches Redis now, after its deadline
   await sleep(200);
-  assert.equal(execFileSync('redis-cli', ['-p', String(redis.port), 'EXISTS', `${p}claim:${target}:${slot}`], { encoding: 'utf8' }).trim(), '0');
+  assert.equal(execFileSync('redis-cli', ['-p', String(redis.port), 'EXISTS', `${keys}claim:${target}:${slot}`], { encoding: 'utf8' }).trim(), '0');
   assert.equal(await b.claim(target, slot, I), true, 'the owner still gets its slot');
   await Promise.all([a.stop(Deadline.in(100)), b.stop(Deadline.in(100))]);
 });
 
 test('a slow Redis (every chunk 400 ms late) keeps the view and lets it decide the claims: one collector per target', async () => {
   const I = 2000;
-  const p = prefix();
   const pa = await proxy();
   const pb = await proxy();
-  const { c: a, metrics } = coordinator(p, 'a', { redisUrl: pa.redisUrl });
-  const b = coordinator(p, 'b', { redisUrl: pb.redisUrl }).c;
-  await Promise.all([a.start(), b.start()]);
-  await converged([a, b], 2);
+  const { a, b, metricsA: metrics } = await pair({ redisUrl: pa.redisUrl }, { redisUrl: pb.redisUrl });
   // A round trip (800 ms) longer than a claim may wait (500 ms), shorter than the member TTL.
   pa.stall(400);
   pb.stall(400);
@@ -185,12 +181,8 @@ test('a slow Redis (every chunk 400 ms late) keeps the view and lets it decide t
 });
 
 test('cut off from Redis: a replica keeps its own targets for one member TTL, then collects all; its peer takes them over; sharing resumes', async () => {
-  const p = prefix();
   const px = await proxy();
-  const { c: a, metrics } = coordinator(p, 'a', { redisUrl: px.redisUrl });
-  const b = coordinator(p, 'b').c;
-  await Promise.all([a.start(), b.start()]);
-  await converged([a, b], 2);
+  const { a, b, metricsA: metrics } = await pair({ redisUrl: px.redisUrl });
   const mine = a.ownedCount();
   assert.ok(mine > 0 && mine < TARGETS.length);
   px.cut();
@@ -217,11 +209,7 @@ test('cut off from Redis: a replica keeps its own targets for one member TTL, th
 });
 
 test('a graceful stop hands the targets over at once and is idempotent', async () => {
-  const p = prefix();
-  const a = coordinator(p, 'a').c;
-  const b = coordinator(p, 'b').c;
-  await Promise.all([a.start(), b.start()]);
-  await converged([a, b], 2);
+  const { a, b } = await pair();
   const stopping = a.stop(Deadline.in(2000));
   await waitFor(() => b.ownedCount() === TARGETS.length, 'B owns everything', HB * 2, 5);
   assert.ok(a.ownedCount() > 0, 'A still collects its own while B takes over');

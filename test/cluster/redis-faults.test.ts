@@ -1,10 +1,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Redis } from '../../scripts/lib/services.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { sleep, waitFor } from '../helpers/net.js';
-import { startRecordingServer, type RecordingServer } from '../helpers/recording-server.js';
-import { SlotCoverage } from '../helpers/slot-coverage.js';
+import { membersEverywhere, startClusterRig, type ClusterRig } from '../helpers/cluster-rig.js';
+import { sleep } from '../helpers/net.js';
+import type { SlotCoverage } from '../helpers/slot-coverage.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 /**
@@ -24,48 +23,30 @@ const N = 90;
 const INTERVAL = 2000;
 const HB = 1000;
 const TTL = 5000;
-let redis: Redis;
-let web: RecordingServer;
-let targets: string[];
+let rig: ClusterRig;
 let slots: SlotCoverage;
 const proxies: TcpProxy[] = [];
 const daemons: Daemon[] = [];
-let env: Record<string, string>;
 
 before(async () => {
-  redis = await Redis.start();
-  web = await startRecordingServer();
-  targets = Array.from({ length: N }, (_, i) => `${web.url}/t/${i}`);
-  slots = new SlotCoverage(targets, INTERVAL, web.url);
-  env = {
-    TARGET_FQDNS: targets.join(','),
-    COLLECTION_INTERVAL: String(INTERVAL / 1000),
-    REDIS_KEY_PREFIX: `faults-test-${process.pid}:`,
-    CLUSTER_HEARTBEAT_INTERVAL: String(HB / 1000),
-    CLUSTER_MEMBER_TTL: String(TTL / 1000),
-    SHUTDOWN_TIMEOUT: '5',
-  };
+  rig = await startClusterRig({ targets: N, intervalMs: INTERVAL, heartbeatMs: HB, ttlMs: TTL, name: 'faults-test' });
+  slots = rig.slots;
   for (let i = 0; i < 3; i++) await addReplica();
-  await membersEverywhere(3, 30_000);
+  await membersEverywhere(daemons, 3, 30_000);
 });
 
 after(async () => {
   await Promise.all(daemons.map((d) => d.cleanup()));
   await Promise.all(proxies.map((p) => p.close()));
-  await redis?.cleanup();
-  await web?.close();
+  await rig?.cleanup();
 });
 
 async function addReplica(): Promise<Daemon> {
-  const proxy = await startTcpProxy(redis.port);
+  const proxy = await startTcpProxy(rig.redis.port);
   proxies.push(proxy);
-  const d = await startDaemon({ ...env, REDIS_URL: proxy.redisUrl });
+  const d = await startDaemon({ ...rig.env, SHUTDOWN_TIMEOUT: '5', REDIS_URL: proxy.redisUrl });
   daemons.push(d);
   return d;
-}
-
-async function membersEverywhere(n: number, timeoutMs: number): Promise<void> {
-  await waitFor(async () => (await Promise.all(daemons.map((d) => d.json('/api/cluster')))).every((v) => v.members.length === n && v.view_fresh), `${n} members in every view`, timeoutMs, 200);
 }
 
 async function metric(d: Daemon, name: string): Promise<Record<string, number>> {
@@ -91,7 +72,7 @@ interface Figures {
 
 /** The figures of [from, to] (slot attribution keeps one interval of margin at the edges). */
 async function figures(from: number, to: number, t0: number): Promise<Figures> {
-  const req = await web.requests();
+  const req = await rig.web.requests();
   const cov = slots.count(req, from - INTERVAL, to + INTERVAL);
   const s = slots.slotsBetween(from, to);
   const d = slots.duplicates(cov, s);
@@ -120,7 +101,7 @@ test('(a) one replica partitioned from Redis for 30 s: no slot missed; duplicate
   await sleep(30_000);
   cut.resume();
   const tHeal = Date.now();
-  await membersEverywhere(3, TTL);
+  await membersEverywhere(daemons, 3, TTL);
   await sleep(TTL + 2 * INTERVAL);
   const f = await figures(tCut - 2 * INTERVAL, Date.now() - INTERVAL, tCut);
   t.diagnostic(`(a) one replica partitioned 30 s: ${describe(f)}`);
@@ -166,17 +147,17 @@ test('(b) Redis stalling 2.5 s every 5 s for a minute: the views hold, claims ne
 });
 
 test('(c) Redis killed while a fourth replica joins: no slot missed; duplicates end within one TTL of Redis coming back', async (t) => {
-  await membersEverywhere(3, 3 * TTL);
+  await membersEverywhere(daemons, 3, 3 * TTL);
   await sleep(2 * INTERVAL);
   const tKill = Date.now();
-  await redis.down();
+  await rig.redis.down();
   const fourth = addReplica();
   await fourth;
   const tJoined = Date.now();
   await sleep(Math.max(0, tKill + 20_000 - Date.now()));
-  await redis.up(); // on the same port, empty: every key is gone
+  await rig.redis.up(); // on the same port, empty: every key is gone
   const tUp = Date.now();
-  await membersEverywhere(4, 2 * TTL);
+  await membersEverywhere(daemons, 4, 2 * TTL);
   const tShared = Date.now();
   await sleep(TTL + 3 * INTERVAL);
   const f = await figures(tKill - 2 * INTERVAL, Date.now() - INTERVAL, tKill);
