@@ -211,7 +211,7 @@ ${r.cluster.replicas} replicas, ${r.cluster.targets} http targets, ${r.cluster.i
 ${r.cluster.memberTtlS} s member TTL, measured from Redis's own \`INFO commandstats\`.
 
 - Redis round trips per target per interval, whole cluster: **${r.cluster.redisRoundTripsPerTargetPerInterval}**
-  (the slot claim, one \`SET NX PX\` per target per interval, plus one heartbeat script per replica per second).
+  (the slot claim, one claim script per target per interval, plus one heartbeat script per replica per second).
 - Commands Redis executed per target per interval (script-internal commands counted): **${r.cluster.redisCommandsPerTargetPerInterval}**
   (${Object.entries(r.cluster.commands)
     .map(([k, v]) => `${k} ${v}`)

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import { createCluster } from './cluster/create-coordinator.js';
-import type { Coordinator } from './cluster/coordinator.js';
+import { createCluster, type Coordinator, type PeerClient } from './cluster/index.js';
 import { ConfigReloader, type ReloadOutcome, type ReloadTrigger } from './config/config-reloader.js';
 import type { AppConfig } from './config/load-config.js';
 import type { Target } from './config/targets.js';
@@ -63,6 +62,8 @@ export class App {
   readonly sink: FanoutSink;
   readonly store?: EmbeddedStore;
   readonly coordinator: Coordinator;
+  /** Calls to the other members of a cluster (the UI shows every target from any replica). */
+  readonly peers: PeerClient;
   readonly geo?: Geo;
   readonly status: TargetStatusBoard;
   readonly collector: Collector;
@@ -109,12 +110,13 @@ export class App {
     this.tools = new ProbeTools(env, m, log, needsTools, schedule);
     this.lifecycle.add(this.tools, 0.05);
 
-    const cluster = createCluster(cfg, m, log);
+    const cluster = createCluster(env, { targets: cfg.targets.map((t) => t.name), metrics: m, log, http: this.http, errors: reporter });
     this.coordinator = cluster.coordinator;
+    this.peers = cluster.peers;
     this.lifecycle.add(this.coordinator, 0.2);
 
     if (env.GEO !== 'off') {
-      this.geo = createGeo(env, this.http, cluster.geoCache, log, { metrics: m });
+      this.geo = createGeo(env, this.http, cluster.geoCache, log, { metrics: m, sharedBudget: cluster.geoBudget });
       this.lifecycle.add(this.geo, 0.05);
     }
 
@@ -268,23 +270,20 @@ export class App {
       collect: (names, probes) => this.adhoc.run(names, probes),
       reload: (trigger) => this.reload(trigger),
       resetCircuits: (host) => this.http.breakers.reset(host),
-      cluster: () => ({ ...this.coordinator.health(), owned_targets: this.coordinator.ownedTargets() }),
+      cluster: () => ({ ...this.coordinator.health(), peers: this.coordinator.members(), owned_targets: this.coordinator.ownedTargets() }),
+      peers: () => this.peers.fanOut('/health/live', Deadline.in(2000)),
       data: createDataApi({
         targets: () => this.cfg.targets,
         status: this.status,
         store: this.store,
         ownership: {
-          ownerOf: (t) => (this.coordinator.owns(t) ? this.selfId() : undefined),
-          members: () => [{ id: this.selfId(), url: this.server?.url ?? null, self: true, available: true }],
-          selfId: () => this.selfId(),
+          ownerOf: (t) => this.coordinator.ownerOf(t),
+          members: () => this.coordinator.members().map((mb) => ({ id: mb.id, url: mb.url ?? null, self: mb.self, available: true })),
+          selfId: () => this.coordinator.memberId,
         },
         health: () => this.health(),
       }),
     };
-  }
-
-  private selfId(): string {
-    return this.cfg.instanceName;
   }
 
   stop(deadline = Deadline.in(this.cfg.env.SHUTDOWN_TIMEOUT * 1000)): Promise<void> {

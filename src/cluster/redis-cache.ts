@@ -6,19 +6,21 @@ import { MemoryCache, type SharedCache } from '../util/shared-cache.js';
  * by every replica, so a costly or rate-limited lookup (reverse DNS,
  * geolocation) is done once per TTL for the whole cluster. Redis trouble
  * never fails a lookup: it just misses.
+ *
+ * `redis` is asked for the connection at each call: the coordinator opens
+ * it in start(), after this cache is built.
  */
 export class RedisCache implements SharedCache {
   constructor(
     private readonly l1: MemoryCache,
-    /** The cluster's connection (made at its start, so asked for at each use). */
-    private readonly client: () => Redis | undefined,
+    private readonly redis: () => Redis | undefined,
     private readonly prefix: string,
   ) {}
 
   async get(key: string): Promise<string | undefined> {
     const local = this.l1.getSync(key);
     if (local !== undefined) return local;
-    const redis = this.client();
+    const redis = this.redis();
     if (redis?.status !== 'ready') return undefined;
     try {
       const [value, ttlMs] = (await redis.multi().get(this.prefix + key).pttl(this.prefix + key).exec()) ?? [];
@@ -34,7 +36,7 @@ export class RedisCache implements SharedCache {
 
   async set(key: string, value: string, ttlS: number): Promise<void> {
     this.l1.setSync(key, value, ttlS);
-    const redis = this.client();
+    const redis = this.redis();
     if (redis?.status !== 'ready') return;
     try {
       await redis.set(this.prefix + key, value, 'PX', Math.max(1, Math.round(ttlS * 1000)));

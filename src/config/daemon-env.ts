@@ -66,6 +66,8 @@ export const daemonEnv = {
   REDIS_KEY_PREFIX: z.string().min(1).default('telemetry:'),
   CLUSTER_HEARTBEAT_INTERVAL: seconds(1, 0.05, 60),
   CLUSTER_MEMBER_TTL: seconds(5, 0.2, 600),
+  /** API address peers use to reach this replica (default http://<LISTEN_ADDRESS or first non-internal IPv4>:<PORT>). */
+  CLUSTER_ADVERTISE_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL peers can reach, e.g. http://10.0.3.7:8080' }).optional(),
   /** Lookup cache entries kept in memory (reverse DNS; in front of Redis in a cluster). */
   LOOKUP_CACHE_SIZE: int(100_000, 1, 10_000_000),
 

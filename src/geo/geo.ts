@@ -13,6 +13,7 @@ import { GeoCache } from './geo-cache.js';
 import { createGeoEnricher } from './geo-enricher.js';
 import { GeoLocator, type GeoAnswer, type GeoLookupResult } from './geo-locator.js';
 import { HttpBackend } from './http-backend.js';
+import type { SharedBudget } from './rate-limiter.js';
 import { OfflineBackend } from './offline-backend.js';
 import { SourceLocator, type SourceLocation } from './source-location.js';
 import type { BackendName, GeoBackend } from './types.js';
@@ -36,6 +37,8 @@ export interface GeoOptions {
   locateSource?: boolean;
   /** Test seam: use this backend instead of the one GEO names. */
   backend?: GeoBackend;
+  /** Cluster mode: the http backend's rate budget shared through Redis (createCluster's geoBudget). */
+  sharedBudget?: SharedBudget;
 }
 
 export interface GeoStats {
@@ -73,6 +76,7 @@ export function createGeo(env: Env, http: HttpClient, cache: SharedCache | undef
           windowMs: o.windowMs,
           marginMs: o.marginMs,
           maxQueue: o.maxQueue,
+          sharedBudget: o.sharedBudget,
         }));
   const geoCache = new GeoCache(cache ?? new MemoryCache(env.GEO_CACHE_SIZE), env.GEO_CACHE_TTL);
   const metrics = o.metrics;

@@ -20,9 +20,11 @@
  *   `cache` holds answers under `geo:<backend>:<ip>` for GEO_CACHE_TTL
  *   (negative ones too; failures never). Standalone pass undefined (a
  *   `MemoryCache(GEO_CACHE_SIZE)` is made); in a cluster pass
- *   `new RedisCache(new MemoryCache(env.GEO_CACHE_SIZE), () => redis, `${env.REDIS_KEY_PREFIX}cache:`)`
- *   so the replicas ask about each address once per TTL. Only the http
- *   backend uses it: the offline database answers in ~20 µs.
+ *   `createCluster(...).geoCache` (Redis, src/cluster/index.ts) so the
+ *   replicas ask about each address once per TTL, and `o.sharedBudget =
+ *   createCluster(...).geoBudget` so they spend one GEO_HTTP_RATE_PER_MINUTE
+ *   together. Only the http backend uses them: the offline database answers
+ *   in ~20 µs.
  * - `geo.enricher`: the collector's Enricher (geo-enricher.ts) — at most
  *   2 s per target run (`o.budgetMs`); late lookups finish into the cache.
  * - `geo.lookup(ip, signal?)` → GeoAnswer: `private` (with the reserved

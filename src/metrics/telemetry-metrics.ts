@@ -95,14 +95,25 @@ export class TelemetryMetrics {
   // --- cluster ---------------------------------------------------------
   readonly clusterMembers = this.gauge('telemetry_cluster_members', 'Live members in this replica\'s cluster view (1 when standalone or when Redis is away)');
   readonly targetsOwned = this.gauge('telemetry_targets_owned', 'Configured targets this replica collects');
-  readonly slotClaims = this.counter('telemetry_slot_claims_total', 'Slot claims by result (won, lost, error, unshared)', ['result']);
+  readonly slotClaims = this.counter(
+    'telemetry_slot_claims_total',
+    'Slot claims by result: won, lost, late (Redis ran it after the replica stopped waiting) and error (the view decided), unshared (no fresh view: collected without a claim)',
+    ['result'],
+  );
   readonly rebalances = this.counter('telemetry_cluster_rebalances_total', 'Ownership recomputations that moved targets');
   readonly redisConnected = this.gauge('telemetry_redis_connected', '1 while the Redis connection is ready (cluster mode)');
   readonly clusterViewAge = this.gauge('telemetry_cluster_view_age_seconds', 'Seconds since the last successful cluster heartbeat (-1 before the first)');
+  readonly clusterClockOffset = this.gauge('telemetry_cluster_clock_offset_seconds', "Redis's clock minus this replica's, estimated from heartbeats (claims name slots by Redis's clock)");
+  readonly peerRequests = this.counter('telemetry_peer_requests_total', 'Requests to other cluster members by result (ok, or why the member was unavailable)', ['result']);
 
   // --- geolocation -----------------------------------------------------
   readonly geoLookups = this.counter('telemetry_geo_lookups_total', 'Geolocation lookups by backend and result (hit, miss, private, error, throttled, timeout)', ['backend', 'result']);
   readonly geoQueueDepth = this.gauge('telemetry_geo_queue_depth', 'Geolocation API requests waiting for rate budget');
+  readonly geoRateLimit = this.gauge(
+    'telemetry_geo_rate_limit',
+    'Geolocation API requests allowed per minute, by scope: cluster (GEO_HTTP_RATE_PER_MINUTE shared through Redis), local_share (its share while Redis is away), process (no Redis)',
+    ['scope'],
+  );
 
   // --- server ----------------------------------------------------------
   readonly adhocRuns = this.gauge('telemetry_adhoc_runs_in_flight', 'POST /collect runs in flight (bound: MAX_ADHOC_RUNS)');

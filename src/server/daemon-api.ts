@@ -16,6 +16,8 @@ export interface DaemonApi {
   reload(trigger: ReloadTrigger): Promise<ReloadOutcome>;
   resetCircuits(host?: string): string[];
   cluster(): Record<string, unknown>;
+  /** Whether this replica reaches each other member's API. */
+  peers(): Promise<unknown[]>;
   /** The data the JSON API and the web UI read (api-routes.ts). */
   data: DataApi;
 }

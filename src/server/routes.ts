@@ -154,6 +154,8 @@ export function daemonRoutes(api: DaemonApi): Route[] {
       },
     },
     { method: 'GET', path: '/api/cluster', access: 'read', handler: () => ({ json: api.cluster() }) },
+    // Whether this replica reaches each other member's API (what the web UI relies on).
+    { method: 'GET', path: '/api/cluster/peers', access: 'read', handler: async () => ({ json: { peers: await api.peers() } }) },
     { method: 'GET', path: '/api/status', access: 'read', handler: async () => ({ json: await data.status() }) },
     {
       method: 'GET',
