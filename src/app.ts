@@ -110,7 +110,15 @@ export class App {
     this.tools = new ProbeTools(env, m, log, needsTools, schedule);
     this.lifecycle.add(this.tools, 0.05);
 
-    const cluster = createCluster(env, { targets: cfg.targets.map((t) => t.name), metrics: m, log, http: this.http, errors: reporter });
+    const cluster = createCluster(env, {
+      targets: cfg.targets.map((t) => t.name),
+      metrics: m,
+      log,
+      http: this.http,
+      errors: reporter,
+      // With WEB_CONFIG_FILE users, peers read each other's API with the shared COLLECT_TOKEN.
+      peer: env.COLLECT_TOKEN ? { headers: { authorization: `Bearer ${env.COLLECT_TOKEN}` } } : undefined,
+    });
     this.coordinator = cluster.coordinator;
     this.peers = cluster.peers;
     this.lifecycle.add(this.coordinator, 0.2);
@@ -276,9 +284,10 @@ export class App {
         targets: () => this.cfg.targets,
         status: this.status,
         store: this.store,
+        peers: this.peers,
         ownership: {
           ownerOf: (t) => this.coordinator.ownerOf(t),
-          members: () => this.coordinator.members().map((mb) => ({ id: mb.id, url: mb.url ?? null, self: mb.self, available: true })),
+          members: () => this.coordinator.members().map((mb) => ({ id: mb.id, url: mb.url || null, self: mb.self })),
           selfId: () => this.coordinator.memberId,
         },
         health: () => this.health(),

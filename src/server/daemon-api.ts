@@ -51,9 +51,16 @@ export interface DataApi {
   readonly hasStore: boolean;
   points(q: PointsQuery): Promise<{ points: unknown[]; truncated: boolean }>;
   targets(q: TargetListQuery): Promise<Record<string, unknown>>;
-  /** One target's settings and state; undefined when no such target is configured. */
-  target(name: string): Promise<Record<string, unknown> | undefined>;
-  series(name: string, q: RangeQuery): Promise<Record<string, unknown> | undefined>;
-  routes(name: string, q: Omit<RangeQuery, 'buckets'>): Promise<Record<string, unknown> | undefined>;
+  /** The targets this replica owns, as it sees them (what other members ask for; never fans out). */
+  localTargets(): Promise<Record<string, unknown>>;
+  localSparklines(names: string[]): Promise<Record<string, unknown>>;
+  /**
+   * One target's settings and state; undefined when no such target is
+   * configured. For a target another member owns, the owner answers unless
+   * `local` (the owner's own call) is set.
+   */
+  target(name: string, local?: boolean): Promise<Record<string, unknown> | undefined>;
+  series(name: string, q: RangeQuery, local?: boolean): Promise<Record<string, unknown> | undefined>;
+  routes(name: string, q: Omit<RangeQuery, 'buckets'>, local?: boolean): Promise<Record<string, unknown> | undefined>;
   status(): Promise<Record<string, unknown>>;
 }

@@ -254,6 +254,9 @@ export class ApiServer extends BaseComponent {
       throw new HttpError(401, `missing or wrong bearer token: send "Authorization: Bearer <token>" with ${where}`, {}, { 'www-authenticate': this.auth ? 'Bearer, Basic realm="network-telemetry"' : 'Bearer' });
     }
     if (!this.auth) return;
+    // Peers of a cluster read each other's API with the shared bearer token.
+    const bearer = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1]?.trim();
+    if (bearer !== undefined && this.token !== undefined && secretEquals(bearer, this.token)) return;
     if (await this.auth.check(header)) return;
     throw new HttpError(401, 'authentication required (WEB_CONFIG_FILE basic_auth_users)', {}, { 'www-authenticate': 'Basic realm="network-telemetry", charset="UTF-8"' });
   }

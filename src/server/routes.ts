@@ -193,6 +193,18 @@ export function daemonRoutes(api: DaemonApi): Route[] {
         return { json: await data.targets(q) };
       },
     },
+    // What other members of a cluster ask for: this replica's own targets, never fanned out again.
+    { method: 'GET', path: '/api/local/targets', access: 'read', handler: async () => ({ json: await data.localTargets() }) },
+    {
+      method: 'GET',
+      path: '/api/local/sparklines',
+      access: 'read',
+      handler: async (_req, url) => {
+        onlyParams(url, ['name']);
+        const names = url.searchParams.getAll('name').slice(0, 1000);
+        return { json: await data.localSparklines(names) };
+      },
+    },
     {
       method: 'GET',
       path: /^\/api\/targets\/([^/]+)\/series$/,
@@ -200,9 +212,9 @@ export function daemonRoutes(api: DaemonApi): Route[] {
       access: 'read',
       handler: async (_req, url, [name]) => {
         if (!data.hasStore) throw noStore();
-        onlyParams(url, ['from', 'to', 'buckets']);
+        onlyParams(url, ['from', 'to', 'buckets', 'local']);
         const r = range(url, 3_600_000);
-        return { json: targetOr404(name!, await data.series(name!, { ...r, buckets: intParam(url, 'buckets', 600, 1, 1000) })) };
+        return { json: targetOr404(name!, await data.series(name!, { ...r, buckets: intParam(url, 'buckets', 600, 1, 1000) }, url.searchParams.has('local'))) };
       },
     },
     {
@@ -212,8 +224,8 @@ export function daemonRoutes(api: DaemonApi): Route[] {
       access: 'read',
       handler: async (_req, url, [name]) => {
         if (!data.hasStore) throw noStore();
-        onlyParams(url, ['from', 'to']);
-        return { json: targetOr404(name!, await data.routes(name!, range(url, 7 * 86_400_000))) };
+        onlyParams(url, ['from', 'to', 'local']);
+        return { json: targetOr404(name!, await data.routes(name!, range(url, 7 * 86_400_000), url.searchParams.has('local'))) };
       },
     },
     {
@@ -221,7 +233,10 @@ export function daemonRoutes(api: DaemonApi): Route[] {
       path: /^\/api\/targets\/([^/]+)$/,
       label: '/api/targets/:name',
       access: 'read',
-      handler: async (_req, _url, [name]) => ({ json: targetOr404(name!, await data.target(name!)) }),
+      handler: async (_req, url, [name]) => {
+        onlyParams(url, ['local']);
+        return { json: targetOr404(name!, await data.target(name!, url.searchParams.has('local'))) };
+      },
     },
   ];
 }

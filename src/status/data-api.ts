@@ -1,6 +1,6 @@
 import type { Target } from '../config/targets.js';
 import { redactUrl } from '../config/redact.js';
-import type { HealthStatus } from '../lifecycle/component.js';
+import { Deadline, type HealthStatus } from '../lifecycle/component.js';
 import type { DataApi, PointsQuery, RangeQuery, TargetListQuery } from '../server/daemon-api.js';
 import type { TargetStatusBoard, TargetStatus } from './target-status.js';
 
@@ -21,8 +21,13 @@ export interface PointReader {
 /** What the data API needs from the cluster: who owns a target, and the members. */
 export interface OwnershipView {
   ownerOf(target: string): string | undefined;
-  members(): { id: string; url: string | null; self: boolean; available: boolean; reason?: string }[];
+  members(): { id: string; url: string | null; self: boolean }[];
   selfId(): string;
+}
+
+/** Asking another member (src/cluster/peer-client.ts); never throws. */
+export interface PeerReader {
+  get(member: string, path: string, deadline: Deadline): Promise<{ status: 'ok'; body: unknown } | { status: 'unavailable'; reason: string; detail: string }>;
 }
 
 export interface DataSources {
@@ -30,8 +35,14 @@ export interface DataSources {
   status: TargetStatusBoard;
   store?: PointReader;
   ownership: OwnershipView;
+  peers?: PeerReader;
   health(): { status: HealthStatus; body: Record<string, unknown> };
 }
+
+/** How long a page waits for the other members; a member that misses it is shown as unavailable. */
+const PEER_DEADLINE_MS = 1500;
+/** One member's list is reused this long across page loads (the overview polls). */
+const PEER_CACHE_MS = 2000;
 
 type View = ReturnType<typeof targetRow>;
 
@@ -39,19 +50,38 @@ const STATUS_ORDER: Record<string, number> = { failing: 0, unavailable: 1, unkno
 /** The overview sparkline: the last hour in one-minute buckets. */
 const SPARK_BUCKETS = 60;
 
-function targetRow(t: Target, d: DataSources) {
+/** A target as this replica sees it: its own state, or (owned elsewhere) what its owner said. */
+function targetRow(t: Target, d: DataSources, owner: string | null, remote?: RemoteRows | { unavailable: string }) {
+  if (remote && 'rows' in remote) {
+    const r = remote.rows.get(t.name);
+    if (r) return { ...r, owner, available: true };
+  }
+  const local = owner === null || owner === d.ownership.selfId();
+  if (!local) {
+    return { ...localRow(t, d), owner, available: false, status: 'unavailable' as const, unavailable_reason: remote && 'unavailable' in remote ? remote.unavailable : 'the owner has not reported this target' };
+  }
+  return { ...localRow(t, d), owner, available: true };
+}
+
+type RemoteRows = { rows: Map<string, ReturnType<typeof localRow>> };
+
+/** The overview's sparkline of one target: the last hour of median rtt and loss. */
+interface Spark {
+  from: number;
+  step_s: number;
+  rtt_ms: (number | null)[];
+  loss_pct: (number | null)[];
+}
+
+/** This replica's own view of a target (what /api/local/targets serves to peers). */
+function localRow(t: Target, d: DataSources) {
   const st = d.status.get(t.name);
-  const owner = d.ownership.ownerOf(t.name) ?? null;
-  const self = d.ownership.selfId();
-  const local = owner === null || owner === self;
-  const status: TargetStatus | 'unavailable' = local ? d.status.status(t.name) : 'unavailable';
+  const status: TargetStatus | 'unavailable' = d.status.status(t.name);
   return {
     name: t.name,
     host: t.host,
     probes: [...t.probes],
     interval_s: t.intervalS,
-    owner,
-    available: local,
     status,
     failing: st
       ? [...st.probes.values()].filter((p) => !p.success).map((p) => ({ probe: p.probe, reason: p.reason ?? null, detail: p.detail ?? null, since: new Date(p.since).toISOString() }))
@@ -90,8 +120,44 @@ function sortKey(v: View, sort: TargetListQuery['sort']): number | string {
 export function createDataApi(d: DataSources): DataApi {
   const byName = (name: string) => d.targets().find((t) => t.name === name);
 
-  async function sparklines(names: string[]): Promise<Map<string, { rtt: (number | null)[]; loss: (number | null)[] }>> {
-    const out = new Map<string, { rtt: (number | null)[]; loss: (number | null)[] }>();
+  /** The other members' own rows, each asked once per PEER_CACHE_MS; a member that does not answer makes its targets unavailable. */
+  const peerCache = new Map<string, { at: number; value: Promise<RemoteRows | { unavailable: string }> }>();
+  async function remoteRows(owners: Set<string>): Promise<Map<string, RemoteRows | { unavailable: string }>> {
+    const out = new Map<string, RemoteRows | { unavailable: string }>();
+    await Promise.all(
+      [...owners].map(async (owner) => {
+        let c = peerCache.get(owner);
+        if (!c || Date.now() - c.at > PEER_CACHE_MS) {
+          const value = (async () => {
+            if (!d.peers) return { unavailable: 'no peer client' };
+            const a = await d.peers.get(owner, '/api/local/targets', Deadline.in(PEER_DEADLINE_MS));
+            if (a.status !== 'ok') return { unavailable: `${a.reason}: ${a.detail}` };
+            const rows = (a.body as { targets?: ReturnType<typeof localRow>[] }).targets ?? [];
+            return { rows: new Map(rows.map((r) => [r.name, r])) };
+          })();
+          c = { at: Date.now(), value };
+          peerCache.set(owner, c);
+          if (peerCache.size > 256) peerCache.delete(peerCache.keys().next().value as string);
+        }
+        out.set(owner, await c.value);
+      }),
+    );
+    return out;
+  }
+
+  /**
+   * A target another member owns: its answer, or why there is none (then
+   * this replica answers from what it holds itself). Undefined when we own it.
+   */
+  async function askOwner(name: string, path: string): Promise<{ answer: unknown } | { unavailable: string } | undefined> {
+    const owner = d.ownership.ownerOf(name);
+    if (!owner || owner === d.ownership.selfId() || !d.peers) return undefined;
+    const a = await d.peers.get(owner, path, Deadline.in(PEER_DEADLINE_MS));
+    return a.status === 'ok' ? { answer: a.body } : { unavailable: `${a.reason}: ${a.detail}` };
+  }
+
+  async function sparklines(names: string[]): Promise<Map<string, Spark>> {
+    const out = new Map<string, Spark>();
     if (!d.store) return out;
     const now = Date.now();
     const from = now - 3_600_000;
@@ -108,7 +174,7 @@ export function createDataApi(d: DataSources): DataApi {
         if (typeof v === 'number') rtt[i] = rtt[i] === null ? v : Math.max(rtt[i]!, v);
         if (typeof p.fields.loss_pct === 'number') loss[i] = Math.max(loss[i] ?? 0, p.fields.loss_pct);
       }
-      out.set(name, { rtt, loss });
+      out.set(name, { from: Math.floor(from / 1000), step_s: step / 1000, rtt_ms: rtt, loss_pct: loss });
     }
     return out;
   }
@@ -121,7 +187,14 @@ export function createDataApi(d: DataSources): DataApi {
     },
 
     async targets(q) {
-      let rows = d.targets().map((t) => targetRow(t, d));
+      const all = d.targets();
+      const self = d.ownership.selfId();
+      const owners = new Map(all.map((t) => [t.name, d.ownership.ownerOf(t.name) ?? null]));
+      const remote = await remoteRows(new Set([...owners.values()].filter((o): o is string => o !== null && o !== self)));
+      let rows = all.map((t) => {
+        const owner = owners.get(t.name)!;
+        return targetRow(t, d, owner, owner && owner !== self ? remote.get(owner) : undefined);
+      });
       const counts = { ok: 0, failing: 0, unknown: 0, unavailable: 0 };
       for (const r of rows) counts[r.status]++;
       if (q.q) {
@@ -137,31 +210,46 @@ export function createDataApi(d: DataSources): DataApi {
       });
       const total = rows.length;
       const page = rows.slice(q.offset, q.offset + q.limit);
-      const sparks = await sparklines(page.filter((r) => r.available).map((r) => r.name));
-      const from = Math.floor((Date.now() - 3_600_000) / 1000);
-      return {
-        total,
-        offset: q.offset,
-        limit: q.limit,
-        generated_at: new Date().toISOString(),
-        counts,
-        members: d.ownership.members(),
-        targets: page.map((r) => {
-          const s = sparks.get(r.name);
-          return { ...r, spark: s ? { from, step_s: 3600 / SPARK_BUCKETS, rtt_ms: s.rtt, loss_pct: s.loss } : null };
+      // Sparklines: our own from the store, the others' from their owners (one call per member).
+      const sparks = await sparklines(page.filter((r) => r.available && (r.owner === null || r.owner === self)).map((r) => r.name));
+      const byOwner = new Map<string, string[]>();
+      for (const r of page) if (r.available && r.owner && r.owner !== self) byOwner.set(r.owner, [...(byOwner.get(r.owner) ?? []), r.name]);
+      await Promise.all(
+        [...byOwner].map(async ([owner, names]) => {
+          const a = await d.peers?.get(owner, `/api/local/sparklines?${names.map((n) => `name=${encodeURIComponent(n)}`).join('&')}`, Deadline.in(PEER_DEADLINE_MS));
+          if (a?.status === 'ok') for (const [n, sp] of Object.entries((a.body as { sparklines: Record<string, Spark> }).sparklines ?? {})) sparks.set(n, sp);
         }),
-      };
+      );
+      const members = d.ownership.members().map((m) => {
+        const r = m.self ? undefined : remote.get(m.id);
+        return { ...m, available: m.self || (r !== undefined && 'rows' in r), ...(r && 'unavailable' in r ? { reason: r.unavailable } : {}) };
+      });
+      return { total, offset: q.offset, limit: q.limit, generated_at: new Date().toISOString(), counts, members, targets: page.map((r) => ({ ...r, spark: sparks.get(r.name) ?? null })) };
     },
 
-    async target(name) {
+    async localTargets() {
+      const self = d.ownership.selfId();
+      const mine = d.targets().filter((t) => (d.ownership.ownerOf(t.name) ?? self) === self);
+      return { member: self, targets: mine.map((t) => localRow(t, d)) };
+    },
+
+    async localSparklines(names) {
+      const known = new Set(d.targets().map((t) => t.name));
+      return { sparklines: Object.fromEntries(await sparklines(names.filter((n) => known.has(n)))) };
+    },
+
+    async target(name, local) {
       const t = byName(name);
       if (!t) return undefined;
+      const fromOwner = local ? undefined : await askOwner(name, `/api/targets/${encodeURIComponent(name)}?local=1`);
+      if (fromOwner && 'answer' in fromOwner) return fromOwner.answer as Record<string, unknown>;
       const st = d.status.get(name);
       const spec = (k: string) => t.specs[k] as Record<string, unknown> | undefined;
       const http = spec('http');
       const tcp = spec('tcp');
       const dns = spec('dns');
-      const row = targetRow(t, d);
+      const owner = d.ownership.ownerOf(name) ?? null;
+      const row = targetRow(t, d, owner, fromOwner ? { unavailable: fromOwner.unavailable } : undefined);
       return {
         name: t.name,
         host: t.host,
@@ -171,6 +259,7 @@ export function createDataApi(d: DataSources): DataApi {
         owner: row.owner,
         available: row.available,
         status: row.status,
+        ...(fromOwner ? { unavailable_reason: fromOwner.unavailable } : {}),
         probe_status: st
           ? [...st.probes.values()].map((p) => ({ probe: p.probe, success: p.success, reason: p.reason ?? null, detail: p.detail ?? null, at: new Date(p.at).toISOString(), since: new Date(p.since).toISOString() }))
           : [],
@@ -180,16 +269,20 @@ export function createDataApi(d: DataSources): DataApi {
       };
     },
 
-    async series(name, q: RangeQuery) {
+    async series(name, q: RangeQuery, local) {
       const t = byName(name);
       if (!t || !d.store) return undefined;
+      const fromOwner = local ? undefined : await askOwner(name, `/api/targets/${encodeURIComponent(name)}/series?local=1&from=${q.fromMs}&to=${q.toMs}&buckets=${q.buckets}`);
+      if (fromOwner && 'answer' in fromOwner) return fromOwner.answer as Record<string, unknown>;
       const r = await d.store.query({ target: name, sinceMs: q.fromMs, untilMs: q.toMs, limit: 10_000 });
       return bucketSeries(name, r.points, q);
     },
 
-    async routes(name, q) {
+    async routes(name, q, local) {
       const t = byName(name);
       if (!t || !d.store) return undefined;
+      const fromOwner = local ? undefined : await askOwner(name, `/api/targets/${encodeURIComponent(name)}/routes?local=1&from=${q.fromMs}&to=${q.toMs}`);
+      if (fromOwner && 'answer' in fromOwner) return fromOwner.answer as Record<string, unknown>;
       const pts = (await d.store.query({ target: name, sinceMs: q.fromMs, untilMs: q.toMs, limit: 10_000 })).points.filter((p) => !p.tags.mode);
       return routeHistory(pts);
     },
