@@ -22,7 +22,7 @@ import { Scheduler, type RoundSummary } from './scheduler/scheduler.js';
 import { ApiServer } from './server/http-server.js';
 import { apiRoutes } from './server/routes.js';
 import { EmbeddedStore } from './sinks/embedded-store.js';
-import { InfluxSink } from './sinks/influx-sink.js';
+import { createOutboxSink } from './outbox/create-outbox-sink.js';
 import type { Sink } from './sinks/sink.js';
 import { Deadline, type ComponentHealth, type HealthStatus } from './lifecycle/component.js';
 import { closeDb, openDb, type Db } from './sqlite/sqlite-db.js';
@@ -166,25 +166,8 @@ export class App {
 
     if (opts.sink) {
       this.sink = opts.sink;
-    } else if (cfg.influxUrls.length) {
-      this.sink = new InfluxSink(
-        env.DATA_DIR,
-        {
-          api: env.INFLUX_API,
-          urls: cfg.influxUrls,
-          token: env.INFLUXDB_TOKEN,
-          org: env.INFLUXDB_ORG,
-          bucket: env.INFLUXDB_BUCKET,
-          db: env.INFLUXDB_DB,
-          rp: env.INFLUXDB_RP,
-          username: env.INFLUXDB_USERNAME,
-          password: env.INFLUXDB_PASSWORD,
-        },
-        { batchSize: env.INFLUX_BATCH_SIZE, flushMs: env.INFLUX_FLUSH_INTERVAL * 1000, maxBackoffMs: env.INFLUX_RETRY_MAX * 1000, maxBytes: env.OUTBOX_MAX_BYTES },
-        this.http,
-        m,
-        log,
-      );
+    } else if (cfg.influxUrls.length || cfg.remoteWriteUrls.length) {
+      this.sink = createOutboxSink(env, cfg, this.http, m, log)!;
     } else {
       this.store = new EmbeddedStore(env.DATA_DIR, env.EMBEDDED_RETENTION_DAYS * 86_400_000, m, log);
       this.sink = this.store;
@@ -230,7 +213,8 @@ export class App {
       },
       timeMs: r.slotMs,
     };
-    this.sink.write([point]);
+    // The sink counts and logs points it cannot store; nothing more to do here.
+    void Promise.resolve(this.sink.write([point])).catch(() => {});
   }
 
   get apiPort(): number | undefined {
@@ -241,7 +225,7 @@ export class App {
     if (this.started) return;
     this.started = true;
     const env = this.cfg.env;
-    this.sink.start();
+    await this.sink.start();
     const needsTools = this.cfg.targets.some((t) => t.probes.includes('icmp') || t.probes.includes('trace'));
     if (needsTools) {
       this.privileges = await checkPrivileges(this.runner, env.FPING_PATH, env.MTR_PATH);

@@ -77,8 +77,14 @@ export const envSchema = z
     INFLUXDB_PASSWORD: optionalText,
     INFLUX_BATCH_SIZE: int(5000, 1, 1_000_000),
     INFLUX_FLUSH_INTERVAL: seconds(1, 0.01, 3600),
-    INFLUX_RETRY_MAX: seconds(10, 0.1, 3600),
-    OUTBOX_MAX_BYTES: z.coerce.number().int().min(4096).default(1024 ** 3),
+    INFLUX_RETRY_MAX: seconds(2, 0.1, 3600),
+    OUTBOX_MAX_BYTES: z.coerce.number().int().min(256 * 1024).default(1024 ** 3),
+    // --- outbox: Prometheus remote write (src/outbox) -----------------------
+    REMOTE_WRITE_URL: z.url().optional(),
+    REMOTE_WRITE_URLS: optionalText,
+    REMOTE_WRITE_USERNAME: optionalText,
+    REMOTE_WRITE_PASSWORD: optionalText,
+    REMOTE_WRITE_BEARER_TOKEN: optionalText,
 
     // --- cluster ----------------------------------------------------------
     REDIS_URL: optionalText,
@@ -122,4 +128,4 @@ export function cleanEnv(raw: NodeJS.ProcessEnv): Record<string, string | undefi
 }
 
 /** Names whose values are secrets: redacted in logs and in `check-config`. */
-export const SECRET_ENV = new Set(['INFLUXDB_TOKEN', 'INFLUXDB_PASSWORD', 'COLLECT_TOKEN', 'GEO_HTTP_KEY', 'REDIS_URL']);
+export const SECRET_ENV = new Set(['INFLUXDB_TOKEN', 'INFLUXDB_PASSWORD', 'COLLECT_TOKEN', 'GEO_HTTP_KEY', 'REDIS_URL', 'REMOTE_WRITE_URL', 'REMOTE_WRITE_URLS', 'REMOTE_WRITE_PASSWORD', 'REMOTE_WRITE_BEARER_TOKEN']);

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { cleanEnv, envSchema, SECRET_ENV, type Env } from './env-schema.js';
+import { remoteWriteUrls } from '../outbox/remote-write-config.js';
 import {
   loadTargetsFile,
   PROBE_KINDS,
@@ -17,6 +18,8 @@ export interface AppConfig {
   sourceName: string;
   /** INFLUXDB_URLS, or INFLUXDB_URL alone; empty = embedded store. */
   influxUrls: string[];
+  /** REMOTE_WRITE_URLS, or REMOTE_WRITE_URL alone (Prometheus remote write, through the same outbox). */
+  remoteWriteUrls: string[];
 }
 
 /** Invalid configuration: one line per problem; the process exits 2. */
@@ -120,6 +123,8 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): AppConfig {
   if (influxUrls.length && env.INFLUX_API === 'v1' && !env.INFLUXDB_DB && !env.INFLUXDB_BUCKET) {
     problems.push('INFLUXDB_DB: required when INFLUX_API=v1 (or set INFLUXDB_BUCKET)');
   }
+  const remoteWrite = remoteWriteUrls(env);
+  problems.push(...remoteWrite.problems);
   if (env.MAX_CONNECTIONS_PER_HOST > env.MAX_CONNECTIONS) {
     problems.push(`MAX_CONNECTIONS_PER_HOST: ${env.MAX_CONNECTIONS_PER_HOST} exceeds MAX_CONNECTIONS ${env.MAX_CONNECTIONS}`);
   }
@@ -131,7 +136,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   if (problems.length) throw new ConfigError(problems);
 
-  return { env, targets, sourceName: env.SOURCE_NAME ?? hostname(), influxUrls };
+  return { env, targets, sourceName: env.SOURCE_NAME ?? hostname(), influxUrls, remoteWriteUrls: remoteWrite.urls };
 }
 
 export function splitList(s: string): string[] {
