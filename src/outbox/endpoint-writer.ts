@@ -66,6 +66,9 @@ export class EndpointWriter {
   private parts: Part[] = [];
   /** Delivered up to here, but the cursor could not be saved yet. */
   private unsavedAck?: number;
+  /** Rows of the last request without a definite answer (a timeout, or a crash before start): maybe stored. */
+  private unknown?: { lo: number; hi: number };
+  private loaded = false;
   private failures = 0;
   private nextTrialAt = 0;
   private waitingSince?: number;
@@ -145,6 +148,10 @@ export class EndpointWriter {
       outbox.ack(this.name, this.unsavedAck);
       this.unsavedAck = undefined;
     }
+    if (!this.loaded) {
+      this.unknown = outbox.inflight(this.name);
+      this.loaded = true;
+    }
     const now = Date.now();
     if (now < this.nextTrialAt) return this.nextTrialAt - now;
     const part = this.pick(outbox, now);
@@ -152,8 +159,7 @@ export class EndpointWriter {
     const { rows } = part;
     const lo = rows[0]!.seq;
     const hi = rows[rows.length - 1]!.seq;
-    const prior = outbox.inflight(this.name);
-    const resend = part.resend || (prior !== undefined && prior.lo <= lo && hi <= prior.hi);
+    const resend = part.resend || (this.unknown !== undefined && this.unknown.lo <= lo && hi <= this.unknown.hi);
 
     const points = this.decode(rows);
     const body = points.length ? await this.transport.encode(points) : null;
@@ -210,6 +216,7 @@ export class EndpointWriter {
   private settle(r: SendResult, part: Part, points: number): number {
     const hi = part.rows[part.rows.length - 1]!.seq;
     if (r.kind === 'ok') {
+      this.unknown = undefined;
       if (this.failures > 0) this.log.info({ endpoint: this.name, after_attempts: this.failures }, 'writes recovered');
       this.failures = 0;
       this.lastSuccessAt = Date.now();
@@ -220,6 +227,8 @@ export class EndpointWriter {
       return 0;
     }
     if (r.kind === 'retry') {
+      // No definite answer: the receiver may have stored these rows.
+      this.unknown = { lo: part.rows[0]!.seq, hi };
       this.failures++;
       this.lastError = { at: Date.now(), message: r.message };
       this.metrics.writeErrors.inc({ endpoint: this.name, kind: r.errorKind });
@@ -231,8 +240,9 @@ export class EndpointWriter {
       }
       return wait;
     }
-    // reject
+    // reject: a definite answer (nothing of this request was stored)
     this.failures = 0;
+    this.unknown = undefined;
     this.metrics.writeErrors.inc({ endpoint: this.name, kind: `http_${r.status}` });
     if (r.stale && part.resend) {
       this.metrics.writeDuplicates.inc({ endpoint: this.name }, points);
@@ -246,6 +256,7 @@ export class EndpointWriter {
       this.done(hi);
       return 0;
     }
+    this.outbox().clearInflight(this.name); // a crash from here must not take the halves for a re-send
     const mid = Math.ceil(part.rows.length / 2);
     const halves: Part[] = [
       { rows: part.rows.slice(0, mid), resend: part.resend },

@@ -285,6 +285,13 @@ export class Outbox {
     this.inflights.set(endpoint, range);
   }
 
+  /** The last request got a definite answer that moves no cursor (a batch to split). */
+  clearInflight(endpoint: string): void {
+    if (!this.inflights.has(endpoint)) return;
+    this.saveInflight.run(null, null, endpoint);
+    this.inflights.delete(endpoint);
+  }
+
   /**
    * The endpoint stored everything up to `seq`: move its cursor and drop the
    * rows nobody needs, in one transaction. Throws (SQLITE_BUSY, SQLITE_FULL)

@@ -160,7 +160,7 @@ test('an outbox.db of the line-protocol format is migrated in place: rows and cu
     assert.equal(o.pending('a'), 3);
     assert.equal(o.pending('b'), 4);
     const got = o.next('a', 10).map((r) => decodePoint(r.enc, r.body));
-    assert.deepEqual(got, [samples[1], samples[0], samples[1]].map((s) => toStoredPoint(s)));
+    assert.deepEqual(got, [samples[1]!, samples[0]!, samples[1]!].map((s) => toStoredPoint(s)));
     o.append([encodePoint(point(1))]);
     assert.deepEqual(decodePoint(o.next('a', 10).at(-1)!.enc, o.next('a', 10).at(-1)!.body), point(1), 'new rows in the new format beside the old');
     o.ack('a', o.lastSeq);
