@@ -58,9 +58,6 @@ export const vmEnv = (urls: string[]) => ({
   INFLUXDB_ORG: 'test-org',
   INFLUXDB_BUCKET: 'telemetry',
   INFLUX_FLUSH_INTERVAL: '0.5',
-  INFLUX_RETRY_MAX: '2',
-  // The writer goes through the per-host breaker: a short recovery timeout resumes writes soon after an outage.
-  CIRCUIT_RECOVERY_TIMEOUT: '3',
 });
 
 /**

@@ -9,8 +9,6 @@ const v1Env = (url: string) => ({
   INFLUX_API: 'v1',
   INFLUXDB_DB: 'telemetry',
   INFLUX_FLUSH_INTERVAL: '0.5',
-  INFLUX_RETRY_MAX: '2',
-  CIRCUIT_RECOVERY_TIMEOUT: '3',
 });
 
 async function stopAndCount(d: Daemon): Promise<{ stored: number; outbox: number }> {
