@@ -76,6 +76,7 @@ export class Outbox {
   private bytes = 0;
   private pageSize = 4096;
   private incremental = false;
+  private conversionTried = false;
   private readonly cursors = new Map<string, number>();
   private readonly inflights = new Map<string, InflightRange>();
   readonly walReserveBytes: number;
@@ -328,7 +329,8 @@ export class Outbox {
       const pages = Number(this.db.pragma('page_count', { simple: true }));
       if (free * this.pageSize > 4 * 1024 * 1024 || free > pages / 4) this.db.pragma(`incremental_vacuum(${Math.ceil((1024 * 1024) / this.pageSize)})`);
     }
-    if (!this.incremental && this.points === 0) {
+    if (!this.incremental && !this.conversionTried && this.points === 0) {
+      this.conversionTried = true;
       this.db.pragma('auto_vacuum = INCREMENTAL');
       this.db.exec('VACUUM');
       this.incremental = Number(this.db.pragma('auto_vacuum', { simple: true })) === 2;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { decodePoint } from '../../src/outbox/stored-point.js';
 import { startDaemon } from '../helpers/daemon.js';
 import { sleep, startHttpServer, waitFor } from '../helpers/net.js';
-import { settledPoints, startWriteStack, vmEnv } from '../helpers/write-stack.js';
+import { settledPoints, startWriteStack, stopAndCountReplicas, vmEnv } from '../helpers/write-stack.js';
 
 const metric = (text: string, name: string) => Number(new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} ([\\d.e+]+)$`, 'm').exec(text)?.[1] ?? 0);
 
@@ -47,15 +47,10 @@ test('both replicas down for 90 s, then back: outbox grows then drains to 0, /he
       const h = await d.json('/health');
       return h.status === 'ok' && h.components.sink.outbox_points < 100;
     }, 'ok again and drained', 60_000, 200);
-    d.proc.kill('SIGTERM');
-    assert.equal(await d.exited, 0);
-    const stopped = d.logs.find((l) => l.msg === 'stopped')!;
-    assert.equal(stopped.outbox_points, 0);
-    const want = stopped.points_stored as number;
-    const [a, b] = [await settledPoints(stack.vm[0], want), await settledPoints(stack.vm[1], want)];
-    t.diagnostic(`stored ${stopped.points_stored}; replicas hold ${a.size} and ${b.size}`);
-    assert.equal(a.size, stopped.points_stored);
-    assert.equal(b.size, stopped.points_stored);
+    const { stored, replicas: [a, b] } = await stopAndCountReplicas(d, stack);
+    t.diagnostic(`stored ${stored}; replicas hold ${a.size} and ${b.size}`);
+    assert.equal(a.size, stored);
+    assert.equal(b.size, stored);
   } finally {
     await d.cleanup();
     await stack.cleanup();

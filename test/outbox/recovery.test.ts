@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDaemon } from '../helpers/daemon.js';
 import { sleep, startHttpServer, waitFor } from '../helpers/net.js';
-import { settledPoints, startWriteStack, vmEnv } from '../helpers/write-stack.js';
+import { startWriteStack, stopAndCountReplicas, vmEnv } from '../helpers/write-stack.js';
 
 test('12 s outage of both databases behind HAProxy: the outbox is empty within 5 s of their return, 0 lost, one trial per backoff step', async (t) => {
   const web = await startHttpServer((_q, r) => r.end('ok'), { logRequests: false });
@@ -40,12 +40,7 @@ test('12 s outage of both databases behind HAProxy: the outbox is empty within 5
     // 1 s doubling to 2 s: about one trial per 2 s over 12 s (plus the one that found them down).
     for (const a of attempts) assert.ok(a >= 4 && a <= 12, `trials during 12 s: ${a}`);
     assert.ok(drainedIn < 5000, `outbox empty ${drainedIn} ms after the databases returned (want < 5000)`);
-    d.proc.kill('SIGTERM');
-    assert.equal(await d.exited, 0);
-    const stopped = d.logs.find((l) => l.msg === 'stopped')!;
-    assert.equal(stopped.outbox_points, 0);
-    const want = stopped.points_stored as number;
-    const [a, b] = [await settledPoints(stack.vm[0], want), await settledPoints(stack.vm[1], want)];
+    const { stored: want, replicas: [a, b] } = await stopAndCountReplicas(d, stack);
     t.diagnostic(`stored ${want}; replicas hold ${a.size} and ${b.size}; lost ${want - Math.min(a.size, b.size)}`);
     assert.equal(a.size, want);
     assert.equal(b.size, want);
