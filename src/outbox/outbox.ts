@@ -100,7 +100,7 @@ export class Outbox {
     this.pageSize = Number(db.pragma('page_size', { simple: true }));
     this.incremental = Number(db.pragma('auto_vacuum', { simple: true })) === 2;
     this.insert = db.prepare('INSERT INTO outbox (body, bytes, ts_ms, enc) VALUES (?, ?, ?, ?)');
-    this.insertAt = db.prepare('INSERT INTO outbox (seq, body, bytes, ts_ms, enc) VALUES (?, ?, ?, ?, ?)');
+    this.insertAt = db.prepare('INSERT INTO outbox (body, bytes, ts_ms, enc) VALUES (?, ?, ?, ?)');
     this.readAfter = db.prepare('SELECT seq, enc, body FROM outbox WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?');
     this.saveCursor = db.prepare(
       'INSERT INTO cursors (endpoint, acked, inflight_lo, inflight_hi) VALUES (?, ?, NULL, NULL) ON CONFLICT(endpoint) DO UPDATE SET acked = excluded.acked, inflight_lo = NULL, inflight_hi = NULL',
@@ -208,16 +208,14 @@ export class Outbox {
     return this.enforceBound();
   }
 
-  /** Salvage: put a row back with its old sequence number (cursors of the old file stay valid). */
+  /** Salvage: append rows read from a damaged file, in their order, with their encoding. */
   restore(rows: readonly (OutboxRow & { bytes: number; ts_ms: number })[]): void {
     this.db.transaction(() => {
-      for (const r of rows) this.insertAt.run(r.seq, r.body, r.bytes, r.ts_ms, r.enc);
+      for (const r of rows) {
+        this.head = Number(this.insertAt.run(r.body, r.bytes, r.ts_ms, r.enc).lastInsertRowid);
+        this.bytes += r.bytes;
+      }
     })();
-    for (const r of rows) {
-      if (this.points === 0 && this.bytes === 0) this.tail = r.seq - 1;
-      this.head = Math.max(this.head, r.seq);
-      this.bytes += r.bytes;
-    }
   }
 
   /** Salvage: cursors of the old file. */

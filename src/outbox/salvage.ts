@@ -15,8 +15,8 @@ const CHUNK = 500;
 
 /**
  * Copy what can still be read from a set-aside (corrupt) outbox file into
- * the fresh one, with the same sequence numbers, and the cursors with them:
- * each endpoint resumes where it was. A damaged page makes the scan throw;
+ * the fresh one, in order, and the cursors with them (translated to the new
+ * sequence numbers): each endpoint resumes where it was. A damaged page makes the scan throw;
  * the scan then probes forward (1, 2, 4 ... sequence numbers further) and
  * goes on from the first row it can read again.
  */
@@ -40,6 +40,8 @@ export function salvageInto(path: string, outbox: Outbox): SalvageReport {
     const enc = cols.includes('enc') ? 'enc' : String(Encoding.LINE_PROTOCOL);
     const read = src.prepare(`SELECT seq, ${enc} AS enc, ${body} AS body, bytes, ts_ms FROM outbox WHERE seq > ? ORDER BY seq`);
     const probe = src.prepare('SELECT seq FROM outbox WHERE seq >= ? ORDER BY seq LIMIT 1');
+    const oldSeqs: number[] = [];
+    const base = outbox.lastSeq;
     let after = 0;
     for (;;) {
       const chunk: (OutboxRow & { bytes: number; ts_ms: number })[] = [];
@@ -54,6 +56,7 @@ export function salvageInto(path: string, outbox: Outbox): SalvageReport {
       }
       if (chunk.length) {
         outbox.restore(chunk);
+        for (const r of chunk) oldSeqs.push(r.seq);
         report.rows += chunk.length;
         after = chunk[chunk.length - 1]!.seq;
       }
@@ -68,7 +71,8 @@ export function salvageInto(path: string, outbox: Outbox): SalvageReport {
     }
     try {
       const cursors = src.prepare('SELECT endpoint, acked FROM cursors').all() as { endpoint: string; acked: number }[];
-      outbox.restoreCursors(cursors);
+      // An old cursor c covered the salvaged rows with old seq <= c: the same count of new rows.
+      outbox.restoreCursors(cursors.map((c) => ({ endpoint: c.endpoint, acked: base + countUpTo(oldSeqs, c.acked) })));
     } catch {
       // endpoints then start at the oldest salvaged row: re-sent points overwrite themselves
     }
@@ -89,4 +93,16 @@ function probeForward(probe: Database.Statement, after: number): number | undefi
     }
   }
   return undefined;
+}
+
+/** How many of the ascending `seqs` are <= x. */
+function countUpTo(seqs: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = seqs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (seqs[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -1,19 +1,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpClient } from '../../src/http-client/http-client.js';
 import { Deadline } from '../../src/lifecycle/component.js';
-import { silentLogger } from '../../src/logging/logger.js';
+import { createLogger, silentLogger } from '../../src/logging/logger.js';
+import { Outbox } from '../../src/outbox/outbox.js';
+import { encodePoint } from '../../src/outbox/stored-point.js';
+import { closeDb, openDb } from '../../src/sqlite/sqlite-db.js';
 import { TelemetryMetrics } from '../../src/metrics/telemetry-metrics.js';
 import { createOutboxSink } from '../../src/outbox/create-outbox-sink.js';
 import { loadConfig } from '../../src/config/load-config.js';
 
-function sinkIn(dir: string, env: Record<string, string> = {}) {
+function sinkIn(dir: string, env: Record<string, string> = {}, log = silentLogger()) {
   const cfg = loadConfig({ DATA_DIR: dir, INFLUXDB_URL: 'http://127.0.0.1:1', INFLUXDB_TOKEN: 't', INFLUXDB_ORG: 'o', INFLUXDB_BUCKET: 'b', REMOTE_WRITE_URL: 'http://u:p@127.0.0.1:2/api/v1/write', ...env });
   const http = new HttpClient({ maxConnections: 4, maxConnectionsPerHost: 2, keepAliveTimeoutMs: 1000, connectTimeoutMs: 500, readTimeoutMs: 500, breaker: { failureThreshold: 5, successThreshold: 1, recoveryTimeoutMs: 1000, halfOpenMaxCalls: 1, idleEvictMs: 60_000, maxBreakers: 10 } });
-  return { sink: createOutboxSink(cfg.env, cfg, http, new TelemetryMetrics(false), silentLogger())!, http };
+  return { sink: createOutboxSink(cfg.env, cfg, http, new TelemetryMetrics(false), log)!, http };
 }
 
 test('lifecycle: no I/O before start, health before start, stop without start and twice, write after stop refused', async () => {
@@ -54,4 +58,35 @@ test('remote-write settings: one line per problem', () => {
     return true;
   });
   assert.deepEqual(loadConfig({ REMOTE_WRITE_URLS: 'http://a/api/v1/write, http://b/api/v1/write' }).remoteWriteUrls, ['http://a/api/v1/write', 'http://b/api/v1/write']);
+});
+
+test('start on a damaged outbox.db: set aside, readable points salvaged into a fresh one, the count logged', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nt-sink-'));
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger('info', { destination: new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c))), cb()) }) });
+  try {
+    const db = openDb(dir, 'outbox.db');
+    const o = new Outbox(db, { maxBytes: 1e9 }).open();
+    for (let i = 0; i < 10; i++) o.append(Array.from({ length: 500 }, (_, k) => encodePoint({ m: 'm', t: { t: 'x' }, f: { pad: 'y'.repeat(100) }, i: { v: i * 500 + k }, ts: i * 500 + k })));
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    const pageSize = Number(db.pragma('page_size', { simple: true }));
+    const pages = Number(db.pragma('page_count', { simple: true }));
+    closeDb(db);
+    const fd = openSync(join(dir, 'outbox.db'), 'r+');
+    writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, pageSize * Math.floor(pages / 2));
+    closeSync(fd);
+
+    const { sink, http } = sinkIn(dir, {}, log);
+    await sink.start();
+    const salvaged = lines.find((l) => /^salvaged \d+ points/.test(String(l.msg)));
+    assert.ok(salvaged, 'the salvage is logged');
+    assert.ok((salvaged!.rows as number) > 4000 && (salvaged!.rows as number) < 5000, `salvaged ${salvaged!.rows} of 5000`);
+    assert.equal(sink.outbox.points, salvaged!.rows, 'the fresh outbox holds them for every endpoint');
+    assert.ok(readdirSync(dir).some((f) => f.startsWith('outbox.db.corrupt-')), 'the damaged file is kept aside');
+    assert.equal(sink.health().status === 'failing', false);
+    await sink.stop(Deadline.in(100));
+    await http.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
