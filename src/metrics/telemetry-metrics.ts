@@ -70,7 +70,7 @@ export class TelemetryMetrics {
   readonly pointsDropped = this.counter('telemetry_points_dropped_total', 'Points dropped, by reason', ['reason']);
   readonly storeBytes = this.gauge('telemetry_store_bytes', 'Size of the embedded store database file');
   readonly outboxPoints = this.gauge('telemetry_outbox_points', 'Points in the outbox not yet acknowledged by every endpoint');
-  readonly outboxBytes = this.gauge('telemetry_outbox_bytes', 'Size of the outbox on disk: outbox.db and its WAL (bound: OUTBOX_MAX_BYTES)');
+  readonly outboxBytes = this.gauge('telemetry_outbox_bytes', 'Bytes the outbox uses on disk: pages of outbox.db in use plus its WAL (bound: OUTBOX_MAX_BYTES)');
   readonly outboxMaxBytes = this.gauge('telemetry_outbox_max_bytes', 'OUTBOX_MAX_BYTES');
   readonly outboxOldestAge = this.gauge('telemetry_outbox_oldest_age_seconds', 'Age of the oldest point in the outbox');
   readonly outboxPending = this.gauge('telemetry_outbox_pending_points', 'Points not yet acknowledged, per endpoint', ['endpoint']);

@@ -78,7 +78,7 @@ export class OutboxSink implements Sink {
         periodMs: 1000,
         tick: () => {
           this.outbox.maintain();
-          this.diskBytes = this.outbox.diskBytes();
+          this.diskBytes = this.outbox.usedBytes();
         },
       },
       this.reporter,
@@ -119,7 +119,7 @@ export class OutboxSink implements Sink {
     const names = this.writers.map((w) => w.name);
     this.box.retain(names);
     for (const n of names) this.box.register(n);
-    this.diskBytes = this.box.diskBytes();
+    this.diskBytes = this.box.usedBytes();
     this.metrics.outboxMaxBytes.set(this.o.maxBytes);
     this.metrics.onCollect(() => {
       if (this.state !== 'running') return;
@@ -172,7 +172,7 @@ export class OutboxSink implements Sink {
           this.metrics.pointsDropped.inc({ reason: 'outbox_full' }, dropped.points);
           this.log.warn({ dropped_points: dropped.points, dropped_bytes: dropped.bytes, max_bytes: this.o.maxBytes }, 'outbox full: oldest points dropped');
         }
-        this.diskBytes = this.outbox.diskBytes();
+        this.diskBytes = this.outbox.usedBytes();
         for (const w of this.writers) if (this.outbox.pending(w.name) >= this.o.writer.batchSize) w.wake();
         return;
       } catch (err) {
@@ -206,6 +206,7 @@ export class OutboxSink implements Sink {
       kind: this.kind,
       outbox_points: box.points,
       outbox_bytes: this.diskBytes,
+      outbox_file_bytes: box.fileBytes(),
       outbox_max_bytes: this.o.maxBytes,
       points_stored: this.stored,
       points_dropped_outbox_full: this.droppedFull,

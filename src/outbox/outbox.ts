@@ -194,9 +194,19 @@ export class Outbox {
     return this.head;
   }
 
-  /** The files on disk now: outbox.db and its WAL (telemetry_outbox_bytes). */
-  diskBytes(): number {
+  /** The files on disk now: outbox.db and its WAL. */
+  fileBytes(): number {
     return fileSize(this.db.name) + fileSize(`${this.db.name}-wal`);
+  }
+
+  /**
+   * What the bound counts as used (telemetry_outbox_bytes): the pages of
+   * outbox.db in use, and the WAL. Free pages left by a drained backlog are
+   * not "full" (the next points reuse them; maintain() gives them back).
+   */
+  usedBytes(): number {
+    const p = this.pages();
+    return (p.total - p.free) * this.pageSize + fileSize(`${this.db.name}-wal`);
   }
 
   /**
@@ -317,7 +327,8 @@ export class Outbox {
 
   /**
    * Housekeeping in small steps (the maintenance loop calls it every second):
-   * give freed pages back to the file system, 1 MiB at a time; truncate a WAL
+   * give freed pages back to the file system, 16 MiB at a time (after a
+   * drain the pages still in use are few, so there is little to move); truncate a WAL
    * that outgrew its reserve; convert a file from before auto_vacuum once it
    * is empty (a VACUUM of an empty file takes milliseconds).
    */
@@ -325,7 +336,7 @@ export class Outbox {
     const free = Number(this.db.pragma('freelist_count', { simple: true }));
     if (this.incremental && free > 0) {
       const pages = Number(this.db.pragma('page_count', { simple: true }));
-      if (free * this.pageSize > 4 * 1024 * 1024 || free > pages / 4) this.db.pragma(`incremental_vacuum(${Math.ceil((1024 * 1024) / this.pageSize)})`);
+      if (free * this.pageSize > 4 * 1024 * 1024 || free > pages / 4) this.db.pragma(`incremental_vacuum(${Math.ceil((16 * 1024 * 1024) / this.pageSize)})`);
     }
     if (!this.incremental && !this.conversionTried && this.points === 0) {
       this.conversionTried = true;
