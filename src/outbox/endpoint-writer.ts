@@ -178,10 +178,11 @@ export class EndpointWriter {
   /** The rows to send now, or how long to wait. */
   private pick(outbox: Outbox, now: number): Part | number {
     if (this.parts.length) return this.parts[0]!;
+    // The rows of a request without an answer go again first, alone (whether they count as a re-send is this.unknown's to say).
     const inflight = outbox.inflight(this.name);
     if (inflight) {
       const rows = outbox.next(this.name, this.opts.batchSize, inflight.hi);
-      if (rows.length) return { rows, resend: true };
+      if (rows.length) return { rows, resend: false };
     }
     const pending = outbox.pending(this.name);
     if (pending === 0) {
