@@ -3,7 +3,7 @@ import { gzip as gzipCb } from 'node:zlib';
 import { Point } from '@influxdata/influxdb-client';
 import type { HttpClient } from '../../http-client/http-client.js';
 import type { StoredPoint } from '../stored-point.js';
-import { httpVerdict, type SendResult, type Transport } from './transport.js';
+import { httpVerdict, postBody, type SendResult, type Transport } from './transport.js';
 
 const gzip = promisify(gzipCb);
 
@@ -96,14 +96,7 @@ export class InfluxTransport implements Transport {
   }
 
   async send(body: Uint8Array, signal: AbortSignal): Promise<SendResult> {
-    const o = await this.http.request(this.endpoint.writeUrl, {
-      method: 'POST',
-      body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
-      headers: { ...this.endpoint.headers, 'content-type': 'text/plain; charset=utf-8', 'content-encoding': 'gzip' },
-      keepBodyBytes: 4096,
-      breaker: false,
-      signal,
-    });
-    return httpVerdict(o);
+    const headers = { ...this.endpoint.headers, 'content-type': 'text/plain; charset=utf-8', 'content-encoding': 'gzip' };
+    return httpVerdict(await postBody(this.http, this.endpoint.writeUrl, body, headers, signal));
   }
 }

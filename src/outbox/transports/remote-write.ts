@@ -3,7 +3,7 @@ import type { HttpClient } from '../../http-client/http-client.js';
 import { VERSION } from '../../version.js';
 import type { StoredPoint } from '../stored-point.js';
 import { WriteRequest, type Label, type TimeSeries } from './remote-write-proto.js';
-import { httpVerdict, type SendResult, type Transport } from './transport.js';
+import { httpVerdict, postBody, type SendResult, type Transport } from './transport.js';
 
 export interface RemoteWriteEndpoint {
   /** The URL without credentials: cursor key and metric label. */
@@ -127,20 +127,13 @@ export class RemoteWriteTransport implements Transport {
   }
 
   async send(body: Uint8Array, signal: AbortSignal): Promise<SendResult> {
-    const o = await this.http.request(this.endpoint.url, {
-      method: 'POST',
-      body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
-      headers: {
-        ...this.endpoint.headers,
-        'content-encoding': 'snappy',
-        'content-type': 'application/x-protobuf',
-        'x-prometheus-remote-write-version': '0.1.0',
-        'user-agent': `network-telemetry/${VERSION}`,
-      },
-      keepBodyBytes: 4096,
-      breaker: false,
-      signal,
-    });
-    return httpVerdict(o, (_status, text) => STALE.test(text));
+    const headers = {
+      ...this.endpoint.headers,
+      'content-encoding': 'snappy',
+      'content-type': 'application/x-protobuf',
+      'x-prometheus-remote-write-version': '0.1.0',
+      'user-agent': `network-telemetry/${VERSION}`,
+    };
+    return httpVerdict(await postBody(this.http, this.endpoint.url, body, headers, signal), (_status, text) => STALE.test(text));
   }
 }

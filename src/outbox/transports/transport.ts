@@ -1,4 +1,4 @@
-import type { HttpOutcome } from '../../http-client/http-client.js';
+import type { HttpClient, HttpOutcome } from '../../http-client/http-client.js';
 import type { StoredPoint } from '../stored-point.js';
 
 /**
@@ -65,3 +65,12 @@ export function httpVerdict(o: HttpOutcome, isStale: (status: number, text: stri
 }
 
 const RETRY_4XX = new Set([401, 403, 404, 405, 407, 408, 429]);
+
+/**
+ * POST a body the way every write endpoint is written to: the answer's first
+ * 4 kB kept for the verdict and the logs, and no per-origin circuit breaker
+ * (the EndpointWriter's trial backoff is the recovery policy).
+ */
+export function postBody(http: HttpClient, url: string, body: Uint8Array, headers: Record<string, string>, signal: AbortSignal): Promise<HttpOutcome> {
+  return http.request(url, { method: 'POST', body: Buffer.from(body.buffer, body.byteOffset, body.byteLength), headers, keepBodyBytes: 4096, breaker: false, signal });
+}
