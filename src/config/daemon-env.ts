@@ -58,8 +58,16 @@ export const daemonEnv = {
   INFLUXDB_PASSWORD: optionalText,
   INFLUX_BATCH_SIZE: int(5000, 1, 1_000_000),
   INFLUX_FLUSH_INTERVAL: seconds(1, 0.01, 3600),
-  INFLUX_RETRY_MAX: seconds(10, 0.1, 3600),
-  OUTBOX_MAX_BYTES: z.coerce.number().int().min(4096).default(1024 ** 3),
+  /** Cap of every writer's retry backoff (1 s doubling up to this): small, so the outbox drains within seconds of a database's return. */
+  INFLUX_RETRY_MAX: seconds(2, 0.1, 3600),
+  /** The outbox's file and WAL together (src/outbox/README.md). */
+  OUTBOX_MAX_BYTES: z.coerce.number().int().min(256 * 1024).default(1024 ** 3),
+  // --- outbox: Prometheus remote write (src/outbox) -----------------------
+  REMOTE_WRITE_URL: z.url().optional(),
+  REMOTE_WRITE_URLS: optionalText,
+  REMOTE_WRITE_USERNAME: optionalText,
+  REMOTE_WRITE_PASSWORD: optionalText,
+  REMOTE_WRITE_BEARER_TOKEN: optionalText,
 
   // --- cluster ----------------------------------------------------------
   REDIS_URL: optionalText,

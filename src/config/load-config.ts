@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { geoipLiteInstalled, GEOIP_LITE_INSTALL } from '../geo/offline-backend.js';
+import { remoteWriteUrls } from '../outbox/remote-write-config.js';
 import { SpecError } from '../probes/module.js';
 import { PROBE_KINDS, type ProbeKind } from '../probes/registry.js';
 import { cleanEnv, envSchema, type Env } from './env-schema.js';
@@ -16,6 +17,8 @@ export interface AppConfig {
   instanceName: string;
   /** INFLUXDB_URLS, or INFLUXDB_URL alone; empty = no InfluxDB. */
   influxUrls: string[];
+  /** REMOTE_WRITE_URLS, or REMOTE_WRITE_URL alone (Prometheus remote write, through the same outbox). */
+  remoteWriteUrls: string[];
   /** Defaults adapted to fit (say once at start). */
   notes: string[];
   /** Suspicious but not fatal (unknown variables that look like ours). */
@@ -137,6 +140,8 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, o: LoadOptio
   if (influxUrls.length && env.INFLUX_API === 'v1' && !env.INFLUXDB_DB && !env.INFLUXDB_BUCKET) {
     problems.push('INFLUXDB_DB: required when INFLUX_API=v1 (or set INFLUXDB_BUCKET)');
   }
+  const remoteWrite = remoteWriteUrls(env);
+  problems.push(...remoteWrite.problems);
   if (env.MAX_CONNECTIONS_PER_HOST > env.MAX_CONNECTIONS) {
     problems.push(`MAX_CONNECTIONS_PER_HOST: ${env.MAX_CONNECTIONS_PER_HOST} exceeds MAX_CONNECTIONS ${env.MAX_CONNECTIONS}: lower it or raise MAX_CONNECTIONS`);
   }
@@ -157,6 +162,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, o: LoadOptio
     sourceName: env.SOURCE_NAME ?? hostname(),
     instanceName: env.INSTANCE_NAME ?? `${hostname()}:${env.PORT}`,
     influxUrls,
+    remoteWriteUrls: remoteWrite.urls,
     notes: [...notes],
     warnings: unknownVariableWarnings(rawEnv, Object.keys(envSchema.shape)),
     explicit,
@@ -181,6 +187,7 @@ export function redactedConfig(cfg: AppConfig): Record<string, unknown> {
     source: cfg.sourceName,
     instance: cfg.instanceName,
     influxUrls: cfg.influxUrls.map(redactUrl),
+    remoteWriteUrls: cfg.remoteWriteUrls.map(redactUrl),
     env,
     notes: cfg.notes,
     warnings: cfg.warnings,

@@ -101,6 +101,14 @@ export interface HttpRequestOptions {
   /** false: close the connection after this exchange. */
   reuseConnection?: boolean;
   policy?: BreakerPolicy;
+  /**
+   * false: no per-origin circuit breaker for this call. For callers with a
+   * recovery policy of their own: the outbox's writers send one trial per
+   * step of an exponential backoff capped at INFLUX_RETRY_MAX, which brings
+   * them back within seconds of a database's return, where the breaker would
+   * keep them out for CIRCUIT_RECOVERY_TIMEOUT (see outbox/endpoint-writer.ts).
+   */
+  breaker?: boolean;
   /** Overrides READ_TIMEOUT for this request (headers and body each). */
   readTimeoutMs?: number;
 }
@@ -266,6 +274,7 @@ export class HttpClient {
    */
   async request(url: string | URL, o: HttpRequestOptions = {}): Promise<HttpOutcome> {
     const u = typeof url === 'string' ? new URL(url) : url;
+    if (o.breaker === false) return this.exchange(u, o);
     const breaker = this.breakers.get(u.origin);
     const permit = breaker.acquire();
     if (permit instanceof CircuitOpenError) {

@@ -78,7 +78,7 @@ export class TelemetryMetrics {
   readonly pointsDropped = this.counter('telemetry_points_dropped_total', 'Points dropped, by reason', ['reason']);
   readonly storeBytes = this.gauge('telemetry_store_bytes', 'Size of the embedded store database file');
   readonly outboxPoints = this.gauge('telemetry_outbox_points', 'Points in the outbox not yet acknowledged by every endpoint');
-  readonly outboxBytes = this.gauge('telemetry_outbox_bytes', 'Line-protocol bytes held by the outbox (bound: OUTBOX_MAX_BYTES)');
+  readonly outboxBytes = this.gauge('telemetry_outbox_bytes', 'Bytes the outbox uses on disk: pages of outbox.db in use plus its WAL (bound: OUTBOX_MAX_BYTES)');
   readonly outboxMaxBytes = this.gauge('telemetry_outbox_max_bytes', 'OUTBOX_MAX_BYTES');
   readonly outboxOldestAge = this.gauge('telemetry_outbox_oldest_age_seconds', 'Age of the oldest point in the outbox');
   readonly outboxPending = this.gauge('telemetry_outbox_pending_points', 'Points not yet acknowledged, per endpoint', ['endpoint']);
@@ -89,6 +89,11 @@ export class TelemetryMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly writeDuplicates = this.counter(
+    'telemetry_write_duplicates_total',
+    'Re-sent points (after a crash or a timeout) that the receiver refused as already stored: delivered, not lost',
+    ['endpoint'],
+  );
   readonly writeErrors = this.counter('telemetry_write_errors_total', 'Failed write requests by endpoint and kind', ['endpoint', 'kind']);
   readonly endpointUp = this.gauge('telemetry_write_endpoint_up', '1 when the last write to the endpoint succeeded (or nothing was pending), 0 while failing', ['endpoint']);
 

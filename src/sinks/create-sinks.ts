@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/load-config.js';
 import type { HttpClient } from '../http-client/http-client.js';
+import { createOutboxSink } from '../outbox/create-outbox-sink.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { DiscardSink } from './discard-sink.js';
 import { EmbeddedStore } from './embedded-store.js';
 import { FanoutSink } from './fanout-sink.js';
-import { InfluxSink } from './influx-sink.js';
 import type { SinkComponent } from './sink.js';
 
 export interface Sinks {
@@ -30,28 +30,8 @@ interface SinkDeps {
  * works without and during outages of the databases) unless turned off.
  */
 const DATABASE_SINKS: Record<string, (d: SinkDeps) => SinkComponent | undefined> = {
-  influxdb: ({ cfg, http, metrics, log }) => {
-    const env = cfg.env;
-    if (!cfg.influxUrls.length) return undefined;
-    return new InfluxSink(
-      env.DATA_DIR,
-      {
-        api: env.INFLUX_API,
-        urls: cfg.influxUrls,
-        token: env.INFLUXDB_TOKEN,
-        org: env.INFLUXDB_ORG,
-        bucket: env.INFLUXDB_BUCKET,
-        db: env.INFLUXDB_DB,
-        rp: env.INFLUXDB_RP,
-        username: env.INFLUXDB_USERNAME,
-        password: env.INFLUXDB_PASSWORD,
-      },
-      { batchSize: env.INFLUX_BATCH_SIZE, flushMs: env.INFLUX_FLUSH_INTERVAL * 1000, maxBackoffMs: env.INFLUX_RETRY_MAX * 1000, maxBytes: env.OUTBOX_MAX_BYTES },
-      http,
-      metrics,
-      log,
-    );
-  },
+  // InfluxDB (v1/v2) and Prometheus remote write: one durable outbox, a cursor per endpoint.
+  outbox: ({ cfg, http, metrics, log }) => createOutboxSink(cfg.env, cfg, http, metrics, log),
 };
 
 export function createSinks(d: SinkDeps, o: { discard?: boolean } = {}): Sinks {

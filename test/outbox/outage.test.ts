@@ -1,28 +1,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodePoint } from '../../src/outbox/stored-point.js';
 import { startDaemon } from '../helpers/daemon.js';
 import { sleep, startHttpServer, waitFor } from '../helpers/net.js';
-import { settledPoints, startWriteStack, vmEnv } from '../helpers/write-stack.js';
+import { settledPoints, startWriteStack, stopAndCountReplicas, vmEnv } from '../helpers/write-stack.js';
 
 const metric = (text: string, name: string) => Number(new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} ([\\d.e+]+)$`, 'm').exec(text)?.[1] ?? 0);
 
 /** Points of the outbox file as VictoriaMetrics keys (`<measurement>_success|labels@ms`). */
 function outboxKeys(dataDir: string): { keys: Set<string>; slots: number[] } {
   const db = new Database(join(dataDir, 'outbox.db'), { readonly: true });
-  const rows = db.prepare('SELECT line FROM outbox ORDER BY seq').all() as { line: string }[];
+  const rows = db.prepare('SELECT enc, body FROM outbox ORDER BY seq').all() as { enc: number; body: string }[];
   db.close();
   const keys = new Set<string>();
   const slots: number[] = [];
-  for (const { line } of rows) {
-    const m = /^([^, ]+),(\S+) (.*) (\d+)$/.exec(line)!;
-    const labels = m[2]!.split(',').sort().join(',');
-    const ms = Math.round(Number(m[4]) / 1e6);
-    keys.add(`${m[1] === 'collector' ? 'collector_targets_run' : `${m[1]}_success`}|${labels}@${ms}`);
-    slots.push(ms);
+  for (const { enc, body } of rows) {
+    const p = decodePoint(enc, body);
+    const labels = Object.entries(p.t).map(([k, v]) => `${k}=${v}`).sort().join(',');
+    keys.add(`${p.m === 'collector' ? 'collector_targets_run' : `${p.m}_success`}|${labels}@${p.ts}`);
+    slots.push(p.ts);
   }
   return { keys, slots };
 }
@@ -47,15 +47,10 @@ test('both replicas down for 90 s, then back: outbox grows then drains to 0, /he
       const h = await d.json('/health');
       return h.status === 'ok' && h.components.sink.outbox_points < 100;
     }, 'ok again and drained', 60_000, 200);
-    d.proc.kill('SIGTERM');
-    assert.equal(await d.exited, 0);
-    const stopped = d.logs.find((l) => l.msg === 'stopped')!;
-    assert.equal(stopped.outbox_points, 0);
-    const want = stopped.points_stored as number;
-    const [a, b] = [await settledPoints(stack.vm[0], want), await settledPoints(stack.vm[1], want)];
-    t.diagnostic(`stored ${stopped.points_stored}; replicas hold ${a.size} and ${b.size}`);
-    assert.equal(a.size, stopped.points_stored);
-    assert.equal(b.size, stopped.points_stored);
+    const { stored, replicas: [a, b] } = await stopAndCountReplicas(d, stack);
+    t.diagnostic(`stored ${stored}; replicas hold ${a.size} and ${b.size}`);
+    assert.equal(a.size, stored);
+    assert.equal(b.size, stored);
   } finally {
     await d.cleanup();
     await stack.cleanup();
@@ -98,27 +93,31 @@ test('OUTBOX_MAX_BYTES: the drop count equals the metric and the survivors are t
   const stack = await startWriteStack();
   await Promise.all(stack.vm.map((v) => v.down('SIGTERM')));
   const dataDir = mkdtempSync(join(tmpdir(), 'nt-bound-'));
-  const targets = Array.from({ length: 20 }, (_, i) => `${web.url}/t/${i}`);
-  const d = await startDaemon({ TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '1', OUTBOX_MAX_BYTES: '16384', SHUTDOWN_TIMEOUT: '15', ...vmEnv(stack.writeUrls) }, { dataDir });
+  const targets = Array.from({ length: 50 }, (_, i) => `${web.url}/t/${i}`);
+  const bound = 256 * 1024;
+  const d = await startDaemon({ TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '1', OUTBOX_MAX_BYTES: String(bound), SHUTDOWN_TIMEOUT: '15', ...vmEnv(stack.writeUrls) }, { dataDir });
   try {
     const dropped = (m: string) => metric(m, 'telemetry_points_dropped_total{reason="outbox_full"}');
-    await waitFor(async () => dropped(await (await d.get('/metrics')).text()) > 100, 'the bound forcing drops', 30_000, 200);
+    await waitFor(async () => dropped(await (await d.get('/metrics')).text()) > 100, 'the bound forcing drops', 90_000, 200);
     // /health is one synchronous snapshot (a /metrics scrape is rendered asynchronously, rounds may land in between).
     const snap = (await d.json('/health')).components.sink;
     assert.equal(snap.points_dropped_outbox_full, snap.points_stored - snap.outbox_points, 'every point is either held or counted as dropped');
     const m = await (await d.get('/metrics')).text();
     assert.ok(dropped(m) >= snap.points_dropped_outbox_full, 'the metric counts the same drops');
-    assert.ok(metric(m, 'telemetry_outbox_bytes') <= 16384);
+    assert.ok(metric(m, 'telemetry_outbox_bytes') <= bound, 'outbox.db and its WAL within OUTBOX_MAX_BYTES');
+    const onDisk = statSync(join(dataDir, 'outbox.db')).size + (statSync(join(dataDir, 'outbox.db-wal'), { throwIfNoEntry: false })?.size ?? 0);
+    t.diagnostic(`files on disk: ${onDisk} bytes, bound ${bound}`);
+    assert.ok(onDisk <= bound, `files on disk ${onDisk} <= ${bound}`);
     // Survivors are the newest: the slots held end at the newest slot and have no hole.
     const { slots } = outboxKeys(dataDir);
     const distinct = [...new Set(slots)].sort((x, y) => x - y);
     for (let i = 1; i < distinct.length; i++) assert.equal(distinct[i]! - distinct[i - 1]!, 1000, 'held slots are contiguous');
     const newest = await d.json('/health');
     assert.ok(Date.now() - distinct.at(-1)! < 3000, 'the newest slot is held');
-    assert.ok(newest.components.sink.outbox_bytes <= 16384);
+    assert.ok(newest.components.sink.outbox_bytes <= bound);
     // The database gets exactly what was not dropped.
     await Promise.all(stack.vm.map((v) => v.up()));
-    await waitFor(async () => (await d.json('/health')).components.sink.outbox_points < 40, 'drained', 30_000, 200);
+    await waitFor(async () => (await d.json('/health')).components.sink.outbox_points < 150, 'drained', 30_000, 200);
     // Once the database is back the outbox stays far under the bound: no more drops.
     const droppedFinal = (await d.json('/health')).components.sink.points_dropped_outbox_full as number;
     assert.equal(dropped(await (await d.get('/metrics')).text()), droppedFinal, 'metric and count agree when nothing moves');
