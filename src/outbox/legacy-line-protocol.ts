@@ -1,4 +1,4 @@
-import type { StoredPoint } from './stored-point.js';
+import type { StoredPoint } from './point-shape.js';
 
 /**
  * Parse one line of InfluxDB line protocol as earlier versions of the outbox
