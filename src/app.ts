@@ -303,7 +303,9 @@ export class App {
       this.log.info({ deadline_ms: deadline.remaining() }, 'shutting down');
       await this.lifecycle.stop(deadline);
       const stored = (await this.metrics.pointsStored.get()).values[0]?.value ?? 0;
-      this.log.info({ took_ms: Date.now() - t0, points_stored: stored }, 'stopped');
+      // What the outbox still holds stays on disk for the next start.
+      const sink = this.sink.health();
+      this.log.info({ took_ms: Date.now() - t0, points_stored: stored, ...(typeof sink.outbox_points === 'number' ? { outbox_points: sink.outbox_points } : {}) }, 'stopped');
     })();
     return this.stopping;
   }

@@ -73,7 +73,7 @@ export class TelemetryMetrics {
   readonly connectionsOpened = this.counter('telemetry_connections_opened_total', 'Outbound HTTP connections opened');
 
   // --- sink ------------------------------------------------------------
-  readonly pointsStored = this.counter('telemetry_points_stored_total', 'Points committed to local storage (embedded store or outbox)');
+  readonly pointsStored = this.counter('telemetry_points_stored_total', 'Points committed to local storage: to the outbox when a database is configured, else to the embedded store');
   readonly pointsWritten = this.counter('telemetry_points_written_total', 'Points acknowledged by a database endpoint', ['endpoint']);
   readonly pointsDropped = this.counter('telemetry_points_dropped_total', 'Points dropped, by reason', ['reason']);
   readonly storeBytes = this.gauge('telemetry_store_bytes', 'Size of the embedded store database file');
