@@ -4,8 +4,8 @@ import { silentLogger } from '../src/logging/logger.js';
 import { ProcessRunner } from '../src/probes/tools/process-runner.js';
 import { createTraceProbe, mtrArgs } from '../src/probes/trace/trace-probe.js';
 import { RouteMemory } from '../src/probes/trace/route-memory.js';
-import { openDb } from '../src/sqlite/sqlite-db.js';
-import { targetFromEntry } from '../src/config/targets.js';
+import type { TraceSpec } from '../src/probes/trace/index.js';
+import { loadConfig } from '../src/config/load-config.js';
 import { deadlineSignal } from '../src/util/abort.js';
 import { cpu, r3 } from './lib/proc.js';
 
@@ -22,23 +22,19 @@ export interface TraceRow {
  * mtr's own CPU is in both (children of this process); the difference is ours.
  */
 export async function benchTrace(o: { traces: number; dir: string }): Promise<TraceRow[]> {
-  const target = targetFromEntry('127.0.0.1', {
-    intervalS: 60,
-    timeoutS: 10,
-    probes: ['trace'],
-    icmp: { count: 5, packetIntervalS: 0.2, family: null },
-    trace: { protocol: 'icmp', port: null, maxHops: 30, cycles: 3, packetIntervalS: 0.2, graceS: 0.3, intervalS: null },
-    httpReuse: true,
-  });
-  const args = mtrArgs(target, '127.0.0.1', 4);
+  const [target] = loadConfig({ TARGET_FQDNS: '127.0.0.1', DEFAULT_PROBES: 'trace', PROBE_TIMEOUT: '10', TRACE_PACKET_INTERVAL: '0.2', TRACE_GRACE: '0.3' }).targets;
+  const spec = target!.specs.trace as TraceSpec;
+  const args = mtrArgs(spec, '127.0.0.1', 4);
   const direct = async () => {
     await new Promise<void>((resolve) => spawn('mtr', args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, LANG: 'C' } }).on('exit', () => resolve()));
   };
   const runner = new ProcessRunner(4, new TelemetryMetrics(false));
-  const probe = createTraceProbe(runner, new RouteMemory(openDb(o.dir, 'bench-state.db')), { mtrPath: 'mtr' }, silentLogger());
+  const memory = new RouteMemory(o.dir, undefined, 'bench-state.db');
+  await memory.start();
+  const probe = createTraceProbe(runner, memory, { mtrPath: 'mtr' }, silentLogger());
   const ours = async () => {
     const { signal, dispose } = deadlineSignal(10_000);
-    await probe({ target, timeMs: Date.now(), tags: { target: target.name, source: 'bench' }, signal });
+    await probe({ target: target!, timeMs: Date.now(), tags: { target: target!.name, source: 'bench' }, signal }, spec);
     dispose();
   };
   const measure = async (name: string, fn: () => Promise<void>): Promise<TraceRow> => {

@@ -21,6 +21,8 @@ NEEDED=(
   prometheus-alertmanager:amtool
   yamllint:yamllint
   docker-compose:docker-compose
+  systemd:systemd-analyze
+  chromium:chromium
 )
 # `npm run bench` also needs the peers it measures against.
 if [ "${1:-}" = "--bench" ]; then

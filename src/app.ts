@@ -1,222 +1,214 @@
-import { setMaxListeners } from 'node:events';
-import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { Sample } from './samples/sample.js';
-import { StandaloneCoordinator, type Coordinator } from './cluster/coordinator.js';
-import { RedisCache } from './cluster/redis-cache.js';
-import { RedisCoordinator } from './cluster/redis-coordinator.js';
+import { createCluster, type Coordinator, type PeerClient } from './cluster/index.js';
+import { ConfigReloader, type ReloadOutcome, type ReloadTrigger } from './config/config-reloader.js';
 import type { AppConfig } from './config/load-config.js';
-import { PROBE_KINDS, type ProbeKind, type Target } from './config/targets.js';
-import { BREAKER_STATE_VALUE } from './http-client/circuit-breaker.js';
-import { HttpClient } from './http-client/http-client.js';
+import type { Target } from './config/targets.js';
+import { createGeo, type Geo } from './geo/index.js';
+import { createHttpClient } from './http-client/create-http-client.js';
+import type { HttpClient } from './http-client/http-client.js';
+import { Deadline, type HealthStatus } from './lifecycle/component.js';
+import { Lifecycle } from './lifecycle/lifecycle.js';
+import type { ErrorReporter } from './lifecycle/supervised-loop.js';
 import { TelemetryMetrics } from './metrics/telemetry-metrics.js';
-import { checkPrivileges, type PrivilegeReport } from './probes/privileges.js';
-import { ProcessRunner } from './probes/tools/process-runner.js';
-import { Spawner } from './probes/tools/spawner.js';
-import { createProbeRegistry } from './probes/registry.js';
-import { ReverseDns } from './probes/trace/reverse-dns.js';
+import { createProbes } from './probes/registry.js';
+import { ProbeTools } from './probes/tools/probe-tools.js';
 import { RouteMemory } from './probes/trace/route-memory.js';
-import type { ProbeResult } from './probes/types.js';
+import type { Sample } from './samples/sample.js';
+import { AdhocRunner } from './scheduler/adhoc-runner.js';
 import { Collector } from './scheduler/collector.js';
 import { Scheduler, type RoundSummary } from './scheduler/scheduler.js';
+import type { DaemonApi } from './server/daemon-api.js';
 import { ApiServer } from './server/http-server.js';
-import { apiRoutes } from './server/routes.js';
+import { daemonRoutes } from './server/routes.js';
+import { StaticUi } from './server/static-ui.js';
+import { uiRoutes } from './server/ui-routes.js';
+import { createSinks } from './sinks/create-sinks.js';
 import type { EmbeddedStore } from './store/embedded-store.js';
-import { createEmbeddedStore } from './store/create-embedded-store.js';
-import { InfluxSink } from './sinks/influx-sink.js';
-import type { Sink } from './sinks/sink.js';
-import { Deadline, type ComponentHealth, type HealthStatus } from './lifecycle/component.js';
-import { closeDb, openDb, type Db } from './sqlite/sqlite-db.js';
-import { deadlineSignal } from './util/abort.js';
-import { MemoryCache, type SharedCache } from './util/shared-cache.js';
+import type { FanoutSink } from './sinks/fanout-sink.js';
+import { createDataApi } from './status/data-api.js';
+import { TargetStatusBoard } from './status/target-status.js';
 import { Semaphore } from './util/semaphore.js';
 import { VERSION } from './version.js';
-import { createGeo, type Geo } from './geo/index.js';
 
 export interface AppOptions {
-  /** Sink override: `collect --once` passes a discarding sink. */
-  sink?: Sink;
-  /** Start the API server (false for one-shot CLI runs). */
+  /** One-shot runs (`collect --once`): results are printed, not stored; no server, no schedule, no spawner helper. */
+  oneShot?: boolean;
+  /** Run the API server (default: unless oneShot). */
   server?: boolean;
-  /** Run the scheduler (false for one-shot CLI runs). */
+  /** Run the scheduler (default: unless oneShot). */
   schedule?: boolean;
   /** Clock of the circuit breakers (tests drive it by hand). */
   now?: () => number;
 }
 
 /**
- * The wiring: builds every component from the configuration and owns their
- * lifecycle. start() brings them up in dependency order; stop() takes them
- * down in reverse, within SHUTDOWN_TIMEOUT: stop accepting, stop scheduling,
- * let in-flight probes finish or abort them, hand targets back to the
- * cluster, flush the sink.
+ * The wiring, and nothing else: builds every component from the
+ * configuration (no I/O: constructors only store what they get) and puts the
+ * long-lived ones in one ordered list. start() brings them up in that order,
+ * stop() takes them down in reverse, each within its share of
+ * SHUTDOWN_TIMEOUT (the shares are next to each `lifecycle.add`).
+ *
+ * Start order: state (route memory) -> HTTP client -> store/outbox -> tools
+ * -> cluster -> geo -> scheduler -> config watch -> API. Stop is the reverse:
+ * the API stops accepting, the scheduler hands its targets back to the
+ * cluster and lets in-flight probes finish (or aborts them: nothing stored),
+ * the sinks flush last.
  */
 export class App {
   readonly metrics = new TelemetryMetrics();
+  readonly lifecycle: Lifecycle;
   readonly http: HttpClient;
-  /** mtr processes: WORKER_POOL_SIZE at once. */
-  readonly runner: ProcessRunner;
-  /**
-   * fping processes, a pool of their own so long traces never starve echo
-   * requests: each carries up to BATCH_SIZE operations, so
-   * ceil(MAX_CONCURRENT_OPERATIONS / BATCH_SIZE) at once is all the
-   * operations bound can use.
-   */
-  readonly pingRunner: ProcessRunner;
-  private readonly spawner?: Spawner;
-  readonly sink: Sink;
+  readonly tools: ProbeTools;
+  readonly sink: FanoutSink;
   readonly store?: EmbeddedStore;
+  readonly coordinator: Coordinator;
+  /** Calls to the other members of a cluster (the UI shows every target from any replica). */
+  readonly peers: PeerClient;
+  readonly geo?: Geo;
+  readonly status: TargetStatusBoard;
   readonly collector: Collector;
   readonly scheduler: Scheduler;
-  readonly coordinator: Coordinator;
-  readonly operations: Semaphore;
-  readonly cache: SharedCache;
-  /** Geolocation (GEO != off) and its cache: in-process, or Redis shared by the cluster. */
-  readonly geo?: Geo;
-  readonly geoCache?: SharedCache;
-  private readonly stateDb: Db;
-  private server?: ApiServer;
-  privileges?: PrivilegeReport;
+  readonly adhoc: AdhocRunner;
+  readonly reloader: ConfigReloader;
+  readonly server?: ApiServer;
   private readonly startedAt = Date.now();
-  private started = false;
   private stopping?: Promise<void>;
-  adhocInFlight = 0;
 
   constructor(
-    readonly cfg: AppConfig,
+    cfg: AppConfig,
     readonly log: Logger,
     private readonly opts: AppOptions = {},
   ) {
     const env = cfg.env;
     const m = this.metrics;
+    const oneShot = opts.oneShot === true;
+    const schedule = opts.schedule ?? !oneShot;
+    const serve = opts.server ?? !oneShot;
     m.info.set({ version: VERSION, node: process.version }, 1);
     m.collectionInterval.set(env.COLLECTION_INTERVAL);
-
-    this.http = new HttpClient(
-      {
-        maxConnections: env.MAX_CONNECTIONS,
-        maxConnectionsPerHost: env.MAX_CONNECTIONS_PER_HOST,
-        keepAliveTimeoutMs: env.KEEPALIVE_TIMEOUT * 1000,
-        connectTimeoutMs: env.CONNECTION_TIMEOUT * 1000,
-        readTimeoutMs: env.READ_TIMEOUT * 1000,
-        breaker: {
-          failureThreshold: env.CIRCUIT_FAILURE_THRESHOLD,
-          successThreshold: env.CIRCUIT_SUCCESS_THRESHOLD,
-          recoveryTimeoutMs: env.CIRCUIT_RECOVERY_TIMEOUT * 1000,
-          halfOpenMaxCalls: env.CIRCUIT_HALF_OPEN_MAX_CALLS,
-          idleEvictMs: env.CIRCUIT_IDLE_EVICT * 1000,
-          maxBreakers: 10_000,
-        },
+    const reporter: ErrorReporter = {
+      error: (component, err, message) => {
+        m.errors.inc({ component });
+        log.error({ component, err }, message);
       },
-      {
-        transition: (host, from, to) => {
-          m.breakerTransitions.inc({ to });
-          m.breakerState.set({ host }, BREAKER_STATE_VALUE[to]);
-          log.info({ host, from, to }, 'circuit breaker transition');
-        },
-        evicted: (host) => m.breakerState.remove({ host }),
-        connectionOpened: () => m.connectionsOpened.inc(),
-        rejected: () => m.breakerRejections.inc(),
-      },
-      opts.now,
-    );
-    m.poolMax.set(env.MAX_CONNECTIONS);
-    m.onCollect(() => {
-      const b = this.http.budget;
-      m.poolActive.set(b.busySockets);
-      m.poolIdle.set(b.idleSockets);
-      m.poolPending.set(this.http.pendingRequests());
-      m.breakers.set(this.http.breakers.size);
-      for (const [host, { breaker }] of this.http.breakers.entries()) m.breakerState.set({ host }, BREAKER_STATE_VALUE[breaker.state]);
-    });
+    };
+    this.lifecycle = new Lifecycle(log);
 
-    // The daemon starts its tools through a small helper process (see spawner-process.ts).
-    this.spawner = opts.schedule === false ? undefined : new Spawner();
-    this.runner = new ProcessRunner(env.WORKER_POOL_SIZE, m, 'mtr', this.spawner);
-    this.pingRunner = new ProcessRunner(Math.max(2, Math.ceil(env.MAX_CONCURRENT_OPERATIONS / env.BATCH_SIZE)), m, 'fping', this.spawner);
-    this.stateDb = openDb(env.DATA_DIR, 'state.db');
-    const names = cfg.targets.map((t) => t.name);
-    if (env.REDIS_URL) {
-      const cluster = new RedisCoordinator(
-        names,
-        { redisUrl: env.REDIS_URL, prefix: env.REDIS_KEY_PREFIX, heartbeatMs: env.CLUSTER_HEARTBEAT_INTERVAL * 1000, memberTtlMs: env.CLUSTER_MEMBER_TTL * 1000 },
-        m,
-        log,
-      );
-      this.coordinator = cluster;
-      this.cache = new RedisCache(new MemoryCache(100_000), cluster.client, `${env.REDIS_KEY_PREFIX}cache:`);
-      this.geoCache = new RedisCache(new MemoryCache(env.GEO_CACHE_SIZE), cluster.client, `${env.REDIS_KEY_PREFIX}cache:`);
-      if (!env.SOURCE_NAME) {
-        log.warn('cluster mode without SOURCE_NAME: each replica tags points with its own hostname, so a slot collected twice is two series, not one point; set the same SOURCE_NAME on every replica');
-      }
-    } else {
-      this.coordinator = new StandaloneCoordinator(names);
-      this.cache = new MemoryCache(100_000);
-      m.clusterMembers.set(1);
-      m.onCollect(() => m.targetsOwned.set(names.length));
-    }
-    const registry = createProbeRegistry({
-      http: this.http,
-      pingRunner: this.pingRunner,
-      traceRunner: this.runner,
-      routeMemory: new RouteMemory(this.stateDb),
-      icmp: { fpingPath: env.FPING_PATH, batchSize: env.BATCH_SIZE, batchWaitMs: env.ICMP_BATCH_WAIT * 1000 },
-      trace: { mtrPath: env.MTR_PATH, reverseDns: env.TRACE_REVERSE_DNS ? new ReverseDns(this.cache) : undefined },
+    const routeMemory = new RouteMemory(env.DATA_DIR, log);
+    this.lifecycle.add(routeMemory, 0.05, { hidden: true });
+
+    // Before the sinks: they deliver through it while they flush at stop.
+    this.http = createHttpClient(env, m, log, opts.now);
+    this.lifecycle.add(this.http, 0.05, { hidden: true });
+    const sinks = createSinks({ cfg, http: this.http, metrics: m, log }, { discard: oneShot });
+    this.sink = sinks.sink;
+    this.store = sinks.store;
+    // The sinks stop late: most of what is left of the deadline is theirs to flush.
+    for (const part of sinks.parts) this.lifecycle.add(part, 0.9);
+
+    const needsTools = cfg.targets.some((t) => t.probes.includes('icmp') || t.probes.includes('trace'));
+    this.tools = new ProbeTools(env, m, log, needsTools, schedule);
+    this.lifecycle.add(this.tools, 0.05);
+
+    const cluster = createCluster(env, {
+      targets: cfg.targets.map((t) => t.name),
+      metrics: m,
       log,
+      http: this.http,
+      errors: reporter,
+      // With WEB_CONFIG_FILE users, peers read each other's API with the shared COLLECT_TOKEN.
+      peer: env.COLLECT_TOKEN ? { headers: { authorization: `Bearer ${env.COLLECT_TOKEN}` } } : undefined,
     });
-
-    if (opts.sink) {
-      this.sink = opts.sink;
-    } else if (cfg.influxUrls.length) {
-      this.sink = new InfluxSink(
-        env.DATA_DIR,
-        {
-          api: env.INFLUX_API,
-          urls: cfg.influxUrls,
-          token: env.INFLUXDB_TOKEN,
-          org: env.INFLUXDB_ORG,
-          bucket: env.INFLUXDB_BUCKET,
-          db: env.INFLUXDB_DB,
-          rp: env.INFLUXDB_RP,
-          username: env.INFLUXDB_USERNAME,
-          password: env.INFLUXDB_PASSWORD,
-        },
-        { batchSize: env.INFLUX_BATCH_SIZE, flushMs: env.INFLUX_FLUSH_INTERVAL * 1000, maxBackoffMs: env.INFLUX_RETRY_MAX * 1000, maxBytes: env.OUTBOX_MAX_BYTES },
-        this.http,
-        m,
-        log,
-      );
-    } else {
-      this.store = createEmbeddedStore(env, 'sink', m, log)!;
-      this.sink = this.store;
-    }
+    this.coordinator = cluster.coordinator;
+    this.peers = cluster.peers;
+    this.lifecycle.add(this.coordinator, 0.2);
+    m.lookupCacheMax.set(env.LOOKUP_CACHE_SIZE);
+    m.onCollect(() => m.lookupCacheEntries.set(cluster.cache.size));
 
     if (env.GEO !== 'off') {
-      this.geo = createGeo(env, this.http, this.geoCache, log, { onLookup: (backend, result) => m.geoLookups.inc({ backend, result }) });
-      m.onCollect(() => m.geoQueueDepth.set(this.geo?.stats().queueDepth ?? 0));
+      this.geo = createGeo(env, this.http, cluster.geoCache, log, { metrics: m, sharedBudget: cluster.geoBudget });
+      this.lifecycle.add(this.geo, 0.05);
     }
 
-    this.operations = new Semaphore(env.MAX_CONCURRENT_OPERATIONS);
+    this.status = new TargetStatusBoard(m, log, env.PER_TARGET_METRICS);
+    const operations = new Semaphore(env.MAX_CONCURRENT_OPERATIONS);
     m.operationsInFlightMax.set(env.MAX_CONCURRENT_OPERATIONS);
-    this.collector = new Collector(registry, this.operations, this.sink, m, log, cfg.sourceName, this.geo?.enricher);
+    const probes = createProbes({ env, http: this.http, pingRunner: this.tools.pingRunner, traceRunner: this.tools.traceRunner, routeMemory, cache: cluster.cache, metrics: m, log });
+    this.collector = new Collector(probes, operations, this.sink, m, log, cfg.sourceName, this.geo?.enricher, (target, r, o) => {
+      if (r.reason === 'tool_missing' || r.reason === 'no_permission') this.tools.recheckSoon();
+      if (!oneShot) this.status.record(target, r, o);
+    });
     this.scheduler = new Scheduler(cfg.targets, this.collector, this.coordinator, m, log, {
       maxConcurrentTargets: env.MAX_CONCURRENT_TARGETS,
       groupSize: env.BATCH_SIZE,
-      onRound: (r) => this.writeCollectorPoint(r),
+      onRound: (r) => void this.writeCollectorPoint(r),
+      handBack: (deadline) => this.coordinator.stop(deadline),
     });
+    // Most of the deadline: in-flight probes finish rather than being cut short.
+    if (schedule) this.lifecycle.add(this.scheduler, 0.6);
+    this.adhoc = new AdhocRunner(
+      this.collector,
+      () => this.reloader.config.targets,
+      { maxRuns: env.MAX_ADHOC_RUNS, maxProbes: env.COLLECT_MAX_PROBES, maxOperations: env.MAX_CONCURRENT_OPERATIONS, timeoutMs: env.COLLECT_TIMEOUT * 1000 },
+      m,
+    );
     m.onCollect(() => {
-      m.operationsInFlight.set(this.operations.active);
-      m.queueDepth.set(this.operations.waiting + this.scheduler.waiting + this.runner.waiting + this.pingRunner.waiting);
-      m.adhocRuns.set(this.adhocInFlight);
+      m.operationsInFlight.set(operations.active);
+      m.queueDepth.set(operations.waiting + this.scheduler.waiting + this.tools.waiting);
     });
+
+    this.reloader = new ConfigReloader(cfg, (next) => this.applyConfig(next), m, log, reporter);
+    if (schedule) this.lifecycle.add(this.reloader, 0.02);
+
+    if (serve) {
+      const ui = new StaticUi();
+      this.lifecycle.add(ui, 0.01);
+      this.server = new ApiServer(
+        [...daemonRoutes(this.api()), ...uiRoutes(ui)],
+        {
+          port: env.PORT,
+          host: env.LISTEN_ADDRESS,
+          token: env.COLLECT_TOKEN,
+          dataDir: env.DATA_DIR,
+          webConfigFile: env.WEB_CONFIG_FILE,
+          requestTimeoutMs: (env.COLLECT_TIMEOUT + 10) * 1000,
+          maxConnections: env.MAX_API_CONNECTIONS,
+        },
+        m,
+        log,
+      );
+      this.lifecycle.add(this.server, 0.1);
+    }
+  }
+
+  get cfg(): AppConfig {
+    return this.reloader.config;
+  }
+
+  get apiPort(): number | undefined {
+    return this.server?.port;
+  }
+
+  /** A reload's new configuration: the targets change, everything else stays. */
+  private applyConfig(next: AppConfig): { added: string[]; removed: string[]; changed: string[] } {
+    const before = this.cfg.targets;
+    const diff = this.scheduler.setTargets(next.targets);
+    this.coordinator.setTargets(next.targets.map((t) => t.name));
+    this.status.setTargets(next.targets);
+    // Breakers of origins no target uses any more go with them.
+    const origins = (ts: readonly Target[]) => new Set(ts.flatMap((t) => (t.specs.http ? [new URL((t.specs.http as { url: string }).url).origin] : [])));
+    const still = origins(next.targets);
+    for (const o of origins(before)) if (!still.has(o)) this.http.breakers.forget(o);
+    return diff;
   }
 
   /** The `collector` measurement: this replica's round, stored with the probe data. */
-  private writeCollectorPoint(r: RoundSummary): void {
+  private async writeCollectorPoint(r: RoundSummary): Promise<void> {
     const sink = this.sink.health();
+    const cluster = this.coordinator.health();
     const point: Sample<'collector'> = {
       measurement: 'collector',
-      tags: { source: this.cfg.sourceName, instance: hostname() },
+      tags: { source: this.cfg.sourceName, instance: this.cfg.instanceName },
       fields: {
         round_duration_s: Math.round(r.durationS * 1000) / 1000,
         targets_run: r.targetsRun,
@@ -225,93 +217,45 @@ export class App {
         skipped_overrun: r.skippedOverrun,
         not_owned: r.notOwned,
         targets_owned: this.coordinator.ownedCount(),
-        cluster_members: Array.isArray(this.coordinator.health().members) ? (this.coordinator.health().members as unknown[]).length : 1,
+        cluster_members: Array.isArray(cluster.members) ? cluster.members.length : 1,
         outbox_points: typeof sink.outbox_points === 'number' ? sink.outbox_points : 0,
         open_circuits: this.http.breakers.notClosed().length,
       },
       timeMs: r.slotMs,
     };
-    // A failed write is counted and shown in health by the sink itself.
-    void Promise.resolve(this.sink.write([point])).catch(() => {});
-  }
-
-  get apiPort(): number | undefined {
-    return this.server?.port;
+    try {
+      await this.sink.write([point]);
+    } catch {
+      // counted by the sink; the round's own points are what matters
+    }
   }
 
   async start(): Promise<void> {
-    if (this.started) return;
-    this.started = true;
-    const env = this.cfg.env;
-    await this.sink.start();
-    const needsTools = this.cfg.targets.some((t) => t.probes.includes('icmp') || t.probes.includes('trace'));
-    if (needsTools) {
-      this.privileges = await checkPrivileges(this.runner, env.FPING_PATH, env.MTR_PATH);
-      this.metrics.icmpMode.set({ mode: this.privileges.mode }, 1);
-      if (this.privileges.problem) this.log.error({ icmp_mode: this.privileges.mode }, this.privileges.problem);
-      else this.log.info({ icmp_mode: this.privileges.mode }, 'icmp/trace tools ready');
-    }
-    await this.coordinator.start();
-    // Offline geolocation loads its database here, not in the middle of a round.
-    await this.geo?.start();
-    if (this.opts.server !== false) {
-      this.server = new ApiServer(apiRoutes(this), { port: env.PORT, host: env.LISTEN_ADDRESS, token: env.COLLECT_TOKEN }, this.metrics, this.log);
-      await this.server.listen();
-    }
-    if (this.opts.schedule !== false) this.scheduler.start();
-    this.log.info(
-      { port: this.apiPort, targets: this.cfg.targets.length, sink: this.sink.kind, source: this.cfg.sourceName, version: VERSION },
-      'network-telemetry started',
-    );
+    await this.lifecycle.start();
+    this.metrics.configLastReloadSuccess.set(Date.now() / 1000);
   }
 
-  /** Run probes now (POST /collect, `collect --once`). Only configured targets; probes ∩ configured. */
-  async collectNow(targets: readonly Target[], kinds: readonly ProbeKind[] | undefined, timeoutMs: number, adhoc = true): Promise<ProbeResult[]> {
-    const { signal, dispose } = deadlineSignal(timeoutMs);
-    setMaxListeners(0, signal); // one listener per probe of the run
-    const timeMs = Date.now();
-    try {
-      const perTarget = await Promise.all(
-        targets.map((t) => {
-          const want = (kinds ?? PROBE_KINDS).filter((k) => t.probes.includes(k));
-          return want.length ? this.collector.collect(t, want, { timeMs, adhoc, signal }) : Promise.resolve([]);
-        }),
-      );
-      return perTarget.flat();
-    } finally {
-      dispose();
-    }
+  /** Probe now (`collect --once`, and POST /collect through the API). */
+  collectNow(names?: readonly string[], kinds?: readonly string[], o: { adhoc?: boolean } = {}) {
+    return this.adhoc.run(names, kinds, o);
+  }
+
+  reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
+    return this.reloader.reload(trigger);
   }
 
   health(): { status: HealthStatus; body: Record<string, unknown> } {
-    const components: Record<string, ComponentHealth> = {
-      scheduler: this.opts.schedule === false ? { status: 'ok', running: false } : this.scheduler.health(this.cfg.env.COLLECTION_INTERVAL),
-      sink: this.sink.health(),
-      cluster: this.coordinator.health(),
-      http_client: {
-        status: 'ok',
-        open_circuits: this.http.breakers.notClosed(),
-        connections_open: this.http.budget.openSockets,
-        connections_max: this.cfg.env.MAX_CONNECTIONS,
-      },
-    };
-    if (this.privileges) {
-      components.icmp = {
-        status: this.privileges.problem ? 'degraded' : 'ok',
-        mode: this.privileges.mode,
-        fping: this.privileges.fping,
-        mtr: this.privileges.mtr,
-        ...(this.privileges.problem ? { problem: this.privileges.problem } : {}),
-      };
-    }
+    const { status: worst, components } = this.lifecycle.health();
+    components.targets = this.status.health();
     const statuses = Object.values(components).map((c) => c.status);
-    const status: HealthStatus = statuses.includes('failing') ? 'failing' : statuses.includes('degraded') ? 'degraded' : 'ok';
+    const status: HealthStatus = statuses.includes('failing') ? 'failing' : statuses.includes('degraded') ? 'degraded' : worst;
     return {
       status,
       body: {
         status,
         version: VERSION,
         source: this.cfg.sourceName,
+        instance: this.cfg.instanceName,
         uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
         components,
       },
@@ -321,35 +265,48 @@ export class App {
   ready(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (this.stopping) reasons.push('shutting down');
-    if (this.opts.schedule !== false && !this.scheduler.isRunning) reasons.push('scheduler not running');
+    if (this.lifecycle.components.includes(this.scheduler) && !this.scheduler.isRunning) reasons.push('scheduler not running');
     if (!this.sink.writable()) reasons.push(`${this.sink.kind} storage not writable`);
     if (this.sink.health().status === 'failing') reasons.push('sink failing');
     return { ready: reasons.length === 0, reasons };
   }
 
-  stop(deadlineMs = this.cfg.env.SHUTDOWN_TIMEOUT * 1000): Promise<void> {
-    this.stopping ??= this.doStop(deadlineMs);
-    return this.stopping;
+  /** The narrow interface the HTTP server gets. */
+  private api(): DaemonApi {
+    return {
+      health: () => this.health(),
+      ready: () => this.ready(),
+      metrics: async () => ({ text: await this.metrics.render(), contentType: this.metrics.registry.contentType }),
+      collect: (names, probes) => this.adhoc.run(names, probes),
+      reload: (trigger) => this.reload(trigger),
+      resetCircuits: (host) => this.http.breakers.reset(host),
+      cluster: () => ({ ...this.coordinator.health(), peers: this.coordinator.members(), owned_targets: this.coordinator.ownedTargets() }),
+      peers: () => this.peers.fanOut('/health/live', Deadline.in(2000)),
+      data: createDataApi({
+        targets: () => this.cfg.targets,
+        status: this.status,
+        store: this.store,
+        peers: this.peers,
+        ownership: {
+          ownerOf: (t) => this.coordinator.ownerOf(t),
+          members: () => this.coordinator.members().map((mb) => ({ id: mb.id, url: mb.url || null, self: mb.self })),
+          selfId: () => this.coordinator.memberId,
+        },
+        health: () => this.health(),
+      }),
+    };
   }
 
-  private async doStop(deadlineMs: number): Promise<void> {
-    const t0 = Date.now();
-    const left = () => Math.max(0, deadlineMs - (Date.now() - t0));
-    this.log.info({ deadline_ms: deadlineMs }, 'shutting down');
-    this.server?.stopAccepting();
-    // Leave the cluster first, so peers take our targets over at once.
-    await this.coordinator.stop(left() * 0.2);
-    await this.scheduler.stop(left() * 0.6);
-    this.runner.killAll();
-    this.pingRunner.killAll();
-    this.spawner?.close();
-    await this.geo?.stop(left() * 0.1);
-    await this.sink.stop(Deadline.in(left() * 0.9));
-    const sinkState = this.sink.health();
-    await this.server?.close();
-    await this.http.close();
-    closeDb(this.stateDb);
-    const stored = (await this.metrics.pointsStored.get()).values[0]?.value ?? 0;
-    this.log.info({ took_ms: Date.now() - t0, points_stored: stored, outbox_points: sinkState.outbox_points }, 'stopped');
+  stop(deadline = Deadline.in(this.cfg.env.SHUTDOWN_TIMEOUT * 1000)): Promise<void> {
+    this.stopping ??= (async () => {
+      const t0 = Date.now();
+      this.log.info({ deadline_ms: deadline.remaining() }, 'shutting down');
+      await this.lifecycle.stop(deadline);
+      const stored = (await this.metrics.pointsStored.get()).values[0]?.value ?? 0;
+      // What the outbox still holds stays on disk for the next start.
+      const sink = this.sink.health();
+      this.log.info({ took_ms: Date.now() - t0, points_stored: stored, ...(typeof sink.outbox_points === 'number' ? { outbox_points: sink.outbox_points } : {}) }, 'stopped');
+    })();
+    return this.stopping;
   }
 }

@@ -19,6 +19,8 @@ export interface Daemon {
   exited: Promise<number | null>;
   get(path: string, init?: RequestInit): Promise<Response>;
   json<T = any>(path: string, init?: RequestInit): Promise<T>;
+  /** Signal the daemon's whole process group, as Ctrl-C in a terminal does (needs `group: true`). */
+  signalGroup(signal: NodeJS.Signals): void;
   /** SIGKILL if still running, remove the data dir unless kept. */
   kill(signal?: NodeJS.Signals): Promise<number | null>;
   cleanup(): Promise<void>;
@@ -38,6 +40,8 @@ export interface DaemonOptions {
   baseEnv?: Record<string, string>;
   /** The program to run instead of the TypeScript sources through tsx (e.g. node dist/cli.js). */
   entry?: string[];
+  /** Run in a process group of its own (with its spawner helper), like a job in a terminal. */
+  group?: boolean;
 }
 
 export async function spawnDaemon(env: Record<string, string>, opts: DaemonOptions = {}): Promise<Daemon> {
@@ -50,6 +54,7 @@ export async function spawnDaemon(env: Record<string, string>, opts: DaemonOptio
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...opts.baseEnv, DATA_DIR: dataDir, PORT: String(port), LISTEN_ADDRESS: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.group === true,
   });
   const logs: Record<string, unknown>[] = [];
   let buf = '';
@@ -80,8 +85,17 @@ export async function spawnDaemon(env: Record<string, string>, opts: DaemonOptio
     exited,
     get: (path, init) => fetch(url + path, { ...init, signal: AbortSignal.timeout(120_000) }),
     json: async (path, init) => (await d.get(path, init)).json() as never,
+    signalGroup: (signal) => process.kill(-proc.pid!, signal),
     kill: async (signal = 'SIGKILL') => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      if (proc.exitCode === null && proc.signalCode === null) {
+        if (opts.group) {
+          try {
+            process.kill(-proc.pid!, signal);
+          } catch {
+            // the group is gone already
+          }
+        } else proc.kill(signal);
+      }
       return exited;
     },
     cleanup: async () => {

@@ -1,35 +1,74 @@
-import type { ComponentHealth } from '../lifecycle/component.js';
+import { BaseComponent, type Component, type ComponentHealth } from '../lifecycle/component.js';
+
+/** A replica as its peers see it: its id and the API address it advertises. */
+export interface Member {
+  id: string;
+  /** CLUSTER_ADVERTISE_URL of that replica ('' when it advertised none). */
+  url: string;
+  /** True for this replica. */
+  self: boolean;
+}
 
 /**
  * Who collects what. The scheduler asks at every (target, slot): `owns` is a
  * cheap local answer; `claim` is asked only by the believed owner, right
- * before probing, and may consult shared state.
+ * before probing, and may consult shared state. The web UI asks `ownerOf`
+ * and `members` to find the replica that holds a target's data.
+ *
+ * Lifecycle (Component, name `cluster`): start() joins, stop(deadline)
+ * leaves (peers take over at once), both idempotent.
  */
-export interface Coordinator {
+export interface Coordinator extends Component {
+  /** This replica's member id. */
+  readonly memberId: string;
   owns(target: string): boolean;
-  /** True when this replica should probe `target` for the slot starting at `slotMs`. */
+  /** True when this replica should probe `target` for the slot starting at `slotMs` (local clock). */
   claim(target: string, slotMs: number, intervalMs: number): Promise<boolean>;
+  /** The member that collects `target` in this replica's view (undefined: not a configured target). */
+  ownerOf(target: string): string | undefined;
+  /** Live members in this replica's view, itself included. */
+  members(): Member[];
+  /** A reload changed the configured targets. */
+  setTargets(names: readonly string[]): void;
   /** Number of configured targets this replica currently owns. */
   ownedCount(): number;
   /** The targets this replica currently owns (GET /api/cluster). */
   ownedTargets(): string[];
   health(): ComponentHealth;
-  start(): Promise<void>;
-  /** Leave the cluster (peers take over at once); idempotent. */
-  stop(deadlineMs: number): Promise<void>;
 }
 
 /** No REDIS_URL: this replica owns every target. */
-export class StandaloneCoordinator implements Coordinator {
-  constructor(private readonly targets: readonly string[]) {}
+export class StandaloneCoordinator extends BaseComponent implements Coordinator {
+  readonly name = 'cluster';
+  readonly memberId = 'standalone';
+  private targets: Set<string>;
+
+  constructor(
+    targets: readonly string[],
+    private readonly advertiseUrl = '',
+  ) {
+    super();
+    this.targets = new Set(targets);
+  }
+
+  // Nothing to share with: whatever the scheduler runs is ours.
   owns(): boolean {
     return true;
   }
   async claim(): Promise<boolean> {
     return true;
   }
+  ownerOf(target: string): string | undefined {
+    return this.targets.has(target) ? this.memberId : undefined;
+  }
+  members(): Member[] {
+    return [{ id: this.memberId, url: this.advertiseUrl, self: true }];
+  }
+  setTargets(names: readonly string[]): void {
+    this.targets = new Set(names);
+  }
   ownedCount(): number {
-    return this.targets.length;
+    return this.targets.size;
   }
   ownedTargets(): string[] {
     return [...this.targets].sort();
@@ -37,6 +76,6 @@ export class StandaloneCoordinator implements Coordinator {
   health(): ComponentHealth {
     return { status: 'ok', mode: 'standalone', members: 1 };
   }
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
+  protected async onStart(): Promise<void> {}
+  protected async onStop(): Promise<void> {}
 }

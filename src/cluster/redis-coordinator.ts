@@ -2,39 +2,42 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { BaseComponent, worstStatus, type ComponentHealth, type Deadline, type HealthStatus } from '../lifecycle/component.js';
+import { SupervisedLoop, type ErrorReporter } from '../lifecycle/supervised-loop.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
-import type { ComponentHealth } from '../lifecycle/component.js';
-import type { Coordinator } from './coordinator.js';
+import { shortSha } from '../util/hash.js';
+import { ClockOffset } from './clock-offset.js';
+import { CLAIM_LUA, HEARTBEAT_LUA, LEAVE_LUA } from './cluster-scripts.js';
+import type { Coordinator, Member } from './coordinator.js';
 import { owners } from './rendezvous.js';
 
 export interface ClusterOptions {
   redisUrl: string;
   /** Every key starts with this (REDIS_KEY_PREFIX). */
   prefix: string;
+  /** CLUSTER_HEARTBEAT_INTERVAL. */
   heartbeatMs: number;
   /** A member silent this long is gone (CLUSTER_MEMBER_TTL). */
   memberTtlMs: number;
+  /** This replica's API address as peers should call it (CLUSTER_ADVERTISE_URL). */
+  advertiseUrl: string;
+  /** Longest wait for a claim before the view decides (default: a quarter of the interval, at most 500 ms). */
+  claimTimeoutMs?: number;
+  /** Test seams. */
+  memberId?: string;
+  now?: () => number;
 }
 
-/**
- * Heartbeat: one script round trip registers us (sorted set member -> last
- * seen, by Redis's clock so replica clocks do not matter), drops members not
- * seen for TTL - heartbeat (so a dead member is noticed within TTL of its last
- * heartbeat) and returns the live set.
- */
-const HEARTBEAT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 10)
-return redis.call('ZRANGE', KEYS[1], 0, -1)
-`;
+type Reply = (string | number)[];
 
-type ClusterRedis = Redis & { heartbeat(key: string, member: string, expireMs: number): Promise<string[]> };
+interface ClusterRedis extends Redis {
+  heartbeat(members: string, urls: string, configs: string, blob: string, tombstone: string, id: string, dropAfterMs: number, keepMs: number, url: string, config: string, blobValue: string): Promise<Reply>;
+  claim(prefix: string, target: string, elapsedMs: number, intervalMs: number, id: string, notAfterMs: number): Promise<Reply>;
+  leave(members: string, urls: string, configs: string, tombstone: string, id: string, channel: string, keepMs: number): Promise<number>;
+}
 
 /** Options that make every command fail fast instead of hanging while Redis is away. */
-export function redisOptions(extra: RedisOptions = {}): RedisOptions {
+export function redisOptions(extra: RedisOptions = {}, reconnectCapMs = 5000): RedisOptions {
   return {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -42,73 +45,124 @@ export function redisOptions(extra: RedisOptions = {}): RedisOptions {
     connectTimeout: 1000,
     lazyConnect: true,
     // Reconnect with capped exponential backoff and jitter.
-    retryStrategy: (times) => Math.min(5000, 100 * 2 ** Math.min(times, 6)) * (0.5 + Math.random() / 2),
+    retryStrategy: (times) => Math.min(reconnectCapMs, 100 * 2 ** Math.min(times, 6)) * (0.5 + Math.random() / 2),
     ...extra,
   };
 }
 
+interface View {
+  /** Member id -> advertised URL and target-list hash, sorted by id. */
+  members: Map<string, { url: string; config: string }>;
+  /** Identity of the view for change detection: ids, config hashes, whether each list is known. */
+  key: string;
+}
+
 /**
  * Cluster mode over Redis. Each replica heartbeats into a members set and
- * owns the targets rendezvous hashing gives it over the live members,
- * computed locally. Before probing a slot the believed owner claims it with
- * `SET claim:<target>:<slot> <member> NX PX`; views that briefly disagree
- * therefore cost neither a double probe (the claim arbitrates) nor a gap (a
- * replica keeps its former targets for a grace of two heartbeats after a
- * view change, and a leaving replica keeps its own until peers have seen it go).
+ * owns the targets rendezvous hashing gives it over the live members that
+ * list them, computed locally. Before probing a slot the believed owner
+ * claims it (CLAIM_LUA, a slot named by Redis's clock); views that briefly
+ * disagree therefore cost neither a double probe (the claim arbitrates) nor
+ * a gap (a replica keeps its former targets claimable for two heartbeats
+ * after a view change, and a leaving replica keeps its own until peers have
+ * seen it go).
  *
- * Redis down: every replica owns every target (duplicates overwrite — same
- * slot timestamp, no replica tag — gaps would lose data), claims are skipped,
- * /health says degraded, and sharing resumes with the first heartbeat back.
+ * Redis trouble, in order of severity (src/cluster/README.md has the why):
+ *   - slow or failing heartbeats: the last view stays in force until it is
+ *     CLUSTER_MEMBER_TTL old (peers drop us no earlier than that);
+ *   - a claim that fails, times out or reaches Redis too late: the view
+ *     decides (the rendezvous owner probes, nobody else) — arbitration by
+ *     hashing instead of by Redis, never a free-for-all;
+ *   - no successful heartbeat for CLUSTER_MEMBER_TTL (or none yet): this
+ *     replica cannot know whether its peers still run, so it collects every
+ *     target without claims (duplicates overwrite: same slot timestamp, no
+ *     replica tag; a gap would lose data) until a heartbeat succeeds again.
+ *
+ * The heartbeat loop is supervised (SupervisedLoop): Redis failures are
+ * expected and counted in telemetry_errors_total{component="cluster"};
+ * anything else is a bug the supervisor counts, backs off from and restarts.
  */
-export class RedisCoordinator implements Coordinator {
+export class RedisCoordinator extends BaseComponent implements Coordinator {
+  readonly name = 'cluster';
   readonly memberId: string;
-  private readonly redis: ClusterRedis;
-  private readonly sub: Redis;
-  private readonly targets: readonly string[];
-  private members: string[] = [];
+  private hb?: ClusterRedis;
+  private cmd?: ClusterRedis;
+  private sub?: Redis;
+  private readonly loop: SupervisedLoop;
+  private readonly now: () => number;
+  private readonly clock = new ClockOffset();
+  private readonly heartbeatTimeoutMs: number;
+  private readonly maxHeartbeatsInFlight: number;
+  private heartbeatsInFlight = 0;
+  private heartbeatsSent = 0;
+  /** Sequence number of the newest heartbeat whose answer is in force (answers may come out of order). */
+  private heartbeatApplied = 0;
+
+  private targets: string[] = [];
+  private targetSet = new Set<string>();
+  private configHash = '';
+  private configBlob = '';
+  /** The config hash whose blob Redis is known to hold. */
+  private blobStoredFor?: string;
+  /** Target lists of peers, by config hash (ours included). */
+  private readonly lists = new Map<string, Set<string>>();
+
+  private view?: View;
+  private lastOkAt = 0;
+  /** Whether the view was fresh at the last look (to log and count transitions once). */
+  private wasFresh = false;
   private owned = new Set<string>();
-  /** Former targets still claimed until this time (grace after a view change). */
+  private ownerMap = new Map<string, string>();
+  /** Former targets still claimable until this time (grace after a view change). */
   private readonly graceUntil = new Map<string, number>();
-  private lastHeartbeatOk = 0;
-  private heartbeatTimer?: NodeJS.Timeout;
-  private beating?: Promise<void>;
-  private shared = false;
-  private leaving = false;
-  private deregistered = false;
-  private stopped = false;
-  private connectionLost = false;
+  private heartbeatFailures = 0;
   private lastError?: string;
+  private connectionLost = false;
+  private deregistered = false;
+  private leaving = false;
+  private firstBeat?: () => void;
 
   constructor(
     targets: readonly string[],
     private readonly opts: ClusterOptions,
     private readonly metrics: TelemetryMetrics,
     private readonly log: Logger,
+    errors?: ErrorReporter,
   ) {
-    this.targets = targets;
-    this.memberId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-    this.redis = new Redis(opts.redisUrl, redisOptions()) as ClusterRedis;
-    this.redis.defineCommand('heartbeat', { numberOfKeys: 1, lua: HEARTBEAT });
-    this.sub = new Redis(opts.redisUrl, redisOptions({ commandTimeout: undefined }));
-    for (const c of [this.redis, this.sub]) c.on('error', (err: Error) => (this.lastError = err.message));
-    this.redis.on('ready', () => {
-      this.connectionLost = false;
-      this.log.info({ member: this.memberId }, 'redis connected');
-    });
-    this.redis.on('close', () => {
-      // Logged once per outage, not once per reconnect attempt.
-      if (!this.stopped && !this.connectionLost) this.log.warn({ error: this.lastError }, 'redis connection lost');
-      this.connectionLost = true;
-    });
-    this.sub.on('message', () => void this.beat());
-    this.sub.on('ready', () => void this.sub.subscribe(this.key('events')).catch(() => {}));
-    // Until Redis answers, own everything: better a duplicate than a gap.
-    this.owned = new Set(targets);
+    super();
+    this.now = opts.now ?? Date.now;
+    this.memberId = opts.memberId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    // A late answer is still an answer (heartbeats overlap, see tick()): give
+    // up only when it could no longer keep the view fresh.
+    this.heartbeatTimeoutMs = Math.max(100, opts.memberTtlMs - opts.heartbeatMs);
+    this.maxHeartbeatsInFlight = Math.ceil(this.heartbeatTimeoutMs / opts.heartbeatMs) + 1;
+    this.setTargetList(targets);
+    const reporter: ErrorReporter = errors ?? {
+      error: (component, err, message) => {
+        metrics.errors.inc({ component });
+        log.error({ err, component }, message);
+      },
+    };
+    this.loop = new SupervisedLoop(
+      {
+        name: 'cluster',
+        periodMs: opts.heartbeatMs,
+        // A tick waits one period at most; after a bug, retry at the heartbeat pace.
+        stallAfterMs: 3 * opts.heartbeatMs + 5000,
+        maxBackoffMs: opts.heartbeatMs,
+        tick: () => this.tick(),
+      },
+      reporter,
+      this.now,
+    );
     metrics.onCollect(() => {
-      metrics.clusterMembers.set(this.shared ? this.members.length : 1);
+      const fresh = this.fresh();
+      metrics.clusterMembers.set(fresh ? this.view!.members.size : 1);
       metrics.targetsOwned.set(this.ownedCount());
-      metrics.redisConnected.set(this.redis.status === 'ready' ? 1 : 0);
-      metrics.clusterViewAge.set(this.lastHeartbeatOk ? (Date.now() - this.lastHeartbeatOk) / 1000 : -1);
+      metrics.redisConnected.set(this.hb?.status === 'ready' ? 1 : 0);
+      metrics.clusterViewAge.set(this.lastOkAt ? (this.now() - this.lastOkAt) / 1000 : -1);
+      const off = this.clock.offsetMs;
+      if (off !== undefined) metrics.clusterClockOffset.set(off / 1000);
     });
   }
 
@@ -116,150 +170,354 @@ export class RedisCoordinator implements Coordinator {
     return `${this.opts.prefix}${k}`;
   }
 
-  async start(): Promise<void> {
-    // Give Redis a moment so the first view is shared (and the lookup cache
-    // usable); if it is not there, start anyway and own everything.
-    const connected = this.redis.connect().catch(() => {});
+  /** The command connection (claims, lookups cache, geo budget); undefined before start. */
+  get client(): Redis | undefined {
+    return this.cmd;
+  }
+
+  protected async onStart(): Promise<void> {
+    const cap = Math.max(200, Math.min(5000, 2 * this.opts.heartbeatMs));
+    const make = (extra: RedisOptions) => new Redis(this.opts.redisUrl, redisOptions(extra, cap)) as ClusterRedis;
+    this.hb = make({ commandTimeout: this.heartbeatTimeoutMs });
+    this.cmd = make({});
+    this.sub = make({ commandTimeout: undefined });
+    for (const c of [this.hb, this.cmd]) {
+      c.defineCommand('heartbeat', { numberOfKeys: 5, lua: HEARTBEAT_LUA });
+      c.defineCommand('claim', { numberOfKeys: 1, lua: CLAIM_LUA });
+      c.defineCommand('leave', { numberOfKeys: 4, lua: LEAVE_LUA });
+    }
+    for (const c of [this.hb, this.cmd, this.sub]) c.on('error', (err: Error) => (this.lastError = err.message));
+    this.hb.on('ready', () => {
+      this.connectionLost = false;
+      this.log.info({ member: this.memberId }, 'redis connected');
+    });
+    this.hb.on('close', () => {
+      // Logged once per outage, not once per reconnect attempt.
+      if (!this.stopped && !this.connectionLost) this.log.warn({ error: this.lastError }, 'redis connection lost');
+      this.connectionLost = true;
+    });
+    // A peer left or reloaded its targets: look at the cluster now, not at the next beat.
+    this.sub.on('message', () => this.loop.wake());
+    this.sub.on('ready', () => void this.sub?.subscribe(this.key('events')).catch(() => {}));
+    const connected = Promise.all([this.hb.connect(), this.cmd.connect()]).catch(() => {});
     this.sub.connect().catch(() => {});
+    // Give Redis a moment so the first view is shared; if it is not there,
+    // start anyway and collect everything.
     await Promise.race([connected, new Promise((r) => setTimeout(r, 2000).unref())]);
-    await this.beat();
-    this.heartbeatTimer = setInterval(() => void this.beat(), this.opts.heartbeatMs);
-    this.heartbeatTimer.unref();
-  }
-
-  owns(target: string): boolean {
-    if (this.leaving) return false;
-    if (this.owned.has(target)) return true;
-    const until = this.graceUntil.get(target);
-    return until !== undefined && Date.now() < until;
-  }
-
-  ownedCount(): number {
-    return this.leaving ? 0 : this.owned.size;
-  }
-
-  /** The command connection, shared with the lookup cache (RedisCache). */
-  get client(): Redis {
-    return this.redis;
-  }
-
-  /** The claim arbitrates between replicas that both believe they own the target. */
-  async claim(target: string, slotMs: number, intervalMs: number): Promise<boolean> {
-    if (!this.shared || this.redis.status !== 'ready') {
-      this.metrics.slotClaims.inc({ result: 'unshared' });
-      return true; // no shared view: collect (a duplicate overwrites; a gap would lose data)
-    }
-    try {
-      const ok = await this.redis.set(this.key(`claim:${target}:${slotMs}`), this.memberId, 'PX', intervalMs * 2, 'NX');
-      this.metrics.slotClaims.inc({ result: ok ? 'won' : 'lost' });
-      return ok === 'OK';
-    } catch {
-      this.metrics.slotClaims.inc({ result: 'error' });
-      return true;
-    }
-  }
-
-  private beat(): Promise<void> {
-    // One heartbeat at a time; a call during one joins it.
-    this.beating ??= this.heartbeatOnce().finally(() => (this.beating = undefined));
-    return this.beating;
-  }
-
-  private async heartbeatOnce(): Promise<void> {
-    if (this.stopped || this.leaving || this.deregistered) return;
-    try {
-      if (this.redis.status !== 'ready') throw new Error(`redis ${this.redis.status}${this.lastError ? `: ${this.lastError}` : ''}`);
-      const live = await this.redis.heartbeat(this.key('members'), this.memberId, this.opts.memberTtlMs - this.opts.heartbeatMs);
-      this.lastHeartbeatOk = Date.now();
-      const wasShared = this.shared;
-      this.shared = true;
-      const sorted = [...live].sort();
-      if (!wasShared || sorted.join('\n') !== this.members.join('\n')) {
-        const joined = sorted.filter((m) => !this.members.includes(m));
-        const left = this.members.filter((m) => !sorted.includes(m));
-        this.members = sorted;
-        this.rebalance(wasShared ? `members changed (+${joined.length} -${left.length})` : 'cluster view established');
-      }
-    } catch (err) {
-      this.lastError = (err as Error).message;
-      if (this.shared) {
-        this.shared = false;
-        this.members = [];
-        this.log.warn({ error: this.lastError }, 'cluster view lost: owning every target until Redis is back');
-        this.rebalance('redis unreachable');
-      }
-    }
-  }
-
-  /** Recompute ownership; targets we lose stay claimable for a grace of two heartbeats. */
-  private rebalance(why: string): void {
-    const before = this.owned;
-    let now: Set<string>;
-    if (this.shared) {
-      const map = owners(this.targets, this.members.includes(this.memberId) ? this.members : [...this.members, this.memberId].sort());
-      now = new Set(this.targets.filter((t) => map.get(t) === this.memberId));
-    } else {
-      now = new Set(this.targets);
-    }
-    const graceEnd = Date.now() + 2 * this.opts.heartbeatMs;
-    let moved = 0;
-    for (const t of before) {
-      if (!now.has(t)) {
-        this.graceUntil.set(t, graceEnd);
-        moved++;
-      }
-    }
-    for (const t of now) if (!before.has(t)) moved++;
-    for (const [t, until] of this.graceUntil) if (until < Date.now() || now.has(t)) this.graceUntil.delete(t);
-    this.owned = now;
-    if (moved > 0) this.metrics.rebalances.inc();
-    this.log.info({ why, members: this.members.length || 1, owned: now.size, moved }, 'cluster rebalanced');
-  }
-
-  health(): ComponentHealth {
-    const age = this.lastHeartbeatOk ? Date.now() - this.lastHeartbeatOk : null;
-    const fresh = this.shared && age !== null && age < this.opts.memberTtlMs;
-    return {
-      status: fresh ? 'ok' : 'degraded',
-      mode: 'cluster',
-      member: this.memberId,
-      members: this.shared ? this.members : [this.memberId],
-      view_fresh: fresh,
-      view_age_s: age === null ? null : Math.round(age / 100) / 10,
-      owned: this.ownedCount(),
-      targets: this.targets.length,
-      redis: this.redis.status,
-      ...(fresh ? {} : { problem: `no fresh cluster view (${this.lastError ?? 'connecting'}): collecting every target` }),
-    };
-  }
-
-  /** Targets this replica collects, for GET /api/cluster. */
-  ownedTargets(): string[] {
-    return this.leaving ? [] : [...this.owned].sort();
+    const first = new Promise<void>((r) => (this.firstBeat = r));
+    this.loop.start();
+    await Promise.race([first, new Promise((r) => setTimeout(r, this.heartbeatTimeoutMs + 1000).unref())]);
   }
 
   /**
-   * Graceful leave: deregister and tell the peers, keep collecting our
-   * targets until they have had time to see us go, then stop.
+   * Graceful leave: stop the heartbeat, deregister and tell the peers, keep
+   * collecting our targets until they have had time to see us go, then stop.
    */
-  async stop(deadlineMs: number): Promise<void> {
-    if (this.stopped) return;
-    clearInterval(this.heartbeatTimer);
-    await this.beating;
+  protected async onStop(deadline: Deadline): Promise<void> {
+    await this.loop.stop(deadline.within(this.opts.heartbeatMs + 250));
     this.deregistered = true; // no heartbeat may re-add us from here on
-    if (this.shared && this.redis.status === 'ready') {
+    if (this.fresh() && this.cmd?.status === 'ready') {
       try {
-        await this.redis.zrem(this.key('members'), this.memberId);
-        await this.redis.publish(this.key('events'), `leave ${this.memberId}`);
+        await this.cmd.leave(this.key('members'), this.key('member-urls'), this.key('member-targets'), this.key(`left:${this.memberId}`), this.memberId, this.key('events'), this.opts.memberTtlMs * 10);
         // Peers heartbeat on the event (or within one interval): stay owner until then.
-        await new Promise((r) => setTimeout(r, Math.min(deadlineMs, this.opts.heartbeatMs + 250)));
+        await deadline.within(this.opts.heartbeatMs + 250).sleep();
       } catch (err) {
         this.log.warn({ error: (err as Error).message }, 'could not deregister from the cluster');
       }
     }
     this.leaving = true;
-    this.stopped = true;
-    this.sub.disconnect();
-    this.redis.disconnect();
+    for (const c of [this.sub, this.cmd, this.hb]) c?.disconnect();
   }
+
+  // --- ownership ---------------------------------------------------------
+
+  /** A heartbeat succeeded less than one TTL ago: the view is in force. */
+  private fresh(): boolean {
+    return this.view !== undefined && this.now() - this.lastOkAt < this.opts.memberTtlMs;
+  }
+
+  owns(target: string): boolean {
+    if (this.leaving || !this.targetSet.has(target)) return false;
+    if (!this.fresh()) return true;
+    if (this.owned.has(target)) return true;
+    const until = this.graceUntil.get(target);
+    return until !== undefined && this.now() < until;
+  }
+
+  ownerOf(target: string): string | undefined {
+    if (!this.targetSet.has(target)) return undefined;
+    if (!this.fresh()) return this.memberId;
+    return this.ownerMap.get(target) ?? this.memberId;
+  }
+
+  members(): Member[] {
+    const self: Member = { id: this.memberId, url: this.opts.advertiseUrl, self: true };
+    if (!this.view) return [self];
+    const out: Member[] = [];
+    for (const [id, m] of this.view.members) out.push(id === this.memberId ? self : { id, url: m.url, self: false });
+    if (!this.view.members.has(this.memberId)) out.push(self);
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  ownedCount(): number {
+    if (this.leaving) return 0;
+    return this.fresh() ? this.owned.size : this.targets.length;
+  }
+
+  ownedTargets(): string[] {
+    if (this.leaving) return [];
+    return this.fresh() ? [...this.owned].sort() : [...this.targets].sort();
+  }
+
+  /**
+   * A reload changed the configured targets. The new list is published with
+   * the next heartbeat (at once) and peers recompute when they see it;
+   * ownership is computed over the members that list each target, so a
+   * target every replica lists keeps its owner while the change spreads.
+   */
+  setTargets(names: readonly string[]): void {
+    const before = this.fresh() ? this.owned : new Set(this.targets);
+    this.setTargetList(names);
+    for (const t of this.graceUntil.keys()) if (!this.targetSet.has(t)) this.graceUntil.delete(t);
+    if (this.view) this.recompute('targets reloaded', before);
+    if (this.running) this.loop.wake();
+  }
+
+  private setTargetList(names: readonly string[]): void {
+    // The old list stays known while a peer still runs it (learnLists forgets unused ones).
+    this.targets = [...new Set(names)].sort();
+    this.targetSet = new Set(this.targets);
+    this.configBlob = JSON.stringify(this.targets);
+    this.configHash = shortSha(this.configBlob);
+    this.lists.set(this.configHash, this.targetSet);
+  }
+
+  /** Whether `member` lists `target` (a member whose list we do not know is assumed to list everything). */
+  private listsTarget(member: string, target: string): boolean {
+    if (member === this.memberId) return true;
+    const config = this.view?.members.get(member)?.config;
+    const list = config ? this.lists.get(config) : undefined;
+    return list ? list.has(target) : true;
+  }
+
+  /** Recompute ownership from the view; targets we lose stay claimable for a grace of two heartbeats. */
+  private recompute(why: string, before: Set<string>): void {
+    const ids = [...this.view!.members.keys()];
+    if (!this.view!.members.has(this.memberId)) ids.push(this.memberId);
+    this.ownerMap = owners(this.targets, ids, (m, t) => this.listsTarget(m, t));
+    const now = new Set(this.targets.filter((t) => this.ownerMap.get(t) === this.memberId));
+    const t = this.now();
+    const graceEnd = t + 2 * this.opts.heartbeatMs;
+    let moved = 0;
+    for (const x of before) {
+      if (!now.has(x) && this.targetSet.has(x)) {
+        this.graceUntil.set(x, graceEnd);
+        moved++;
+      }
+    }
+    for (const x of now) if (!before.has(x)) moved++;
+    for (const [x, until] of this.graceUntil) if (until < t || now.has(x)) this.graceUntil.delete(x);
+    this.owned = now;
+    if (moved > 0) this.metrics.rebalances.inc();
+    this.log.info({ why, members: this.view!.members.size, owned: now.size, moved }, 'cluster rebalanced');
+  }
+
+  // --- claims -------------------------------------------------------------
+
+  /** The claim arbitrates between replicas that both believe they own the target. */
+  async claim(target: string, slotMs: number, intervalMs: number): Promise<boolean> {
+    if (!this.fresh()) {
+      this.metrics.slotClaims.inc({ result: 'unshared' });
+      return true; // no view: collect (a duplicate overwrites; a gap would lose data)
+    }
+    const byView = this.owned.has(target);
+    const offset = this.clock.offsetMs;
+    const cmd = this.cmd;
+    if (!cmd || cmd.status !== 'ready' || offset === undefined) {
+      this.metrics.slotClaims.inc({ result: 'error' });
+      return byView;
+    }
+    const t = this.now();
+    const timeoutMs = this.opts.claimTimeoutMs ?? Math.max(20, Math.min(500, intervalMs / 4));
+    // Half the wait for the way there: a claim Redis runs after this takes
+    // nothing, so one we gave up on cannot keep the owner out.
+    const notAfter = Math.round(t + offset + timeoutMs / 2);
+    try {
+      const r = await withTimeout(cmd.claim(this.key('claim:'), target, t - slotMs, intervalMs, this.memberId, notAfter), timeoutMs);
+      const result = r[0] === 'won' || r[0] === 'lost' || r[0] === 'late' ? r[0] : 'error';
+      this.metrics.slotClaims.inc({ result });
+      if (result === 'won') return true;
+      if (result === 'lost') return false;
+      return byView;
+    } catch {
+      this.metrics.slotClaims.inc({ result: 'error' });
+      return byView;
+    }
+  }
+
+  // --- heartbeat ----------------------------------------------------------
+
+  /**
+   * One heartbeat per period, waiting for its answer at most one period: with
+   * a quick Redis that is one at a time; with a slow one the next heartbeat
+   * leaves while the last is still on its way (at most
+   * maxHeartbeatsInFlight), so a Redis that answers every heartbeat late
+   * still keeps us registered and our view fresh.
+   */
+  private async tick(): Promise<number | void> {
+    if (this.deregistered) return;
+    let again = false;
+    if (this.heartbeatsInFlight < this.maxHeartbeatsInFlight) {
+      const beat = this.heartbeat();
+      let timer: NodeJS.Timeout | undefined;
+      const period = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), this.opts.heartbeatMs).unref()));
+      again = await Promise.race([beat, period]);
+      clearTimeout(timer);
+    }
+    this.noticeFreshness();
+    this.firstBeat?.();
+    this.firstBeat = undefined;
+    return again ? 0 : undefined;
+  }
+
+  /** One heartbeat. Redis trouble is expected: counted, logged once per streak, never thrown. Returns true to beat again at once. */
+  private async heartbeat(): Promise<boolean> {
+    const hb = this.hb;
+    const seq = ++this.heartbeatsSent;
+    this.heartbeatsInFlight++;
+    try {
+      if (!hb || hb.status !== 'ready') throw new Error(`redis ${hb?.status ?? 'not started'}${this.lastError ? `: ${this.lastError}` : ''}`);
+      const config = this.configHash;
+      const sendBlob = this.blobStoredFor !== config;
+      const sent = this.now();
+      const reply = await hb.heartbeat(
+        this.key('members'),
+        this.key('member-urls'),
+        this.key('member-targets'),
+        this.key(`targets:${config}`),
+        this.key(`left:${this.memberId}`),
+        this.memberId,
+        this.opts.memberTtlMs - this.opts.heartbeatMs,
+        this.opts.memberTtlMs * 10,
+        this.opts.advertiseUrl,
+        config,
+        sendBlob ? this.configBlob : '',
+      );
+      const received = this.now();
+      this.clock.add(sent, received, Number(reply[0]));
+      // Out of order (a slow one overtaken by a quicker one), or arrived after we left: nothing to apply.
+      if (seq < this.heartbeatApplied || this.deregistered || Number(reply[1]) === -1) return false;
+      this.heartbeatApplied = seq;
+      if (this.heartbeatFailures > 0) this.log.info({ failed: this.heartbeatFailures }, 'cluster heartbeat ok again');
+      this.heartbeatFailures = 0;
+      this.lastOkAt = received;
+      const blobPresent = Number(reply[1]) === 1;
+      this.blobStoredFor = blobPresent ? config : undefined;
+      const members = new Map<string, { url: string; config: string }>();
+      for (let i = 2; i + 2 < reply.length; i += 3) members.set(String(reply[i]), { url: String(reply[i + 1]), config: String(reply[i + 2]) });
+      if (sendBlob && blobPresent) void this.cmd?.publish(this.key('events'), `targets ${this.memberId}`).catch(() => {});
+      await this.learnLists(members);
+      this.applyView(members);
+      return !blobPresent;
+    } catch (err) {
+      if (this.deregistered || seq < this.heartbeatApplied) return false; // leaving, or a newer one already answered
+      this.lastError = (err as Error).message;
+      this.heartbeatFailures++;
+      this.metrics.errors.inc({ component: 'cluster' });
+      if (this.heartbeatFailures === 1) {
+        this.log.warn({ error: this.lastError }, 'cluster heartbeat failed: keeping the current view until it is CLUSTER_MEMBER_TTL old');
+      }
+      return false;
+    } finally {
+      this.heartbeatsInFlight--;
+    }
+  }
+
+  /** Fetch the target lists of config hashes we have not seen (a peer reloaded); forget unused ones. */
+  private async learnLists(members: Map<string, { config: string }>): Promise<void> {
+    const inUse = new Set([this.configHash, ...[...members.values()].map((m) => m.config).filter(Boolean)]);
+    for (const h of this.lists.keys()) if (!inUse.has(h)) this.lists.delete(h);
+    const unknown = [...inUse].filter((h) => !this.lists.has(h));
+    if (!unknown.length || !this.cmd) return;
+    try {
+      const blobs = await this.cmd.mget(unknown.map((h) => this.key(`targets:${h}`)));
+      unknown.forEach((h, i) => {
+        const b = blobs[i];
+        if (!b) return; // not there (yet): that member counts as listing everything
+        try {
+          const names = JSON.parse(b) as unknown;
+          if (Array.isArray(names)) this.lists.set(h, new Set(names.map(String)));
+        } catch {
+          /* a foreign or broken value: treat as unknown */
+        }
+      });
+    } catch {
+      /* the next heartbeat asks again */
+    }
+  }
+
+  private applyView(members: Map<string, { url: string; config: string }>): void {
+    const key = [...members].map(([id, m]) => `${id}\t${m.config}\t${this.lists.has(m.config) ? 1 : 0}`).join('\n');
+    const wasFresh = this.wasFresh;
+    const before = wasFresh ? this.owned : new Set(this.targets);
+    const changed = !wasFresh || key !== this.view?.key;
+    const previous = this.view;
+    this.view = { members, key };
+    this.wasFresh = true;
+    if (!changed) return;
+    const joined = [...members.keys()].filter((m) => !previous?.members.has(m)).length;
+    const left = previous ? [...previous.members.keys()].filter((m) => !members.has(m)).length : 0;
+    this.recompute(wasFresh ? `members changed (+${joined} -${left})` : 'cluster view established', before);
+  }
+
+  /** Log and count the moment the view goes stale (no heartbeat for a TTL): from then on every target is ours. */
+  private noticeFreshness(): void {
+    if (this.wasFresh && !this.fresh()) {
+      this.wasFresh = false;
+      this.metrics.rebalances.inc();
+      this.log.warn(
+        { error: this.lastError, view_age_s: Math.round((this.now() - this.lastOkAt) / 100) / 10 },
+        'cluster view lost (no heartbeat for CLUSTER_MEMBER_TTL): collecting every target until Redis answers',
+      );
+    }
+  }
+
+  health(): ComponentHealth {
+    if (!this.started) return { status: 'ok', mode: 'cluster', member: this.memberId, state: 'not started' };
+    if (this.stopped) return { status: 'ok', mode: 'cluster', member: this.memberId, state: 'stopped' };
+    const t = this.now();
+    const age = this.lastOkAt ? t - this.lastOkAt : null;
+    const fresh = this.fresh();
+    const heartbeat = this.loop.health();
+    const view: HealthStatus = fresh && this.heartbeatFailures === 0 ? 'ok' : 'degraded';
+    const offset = this.clock.offsetMs;
+    let problem: string | undefined;
+    if (!fresh) problem = `no cluster view for ${age === null ? 'ever' : `${Math.round(age / 1000)} s`} (${this.lastError ?? 'connecting'}): collecting every target`;
+    else if (this.heartbeatFailures > 0) problem = `${this.heartbeatFailures} heartbeats failed (${this.lastError}): keeping a view ${Math.round((age ?? 0) / 100) / 10} s old until it is CLUSTER_MEMBER_TTL old`;
+    return {
+      status: worstStatus([view, heartbeat.status]),
+      mode: 'cluster',
+      member: this.memberId,
+      members: fresh ? [...this.view!.members.keys()] : [this.memberId],
+      view_fresh: fresh,
+      view_age_s: age === null ? null : Math.round(age / 100) / 10,
+      owned: this.ownedCount(),
+      targets: this.targets.length,
+      redis: this.hb?.status ?? 'not started',
+      heartbeat,
+      ...(offset !== undefined ? { clock_offset_ms: Math.round(offset) } : {}),
+      ...(problem ? { problem } : {}),
+    };
+  }
+}
+
+/** `p`, or a rejection after ms (the command itself goes on; its late answer is ignored). */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  p.catch(() => {}); // a late rejection after the timeout must not go unhandled
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,25 +1,36 @@
 import { hostname } from 'node:os';
-import { cleanEnv, envSchema, SECRET_ENV, type Env } from './env-schema.js';
-import {
-  loadTargetsFile,
-  PROBE_KINDS,
-  TargetConfigError,
-  targetFromEntry,
-  type ProbeKind,
-  type Target,
-  type TargetDefaults,
-} from './targets.js';
+import { geoipLiteInstalled, GEOIP_LITE_INSTALL } from '../geo/offline-backend.js';
+import { remoteWriteUrls } from '../outbox/remote-write-config.js';
+import { SpecError } from '../probes/module.js';
+import { PROBE_KINDS, type ProbeKind } from '../probes/registry.js';
+import { cleanEnv, envSchema, type Env } from './env-schema.js';
+import { isSecretVariable, redactEnvValue, redactUrl } from './redact.js';
+import { unknownVariableWarnings } from './suggest.js';
+import { loadTargetsFile, TargetConfigError, targetFromEntry, type Target, type TargetDefaults } from './targets.js';
 
 export interface AppConfig {
   env: Env;
   targets: Target[];
   /** Tag `source` on every point. */
   sourceName: string;
-  /** INFLUXDB_URLS, or INFLUXDB_URL alone; empty = embedded store. */
+  /** Tag `instance` of the collector measurement: unique per process. */
+  instanceName: string;
+  /** INFLUXDB_URLS, or INFLUXDB_URL alone; empty = no InfluxDB. */
   influxUrls: string[];
+  /** REMOTE_WRITE_URLS, or REMOTE_WRITE_URL alone (Prometheus remote write, through the same outbox). */
+  remoteWriteUrls: string[];
+  /** Defaults adapted to fit (say once at start). */
+  notes: string[];
+  /** Suspicious but not fatal (unknown variables that look like ours). */
+  warnings: string[];
+  /** Environment variables the user set. */
+  explicit: ReadonlySet<string>;
 }
 
-/** Invalid configuration: one line per problem; the process exits 2. */
+/**
+ * Invalid configuration: one line per problem, each `VARIABLE: what is wrong
+ * and what to set`; the process exits 2.
+ */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  ${problems.join('\n  ')}`);
@@ -29,67 +40,75 @@ export class ConfigError extends Error {
 
 /**
  * Targets used when none are configured: they work offline and harm nobody —
- * the loopback path (icmp + trace) and the daemon's own liveness endpoint
- * (http). Operators replace them with TARGET_FQDNS or TARGETS_FILE.
+ * the loopback path (icmp + trace) and an HTTP request to the daemon's own
+ * liveness endpoint. Operators replace them with TARGET_FQDNS or TARGETS_FILE.
  */
 export function defaultTargetEntries(port: number): string[] {
   return ['localhost', `http://127.0.0.1:${port}/health/live`];
 }
 
-export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): AppConfig {
+export interface LoadOptions {
+  /** The daemon's own /health/live is among the defaults only when the daemon serves it (not for collect --once). */
+  selfProbe?: boolean;
+}
+
+export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, o: LoadOptions = {}): AppConfig {
   const cleaned = cleanEnv(rawEnv);
+  const explicit = new Set(Object.keys(cleaned).filter((k) => cleaned[k] !== undefined));
   const parsed = envSchema.safeParse(cleaned);
+  const problems: string[] = [];
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((i) => {
         const key = String(i.path[0] ?? '?');
         const value = cleaned[key];
-        const shown = value === undefined ? '' : SECRET_ENV.has(key) ? ' (value redacted)' : ` (got "${value}")`;
+        const shown = value === undefined ? '' : isSecretVariable(key) ? ' (value redacted)' : ` (got "${redactEnvValue(key, value)}")`;
         return `${key}: ${i.message}${shown}`;
       }),
     );
   }
   const env = parsed.data;
-  const problems: string[] = [];
+  const notes = new Set<string>();
+
+  for (const name of ['TARGET_FQDN', 'TARGET_FQDNS'] as const) {
+    const raw = rawEnv[name];
+    if (raw !== undefined && splitList(raw).length === 0) {
+      problems.push(`${name}: set but empty: list targets (comma-separated: example.com, https://example.com/, db.example.com:5432) or unset it to use the defaults`);
+    }
+  }
 
   let defaultProbes: ProbeKind[] | null = null;
   if (env.DEFAULT_PROBES) {
     const list = splitList(env.DEFAULT_PROBES);
     const bad = list.filter((p) => !(PROBE_KINDS as readonly string[]).includes(p));
-    if (bad.length) problems.push(`DEFAULT_PROBES: unknown probe ${bad.join(', ')} (known: ${PROBE_KINDS.join(', ')})`);
+    if (bad.length) problems.push(`DEFAULT_PROBES: unknown probe ${bad.join(', ')}: use some of ${PROBE_KINDS.join(', ')}`);
     else defaultProbes = list as ProbeKind[];
   }
 
-  // Unset PROBE_TIMEOUT follows short intervals down so that COLLECTION_INTERVAL=5 just works.
-  const timeoutS = cleaned.PROBE_TIMEOUT === undefined ? Math.min(10, env.COLLECTION_INTERVAL * 0.8) : env.PROBE_TIMEOUT;
   const defaults: TargetDefaults = {
+    env,
+    explicit,
     intervalS: env.COLLECTION_INTERVAL,
-    timeoutS,
+    timeoutS: explicit.has('PROBE_TIMEOUT') ? env.PROBE_TIMEOUT : null,
     probes: defaultProbes,
-    icmp: { count: env.ICMP_COUNT, packetIntervalS: env.ICMP_PACKET_INTERVAL, family: null },
-    trace: {
-      protocol: env.TRACE_PROTOCOL,
-      port: null,
-      maxHops: env.TRACE_MAX_HOPS,
-      cycles: env.TRACE_CYCLES,
-      packetIntervalS: env.TRACE_PACKET_INTERVAL,
-      graceS: env.TRACE_GRACE,
-      intervalS: env.TRACE_INTERVAL ?? null,
-    },
-    httpReuse: env.HTTP_REUSE_CONNECTIONS,
+    lookupEnv: (name) => rawEnv[name],
+    note: (m) => notes.add(m),
   };
 
   const targets: Target[] = [];
   const entries: [string, string][] = [];
   if (env.TARGET_FQDN) entries.push(['TARGET_FQDN', env.TARGET_FQDN]);
   if (env.TARGET_FQDNS) for (const e of splitList(env.TARGET_FQDNS)) entries.push(['TARGET_FQDNS', e]);
-  for (const [varName, entry] of entries) {
+  const fromEntry = (varName: string, entry: string) => {
     try {
       targets.push(targetFromEntry(entry, defaults));
     } catch (err) {
-      problems.push(`${varName}: ${(err as Error).message}`);
+      if (!(err instanceof SpecError)) throw err;
+      // Messages that already name their setting keep it; the others get the variable.
+      problems.push(/^[A-Z][A-Z0-9_]+: /.test(err.message) ? err.message : `${varName}: ${err.message}`);
     }
-  }
+  };
+  for (const [varName, entry] of entries) fromEntry(varName, entry);
   if (env.TARGETS_FILE) {
     try {
       targets.push(...loadTargetsFile(env.TARGETS_FILE, defaults));
@@ -98,30 +117,33 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): AppConfig {
       else throw err;
     }
   }
-  if (!env.TARGET_FQDN && !env.TARGET_FQDNS && !env.TARGETS_FILE) {
-    for (const e of defaultTargetEntries(env.PORT)) targets.push(targetFromEntry(e, defaults));
+  if (rawEnv.TARGET_FQDN === undefined && rawEnv.TARGET_FQDNS === undefined && !env.TARGETS_FILE) {
+    const defaultsList = defaultTargetEntries(env.PORT);
+    for (const e of o.selfProbe === false ? defaultsList.slice(0, 1) : defaultsList) fromEntry('default targets', e);
   }
 
   const seen = new Set<string>();
   for (const t of targets) {
-    if (seen.has(t.name)) problems.push(`targets: the name "${t.name}" is used twice (names are the "target" tag and must be unique)`);
+    if (seen.has(t.name)) problems.push(`targets: the name "${t.name}" is used twice: names are the "target" tag and must be unique (give one a name in TARGETS_FILE)`);
     seen.add(t.name);
   }
 
   const influxUrls = env.INFLUXDB_URLS ? splitList(env.INFLUXDB_URLS) : env.INFLUXDB_URL ? [env.INFLUXDB_URL] : [];
   for (const u of influxUrls) {
-    if (!URL.canParse(u) || !/^https?:$/.test(new URL(u).protocol)) problems.push(`INFLUXDB_URLS: "${u}" is not an http(s) URL`);
+    if (!URL.canParse(u) || !/^https?:$/.test(new URL(u).protocol)) problems.push(`INFLUXDB_URLS: "${redactUrl(u)}" is not an http(s) URL`);
   }
   if (influxUrls.length && env.INFLUX_API === 'v2') {
     for (const k of ['INFLUXDB_TOKEN', 'INFLUXDB_ORG', 'INFLUXDB_BUCKET'] as const) {
-      if (!env[k]) problems.push(`${k}: required when INFLUXDB_URL is set with INFLUX_API=v2`);
+      if (!env[k]) problems.push(`${k}: required when INFLUXDB_URL is set with INFLUX_API=v2 (or set INFLUX_API=v1 for InfluxDB 1.x)`);
     }
   }
   if (influxUrls.length && env.INFLUX_API === 'v1' && !env.INFLUXDB_DB && !env.INFLUXDB_BUCKET) {
     problems.push('INFLUXDB_DB: required when INFLUX_API=v1 (or set INFLUXDB_BUCKET)');
   }
+  const remoteWrite = remoteWriteUrls(env);
+  problems.push(...remoteWrite.problems);
   if (env.MAX_CONNECTIONS_PER_HOST > env.MAX_CONNECTIONS) {
-    problems.push(`MAX_CONNECTIONS_PER_HOST: ${env.MAX_CONNECTIONS_PER_HOST} exceeds MAX_CONNECTIONS ${env.MAX_CONNECTIONS}`);
+    problems.push(`MAX_CONNECTIONS_PER_HOST: ${env.MAX_CONNECTIONS_PER_HOST} exceeds MAX_CONNECTIONS ${env.MAX_CONNECTIONS}: lower it or raise MAX_CONNECTIONS`);
   }
   if ((env.SOURCE_LAT === undefined) !== (env.SOURCE_LON === undefined)) {
     problems.push('SOURCE_LAT / SOURCE_LON: set both or neither');
@@ -129,9 +151,22 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): AppConfig {
   if (env.CLUSTER_MEMBER_TTL <= env.CLUSTER_HEARTBEAT_INTERVAL * 2) {
     problems.push('CLUSTER_MEMBER_TTL: must be more than twice CLUSTER_HEARTBEAT_INTERVAL, or one late heartbeat drops a live member');
   }
+  if (env.GEO === 'offline' && !geoipLiteInstalled()) {
+    problems.push(`GEO: offline needs the geoip-lite package (its 150 MB database is not part of the default install): run \`${GEOIP_LITE_INSTALL}\`, or build the image with --build-arg GEO=offline`);
+  }
   if (problems.length) throw new ConfigError(problems);
 
-  return { env, targets, sourceName: env.SOURCE_NAME ?? hostname(), influxUrls };
+  return {
+    env,
+    targets,
+    sourceName: env.SOURCE_NAME ?? hostname(),
+    instanceName: env.INSTANCE_NAME ?? `${hostname()}:${env.PORT}`,
+    influxUrls,
+    remoteWriteUrls: remoteWrite.urls,
+    notes: [...notes],
+    warnings: unknownVariableWarnings(rawEnv, Object.keys(envSchema.shape)),
+    explicit,
+  };
 }
 
 export function splitList(s: string): string[] {
@@ -141,27 +176,35 @@ export function splitList(s: string): string[] {
     .filter((x) => x.length > 0);
 }
 
-/** The effective configuration for `check-config`, secrets replaced. */
+/** The effective configuration for `check-config --json`, secrets replaced. */
 export function redactedConfig(cfg: AppConfig): Record<string, unknown> {
   const env: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(cfg.env)) {
     if (v === undefined) continue;
-    env[k] = SECRET_ENV.has(k) ? redactValue(k, String(v)) : v;
+    env[k] = typeof v === 'string' ? redactEnvValue(k, v) : v;
   }
-  return { source: cfg.sourceName, influxUrls: cfg.influxUrls.map(redactUrl), env, targets: cfg.targets };
+  return {
+    source: cfg.sourceName,
+    instance: cfg.instanceName,
+    influxUrls: cfg.influxUrls.map(redactUrl),
+    remoteWriteUrls: cfg.remoteWriteUrls.map(redactUrl),
+    env,
+    notes: cfg.notes,
+    warnings: cfg.warnings,
+    targets: cfg.targets.map(redactTarget),
+  };
 }
 
-function redactValue(key: string, v: string): string {
-  return key.endsWith('_URL') ? redactUrl(v) : '<redacted>';
-}
-
-/** Keep a URL readable but drop its password. */
-export function redactUrl(u: string): string {
-  try {
-    const url = new URL(u);
-    if (url.password) url.password = 'redacted';
-    return url.toString();
-  } catch {
-    return '<redacted>';
+/** A target as it may be shown: header values and URL secrets replaced. */
+export function redactTarget(t: Target): Record<string, unknown> {
+  const specs: Record<string, unknown> = {};
+  for (const [kind, spec] of Object.entries(t.specs)) {
+    const s = { ...(spec as Record<string, unknown>) };
+    if (typeof s.url === 'string') s.url = redactUrl(s.url);
+    if (s.headers && typeof s.headers === 'object') {
+      s.headers = Object.fromEntries(Object.keys(s.headers).map((h) => [h, '<redacted>']));
+    }
+    specs[kind] = s;
   }
+  return { ...t, specs };
 }

@@ -2,82 +2,39 @@ import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { LineCounter, parse, parseDocument, isNode } from 'yaml';
+import { SpecError, type ProbeModule, type SpecContext } from '../probes/module.js';
+import { PROBE_MODULES, type ProbeKind } from '../probes/registry.js';
+import type { TargetRef } from '../probes/types.js';
+import type { Env } from './env-schema.js';
+import { redactUrl } from './redact.js';
 
-/** The probe kinds, in the order a target runs them. */
-export const PROBE_KINDS = ['icmp', 'trace', 'http', 'tcp', 'dns'] as const;
-export type ProbeKind = (typeof PROBE_KINDS)[number];
+export { PROBE_KINDS, type ProbeKind } from '../probes/registry.js';
 
-export const DNS_RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'NS', 'TXT', 'SOA', 'PTR', 'SRV', 'CAA'] as const;
-export type DnsRecordType = (typeof DNS_RECORD_TYPES)[number];
-
-export interface HttpProbeSpec {
-  url: string;
-  method: string;
-  /** Statuses that count as success. Default: any 2xx or 3xx. */
-  expectStatus: number[] | null;
-  /** Skip certificate verification (the expiry is still reported). */
-  insecureTls: boolean;
-  headers: Record<string, string>;
-  /** Keep the connection for the next probe (false: a fresh connection, DNS + connect + TLS, every time). */
-  reuseConnection: boolean;
-}
-export interface TcpProbeSpec {
-  port: number;
-}
-export interface DnsProbeSpec {
-  /** `ip` or `ip:port` / `[ipv6]:port`; null = first nameserver of /etc/resolv.conf. */
-  server: string | null;
-  record: DnsRecordType;
-  /** Name to query; defaults to the target host. */
-  name: string;
-}
-export interface IcmpProbeSpec {
-  count: number;
-  /** Seconds between two echo requests to this target (fping -p). */
-  packetIntervalS: number;
-  /** Address family to resolve the host in; null = what the resolver returns first. */
-  family: 4 | 6 | null;
-}
-export interface TraceProbeSpec {
-  protocol: 'icmp' | 'udp' | 'tcp';
-  /** Destination port for udp/tcp traces. */
-  port: number | null;
-  maxHops: number;
-  cycles: number;
-  /** Seconds between mtr cycles (mtr -i; below 1 needs root). */
-  packetIntervalS: number;
-  /** Seconds mtr waits for late replies after its last cycle (mtr -G). */
-  graceS: number;
-  /** Trace every this many seconds (a multiple of the target interval). */
-  intervalS: number;
-}
-
-export interface Target {
-  /** Tag value `target`: unique across the configuration. */
-  name: string;
-  /** FQDN or IP address the path probes aim at. */
-  host: string;
+/** A configured destination: what probes know of it, its probes, and each probe's settings. */
+export interface Target extends TargetRef {
   probes: ProbeKind[];
-  intervalS: number;
-  /** Deadline of one probe run of this target, in seconds. */
-  timeoutS: number;
-  http?: HttpProbeSpec;
-  tcp?: TcpProbeSpec;
-  dns?: DnsProbeSpec;
-  icmp: IcmpProbeSpec;
-  trace: TraceProbeSpec;
+  /** Probe kind -> that probe's settings (its module's spec). */
+  specs: Record<string, unknown>;
 }
 
-/** Defaults a target inherits from the environment. */
+/** The settings of one probe of a target (as its module built them). */
+export function specOf<S>(t: Target, kind: string): S {
+  return t.specs[kind] as S;
+}
+
+/** What targets inherit from the environment, and how problems are reported. */
 export interface TargetDefaults {
+  env: Env;
+  /** Environment variables the user set; the rest may adapt to fit. */
+  explicit: ReadonlySet<string>;
   intervalS: number;
-  timeoutS: number;
-  /** null = the documented default set per kind of host (see defaultProbesFor). */
+  /** PROBE_TIMEOUT when set; otherwise each target gets min(10 s, 0.8 x its interval). */
+  timeoutS: number | null;
+  /** DEFAULT_PROBES, or null for the default set per kind of host (see defaultProbesFor). */
   probes: ProbeKind[] | null;
-  icmp: IcmpProbeSpec;
-  trace: Omit<TraceProbeSpec, 'intervalS'> & { intervalS: number | null };
-  /** HTTP_REUSE_CONNECTIONS */
-  httpReuse: boolean;
+  lookupEnv(name: string): string | undefined;
+  note(message: string): void;
+  modules?: readonly ProbeModule[];
 }
 
 export class TargetConfigError extends Error {
@@ -98,14 +55,54 @@ function isAddressLike(host: string): boolean {
   return isIP(host) !== 0 || host === 'localhost' || host.endsWith('.localhost');
 }
 
+const modulesOf = (d: TargetDefaults) => d.modules ?? (PROBE_MODULES as readonly ProbeModule[]);
+
 /**
- * The probes a bare host runs when nothing says otherwise:
- * a name gets icmp + trace + http (https://host/) + dns (A record via the
- * system resolver); an IP address or localhost gets icmp + trace only, since
- * a DNS query or a TLS name check makes no sense for it.
+ * The probes a bare host runs when nothing says otherwise: each module says
+ * whether it belongs to the default set of a name and of an address (a DNS
+ * query or a TLS name check makes no sense for an IP address).
  */
-export function defaultProbesFor(host: string): ProbeKind[] {
-  return isAddressLike(host) ? ['icmp', 'trace'] : ['icmp', 'trace', 'http', 'dns'];
+export function defaultProbesFor(host: string, modules: readonly ProbeModule[] = PROBE_MODULES as readonly ProbeModule[]): ProbeKind[] {
+  const kind = isAddressLike(host) ? 'address' : 'name';
+  return modules.filter((m) => m.defaultFor.includes(kind)).map((m) => m.kind as ProbeKind);
+}
+
+/** Unset PROBE_TIMEOUT follows short intervals down, so COLLECTION_INTERVAL=5 just works. */
+export function defaultTimeoutS(intervalS: number): number {
+  return Math.min(10, Math.round(intervalS * 0.8 * 1000) / 1000);
+}
+
+interface Draft {
+  name: string;
+  host: string;
+  family: 4 | 6 | null;
+  probes: ProbeKind[];
+  intervalS: number;
+  timeoutS: number | null;
+  /** Which setting gave the timeout, for error messages. */
+  timeoutFrom: string;
+  intervalFrom: string;
+  blocks: Record<string, unknown>;
+}
+
+/** Build a target: order its probes, fit its timeout, let each module build its settings. */
+function finish(d: Draft, defaults: TargetDefaults): Target {
+  const modules = modulesOf(defaults);
+  const order = modules.map((m) => m.kind);
+  const timeoutS = d.timeoutS ?? defaultTimeoutS(d.intervalS);
+  if (timeoutS >= d.intervalS) {
+    throw new SpecError(`${d.timeoutFrom}: a ${timeoutS} s probe timeout must be shorter than the ${d.intervalS} s interval (${d.intervalFrom}): lower the timeout or raise the interval`);
+  }
+  const ref: TargetRef = { name: d.name, host: d.host, family: d.family, intervalS: d.intervalS, timeoutS };
+  const ctx: SpecContext = { ...ref, env: defaults.env, explicit: defaults.explicit, lookupEnv: defaults.lookupEnv, note: defaults.note };
+  const specs: Record<string, unknown> = {};
+  for (const kind of d.probes) {
+    const m = modules.find((x) => x.kind === kind);
+    if (!m) throw new SpecError(`unknown probe "${kind}" (known: ${order.join(', ')})`);
+    specs[kind] = m.spec(d.blocks[kind], ctx);
+  }
+  const probes = [...d.probes].sort((a, b) => order.indexOf(a) - order.indexOf(b));
+  return { ...ref, probes, specs };
 }
 
 // ---------------------------------------------------------------------------
@@ -114,17 +111,20 @@ export function defaultProbesFor(host: string): ProbeKind[] {
 /**
  * One comma-separated entry: a URL runs the http probe of that URL, `host:port`
  * runs a tcp probe, a bare host runs the default probe set. The target name is
- * the entry as written, so two URLs on one host stay two targets.
+ * the entry as written (secret query values redacted: the name is a tag), so
+ * two URLs on one host stay two targets.
  */
 export function targetFromEntry(entry: string, defaults: TargetDefaults): Target {
-  const base = (name: string, host: string, probes: ProbeKind[]): Target => ({
+  const draft = (name: string, host: string, probes: ProbeKind[], blocks: Record<string, unknown> = {}): Draft => ({
     name,
     host,
+    family: null,
     probes,
     intervalS: defaults.intervalS,
     timeoutS: defaults.timeoutS,
-    icmp: { ...defaults.icmp },
-    trace: { ...defaults.trace, intervalS: defaults.trace.intervalS ?? defaults.intervalS },
+    timeoutFrom: 'PROBE_TIMEOUT',
+    intervalFrom: 'COLLECTION_INTERVAL',
+    blocks,
   });
 
   if (entry.includes('://')) {
@@ -132,116 +132,74 @@ export function targetFromEntry(entry: string, defaults: TargetDefaults): Target
     try {
       url = new URL(entry);
     } catch {
-      throw new Error(`"${entry}" is not a valid URL`);
+      throw new SpecError(`"${redactUrl(entry)}" is not a valid URL`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new Error(`"${entry}": only http:// and https:// URLs can be probed`);
+      throw new SpecError(`"${redactUrl(entry)}": only http:// and https:// URLs can be probed`);
     }
-    const host = stripBrackets(url.hostname);
-    const t = base(entry, host, ['http']);
-    t.http = { url: url.toString(), method: 'GET', expectStatus: null, insecureTls: false, headers: {}, reuseConnection: defaults.httpReuse };
-    checkTarget(t);
-    return t;
+    const block = { url: url.toString(), method: 'GET', insecure_tls: false, headers: {} };
+    return finish(draft(redactUrl(entry), stripBrackets(url.hostname), ['http' as ProbeKind], { http: block }), defaults);
   }
 
   const hostPort = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(entry);
   if (hostPort) {
     const host = (hostPort[1] ?? hostPort[2]) as string;
     const port = Number(hostPort[3]);
-    if (!isValidHost(host)) throw new Error(`"${entry}": "${host}" is not a valid host name or IP address`);
-    if (port < 1 || port > 65535) throw new Error(`"${entry}": port must be 1-65535`);
-    const t = base(entry, host, ['tcp']);
-    t.tcp = { port };
-    checkTarget(t);
-    return t;
+    if (!isValidHost(host)) throw new SpecError(`"${entry}": "${host}" is not a valid host name or IP address`);
+    if (port < 1 || port > 65535) throw new SpecError(`"${entry}": port must be 1-65535`);
+    return finish(draft(entry, host, ['tcp' as ProbeKind], { tcp: { port } }), defaults);
   }
 
   const host = stripBrackets(entry);
   if (!isValidHost(host)) {
-    throw new Error(`"${entry}" is not a host name, IP address, host:port or http(s) URL`);
+    throw new SpecError(`"${entry}" is not a host name, IP address, host:port or http(s) URL`);
   }
-  const t = base(entry, host, defaults.probes ?? defaultProbesFor(host));
-  fillProbeDefaults(t, defaults.httpReuse);
-  checkTarget(t);
-  return t;
+  return finish(draft(entry, host, defaults.probes ?? defaultProbesFor(host, modulesOf(defaults))), defaults);
 }
 
 function stripBrackets(h: string): string {
   return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
 }
 
-/** Give every enabled probe that has no explicit block its documented default. */
-function fillProbeDefaults(t: Target, httpReuse: boolean): void {
-  if (t.probes.includes('http') && !t.http) {
-    const host = isIP(t.host) === 6 ? `[${t.host}]` : t.host;
-    t.http = { url: `https://${host}/`, method: 'GET', expectStatus: null, insecureTls: false, headers: {}, reuseConnection: httpReuse };
-  }
-  if (t.probes.includes('tcp') && !t.tcp) t.tcp = { port: 443 };
-  if (t.probes.includes('dns') && !t.dns) t.dns = { server: null, record: isIP(t.host) === 6 ? 'AAAA' : 'A', name: t.host };
-}
-
 // ---------------------------------------------------------------------------
 // TARGETS_FILE (YAML)
 
-const port = z.number().int().min(1).max(65535);
-const probeList = z.array(z.enum(PROBE_KINDS)).min(1).refine((l) => new Set(l).size === l.length, 'lists a probe twice');
-const status = z.number().int().min(100).max(599);
+function fileSchemas(modules: readonly ProbeModule[]) {
+  const kinds = modules.map((m) => m.kind) as [string, ...string[]];
+  const probeList = z.array(z.enum(kinds)).min(1).refine((l) => new Set(l).size === l.length, 'lists a probe twice');
+  const blocks = Object.fromEntries(modules.map((m) => [m.kind, m.block.optional()]));
+  const target = z.strictObject({
+    name: z.string().min(1).max(200).optional(),
+    host: z.string().min(1).refine(isValidHost, 'is not a host name or IP address').optional(),
+    family: z.union([z.literal(4), z.literal(6)]).optional(),
+    probes: probeList.optional(),
+    interval: z.number().min(1).max(86_400).optional(),
+    timeout: z.number().min(0.1).max(600).optional(),
+    ...blocks,
+  });
+  const file = z.strictObject({
+    defaults: z
+      .strictObject({
+        interval: z.number().min(1).max(86_400).optional(),
+        timeout: z.number().min(0.1).max(600).optional(),
+        probes: probeList.optional(),
+      })
+      .optional(),
+    targets: z.array(target).min(1),
+  });
+  return { target, file };
+}
 
-const fileTargetSchema = z.strictObject({
-  name: z.string().min(1).max(200).optional(),
-  host: z.string().min(1).refine(isValidHost, 'is not a host name or IP address').optional(),
-  probes: probeList.optional(),
-  interval: z.number().min(1).max(86_400).optional(),
-  timeout: z.number().min(0.1).max(600).optional(),
-  http: z
-    .strictObject({
-      url: z.url({ protocol: /^https?$/ }),
-      method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS', 'DELETE', 'PATCH']).default('GET'),
-      expect_status: z.union([status, z.array(status).min(1)]).optional(),
-      insecure_tls: z.boolean().default(false),
-      headers: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'is not a header name'), z.string()).default({}),
-      reuse_connection: z.boolean().optional(),
-    })
-    .optional(),
-  tcp: z.strictObject({ port }).optional(),
-  dns: z
-    .strictObject({
-      server: z.string().min(1).optional(),
-      record: z.enum(DNS_RECORD_TYPES).default('A'),
-      name: z.string().min(1).optional(),
-    })
-    .optional(),
-  icmp: z
-    .strictObject({
-      count: z.number().int().min(1).max(1000).optional(),
-      packet_interval: z.number().min(0.01).max(60).optional(),
-      family: z.union([z.literal(4), z.literal(6)]).optional(),
-    })
-    .optional(),
-  trace: z
-    .strictObject({
-      protocol: z.enum(['icmp', 'udp', 'tcp']).optional(),
-      port: port.optional(),
-      max_hops: z.number().int().min(1).max(64).optional(),
-      cycles: z.number().int().min(1).max(100).optional(),
-      packet_interval: z.number().min(0.1).max(60).optional(),
-      interval: z.number().min(1).max(86_400).optional(),
-    })
-    .optional(),
-});
-
-const fileSchema = z.strictObject({
-  defaults: z
-    .strictObject({
-      interval: z.number().min(1).max(86_400).optional(),
-      timeout: z.number().min(0.1).max(600).optional(),
-      probes: probeList.optional(),
-    })
-    .optional(),
-  targets: z.array(fileTargetSchema).min(1),
-});
-
-type FileTarget = z.infer<typeof fileTargetSchema>;
+type FileTarget = Record<string, unknown> & {
+  name?: string;
+  host?: string;
+  family?: 4 | 6;
+  probes?: string[];
+  interval?: number;
+  timeout?: number;
+  http?: { url: string };
+};
+type FileDefaults = { interval?: number; timeout?: number; probes?: string[] };
 
 /** Parse a targets file; every problem is reported as `file:line: path: message`. */
 export function loadTargetsFile(path: string, defaults: TargetDefaults): Target[] {
@@ -249,12 +207,16 @@ export function loadTargetsFile(path: string, defaults: TargetDefaults): Target[
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new TargetConfigError([`TARGETS_FILE ${path}: cannot read: ${(err as Error).message}`]);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
+    throw new TargetConfigError([`TARGETS_FILE: cannot read ${path} (${why}): fix the path or unset TARGETS_FILE`]);
   }
   return parseTargetsYaml(text, path, defaults);
 }
 
 export function parseTargetsYaml(text: string, path: string, defaults: TargetDefaults): Target[] {
+  const modules = modulesOf(defaults);
+  const schemas = fileSchemas(modules);
   // Plain parse first: a 10,000-target file as a Document (every node with
   // its source range) costs tens of MB. The Document is built only when an
   // error needs a line number.
@@ -266,7 +228,7 @@ export function parseTargetsYaml(text: string, path: string, defaults: TargetDef
     }
     return source;
   };
-  const at = (offset: number | undefined) => (offset === undefined ? path : `${path}:${located().lines.linePos(offset).line}`);
+  const at = (offset: number | undefined) => `TARGETS_FILE ${offset === undefined ? path : `${path}:${located().lines.linePos(offset).line}`}`;
   let data: unknown;
   try {
     data = parse(text, { uniqueKeys: true, prettyErrors: false });
@@ -274,7 +236,7 @@ export function parseTargetsYaml(text: string, path: string, defaults: TargetDef
     const { doc } = located();
     throw new TargetConfigError(doc.errors.map((e) => `${at(e.pos[0])}: ${e.message.split('\n')[0]}`));
   }
-  const parsed = fileSchema.safeParse(data);
+  const parsed = schemas.file.safeParse(data);
   if (!parsed.success) {
     throw new TargetConfigError(
       parsed.error.issues.map((issue) => {
@@ -287,23 +249,47 @@ export function parseTargetsYaml(text: string, path: string, defaults: TargetDef
     );
   }
 
-  const fileDefaults: TargetDefaults = {
-    ...defaults,
-    intervalS: parsed.data.defaults?.interval ?? defaults.intervalS,
-    timeoutS: parsed.data.defaults?.timeout ?? defaults.timeoutS,
-    probes: parsed.data.defaults?.probes ?? defaults.probes,
-  };
+  const fd = (parsed.data.defaults ?? {}) as FileDefaults;
   const problems: string[] = [];
   const targets: Target[] = [];
-  parsed.data.targets.forEach((ft, i) => {
+  (parsed.data.targets as FileTarget[]).forEach((ft, i) => {
     try {
-      targets.push(targetFromFile(ft, fileDefaults));
+      targets.push(targetFromFile(ft, fd, defaults, modules));
     } catch (err) {
-      problems.push(`${at(nodeAt(located().doc, ['targets', i]))}: targets[${i}]: ${(err as Error).message}`);
+      if (!(err instanceof SpecError)) throw err;
+      problems.push(`${at(nodeAt(located().doc, ['targets', i]))}: targets[${i}]: ${err.message}`);
     }
   });
   if (problems.length) throw new TargetConfigError(problems);
   return targets;
+}
+
+function targetFromFile(ft: FileTarget, fd: FileDefaults, d: TargetDefaults, modules: readonly ProbeModule[]): Target {
+  const urlHost = ft.http ? stripBrackets(new URL(ft.http.url).hostname) : undefined;
+  const host = ft.host ?? urlHost;
+  if (!host) throw new SpecError('needs a host (or an http.url to take it from)');
+  const kinds = modules.map((m) => m.kind);
+  // Blocks given without the probe in `probes` would be ignored silently: say so instead.
+  const probes = (ft.probes ?? (ft.host ? (fd.probes ?? d.probes ?? defaultProbesFor(host, modules)) : ['http'])) as ProbeKind[];
+  const stray = kinds.filter((k) => ft[k] !== undefined && !probes.includes(k as ProbeKind));
+  if (stray.length && ft.probes) throw new SpecError(`has ${stray.join(', ')} settings but ${stray.length > 1 ? 'those probes are' : 'that probe is'} not in its probes list`);
+  const blocks: Record<string, unknown> = {};
+  for (const k of kinds) if (ft[k] !== undefined) blocks[k] = ft[k];
+  const name = ft.name ?? (ft.http && !ft.host ? redactUrl(ft.http.url) : host);
+  return finish(
+    {
+      name,
+      host,
+      family: ft.family ?? null,
+      probes: [...new Set([...probes, ...(ft.probes ? [] : (stray as ProbeKind[]))])],
+      intervalS: ft.interval ?? fd.interval ?? d.intervalS,
+      intervalFrom: ft.interval !== undefined ? 'interval' : fd.interval !== undefined ? 'defaults.interval' : 'COLLECTION_INTERVAL',
+      timeoutS: ft.timeout ?? fd.timeout ?? d.timeoutS,
+      timeoutFrom: ft.timeout !== undefined ? 'timeout' : fd.timeout !== undefined ? 'defaults.timeout' : 'PROBE_TIMEOUT',
+      blocks,
+    },
+    d,
+  );
 }
 
 /** Offset in the source of the node at `path` (or of its nearest existing parent). */
@@ -325,90 +311,4 @@ function nodeAt(doc: ReturnType<typeof parseDocument>, path: (string | number)[]
     if (isNode(node) && node.range) return node.range[0];
   }
   return undefined;
-}
-
-function targetFromFile(ft: FileTarget, d: TargetDefaults): Target {
-  const urlHost = ft.http ? stripBrackets(new URL(ft.http.url).hostname) : undefined;
-  const host = ft.host ?? urlHost;
-  if (!host) throw new Error('needs a host (or an http.url to take it from)');
-  const probes = ft.probes ?? (ft.host ? (d.probes ?? defaultProbesFor(host)) : ['http' as ProbeKind]);
-  const intervalS = ft.interval ?? d.intervalS;
-  const t: Target = {
-    name: ft.name ?? host,
-    host,
-    probes: [...probes].sort((a, b) => PROBE_KINDS.indexOf(a) - PROBE_KINDS.indexOf(b)),
-    intervalS,
-    timeoutS: ft.timeout ?? d.timeoutS,
-    icmp: {
-      count: ft.icmp?.count ?? d.icmp.count,
-      packetIntervalS: ft.icmp?.packet_interval ?? d.icmp.packetIntervalS,
-      family: ft.icmp?.family ?? d.icmp.family,
-    },
-    trace: {
-      protocol: ft.trace?.protocol ?? d.trace.protocol,
-      port: ft.trace?.port ?? d.trace.port,
-      maxHops: ft.trace?.max_hops ?? d.trace.maxHops,
-      cycles: ft.trace?.cycles ?? d.trace.cycles,
-      packetIntervalS: ft.trace?.packet_interval ?? d.trace.packetIntervalS,
-      graceS: d.trace.graceS,
-      intervalS: ft.trace?.interval ?? d.trace.intervalS ?? intervalS,
-    },
-  };
-  if (ft.http) {
-    const es = ft.http.expect_status;
-    t.http = {
-      url: ft.http.url,
-      method: ft.http.method,
-      expectStatus: es === undefined ? null : Array.isArray(es) ? es : [es],
-      insecureTls: ft.http.insecure_tls,
-      headers: ft.http.headers,
-      reuseConnection: ft.http.reuse_connection ?? d.httpReuse,
-    };
-  }
-  if (ft.tcp) t.tcp = { port: ft.tcp.port };
-  if (ft.dns) {
-    if (ft.dns.server !== undefined && !isValidDnsServer(ft.dns.server)) {
-      throw new Error(`dns.server "${ft.dns.server}" is not ip, ip:port or [ipv6]:port`);
-    }
-    t.dns = { server: ft.dns.server ?? null, record: ft.dns.record, name: ft.dns.name ?? host };
-  }
-  fillProbeDefaults(t, d.httpReuse);
-  checkTarget(t);
-  return t;
-}
-
-export function isValidDnsServer(s: string): boolean {
-  if (isIP(s)) return true;
-  const m = /^(?:\[([0-9a-fA-F:]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/.exec(s);
-  if (!m) return false;
-  const p = Number(m[3]);
-  return isIP(m[1] ?? m[2] ?? '') !== 0 && p >= 1 && p <= 65535;
-}
-
-/** Cross-field rules that hold for targets from any source. */
-export function checkTarget(t: Target): void {
-  const trace = t.trace;
-  if (t.probes.includes('trace') && trace.protocol === 'tcp' && trace.port === null) trace.port = 443;
-  if (t.probes.includes('trace')) {
-    const ratio = trace.intervalS / t.intervalS;
-    if (Math.abs(ratio - Math.round(ratio)) > 1e-9 || ratio < 1) {
-      throw new Error(`trace interval ${trace.intervalS}s must be a whole multiple of the target interval ${t.intervalS}s`);
-    }
-  }
-  if (t.probes.includes('dns') && t.dns && isIP(t.dns.name) && t.dns.record !== 'PTR') {
-    throw new Error(`dns probe of an IP address needs dns.name or record PTR`);
-  }
-  if (t.probes.includes('icmp') && t.icmp.count * t.icmp.packetIntervalS >= t.timeoutS) {
-    throw new Error(
-      `icmp: ${t.icmp.count} echo requests ${t.icmp.packetIntervalS}s apart do not fit in the ${t.timeoutS}s probe timeout`,
-    );
-  }
-  if (t.probes.includes('trace') && trace.cycles * trace.packetIntervalS + trace.graceS >= t.timeoutS) {
-    throw new Error(
-      `trace: ${trace.cycles} cycles ${trace.packetIntervalS}s apart plus ${trace.graceS}s grace do not fit in the ${t.timeoutS}s probe timeout`,
-    );
-  }
-  if (t.timeoutS >= t.intervalS) {
-    throw new Error(`probe timeout ${t.timeoutS}s must be shorter than the interval ${t.intervalS}s`);
-  }
 }

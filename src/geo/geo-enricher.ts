@@ -1,7 +1,8 @@
 import type { Target } from '../config/targets.js';
 import type { Enricher } from '../scheduler/collector.js';
 import type { AnySample, Sample } from '../samples/sample.js';
-import { deadlineSignal, round3 } from '../util/abort.js';
+import { deadlineSignal } from '../util/abort.js';
+import { round3 } from '../util/numbers.js';
 import type { GeoAnswer } from './geo-locator.js';
 import { haversineKm } from './haversine.js';
 import type { SourceLocation } from './source-location.js';

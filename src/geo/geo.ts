@@ -5,18 +5,23 @@
 import type { Logger } from 'pino';
 import type { Env } from '../config/env-schema.js';
 import type { HttpClient } from '../http-client/http-client.js';
+import type { Component, ComponentHealth, Deadline } from '../lifecycle/component.js';
+import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { Enricher } from '../scheduler/collector.js';
 import { MemoryCache, type SharedCache } from '../util/shared-cache.js';
 import { GeoCache } from './geo-cache.js';
 import { createGeoEnricher } from './geo-enricher.js';
 import { GeoLocator, type GeoAnswer, type GeoLookupResult } from './geo-locator.js';
 import { HttpBackend } from './http-backend.js';
-import { OfflineBackend, type OfflineLoadStats } from './offline-backend.js';
+import type { SharedBudget } from './rate-limiter.js';
+import { OfflineBackend } from './offline-backend.js';
 import { SourceLocator, type SourceLocation } from './source-location.js';
 import type { BackendName, GeoBackend } from './types.js';
 
 export interface GeoOptions {
-  /** Metrics hook: one call per lookup. */
+  /** telemetry_geo_lookups_total and telemetry_geo_queue_depth. */
+  metrics?: TelemetryMetrics;
+  /** Test seam: observe every lookup (backend, result). */
   onLookup?: (backend: BackendName, result: GeoLookupResult) => void;
   /** Time the enricher may add to a target run (default 2000 ms). */
   budgetMs?: number;
@@ -32,6 +37,8 @@ export interface GeoOptions {
   locateSource?: boolean;
   /** Test seam: use this backend instead of the one GEO names. */
   backend?: GeoBackend;
+  /** Cluster mode: the http backend's rate budget shared through Redis (createCluster's geoBudget). */
+  sharedBudget?: SharedBudget;
 }
 
 export interface GeoStats {
@@ -45,16 +52,15 @@ export interface GeoStats {
   throttled: boolean;
 }
 
-export interface Geo {
+export interface Geo extends Component {
   readonly backend: BackendName;
   readonly enricher: Enricher;
   lookup(ip: string, signal?: AbortSignal): Promise<GeoAnswer>;
   sourceLocation(signal?: AbortSignal): Promise<SourceLocation | undefined>;
   stats(): GeoStats;
-  /** Offline backend: load time and memory of the database, once loaded. */
-  offlineLoad(): OfflineLoadStats | undefined;
   start(): Promise<void>;
-  stop(deadlineMs?: number): Promise<void>;
+  stop(deadline?: Deadline): Promise<void>;
+  health(): ComponentHealth;
 }
 
 export function createGeo(env: Env, http: HttpClient, cache: SharedCache | undefined, log: Logger, o: GeoOptions = {}): Geo {
@@ -70,9 +76,17 @@ export function createGeo(env: Env, http: HttpClient, cache: SharedCache | undef
           windowMs: o.windowMs,
           marginMs: o.marginMs,
           maxQueue: o.maxQueue,
+          sharedBudget: o.sharedBudget,
         }));
   const geoCache = new GeoCache(cache ?? new MemoryCache(env.GEO_CACHE_SIZE), env.GEO_CACHE_TTL);
-  const locator = new GeoLocator(backend, geoCache, { log, onLookup: o.onLookup });
+  const metrics = o.metrics;
+  const locator = new GeoLocator(backend, geoCache, {
+    log,
+    onLookup: (b, result) => {
+      metrics?.geoLookups.inc({ backend: b, result });
+      o.onLookup?.(b, result);
+    },
+  });
   const source = new SourceLocator(
     o.locateSource === false ? {} : { lat: env.SOURCE_LAT, lon: env.SOURCE_LON, ip: env.SOURCE_IP, publicIpUrl: env.PUBLIC_IP_URL },
     locator,
@@ -85,16 +99,22 @@ export function createGeo(env: Env, http: HttpClient, cache: SharedCache | undef
     budgetMs: o.budgetMs,
   });
   let stopped = false;
+  const stats = (): GeoStats => {
+    const q = backend instanceof HttpBackend ? backend.stats : undefined;
+    return { backend: backend.name, queueDepth: q?.queued ?? 0, queueMax: q?.maxQueue ?? 0, pending: locator.pending, throttled: q?.throttled ?? false };
+  };
+  metrics?.onCollect(() => metrics.geoQueueDepth.set(stats().queueDepth));
   return {
+    name: 'geo',
     backend: backend.name,
     enricher,
     lookup: (ip, signal) => locator.lookup(ip, signal),
     sourceLocation: (signal) => source.get(signal),
-    stats() {
-      const q = backend instanceof HttpBackend ? backend.stats : undefined;
-      return { backend: backend.name, queueDepth: q?.queued ?? 0, queueMax: q?.maxQueue ?? 0, pending: locator.pending, throttled: q?.throttled ?? false };
+    stats,
+    health() {
+      const s = stats();
+      return { status: s.throttled ? 'degraded' : 'ok', backend: s.backend, queue: s.queueDepth, queue_max: s.queueMax, pending: s.pending, throttled: s.throttled };
     },
-    offlineLoad: () => (backend instanceof OfflineBackend ? backend.stats : undefined),
     async start() {
       await locator.start();
       if (o.locateSource === false) return;

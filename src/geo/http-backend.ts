@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { writerBreakerPolicy, type HttpClient } from '../http-client/http-client.js';
 import { isDeadline } from '../util/abort.js';
-import { RateLimiter } from './rate-limiter.js';
+import { RateLimiter, type RateScope, type SharedBudget } from './rate-limiter.js';
 import { geoFailure, validCoordinates, type BackendAnswer, type GeoBackend, type GeoFailure, type GeoResult } from './types.js';
 
 /** The ip-api fields we ask for (smaller answers, and the API counts nothing extra). */
@@ -29,6 +29,12 @@ export interface HttpBackendOptions {
    */
   maxQueue?: number;
   now?: () => number;
+  /**
+   * Cluster mode: the budget of GEO_HTTP_RATE_PER_MINUTE shared by every
+   * replica through Redis (src/cluster/redis-rate-budget.ts), so N replicas
+   * spend one key's budget, not N. Without it the budget is this process's.
+   */
+  sharedBudget?: SharedBudget;
 }
 
 /**
@@ -68,6 +74,9 @@ export class HttpBackend implements GeoBackend {
       marginMs: o.marginMs,
       maxQueue: o.maxQueue ?? Math.min(10_000, Math.max(16, 2 * o.ratePerWindow)),
       now: this.now,
+      shared: o.sharedBudget,
+      // The longest one request can take: connect, then headers and body each within READ_TIMEOUT.
+      holdMs: http.opts.connectTimeoutMs + 2 * http.opts.readTimeoutMs,
     });
   }
 
@@ -76,8 +85,9 @@ export class HttpBackend implements GeoBackend {
     return this.base.origin;
   }
 
-  get stats(): { queued: number; maxQueue: number; inFlight: number; throttled: boolean } {
-    return { queued: this.limiter.queued, maxQueue: this.limiter.maxQueue, inFlight: this.inFlight, throttled: this.limiter.throttled };
+  get stats(): { queued: number; maxQueue: number; inFlight: number; throttled: boolean; rateScope: RateScope; rateLimit: number } {
+    const { scope, limit } = this.limiter.scope;
+    return { queued: this.limiter.queued, maxQueue: this.limiter.maxQueue, inFlight: this.inFlight, throttled: this.limiter.throttled, rateScope: scope, rateLimit: limit };
   }
 
   url(ip: string): URL {

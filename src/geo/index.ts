@@ -10,7 +10,7 @@
  * Wiring (src/app.ts, only when `env.GEO !== 'off'`):
  *
  * ```ts
- * const geo = createGeo(env, http, geoCache, log, { onLookup: (backend, result) => ... });
+ * const geo = createGeo(env, http, geoCache, log, { metrics });
  * await geo.start();                 // offline: loads the database here, not mid-round
  * new Collector(..., geo.enricher);  // hop geo fields + one `geo` point per target run
  * await geo.stop();                  // idempotent, safe without start(); nothing to flush
@@ -20,9 +20,11 @@
  *   `cache` holds answers under `geo:<backend>:<ip>` for GEO_CACHE_TTL
  *   (negative ones too; failures never). Standalone pass undefined (a
  *   `MemoryCache(GEO_CACHE_SIZE)` is made); in a cluster pass
- *   `new RedisCache(new MemoryCache(env.GEO_CACHE_SIZE), redis, `${env.REDIS_KEY_PREFIX}cache:`)`
- *   so the replicas ask about each address once per TTL. Only the http
- *   backend uses it: the offline database answers in ~20 µs.
+ *   `createCluster(...).geoCache` (Redis, src/cluster/index.ts) so the
+ *   replicas ask about each address once per TTL, and `o.sharedBudget =
+ *   createCluster(...).geoBudget` so they spend one GEO_HTTP_RATE_PER_MINUTE
+ *   together. Only the http backend uses them: the offline database answers
+ *   in ~20 µs.
  * - `geo.enricher`: the collector's Enricher (geo-enricher.ts) — at most
  *   2 s per target run (`o.budgetMs`); late lookups finish into the cache.
  * - `geo.lookup(ip, signal?)` → GeoAnswer: `private` (with the reserved
@@ -31,9 +33,8 @@
  * - `geo.sourceLocation(signal?)` → SourceLocation | undefined
  *   (SOURCE_LAT/LON, else SOURCE_IP located, else PUBLIC_IP_URL's answer located).
  * - `geo.stats()` → `{ backend, queueDepth, queueMax, pending, throttled }` for gauges.
- * - `geo.offlineLoad()` → load time and memory of the offline database once loaded.
  * - `geoCommand(args, env, http, cache, io?)` → exit code: `network-telemetry geo IP... [--json]`.
- * - `o.onLookup(backend, result)`: once per lookup, result `hit` | `miss` |
+ * - lookups are counted in telemetry_geo_lookups_total{backend, result}: `hit` | `miss` |
  *   `private` | `error` | `throttled` | `timeout` (map it to a counter).
  *
  * Private, loopback, link-local, CGNAT, multicast, documentation,
@@ -41,12 +42,4 @@
  * any backend; hops with them get `geo_private = true` and nothing else.
  */
 export { createGeo, type Geo, type GeoOptions, type GeoStats } from './geo.js';
-export { geoCommand, GEO_USAGE, type GeoCommandIo } from './geo-command.js';
-export { createGeoEnricher, type GeoEnricherDeps } from './geo-enricher.js';
-export type { GeoAnswer, GeoLookupResult } from './geo-locator.js';
-export type { SourceLocation } from './source-location.js';
-export type { OfflineLoadStats } from './offline-backend.js';
-export type { BackendName, GeoResult, GeoFailure, GeoFailureReason } from './types.js';
-export { haversineKm, EARTH_RADIUS_KM } from './haversine.js';
-export { reservedKind, type ReservedKind } from './reserved.js';
-export { normalizeIp } from './ip-address.js';
+export { geoCommand } from './geo-command.js';

@@ -27,6 +27,15 @@ import { performance } from 'node:perf_hooks';
  * Waiters queue in FIFO order; the queue is bounded (`maxQueue`): when full,
  * acquire() refuses at once instead of growing. One timer at a time, unref'd:
  * a pending lookup never keeps the process alive.
+ *
+ * Shared budget (cluster mode, `shared`): one API key spent by N replicas.
+ * The head of the queue, once this process's own window allows it, asks the
+ * shared budget (src/cluster/redis-rate-budget.ts: the same sliding-window
+ * log, kept in Redis, so the bound holds for the whole cluster) and is
+ * granted only when the cluster has room; one question at a time per
+ * process. While the shared budget cannot answer (Redis away) the process
+ * falls back to its local share (`shared.localShare(limit)`, the limit over
+ * the last known member count) and asks again after `retrySharedMs`.
  */
 
 export interface RateLimiterOptions {
@@ -39,7 +48,30 @@ export interface RateLimiterOptions {
   /** Waiting requests at most; more are refused with `queue_full`. */
   maxQueue: number;
   now?: () => number;
+  /** The cluster's budget for the same API key (cluster mode). */
+  shared?: SharedBudget;
+  /** Longest a request can take (its slot in the shared budget is held that long at most if its replica dies). Default 60 s. */
+  holdMs?: number;
+  /** While the shared budget is unavailable, ask it again after this long (default 1 s). */
+  retrySharedMs?: number;
 }
+
+export type SharedTake = { kind: 'granted' } | { kind: 'wait'; ms: number } | { kind: 'unavailable'; detail: string };
+
+/** A request budget shared by several processes (see the header comment). */
+export interface SharedBudget {
+  /** Take one slot of `limit` per `windowMs` for request `id` (in flight for at most `holdMs`). */
+  take(id: string, limit: number, windowMs: number, holdMs: number): Promise<SharedTake>;
+  /** Request `id` completed now: its slot frees one window from now. */
+  done(id: string, windowMs: number): void;
+  /** Request `id` never left: its slot frees now. */
+  refund(id: string): void;
+  /** What this process may use alone while the shared budget is away (at least 1). */
+  localShare(limit: number): number;
+}
+
+/** Where the limit in force comes from. */
+export type RateScope = 'process' | 'cluster' | 'local_share';
 
 /** A granted request: call `done()` when it completed (or failed), `refund()` if it never left. */
 export interface RateTicket {
@@ -72,6 +104,17 @@ export class RateLimiter {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly now: () => number;
+  private readonly shared?: SharedBudget;
+  private readonly holdMs: number;
+  private readonly retrySharedMs: number;
+  /** A question to the shared budget is in progress (one at a time). */
+  private taking = false;
+  private sharedDownUntil = 0;
+  /** The last question to the shared budget went unanswered (Redis away). */
+  private sharedDown = false;
+  private sharedWaitUntil = 0;
+  private grants = 0;
+  private readonly idPrefix = `${process.pid}-${Math.random().toString(36).slice(2, 8)}-`;
 
   constructor(o: RateLimiterOptions) {
     if (!(o.limit >= 1)) throw new RangeError('limit must be >= 1');
@@ -80,6 +123,16 @@ export class RateLimiter {
     this.marginMs = o.marginMs ?? 0;
     this.maxQueue = Math.max(0, Math.floor(o.maxQueue));
     this.now = o.now ?? (() => performance.now());
+    this.shared = o.shared;
+    this.holdMs = o.holdMs ?? 60_000;
+    this.retrySharedMs = o.retrySharedMs ?? 1000;
+  }
+
+  /** Where the limit in force comes from, and its value. */
+  get scope(): { scope: RateScope; limit: number } {
+    if (!this.shared) return { scope: 'process', limit: this.limit };
+    if (this.sharedDown) return { scope: 'local_share', limit: this.shared.localShare(this.limit) };
+    return { scope: 'cluster', limit: this.limit };
   }
 
   /** Requests waiting for a grant. */
@@ -97,12 +150,12 @@ export class RateLimiter {
   acquire(signal?: AbortSignal): Promise<AcquireResult> {
     if (this.stopped) return Promise.resolve({ ok: false, reason: 'aborted', detail: 'geo lookups stopped' });
     if (signal?.aborted) return Promise.resolve({ ok: false, reason: 'aborted', detail: 'aborted while queued' });
-    // Fast path keeps FIFO order: only when nobody is waiting.
-    if (this.queue.length === 0) {
+    // Fast path keeps FIFO order: only when nobody is waiting (and no shared budget must be asked).
+    if (this.queue.length === 0 && !this.shared) {
       const t = this.now();
-      if (this.blockedUntil(t) <= t) return Promise.resolve({ ok: true, ticket: this.grant(t) });
+      if (this.blockedUntil(t, this.limit) <= t) return Promise.resolve({ ok: true, ticket: this.grant(t) });
     }
-    if (this.queue.length >= this.maxQueue) {
+    if (this.queue.length >= (this.shared ? Math.max(1, this.maxQueue) : this.maxQueue)) {
       return Promise.resolve({ ok: false, reason: 'queue_full', detail: `${this.queue.length} lookups already waiting for the rate limit (${this.limit} per ${this.windowMs / 1000} s)` });
     }
     return new Promise<AcquireResult>((resolve) => {
@@ -147,17 +200,17 @@ export class RateLimiter {
     }
   }
 
-  /** Earliest time a grant may be made (≤ t: now; Infinity: when a request in flight completes). */
-  private blockedUntil(t: number): number {
+  /** Earliest time a grant may be made under `limit` (≤ t: now; Infinity: when a request in flight completes). */
+  private blockedUntil(t: number, limit: number): number {
     const span = this.windowMs + this.marginMs;
     let drop = 0;
     while (drop < this.ended.length && this.ended[drop]! <= t - span) drop++;
     if (drop) this.ended.splice(0, drop);
     let at = t;
     const occupied = this.inFlight + this.ended.length;
-    if (occupied >= this.limit) {
+    if (occupied >= limit) {
       // The oldest completions leave first; requests in flight leave only after completing.
-      const mustLeave = occupied - this.limit + 1;
+      const mustLeave = occupied - limit + 1;
       at = mustLeave <= this.ended.length ? this.ended[mustLeave - 1]! + span : Infinity;
     }
     if (this.pausedUntil > at) at = this.pausedUntil;
@@ -169,7 +222,8 @@ export class RateLimiter {
     return at;
   }
 
-  private grant(t: number): RateTicket {
+  /** `sharedId`: the request's slot in the shared budget, settled with it. */
+  private grant(t: number, sharedId?: string): RateTicket {
     this.inFlight++;
     if (this.serverRemaining !== Infinity) this.serverRemaining--;
     let settled = false;
@@ -180,6 +234,7 @@ export class RateLimiter {
         settled = true;
         this.inFlight--;
         this.ended.push(this.now());
+        if (sharedId) this.shared?.done(sharedId, this.windowMs + this.marginMs);
         this.schedule();
       },
       refund: () => {
@@ -187,9 +242,40 @@ export class RateLimiter {
         settled = true;
         this.inFlight--;
         if (this.serverRemaining !== Infinity) this.serverRemaining++;
+        if (sharedId) this.shared?.refund(sharedId);
         this.schedule();
       },
     };
+  }
+
+  /** Ask the shared budget for the head of the queue; the answer re-enters schedule(). */
+  private askShared(): void {
+    this.taking = true;
+    const id = `${this.idPrefix}${++this.grants}`;
+    const answer = (r: SharedTake) => {
+      this.taking = false;
+      const t = this.now();
+      this.sharedDown = r.kind === 'unavailable';
+      if (r.kind === 'granted') {
+        const w = this.queue[0];
+        // The slot goes to whoever heads the queue now (the asker may have given up meanwhile).
+        if (this.stopped || !w) this.shared!.refund(id);
+        else {
+          this.queue.shift();
+          if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort);
+          w.resolve({ ok: true, ticket: this.grant(t, id) });
+        }
+      } else if (r.kind === 'wait') {
+        // Poll at least every second: a slot held for a request in flight elsewhere frees when it completes.
+        this.sharedWaitUntil = t + Math.min(Math.max(1, r.ms), 1000);
+      } else {
+        this.sharedDownUntil = t + this.retrySharedMs;
+      }
+      this.schedule();
+    };
+    this.shared!.take(id, this.limit, this.windowMs + this.marginMs, this.holdMs).then(answer, (err: unknown) =>
+      answer({ kind: 'unavailable', detail: (err as Error)?.message ?? String(err) }),
+    );
   }
 
   private schedule(): void {
@@ -200,9 +286,12 @@ export class RateLimiter {
     }
     for (;;) {
       const w = this.queue[0];
-      if (!w) return;
+      if (!w || this.taking) return; // a shared-budget answer calls schedule() again
       const t = this.now();
-      const at = this.blockedUntil(t);
+      const useShared = this.shared !== undefined && t >= this.sharedDownUntil;
+      const limit = this.shared && !useShared ? this.shared.localShare(this.limit) : this.limit;
+      let at = this.blockedUntil(t, limit);
+      if (useShared && this.sharedWaitUntil > at) at = this.sharedWaitUntil;
       if (at === Infinity) return; // a completion (done/refund) calls schedule() again
       if (at > t) {
         // +1 ms: timers may fire a hair early relative to performance.now().
@@ -213,6 +302,7 @@ export class RateLimiter {
         this.timer.unref();
         return;
       }
+      if (useShared) return this.askShared();
       this.queue.shift();
       if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort);
       w.resolve({ ok: true, ticket: this.grant(t) });

@@ -75,6 +75,11 @@ export class BreakerRegistry {
     return done;
   }
 
+  /** Forget a host (no target uses it any more): its state and gauge go. */
+  forget(host: string): void {
+    if (this.breakers.delete(host)) this.events.evicted?.(host);
+  }
+
   /** Drop idle breakers from the old end of the LRU order. Cheap: stops at the first recent one. */
   evict(now = this.now()): void {
     for (const [host, entry] of this.breakers) {

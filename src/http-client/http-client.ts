@@ -2,9 +2,12 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
-import { BreakerRegistry, type BreakerEvents, type BreakerRegistryOptions } from './breaker-registry.js';
-import { CircuitOpenError, type BreakerPermit } from './circuit-breaker.js';
+import type { ComponentHealth, Deadline } from '../lifecycle/component.js';
+import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
+import { BreakerRegistry, type BreakerRegistryOptions } from './breaker-registry.js';
+import { BREAKER_STATE_VALUE, CircuitOpenError, type BreakerPermit } from './circuit-breaker.js';
 import { ConnectionBudget } from './connection-budget.js';
 
 /**
@@ -87,12 +90,6 @@ export const writerBreakerPolicy: BreakerPolicy = (o, aborted) => {
   return aborted ? 'neutral' : 'failure';
 };
 
-export interface HttpClientEvents extends BreakerEvents {
-  connectionOpened?: () => void;
-  /** A call refused by an open circuit. */
-  rejected?: (origin: string) => void;
-}
-
 export interface HttpRequestOptions {
   method?: string;
   headers?: Record<string, string>;
@@ -104,6 +101,14 @@ export interface HttpRequestOptions {
   /** false: close the connection after this exchange. */
   reuseConnection?: boolean;
   policy?: BreakerPolicy;
+  /**
+   * false: no per-origin circuit breaker for this call. For callers with a
+   * recovery policy of their own: the outbox's writers send one trial per
+   * step of an exponential backoff capped at INFLUX_RETRY_MAX, which brings
+   * them back within seconds of a database's return, where the breaker would
+   * keep them out for CIRCUIT_RECOVERY_TIMEOUT (see outbox/endpoint-writer.ts).
+   */
+  breaker?: boolean;
   /** Overrides READ_TIMEOUT for this request (headers and body each). */
   readTimeoutMs?: number;
 }
@@ -138,24 +143,71 @@ diagnosticsChannel.subscribe('undici:client:sendHeaders', (msg) => {
 });
 
 export class HttpClient {
+  readonly name = 'http-client';
   readonly breakers: BreakerRegistry;
   readonly budget: ConnectionBudget;
   private readonly agents: { strict: Agent; insecure: Agent };
-  private readonly sweep: NodeJS.Timeout;
-  connectionsOpened = 0;
-  rejections = 0;
+  private sweep?: NodeJS.Timeout;
+  private closing?: Promise<void>;
 
   constructor(
     readonly opts: HttpClientOptions,
-    private readonly events: HttpClientEvents = {},
+    private readonly metrics?: TelemetryMetrics,
     now: () => number = Date.now,
+    log?: Logger,
   ) {
     this.budget = new ConnectionBudget(opts.maxConnections);
-    this.breakers = new BreakerRegistry(opts.breaker, now, events);
+    this.breakers = new BreakerRegistry(opts.breaker, now, {
+      transition: (host, from, to) => {
+        metrics?.breakerTransitions.inc({ to });
+        metrics?.breakerState.set({ host }, BREAKER_STATE_VALUE[to]);
+        log?.info({ host, from, to }, 'circuit breaker transition');
+      },
+      evicted: (host) => metrics?.breakerState.remove({ host }),
+    });
     this.agents = { strict: this.makeAgent(true), insecure: this.makeAgent(false) };
+    if (metrics) {
+      metrics.poolMax.set(opts.maxConnections);
+      metrics.breakersMax.set(opts.breaker.maxBreakers);
+      metrics.onCollect(() => {
+        metrics.poolActive.set(this.budget.busySockets);
+        metrics.poolIdle.set(this.budget.idleSockets);
+        metrics.poolPending.set(this.pendingRequests());
+        metrics.breakers.set(this.breakers.size);
+        for (const [host, { breaker }] of this.breakers.entries()) metrics.breakerState.set({ host }, BREAKER_STATE_VALUE[breaker.state]);
+      });
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.sweep || this.closing) return;
     // One shared sweep evicts idle breakers even when no new call arrives.
-    this.sweep = setInterval(() => this.breakers.evict(), Math.min(30_000, Math.max(1000, opts.breaker.idleEvictMs / 4)));
+    this.sweep = setInterval(() => this.breakers.evict(), Math.min(30_000, Math.max(1000, this.opts.breaker.idleEvictMs / 4)));
     this.sweep.unref();
+  }
+
+  health(): ComponentHealth {
+    return {
+      status: 'ok',
+      open_circuits: this.breakers.notClosed(),
+      connections_open: this.budget.openSockets,
+      connections_max: this.opts.maxConnections,
+    };
+  }
+
+  /** Close every connection; requests in flight fail. Idempotent, safe without start. */
+  stop(deadline?: Deadline): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.sweep);
+      const destroy = Promise.allSettled([this.agents.strict.destroy(), this.agents.insecure.destroy()]);
+      await (deadline ? deadline.race(destroy) : destroy);
+    })();
+    return this.closing;
+  }
+
+  /** Same as stop() without a deadline (one-shot tools and tests). */
+  close(): Promise<void> {
+    return this.stop();
   }
 
   private makeAgent(rejectUnauthorized: boolean): Agent {
@@ -175,8 +227,7 @@ export class HttpClient {
               callback(err ?? new Error('connect failed'), null);
               return;
             }
-            this.connectionsOpened++;
-            this.events.connectionOpened?.();
+            this.metrics?.connectionsOpened.inc();
             callback(null, sock);
           }) as Socket | undefined;
           if (failedEarly || !socket) return;
@@ -223,11 +274,11 @@ export class HttpClient {
    */
   async request(url: string | URL, o: HttpRequestOptions = {}): Promise<HttpOutcome> {
     const u = typeof url === 'string' ? new URL(url) : url;
+    if (o.breaker === false) return this.exchange(u, o);
     const breaker = this.breakers.get(u.origin);
     const permit = breaker.acquire();
     if (permit instanceof CircuitOpenError) {
-      this.rejections++;
-      this.events.rejected?.(u.origin);
+      this.metrics?.breakerRejections.inc();
       return { ok: false, error: permit, timings: { totalMs: 0 }, circuitOpen: true };
     }
     const outcome = await this.exchange(u, o);
@@ -266,10 +317,6 @@ export class HttpClient {
     });
   }
 
-  async close(): Promise<void> {
-    clearInterval(this.sweep);
-    await Promise.allSettled([this.agents.strict.destroy(), this.agents.insecure.destroy()]);
-  }
 }
 
 function isTimeoutReason(r: unknown): boolean {

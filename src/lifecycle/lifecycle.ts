@@ -39,6 +39,8 @@ export class Lifecycle {
 
   async start(): Promise<void> {
     for (const p of this.parts) {
+      // A stop during start (a signal while starting): start nothing more.
+      if (this.stopping) return;
       try {
         await p.component.start();
       } catch (err) {

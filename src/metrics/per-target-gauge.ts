@@ -1,39 +1,53 @@
 /**
- * A gauge with one series per target, kept in a Map and rendered as text
- * directly. prom-client's Gauge hashes a label object on every set and formats
- * every series through generic code at every scrape: at 10,000 targets its two
+ * A gauge with one series per target (optionally per target and one more
+ * label: probe, phase), kept in a Map and rendered as text directly.
+ * prom-client's Gauge hashes a label object on every set and formats every
+ * series through generic code at every scrape: at 10,000 targets its two
  * per-target gauges blocked the event loop for ~80 ms per scrape (the largest
  * source of event-loop lag in the scale benchmark). Here a series' label text
- * is escaped once, when the target first appears, and its line is built when
+ * is escaped once, when the series first appears, and its line is built when
  * it is set, so a scrape only joins strings.
  */
 export class PerTargetGauge {
-  /** target -> its exposition line, built when the value is set (sets are spread over the interval, scrapes are not). */
-  private readonly series = new Map<string, { prefix: string; line: string }>();
+  /** target -> (second label value | '') -> its exposition line, built when the value is set. */
+  private readonly series = new Map<string, Map<string, { prefix: string; line: string }>>();
 
   constructor(
     readonly name: string,
     private readonly help: string,
+    /** Name of the second label (`probe`, `phase`), if any. */
+    private readonly label?: string,
   ) {}
 
-  set(target: string, value: number): void {
-    const s = this.series.get(target);
+  set(target: string, value: number, labelValue = ''): void {
+    let perTarget = this.series.get(target);
+    if (!perTarget) this.series.set(target, (perTarget = new Map()));
+    const s = perTarget.get(labelValue);
     if (s) {
       s.line = s.prefix + formatValue(value);
     } else {
-      const prefix = `${this.name}{target="${escapeLabelValue(target)}"} `;
-      this.series.set(target, { prefix, line: prefix + formatValue(value) });
+      const extra = this.label ? `,${this.label}="${escapeLabelValue(labelValue)}"` : '';
+      const prefix = `${this.name}{target="${escapeLabelValue(target)}"${extra}} `;
+      perTarget.set(labelValue, { prefix, line: prefix + formatValue(value) });
     }
   }
 
-  remove(target: string): void {
-    this.series.delete(target);
+  /** Drop one series (labelValue given) or every series of the target. */
+  remove(target: string, labelValue?: string): void {
+    if (labelValue === undefined) this.series.delete(target);
+    else this.series.get(target)?.delete(labelValue);
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const m of this.series.values()) n += m.size;
+    return n;
   }
 
   /** Text exposition format 0.0.4, as prom-client renders a gauge. */
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${this.name} gauge`];
-    for (const s of this.series.values()) lines.push(s.line);
+    for (const m of this.series.values()) for (const s of m.values()) lines.push(s.line);
     return `${lines.join('\n')}\n`;
   }
 }

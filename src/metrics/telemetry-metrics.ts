@@ -46,9 +46,16 @@ export class TelemetryMetrics {
   readonly probes = this.counter('telemetry_probes_total', 'Probes run by kind and result (success/failure)', ['probe', 'result']);
   readonly probeFailures = this.counter('telemetry_probe_failures_total', 'Failed probes by kind and reason', ['probe', 'reason']);
   readonly errors = this.counter('telemetry_errors_total', 'Internal errors by component (bugs, storage failures)', ['component']);
-  // One series per target: rendered outside prom-client (see PerTargetGauge).
+  // Per-target series (blackbox-style, PER_TARGET_METRICS): rendered outside prom-client (see PerTargetGauge).
   readonly rttAvg = new PerTargetGauge('telemetry_rtt_avg_ms', 'Last ICMP average round-trip time per target');
   readonly packetLoss = new PerTargetGauge('telemetry_packet_loss_percent', 'Last ICMP packet loss per target');
+  readonly probeSuccess = new PerTargetGauge('telemetry_probe_success', 'Last run of the probe on the target succeeded (1) or failed (0)', 'probe');
+  readonly probeLastDuration = new PerTargetGauge('telemetry_probe_last_duration_seconds', 'Duration of the last run of the probe on the target', 'probe');
+  readonly httpPhase = new PerTargetGauge('telemetry_http_phase_seconds', 'Last HTTP probe of the target, by phase (dns, connect, tls, ttfb, transfer, total)', 'phase');
+  readonly dnsQuery = new PerTargetGauge('telemetry_dns_query_seconds', 'Last DNS probe query time of the target');
+  readonly tcpConnect = new PerTargetGauge('telemetry_tcp_connect_seconds', 'Last TCP probe connect time of the target');
+  readonly hopCount = new PerTargetGauge('telemetry_hop_count', 'Hops of the last trace of the target');
+  private readonly perTarget = [this.rttAvg, this.packetLoss, this.probeSuccess, this.probeLastDuration, this.httpPhase, this.dnsQuery, this.tcpConnect, this.hopCount];
   readonly childProcesses = this.gauge('telemetry_child_processes', 'Probe tool processes running now, per pool (fping, mtr)', ['pool']);
   readonly childProcessesMax = this.gauge('telemetry_child_processes_max', 'Bound of each tool pool (mtr: WORKER_POOL_SIZE; fping: ceil(MAX_CONCURRENT_OPERATIONS / BATCH_SIZE))', ['pool']);
   readonly childProcessesStarted = this.counter('telemetry_child_processes_started_total', 'Probe tool processes started', ['tool']);
@@ -58,6 +65,7 @@ export class TelemetryMetrics {
   readonly breakerTransitions = this.counter('telemetry_circuit_breaker_transitions_total', 'Circuit breaker transitions by new state', ['to']);
   readonly breakerRejections = this.counter('telemetry_circuit_breaker_rejections_total', 'Calls refused by an open circuit without touching the network');
   readonly breakers = this.gauge('telemetry_circuit_breakers', 'Hosts with a circuit breaker in memory');
+  readonly breakersMax = this.gauge('telemetry_circuit_breakers_max', 'CIRCUIT_MAX_HOSTS: bound of the breakers kept in memory');
   readonly poolActive = this.gauge('telemetry_connection_pool_active', 'Outbound HTTP sockets carrying a request');
   readonly poolIdle = this.gauge('telemetry_connection_pool_idle', 'Outbound HTTP sockets open and idle (keep-alive)');
   readonly poolMax = this.gauge('telemetry_connection_pool_max', 'MAX_CONNECTIONS: cap on open outbound HTTP sockets');
@@ -65,7 +73,7 @@ export class TelemetryMetrics {
   readonly connectionsOpened = this.counter('telemetry_connections_opened_total', 'Outbound HTTP connections opened');
 
   // --- sink ------------------------------------------------------------
-  readonly pointsStored = this.counter('telemetry_points_stored_total', 'Points committed to local storage (embedded store or outbox)');
+  readonly pointsStored = this.counter('telemetry_points_stored_total', 'Points committed to local storage: to the outbox when a database is configured, else to the embedded store');
   readonly pointsWritten = this.counter('telemetry_points_written_total', 'Points acknowledged by a database endpoint', ['endpoint']);
   readonly pointsDropped = this.counter('telemetry_points_dropped_total', 'Points dropped, by reason', ['reason']);
   readonly storeBytes = this.gauge('telemetry_store_bytes', 'Bytes on disk of the embedded store (database file + WAL; bound: EMBEDDED_MAX_BYTES)');
@@ -81,7 +89,7 @@ export class TelemetryMetrics {
     'Longest single maintenance step (rollup, retention, vacuum) in the store worker during the last second: the longest a write or query waited for it',
   );
   readonly outboxPoints = this.gauge('telemetry_outbox_points', 'Points in the outbox not yet acknowledged by every endpoint');
-  readonly outboxBytes = this.gauge('telemetry_outbox_bytes', 'Line-protocol bytes held by the outbox (bound: OUTBOX_MAX_BYTES)');
+  readonly outboxBytes = this.gauge('telemetry_outbox_bytes', 'Bytes the outbox uses on disk: pages of outbox.db in use plus its WAL (bound: OUTBOX_MAX_BYTES)');
   readonly outboxMaxBytes = this.gauge('telemetry_outbox_max_bytes', 'OUTBOX_MAX_BYTES');
   readonly outboxOldestAge = this.gauge('telemetry_outbox_oldest_age_seconds', 'Age of the oldest point in the outbox');
   readonly outboxPending = this.gauge('telemetry_outbox_pending_points', 'Points not yet acknowledged, per endpoint', ['endpoint']);
@@ -92,23 +100,43 @@ export class TelemetryMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly writeDuplicates = this.counter(
+    'telemetry_write_duplicates_total',
+    'Re-sent points (after a crash or a timeout) that the receiver refused as already stored: delivered, not lost',
+    ['endpoint'],
+  );
   readonly writeErrors = this.counter('telemetry_write_errors_total', 'Failed write requests by endpoint and kind', ['endpoint', 'kind']);
   readonly endpointUp = this.gauge('telemetry_write_endpoint_up', '1 when the last write to the endpoint succeeded (or nothing was pending), 0 while failing', ['endpoint']);
 
   // --- cluster ---------------------------------------------------------
   readonly clusterMembers = this.gauge('telemetry_cluster_members', 'Live members in this replica\'s cluster view (1 when standalone or when Redis is away)');
   readonly targetsOwned = this.gauge('telemetry_targets_owned', 'Configured targets this replica collects');
-  readonly slotClaims = this.counter('telemetry_slot_claims_total', 'Slot claims by result (won, lost, error, unshared)', ['result']);
+  readonly lookupCacheEntries = this.gauge('telemetry_lookup_cache_entries', 'Entries of the in-process lookup cache (reverse DNS; in front of Redis in a cluster)');
+  readonly lookupCacheMax = this.gauge('telemetry_lookup_cache_max_entries', 'LOOKUP_CACHE_SIZE: bound of the in-process lookup cache');
+  readonly slotClaims = this.counter(
+    'telemetry_slot_claims_total',
+    'Slot claims by result: won, lost, late (Redis ran it after the replica stopped waiting) and error (the view decided), unshared (no fresh view: collected without a claim)',
+    ['result'],
+  );
   readonly rebalances = this.counter('telemetry_cluster_rebalances_total', 'Ownership recomputations that moved targets');
   readonly redisConnected = this.gauge('telemetry_redis_connected', '1 while the Redis connection is ready (cluster mode)');
   readonly clusterViewAge = this.gauge('telemetry_cluster_view_age_seconds', 'Seconds since the last successful cluster heartbeat (-1 before the first)');
+  readonly clusterClockOffset = this.gauge('telemetry_cluster_clock_offset_seconds', "Redis's clock minus this replica's, estimated from heartbeats (claims name slots by Redis's clock)");
+  readonly peerRequests = this.counter('telemetry_peer_requests_total', 'Requests to other cluster members by result (ok, or why the member was unavailable)', ['result']);
 
   // --- geolocation -----------------------------------------------------
   readonly geoLookups = this.counter('telemetry_geo_lookups_total', 'Geolocation lookups by backend and result (hit, miss, private, error, throttled, timeout)', ['backend', 'result']);
   readonly geoQueueDepth = this.gauge('telemetry_geo_queue_depth', 'Geolocation API requests waiting for rate budget');
+  readonly geoRateLimit = this.gauge(
+    'telemetry_geo_rate_limit',
+    'Geolocation API requests allowed per minute, by scope: cluster (GEO_HTTP_RATE_PER_MINUTE shared through Redis), local_share (its share while Redis is away), process (no Redis)',
+    ['scope'],
+  );
 
   // --- server ----------------------------------------------------------
   readonly adhocRuns = this.gauge('telemetry_adhoc_runs_in_flight', 'POST /collect runs in flight (bound: MAX_ADHOC_RUNS)');
+  readonly apiConnections = this.gauge('telemetry_api_connections', 'Open connections to the daemon\'s HTTP server (bound: MAX_API_CONNECTIONS)');
+  readonly apiConnectionsMax = this.gauge('telemetry_api_connections_max', 'MAX_API_CONNECTIONS');
   readonly httpRequests = this.counter('telemetry_http_requests_total', 'Requests to the daemon API by route and status', ['route', 'status']);
 
   // --- configuration -------------------------------------------------------
@@ -137,6 +165,11 @@ export class TelemetryMetrics {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
+  /** A target left the configuration: its per-target series go. */
+  forgetTarget(target: string): void {
+    for (const g of this.perTarget) g.remove(target);
+  }
+
   /** Run `fn` at every scrape, before the registry renders (live-state gauges). */
   onCollect(fn: () => void): void {
     this.collectors.push(fn);
@@ -151,6 +184,8 @@ export class TelemetryMetrics {
         this.errors.inc({ component: 'metrics' });
       }
     }
-    return (await this.registry.metrics()) + this.rttAvg.render() + this.packetLoss.render();
+    let text = await this.registry.metrics();
+    for (const g of this.perTarget) text += g.render();
+    return text;
   }
 }

@@ -1,33 +1,27 @@
-import type { Logger } from 'pino';
-import type { HttpClient } from '../http-client/http-client.js';
-import { dnsProbe } from './dns/dns-probe.js';
-import { createHttpProbe } from './http/http-probe.js';
-import { createIcmpProbe, FpingBatcher, type IcmpOptions } from './icmp/icmp-probe.js';
-import type { ProcessRunner } from './tools/process-runner.js';
-import { tcpProbe } from './tcp/tcp-probe.js';
-import { createTraceProbe, type TraceOptions } from './trace/trace-probe.js';
-import type { RouteMemory } from './trace/route-memory.js';
-import type { ProbeRegistry } from './types.js';
+import { dnsModule } from './dns/index.js';
+import { httpModule } from './http/index.js';
+import { icmpModule } from './icmp/index.js';
+import type { ProbeDeps, ProbeModule } from './module.js';
+import { tcpModule } from './tcp/index.js';
+import { traceModule } from './trace/index.js';
+import type { Probe } from './types.js';
 
-export interface ProbeDeps {
-  http: HttpClient;
-  /** fping processes. */
-  pingRunner: ProcessRunner;
-  /** mtr processes (WORKER_POOL_SIZE). */
-  traceRunner: ProcessRunner;
-  routeMemory: RouteMemory;
-  icmp: IcmpOptions;
-  trace: TraceOptions;
-  log: Logger;
+/**
+ * Every probe kind, in the order a target runs them: the whole list in one
+ * literal. Adding a probe = a folder exporting a ProbeModule + a line here.
+ */
+export const PROBE_MODULES = [icmpModule, traceModule, httpModule, tcpModule, dnsModule] as const;
+
+export type ProbeKind = (typeof PROBE_MODULES)[number]['kind'];
+export const PROBE_KINDS: readonly ProbeKind[] = PROBE_MODULES.map((m) => m.kind);
+
+/** Kind -> probe function, built once with the app's shared parts. */
+export type ProbeRegistry = ReadonlyMap<string, Probe>;
+
+export function createProbes(deps: ProbeDeps, modules: readonly ProbeModule[] = PROBE_MODULES as readonly ProbeModule[]): ProbeRegistry {
+  return new Map(modules.map((m) => [m.kind, m.create(deps) as Probe]));
 }
 
-/** Probe kind -> implementation: the whole list, in one literal. */
-export function createProbeRegistry(d: ProbeDeps): ProbeRegistry {
-  return {
-    icmp: createIcmpProbe(new FpingBatcher(d.pingRunner, d.icmp, d.log)),
-    trace: createTraceProbe(d.traceRunner, d.routeMemory, d.trace, d.log),
-    http: createHttpProbe(d.http),
-    tcp: tcpProbe,
-    dns: dnsProbe,
-  };
+export function moduleOf(kind: string, modules: readonly ProbeModule[] = PROBE_MODULES as readonly ProbeModule[]): ProbeModule | undefined {
+  return modules.find((m) => m.kind === kind);
 }

@@ -1,4 +1,3 @@
-import type { ProbeKind, Target } from '../config/targets.js';
 import type { AnySample } from '../samples/sample.js';
 
 /**
@@ -30,8 +29,21 @@ export const REASONS = [
 ] as const;
 export type Reason = (typeof REASONS)[number];
 
+/** What a probe knows of its target (its own settings come as the second argument). */
+export interface TargetRef {
+  /** Tag value `target`. */
+  name: string;
+  /** FQDN or IP address. */
+  host: string;
+  /** Address family to resolve the host in; null = what the resolver returns first. */
+  family: 4 | 6 | null;
+  intervalS: number;
+  /** Deadline of one probe run of this target, in seconds. */
+  timeoutS: number;
+}
+
 export interface ProbeContext {
-  target: Target;
+  target: TargetRef;
   /** Timestamp of every sample of this run (slot start, or request time for ad-hoc runs). */
   timeMs: number;
   /** `target`, `source` and (ad-hoc runs) `mode` tags. */
@@ -54,13 +66,12 @@ export interface ProbeOutcome {
 
 export interface ProbeResult extends ProbeOutcome {
   target: string;
-  probe: ProbeKind;
+  probe: string;
   durationMs: number;
 }
 
-/** One signature for every probe kind; the registry maps kind -> Probe. */
-export type Probe = (ctx: ProbeContext) => Promise<ProbeOutcome>;
-export type ProbeRegistry = Record<ProbeKind, Probe>;
+/** One signature for every probe kind: the context and this target's settings of the probe. */
+export type Probe<Spec = unknown> = (ctx: ProbeContext, spec: Spec) => Promise<ProbeOutcome>;
 
 export function failure(reason: Reason, detail: string | undefined, samples: AnySample[] = [], summary: ProbeOutcome['summary'] = {}): ProbeOutcome {
   return { success: false, reason, detail, samples, summary };

@@ -1,7 +1,7 @@
-import { SCHEMA, type FieldType, type Measurement } from './schema.js';
+import type { FieldType, Measurement, Measurements } from './measurement.js';
 
 type ValueOf<T extends FieldType> = T extends 'string' ? string : T extends 'boolean' ? boolean : number;
-type SchemaFields<M extends Measurement> = (typeof SCHEMA)[M]['fields'];
+type SchemaFields<M extends Measurement> = Measurements[M] extends { fields: infer F } ? F : never;
 
 /** Fields of measurement M, typed from the schema: a probe cannot write an unknown field. */
 export type FieldsOf<M extends Measurement> = {

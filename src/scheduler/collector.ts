@@ -1,13 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { ProbeKind, Target } from '../config/targets.js';
+import type { Target } from '../config/targets.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
+import type { ProbeRegistry } from '../probes/registry.js';
+import type { ProbeOutcome, ProbeResult, Reason } from '../probes/types.js';
 import type { AnySample, Sample } from '../samples/sample.js';
 import type { Sink } from '../sinks/sink.js';
-import { CommitQueue } from './commit-queue.js';
-import { deadlineSignal, round3 } from '../util/abort.js';
+import { round3 } from '../util/numbers.js';
+import { deadlineSignal } from '../util/abort.js';
 import type { Semaphore } from '../util/semaphore.js';
-import type { ProbeOutcome, ProbeRegistry, ProbeResult } from '../probes/types.js';
+import { CommitQueue } from './commit-queue.js';
 
 export interface CollectOptions {
   /** Timestamp of the points: the slot start, or the request time for ad-hoc runs. */
@@ -16,6 +18,15 @@ export interface CollectOptions {
   adhoc?: boolean;
   /** Aborts at shutdown (or the ad-hoc request timeout). */
   signal: AbortSignal;
+  /** Ad-hoc runs also take a permit of their own share of the operations bound. */
+  share?: Semaphore;
+}
+
+export interface CollectRun {
+  /** One result per probe, once each has settled or overrun its deadline. */
+  results: ProbeResult[];
+  /** Every probe has really ended (a probe that ignored its deadline may end later than `results`). */
+  settled: Promise<void>;
 }
 
 /**
@@ -27,8 +38,18 @@ export interface Enricher {
   enrich(target: Target, samples: AnySample[], ctx: { timeMs: number; tags: Record<string, string>; signal: AbortSignal }): Promise<AnySample[]>;
 }
 
+/** Who hears about every probe result (the target status board). */
+export type ResultListener = (target: Target, r: ProbeResult, o: { timeMs: number; adhoc: boolean }) => void;
+
 /** Extra time a probe gets past its deadline before the runner stops waiting for it. */
 const HARD_STOP_GRACE_MS = 1000;
+
+/**
+ * Failures a shutdown itself can cause (a tool killed, the spawner helper
+ * gone, a probe aborted): while stopping they mean "cut short", not "the
+ * target failed", so they are not stored.
+ */
+const SHUTDOWN_REASONS: ReadonlySet<Reason> = new Set(['aborted', 'tool_error', 'tool_missing', 'internal_error', 'parse_error']);
 
 /**
  * Runs the probes of one target, each under the operations semaphore
@@ -38,6 +59,9 @@ const HARD_STOP_GRACE_MS = 1000;
  */
 export class Collector {
   private readonly commits: CommitQueue;
+  /** Set when shutdown begins (before in-flight probes are aborted). */
+  stopping = false;
+  private lastCommitErrorLog = 0;
 
   constructor(
     private readonly probes: ProbeRegistry,
@@ -47,21 +71,29 @@ export class Collector {
     private readonly log: Logger,
     private readonly sourceName: string,
     private readonly enricher?: Enricher,
+    private readonly onResult?: ResultListener,
   ) {
-    this.commits = new CommitQueue(sink);
+    this.commits = new CommitQueue(sink, metrics, log);
   }
 
-  async collect(target: Target, kinds: readonly ProbeKind[], o: CollectOptions): Promise<ProbeResult[]> {
+  async collect(target: Target, kinds: readonly string[], o: CollectOptions): Promise<CollectRun> {
     const tags: Record<string, string> = { target: target.name, source: this.sourceName };
     if (o.adhoc) tags.mode = 'adhoc';
-    const results = await Promise.all(kinds.map((k) => this.runProbe(k, target, tags, o)));
+    const settles: Promise<unknown>[] = [];
+    const results = await Promise.all(kinds.map((k) => this.runProbe(k, target, tags, o, settles)));
+    const settled = Promise.allSettled(settles).then(() => undefined);
     // A probe cut short by shutdown measured nothing: store nothing for it, so a
     // peer's (or the next start's) real point for this slot is not overwritten.
-    const kept = results.filter((r) => r.reason !== 'aborted');
-    const samples: AnySample[] = [];
-    for (const r of kept) {
-      samples.push(...r.samples, this.probePoint(r, tags, o.timeMs));
+    for (const r of results) {
+      if (!r.success && this.stopping && r.reason && SHUTDOWN_REASONS.has(r.reason)) {
+        r.detail = `cut short by shutdown (${r.reason}: ${r.detail ?? ''})`;
+        r.reason = 'aborted';
+      }
     }
+    const kept = results.filter((r) => r.reason !== 'aborted');
+    for (const r of kept) this.account(target, r, o);
+    const samples: AnySample[] = [];
+    for (const r of kept) samples.push(...r.samples, this.probePoint(r, tags, o.timeMs));
     if (this.enricher && samples.length && !o.signal.aborted) {
       try {
         const extra = await this.enricher.enrich(target, samples, { timeMs: o.timeMs, tags, signal: o.signal });
@@ -73,8 +105,19 @@ export class Collector {
         this.log.error({ err, target: target.name }, 'enrichment failed (bug): points stored without it');
       }
     }
-    if (samples.length) await this.commits.commit(samples);
-    return results;
+    if (samples.length) {
+      try {
+        await this.commits.commit(samples);
+      } catch (err) {
+        // Counted as dropped points by the commit queue; the sink's health says why.
+        this.metrics.errors.inc({ component: 'sink' });
+        if (Date.now() - this.lastCommitErrorLog > 60_000) {
+          this.lastCommitErrorLog = Date.now();
+          this.log.error({ error: (err as Error).message, points: samples.length }, 'points could not be stored (logged once a minute while it lasts)');
+        }
+      }
+    }
+    return { results, settled };
   }
 
   private probePoint(r: ProbeResult, tags: Record<string, string>, timeMs: number): Sample<'probe'> {
@@ -86,31 +129,40 @@ export class Collector {
     };
   }
 
-  private async runProbe(kind: ProbeKind, target: Target, tags: Record<string, string>, o: CollectOptions): Promise<ProbeResult> {
+  private async runProbe(kind: string, target: Target, tags: Record<string, string>, o: CollectOptions, settles: Promise<unknown>[]): Promise<ProbeResult> {
     const t0 = performance.now();
-    const done = (out: ProbeOutcome): ProbeResult => {
-      const r: ProbeResult = { ...out, target: target.name, probe: kind, durationMs: performance.now() - t0 };
-      this.account(r);
-      return r;
-    };
+    const done = (out: ProbeOutcome): ProbeResult => ({ ...out, target: target.name, probe: kind, durationMs: performance.now() - t0 });
+    const probe = this.probes.get(kind);
+    if (!probe) return done({ success: false, reason: 'internal_error', detail: `no probe "${kind}" registered`, samples: [], summary: {} });
+    let shared = false;
     try {
+      if (o.share) {
+        await o.share.acquire(o.signal);
+        shared = true;
+      }
       await this.operations.acquire(o.signal);
     } catch {
+      if (shared) o.share!.release();
       return done({ success: false, reason: 'aborted', detail: 'shut down before the probe started', samples: [], summary: {} });
     }
     const timeoutMs = target.timeoutS * 1000;
     const { signal, dispose } = deadlineSignal(timeoutMs, o.signal);
-    const running = this.probes[kind]({ target, timeMs: o.timeMs, tags, signal }).catch((err: unknown): ProbeOutcome => {
-      this.metrics.errors.inc({ component: `probe_${kind}` });
-      this.log.error({ err, target: target.name, probe: kind }, 'probe threw (bug): recorded as internal_error');
-      return { success: false, reason: 'internal_error', detail: String((err as Error)?.message ?? err).slice(0, 300), samples: [], summary: {} };
-    });
-    // The permit is held until the probe really settles, so the bound stays true
+    const running = Promise.resolve()
+      .then(() => probe({ target, timeMs: o.timeMs, tags, signal }, target.specs[kind]))
+      .catch((err: unknown): ProbeOutcome => {
+        this.metrics.errors.inc({ component: `probe_${kind}` });
+        this.log.error({ err, target: target.name, probe: kind }, 'probe threw (bug): recorded as internal_error');
+        return { success: false, reason: 'internal_error', detail: String((err as Error)?.message ?? err).slice(0, 300), samples: [], summary: {} };
+      });
+    // The permits are held until the probe really settles, so the bounds stay true
     // even for a probe that ignores its deadline; the caller does not wait that long.
-    void running.finally(() => {
-      dispose();
-      this.operations.release();
-    });
+    settles.push(
+      running.finally(() => {
+        dispose();
+        this.operations.release();
+        if (shared) o.share!.release();
+      }),
+    );
     let hardStop: NodeJS.Timeout | undefined;
     const overran = new Promise<ProbeOutcome>((resolve) => {
       hardStop = setTimeout(() => {
@@ -124,16 +176,16 @@ export class Collector {
     return done(out);
   }
 
-  private account(r: ProbeResult): void {
+  private account(target: Target, r: ProbeResult, o: CollectOptions): void {
     const result = r.success ? 'success' : 'failure';
     this.metrics.probes.inc({ probe: r.probe, result });
     this.metrics.probeDuration.observe({ probe: r.probe, result }, r.durationMs / 1000);
     if (!r.success) this.metrics.probeFailures.inc({ probe: r.probe, reason: r.reason ?? 'unknown' });
-    if (r.probe === 'icmp' && r.reason !== 'aborted') {
-      const ping = r.samples.find((s) => s.measurement === 'ping') as Sample<'ping'> | undefined;
-      if (ping?.fields.loss_pct !== undefined) this.metrics.packetLoss.set(r.target, ping.fields.loss_pct);
-      if (ping?.fields.rtt_avg_ms !== undefined) this.metrics.rttAvg.set(r.target, ping.fields.rtt_avg_ms);
-      else this.metrics.rttAvg.remove(r.target);
+    try {
+      this.onResult?.(target, r, { timeMs: o.timeMs, adhoc: o.adhoc === true });
+    } catch (err) {
+      this.metrics.errors.inc({ component: 'status' });
+      this.log.error({ err }, 'result listener failed (bug)');
     }
   }
 }

@@ -1,10 +1,9 @@
 import { setMaxListeners } from 'node:events';
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Coordinator } from '../cluster/coordinator.js';
-import type { ProbeKind, Target } from '../config/targets.js';
+import type { Target } from '../config/targets.js';
+import { BaseComponent, type ComponentHealth, type Deadline } from '../lifecycle/component.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
-import type { ComponentHealth } from '../lifecycle/component.js';
 import { Semaphore } from '../util/semaphore.js';
 import type { Collector } from './collector.js';
 import { MinHeap } from './min-heap.js';
@@ -28,6 +27,11 @@ export interface SchedulerOptions {
   onRound?: (r: RoundSummary) => void;
   /** BATCH_SIZE: targets that start together (see groupedOffsets). */
   groupSize: number;
+  /**
+   * First step of stop(), while the scheduler still collects: hand our targets
+   * back to the cluster, so peers take over before we stop probing.
+   */
+  handBack?: (deadline: Deadline) => Promise<void>;
   /** Clock in epoch milliseconds (injectable for tests). */
   now?: () => number;
 }
@@ -41,71 +45,80 @@ interface Due {
 /** Book-keeping of one round: all targets of one interval for one slot. */
 interface Round {
   key: string;
+  intervalS: number;
   slotMs: number;
-  expected: number;
-  settled: number;
+  /** Entries of this slot still in the heap. */
+  queued: number;
+  /** Runs dispatched and not settled. */
+  inFlight: number;
   ran: number;
   probesOk: number;
   probesFailed: number;
   skippedOverrun: number;
   notOwned: number;
+  /** A few of the failures, for the log line. */
+  failures: string[];
   /** Longest (finish - scheduled start) of the round's targets, queueing included. */
   longestMs: number;
 }
 
+const FAILURES_LOGGED = 5;
+/** The timer is re-armed at least this often, so a clock jump cannot park the scheduler. */
+const MAX_TIMER_MS = 60_000;
+
 /**
  * Slot-aligned rounds. Slot = floor(now / interval) * interval; each target
  * starts at slot + offset, offsets spread evenly over the interval in groups
- * of BATCH_SIZE (see groupedOffsets), so 10,000 targets do not all fire at :00. One timer serves
- * all targets (a min-heap of due times). A target whose previous run is still
- * going is skipped for that slot and counted, never stacked. At most
- * MAX_CONCURRENT_TARGETS targets run at once; their probes share
- * MAX_CONCURRENT_OPERATIONS (in the Collector).
+ * of BATCH_SIZE (see groupedOffsets), so 10,000 targets do not all fire at :00.
+ * One timer serves all targets (a min-heap of due times). A target whose
+ * previous run is still going is skipped for that slot and counted, never
+ * stacked. At most MAX_CONCURRENT_TARGETS targets run at once; their probes
+ * share MAX_CONCURRENT_OPERATIONS (in the Collector).
+ *
+ * setTargets() applies a reload: added targets start with their next slot,
+ * removed ones leave the heap (their in-flight run finishes), unchanged ones
+ * keep their offset.
  */
-export class Scheduler {
+export class Scheduler extends BaseComponent {
+  readonly name = 'scheduler';
   private readonly heap = new MinHeap<Due>((a, b) => a.at - b.at);
-  private readonly running = new Map<string, Promise<void>>();
+  private readonly inFlightRuns = new Map<string, Promise<void>>();
   private readonly rounds = new Map<string, Round>();
   private readonly targetSlots: Semaphore;
-  private readonly perInterval = new Map<number, number>();
+  /** The current targets by name: a heap entry whose target is not the current object is stale. */
+  private readonly current = new Map<string, Target>();
   private readonly offsets = new Map<string, number>();
   private readonly now: () => number;
-  private readonly onRound?: (r: RoundSummary) => void;
   private timer?: NodeJS.Timeout;
   private readonly shutdown = new AbortController();
-  private started = false;
-  private stopped = false;
+  private halted = false;
+  private lastFireAt?: number;
   lastRoundAt?: number;
   lastRoundMs?: number;
 
   constructor(
-    private readonly targets: readonly Target[],
+    targets: readonly Target[],
     private readonly collector: Collector,
     private readonly coordinator: Coordinator,
     private readonly metrics: TelemetryMetrics,
     private readonly log: Logger,
-    opts: SchedulerOptions,
+    private readonly opts: SchedulerOptions,
   ) {
+    super();
     this.now = opts.now ?? Date.now;
     // Every waiting run and running probe listens on the shutdown signal:
     // thousands of listeners are expected, not a leak.
     setMaxListeners(0, this.shutdown.signal);
-    this.onRound = opts.onRound;
     this.targetSlots = new Semaphore(opts.maxConcurrentTargets);
-    for (const t of targets) this.perInterval.set(t.intervalS, (this.perInterval.get(t.intervalS) ?? 0) + 1);
-    for (const intervalS of this.perInterval.keys()) {
-      const names = targets.filter((t) => t.intervalS === intervalS).map((t) => t.name);
-      for (const [n, o] of groupedOffsets(names, intervalS * 1000, opts.groupSize)) this.offsets.set(n, o);
-    }
+    for (const t of targets) this.current.set(t.name, t);
+    this.assignOffsets(targets);
     metrics.targetsInFlightMax.set(opts.maxConcurrentTargets);
     metrics.targetsConfigured.set(targets.length);
-    metrics.onCollect(() => {
-      metrics.targetsInFlight.set(this.targetSlots.active);
-    });
+    metrics.onCollect(() => metrics.targetsInFlight.set(this.targetSlots.active));
   }
 
   get isRunning(): boolean {
-    return this.started && !this.stopped;
+    return this.running && !this.halted;
   }
 
   /** Target runs waiting for a MAX_CONCURRENT_TARGETS slot. */
@@ -113,60 +126,149 @@ export class Scheduler {
     return this.targetSlots.waiting;
   }
 
-  start(): void {
-    if (this.started) return;
-    this.started = true;
+  /** When the first target of the schedule is due (epoch ms), for the start-up log line. */
+  nextDueAt(): number | undefined {
+    return this.heap.peek()?.at;
+  }
+
+  get targets(): Target[] {
+    return [...this.current.values()];
+  }
+
+  /** Offsets for all targets from scratch (start): deterministic from the configuration. */
+  private assignOffsets(targets: readonly Target[]): void {
+    const byInterval = new Map<number, string[]>();
+    for (const t of targets) byInterval.set(t.intervalS, [...(byInterval.get(t.intervalS) ?? []), t.name]);
+    for (const [intervalS, names] of byInterval) {
+      for (const [n, o] of groupedOffsets(names, intervalS * 1000, this.opts.groupSize)) this.offsets.set(n, o);
+    }
+  }
+
+  /**
+   * An offset for a target added by a reload that leaves everybody else's in
+   * place: the least crowded group of its interval with room, else the middle
+   * of the widest gap between groups.
+   */
+  private placeNew(t: Target): number {
+    const intervalMs = t.intervalS * 1000;
+    const groups = new Map<number, number>();
+    for (const o of this.current.values()) {
+      if (o.intervalS !== t.intervalS || o.name === t.name) continue;
+      const off = this.offsets.get(o.name);
+      if (off !== undefined) groups.set(off, (groups.get(off) ?? 0) + 1);
+    }
+    const withRoom = [...groups].filter(([, n]) => n < this.opts.groupSize).sort((a, b) => a[1] - b[1] || a[0] - b[0]);
+    if (withRoom.length) return withRoom[0]![0];
+    const sorted = [...groups.keys()].sort((a, b) => a - b);
+    if (!sorted.length) return 0;
+    let best = { gap: sorted[0]! + intervalMs - sorted[sorted.length - 1]!, at: (sorted[sorted.length - 1]! + (sorted[0]! + intervalMs - sorted[sorted.length - 1]!) / 2) % intervalMs };
+    for (let i = 1; i < sorted.length; i++) {
+      const gap = sorted[i]! - sorted[i - 1]!;
+      if (gap > best.gap) best = { gap, at: sorted[i - 1]! + gap / 2 };
+    }
+    return Math.floor(best.at);
+  }
+
+  protected async onStart(): Promise<void> {
     const now = this.now();
     // First points within one interval: a target whose offset in the current
     // slot is already past starts with the next slot.
-    for (const target of this.targets) {
+    for (const target of this.current.values()) {
       const intervalMs = target.intervalS * 1000;
       const offset = this.offsets.get(target.name) ?? 0;
       let slot = slotStart(now, intervalMs);
-      if (slot + offset < now) {
-        this.settle(this.round(target, slot)); // settles its share of the partial first round
-        slot += intervalMs;
-      }
-      this.heap.push({ at: slot + offset, slotMs: slot, target });
+      if (slot + offset < now) slot += intervalMs;
+      this.push({ at: slot + offset, slotMs: slot, target });
     }
     this.arm();
   }
 
+  /**
+   * Apply a reload. Returns what changed. Targets whose settings changed
+   * keep their offset unless their interval changed.
+   */
+  setTargets(targets: readonly Target[]): { added: string[]; removed: string[]; changed: string[] } {
+    const next = new Map(targets.map((t) => [t.name, t]));
+    const added: string[] = [];
+    const removed: string[] = [];
+    const changed: string[] = [];
+    for (const name of this.current.keys()) {
+      if (!next.has(name)) {
+        removed.push(name);
+        this.current.delete(name);
+        this.offsets.delete(name);
+      }
+    }
+    const now = this.now();
+    for (const t of targets) {
+      const old = this.current.get(t.name);
+      if (old && JSON.stringify(old) === JSON.stringify(t)) continue;
+      if (old) changed.push(t.name);
+      else added.push(t.name);
+      const keepOffset = old && old.intervalS === t.intervalS;
+      this.current.set(t.name, t);
+      if (!keepOffset) this.offsets.set(t.name, this.placeNew(t));
+      if (this.running) {
+        // Its next slot; a changed target's old heap entry is now stale (a different object).
+        const intervalMs = t.intervalS * 1000;
+        const slot = slotStart(now, intervalMs) + intervalMs;
+        this.push({ at: slot + (this.offsets.get(t.name) ?? 0), slotMs: slot, target: t });
+      }
+    }
+    this.metrics.targetsConfigured.set(this.current.size);
+    if (this.running) this.arm();
+    return { added, removed, changed };
+  }
+
+  private push(due: Due): void {
+    this.heap.push(due);
+    this.round(due.target.intervalS, due.slotMs).queued++;
+  }
+
   private arm(): void {
-    if (this.stopped) return;
+    if (this.halted) return;
     clearTimeout(this.timer);
     const next = this.heap.peek();
-    if (!next) return;
-    // Timers are capped so a clock jump cannot park us for hours.
-    const wait = Math.min(Math.max(0, next.at - this.now()), 60_000);
+    const wait = next ? Math.min(Math.max(0, next.at - this.now()), MAX_TIMER_MS) : MAX_TIMER_MS;
     this.timer = setTimeout(() => this.fire(), wait);
   }
 
   private fire(): void {
     const now = this.now();
-    for (let due = this.heap.peek(); due && due.at <= now; due = this.heap.peek()) {
-      this.heap.pop();
-      const intervalMs = due.target.intervalS * 1000;
-      this.heap.push({ at: due.at + intervalMs, slotMs: due.slotMs + intervalMs, target: due.target });
-      this.dispatch(due);
+    this.lastFireAt = now;
+    try {
+      for (let due = this.heap.peek(); due && due.at <= now; due = this.heap.peek()) {
+        this.heap.pop();
+        const round = this.round(due.target.intervalS, due.slotMs);
+        round.queued--;
+        if (this.current.get(due.target.name) !== due.target) {
+          this.settle(round); // removed or replaced by a reload
+          continue;
+        }
+        const intervalMs = due.target.intervalS * 1000;
+        this.push({ at: due.at + intervalMs, slotMs: due.slotMs + intervalMs, target: due.target });
+        this.dispatch(due, round);
+      }
+    } catch (err) {
+      this.metrics.errors.inc({ component: 'scheduler' });
+      this.log.error({ err }, 'scheduler tick failed (bug): continuing');
     }
     this.arm();
   }
 
-  private round(target: Target, slotMs: number): Round {
-    const key = `${target.intervalS}:${slotMs}`;
+  private round(intervalS: number, slotMs: number): Round {
+    const key = `${intervalS}:${slotMs}`;
     let r = this.rounds.get(key);
     if (!r) {
-      r = { key, slotMs, expected: this.perInterval.get(target.intervalS) ?? 1, settled: 0, ran: 0, probesOk: 0, probesFailed: 0, skippedOverrun: 0, notOwned: 0, longestMs: 0 };
+      r = { key, intervalS, slotMs, queued: 0, inFlight: 0, ran: 0, probesOk: 0, probesFailed: 0, skippedOverrun: 0, notOwned: 0, failures: [], longestMs: 0 };
       this.rounds.set(key, r);
     }
     return r;
   }
 
-  private dispatch(due: Due): void {
+  private dispatch(due: Due, round: Round): void {
     const { target, slotMs } = due;
-    const round = this.round(target, slotMs);
-    if (this.running.has(target.name)) {
+    if (this.inFlightRuns.has(target.name)) {
       round.skippedOverrun++;
       this.metrics.targetsSkipped.inc();
       this.log.warn({ target: target.name, slot: new Date(slotMs).toISOString() }, 'previous run still going: slot skipped');
@@ -178,11 +280,13 @@ export class Scheduler {
       this.settle(round);
       return;
     }
+    round.inFlight++;
     const run = this.runTarget(due, round).finally(() => {
-      this.running.delete(target.name);
+      this.inFlightRuns.delete(target.name);
+      round.inFlight--;
       this.settle(round);
     });
-    this.running.set(target.name, run);
+    this.inFlightRuns.set(target.name, run);
   }
 
   private async runTarget(due: Due, round: Round): Promise<void> {
@@ -198,13 +302,15 @@ export class Scheduler {
         round.notOwned++;
         return;
       }
-      const kinds: ProbeKind[] = kindsForSlot(target, slotMs);
-      const results = await this.collector.collect(target, kinds, { timeMs: slotMs, signal });
+      const { results } = await this.collector.collect(target, kindsForSlot(target, slotMs), { timeMs: slotMs, signal });
       round.ran++;
       for (const r of results) {
         if (r.reason === 'aborted') continue;
         if (r.success) round.probesOk++;
-        else round.probesFailed++;
+        else {
+          round.probesFailed++;
+          if (round.failures.length < FAILURES_LOGGED) round.failures.push(`${target.name} ${r.probe}: ${r.reason}`);
+        }
       }
       round.longestMs = Math.max(round.longestMs, this.now() - due.at);
     } catch (err) {
@@ -216,34 +322,35 @@ export class Scheduler {
   }
 
   private settle(round: Round): void {
-    round.settled++;
-    if (round.settled < round.expected) return;
+    if (round.queued > 0 || round.inFlight > 0) return;
     this.rounds.delete(round.key);
-    if (round.ran === 0 && round.skippedOverrun === 0) return; // nothing of ours in this round
+    const didWork = round.ran > 0 || round.skippedOverrun > 0;
     const seconds = round.longestMs / 1000;
     this.lastRoundAt = this.now();
     this.lastRoundMs = round.longestMs;
-    this.metrics.collectionDuration.set(seconds);
+    // A replica that owns nothing reports 0, not the last busy round (the HPA reads it).
+    this.metrics.collectionDuration.set(didWork ? seconds : 0);
+    this.metrics.lastRoundTimestamp.set(this.lastRoundAt / 1000);
+    if (!didWork) return;
     this.metrics.roundDuration.observe(seconds);
     this.metrics.rounds.inc();
-    this.metrics.lastRoundTimestamp.set(this.lastRoundAt / 1000);
     this.log.info(
       {
         slot: new Date(round.slotMs).toISOString(),
         targets: round.ran,
         probes_ok: round.probesOk,
         probes_failed: round.probesFailed,
+        ...(round.failures.length ? { failing: round.failures.join('; ') + (round.probesFailed > round.failures.length ? `; +${round.probesFailed - round.failures.length} more` : '') } : {}),
         skipped_overrun: round.skippedOverrun,
         not_owned: round.notOwned,
         duration_s: Math.round(seconds * 1000) / 1000,
       },
       'round complete',
     );
-    const intervalS = Number(round.key.split(':')[0]);
     try {
-      this.onRound?.({
+      this.opts.onRound?.({
         slotMs: round.slotMs,
-        intervalS,
+        intervalS: round.intervalS,
         durationS: seconds,
         targetsRun: round.ran,
         probesOk: round.probesOk,
@@ -257,37 +364,48 @@ export class Scheduler {
     }
   }
 
-  health(intervalS: number): ComponentHealth {
-    const age = this.lastRoundAt === undefined ? null : (this.now() - this.lastRoundAt) / 1000;
-    // A round completes once per interval; three intervals without one is a stall.
-    const stalled = age !== null && age > 3 * intervalS + 30;
+  health(): ComponentHealth {
+    const now = this.now();
+    const intervals = [...new Set([...this.current.values()].map((t) => t.intervalS))];
+    const longest = Math.max(0, ...intervals);
+    const age = this.lastRoundAt === undefined ? null : (now - this.lastRoundAt) / 1000;
+    // The timer fires at least every MAX_TIMER_MS: much longer without a tick is a stall.
+    const timerStalled = this.isRunning && this.lastFireAt !== undefined && now - this.lastFireAt > 2 * MAX_TIMER_MS + 10_000;
+    // A round completes once per interval; three intervals without one is a backlog.
+    const behind = this.isRunning && age !== null && age > 3 * longest + 30;
     return {
-      status: !this.isRunning ? 'failing' : stalled ? 'degraded' : 'ok',
+      status: !this.started ? 'ok' : !this.isRunning ? 'failing' : timerStalled ? 'failing' : behind ? 'degraded' : 'ok',
       running: this.isRunning,
-      targets: this.targets.length,
-      in_flight: this.running.size,
+      targets: this.current.size,
+      in_flight: this.inFlightRuns.size,
       last_round_age_s: age === null ? null : Math.round(age * 10) / 10,
       last_round_duration_s: this.lastRoundMs === undefined ? null : this.lastRoundMs / 1000,
+      ...(timerStalled ? { problem: `the scheduler has not ticked for ${Math.round((now - this.lastFireAt!) / 1000)} s` } : behind ? { problem: `no round completed for ${Math.round(age!)} s` } : {}),
     };
   }
 
   /**
-   * Stop scheduling, let in-flight runs finish for most of the deadline, then
-   * abort what is left (aborted probes store nothing) and wait for it to unwind.
+   * Hand our targets back to the cluster while still collecting, then stop
+   * scheduling, let in-flight runs finish for most of the deadline, abort
+   * what is left (aborted probes store nothing) and wait for it to unwind.
    */
-  async stop(deadlineMs: number): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
+  protected async onStop(deadline: Deadline): Promise<void> {
+    this.collector.stopping = true;
+    if (this.opts.handBack) {
+      try {
+        await this.opts.handBack(deadline.within(deadline.remaining() * 0.3));
+      } catch (err) {
+        this.log.warn({ error: (err as Error).message }, 'could not hand targets back to the cluster');
+      }
+    }
+    this.halted = true;
     clearTimeout(this.timer);
-    const t0 = performance.now();
-    const all = () => Promise.allSettled([...this.running.values()]);
-    const graceMs = Math.max(0, deadlineMs * 0.6);
-    await Promise.race([all(), new Promise((r) => setTimeout(r, graceMs).unref())]);
-    if (this.running.size > 0) {
-      this.log.warn({ in_flight: this.running.size }, 'aborting in-flight probes for shutdown');
+    const all = () => Promise.allSettled([...this.inFlightRuns.values()]);
+    await deadline.within(deadline.remaining() * 0.6).race(all());
+    if (this.inFlightRuns.size > 0) {
+      this.log.warn({ in_flight: this.inFlightRuns.size }, 'aborting in-flight probes for shutdown');
       this.shutdown.abort(new Error('shutdown'));
-      const left = Math.max(0, deadlineMs - (performance.now() - t0));
-      await Promise.race([all(), new Promise((r) => setTimeout(r, left).unref())]);
+      await deadline.race(all());
     }
   }
 }

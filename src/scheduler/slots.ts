@@ -1,4 +1,6 @@
 import type { ProbeKind, Target } from '../config/targets.js';
+import type { ProbeModule } from '../probes/module.js';
+import { moduleOf } from '../probes/registry.js';
 import { hash64 } from '../util/hash.js';
 
 /** Start of the slot containing `nowMs` (slots are aligned to the epoch, so replicas agree). */
@@ -24,14 +26,20 @@ export function groupedOffsets(names: readonly string[], intervalMs: number, gro
 }
 
 /**
- * Probes due in this slot. The trace runs once per TRACE_INTERVAL, in the
- * slot given by a hash of the target, so 10,000 targets with a 10-minute
- * trace interval trace 1/10 of them per minute instead of all at once.
+ * Probes due in this slot. A probe that runs less often than every slot (the
+ * trace, once per TRACE_INTERVAL) runs in the slots given by a hash of the
+ * target, so 10,000 targets with a 10-minute trace interval trace 1/10 of
+ * them per minute instead of all at once.
  */
-export function kindsForSlot(target: Target, slotMs: number): ProbeKind[] {
+export function kindsForSlot(target: Target, slotMs: number, modules?: readonly ProbeModule[]): ProbeKind[] {
   const intervalMs = target.intervalS * 1000;
-  const every = Math.max(1, Math.round(target.trace.intervalS / target.intervalS));
   const slotIndex = Math.round(slotMs / intervalMs);
-  const phase = Number(hash64(`trace|${target.name}`) % BigInt(every));
-  return target.probes.filter((k) => k !== 'trace' || (slotIndex + phase) % every === 0);
+  return target.probes.filter((k) => {
+    const m = moduleOf(k, modules);
+    const everyS = m?.everyS?.(target.specs[k]);
+    if (everyS === undefined) return true;
+    const every = Math.max(1, Math.round(everyS / target.intervalS));
+    const phase = Number(hash64(`${k}|${target.name}`) % BigInt(every));
+    return (slotIndex + phase) % every === 0;
+  });
 }

@@ -1,8 +1,15 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo, Socket } from 'node:net';
+import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { BaseComponent, type ComponentHealth, type Deadline } from '../lifecycle/component.js';
+import { StartupError } from '../lifecycle/startup-error.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
+import { ensureDataDir } from '../sqlite/sqlite-db.js';
+import { BasicAuth, loadWebConfig, secretEquals, type WebConfig } from './web-config.js';
 
 /** A request problem that maps to one HTTP status and message. */
 export class HttpError extends Error {
@@ -16,115 +23,264 @@ export class HttpError extends Error {
   }
 }
 
-export type Handler = (req: IncomingMessage, url: URL) => Promise<Reply> | Reply;
 export interface Reply {
   status?: number;
   json?: unknown;
   text?: string;
+  body?: Buffer;
   contentType?: string;
   headers?: Record<string, string>;
 }
 
+export type Handler = (req: IncomingMessage, url: URL, params: string[]) => Promise<Reply> | Reply;
+
+/**
+ * open: no credentials ever (liveness and readiness probes of orchestrators);
+ * read: basic auth when WEB_CONFIG_FILE sets users;
+ * write: the bearer token (COLLECT_TOKEN), or basic auth when users are set.
+ */
+export type Access = 'open' | 'read' | 'write';
+
 export interface Route {
   method: 'GET' | 'POST';
-  path: string;
-  /** Needs COLLECT_TOKEN (when one is configured). */
-  auth?: boolean;
+  /** An exact path, or a pattern whose groups become `params` (URL-decoded). */
+  path: string | RegExp;
+  access: Access;
   handler: Handler;
+  /** Label in telemetry_http_requests_total (default: the path). */
+  label?: string;
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
+export interface ServerOptions {
+  port: number;
+  host: string;
+  /** COLLECT_TOKEN; when unset one is generated into DATA_DIR/collect-token at start. */
+  token?: string;
+  dataDir: string;
+  webConfigFile?: string;
+  /** Longest request (POST /collect runs up to COLLECT_TIMEOUT). */
+  requestTimeoutMs: number;
+  maxConnections: number;
+}
+
+/** Name of the generated token file under DATA_DIR. */
+export const TOKEN_FILE = 'collect-token';
+
 /**
- * The daemon's own API: a literal route table over node:http. Every answer
- * is JSON except /metrics; errors carry `{"error": "..."}` and the status
- * that says what was wrong.
+ * The daemon's HTTP server: the JSON API, /metrics and the web UI on one
+ * port. A literal route table over node:http(s). Every request gets an
+ * answer — unparsable targets included (400) — within requestTimeout;
+ * connections are capped (MAX_API_CONNECTIONS) and idle keep-alive sockets
+ * closed after 5 s, so a slow or hostile client cannot pin file descriptors.
+ * Errors are JSON `{"error": "..."}` with the status that says what was wrong.
  */
-export class ApiServer {
+export class ApiServer extends BaseComponent {
+  readonly name = 'api';
   private server?: Server;
-  private readonly routes = new Map<string, Route>();
+  private token?: string;
+  private tokenFile?: string;
+  private web: WebConfig = {};
+  private auth?: BasicAuth;
+  private readonly sockets = new Set<Socket>();
 
   constructor(
-    routes: Route[],
-    private readonly opts: { port: number; host: string; token?: string },
+    private readonly routes: Route[],
+    private readonly opts: ServerOptions,
     private readonly metrics: TelemetryMetrics,
     private readonly log: Logger,
   ) {
-    for (const r of routes) this.routes.set(`${r.method} ${r.path}`, r);
+    super();
   }
 
   get port(): number {
     return (this.server?.address() as AddressInfo | null)?.port ?? this.opts.port;
   }
 
-  async listen(): Promise<void> {
-    const server = createServer((req, res) => void this.handle(req, res));
+  get scheme(): 'http' | 'https' {
+    return this.web.tls ? 'https' : 'http';
+  }
+
+  /** Where the UI and API answer, for the start-up log line. */
+  get url(): string {
+    const host = this.opts.host === '0.0.0.0' || this.opts.host === '::' ? 'localhost' : this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
+    return `${this.scheme}://${host}:${this.port}/`;
+  }
+
+  /** Where the bearer token lives when it was generated (for the start-up log line). */
+  get generatedTokenFile(): string | undefined {
+    return this.tokenFile;
+  }
+
+  get basicAuth(): boolean {
+    return this.auth !== undefined;
+  }
+
+  protected async onStart(): Promise<void> {
+    if (this.opts.webConfigFile) {
+      this.web = loadWebConfig(this.opts.webConfigFile);
+      if (this.web.users) this.auth = new BasicAuth(this.web.users);
+    }
+    this.token = this.opts.token ?? this.loadOrCreateToken();
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    const server = this.web.tls ? createHttpsServer({ cert: this.web.tls.cert, key: this.web.tls.key }, handler) : createHttpServer(handler);
     server.headersTimeout = 10_000;
-    server.requestTimeout = 300_000; // /collect may run long; its own timeout is COLLECT_TIMEOUT
+    server.requestTimeout = this.opts.requestTimeoutMs;
     server.keepAliveTimeout = 5_000;
+    server.maxConnections = this.opts.maxConnections;
+    server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+    // A malformed request line never reaches the handler: answer it here.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (socket.writable && !socket.writableEnded) socket.end(`HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: application/json\r\n\r\n{"error":"bad request: ${err.code ?? 'parse error'}"}\n`);
+      else socket.destroy();
+    });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+    this.metrics.onCollect(() => this.metrics.apiConnections.set(this.sockets.size));
+    this.metrics.apiConnectionsMax.set(this.opts.maxConnections);
+    await new Promise<void>((resolvePromise, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => reject(this.explainListenError(err)));
       server.listen(this.opts.port, this.opts.host, () => {
-        server.off('error', reject);
-        resolve();
+        server.removeAllListeners('error');
+        server.on('error', (err) => this.log.error({ err }, 'HTTP server error'));
+        resolvePromise();
       });
     });
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = this.routes.get(`${req.method} ${url.pathname}`);
-    let reply: Reply;
-    try {
-      if (!route) {
-        const other = [...this.routes.values()].some((r) => r.path === url.pathname);
-        throw other ? new HttpError(405, `method ${req.method} not allowed on ${url.pathname}`) : new HttpError(404, `no route ${url.pathname}`);
+  private explainListenError(err: NodeJS.ErrnoException): Error {
+    const where = `${this.opts.host}:${this.opts.port}`;
+    switch (err.code) {
+      case 'EADDRINUSE':
+        return new StartupError('PORT', `${where} is already in use (another network-telemetry?): stop it, or set PORT (or LISTEN_ADDRESS) to a free one`);
+      case 'EACCES':
+        return new StartupError('PORT', `binding ${where} is not permitted (ports below 1024 need root or CAP_NET_BIND_SERVICE): set PORT above 1023`);
+      case 'EADDRNOTAVAIL':
+      case 'ENOTFOUND':
+      case 'EAI_NONAME':
+        return new StartupError('LISTEN_ADDRESS', `${this.opts.host} is not an address of this host: set LISTEN_ADDRESS to one of its addresses, or 0.0.0.0`);
+      default:
+        return err;
+    }
+  }
+
+  /** COLLECT_TOKEN unset: the mutating routes still need a token, kept in DATA_DIR so restarts keep it. */
+  private loadOrCreateToken(): string {
+    ensureDataDir(this.opts.dataDir);
+    const file = resolve(join(this.opts.dataDir, TOKEN_FILE));
+    this.tokenFile = file;
+    if (existsSync(file)) {
+      const t = readFileSync(file, 'utf8').trim();
+      if (t.length >= 16) return t;
+    }
+    const token = randomBytes(24).toString('base64url');
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
+    this.log.info({ file }, 'COLLECT_TOKEN not set: generated one for POST /collect and POST /-/reload (send it as "Authorization: Bearer <token>")');
+    return token;
+  }
+
+  private match(method: string, pathname: string): { route?: Route; params: string[]; otherMethod: boolean } {
+    let otherMethod = false;
+    for (const r of this.routes) {
+      let params: string[] | undefined;
+      if (typeof r.path === 'string') {
+        if (r.path === pathname) params = [];
+      } else {
+        const m = r.path.exec(pathname);
+        if (m) params = m.slice(1).map((p) => decodeURIComponent(p ?? ''));
       }
-      if (route.auth) this.checkToken(req);
-      reply = await route.handler(req, url);
+      if (!params) continue;
+      if (r.method === method || (method === 'HEAD' && r.method === 'GET')) return { route: r, params, otherMethod };
+      otherMethod = true;
+    }
+    return { params: [], otherMethod };
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let reply: Reply;
+    let label = 'unmatched';
+    try {
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '/', 'http://localhost');
+        // `//host/x` parses as a path here, but a path that starts with `//` is never ours.
+        if (!(req.url ?? '/').startsWith('/') || (req.url ?? '').startsWith('//')) throw new Error('not an origin-form path');
+      } catch {
+        throw new HttpError(400, `cannot parse the request target "${String(req.url).slice(0, 100)}"`);
+      }
+      let found: ReturnType<ApiServer['match']>;
+      try {
+        found = this.match(req.method ?? 'GET', url.pathname);
+      } catch {
+        throw new HttpError(400, `bad percent-encoding in ${url.pathname.slice(0, 100)}`);
+      }
+      const { route, params, otherMethod } = found;
+      if (!route) {
+        throw otherMethod ? new HttpError(405, `method ${req.method} not allowed on ${url.pathname}`) : new HttpError(404, `no route ${url.pathname}`);
+      }
+      label = route.label ?? (typeof route.path === 'string' ? route.path : String(route.path));
+      await this.authorize(route.access, req);
+      reply = await route.handler(req, url, params);
     } catch (err) {
       if (err instanceof HttpError) {
         reply = { status: err.status, json: { error: err.message, ...err.extra }, headers: err.headers };
       } else {
-        this.metrics.errors.inc({ component: 'server' });
-        this.log.error({ err, path: url.pathname }, 'request handler failed');
-        reply = { status: 500, json: { error: 'internal error' } };
+        this.metrics.errors.inc({ component: 'api' });
+        this.log.error({ err, path: String(req.url).slice(0, 200) }, 'request handler failed');
+        reply = { status: 500, json: { error: 'internal error (logged)' } };
       }
       req.resume(); // drain an unread body so the connection stays usable
     }
     const status = reply.status ?? 200;
-    this.metrics.httpRequests.inc({ route: route?.path ?? 'unmatched', status: String(status) });
-    const body = reply.text ?? `${JSON.stringify(reply.json ?? {})}\n`;
-    res.writeHead(status, { 'content-type': reply.contentType ?? 'application/json', ...reply.headers });
-    res.end(body);
+    this.metrics.httpRequests.inc({ route: label, status: String(status) });
+    const body = reply.body ?? Buffer.from(reply.text ?? `${JSON.stringify(reply.json ?? {})}\n`);
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(status, { 'content-type': reply.contentType ?? 'application/json', 'content-length': String(body.length), ...reply.headers });
+    res.end(req.method === 'HEAD' ? undefined : body);
   }
 
-  private checkToken(req: IncomingMessage): void {
-    const want = this.opts.token;
-    if (!want) return;
-    const got = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim() ?? '';
-    const a = Buffer.from(got);
-    const b = Buffer.from(want);
-    if (a.length !== b.length || !timingSafeEqual(a, b)) {
-      throw new HttpError(401, 'missing or wrong bearer token (COLLECT_TOKEN)', {}, { 'www-authenticate': 'Bearer' });
+  private async authorize(access: Access, req: IncomingMessage): Promise<void> {
+    if (access === 'open') return;
+    const header = req.headers.authorization;
+    if (access === 'write') {
+      const bearer = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1]?.trim();
+      if (bearer !== undefined && this.token !== undefined && secretEquals(bearer, this.token)) return;
+      if (this.auth && (await this.auth.check(header))) return;
+      const where = this.opts.token ? 'COLLECT_TOKEN' : `the token in ${this.tokenFile ?? TOKEN_FILE}`;
+      throw new HttpError(401, `missing or wrong bearer token: send "Authorization: Bearer <token>" with ${where}`, {}, { 'www-authenticate': this.auth ? 'Bearer, Basic realm="network-telemetry"' : 'Bearer' });
     }
+    if (!this.auth) return;
+    // Peers of a cluster read each other's API with the shared bearer token.
+    const bearer = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1]?.trim();
+    if (bearer !== undefined && this.token !== undefined && secretEquals(bearer, this.token)) return;
+    if (await this.auth.check(header)) return;
+    throw new HttpError(401, 'authentication required (WEB_CONFIG_FILE basic_auth_users)', {}, { 'www-authenticate': 'Basic realm="network-telemetry", charset="UTF-8"' });
   }
 
-  async close(): Promise<void> {
+  health(): ComponentHealth {
+    return {
+      status: 'ok',
+      listening: this.server?.listening === true,
+      url: this.server ? this.url : null,
+      connections: this.sockets.size,
+      connections_max: this.opts.maxConnections,
+      tls: this.web.tls !== undefined,
+      basic_auth: this.auth !== undefined,
+    };
+  }
+
+  /** Stop accepting connections now; in-flight requests finish until the deadline, then their sockets close. */
+  protected async onStop(deadline: Deadline): Promise<void> {
     const s = this.server;
     if (!s) return;
-    this.server = undefined;
-    await new Promise<void>((resolve) => {
-      s.close(() => resolve());
-      s.closeIdleConnections();
-    });
-  }
-
-  /** Stop accepting new connections; in-flight requests finish. */
-  stopAccepting(): void {
-    this.server?.close();
-    this.server?.closeIdleConnections();
+    const closed = new Promise<void>((r) => s.close(() => r()));
+    s.closeIdleConnections();
+    await deadline.race(closed);
+    for (const sock of this.sockets) sock.destroy();
   }
 }
 

@@ -1,24 +1,31 @@
 import { z } from 'zod';
-import type { App } from '../app.js';
-import { PROBE_KINDS } from '../config/targets.js';
+import type { AdhocRejection } from '../scheduler/adhoc-runner.js';
+import type { DaemonApi, TargetListQuery } from './daemon-api.js';
 import { HttpError, readJson, type Route } from './http-server.js';
-import { StoreUnavailableError } from '../store/embedded-store.js';
+
+/** HTTP status of each way a /collect request can be refused. */
+const REJECTION_STATUS: Record<AdhocRejection['rejected'], number> = {
+  unknown_target: 404,
+  no_matching_probe: 400,
+  too_large: 400,
+  busy: 429,
+};
 
 const collectBody = z.strictObject({
-  targets: z.array(z.string().min(1)).min(1).max(10_000).optional(),
-  probes: z.array(z.enum(PROBE_KINDS)).min(1).optional(),
+  targets: z.array(z.string().min(1).max(2000)).min(1).max(10_000).optional(),
+  probes: z.array(z.string().min(1).max(50)).min(1).max(50).optional(),
 });
+const resetBody = z.strictObject({ host: z.string().min(1).max(2000).optional() });
 
-const resetBody = z.strictObject({ host: z.string().min(1).optional() });
-
-/** Since/until: epoch ms, an ISO date, or a relative age like `15m`, `2h`, `7d`. */
-function parseTime(name: string, v: string | null, now = Date.now()): number | undefined {
+/** Since/until: epoch ms, epoch s (10 digits), an ISO date, or an age like `15m`, `2h`, `7d`. */
+export function parseTime(name: string, v: string | null, now = Date.now()): number | undefined {
   if (v === null || v === '') return undefined;
-  if (/^\d+$/.test(v)) return Number(v);
+  if (/^\d{1,10}(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  if (/^\d{11,}$/.test(v)) return Number(v);
   const rel = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(v);
   if (rel) return now - Number(rel[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[rel[2] as 's' | 'm' | 'h' | 'd'];
   const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new HttpError(400, `${name}: "${v}" is not epoch milliseconds, an ISO time or an age like 15m`);
+  if (Number.isNaN(t)) throw new HttpError(400, `${name}: "${v.slice(0, 50)}" is not epoch seconds or milliseconds, an ISO time or an age like 15m`);
   return t;
 }
 
@@ -26,123 +33,209 @@ function zodMessage(err: z.ZodError): string {
   return err.issues.map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`).join('; ');
 }
 
-export function apiRoutes(app: App): Route[] {
-  const env = app.cfg.env;
-  const byName = new Map(app.cfg.targets.map((t) => [t.name, t]));
+function onlyParams(url: URL, known: readonly string[]): void {
+  const unknown = [...url.searchParams.keys()].filter((k) => !known.includes(k));
+  if (unknown.length) throw new HttpError(400, `unknown query parameter ${unknown.join(', ')} (known: ${known.join(', ')})`);
+}
+
+function intParam(url: URL, name: string, def: number, min: number, max: number): number {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new HttpError(400, `${name}: an integer ${min}..${max}`);
+  return n;
+}
+
+function oneOf<T extends string>(url: URL, name: string, allowed: readonly T[], def?: T): T | undefined {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === '') return def;
+  if (!(allowed as readonly string[]).includes(raw)) throw new HttpError(400, `${name}: one of ${allowed.join(', ')}`);
+  return raw as T;
+}
+
+/** Default window of /api/points when `since` is not given (a query never scans the whole store). */
+export const POINTS_DEFAULT_WINDOW_MS = 3_600_000;
+
+/** The daemon's routes: health, metrics, probe-now, reload, and the data API behind the web UI. */
+export function daemonRoutes(api: DaemonApi): Route[] {
+  const data = api.data;
+  const noStore = () => new HttpError(404, 'the embedded store is off (EMBEDDED_STORE=false): points are only in the configured databases');
+  const targetOr404 = <T>(name: string, v: T | undefined): T => {
+    if (v === undefined) throw new HttpError(404, `not a configured target: ${name}`);
+    return v;
+  };
+  const range = (url: URL, defaultAgeMs: number) => {
+    const now = Date.now();
+    const toMs = parseTime('to', url.searchParams.get('to'), now) ?? now;
+    const fromMs = parseTime('from', url.searchParams.get('from'), now) ?? toMs - defaultAgeMs;
+    if (fromMs >= toMs) throw new HttpError(400, 'from: must be before to');
+    if (toMs - fromMs > 400 * 86_400_000) throw new HttpError(400, 'from/to: at most 400 days at once');
+    return { fromMs, toMs };
+  };
+
   return [
-    {
-      method: 'GET',
-      path: '/health/live',
-      handler: () => ({ json: { status: 'alive' } }),
-    },
+    { method: 'GET', path: '/health/live', access: 'open', handler: () => ({ json: { status: 'alive' } }) },
     {
       method: 'GET',
       path: '/health/ready',
+      access: 'open',
       handler: () => {
-        const r = app.ready();
+        const r = api.ready();
         return { status: r.ready ? 200 : 503, json: { ready: r.ready, reasons: r.reasons } };
       },
     },
     {
       method: 'GET',
       path: '/health',
+      access: 'read',
       handler: () => {
-        const h = app.health();
+        const h = api.health();
         return { status: h.status === 'failing' ? 503 : 200, json: h.body };
       },
     },
     {
       method: 'GET',
       path: '/metrics',
-      handler: async () => ({ text: await app.metrics.render(), contentType: app.metrics.registry.contentType }),
+      access: 'read',
+      handler: async () => {
+        const m = await api.metrics();
+        return { text: m.text, contentType: m.contentType };
+      },
     },
+    {
+      method: 'POST',
+      path: '/collect',
+      access: 'write',
+      handler: async (req) => {
+        const parsed = collectBody.safeParse((await readJson(req)) ?? {});
+        if (!parsed.success) throw new HttpError(400, zodMessage(parsed.error));
+        const run = await api.collect(parsed.data.targets, parsed.data.probes);
+        if ('rejected' in run) {
+          const { rejected, message, ...extra } = run;
+          throw new HttpError(REJECTION_STATUS[rejected], message, extra, rejected === 'busy' ? { 'retry-after': '5' } : {});
+        }
+        return {
+          json: {
+            time: new Date(run.time).toISOString(),
+            duration_ms: run.durationMs,
+            ok: run.results.filter((r) => r.success).length,
+            failed: run.results.filter((r) => !r.success).length,
+            results: run.results.map((r) => ({
+              target: r.target,
+              probe: r.probe,
+              success: r.success,
+              reason: r.reason ?? null,
+              detail: r.detail ?? null,
+              duration_ms: Math.round(r.durationMs * 1000) / 1000,
+              ...r.summary,
+            })),
+          },
+        };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/-/reload',
+      access: 'write',
+      handler: async (req) => {
+        await readJson(req); // no body expected; drain it
+        const r = await api.reload('POST /-/reload');
+        return { status: r.ok ? 200 : 400, json: r.ok ? r : { error: 'the new configuration was rejected; the running one is kept', ...r } };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/circuits/reset',
+      access: 'write',
+      handler: async (req) => {
+        const parsed = resetBody.safeParse((await readJson(req)) ?? {});
+        if (!parsed.success) throw new HttpError(400, zodMessage(parsed.error));
+        return { json: { reset: api.resetCircuits(parsed.data.host) } };
+      },
+    },
+    { method: 'GET', path: '/api/cluster', access: 'read', handler: () => ({ json: api.cluster() }) },
+    // Whether this replica reaches each other member's API (what the web UI relies on).
+    { method: 'GET', path: '/api/cluster/peers', access: 'read', handler: async () => ({ json: { peers: await api.peers() } }) },
+    { method: 'GET', path: '/api/status', access: 'read', handler: async () => ({ json: await data.status() }) },
     {
       method: 'GET',
       path: '/api/points',
+      access: 'read',
       handler: async (_req, url) => {
-        if (!app.store) throw new HttpError(404, 'points are in InfluxDB (INFLUXDB_URL is set); /api/points serves the embedded store only');
+        if (!data.hasStore) throw noStore();
+        onlyParams(url, ['measurement', 'target', 'since', 'until', 'limit']);
         const q = url.searchParams;
-        const limitRaw = q.get('limit');
-        const limit = limitRaw === null ? 1000 : Number(limitRaw);
-        if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new HttpError(400, 'limit: an integer 1..10000');
-        const known = new Set(['measurement', 'target', 'since', 'until', 'limit']);
-        const unknown = [...q.keys()].filter((k) => !known.has(k));
-        if (unknown.length) throw new HttpError(400, `unknown query parameter ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
-        const query = {
+        const now = Date.now();
+        const result = await data.points({
           measurement: q.get('measurement') ?? undefined,
           target: q.get('target') ?? undefined,
-          sinceMs: parseTime('since', q.get('since')),
-          untilMs: parseTime('until', q.get('until')),
-          limit,
-        };
-        const result = await app.store.query(query).catch((err: unknown) => {
-          if (err instanceof StoreUnavailableError) throw new HttpError(503, err.message, {}, { 'retry-after': '1' });
-          throw err;
+          sinceMs: parseTime('since', q.get('since'), now) ?? now - POINTS_DEFAULT_WINDOW_MS,
+          untilMs: parseTime('until', q.get('until'), now),
+          limit: intParam(url, 'limit', 1000, 1, 10_000),
         });
         return { json: { count: result.points.length, truncated: result.truncated, points: result.points } };
       },
     },
     {
       method: 'GET',
-      path: '/api/cluster',
-      handler: () => {
-        const h = app.coordinator.health();
-        return { json: { ...h, owned_targets: app.coordinator.ownedTargets() } };
+      path: '/api/targets',
+      access: 'read',
+      handler: async (_req, url) => {
+        onlyParams(url, ['offset', 'limit', 'sort', 'order', 'q', 'status']);
+        const q: TargetListQuery = {
+          offset: intParam(url, 'offset', 0, 0, 10_000_000),
+          limit: intParam(url, 'limit', 100, 1, 1000),
+          sort: oneOf(url, 'sort', ['name', 'status', 'rtt', 'loss', 'http', 'route_change'] as const, 'name')!,
+          order: oneOf(url, 'order', ['asc', 'desc'] as const, 'asc')!,
+          q: url.searchParams.get('q')?.slice(0, 200) || undefined,
+          status: oneOf(url, 'status', ['ok', 'failing', 'unknown', 'unavailable'] as const),
+        };
+        return { json: await data.targets(q) };
+      },
+    },
+    // What other members of a cluster ask for: this replica's own targets, never fanned out again.
+    { method: 'GET', path: '/api/local/targets', access: 'read', handler: async () => ({ json: await data.localTargets() }) },
+    {
+      method: 'GET',
+      path: '/api/local/sparklines',
+      access: 'read',
+      handler: async (_req, url) => {
+        onlyParams(url, ['name']);
+        const names = url.searchParams.getAll('name').slice(0, 1000);
+        return { json: await data.localSparklines(names) };
       },
     },
     {
-      method: 'POST',
-      path: '/collect',
-      auth: true,
-      handler: async (req) => {
-        const parsed = collectBody.safeParse((await readJson(req)) ?? {});
-        if (!parsed.success) throw new HttpError(400, zodMessage(parsed.error));
-        const names = parsed.data.targets;
-        const unknown = names?.filter((n) => !byName.has(n)) ?? [];
-        if (unknown.length) throw new HttpError(404, `not a configured target: ${unknown.join(', ')}`, { unknown });
-        const targets = names ? names.map((n) => byName.get(n)!) : app.cfg.targets;
-        const kinds = parsed.data.probes;
-        if (kinds && !targets.some((t) => t.probes.some((k) => kinds.includes(k)))) {
-          throw new HttpError(400, `none of the selected targets has probe ${kinds.join(', ')} configured`);
-        }
-        if (app.adhocInFlight >= env.MAX_ADHOC_RUNS) {
-          throw new HttpError(429, `${app.adhocInFlight} ad-hoc runs in flight (MAX_ADHOC_RUNS=${env.MAX_ADHOC_RUNS}); retry later`, {}, { 'retry-after': '5' });
-        }
-        app.adhocInFlight++;
-        const t0 = Date.now();
-        try {
-          const results = await app.collectNow(targets, kinds, env.COLLECT_TIMEOUT * 1000);
-          return {
-            json: {
-              time: new Date(t0).toISOString(),
-              duration_ms: Date.now() - t0,
-              ok: results.filter((r) => r.success).length,
-              failed: results.filter((r) => !r.success).length,
-              results: results.map((r) => ({
-                target: r.target,
-                probe: r.probe,
-                success: r.success,
-                reason: r.reason ?? null,
-                detail: r.detail ?? null,
-                duration_ms: Math.round(r.durationMs * 1000) / 1000,
-                ...r.summary,
-              })),
-            },
-          };
-        } finally {
-          app.adhocInFlight--;
-        }
+      method: 'GET',
+      path: /^\/api\/targets\/([^/]+)\/series$/,
+      label: '/api/targets/:name/series',
+      access: 'read',
+      handler: async (_req, url, [name]) => {
+        if (!data.hasStore) throw noStore();
+        onlyParams(url, ['from', 'to', 'buckets', 'local']);
+        const r = range(url, 3_600_000);
+        return { json: targetOr404(name!, await data.series(name!, { ...r, buckets: intParam(url, 'buckets', 600, 1, 1000) }, url.searchParams.has('local'))) };
       },
     },
     {
-      method: 'POST',
-      path: '/circuits/reset',
-      auth: true,
-      handler: async (req) => {
-        const parsed = resetBody.safeParse((await readJson(req)) ?? {});
-        if (!parsed.success) throw new HttpError(400, zodMessage(parsed.error));
-        const reset = app.http.breakers.reset(parsed.data.host);
-        return { json: { reset } };
+      method: 'GET',
+      path: /^\/api\/targets\/([^/]+)\/routes$/,
+      label: '/api/targets/:name/routes',
+      access: 'read',
+      handler: async (_req, url, [name]) => {
+        if (!data.hasStore) throw noStore();
+        onlyParams(url, ['from', 'to', 'local']);
+        return { json: targetOr404(name!, await data.routes(name!, range(url, 7 * 86_400_000), url.searchParams.has('local'))) };
+      },
+    },
+    {
+      method: 'GET',
+      path: /^\/api\/targets\/([^/]+)$/,
+      label: '/api/targets/:name',
+      access: 'read',
+      handler: async (_req, url, [name]) => {
+        onlyParams(url, ['local']);
+        return { json: targetOr404(name!, await data.target(name!, url.searchParams.has('local'))) };
       },
     },
   ];

@@ -1,6 +1,6 @@
 import type { AnySample } from '../samples/sample.js';
 import type { ComponentHealth } from '../lifecycle/component.js';
-import type { Sink } from './sink.js';
+import type { SinkComponent as Sink } from './sink.js';
 
 /** For `collect --once`: results are printed, not stored (like `telegraf --test`). */
 export class DiscardSink implements Sink {

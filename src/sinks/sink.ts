@@ -5,12 +5,15 @@ import type { AnySample } from '../samples/sample.js';
  * Where samples go. `write` settles once the samples are committed to local
  * disk (the embedded store, or the outbox in front of the databases): a round
  * is reported done only after that. It rejects only when the disk itself
- * fails. Sinks follow the lifecycle contract (src/lifecycle/component.ts).
+ * fails (SQLITE_BUSY included: the commit queue retries those).
  */
-export interface Sink extends Component {
+export interface Sink {
   readonly kind: string;
   write(samples: readonly AnySample[]): void | Promise<void>;
   health(): ComponentHealth;
   /** Can we commit to local disk right now? (GET /health/ready) */
   writable(): boolean;
 }
+
+/** A sink with a lifecycle of its own (the embedded store, the outbox). */
+export type SinkComponent = Sink & Component;

@@ -131,13 +131,14 @@ export function isDiskFull(err: unknown): boolean {
   return code === 'SQLITE_FULL' || code === 'ENOSPC' || code?.startsWith('SQLITE_IOERR') === true && /space|full/i.test((err as Error).message);
 }
 
-function isCorrupt(err: unknown): boolean {
+/** The file is not a database, or a page of it is damaged. */
+export function isCorrupt(err: unknown): boolean {
   const code = (err as { code?: string })?.code ?? '';
   return code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT');
 }
 
-/** Move the database and its WAL/SHM aside; returns the new path of the main file. */
-function setAside(path: string): string {
+/** Move the database and its WAL/SHM aside (close it first); returns the new path of the main file. */
+export function setAside(path: string): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const movedTo = `${path}.corrupt-${stamp}`;
   renameSync(path, movedTo);

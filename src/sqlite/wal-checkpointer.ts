@@ -1,5 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import type { Db } from './sqlite-db.js';
+import type Database from 'better-sqlite3';
+
+type Db = Database.Database;
 
 /** How often the worker copies the WAL back into the database file. */
 const CHECKPOINT_EVERY_MS = 1000;

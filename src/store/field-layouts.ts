@@ -1,5 +1,4 @@
 import type { Db } from '../sqlite/sqlite-db.js';
-import { SCHEMA, type MeasurementSchema } from '../samples/schema.js';
 import type { FieldValue } from '../samples/sample.js';
 
 interface Layout {
@@ -15,7 +14,9 @@ interface Layout {
  * `measurements.fields` and only ever grows at the end (a field new to the
  * schema is appended; a field dropped from it keeps its slot), so a stored
  * row decodes the same way forever and SQL can read a field as
- * json_extract(f, '$[i]').
+ * json_extract(f, '$[i]'). Fields get their slot when first written or read
+ * by the store's own SQL: no copy of the data model here (the worker does
+ * not load the probe modules that declare it).
  */
 export class FieldLayouts {
   private readonly byName = new Map<string, Layout>();
@@ -29,21 +30,20 @@ export class FieldLayouts {
     for (const r of db.prepare('SELECT mid, name, fields FROM measurements').all() as { mid: number; name: string; fields: string }[]) {
       this.remember(r.mid, r.name, JSON.parse(r.fields) as string[]);
     }
-    // Every measurement of the schema exists from the start, in schema order,
-    // so the rollup SQL can be built once.
-    db.transaction(() => {
-      for (const [name, m] of Object.entries(SCHEMA as Record<string, MeasurementSchema>)) {
-        for (const field of Object.keys(m.fields)) this.positionOf(name, field);
-      }
-    })();
   }
 
   get all(): readonly Layout[] {
     return [...this.byMid.values()];
   }
 
+  /** The id of a measurement written before (undefined for a name never seen: queries find nothing). */
   mid(measurement: string): number | undefined {
     return this.byName.get(measurement)?.mid;
+  }
+
+  /** The id of a measurement, created if new (the write path, and the store's own SQL). */
+  midOf(measurement: string): number {
+    return this.byName.get(measurement)?.mid ?? this.layoutOf(measurement).mid;
   }
 
   name(mid: number): string {
@@ -52,11 +52,7 @@ export class FieldLayouts {
 
   /** Position of a field in its measurement's array (created if new). */
   positionOf(measurement: string, field: string): number {
-    let l = this.byName.get(measurement);
-    if (!l) {
-      const { mid } = this.insert.get(measurement, '[]') as { mid: number };
-      l = this.remember(mid, measurement, []);
-    }
+    const l = this.layoutOf(measurement);
     let i = l.position.get(field);
     if (i === undefined) {
       i = l.fields.length;
@@ -88,6 +84,13 @@ export class FieldLayouts {
       if (v !== null && v !== undefined) out[l?.fields[i] ?? `field_${i}`] = v;
     }
     return out;
+  }
+
+  private layoutOf(measurement: string): Layout {
+    const l = this.byName.get(measurement);
+    if (l) return l;
+    const { mid } = this.insert.get(measurement, '[]') as { mid: number };
+    return this.remember(mid, measurement, []);
   }
 
   private remember(mid: number, name: string, fields: string[]): Layout {

@@ -66,7 +66,7 @@ export class Ingest {
       trimRoutes: db.prepare(`DELETE FROM routes WHERE tid = ? AND hash IN (SELECT hash FROM routes WHERE tid = ? ORDER BY last_seen LIMIT ?)`),
       change: db.prepare('INSERT OR REPLACE INTO route_changes (tid, ts, from_hash, to_hash) VALUES (?, ?, ?, ?)'),
     };
-    this.rolled = new Map(KINDS.map((k) => [layouts.mid(k.measurement)!, TIERS]));
+    this.rolled = new Map(KINDS.map((k) => [layouts.midOf(k.measurement), TIERS]));
     this.writeBatch = db.transaction((samples: readonly AnySample[]) => this.writeAll(samples));
   }
 
@@ -98,7 +98,7 @@ export class Ingest {
       const adhoc = s.tags.mode === 'adhoc';
       const tid = this.tidOf(target);
       const f = this.layouts.encode(s.measurement, fields);
-      const mid = this.layouts.mid(s.measurement)!;
+      const mid = this.layouts.midOf(s.measurement);
       const sub = s.measurement === 'probe' ? (s.tags.probe ?? '') : '';
       const sid = this.sidOf(seriesKey(s), mid, tid, sub, adhoc, s.tags, ts);
       this.st.raw.run(mid, ts, tid, sid, f);
@@ -153,7 +153,7 @@ export class Ingest {
       const from = this.st.prevRoute.get(tid, ts, hash) as string | undefined;
       this.st.change.run(tid, ts, from ?? null, hash);
       // The overview shows each target's last change: kept beside its latest state.
-      this.st.latest.run(tid, this.layouts.mid('route')!, ROUTE_CHANGE_SUB, ts, '[]', null, ts);
+      this.st.latest.run(tid, this.layouts.midOf('route'), ROUTE_CHANGE_SUB, ts, '[]', null, ts);
     }
     const reached = f.reached === undefined ? null : f.reached ? 1 : 0;
     this.st.route.run(tid, hash, ts, ts, f.hop_count ?? null, reached, f.path ?? null, JSON.stringify(hopList));

@@ -217,8 +217,9 @@ export class Retention {
   private pruneSeries(p: Pass): boolean {
     const rows = this.st.series.all(p.seriesCursor, SERIES_PER_STEP) as { sid: number; lastTs: number }[];
     if (!rows.length) {
+      // Done: the next step checks the size again (the pass may not have freed enough).
       this.pass = undefined;
-      return false;
+      return true;
     }
     const cut = Math.min(Math.max(p.ageCutoff, p.floor), this.oldestRaw() ?? Number.POSITIVE_INFINITY) - 2 * 3_600_000;
     let pruned = 0;

@@ -45,7 +45,7 @@ export class Rollups {
     layouts: FieldLayouts,
     private readonly now: () => number,
   ) {
-    this.rolledMids = KINDS.map((k) => layouts.mid(k.measurement)!);
+    this.rolledMids = KINDS.map((k) => layouts.midOf(k.measurement));
     for (const k of KINDS) {
       const cols = kindColumns(k);
       const exprs = rawAggSql(k, (field) => layouts.sql(k.measurement, field, 'r.f'));
@@ -54,7 +54,7 @@ export class Rollups {
         k.name,
         db.prepare(
           `SELECT r.tid AS tid, s.sub AS sub, ${exprs.map((e, i) => `${e} AS ${cols[i]}`).join(', ')}
-           FROM times t CROSS JOIN raw r ON r.mid = ${layouts.mid(k.measurement)} AND r.ts = t.ts AND r.tid >= ? AND r.tid <= ?
+           FROM times t CROSS JOIN raw r ON r.mid = ${layouts.midOf(k.measurement)} AND r.ts = t.ts AND r.tid >= ? AND r.tid <= ?
            JOIN series s ON s.sid = r.sid
            WHERE t.ts >= ? AND t.ts < ? AND s.adhoc = 0
            GROUP BY r.tid, s.sub`,

@@ -47,4 +47,3 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-export const round3 = (n: number) => Math.round(n * 1000) / 1000;

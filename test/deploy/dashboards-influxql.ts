@@ -5,7 +5,7 @@
  * sources, unknown functions). Not a full parser — the live test runs every
  * query against a real influxd for the rest.
  */
-import { COMMON_TAGS, SCHEMA, type FieldType, type MeasurementSchema } from '../../src/samples/schema.js';
+import { COMMON_TAGS, SCHEMA_TABLE as SCHEMA, type FieldType, type MeasurementSchema } from '../../src/samples/schema.js';
 
 type Tok =
   | { t: 'ident'; v: string } // "double quoted"

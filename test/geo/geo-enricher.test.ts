@@ -14,8 +14,8 @@ import { RouteMemory } from '../../src/probes/trace/route-memory.js';
 import { createTraceProbe } from '../../src/probes/trace/trace-probe.js';
 import { toLineProtocol } from '../../src/samples/line-protocol.js';
 import type { AnySample, Sample } from '../../src/samples/sample.js';
-import { closeDb, openDb, type Db } from '../../src/sqlite/sqlite-db.js';
-import { newClient, target } from '../helpers/fixtures.js';
+import { Deadline } from '../../src/lifecycle/component.js';
+import { newClient, spec, target } from '../helpers/fixtures.js';
 
 /** Independent reference distance (3-D vectors, see haversine.test.ts). */
 function vectorKm(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
@@ -55,9 +55,9 @@ function mtrRaw(): string {
 // bare test process something must keep the event loop alive.
 let keepAlive: NodeJS.Timeout;
 let dir: string;
-let db: Db;
 let http: HttpClient;
 let geo: Geo;
+let memory: RouteMemory;
 const results: GeoLookupResult[] = [];
 const PARIS = { lat: 48.8566, lon: 2.3522 };
 
@@ -67,7 +67,8 @@ before(async () => {
   writeFileSync(join(dir, 'trace.txt'), mtrRaw());
   writeFileSync(join(dir, 'mtr'), `#!/bin/sh\ncat '${join(dir, 'trace.txt')}'\n`);
   chmodSync(join(dir, 'mtr'), 0o755);
-  db = openDb(dir, 'state.db');
+  memory = new RouteMemory(dir);
+  await memory.start();
   http = newClient();
   const env = envSchema.parse(cleanEnv({ GEO: 'offline', SOURCE_LAT: String(PARIS.lat), SOURCE_LON: String(PARIS.lon) }));
   geo = createGeo(env, http, undefined, silentLogger(), { onLookup: (_b, r) => results.push(r) });
@@ -78,13 +79,14 @@ after(async () => {
   clearInterval(keepAlive);
   await geo?.stop();
   await http?.close();
-  if (db) closeDb(db);
+  await memory?.stop(Deadline.in(1000));
   rmSync(dir, { recursive: true, force: true });
 });
 
 async function traceRun(tags: Record<string, string>): Promise<AnySample[]> {
-  const probe = createTraceProbe(new ProcessRunner(2), new RouteMemory(db), { mtrPath: join(dir, 'mtr') }, silentLogger());
-  const out = await probe({ target: target('8.8.8.8'), timeMs: 1_700_000_000_000, tags, signal: AbortSignal.timeout(5000) });
+  const probe = createTraceProbe(new ProcessRunner(2), memory, { mtrPath: join(dir, 'mtr') }, silentLogger());
+  const t = target('8.8.8.8');
+  const out = await probe({ target: t, timeMs: 1_700_000_000_000, tags, signal: AbortSignal.timeout(5000) }, spec(t, 'trace'));
   assert.equal(out.success, true, out.detail);
   return out.samples;
 }

@@ -182,3 +182,85 @@ test('refund gives back a slot that never reached the network', async () => {
   assert.equal((await take(l)).ok, true);
   assert.equal((await l.acquire()).ok, false);
 });
+
+// --- the budget shared by the cluster (real Redis) ---------------------------
+
+/** Keep `workers` requests going through `l` until `endAt`; each arrives at the server mid-request. */
+async function drive(l: RateLimiter, endAt: number, arrivals: number[], workers = 4): Promise<void> {
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (Date.now() < endAt) {
+        const r = await l.acquire(AbortSignal.timeout(Math.max(1, endAt - Date.now())));
+        if (!r.ok) continue;
+        const took = 5 + Math.random() * 30;
+        await new Promise((res) => setTimeout(res, took / 2));
+        arrivals.push(Date.now());
+        await new Promise((res) => setTimeout(res, took / 2));
+        r.ticket.done();
+      }
+    }),
+  );
+}
+
+test('two processes sharing one Redis budget: in no window of any alignment do more than the limit reach the API; without Redis each keeps to its share', async (t) => {
+  const { Redis: RedisServer } = await import('../../scripts/lib/services.js');
+  const { Redis: IORedis } = await import('ioredis');
+  const { redisOptions } = await import('../../src/cluster/redis-coordinator.js');
+  const { RedisRateBudget } = await import('../../src/cluster/redis-rate-budget.js');
+  const { startTcpProxy } = await import('../helpers/tcp-proxy.js');
+  const server = await RedisServer.start();
+  const proxy = await startTcpProxy(server.port);
+  const conns = [0, 1].map(() => new IORedis(proxy.redisUrl, redisOptions()));
+  const W = 1500;
+  const LIMIT = 6;
+  try {
+    for (const c of conns) {
+      c.on('error', () => {});
+      await c.connect();
+    }
+    const key = `budget-test-${process.pid}`;
+    const limiters = conns.map(
+      (c) => new RateLimiter({ limit: LIMIT, windowMs: W, maxQueue: 16, holdMs: 2000, retrySharedMs: 200, shared: new RedisRateBudget(() => c, key, () => 2) }),
+    );
+    const arrivals: number[][] = [[], []];
+    let endAt = Date.now() + 4 * W;
+    await Promise.all(limiters.map((l, i) => drive(l, endAt, arrivals[i]!)));
+    const both = [...arrivals[0]!, ...arrivals[1]!];
+    const worst = maxInAnyWindow(both, W);
+    t.diagnostic(`shared: ${arrivals[0]!.length} + ${arrivals[1]!.length} requests in ${4 * W} ms, at most ${worst} in any ${W} ms (limit ${LIMIT})`);
+    assert.ok(worst <= LIMIT, `${worst} requests in one window`);
+    assert.ok(arrivals[0]!.length >= 2 && arrivals[1]!.length >= 2, 'both processes got some of the budget');
+    assert.ok(both.length >= 3 * LIMIT, `the budget was used: ${both.length}`);
+    assert.equal(limiters[0]!.scope.scope, 'cluster');
+
+    // Redis away: each process may spend limit / members (2) = 3 per window on its own.
+    proxy.cut();
+    for (const c of conns) await waitUntil(() => c.status !== 'ready');
+    await new Promise((r) => setTimeout(r, W + 50)); // let the shared window's requests age out
+    const local: number[][] = [[], []];
+    endAt = Date.now() + 3 * W;
+    await Promise.all(limiters.map((l, i) => drive(l, endAt, local[i]!)));
+    const each = local.map((a) => maxInAnyWindow(a, W));
+    t.diagnostic(`Redis away: at most ${JSON.stringify(each)} per process in any window (share ${LIMIT / 2}), ${maxInAnyWindow([...local[0]!, ...local[1]!], W)} together`);
+    assert.deepEqual(each, [LIMIT / 2, LIMIT / 2]);
+    assert.deepEqual(limiters[0]!.scope, { scope: 'local_share', limit: LIMIT / 2 });
+    proxy.restore();
+    await Promise.all(conns.map((c) => waitUntil(() => c.status === 'ready', 10_000)));
+    await new Promise((r) => setTimeout(r, 300));
+    await drive(limiters[0]!, Date.now() + 200, [], 1);
+    assert.equal(limiters[0]!.scope.scope, 'cluster', 'back to the shared budget once Redis answers');
+    for (const l of limiters) l.stop();
+  } finally {
+    for (const c of conns) c.disconnect();
+    await proxy.close();
+    await server.cleanup();
+  }
+});
+
+async function waitUntil(ok: () => boolean, ms = 5000): Promise<void> {
+  const t0 = Date.now();
+  while (!ok()) {
+    if (Date.now() - t0 > ms) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

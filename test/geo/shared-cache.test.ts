@@ -32,7 +32,7 @@ before(async () => {
     conn.on('error', () => {});
     await conn.connect();
     const http = newClient();
-    const geo = createGeo(env, http, new RedisCache(new MemoryCache(env.GEO_CACHE_SIZE), conn, prefix), silentLogger());
+    const geo = createGeo(env, http, new RedisCache(new MemoryCache(env.GEO_CACHE_SIZE), () => conn, prefix), silentLogger());
     await geo.start();
     replicas.push({ geo, http, conn });
   }

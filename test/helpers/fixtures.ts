@@ -1,16 +1,25 @@
+import { cleanEnv, envSchema } from '../../src/config/env-schema.js';
 import { targetFromEntry, type Target, type TargetDefaults } from '../../src/config/targets.js';
 import { HttpClient, type HttpClientOptions } from '../../src/http-client/http-client.js';
 import type { ProbeContext } from '../../src/probes/types.js';
 import { deadlineSignal } from '../../src/util/abort.js';
 
+/** Test defaults: a 60 s interval, a 5 s timeout, fast echo requests and traces. */
+const testEnv = { COLLECTION_INTERVAL: '60', PROBE_TIMEOUT: '5', ICMP_PACKET_INTERVAL: '0.05', TRACE_PACKET_INTERVAL: '0.2', TRACE_GRACE: '0.3' };
 export const DEFAULTS: TargetDefaults = {
+  env: envSchema.parse(cleanEnv(testEnv)),
+  explicit: new Set(Object.keys(testEnv)),
   intervalS: 60,
   timeoutS: 5,
   probes: null,
-  icmp: { count: 5, packetIntervalS: 0.05, family: null },
-  trace: { protocol: 'icmp', port: null, maxHops: 30, cycles: 3, packetIntervalS: 0.2, graceS: 0.3, intervalS: null },
-  httpReuse: true,
+  lookupEnv: (name) => process.env[name],
+  note: () => {},
 };
+
+/** The settings of one probe of a target (typed by the caller). */
+export function spec<S = Record<string, unknown>>(t: Target, kind: string): S {
+  return t.specs[kind] as S;
+}
 
 /** A target as the config loader would build it from a TARGET_FQDNS entry. */
 export function target(entry: string, over: Partial<Target> = {}): Target {
@@ -38,7 +47,9 @@ export function clientOptions(over: Partial<HttpClientOptions> = {}): HttpClient
 }
 
 export function newClient(over: Partial<HttpClientOptions> = {}): HttpClient {
-  return new HttpClient(clientOptions(over));
+  const c = new HttpClient(clientOptions(over));
+  void c.start(); // the breaker sweep
+  return c;
 }
 
 /** A probe context with the target's deadline; dispose when done. */

@@ -1,4 +1,5 @@
 import { Haproxy, until, Victoria } from '../../scripts/lib/services.js';
+import type { Daemon } from './daemon.js';
 
 /**
  * Two VictoriaMetrics (standing in for InfluxDB 2) behind the project's
@@ -58,9 +59,6 @@ export const vmEnv = (urls: string[]) => ({
   INFLUXDB_ORG: 'test-org',
   INFLUXDB_BUCKET: 'telemetry',
   INFLUX_FLUSH_INTERVAL: '0.5',
-  INFLUX_RETRY_MAX: '2',
-  // The writer goes through the per-host breaker: a short recovery timeout resumes writes soon after an outage.
-  CIRCUIT_RECOVERY_TIMEOUT: '3',
 });
 
 /**
@@ -74,4 +72,17 @@ export async function settledPoints(v: Victoria, expected: number, measurements?
     if (got.size >= expected || Date.now() - t0 > 15_000) return got;
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/**
+ * SIGTERM the daemon (exit 0, outbox drained) and compare what it stored
+ * with what each replica holds: the stored count and both replicas' points.
+ */
+export async function stopAndCountReplicas(d: Daemon, stack: WriteStack): Promise<{ stored: number; replicas: [Set<string>, Set<string>] }> {
+  d.proc.kill('SIGTERM');
+  if ((await d.exited) !== 0) throw new Error('the daemon did not exit 0 on SIGTERM');
+  const stopped = d.logs.find((l) => l.msg === 'stopped')!;
+  if (stopped.outbox_points !== 0) throw new Error(`outbox not drained at exit: ${stopped.outbox_points} points`);
+  const stored = stopped.points_stored as number;
+  return { stored, replicas: [await settledPoints(stack.vm[0], stored), await settledPoints(stack.vm[1], stored)] };
 }

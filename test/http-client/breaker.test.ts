@@ -7,9 +7,12 @@ import { join } from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { App } from '../../src/app.js';
+import { Deadline } from '../../src/lifecycle/component.js';
+import type { ProbeResult } from '../../src/probes/types.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { silentLogger } from '../../src/logging/logger.js';
-import { newClient } from '../helpers/fixtures.js';
+import { clientOptions, newClient } from '../helpers/fixtures.js';
+import { HttpClient } from '../../src/http-client/http-client.js';
 import { freePort, waitFor } from '../helpers/net.js';
 
 /** A server on a fixed port that can answer 500, answer 200, or be gone (refused). */
@@ -44,15 +47,20 @@ async function appWithClock(env: Record<string, string>) {
   const cfg = loadConfig({ DATA_DIR: dataDir, CIRCUIT_RECOVERY_TIMEOUT: '60', ...env });
   const app = new App(cfg, silentLogger(), { server: false, schedule: false, now: () => now });
   // The embedded store commits in its worker: it must run before probes write.
-  await app.sink.start();
+  await app.store!.start();
   return {
     app,
     advance: (ms: number) => (now += ms),
     cleanup: async () => {
-      await app.stop(2000);
+      await app.stop(Deadline.in(2000));
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+function results(run: Awaited<ReturnType<App['collectNow']>>): ProbeResult[] {
+  if ('rejected' in run) throw new Error(run.message);
+  return run.results;
 }
 
 const metricValue = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
@@ -123,9 +131,9 @@ test('an http probe against an open circuit writes a circuit_open point and send
   const { app, cleanup } = await appWithClock({ TARGET_FQDNS: url });
   try {
     const target = app.cfg.targets[0]!;
-    for (let i = 0; i < 5; i++) await app.collectNow([target], ['http'], 5000, false);
+    for (let i = 0; i < 5; i++) await app.collectNow([target.name], ['http'], { adhoc: false });
     const before = srv.requests;
-    const [r] = await app.collectNow([target], ['http'], 5000, false);
+    const [r] = results(await app.collectNow([target.name], ['http'], { adhoc: false }));
     assert.equal(r!.success, false);
     assert.equal(r!.reason, 'circuit_open');
     assert.equal(srv.requests, before, 'the target server saw no request');
@@ -134,12 +142,12 @@ test('an http probe against an open circuit writes a circuit_open point and send
     assert.equal(last.fields.reason, 'circuit_open');
     assert.equal(last.fields.success, false);
     assert.ok((await app.store!.query({ measurement: 'http', limit: 100 })).points.length >= 6, 'the http point is written too');
-    const open = (app.health().body.components as Record<string, { open_circuits?: unknown[] }>).http_client!.open_circuits;
+    const open = app.http.health().open_circuits;
     assert.deepEqual(open, [{ host: `http://127.0.0.1:${port}`, state: 'open' }]);
     // The operator reset closes it without a restart.
     assert.deepEqual(app.http.breakers.reset(), [`http://127.0.0.1:${port}`]);
     srv.mode = 'ok';
-    const [again] = await app.collectNow([target], ['http'], 5000, false);
+    const [again] = results(await app.collectNow([target.name], ['http'], { adhoc: false }));
     assert.equal(again!.success, true);
   } finally {
     await cleanup();
@@ -157,10 +165,15 @@ test('5,000 distinct hosts touched once then idle: breakers, pools, timers and m
   };
   const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
   const port = await freePort();
-  const c = newClient({ maxConnections: 200, breaker: { idleEvictMs: 4000 } as never });
+  // The breakers' clock is ours: frozen while hosts are touched (a slow machine
+  // must not evict early), moved past the idle bound to let the sweep evict.
+  let clock = Date.now();
+  const c = new HttpClient(clientOptions({ maxConnections: 200, breaker: { idleEvictMs: 4000 } as never }), undefined, () => clock);
+  void c.start();
   try {
     // Warm up code paths so lazily compiled code does not count as growth.
     await Promise.all(Array.from({ length: 200 }, (_, i) => c.request(`http://127.9.${Math.floor(i / 250)}.${(i % 250) + 1}:${port}/`)));
+    clock += 5000;
     await waitFor(() => c.breakers.size === 0 && Object.keys((c as any).agents.strict.stats).length === 0, 'warm-up evicted', 10_000, 100);
     const heap0 = heap();
     const timers0 = timers();
@@ -174,6 +187,7 @@ test('5,000 distinct hosts touched once then idle: breakers, pools, timers and m
     }
     assert.equal(c.breakers.size, 5000);
     const peakHeap = heap();
+    clock += 5000;
     await waitFor(() => c.breakers.size === 0, 'idle breakers evicted', 10_000, 100);
     await waitFor(() => Object.keys((c as any).agents.strict.stats).length === 0, 'undici origin pools gone', 10_000, 100);
     assert.equal(c.budget.openSockets, 0);

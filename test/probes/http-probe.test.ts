@@ -2,7 +2,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHttpProbe } from '../../src/probes/http/http-probe.js';
 import type { Sample } from '../../src/samples/sample.js';
-import { ctx, newClient, target } from '../helpers/fixtures.js';
+import { ctx, newClient, spec, target } from '../helpers/fixtures.js';
+import type { HttpSpec } from '../../src/probes/http/index.js';
 import { freePort, makeCert, startHttpServer, startHttpsServer, startSilentServer, waitFor, type TestServer } from '../helpers/net.js';
 
 let ok: TestServer;
@@ -33,7 +34,7 @@ async function probe(url: string, over: Parameters<typeof target>[1] = {}, clien
   const t = target(url, over);
   const c = ctx(t);
   try {
-    const out = await createHttpProbe(client)(c);
+    const out = await createHttpProbe(client)(c, spec(t, 'http'));
     return { out, http: out.samples.find((s) => s.measurement === 'http') as Sample<'http'> };
   } finally {
     c.dispose();
@@ -85,9 +86,9 @@ test('500 is a failure with reason bad_status, the status still recorded', async
 
 test('expect_status decides success', async () => {
   const t = target(`${broken.url}/`);
-  t.http!.expectStatus = [500];
+  spec<HttpSpec>(t, 'http').expectStatus = [500];
   const c = ctx(t);
-  const out = await createHttpProbe(newClient())(c);
+  const out = await createHttpProbe(newClient())(c, spec(t, 'http'));
   c.dispose();
   assert.equal(out.success, true);
 });
@@ -117,9 +118,9 @@ test('TLS: self-signed certificate fails verification with tls_error', async () 
 
 test('TLS: with insecure_tls the exchange succeeds and reports TLS time and certificate expiry', async () => {
   const t = target(`${tls.url}/`);
-  t.http!.insecureTls = true;
+  spec<HttpSpec>(t, 'http').insecureTls = true;
   const c = ctx(t);
-  const out = await createHttpProbe(newClient())(c);
+  const out = await createHttpProbe(newClient())(c, spec(t, 'http'));
   c.dispose();
   const http = out.samples[0] as Sample<'http'>;
   assert.equal(out.success, true, out.detail);
@@ -138,12 +139,12 @@ test('reuse_connection false: every probe opens a fresh connection and measures 
   const client = newClient();
   try {
     const t = target(`${s.url}/fresh`);
-    t.http!.reuseConnection = false;
+    spec<HttpSpec>(t, 'http').reuseConnection = false;
     const c1 = ctx(t);
-    const a = await createHttpProbe(client)(c1);
+    const a = await createHttpProbe(client)(c1, spec(t, 'http'));
     c1.dispose();
     const c2 = ctx(t);
-    const b = await createHttpProbe(client)(c2);
+    const b = await createHttpProbe(client)(c2, spec(t, 'http'));
     c2.dispose();
     for (const o of [a, b]) {
       assert.equal(o.success, true);

@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { tcpProbe } from '../../src/probes/tcp/tcp-probe.js';
+import type { Probe } from '../../src/probes/types.js';
 import { dnsProbe } from '../../src/probes/dns/dns-probe.js';
 import { decodeHeader, encodeQuery, reverseName } from '../../src/probes/dns/dns-wire.js';
 import type { Sample } from '../../src/samples/sample.js';
@@ -20,10 +21,10 @@ after(async () => {
   await dns.stop();
 });
 
-async function run(probe: typeof tcpProbe, t: ReturnType<typeof target>) {
+async function run(probe: Probe<never>, t: ReturnType<typeof target>) {
   const c = ctx(t);
   try {
-    return await probe(c);
+    return await probe(c, t.specs[t.probes[0]!] as never);
   } finally {
     c.dispose();
   }
@@ -59,7 +60,7 @@ test('tcp: a listener that accepts but never answers still connects (tcp measure
 
 function dnsTarget(name: string, record: 'A' | 'AAAA' | 'MX' | 'PTR' = 'A', server = dns.server) {
   const t = target('svc.test', { probes: ['dns'] });
-  t.dns = { server, record, name };
+  t.specs = { dns: { server, record, name } };
   return t;
 }
 

@@ -3,10 +3,18 @@ import { connect, isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Sample } from '../../samples/sample.js';
-import { round3 } from '../../util/abort.js';
+import { round3 } from '../../util/numbers.js';
 import { reasonForError } from '../reasons.js';
 import type { Probe, ProbeOutcome } from '../types.js';
-import { decodeHeader, encodeQuery, rcodeName, reverseName, type DnsAnswerHeader } from './dns-wire.js';
+import { decodeHeader, encodeQuery, rcodeName, reverseName, type DnsAnswerHeader, type DnsRecordType } from './dns-wire.js';
+
+export interface DnsSpec {
+  /** `ip` or `ip:port` / `[ipv6]:port`; null = first nameserver of /etc/resolv.conf. */
+  server: string | null;
+  record: DnsRecordType;
+  /** Name to query; defaults to the target host. */
+  name: string;
+}
 
 /**
  * One DNS question over UDP to the configured server (default: the first
@@ -14,8 +22,7 @@ import { decodeHeader, encodeQuery, rcodeName, reverseName, type DnsAnswerHeader
  * truncated. query_ms is the time from sending the question to the answer.
  * Success = NOERROR with at least one answer record.
  */
-export const dnsProbe: Probe = async ({ target, timeMs, tags, signal }): Promise<ProbeOutcome> => {
-  const spec = target.dns ?? { server: null, record: 'A' as const, name: target.host };
+export const dnsProbe: Probe<DnsSpec> = async ({ timeMs, tags, signal }, spec): Promise<ProbeOutcome> => {
   const server = spec.server ?? systemNameserver();
   const sample: Sample<'dns'> = { measurement: 'dns', tags: { ...tags, record: spec.record }, fields: { success: false }, timeMs };
   if (!server) {

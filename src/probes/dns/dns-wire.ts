@@ -1,6 +1,8 @@
 import { randomInt } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { DnsRecordType } from '../../config/targets.js';
+
+export const DNS_RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'NS', 'TXT', 'SOA', 'PTR', 'SRV', 'CAA'] as const;
+export type DnsRecordType = (typeof DNS_RECORD_TYPES)[number];
 
 /** RFC 1035 wire format: just enough to ask one question and read the header of the answer. */
 

@@ -1,19 +1,30 @@
 import type { HttpClient } from '../../http-client/http-client.js';
 import { probeBreakerPolicy } from '../../http-client/http-client.js';
-import { round3 } from '../../util/abort.js';
+import { round3 } from '../../util/numbers.js';
 import type { Sample } from '../../samples/sample.js';
 import { reasonForError } from '../reasons.js';
 import type { Probe, ProbeOutcome } from '../types.js';
+
+export interface HttpSpec {
+  url: string;
+  method: string;
+  /** Statuses that count as success. Default: any 2xx or 3xx. */
+  expectStatus: number[] | null;
+  /** Skip certificate verification (the expiry is still reported). */
+  insecureTls: boolean;
+  /** Sent with every request; values may be secrets (never printed). */
+  headers: Record<string, string>;
+  /** Keep the connection for the next probe (false: a fresh connection, DNS + connect + TLS, every time). */
+  reuseConnection: boolean;
+}
 
 /**
  * HTTP(S) exchange with phase timings, through the shared client (pool +
  * breaker). Success = the status is in `expect_status` (default: 2xx/3xx).
  * Redirects are not followed: the first answer is what is measured.
  */
-export function createHttpProbe(client: HttpClient): Probe {
-  return async ({ target, timeMs, tags, signal }): Promise<ProbeOutcome> => {
-    const spec = target.http;
-    if (!spec) throw new Error(`target ${target.name} has no http settings`); // config guarantees it
+export function createHttpProbe(client: HttpClient): Probe<HttpSpec> {
+  return async ({ timeMs, tags, signal }, spec): Promise<ProbeOutcome> => {
     const o = await client.request(spec.url, {
       method: spec.method,
       headers: spec.headers,

@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { IcmpProbeSpec } from '../../config/targets.js';
 import type { Sample } from '../../samples/sample.js';
 import { excerpt, type ProcessRunner } from '../tools/process-runner.js';
 import { reasonForError } from '../reasons.js';
@@ -7,6 +6,12 @@ import { resolveHost } from '../resolve.js';
 import type { Probe, ProbeOutcome, Reason } from '../types.js';
 import { parseFpingOutput } from './fping-output.js';
 import { echoStats } from './qos.js';
+
+export interface IcmpSpec {
+  count: number;
+  /** Seconds between two echo requests to this target (fping -p). */
+  packetIntervalS: number;
+}
 
 export interface IcmpOptions {
   fpingPath: string;
@@ -49,7 +54,7 @@ export class FpingBatcher {
     private readonly log: Logger,
   ) {}
 
-  echo(ip: string, family: 4 | 6, spec: IcmpProbeSpec, deadline: number): Promise<EchoResult> {
+  echo(ip: string, family: 4 | 6, spec: IcmpSpec, deadline: number): Promise<EchoResult> {
     const periodMs = Math.round(spec.packetIntervalS * 1000);
     const key = `${family}|${spec.count}|${periodMs}`;
     return new Promise<EchoResult>((resolve) => {
@@ -111,14 +116,13 @@ export class FpingBatcher {
 }
 
 /** ICMP echo probe: latency, loss, jitter, R-factor and MOS (see qos.ts). */
-export function createIcmpProbe(batcher: FpingBatcher): Probe {
-  return async ({ target, timeMs, tags, signal }): Promise<ProbeOutcome> => {
-    const spec = target.icmp;
+export function createIcmpProbe(batcher: FpingBatcher): Probe<IcmpSpec> {
+  return async ({ target, timeMs, tags, signal }, spec): Promise<ProbeOutcome> => {
     const sample: Sample<'ping'> = { measurement: 'ping', tags: { ...tags, family: 'ipv4' }, fields: { success: false, sent: 0, received: 0 }, timeMs };
     let ip: string;
     let family: 4 | 6;
     try {
-      ({ address: ip, family } = await resolveHost(target.host, spec.family));
+      ({ address: ip, family } = await resolveHost(target.host, target.family));
     } catch (err) {
       const { reason, detail } = reasonForError(err, signal);
       return { success: false, reason, detail, samples: [sample], summary: {} };

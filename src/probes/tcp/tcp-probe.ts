@@ -1,16 +1,20 @@
 import { connect, isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { performance } from 'node:perf_hooks';
-import { round3 } from '../../util/abort.js';
+import { round3 } from '../../util/numbers.js';
 import { reasonForError } from '../reasons.js';
 import type { Probe, ProbeOutcome } from '../types.js';
+
+export interface TcpSpec {
+  port: number;
+}
 
 /**
  * TCP connect time: name resolution first (not counted), then the three-way
  * handshake. The socket is closed right after it connects.
  */
-export const tcpProbe: Probe = async ({ target, timeMs, tags, signal }): Promise<ProbeOutcome> => {
-  const port = target.tcp?.port ?? 443;
+export const tcpProbe: Probe<TcpSpec> = async ({ target, timeMs, tags, signal }, spec): Promise<ProbeOutcome> => {
+  const port = spec.port;
   const sampleTags = { ...tags, port: String(port) };
   const fail = (err: unknown, ip?: string): ProbeOutcome => {
     const { reason, detail } = reasonForError(err, signal);
@@ -25,7 +29,7 @@ export const tcpProbe: Probe = async ({ target, timeMs, tags, signal }): Promise
   let ip = target.host;
   if (!isIP(ip)) {
     try {
-      ip = (await lookup(target.host)).address;
+      ip = (await lookup(target.host, { family: target.family ?? 0 })).address;
     } catch (err) {
       return fail(err);
     }

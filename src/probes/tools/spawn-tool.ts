@@ -27,11 +27,19 @@ export interface SpawnOptions {
 export function spawnTool(cmd: string, args: string[], o: SpawnOptions): { pid?: number; done: Promise<ToolRun>; kill: () => void } {
   const max = o.maxOutputBytes ?? 4 * 1024 * 1024;
   const t0 = Date.now();
-  const child = spawn(cmd, args, {
-    env: { ...process.env, LANG: 'C', LC_ALL: 'C' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(cmd, args, {
+      env: { ...process.env, LANG: 'C', LC_ALL: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+  } catch (err) {
+    // Some failures (EPERM with an empty capability bounding set) throw instead of emitting 'error'.
+    const e = err as NodeJS.ErrnoException;
+    const run: ToolRun = { stdout: '', stderr: '', code: null, spawnError: { code: e.code, message: e.message }, durationMs: Date.now() - t0 };
+    return { done: Promise.resolve(run), kill: () => {} };
+  }
   const pid = child.pid;
   let killed: ToolRun['killed'];
   const kill = (why: NonNullable<ToolRun['killed']>) => {
@@ -54,8 +62,8 @@ export function spawnTool(cmd: string, args: string[], o: SpawnOptions): { pid?:
       if (bytes > max) return kill('output_limit');
       into.push(b);
     };
-    child.stdout.on('data', collect(out));
-    child.stderr.on('data', collect(err));
+    child.stdout!.on('data', collect(out));
+    child.stderr!.on('data', collect(err));
     child.on('error', (e: NodeJS.ErrnoException) => (spawnError = { code: e.code, message: e.message }));
     child.on('close', (code) => {
       clearTimeout(timer);

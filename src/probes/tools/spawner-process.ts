@@ -25,7 +25,7 @@ process.on('message', (m: Msg) => {
     running.set(m.id, t.kill);
     void t.done.then((run) => {
       running.delete(m.id);
-      process.send?.({ type: 'done', id: m.id, pid: t.pid, run });
+      if (process.connected) process.send?.({ type: 'done', id: m.id, pid: t.pid, run }, (err: Error | null) => void err);
     });
   } else if (m.type === 'kill') {
     running.get(m.id)?.();
@@ -33,6 +33,11 @@ process.on('message', (m: Msg) => {
     for (const kill of running.values()) kill();
   }
 });
+
+// Ctrl-C in a terminal signals the whole process group, this helper included.
+// The daemon decides when tools stop (it disconnects at the end of its
+// shutdown); dying first would turn the probes in flight into failures.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => {});
 
 process.on('disconnect', () => {
   for (const kill of running.values()) kill();

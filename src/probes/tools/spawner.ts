@@ -2,17 +2,25 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { SpawnOptions, ToolRun } from './spawn-tool.js';
 
+const gone = (message: string): ToolRun => ({ stdout: '', stderr: '', code: null, spawnError: { code: 'ESPAWNER', message }, durationMs: 0 });
+const aborted: ToolRun = { stdout: '', stderr: '', code: null, killed: 'aborted', durationMs: 0 };
+
 /**
  * The daemon's side of the spawner helper (spawner-process.ts): tools are
  * started in a small process, so forking never copies the daemon's page
  * tables. Started on first use, restarted if it dies (runs in flight then
- * fail with a spawn error, never hang).
+ * fail with a spawn error, never hang). Once close() has begun, the helper
+ * going away is the expected end, and runs in flight resolve as aborted.
+ * Every send is checked: a channel closing under us (EPIPE) is an outcome,
+ * never an exception.
  */
 export class Spawner {
   private child?: ChildProcess;
   private nextId = 1;
   private readonly pending = new Map<number, (r: ToolRun) => void>();
   private closed = false;
+  /** The helper failed to start or died: for /health. */
+  lastError?: string;
 
   private helper(): ChildProcess {
     if (this.child && this.child.connected) return this.child;
@@ -30,16 +38,25 @@ export class Spawner {
       this.holdOpen();
       resolve?.(m.run);
     });
-    child.on('exit', () => {
+    // A failed fork or a send on a closing channel: recorded, never thrown.
+    child.on('error', (err) => {
+      this.lastError = err.message;
+    });
+    child.on('exit', (code, signal) => {
       if (this.child === child) this.child = undefined;
-      for (const [id, resolve] of this.pending) {
-        this.pending.delete(id);
-        resolve({ stdout: '', stderr: '', code: null, spawnError: { code: 'ESPAWNER', message: 'the spawner helper exited' }, durationMs: 0 });
-      }
+      if (!this.closed) this.lastError = `spawner helper exited (${signal ?? `code ${code}`})`;
+      this.failPending(this.closed ? aborted : gone('the spawner helper exited'));
     });
     child.unref();
     this.child = child;
     return child;
+  }
+
+  private failPending(r: ToolRun): void {
+    for (const [id, resolve] of this.pending) {
+      this.pending.delete(id);
+      resolve(r);
+    }
   }
 
   /** The helper keeps the daemon alive only while a tool runs (an idle helper must not). */
@@ -55,31 +72,62 @@ export class Spawner {
     }
   }
 
+  /** Send to the helper; false when the channel is gone (the caller decides what that means). */
+  private send(msg: object): boolean {
+    const child = this.child;
+    if (!child?.connected) return false;
+    try {
+      child.send(msg, (err) => {
+        if (err) this.lastError = `spawner channel: ${err.message}`;
+      });
+      return true;
+    } catch (err) {
+      this.lastError = `spawner channel: ${(err as Error).message}`;
+      return false;
+    }
+  }
+
   run(cmd: string, args: string[], o: SpawnOptions & { signal?: AbortSignal }): Promise<ToolRun> {
-    if (this.closed) return Promise.resolve({ stdout: '', stderr: '', code: null, killed: 'aborted', durationMs: 0 });
+    if (this.closed || o.signal?.aborted) return Promise.resolve(aborted);
     const id = this.nextId++;
     return new Promise<ToolRun>((resolve) => {
-      const onAbort = () => this.child?.send({ type: 'kill', id });
+      const onAbort = () => this.send({ type: 'kill', id });
       this.pending.set(id, (r) => {
         o.signal?.removeEventListener('abort', onAbort);
         resolve(r);
       });
       o.signal?.addEventListener('abort', onAbort, { once: true });
-      this.helper().send({ type: 'run', id, cmd, args, timeoutMs: o.timeoutMs, maxOutputBytes: o.maxOutputBytes });
+      let started = false;
+      try {
+        this.helper();
+        started = this.send({ type: 'run', id, cmd, args, timeoutMs: o.timeoutMs, maxOutputBytes: o.maxOutputBytes });
+      } catch (err) {
+        this.lastError = `cannot start the spawner helper: ${(err as Error).message}`;
+      }
+      if (!started) {
+        this.pending.delete(id);
+        o.signal?.removeEventListener('abort', onAbort);
+        resolve(gone(this.lastError ?? 'the spawner helper is not running'));
+        return;
+      }
       this.holdOpen();
     });
   }
 
   killAll(): void {
-    if (this.child?.connected) this.child.send({ type: 'killAll' });
+    this.send({ type: 'killAll' });
   }
 
-  /** Kill every tool and let the helper exit. */
+  /** Kill every tool and let the helper exit; runs still pending resolve as aborted. */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
-    if (this.child?.connected) {
-      this.child.send({ type: 'killAll' });
-      this.child.disconnect();
+    this.send({ type: 'killAll' });
+    try {
+      this.child?.disconnect();
+    } catch {
+      // already gone
     }
+    this.failPending(aborted);
   }
 }

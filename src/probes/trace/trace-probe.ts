@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { Target } from '../../config/targets.js';
 import type { Sample } from '../../samples/sample.js';
 import { excerpt, type ProcessRunner } from '../tools/process-runner.js';
 import { reasonForError } from '../reasons.js';
@@ -10,18 +9,34 @@ import type { ReverseDns } from './reverse-dns.js';
 import { routeChanged, summarizeRoute, type RouteSummary } from './route.js';
 import type { RouteMemory } from './route-memory.js';
 
+export interface TraceSpec {
+  protocol: 'icmp' | 'udp' | 'tcp';
+  /** Destination port for udp/tcp traces. */
+  port: number | null;
+  maxHops: number;
+  cycles: number;
+  /** Seconds between mtr cycles (mtr -i; below 1 needs root). */
+  packetIntervalS: number;
+  /** Seconds mtr waits for late replies after its last cycle (mtr -G). */
+  graceS: number;
+  /** Trace every this many seconds (a whole multiple of the target interval). */
+  intervalS: number;
+}
+
+/** mtr is given the probe timeout minus this, so its own deadline comes first. */
+export const TRACE_TIMEOUT_MARGIN_S = 0.05;
+
 export interface TraceOptions {
   mtrPath: string;
   reverseDns?: ReverseDns;
 }
 
 /** mtr arguments for one trace of `ip`. */
-export function mtrArgs(t: Target, ip: string, family: 4 | 6): string[] {
-  const tr = t.trace;
+export function mtrArgs(tr: TraceSpec, ip: string, family: 4 | 6): string[] {
   const args = ['--raw', '-n', '-c', String(tr.cycles), '-i', String(tr.packetIntervalS), '-G', String(tr.graceS), '-m', String(tr.maxHops)];
-  if (t.trace.protocol === 'udp') args.push('-u');
-  if (t.trace.protocol === 'tcp') args.push('-T');
-  if (t.trace.protocol !== 'icmp' && t.trace.port !== null) args.push('-P', String(t.trace.port));
+  if (tr.protocol === 'udp') args.push('-u');
+  if (tr.protocol === 'tcp') args.push('-T');
+  if (tr.protocol !== 'icmp' && tr.port !== null) args.push('-P', String(tr.port));
   args.push(family === 6 ? '-6' : '-4', ip);
   return args;
 }
@@ -31,20 +46,20 @@ export function mtrArgs(t: Target, ip: string, family: 4 | 6): string[] {
  * with the summary and a `hop` point per TTL. route_changed compares with the
  * previous trace of the target, remembered on disk across restarts.
  */
-export function createTraceProbe(runner: ProcessRunner, memory: RouteMemory, o: TraceOptions, log: Logger): Probe {
-  return async ({ target, timeMs, tags, signal }): Promise<ProbeOutcome> => {
-    const route: Sample<'route'> = { measurement: 'route', tags: { ...tags, protocol: target.trace.protocol }, fields: { success: false }, timeMs };
+export function createTraceProbe(runner: ProcessRunner, memory: RouteMemory, o: TraceOptions, log: Logger): Probe<TraceSpec> {
+  return async ({ target, timeMs, tags, signal }, spec): Promise<ProbeOutcome> => {
+    const route: Sample<'route'> = { measurement: 'route', tags: { ...tags, protocol: spec.protocol }, fields: { success: false }, timeMs };
     const fail = (reason: Reason, detail: string): ProbeOutcome => ({ success: false, reason, detail, samples: [route], summary: {} });
     let ip: string;
     let family: 4 | 6;
     try {
-      ({ address: ip, family } = await resolveHost(target.host, target.icmp.family));
+      ({ address: ip, family } = await resolveHost(target.host, target.family));
     } catch (err) {
       const r = reasonForError(err, signal);
       return fail(r.reason, r.detail);
     }
     route.fields.ip = ip;
-    const run = await runner.run(o.mtrPath, mtrArgs(target, ip, family), { timeoutMs: target.timeoutS * 1000 - 50, signal });
+    const run = await runner.run(o.mtrPath, mtrArgs(spec, ip, family), { timeoutMs: (target.timeoutS - TRACE_TIMEOUT_MARGIN_S) * 1000, signal });
     if (run.spawnError) {
       const code = run.spawnError.code;
       return code === 'ENOENT'

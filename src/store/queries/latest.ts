@@ -41,12 +41,12 @@ export class LatestRunner {
     private readonly lookups: Lookups,
   ) {
     const l = lookups.layouts;
-    for (const [m, fields] of Object.entries(MAIN_FIELDS)) this.byMid.set(l.mid(m)!, { name: m, fields });
-    this.probeMid = l.mid('probe')!;
-    this.routeMid = l.mid('route')!;
+    for (const [m, fields] of Object.entries(MAIN_FIELDS)) this.byMid.set(l.midOf(m), { name: m, fields });
+    this.probeMid = l.midOf('probe');
+    this.routeMid = l.midOf('route');
     // Slot k holds the k-th main field of the row's measurement.
     const slots = Array.from({ length: SLOTS }, (_, k) => {
-      const paths = [...Object.entries(MAIN_FIELDS)].filter(([, f]) => f[k]).map(([m, f]) => `WHEN ${l.mid(m)} THEN '$[${l.positionOf(m, f[k]!)}]'`);
+      const paths = [...Object.entries(MAIN_FIELDS)].filter(([, f]) => f[k]).map(([m, f]) => `WHEN ${l.midOf(m)} THEN '$[${l.positionOf(m, f[k]!)}]'`);
       return `json_extract(l.f, CASE l.mid ${paths.join(' ')} END) AS v${k}`;
     });
     const mids = [...this.byMid.keys()].join(',');

@@ -27,7 +27,7 @@ export class RoutesRunner {
     private readonly now: () => number,
     private readonly retentionMs: number,
   ) {
-    const geoMid = (this.geoMid = lookups.layouts.mid('geo')!);
+    const geoMid = (this.geoMid = lookups.layouts.midOf('geo'));
     this.st = {
       newest: db.prepare('SELECT * FROM routes WHERE tid = ? AND first_seen <= ? ORDER BY last_seen DESC LIMIT 1'),
       byHash: db.prepare('SELECT * FROM routes WHERE tid = ? AND hash = ?'),

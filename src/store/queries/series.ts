@@ -46,7 +46,7 @@ export class SeriesRunner {
         k.name,
         db.prepare(
           `SELECT r.ts - r.ts % ? AS b, s.sub AS sub, ${rawExprs.map((e, i) => `${e} AS ${cols[i]}`).join(', ')}
-           FROM times t CROSS JOIN raw r ON r.mid = ${layouts.mid(k.measurement)} AND r.ts = t.ts AND r.tid = ?
+           FROM times t CROSS JOIN raw r ON r.mid = ${layouts.midOf(k.measurement)} AND r.ts = t.ts AND r.tid = ?
            JOIN series s ON s.sid = r.sid
            WHERE t.ts >= ? AND t.ts < ? AND s.adhoc = 0
            GROUP BY 1, 2`,
@@ -63,7 +63,7 @@ export class SeriesRunner {
         );
       }
     }
-    this.probeMid = layouts.mid('probe')!;
+    this.probeMid = layouts.midOf('probe');
     this.slotTimes = db.prepare('SELECT DISTINCT r.ts FROM times t CROSS JOIN raw r ON r.mid = ? AND r.ts = t.ts AND r.tid = ? WHERE t.ts >= ? AND t.ts < ? ORDER BY t.ts DESC LIMIT 40').pluck();
     this.changes = db.prepare('SELECT ts, from_hash, to_hash FROM route_changes WHERE tid = ? AND ts >= ? AND ts < ? ORDER BY ts');
   }

@@ -28,7 +28,7 @@ export class SparklinesRunner {
         median(${l.sql('ping', 'rtt_median_ms', 'r.f')}) AS rtt,
         sum(${l.sql('ping', 'sent', 'r.f')}) AS sent,
         sum(${l.sql('ping', 'received', 'r.f')}) AS received
-      FROM times t CROSS JOIN raw r ON r.mid = ${l.mid('ping')} AND r.ts = t.ts AND r.tid = ?
+      FROM times t CROSS JOIN raw r ON r.mid = ${l.midOf('ping')} AND r.ts = t.ts AND r.tid = ?
       JOIN series s ON s.sid = r.sid
       WHERE t.ts >= ? AND t.ts < ? AND s.adhoc = 0
       GROUP BY 1`);

@@ -1,0 +1,116 @@
+import { resolve } from 'node:path';
+import { App } from '../app.js';
+import { loadConfig, type AppConfig } from '../config/load-config.js';
+import { Deadline } from '../lifecycle/component.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+import { VERSION } from '../version.js';
+import { reportOperatorError } from './errors.js';
+
+/** A shutdown that overruns SHUTDOWN_TIMEOUT by this much is cut short (exit 1). */
+const STOP_WATCHDOG_GRACE_MS = 3000;
+
+/**
+ * `network-telemetry run`: the daemon until a signal.
+ *
+ * SIGINT and SIGTERM — to the daemon alone or to its whole process group, as
+ * Ctrl-C in a terminal sends it — stop it cleanly: stop scheduling, let the
+ * probes in flight finish or abort them within SHUTDOWN_TIMEOUT (nothing is
+ * stored for what was cut short), hand the targets back to the cluster,
+ * flush, exit 0. A second signal while stopping exits at once (1). SIGHUP
+ * reloads the targets.
+ */
+export async function runCommand(): Promise<number> {
+  let cfg: AppConfig;
+  try {
+    cfg = loadConfig();
+  } catch (err) {
+    const code = reportOperatorError(err);
+    if (code !== undefined) return code;
+    throw err;
+  }
+  const log = createLogger(cfg.env.LOG_LEVEL, { format: cfg.env.LOG_FORMAT });
+  for (const w of cfg.warnings) log.warn(w);
+  for (const n of cfg.notes) log.info(`adapted to fit: ${n}`);
+  let app: App;
+  try {
+    app = new App(cfg, log);
+  } catch (err) {
+    const code = reportOperatorError(err);
+    if (code !== undefined) return code;
+    throw err;
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal while stopping: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'signal received: stopping');
+    const deadline = Deadline.in(cfg.env.SHUTDOWN_TIMEOUT * 1000);
+    setTimeout(() => {
+      log.error({ timeout_s: cfg.env.SHUTDOWN_TIMEOUT }, 'shutdown overran SHUTDOWN_TIMEOUT: exiting');
+      process.exit(1);
+    }, deadline.remaining() + STOP_WATCHDOG_GRACE_MS).unref();
+    app.stop(deadline).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (!stopping) void app.reload('SIGHUP');
+  });
+  // Counted and logged; the daemon keeps running (every loop has its own supervision).
+  process.on('unhandledRejection', (err) => {
+    app.metrics.errors.inc({ component: 'unhandled_rejection' });
+    log.error({ err }, 'unhandled promise rejection (bug): counted, the daemon keeps running');
+  });
+  process.on('uncaughtException', (err) => {
+    app.metrics.errors.inc({ component: 'uncaught_exception' });
+    log.error({ err }, 'uncaught exception (bug): counted, the daemon keeps running');
+  });
+
+  try {
+    await app.start();
+  } catch (err) {
+    if (stopping) return new Promise<number>(() => {}); // a signal during start: stop() exits
+    await app.stop(Deadline.in(2000)).catch(() => {});
+    const code = reportOperatorError(err, (line) => {
+      console.error(line);
+      log.fatal(line);
+    });
+    if (code !== undefined) return code;
+    log.fatal({ err }, 'start failed');
+    return 1;
+  }
+  if (!stopping) logStarted(app, cfg, log);
+  return new Promise<number>(() => {}); // runs until a signal
+}
+
+/** One line that tells a person where to look and when data will be there. */
+function logStarted(app: App, cfg: AppConfig, log: Logger): void {
+  const sinks: string[] = [];
+  if (cfg.influxUrls.length) sinks.push(`InfluxDB ${cfg.influxUrls.length > 1 ? `x${cfg.influxUrls.length} (mirrored)` : ''}`.trim());
+  if (app.store) sinks.push(`embedded store in ${resolve(cfg.env.DATA_DIR)}`);
+  const first = app.scheduler.nextDueAt();
+  const inS = first === undefined ? null : Math.max(0, Math.round((first - Date.now()) / 1000));
+  const url = app.server?.url;
+  log.info(
+    {
+      version: VERSION,
+      url,
+      targets: cfg.targets.length,
+      sink: sinks.join(' + ') || app.sink.kind,
+      source: cfg.sourceName,
+      first_round: first === undefined ? null : new Date(first).toISOString(),
+      ...(app.server?.generatedTokenFile ? { token_file: app.server.generatedTokenFile } : {}),
+    },
+    `network-telemetry started: UI and API at ${url}, ${cfg.targets.length} target(s), first probes in ${inS ?? '?'} s, a round every ${cfg.env.COLLECTION_INTERVAL} s`,
+  );
+}

@@ -1,0 +1,118 @@
+import { z } from 'zod';
+import { bool, int, optionalText, seconds } from './zod-env.js';
+
+/**
+ * The daemon's own environment variables (each probe declares its own in its
+ * folder; env-schema.ts puts them together). Kept apart from env-schema.ts so
+ * probe modules can name these types without a cycle.
+ */
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const daemonEnv = {
+  // --- what to measure -------------------------------------------------
+  TARGET_FQDN: optionalText,
+  TARGET_FQDNS: optionalText,
+  TARGETS_FILE: optionalText,
+  DEFAULT_PROBES: optionalText,
+  COLLECTION_INTERVAL: seconds(60, 1, 86_400),
+  PROBE_TIMEOUT: seconds(10, 0.1, 600),
+  SOURCE_NAME: optionalText,
+  /** `instance` tag of the collector measurement; default host name + port, unique per process. */
+  INSTANCE_NAME: optionalText,
+
+  // --- seed guide: concurrency ------------------------------------------
+  MAX_CONCURRENT_TARGETS: int(50, 1, 100_000),
+  MAX_CONCURRENT_OPERATIONS: int(100, 1, 100_000),
+  BATCH_SIZE: int(10, 1, 10_000),
+  WORKER_POOL_SIZE: int(20, 1, 1024),
+
+  // --- seed guide: outbound HTTP pool -----------------------------------
+  MAX_CONNECTIONS: int(100, 1, 100_000),
+  MAX_CONNECTIONS_PER_HOST: int(30, 1, 10_000),
+  KEEPALIVE_TIMEOUT: seconds(30, 0.001, 3600),
+  CONNECTION_TIMEOUT: seconds(10, 0.001, 600),
+  READ_TIMEOUT: seconds(30, 0.001, 3600),
+
+  // --- seed guide: circuit breakers -------------------------------------
+  CIRCUIT_FAILURE_THRESHOLD: int(5, 1, 1000),
+  CIRCUIT_RECOVERY_TIMEOUT: seconds(60, 0.001, 86_400),
+  CIRCUIT_SUCCESS_THRESHOLD: int(3, 1, 1000),
+  CIRCUIT_HALF_OPEN_MAX_CALLS: int(1, 1, 1000),
+  CIRCUIT_IDLE_EVICT: seconds(600, 1, 86_400),
+  /** Hosts with a breaker in memory at most (least recently used idle ones go first). */
+  CIRCUIT_MAX_HOSTS: int(10_000, 1, 10_000_000),
+
+  // --- storage ----------------------------------------------------------
+  DATA_DIR: z.string().min(1).default('./data'),
+  EMBEDDED_RETENTION_DAYS: z.coerce.number().min(0.001).max(3650).default(7),
+  EMBEDDED_STORE: bool(true),
+  // At least 3 h: hourly buckets are rolled up from raw points once their hour has closed.
+  EMBEDDED_RAW_HOURS: z.coerce.number().min(3).max(8760).default(6),
+  EMBEDDED_MAX_BYTES: z.coerce.number().int().min(64 * 1024 * 1024).default(4 * 1024 ** 3),
+  INFLUXDB_URL: z.url().optional(),
+  INFLUXDB_URLS: optionalText,
+  INFLUXDB_TOKEN: optionalText,
+  INFLUXDB_ORG: optionalText,
+  INFLUXDB_BUCKET: optionalText,
+  INFLUX_API: z.enum(['v1', 'v2']).default('v2'),
+  INFLUXDB_DB: optionalText,
+  INFLUXDB_RP: optionalText,
+  INFLUXDB_USERNAME: optionalText,
+  INFLUXDB_PASSWORD: optionalText,
+  INFLUX_BATCH_SIZE: int(5000, 1, 1_000_000),
+  INFLUX_FLUSH_INTERVAL: seconds(1, 0.01, 3600),
+  /** Cap of every writer's retry backoff (1 s doubling up to this): small, so the outbox drains within seconds of a database's return. */
+  INFLUX_RETRY_MAX: seconds(2, 0.1, 3600),
+  /** The outbox's file and WAL together (src/outbox/README.md). */
+  OUTBOX_MAX_BYTES: z.coerce.number().int().min(256 * 1024).default(1024 ** 3),
+  // --- outbox: Prometheus remote write (src/outbox) -----------------------
+  REMOTE_WRITE_URL: z.url().optional(),
+  REMOTE_WRITE_URLS: optionalText,
+  REMOTE_WRITE_USERNAME: optionalText,
+  REMOTE_WRITE_PASSWORD: optionalText,
+  REMOTE_WRITE_BEARER_TOKEN: optionalText,
+
+  // --- cluster ----------------------------------------------------------
+  REDIS_URL: optionalText,
+  REDIS_KEY_PREFIX: z.string().min(1).default('telemetry:'),
+  CLUSTER_HEARTBEAT_INTERVAL: seconds(1, 0.05, 60),
+  CLUSTER_MEMBER_TTL: seconds(5, 0.2, 600),
+  /** API address peers use to reach this replica (default http://<LISTEN_ADDRESS or first non-internal IPv4>:<PORT>). */
+  CLUSTER_ADVERTISE_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL peers can reach, e.g. http://10.0.3.7:8080' }).optional(),
+  /** Lookup cache entries kept in memory (reverse DNS; in front of Redis in a cluster). */
+  LOOKUP_CACHE_SIZE: int(100_000, 1, 10_000_000),
+
+  // --- geolocation ------------------------------------------------------
+  GEO: z.enum(['off', 'offline', 'http']).default('off'),
+  GEO_HTTP_URL: z.url().default('http://ip-api.com/json/'),
+  GEO_HTTP_KEY: optionalText,
+  GEO_HTTP_RATE_PER_MINUTE: int(45, 1, 1_000_000),
+  GEO_CACHE_SIZE: int(10_000, 1, 10_000_000),
+  GEO_CACHE_TTL: seconds(86_400, 1, 31 * 86_400),
+  SOURCE_LAT: z.coerce.number().min(-90).max(90).optional(),
+  SOURCE_LON: z.coerce.number().min(-180).max(180).optional(),
+  SOURCE_IP: z.union([z.ipv4(), z.ipv6()]).optional(),
+  PUBLIC_IP_URL: z.url().optional(),
+
+  // --- server / process -------------------------------------------------
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  LISTEN_ADDRESS: z.string().min(1).default('0.0.0.0'),
+  /** TLS and basic auth for the API and UI (Prometheus exporter web config format). */
+  WEB_CONFIG_FILE: optionalText,
+  COLLECT_TOKEN: optionalText,
+  COLLECT_TIMEOUT: seconds(120, 1, 3600),
+  MAX_ADHOC_RUNS: int(4, 1, 1000),
+  /** Most probes (targets x probes) one POST /collect may run. */
+  COLLECT_MAX_PROBES: int(1000, 1, 1_000_000),
+  /** Most open connections to the API; more wait in the kernel's backlog. */
+  MAX_API_CONNECTIONS: int(256, 1, 100_000),
+  /** Per-target series on /metrics (blackbox-style success, durations, timings). */
+  PER_TARGET_METRICS: bool(true),
+  SHUTDOWN_TIMEOUT: seconds(10, 0.1, 600),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  /** `auto`: one line per event on a terminal, JSON elsewhere. */
+  LOG_FORMAT: z.enum(['auto', 'json', 'text']).default('auto'),
+};
+
+export type DaemonEnv = z.infer<z.ZodObject<typeof daemonEnv>>;

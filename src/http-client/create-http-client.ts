@@ -1,0 +1,28 @@
+import type { Logger } from 'pino';
+import type { Env } from '../config/env-schema.js';
+import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
+import { HttpClient } from './http-client.js';
+
+/** The one outbound HTTP client, from the seed guide's pool and breaker settings. */
+export function createHttpClient(env: Env, metrics: TelemetryMetrics, log: Logger, now?: () => number): HttpClient {
+  return new HttpClient(
+    {
+      maxConnections: env.MAX_CONNECTIONS,
+      maxConnectionsPerHost: env.MAX_CONNECTIONS_PER_HOST,
+      keepAliveTimeoutMs: env.KEEPALIVE_TIMEOUT * 1000,
+      connectTimeoutMs: env.CONNECTION_TIMEOUT * 1000,
+      readTimeoutMs: env.READ_TIMEOUT * 1000,
+      breaker: {
+        failureThreshold: env.CIRCUIT_FAILURE_THRESHOLD,
+        successThreshold: env.CIRCUIT_SUCCESS_THRESHOLD,
+        recoveryTimeoutMs: env.CIRCUIT_RECOVERY_TIMEOUT * 1000,
+        halfOpenMaxCalls: env.CIRCUIT_HALF_OPEN_MAX_CALLS,
+        idleEvictMs: env.CIRCUIT_IDLE_EVICT * 1000,
+        maxBreakers: env.CIRCUIT_MAX_HOSTS,
+      },
+    },
+    metrics,
+    now,
+    log,
+  );
+}

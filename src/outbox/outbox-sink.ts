@@ -1,0 +1,247 @@
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { worstStatus, type ComponentHealth, type Deadline, type HealthStatus } from '../lifecycle/component.js';
+import { SupervisedLoop, type ErrorReporter } from '../lifecycle/supervised-loop.js';
+import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
+import type { AnySample } from '../samples/sample.js';
+import type { Sink } from '../sinks/sink.js';
+import { canWrite, closeDb, isBusy, isCorrupt, isDiskFull, openDb, setAside, type Db } from '../sqlite/sqlite-db.js';
+import { EndpointWriter, type WriterOptions } from './endpoint-writer.js';
+import { Outbox, walReserve } from './outbox.js';
+import { salvageInto } from './salvage.js';
+import { encodePoint, toStoredPoint } from './stored-point.js';
+import type { Transport } from './transports/transport.js';
+
+export interface OutboxSinkOptions {
+  dataDir: string;
+  /** OUTBOX_MAX_BYTES: outbox.db and its WAL on disk. */
+  maxBytes: number;
+  writer: WriterOptions;
+}
+
+/**
+ * How long a write waits for another process's lock on outbox.db before the
+ * points are refused (counted): asynchronous retries, the event loop free.
+ */
+const LOCK_WAIT_MS = 5000;
+const FILE = 'outbox.db';
+
+/**
+ * The sink in front of every remote database: samples become transport-neutral
+ * points, committed to the outbox (disk, synchronous=FULL: what write()
+ * acknowledged survives a power loss) before write() settles; one
+ * EndpointWriter per endpoint drains it through its Transport (mirror mode:
+ * every point to every endpoint, each with its own cursor, so an endpoint
+ * that was down catches up alone).
+ *
+ * Health: failing when the disk refuses points (full, I/O error, locked for
+ * longer than LOCK_WAIT_MS) or a writer loop is stalled; degraded when an
+ * endpoint fails (the points wait safely on disk); ok otherwise.
+ */
+export class OutboxSink implements Sink {
+  readonly kind = 'outbox';
+  readonly name = 'sink';
+  private db?: Db;
+  private box?: Outbox;
+  readonly writers: EndpointWriter[];
+  private readonly maintenance: SupervisedLoop;
+  private readonly reporter: ErrorReporter;
+  private chain: Promise<void> = Promise.resolve();
+  private state: 'new' | 'running' | 'closed' = 'new';
+  private starting?: Promise<void>;
+  private stopping?: Promise<void>;
+  private lastDiskError?: { at: number; message: string; reason: string };
+  private lastAppendAt?: number;
+  private lastPoints = 0;
+  private diskBytes = 0;
+  /** Since start: points committed, pushed out by the bound, refused at the door. */
+  private stored = 0;
+  private droppedFull = 0;
+  private refused = 0;
+
+  constructor(
+    transports: readonly Transport[],
+    private readonly o: OutboxSinkOptions,
+    private readonly metrics: TelemetryMetrics,
+    private readonly log: Logger,
+  ) {
+    this.reporter = {
+      error: (component, err, message) => {
+        metrics.errors.inc({ component });
+        log.error({ err, component }, message);
+      },
+    };
+    this.writers = transports.map((t) => new EndpointWriter(() => this.outbox, t, o.writer, metrics, log, this.reporter));
+    this.maintenance = new SupervisedLoop(
+      {
+        name: 'outbox_maintenance',
+        periodMs: 1000,
+        tick: () => {
+          this.outbox.maintain();
+          this.diskBytes = this.outbox.usedBytes();
+        },
+      },
+      this.reporter,
+    );
+  }
+
+  /** The open outbox (after start). */
+  get outbox(): Outbox {
+    if (!this.box) throw new Error('outbox sink not started');
+    return this.box;
+  }
+
+  start(): Promise<void> {
+    this.starting ??= this.open();
+    return this.starting;
+  }
+
+  private async open(): Promise<void> {
+    if (this.state !== 'new') return;
+    let setAsideAt: string | undefined;
+    const openOpts = { synchronous: 'FULL' as const, journalSizeLimit: walReserve(this.o.maxBytes), log: this.log, onSetAside: (p: string) => (setAsideAt = p) };
+    this.db = openDb(this.o.dataDir, FILE, openOpts);
+    try {
+      this.box = new Outbox(this.db, { maxBytes: this.o.maxBytes, log: this.log }).open();
+    } catch (err) {
+      if (!isCorrupt(err)) throw err;
+      // A damaged page inside a file whose header reads fine: set it aside like openDb does.
+      closeDb(this.db);
+      setAsideAt = setAside(join(resolve(this.o.dataDir), FILE));
+      this.log.warn({ moved_to: setAsideAt, error: (err as Error).message }, 'outbox.db is damaged: set aside, starting a fresh one');
+      this.db = openDb(this.o.dataDir, FILE, openOpts);
+      this.box = new Outbox(this.db, { maxBytes: this.o.maxBytes, log: this.log }).open();
+    }
+    if (setAsideAt) {
+      const r = salvageInto(setAsideAt, this.box);
+      this.log.warn({ from: setAsideAt, rows: r.rows, unreadable_ranges: r.unreadableRanges, ...(r.error ? { error: r.error } : {}) }, `salvaged ${r.rows} points from the damaged outbox`);
+    }
+    const names = this.writers.map((w) => w.name);
+    this.box.retain(names);
+    for (const n of names) this.box.register(n);
+    this.diskBytes = this.box.usedBytes();
+    this.metrics.outboxMaxBytes.set(this.o.maxBytes);
+    this.metrics.onCollect(() => {
+      if (this.state !== 'running') return;
+      const box = this.outbox;
+      this.metrics.outboxPoints.set(box.points);
+      this.metrics.outboxBytes.set(this.diskBytes);
+      this.metrics.outboxOldestAge.set(box.oldestAgeMs() / 1000);
+      for (const w of this.writers) {
+        this.metrics.outboxPending.set({ endpoint: w.name }, box.pending(w.name));
+        this.metrics.endpointUp.set({ endpoint: w.name }, w.failing ? 0 : 1);
+      }
+    });
+    this.state = 'running';
+    if (this.box.points > 0) this.log.info({ points: this.box.points }, 'outbox holds points from before the restart; delivering');
+    for (const w of this.writers) w.start();
+    this.maintenance.start();
+  }
+
+  /**
+   * Commit the samples; settles once they are on disk. Rejects (after
+   * counting them in telemetry_points_dropped_total{reason}) when the disk
+   * refuses them: full (disk_full), locked by another process for longer
+   * than LOCK_WAIT_MS (outbox_locked), or another I/O error (disk_error).
+   */
+  write(samples: readonly AnySample[]): Promise<void> {
+    if (this.state !== 'running') return Promise.reject(new Error(`outbox sink is ${this.state === 'new' ? 'not started' : 'closed'}`));
+    const bodies: string[] = [];
+    for (const s of samples) {
+      const p = toStoredPoint(s);
+      if (p) bodies.push(encodePoint(p));
+    }
+    if (!bodies.length) return Promise.resolve();
+    // One commit at a time, in order: a write waiting out a lock holds the ones after it.
+    const done = this.chain.then(() => this.commit(bodies));
+    this.chain = done.catch(() => {});
+    return done;
+  }
+
+  private async commit(bodies: string[]): Promise<void> {
+    const giveUpAt = Date.now() + LOCK_WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      if (this.state !== 'running') throw new Error('outbox sink closed before the points were committed');
+      try {
+        const dropped = this.outbox.append(bodies);
+        this.lastAppendAt = Date.now();
+        this.stored += bodies.length;
+        this.metrics.pointsStored.inc(bodies.length);
+        if (dropped.points > 0) {
+          this.droppedFull += dropped.points;
+          this.metrics.pointsDropped.inc({ reason: 'outbox_full' }, dropped.points);
+          this.log.warn({ dropped_points: dropped.points, dropped_bytes: dropped.bytes, max_bytes: this.o.maxBytes }, 'outbox full: oldest points dropped');
+        }
+        this.diskBytes = this.outbox.usedBytes();
+        for (const w of this.writers) if (this.outbox.pending(w.name) >= this.o.writer.batchSize) w.wake();
+        return;
+      } catch (err) {
+        if (isBusy(err) && Date.now() < giveUpAt) {
+          await new Promise((r) => setTimeout(r, Math.min(500, 25 * 2 ** attempt)));
+          continue;
+        }
+        const reason = isDiskFull(err) ? 'disk_full' : isBusy(err) ? 'outbox_locked' : 'disk_error';
+        const message = reason === 'outbox_locked' ? `outbox.db locked by another process for ${LOCK_WAIT_MS / 1000} s` : (err as Error).message;
+        this.refused += bodies.length;
+        this.metrics.pointsDropped.inc({ reason }, bodies.length);
+        const first = !this.lastDiskError || (this.lastAppendAt ?? 0) > this.lastDiskError.at;
+        this.lastDiskError = { at: Date.now(), message, reason };
+        this.reporter.error('outbox', err, `${bodies.length} points not stored: ${message}${first ? '' : ' (again)'}`);
+        throw Object.assign(new Error(`outbox: ${bodies.length} points not stored (${reason}): ${message}`), { code: reason });
+      }
+    }
+  }
+
+  health(): ComponentHealth {
+    if (this.state === 'new') return { status: 'ok', kind: this.kind, running: false };
+    if (this.state === 'closed') return { status: 'ok', kind: this.kind, outbox_points: this.lastPoints, closed: true };
+    const box = this.outbox;
+    const diskFailing = this.lastDiskError !== undefined && (this.lastAppendAt === undefined || this.lastDiskError.at > this.lastAppendAt);
+    const endpoints = this.writers.map((w) => w.health());
+    const maintenance = this.maintenance.health();
+    const statuses: HealthStatus[] = [...endpoints.map((e) => e.status), maintenance.status === 'failing' ? 'failing' : 'ok', diskFailing ? 'failing' : 'ok'];
+    const stalled = endpoints.filter((e) => e.status === 'failing').map((e) => e.endpoint);
+    return {
+      status: worstStatus(statuses),
+      kind: this.kind,
+      outbox_points: box.points,
+      outbox_bytes: this.diskBytes,
+      outbox_file_bytes: box.fileBytes(),
+      outbox_max_bytes: this.o.maxBytes,
+      points_stored: this.stored,
+      points_dropped_outbox_full: this.droppedFull,
+      points_refused: this.refused,
+      outbox_oldest_age_s: Math.round(box.oldestAgeMs() / 100) / 10,
+      endpoints,
+      maintenance,
+      ...(diskFailing ? { error: `disk: ${this.lastDiskError!.message}`, reason: this.lastDiskError!.reason } : {}),
+      ...(stalled.length ? { problem: `writer stalled: ${stalled.join(', ')}` } : {}),
+    };
+  }
+
+  writable(): boolean {
+    return this.state === 'running' && canWrite(this.db!);
+  }
+
+  /** SIGTERM: deliver for at most the deadline; what is left stays on disk for the next start. */
+  stop(deadline: Deadline): Promise<void> {
+    this.stopping ??= this.close(deadline);
+    return this.stopping;
+  }
+
+  private async close(deadline: Deadline): Promise<void> {
+    await this.starting?.catch(() => {});
+    if (this.state !== 'running') {
+      this.state = 'closed';
+      if (this.db) closeDb(this.db);
+      return;
+    }
+    await this.chain;
+    await Promise.all(this.writers.map((w) => w.stop(deadline)));
+    await this.maintenance.stop(deadline);
+    this.lastPoints = this.outbox.points;
+    this.state = 'closed';
+    if (this.lastPoints > 0) this.log.info({ points: this.lastPoints }, 'outbox kept on disk for the next start');
+    closeDb(this.db!);
+  }
+}

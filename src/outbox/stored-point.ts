@@ -1,0 +1,56 @@
+import { fieldType } from '../samples/schema.js';
+import { fieldEntries, type AnySample } from '../samples/sample.js';
+import { parseLineProtocol } from './legacy-line-protocol.js';
+import type { StoredPoint } from './point-shape.js';
+
+export type { StoredPoint } from './point-shape.js';
+
+/**
+ * How a row's body is encoded (outbox.enc). JSON of a StoredPoint is the
+ * format written today: JSON.parse/stringify are native and the fastest
+ * codec Node has (see bench/sink.ts for CPU and bytes against line protocol).
+ * LINE_PROTOCOL rows are the ones an older version left in outbox.db; they
+ * are decoded on the way out, so an upgrade delivers them without a rewrite.
+ */
+export const Encoding = { LINE_PROTOCOL: 0, JSON: 1 } as const;
+export type Encoding = (typeof Encoding)[keyof typeof Encoding];
+
+/** A sample as the outbox stores it; null when it has no field to store. */
+export function toStoredPoint(s: AnySample): StoredPoint | null {
+  const fields = fieldEntries(s);
+  if (fields.length === 0) return null;
+  const f: StoredPoint['f'] = {};
+  let i: Record<string, number> | undefined;
+  for (const [k, v] of fields) {
+    if (typeof v === 'number' && fieldType(s.measurement, k) === 'integer') (i ??= {})[k] = Math.trunc(v);
+    else f[k] = v;
+  }
+  const t: Record<string, string> = {};
+  for (const [k, v] of Object.entries(s.tags)) if (v !== undefined && v !== '') t[k] = v; // empty tag values are invalid everywhere
+  const p: StoredPoint = { m: s.measurement, t, f, ts: Math.round(s.timeMs) };
+  if (i) p.i = i;
+  return p;
+}
+
+export function encodePoint(p: StoredPoint): string {
+  return JSON.stringify(p);
+}
+
+export class UndecodableRowError extends Error {
+  readonly code = 'OUTBOX_UNDECODABLE';
+}
+
+/** Decode one row's body; throws UndecodableRowError for a body no version of us wrote. */
+export function decodePoint(enc: number, body: string): StoredPoint {
+  try {
+    if (enc === Encoding.JSON) {
+      const p = JSON.parse(body) as StoredPoint;
+      if (typeof p?.m !== 'string' || typeof p.ts !== 'number' || typeof p.f !== 'object' || typeof p.t !== 'object') throw new Error('not a stored point');
+      return p;
+    }
+    if (enc === Encoding.LINE_PROTOCOL) return parseLineProtocol(body);
+    throw new Error(`unknown encoding ${enc}`);
+  } catch (err) {
+    throw new UndecodableRowError(`undecodable outbox row (encoding ${enc}): ${(err as Error).message}`);
+  }
+}

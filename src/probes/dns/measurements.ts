@@ -1,0 +1,11 @@
+/** The `dns` measurement: one point per query. */
+export const DNS = {
+  tags: ['record'],
+  fields: { query_ms: 'float', answers: 'integer', rcode: 'string', server: 'string', success: 'boolean' },
+} as const;
+
+declare module '../../samples/measurement.js' {
+  interface Measurements {
+    dns: typeof DNS;
+  }
+}

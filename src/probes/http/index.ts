@@ -1,0 +1,69 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { redactUrl } from '../../config/redact.js';
+import { bool } from '../../config/zod-env.js';
+import { SpecError, type ProbeModule } from '../module.js';
+import { createHttpProbe, type HttpSpec } from './http-probe.js';
+import { HTTP } from './measurements.js';
+
+const status = z.number().int().min(100).max(599);
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** Environment variables of the http probe (docs/configuration.md). */
+const env = {
+  /** http probes keep their connection for the next probe (false: DNS + connect + TLS measured every time). */
+  HTTP_REUSE_CONNECTIONS: bool(true),
+};
+
+/** HTTP(S) exchange with phase timings — see README.md in this folder. */
+export const httpModule = {
+  kind: 'http',
+  describe: 'HTTP(S) request: status, DNS / connect / TLS / first byte / transfer timings, certificate expiry',
+  env,
+  block: z.strictObject({
+    url: z.url({ protocol: /^https?$/ }),
+    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS', 'DELETE', 'PATCH']).default('GET'),
+    expect_status: z.union([status, z.array(status).min(1)]).optional(),
+    insecure_tls: z.boolean().default(false),
+    headers: z.record(z.string().regex(HEADER_NAME, 'is not a header name'), z.string()).default({}),
+    reuse_connection: z.boolean().optional(),
+  }),
+  defaultFor: ['name'],
+  measurements: { http: HTTP },
+  spec(raw, ctx): HttpSpec {
+    type Block = { url: string; method: string; expect_status?: number | number[]; insecure_tls: boolean; headers: Record<string, string>; reuse_connection?: boolean };
+    const b = raw as Block | undefined;
+    const host = isIP(ctx.host) === 6 ? `[${ctx.host}]` : ctx.host;
+    const url = b?.url ?? `https://${host}/`;
+    const parsed = new URL(url);
+    if (parsed.username || parsed.password) {
+      throw new SpecError(
+        'http.url: credentials in the URL (user:password@) would end up in the target tag and in logs: remove them and send a header instead, ' +
+          'e.g. headers: { Authorization: "Basic ${MY_API_AUTH}" } with MY_API_AUTH in the environment',
+      );
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(b?.headers ?? {})) {
+      headers[name] = value.replace(ENV_REF, (_m, ref: string) => {
+        const v = ctx.lookupEnv(ref);
+        if (v === undefined) throw new SpecError(`http.headers.${name}: refers to \${${ref}}, which is not set in the environment`);
+        return v;
+      });
+    }
+    const es = b?.expect_status;
+    return {
+      url: parsed.toString(),
+      method: b?.method ?? 'GET',
+      expectStatus: es === undefined ? null : Array.isArray(es) ? es : [es],
+      insecureTls: b?.insecure_tls ?? false,
+      headers,
+      reuseConnection: b?.reuse_connection ?? ctx.env.HTTP_REUSE_CONNECTIONS,
+    };
+  },
+  summary: (s: HttpSpec) =>
+    `${s.method} ${redactUrl(s.url)}${s.expectStatus ? ` expecting ${s.expectStatus.join('|')}` : ''}${Object.keys(s.headers).length ? ` with headers ${Object.keys(s.headers).join(', ')}` : ''}${s.reuseConnection ? '' : ', new connection each time'}`,
+  create: (deps) => createHttpProbe(deps.http),
+} satisfies ProbeModule<HttpSpec, typeof env>;
+
+export type { HttpSpec };

@@ -1,0 +1,25 @@
+/** The `http` measurement: one point per exchange. */
+export const HTTP = {
+  tags: ['method'],
+  fields: {
+    status_code: 'integer',
+    success: 'boolean',
+    dns_ms: 'float',
+    connect_ms: 'float',
+    tls_ms: 'float',
+    ttfb_ms: 'float',
+    transfer_ms: 'float',
+    total_ms: 'float',
+    bytes: 'integer',
+    reused: 'boolean',
+    cert_expiry_days: 'float',
+    http_version: 'string',
+    ip: 'string',
+  },
+} as const;
+
+declare module '../../samples/measurement.js' {
+  interface Measurements {
+    http: typeof HTTP;
+  }
+}

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { SpecError, type ProbeModule } from '../module.js';
+import { TCP } from './measurements.js';
+import { tcpProbe, type TcpSpec } from './tcp-probe.js';
+
+/** Environment variables of the tcp probe (docs/configuration.md). */
+const env = {};
+
+/** TCP connect time — see README.md in this folder. */
+export const tcpModule = {
+  kind: 'tcp',
+  describe: 'TCP connect time to a port',
+  env,
+  block: z.strictObject({ port: z.number().int().min(1).max(65535) }),
+  defaultFor: [],
+  measurements: { tcp: TCP },
+  spec(raw): TcpSpec {
+    const b = raw as { port: number } | undefined;
+    // No default port: probing 443 when the user meant their database is a silent lie.
+    if (!b) throw new SpecError('tcp: needs a port (tcp: { port: 5432 } in the targets file, or host:port in TARGET_FQDNS)');
+    return { port: b.port };
+  },
+  summary: (s: TcpSpec) => `connect to port ${s.port}`,
+  create: () => tcpProbe,
+} satisfies ProbeModule<TcpSpec, typeof env>;
+
+export type { TcpSpec };

@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import { bool, int, seconds } from '../../config/zod-env.js';
+import { SpecError, type ProbeModule } from '../module.js';
+import { HOP, ROUTE } from './measurements.js';
+import { ReverseDns } from './reverse-dns.js';
+import { createTraceProbe, type TraceSpec, TRACE_TIMEOUT_MARGIN_S } from './trace-probe.js';
+
+const MIN_GRACE_S = 0.2;
+
+const protocol = z.enum(['icmp', 'udp', 'tcp']);
+
+/** Environment variables of the trace probe (docs/configuration.md). */
+const env = {
+  /** Trace every N seconds (a whole multiple of COLLECTION_INTERVAL); default: every slot. */
+  TRACE_INTERVAL: z.coerce.number().min(1).max(86_400).optional(),
+  TRACE_CYCLES: int(3, 1, 100),
+  TRACE_MAX_HOPS: int(30, 1, 64),
+  TRACE_PROTOCOL: protocol.default('icmp'),
+  TRACE_PACKET_INTERVAL: seconds(1, 0.1, 60),
+  TRACE_GRACE: seconds(1, 0.1, 30),
+  TRACE_REVERSE_DNS: bool(false),
+  MTR_PATH: z.string().default('mtr'),
+};
+
+/** `TRACE_GRACE 1 -> 0.8, TRACE_GRACE 0.8 -> 0.5` says `TRACE_GRACE 1 -> 0.5`. */
+function mergeChanges(changes: string[]): string[] {
+  const first = new Map<string, string>();
+  const last = new Map<string, string>();
+  for (const c of changes) {
+    const [name, from, , to] = c.split(' ');
+    if (!first.has(name!)) first.set(name!, from!);
+    last.set(name!, to!);
+  }
+  return [...first].map(([name, from]) => `${name} ${from} -> ${last.get(name)}`);
+}
+
+/** The route and every hop with mtr --raw — see README.md in this folder. */
+export const traceModule = {
+  kind: 'trace',
+  describe: 'route and hops with mtr: hop count, path, route changes, per-hop loss and rtt',
+  env,
+  block: z.strictObject({
+    protocol: protocol.optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    max_hops: z.number().int().min(1).max(64).optional(),
+    cycles: z.number().int().min(1).max(100).optional(),
+    packet_interval: z.number().min(0.1).max(60).optional(),
+    interval: z.number().min(1).max(86_400).optional(),
+  }),
+  defaultFor: ['name', 'address'],
+  measurements: { route: ROUTE, hop: HOP },
+  spec(raw, ctx): TraceSpec {
+    type Block = { protocol?: TraceSpec['protocol']; port?: number; max_hops?: number; cycles?: number; packet_interval?: number; interval?: number };
+    const b = (raw ?? {}) as Block;
+    const env = ctx.env;
+    const proto = b.protocol ?? env.TRACE_PROTOCOL;
+    const spec: TraceSpec = {
+      protocol: proto,
+      port: b.port ?? (proto === 'tcp' ? 443 : null),
+      maxHops: b.max_hops ?? env.TRACE_MAX_HOPS,
+      cycles: b.cycles ?? env.TRACE_CYCLES,
+      packetIntervalS: b.packet_interval ?? env.TRACE_PACKET_INTERVAL,
+      graceS: env.TRACE_GRACE,
+      intervalS: b.interval ?? env.TRACE_INTERVAL ?? ctx.intervalS,
+    };
+
+    // How often: a whole multiple of the target's interval.
+    const ratio = spec.intervalS / ctx.intervalS;
+    if (ratio < 1 || Math.abs(ratio - Math.round(ratio)) > 1e-9) {
+      const setting = b.interval !== undefined ? 'trace.interval' : 'TRACE_INTERVAL';
+      const up = Math.max(1, Math.ceil(ratio - 1e-9)) * ctx.intervalS;
+      throw new SpecError(`${setting}: ${spec.intervalS} s is not a whole multiple of the ${ctx.intervalS} s interval: set it to ${up} (or another multiple)`);
+    }
+
+    // Fit inside the probe timeout: adapt what the user did not set, leaving a
+    // quarter of the timeout for mtr's own start-up and a loaded machine.
+    const limit = ctx.timeoutS - TRACE_TIMEOUT_MARGIN_S;
+    const room = limit * 0.75;
+    const need = (s: TraceSpec) => s.cycles * s.packetIntervalS + s.graceS;
+    if (need(spec) < room) return spec;
+    const before = `${spec.cycles} cycles ${spec.packetIntervalS} s apart plus ${spec.graceS} s grace`;
+    const changed: string[] = [];
+    const graceFree = !ctx.explicit.has('TRACE_GRACE');
+    const shrinkGrace = (floor: number) => {
+      if (!graceFree || need(spec) < room) return;
+      const grace = Math.max(floor, Math.floor((room - spec.cycles * spec.packetIntervalS) * 0.9 * 10) / 10);
+      if (grace < spec.graceS) (changed.push(`TRACE_GRACE ${spec.graceS} -> ${grace}`), (spec.graceS = grace));
+    };
+    // Late replies matter less than cycles: a shorter grace first, then fewer cycles, then the shortest grace.
+    shrinkGrace(0.5);
+    if (need(spec) >= room && b.cycles === undefined && !ctx.explicit.has('TRACE_CYCLES')) {
+      const fit = Math.max(1, Math.floor((room - spec.graceS) / spec.packetIntervalS - 1e-9));
+      if (fit < spec.cycles) (changed.push(`TRACE_CYCLES ${spec.cycles} -> ${fit}`), (spec.cycles = fit));
+    }
+    shrinkGrace(MIN_GRACE_S);
+    // mtr refuses -i below 1 s to anyone but root.
+    const root = process.getuid?.() === 0;
+    if (need(spec) >= room && root && b.packet_interval === undefined && !ctx.explicit.has('TRACE_PACKET_INTERVAL')) {
+      const spacing = Math.max(0.1, Math.floor(((room - spec.graceS) / spec.cycles) * 0.9 * 10) / 10);
+      if (spacing < spec.packetIntervalS) (changed.push(`TRACE_PACKET_INTERVAL ${spec.packetIntervalS} -> ${spacing}`), (spec.packetIntervalS = spacing));
+    }
+    if (need(spec) < room || (changed.length === 0 && need(spec) < limit)) {
+      if (changed.length) ctx.note(`trace: ${mergeChanges(changed).join(', ')} to fit the ${ctx.timeoutS} s probe timeout`);
+      return spec;
+    }
+    if (need(spec) < limit) {
+      // Only values the user set are left: they fit, if tightly.
+      if (changed.length) ctx.note(`trace: ${mergeChanges(changed).join(', ')} to fit the ${ctx.timeoutS} s probe timeout`);
+      return spec;
+    }
+    throw new SpecError(
+      `trace: ${before} do not fit in the ${ctx.timeoutS} s probe timeout: ` +
+        'lower TRACE_CYCLES, TRACE_PACKET_INTERVAL or TRACE_GRACE (or trace.cycles / trace.packet_interval), or raise PROBE_TIMEOUT',
+    );
+  },
+  everyS: (s: TraceSpec) => s.intervalS,
+  summary: (s: TraceSpec) =>
+    `${s.protocol}${s.port ? `:${s.port}` : ''}, ${s.cycles} cycles ${s.packetIntervalS} s apart, up to ${s.maxHops} hops, every ${s.intervalS} s`,
+  create: (deps) =>
+    createTraceProbe(
+      deps.traceRunner,
+      deps.routeMemory,
+      { mtrPath: deps.env.MTR_PATH, reverseDns: deps.env.TRACE_REVERSE_DNS ? new ReverseDns(deps.cache) : undefined },
+      deps.log,
+    ),
+} satisfies ProbeModule<TraceSpec, typeof env>;
+
+export type { TraceSpec };

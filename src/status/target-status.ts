@@ -1,0 +1,202 @@
+import type { Logger } from 'pino';
+import type { Target } from '../config/targets.js';
+import type { ComponentHealth } from '../lifecycle/component.js';
+import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
+import type { ProbeResult } from '../probes/types.js';
+import type { AnySample } from '../samples/sample.js';
+
+/** The last run of one probe of one target. */
+export interface ProbeState {
+  probe: string;
+  success: boolean;
+  reason?: string;
+  detail?: string;
+  /** Slot (or ad-hoc request) time of the last run, epoch ms. */
+  at: number;
+  /** When the current state (ok or failing) began, epoch ms. */
+  since: number;
+  durationMs: number;
+}
+
+/** Main figures of the last runs, for the overview. */
+export interface LastFigures {
+  time: number | null;
+  rtt_ms: number | null;
+  loss_pct: number | null;
+  http_total_ms: number | null;
+  dns_ms: number | null;
+  tcp_ms: number | null;
+}
+
+export interface TargetState {
+  probes: Map<string, ProbeState>;
+  last: LastFigures;
+  /** Time of the last trace that saw a different route, epoch ms. */
+  routeChangedAt: number | null;
+}
+
+export type TargetStatus = 'ok' | 'failing' | 'unknown';
+
+const HTTP_PHASES = [
+  ['dns', 'dns_ms'],
+  ['connect', 'connect_ms'],
+  ['tls', 'tls_ms'],
+  ['ttfb', 'ttfb_ms'],
+  ['transfer', 'transfer_ms'],
+  ['total', 'total_ms'],
+] as const;
+
+/**
+ * What the daemon knows of each target right now, from every probe result:
+ * the last outcome per probe and since when, the main figures, the last route
+ * change. It feeds the overview page, /health (every probe failing is
+ * "degraded"), the per-target /metrics series (PER_TARGET_METRICS), and
+ * logs a state change once — ok -> failing with the reason, failing -> ok —
+ * instead of every round.
+ */
+export class TargetStatusBoard {
+  private readonly states = new Map<string, TargetState>();
+
+  constructor(
+    private readonly metrics: TelemetryMetrics,
+    private readonly log: Logger,
+    private readonly perTargetMetrics: boolean,
+  ) {}
+
+  /** Called for every stored probe result (scheduled and ad-hoc). */
+  record(target: Target, r: ProbeResult, o: { timeMs: number }): void {
+    const st = this.stateOf(target.name);
+    const prev = st.probes.get(r.probe);
+    const now = Date.now();
+    const changed = !prev || prev.success !== r.success;
+    st.probes.set(r.probe, {
+      probe: r.probe,
+      success: r.success,
+      reason: r.reason,
+      detail: r.detail,
+      at: o.timeMs,
+      since: changed ? now : prev.since,
+      durationMs: r.durationMs,
+    });
+    if (changed && !r.success) {
+      this.log.warn({ target: target.name, probe: r.probe, reason: r.reason, detail: r.detail }, prev ? 'target failing' : 'target failing from its first run');
+    } else if (changed && prev) {
+      this.log.info({ target: target.name, probe: r.probe, failing_for_s: Math.round((now - prev.since) / 1000) }, 'target recovered');
+    }
+    this.figures(target.name, st, r, o.timeMs);
+  }
+
+  private figures(name: string, st: TargetState, r: ProbeResult, timeMs: number): void {
+    const m = this.perTargetMetrics ? this.metrics : undefined;
+    m?.probeSuccess.set(name, r.success ? 1 : 0, r.probe);
+    m?.probeLastDuration.set(name, r.durationMs / 1000, r.probe);
+    st.last.time = Math.max(st.last.time ?? 0, timeMs);
+    for (const s of r.samples as AnySample[]) {
+      const f = s.fields as Record<string, number | string | boolean | undefined>;
+      const num = (k: string) => (typeof f[k] === 'number' ? (f[k] as number) : null);
+      switch (s.measurement) {
+        case 'ping':
+          st.last.rtt_ms = num('rtt_median_ms') ?? num('rtt_avg_ms');
+          st.last.loss_pct = num('loss_pct');
+          if (st.last.loss_pct !== null) m?.packetLoss.set(name, st.last.loss_pct);
+          if (num('rtt_avg_ms') !== null) m?.rttAvg.set(name, num('rtt_avg_ms')!);
+          else m?.rttAvg.remove(name);
+          break;
+        case 'http':
+          st.last.http_total_ms = num('total_ms');
+          for (const [phase, field] of HTTP_PHASES) {
+            const v = num(field);
+            if (v === null) m?.httpPhase.remove(name, phase);
+            else m?.httpPhase.set(name, v / 1000, phase);
+          }
+          break;
+        case 'dns':
+          st.last.dns_ms = num('query_ms');
+          if (st.last.dns_ms === null) m?.dnsQuery.remove(name);
+          else m?.dnsQuery.set(name, st.last.dns_ms / 1000);
+          break;
+        case 'tcp':
+          st.last.tcp_ms = num('connect_ms');
+          if (st.last.tcp_ms === null) m?.tcpConnect.remove(name);
+          else m?.tcpConnect.set(name, st.last.tcp_ms / 1000);
+          break;
+        case 'route':
+          if (f.route_changed === true) st.routeChangedAt = timeMs;
+          if (num('hop_count') !== null) m?.hopCount.set(name, num('hop_count')!);
+          break;
+      }
+    }
+  }
+
+  private stateOf(name: string): TargetState {
+    let st = this.states.get(name);
+    if (!st) {
+      st = { probes: new Map(), last: { time: null, rtt_ms: null, loss_pct: null, http_total_ms: null, dns_ms: null, tcp_ms: null }, routeChangedAt: null };
+      this.states.set(name, st);
+    }
+    return st;
+  }
+
+  /** A reload changed the targets: forget those that left (their series go from /metrics) and probes a target no longer runs. */
+  setTargets(targets: readonly Target[]): void {
+    const keep = new Map(targets.map((t) => [t.name, t]));
+    for (const [name, st] of this.states) {
+      const t = keep.get(name);
+      if (!t) {
+        this.states.delete(name);
+        this.metrics.forgetTarget(name);
+        continue;
+      }
+      for (const probe of st.probes.keys()) {
+        if (!t.probes.includes(probe as never)) {
+          st.probes.delete(probe);
+          this.metrics.probeSuccess.remove(name, probe);
+          this.metrics.probeLastDuration.remove(name, probe);
+        }
+      }
+    }
+  }
+
+  get(name: string): TargetState | undefined {
+    return this.states.get(name);
+  }
+
+  status(name: string): TargetStatus {
+    const st = this.states.get(name);
+    if (!st || st.probes.size === 0) return 'unknown';
+    for (const p of st.probes.values()) if (!p.success) return 'failing';
+    return 'ok';
+  }
+
+  /** Probes failing now, oldest failure first. */
+  failing(limit = Infinity): { target: string; probe: string; reason?: string; detail?: string; since: number }[] {
+    const out: { target: string; probe: string; reason?: string; detail?: string; since: number }[] = [];
+    for (const [target, st] of this.states) for (const p of st.probes.values()) if (!p.success) out.push({ target, probe: p.probe, reason: p.reason, detail: p.detail, since: p.since });
+    return out.sort((a, b) => a.since - b.since).slice(0, limit);
+  }
+
+  /** Degraded when every probe that has run is failing: the daemon runs but measures nothing. */
+  health(): ComponentHealth {
+    let probes = 0;
+    let failing = 0;
+    const targets = new Set<string>();
+    for (const [name, st] of this.states) {
+      for (const p of st.probes.values()) {
+        probes++;
+        if (!p.success) {
+          failing++;
+          targets.add(name);
+        }
+      }
+    }
+    const all = probes > 0 && failing === probes;
+    return {
+      status: all ? 'degraded' : 'ok',
+      probes,
+      failing,
+      failing_targets: targets.size,
+      ...(all ? { problem: `all ${probes} probes of ${targets.size} target(s) are failing: see /api/targets or the log for the reasons` } : {}),
+      ...(failing ? { examples: this.failing(5).map((f) => `${f.target} ${f.probe}: ${f.reason}${f.detail ? ` (${f.detail})` : ''}`) } : {}),
+    };
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * The JSON the pages read (served by the daemon's /api routes). Series
+ * arrays are columnar and uPlot-ready: `t` in epoch seconds, null = no data.
+ * Other times are ISO strings.
+ */
+
+export type Status = 'ok' | 'failing' | 'unknown' | 'unavailable';
+export type Num = number | null;
+
+export interface Member {
+  id: string;
+  url: string;
+  self: boolean;
+  available: boolean;
+  reason?: string;
+}
+
+export interface Failure {
+  probe: string;
+  reason: string;
+  detail: string | null;
+  since: string | null;
+}
+
+export interface TargetRow {
+  name: string;
+  host: string;
+  probes: string[];
+  interval_s: number;
+  owner: string | null;
+  available: boolean;
+  status: Status;
+  failing: Failure[];
+  last: { time: string | null; rtt_ms: Num; loss_pct: Num; http_total_ms: Num; dns_ms: Num; tcp_ms: Num } | null;
+  route_changed_at: string | null;
+  spark: { from: number; step_s: number; rtt_ms: Num[]; loss_pct: Num[] } | null;
+}
+
+export interface TargetList {
+  total: number;
+  offset: number;
+  limit: number;
+  generated_at: string;
+  counts: Record<Status, number>;
+  members: Member[];
+  targets: TargetRow[];
+}
+
+export interface ProbeStatus {
+  probe: string;
+  success: boolean | null;
+  reason: string | null;
+  detail: string | null;
+  at: string | null;
+  since: string | null;
+}
+
+export interface TargetDetail {
+  name: string;
+  host: string;
+  probes: string[];
+  interval_s: number;
+  timeout_s: number;
+  owner: string | null;
+  available: boolean;
+  status: Status;
+  probe_status: ProbeStatus[];
+  http: { url: string; method: string } | null;
+  tcp: { port: number } | null;
+  dns: { record: string; server: string | null } | null;
+}
+
+export interface RouteChange {
+  /** Epoch seconds in /series, ISO in /routes: both accepted (see toEpochS). */
+  time: number | string;
+  from_hash: string | null;
+  to_hash: string;
+}
+
+export interface Series {
+  target: string;
+  from: number | string;
+  to: number | string;
+  step_s: number;
+  resolution: 'raw' | 'rollup';
+  ping?: { t: number[]; rtt_min: Num[]; rtt_median: Num[]; rtt_avg: Num[]; rtt_max: Num[]; loss_pct: Num[]; jitter_ms: Num[]; mos: Num[] };
+  http?: { t: number[]; dns_ms: Num[]; connect_ms: Num[]; tls_ms: Num[]; ttfb_ms: Num[]; transfer_ms: Num[]; total_ms: Num[]; failed: Num[] };
+  dns?: { t: number[]; query_ms: Num[]; failed: Num[] };
+  tcp?: { t: number[]; connect_ms: Num[]; failed: Num[] };
+  route_changes?: RouteChange[];
+}
+
+export interface Hop {
+  ttl: number;
+  ip: string;
+  hostname: string | null;
+  loss_pct: Num;
+  rtt_avg_ms: Num;
+  lat: Num;
+  lon: Num;
+  country: string | null;
+  city: string | null;
+  asn: number | string | null;
+}
+
+export interface Routes {
+  current: { hash: string; first_seen: string; last_seen: string; reached: boolean; hop_count: number; hops: Hop[] } | null;
+  earlier: { hash: string; first_seen: string; last_seen: string; hop_count: number; reached: boolean; path: string }[];
+  changes: RouteChange[];
+  source: { lat: number; lon: number } | null;
+  destination: { ip: string; lat: Num; lon: Num } | null;
+}
+
+export interface DaemonStatus {
+  status: 'ok' | 'degraded' | 'failing';
+  version: string;
+  source: string;
+  instance: string;
+  uptime_s: number;
+  components: Record<string, { status: string; [k: string]: unknown }>;
+  breakers: { host: string; state: string }[];
+  outbox: { points: number; pending: Record<string, number> } | null;
+  cluster: { mode: 'standalone' | 'cluster'; members: Member[] };
+  last_round: { at: string; duration_s: number } | null;
+}
+
+export interface CollectResult {
+  target: string;
+  probe: string;
+  success: boolean;
+  reason: string | null;
+  detail: string | null;
+  duration_ms: number;
+  [figure: string]: unknown;
+}
+
+export interface CollectReply {
+  time: string;
+  duration_ms: number;
+  ok: number;
+  failed: number;
+  results: CollectResult[];
+}

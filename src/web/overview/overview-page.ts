@@ -1,0 +1,243 @@
+import { isAbort, pagePath, request } from '../api.js';
+import type { Status, TargetList, TargetRow } from '../api-types.js';
+import { errorBox, h } from '../dom.js';
+import { ago, dateTime, ms, pct } from '../format.js';
+import { Poller } from '../poller.js';
+import { THEME_EVENT } from '../theme.js';
+import { drawSparkline } from './sparkline.js';
+
+/**
+ * Every target, a page at a time: the daemon sorts, filters and pages
+ * (GET /api/targets), so 10,000 targets cost the browser one page of rows.
+ * The view's state lives in the query string: reload, back and a shared
+ * link show the same rows.
+ */
+
+type SortKey = 'name' | 'status' | 'rtt' | 'loss' | 'http' | 'route_change';
+const STATUSES: Status[] = ['ok', 'failing', 'unknown', 'unavailable'];
+const PAGE_SIZES = [50, 100, 250, 500];
+
+interface View {
+  q: string;
+  status: Status | '';
+  sort: SortKey;
+  order: 'asc' | 'desc';
+  offset: number;
+  limit: number;
+}
+
+const COLUMNS: { key: SortKey | null; label: string; numeric?: boolean }[] = [
+  { key: 'name', label: 'Target' },
+  { key: 'status', label: 'Status' },
+  { key: null, label: 'Probes' },
+  { key: 'rtt', label: 'RTT', numeric: true },
+  { key: 'loss', label: 'Loss', numeric: true },
+  { key: 'http', label: 'HTTP total', numeric: true },
+  { key: null, label: 'Last hour' },
+  { key: 'route_change', label: 'Route changed' },
+];
+
+function readView(): View {
+  const p = new URLSearchParams(location.search);
+  const sort = p.get('sort') as SortKey | null;
+  const status = p.get('status') as Status | null;
+  const limit = Number(p.get('limit'));
+  return {
+    q: p.get('q') ?? '',
+    status: status && STATUSES.includes(status) ? status : '',
+    sort: sort && COLUMNS.some((c) => c.key === sort) ? sort : 'status',
+    order: p.get('order') === 'asc' ? 'asc' : p.get('order') === 'desc' ? 'desc' : sort ? 'asc' : 'desc',
+    offset: Math.max(0, Math.floor(Number(p.get('offset')) || 0)),
+    limit: PAGE_SIZES.includes(limit) ? limit : 100,
+  };
+}
+
+export class OverviewPage {
+  private view = readView();
+  private last?: TargetList;
+  private readonly poller = new Poller((signal) => this.load(signal), 30_000);
+  private readonly countsEl = h('div', { class: 'status-filter', role: 'group', 'aria-label': 'Show status' });
+  private readonly pagerEls = [h('nav', { class: 'pager', 'aria-label': 'Pages (top)' }), h('nav', { class: 'pager', 'aria-label': 'Pages (bottom)' })];
+  private readonly tbody = h('tbody');
+  private readonly theadRow = h('tr');
+  private readonly message = h('div', { class: 'table-message', 'aria-live': 'polite' });
+  private readonly table = h('table', { class: 'targets', id: 'targets' }, h('caption', { class: 'visually-hidden' }, 'Targets, their status and last measurements'), h('thead', {}, this.theadRow), this.tbody);
+  private searchTimer?: ReturnType<typeof setTimeout>;
+
+  constructor(private readonly el: HTMLElement) {}
+
+  start(): void {
+    document.title = 'Targets · network-telemetry';
+    const search = h('input', { type: 'search', id: 'filter-q', value: this.view.q, placeholder: 'name or host', autocomplete: 'off', spellcheck: 'false' });
+    search.addEventListener('input', () => {
+      clearTimeout(this.searchTimer);
+      this.searchTimer = setTimeout(() => this.update({ q: search.value.trim(), offset: 0 }), 250);
+    });
+    const size = h('select', { id: 'page-size' }, ...PAGE_SIZES.map((n) => h('option', { value: n, selected: n === this.view.limit }, `${n} a page`)));
+    size.addEventListener('change', () => this.update({ limit: Number(size.value), offset: 0 }));
+    this.el.replaceChildren(
+      h('h1', {}, 'Targets'),
+      h(
+        'div',
+        { class: 'toolbar' },
+        h('label', { for: 'filter-q' }, 'Filter'),
+        search,
+        this.countsEl,
+        h('label', { for: 'page-size', class: 'visually-hidden' }, 'Rows a page'),
+        size,
+      ),
+      this.pagerEls[0]!,
+      h('div', { class: 'table-wrap' }, this.table),
+      this.message,
+      this.pagerEls[1]!,
+    );
+    this.renderHead();
+    window.addEventListener('popstate', () => {
+      this.view = readView();
+      search.value = this.view.q;
+      this.renderHead();
+      this.poller.now();
+    });
+    window.addEventListener(THEME_EVENT, () => this.last && this.renderRows(this.last));
+    this.poller.start();
+  }
+
+  private update(change: Partial<View>): void {
+    this.view = { ...this.view, ...change };
+    const p = new URLSearchParams();
+    if (this.view.q) p.set('q', this.view.q);
+    if (this.view.status) p.set('status', this.view.status);
+    p.set('sort', this.view.sort);
+    p.set('order', this.view.order);
+    if (this.view.offset) p.set('offset', String(this.view.offset));
+    if (this.view.limit !== 100) p.set('limit', String(this.view.limit));
+    history.pushState(null, '', `/?${p}`);
+    this.renderHead();
+    this.poller.now();
+  }
+
+  private async load(signal: AbortSignal): Promise<void> {
+    const v = this.view;
+    const p = new URLSearchParams({ offset: String(v.offset), limit: String(v.limit), sort: v.sort, order: v.order });
+    if (v.q) p.set('q', v.q);
+    if (v.status) p.set('status', v.status);
+    this.table.setAttribute('aria-busy', 'true');
+    try {
+      const list = await request<TargetList>(`/api/targets?${p}`, { signal });
+      // Paged past the end (targets removed, filter narrowed): show the last page.
+      if (list.total > 0 && list.targets.length === 0 && v.offset > 0) {
+        this.view.offset = Math.max(0, Math.floor((list.total - 1) / v.limit) * v.limit);
+        return this.load(signal);
+      }
+      this.last = list;
+      this.message.replaceChildren();
+      this.renderCounts(list);
+      this.renderRows(list);
+      this.renderPager(list);
+    } catch (err) {
+      if (isAbort(err)) return;
+      this.message.replaceChildren(errorBox(`Targets could not be loaded: ${(err as Error).message}`));
+      throw err;
+    } finally {
+      this.table.removeAttribute('aria-busy');
+    }
+  }
+
+  private renderHead(): void {
+    this.theadRow.replaceChildren(
+      ...COLUMNS.map((c) => {
+        if (!c.key) return h('th', { scope: 'col' }, c.label);
+        const active = this.view.sort === c.key;
+        const key = c.key;
+        const btn = h('button', { type: 'button', class: 'sort', 'data-sort': key }, c.label, h('span', { class: 'sort-mark', 'aria-hidden': 'true' }, active ? (this.view.order === 'asc' ? ' ▲' : ' ▼') : ''));
+        btn.addEventListener('click', () => this.update({ sort: key, order: active && this.view.order === 'asc' ? 'desc' : 'asc', offset: 0 }));
+        return h('th', { scope: 'col', class: c.numeric ? 'num' : null, 'aria-sort': active ? (this.view.order === 'asc' ? 'ascending' : 'descending') : null }, btn);
+      }),
+    );
+  }
+
+  private renderCounts(list: TargetList): void {
+    const all = STATUSES.reduce((n, s) => n + (list.counts[s] ?? 0), 0);
+    const chip = (s: Status | '', label: string, n: number) => {
+      const b = h('button', { type: 'button', class: `chip ${s}`, 'aria-pressed': String(this.view.status === s), 'data-status-filter': s || 'all' }, label, ' ', h('span', { class: 'count' }, n.toLocaleString()));
+      b.addEventListener('click', () => this.update({ status: s, offset: 0 }));
+      return b;
+    };
+    this.countsEl.replaceChildren(chip('', 'All', all), ...STATUSES.map((s) => chip(s, s[0]!.toUpperCase() + s.slice(1), list.counts[s] ?? 0)));
+  }
+
+  private renderRows(list: TargetList): void {
+    if (list.targets.length === 0) {
+      this.tbody.replaceChildren(h('tr', {}, h('td', { colspan: COLUMNS.length, class: 'empty' }, list.total === 0 && !this.view.q && !this.view.status ? 'No targets are configured.' : 'No target matches the filter.')));
+      return;
+    }
+    const members = new Map(list.members.map((m) => [m.id, m]));
+    const sparks: [HTMLCanvasElement, NonNullable<TargetRow['spark']>][] = [];
+    this.tbody.replaceChildren(
+      ...list.targets.map((t) => {
+        const canvas = h('canvas', { class: 'spark', width: 120, height: 28, role: 'img', 'aria-label': sparkLabel(t) });
+        if (t.spark) sparks.push([canvas, t.spark]);
+        return h(
+          'tr',
+          { 'data-target': t.name, 'data-status': t.status },
+          h('th', { scope: 'row', class: 'name' }, h('a', { href: pagePath(t.name) }, t.name), t.host !== t.name ? h('div', { class: 'muted small' }, t.host) : null),
+          h('td', { class: 'status-cell' }, statusCell(t, members)),
+          h('td', { class: 'probes' }, t.probes.join(' ')),
+          h('td', { class: 'num' }, ms(t.last?.rtt_ms)),
+          h('td', { class: 'num' }, pct(t.last?.loss_pct)),
+          h('td', { class: 'num' }, ms(t.last?.http_total_ms)),
+          h('td', {}, t.spark ? canvas : h('span', { class: 'muted' }, '–')),
+          h('td', { title: t.route_changed_at ? dateTime(t.route_changed_at) : '' }, t.route_changed_at ? ago(t.route_changed_at) : h('span', { class: 'muted' }, 'never')),
+        );
+      }),
+    );
+    // Canvas sizes are known once the rows are in the document.
+    for (const [c, s] of sparks) c.dataset.points = String(drawSparkline(c, s));
+    // For bench/ui.ts: when the first page of rows reached the screen (the frame after they were added).
+    if (!performance.getEntriesByName('nt-rows-painted').length) requestAnimationFrame(() => setTimeout(() => performance.mark('nt-rows-painted')));
+  }
+
+  private renderPager(list: TargetList): void {
+    const { offset, limit, total } = list;
+    const first = total === 0 ? 0 : offset + 1;
+    const lastRow = Math.min(total, offset + list.targets.length);
+    const lastOffset = Math.max(0, Math.floor((total - 1) / limit) * limit);
+    for (const nav of this.pagerEls) {
+      const btn = (label: string, to: number, disabled: boolean) => {
+        const b = h('button', { type: 'button', disabled }, label);
+        b.addEventListener('click', () => this.update({ offset: to }));
+        return b;
+      };
+      nav.replaceChildren(
+        btn('« First', 0, offset === 0),
+        btn('‹ Previous', Math.max(0, offset - limit), offset === 0),
+        h('span', { class: 'range', 'aria-live': 'polite' }, `${first.toLocaleString()}–${lastRow.toLocaleString()} of ${total.toLocaleString()}`),
+        btn('Next ›', offset + limit, offset + limit >= total),
+        btn('Last »', lastOffset, offset >= lastOffset),
+      );
+    }
+  }
+
+  dispose(): void {
+    this.poller.stop();
+  }
+}
+
+function statusCell(t: TargetRow, members: Map<string, { id: string; reason?: string; url: string }>): (Node | string)[] {
+  const out: (Node | string)[] = [h('span', { class: `badge ${t.status}` }, t.status)];
+  if (t.status === 'unavailable') {
+    const m = t.owner ? members.get(t.owner) : undefined;
+    out.push(h('div', { class: 'why' }, `owner ${t.owner ?? '?'} ${m?.reason ? `: ${m.reason}` : 'not answering'}`));
+  }
+  for (const f of t.failing) {
+    out.push(h('div', { class: 'why', title: f.since ? `failing since ${dateTime(f.since)}` : '' }, h('strong', {}, `${f.probe}: ${f.reason}`), f.detail ? ` — ${f.detail}` : ''));
+  }
+  return out;
+}
+
+function sparkLabel(t: TargetRow): string {
+  const v = (t.spark?.rtt_ms ?? []).filter((x): x is number => x !== null);
+  if (!v.length) return 'no rtt in the last hour';
+  const lost = (t.spark?.loss_pct ?? []).filter((x) => x !== null && x > 0).length;
+  return `rtt ${Math.min(...v).toFixed(1)} to ${Math.max(...v).toFixed(1)} ms in the last hour, ${lost} slots with loss`;
+}

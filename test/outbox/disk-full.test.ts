@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodePoint } from '../../src/outbox/stored-point.js';
+import { Victoria } from '../../scripts/lib/services.js';
+import { startDaemon } from '../helpers/daemon.js';
+import { startHttpServer, waitFor } from '../helpers/net.js';
+import { settledPoints } from '../helpers/write-stack.js';
+
+const metric = (text: string, name: string) => Number(new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} ([\\d.e+]+)$`, 'm').exec(text)?.[1] ?? 0);
+
+/** The outbox's points as `<measurement>_success|labels@ms` keys (what successPoints reads back). */
+function acceptedKeys(dataDir: string): Set<string> {
+  const db = new Database(join(dataDir, 'outbox.db'), { readonly: true });
+  try {
+    const keys = new Set<string>();
+    for (const { enc, body } of db.prepare('SELECT enc, body FROM outbox').all() as { enc: number; body: string }[]) {
+      const p = decodePoint(enc, body);
+      const labels = Object.entries(p.t).map(([k, v]) => `${k}=${v}`).sort().join(',');
+      keys.add(`${p.m === 'collector' ? 'collector_targets_run' : `${p.m}_success`}|${labels}@${p.ts}`);
+    }
+    return keys;
+  } finally {
+    db.close();
+  }
+}
+
+test('DATA_DIR full (a small tmpfs): no crash, health failing with the reason, refused points counted, everything accepted delivered once space returns', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nt-full-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=768k', 'tmpfs', dir]);
+  const web = await startHttpServer((_q, r) => r.end('ok'), { logRequests: false });
+  const vm = await Victoria.start();
+  await vm.down('SIGTERM');
+  const targets = Array.from({ length: 50 }, (_, i) => `${web.url}/t/${i}`);
+  const d = await startDaemon(
+    { TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '1', SHUTDOWN_TIMEOUT: '15', INFLUXDB_URL: vm.url, INFLUXDB_TOKEN: 't', INFLUXDB_ORG: 'o', INFLUXDB_BUCKET: 'b', INFLUX_FLUSH_INTERVAL: '0.5' },
+    { dataDir: dir },
+  );
+  try {
+    const full = await waitFor(async () => {
+      const h = (await d.json('/health')).components.sink;
+      return h.status === 'failing' && h.reason === 'disk_full' ? h : undefined;
+    }, 'the sink failing for lack of space', 90_000, 200);
+    assert.match(String(full.error), /full|space/i);
+    assert.ok(full.points_refused > 0);
+    const m = await (await d.get('/metrics')).text();
+    const refused = metric(m, 'telemetry_points_dropped_total{reason="disk_full"}');
+    assert.ok(refused > 0, 'refused points are counted');
+    assert.equal((await d.get('/health/live')).status, 200, 'the daemon lives on');
+    assert.equal((await d.json('/health')).status, 'failing');
+    const accepted = acceptedKeys(dir);
+    t.diagnostic(`disk full after ${accepted.size} points accepted; ${refused} refused so far`);
+    assert.ok(accepted.size > 100);
+
+    execFileSync('mount', ['-o', 'remount,size=64m', dir]);
+    await vm.up();
+    await waitFor(async () => (await d.json('/health')).components.sink.status !== 'failing', 'the sink recovers once space returns', 30_000, 200);
+    await waitFor(async () => (await d.json('/health')).components.sink.outbox_points < 200, 'the backlog delivered', 60_000, 200);
+    d.proc.kill('SIGTERM');
+    assert.equal(await d.exited, 0, 'clean exit');
+    const stored = await settledPoints(vm, accepted.size);
+    const missing = [...accepted].filter((k) => !stored.has(k));
+    t.diagnostic(`accepted while full ${accepted.size}; in VictoriaMetrics ${stored.size}; missing ${missing.length}`);
+    assert.deepEqual(missing.slice(0, 5), [], `${missing.length} accepted points missing`);
+  } finally {
+    await d.cleanup();
+    await vm.cleanup();
+    await web.close();
+    try {
+      execFileSync('umount', [dir]);
+    } catch {
+      execFileSync('umount', ['-l', dir]);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
