@@ -59,7 +59,6 @@ export class Retention {
   private pass?: Pass;
   private lastPassAt = 0;
   private readonly st;
-  private readonly rawMids: number[];
   /** Raw rows removed per statement. */
   private readonly rawBatch = new StepSizer(500, 50);
   /** Targets handled per step of the per-target pass (rollup tiers, routes, latest). */
@@ -67,14 +66,13 @@ export class Retention {
 
   constructor(
     private readonly db: Db,
-    layouts: FieldLayouts,
+    private readonly layouts: FieldLayouts,
     private readonly rollups: Rollups,
     private readonly o: RetentionOptions,
     private readonly now: () => number,
     private readonly onDropped: (reason: DropReason, points: number) => void,
     private readonly onSeriesPruned: () => void,
   ) {
-    this.rawMids = layouts.all.map((l) => l.mid);
     this.historyStart = getMeta(db, 'first_ts') ?? now();
     setMeta(db, 'first_ts', this.historyStart);
     const tierTables = KINDS.flatMap((k) => TIERS.map((t) => ({ t, table: tableOf(k, t) })));
@@ -157,7 +155,8 @@ export class Retention {
   /** Raw rows past their window (rolled up first), then past the size floor. */
   private stepRaw(now: number): boolean {
     const ageCut = Math.min(now - this.o.rawWindowMs, this.rollups.safeToDelete);
-    for (const mid of this.rawMids) {
+    // Every measurement known now: one first written after start (hop, collector...) too.
+    for (const { mid } of this.layouts.all) {
       const aged = this.rawBatch.run((n) => this.st.rawDelete.run(mid, ageCut, n).changes);
       if (aged > 0) {
         this.onDropped('retention', aged);
