@@ -87,13 +87,13 @@ function chunked<T>(a: readonly T[], n: number): T[][] {
   return out;
 }
 
-function slotSamples(targets: readonly string[], ts: number): AnySample[] {
+export function slotSamples(targets: readonly string[], ts: number): AnySample[] {
   const out: AnySample[] = [];
   targets.forEach((t, i) => targetSlot(t, i, ts, out));
   return out;
 }
 
-const names = (n: number) => Array.from({ length: n }, (_, i) => `target-${String(i).padStart(5, '0')}.example.net`);
+export const names = (n: number) => Array.from({ length: n }, (_, i) => `target-${String(i).padStart(5, '0')}.example.net`);
 
 // --- an in-process store with a simulated clock -----------------------------
 
@@ -107,7 +107,7 @@ interface Sim {
   close(): void;
 }
 
-function openSim(dir: string, now: number, o: EngineOptions = OPTIONS): Sim {
+export function openSim(dir: string, now: number, o: EngineOptions = OPTIONS): Sim {
   const db = new Database(join(dir, 'store.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -138,7 +138,7 @@ interface FillStats {
 }
 
 /** Write `slots` 60-s slots for every target, ending at `endMs`, maintaining after each slot like the worker. */
-function fill(s: Sim, targets: readonly string[], slots: number, endMs: number): FillStats {
+export function fill(s: Sim, targets: readonly string[], slots: number, endMs: number): FillStats {
   let points = 0;
   let maintMs = 0;
   const t0 = performance.now();
@@ -406,7 +406,7 @@ export async function benchStore(o: { quick: boolean }): Promise<string> {
   }
 }
 
-async function sweepThroughWorker(dir: string): Promise<{ seconds: number; lagP99Ms: number; lagMaxMs: number; maxStepMs: number; steps: string }> {
+export async function sweepThroughWorker(dir: string): Promise<{ seconds: number; lagP99Ms: number; lagMaxMs: number; maxStepMs: number; steps: string }> {
   const store = new EmbeddedStore({ dataDir: dir, retentionMs: OPTIONS.retentionMs, rawWindowMs: OPTIONS.rawWindowMs, maxBytes: OPTIONS.maxBytes }, new TelemetryMetrics(false), silentLogger());
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
@@ -425,7 +425,11 @@ async function sweepThroughWorker(dir: string): Promise<{ seconds: number; lagP9
     maxStep = Math.max(maxStep, Number(store.health().maintenance_max_step_ms ?? 0));
     h.disable();
     const st = store.maintenanceSteps();
-    const steps = st ? `${st.count} steps, ${st.over_10ms} over 10 ms, ${st.over_50ms} over 50 ms` : 'no step report';
+    const steps = st
+      ? `${st.count} steps, ${st.over_10ms} over 10 ms, ${st.over_50ms} over 50 ms (longest by kind: ${Object.entries(st.max_ms_by_work)
+          .map(([k, v]) => `${k} ${v} ms`)
+          .join(', ')})`
+      : 'no step report';
     return { seconds: r1((performance.now() - t0) / 1000), lagP99Ms: r1(h.percentile(99) / 1e6), lagMaxMs: r1(h.max / 1e6), maxStepMs: r1(Math.max(maxStep, st?.max_ms ?? 0)), steps };
   } finally {
     await store.stop(Deadline.in(10_000));

@@ -60,7 +60,7 @@ export class Retention {
   private lastPassAt = 0;
   private readonly st;
   /** Raw rows removed per statement. */
-  private readonly rawBatch = new StepSizer(500, 50);
+  private readonly rawBatch = new StepSizer(500, 50, 20_000);
   /** Targets handled per step of the per-target pass (rollup tiers, routes, latest). */
   private readonly targetsPerStep = new StepSizer(50);
 
@@ -116,12 +116,12 @@ export class Retention {
   }
 
   /** One bounded unit of work; false when there is nothing to do. */
-  step(): boolean {
+  step(): 'raw' | 'pass' | 'vacuum' | undefined {
     const now = this.now();
     this.checkSize(now);
-    if (this.stepRaw(now)) return true;
-    if (this.stepPass(now)) return true;
-    return this.stepVacuum();
+    if (this.stepRaw(now)) return 'raw';
+    if (this.stepPass(now)) return 'pass';
+    return this.stepVacuum() ? 'vacuum' : undefined;
   }
 
   private checkSize(now: number): void {
@@ -157,13 +157,13 @@ export class Retention {
     const ageCut = Math.min(now - this.o.rawWindowMs, this.rollups.safeToDelete);
     // Every measurement known now: one first written after start (hop, collector...) too.
     for (const { mid } of this.layouts.all) {
-      const aged = this.rawBatch.run((n) => this.st.rawDelete.run(mid, ageCut, n).changes);
+      const aged = this.rawBatch.run((n) => this.st.rawDelete.run(mid, ageCut, n).changes, (deleted) => deleted);
       if (aged > 0) {
         this.onDropped('retention', aged);
         return true;
       }
       if (this.floor > ageCut) {
-        const forced = this.rawBatch.run((n) => this.st.rawDelete.run(mid, this.floor, n).changes);
+        const forced = this.rawBatch.run((n) => this.st.rawDelete.run(mid, this.floor, n).changes, (deleted) => deleted);
         if (forced > 0) {
           this.onDropped('store_max_bytes', forced);
           return true;
@@ -183,11 +183,15 @@ export class Retention {
     }
     const p = this.pass;
     if (p.next < p.tids.length) {
-      this.targetsPerStep.run((n) =>
-        this.db.transaction(() => {
-          const end = Math.min(p.tids.length, p.next + n);
-          for (; p.next < end; p.next++) this.trimTarget(p.tids[p.next]!, p, now);
-        })(),
+      this.targetsPerStep.run(
+        (n) =>
+          this.db.transaction(() => {
+            const start = p.next;
+            const end = Math.min(p.tids.length, p.next + n);
+            for (; p.next < end; p.next++) this.trimTarget(p.tids[p.next]!, p, now);
+            return end - start;
+          })(),
+        (done) => done,
       );
       return true;
     }

@@ -136,6 +136,7 @@ export class Rollups {
     }
     const j = job;
     this.sizers.get(t.name)!.run((targets) => this.db.transaction(() => {
+      const lo = j.next;
       const hi = Math.min(j.maxTid, j.next + targets - 1);
       this.roll(t, j.b, j.next, hi);
       j.next = hi + 1;
@@ -144,7 +145,8 @@ export class Rollups {
         this.done.set(t.name, j.b + t.bucketMs);
         setMeta(this.db, `rollup_${t.name}`, j.b + t.bucketMs);
       }
-    })());
+      return hi - lo + 1;
+    })(), (done) => done);
     return true;
   }
 

@@ -25,13 +25,20 @@ export class StepSizer {
     return this.size;
   }
 
-  /** Run fn(size); adjust the size from its duration. */
-  run<T>(fn: (size: number) => T): T {
+  /**
+   * Run fn(size); adjust the size from its duration. `used` tells how much
+   * of the size the step really had to do (rows deleted, targets rolled up):
+   * a step that ran out of work early says nothing about a full one, so it
+   * may only shrink the size, never grow it.
+   */
+  run<T>(fn: (size: number) => T, used: (out: T) => number = () => this.size): T {
+    const size = this.size;
     const t0 = performance.now();
-    const out = fn(this.size);
+    const out = fn(size);
     const ms = Math.max(0.05, performance.now() - t0);
-    const factor = Math.min(2, Math.max(0.5, STEP_TARGET_MS / ms));
-    this.size = Math.min(this.max, Math.max(this.min, Math.round(this.size * factor)));
+    let factor = Math.min(2, Math.max(0.5, STEP_TARGET_MS / ms));
+    if (used(out) < size) factor = Math.min(1, factor);
+    this.size = Math.min(this.max, Math.max(this.min, Math.round(size * factor)));
     return out;
   }
 }

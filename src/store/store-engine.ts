@@ -34,6 +34,9 @@ export interface EngineHooks {
   log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
+/** What one maintenance step did (the worker reports its longest step of each kind). */
+export type MaintenanceWork = 'import' | 'rollup' | 'raw' | 'pass' | 'vacuum';
+
 export interface EngineStats {
   file_bytes: number;
   wal_bytes: number;
@@ -132,12 +135,13 @@ export class StoreEngine {
 
   /**
    * One bounded unit of background work (a legacy import batch, a rollup
-   * step, a retention step); false when nothing is due. Rollups wait for
+   * step, a retention step: raw rows, the per-target pass, a vacuum step);
+   * undefined when nothing is due. Rollups wait for
    * the import: buckets are complete only once the old points are in.
    */
-  maintain(): boolean {
-    if (this.legacy && !this.legacy.done) return this.legacy.step((batch) => this.ingest.writeBatch(batch));
-    if (this.rollups.step()) return true;
+  maintain(): MaintenanceWork | undefined {
+    if (this.legacy && !this.legacy.done) return this.legacy.step((batch) => this.ingest.writeBatch(batch)) ? 'import' : undefined;
+    if (this.rollups.step()) return 'rollup';
     return this.retention.step();
   }
 

@@ -1,7 +1,7 @@
 import type { ComponentHealth } from '../lifecycle/component.js';
 import type { AnySample } from '../samples/sample.js';
 import type { DropReason } from './retention.js';
-import type { EngineOptions, EngineStats } from './store-engine.js';
+import type { EngineOptions, EngineStats, MaintenanceWork } from './store-engine.js';
 
 /** Messages between EmbeddedStore (daemon thread) and store-worker.ts. */
 
@@ -26,6 +26,7 @@ export interface MaintenanceSteps {
   over_10ms: number;
   over_50ms: number;
   max_ms: number;
+  max_ms_by_work: Partial<Record<MaintenanceWork, number>>;
 }
 
 /** An error as it crosses the thread boundary (class lost, name and code kept). */
