@@ -44,6 +44,12 @@ const US = 1000; // ms -> integer microseconds
 const avg = (name: string, field: string, scale = US): Agg => ({ name, how: { op: 'avg', field, scale } });
 const count: Agg = { name: 'n', how: { op: 'count' } };
 const ok: Agg = { name: 'ok', how: { op: 'true', field: 'success' } };
+/** Lowest, mean and highest of one timing: `<name>_min`, `<name>`, `<name>_max`. */
+const spread = (name: string, field: string): Agg[] => [
+  { name: `${name}_min`, how: { op: 'min', field, scale: US } },
+  avg(name, field),
+  { name: `${name}_max`, how: { op: 'max', field, scale: US } },
+];
 
 export const KINDS: readonly RollupKind[] = [
   {
@@ -87,25 +93,13 @@ export const KINDS: readonly RollupKind[] = [
     name: 'dns',
     measurement: 'dns',
     subTag: '',
-    aggs: [
-      count,
-      ok,
-      { name: 'query_min', how: { op: 'min', field: 'query_ms', scale: US } },
-      avg('query', 'query_ms'),
-      { name: 'query_max', how: { op: 'max', field: 'query_ms', scale: US } },
-    ],
+    aggs: [count, ok, ...spread('query', 'query_ms')],
   },
   {
     name: 'tcp',
     measurement: 'tcp',
     subTag: '',
-    aggs: [
-      count,
-      ok,
-      { name: 'connect_min', how: { op: 'min', field: 'connect_ms', scale: US } },
-      avg('connect', 'connect_ms'),
-      { name: 'connect_max', how: { op: 'max', field: 'connect_ms', scale: US } },
-    ],
+    aggs: [count, ok, ...spread('connect', 'connect_ms')],
   },
   {
     name: 'probe',
@@ -178,6 +172,24 @@ export function rawAggSql(k: RollupKind, field: (name: string) => string): strin
 }
 
 /**
+ * A SELECT of a kind's stored columns aggregated from raw points. It walks
+ * the slot times of [from, to) and seeks (mid, ts, targets) for each (see
+ * `times` in schema.ts); ad-hoc points are left out. `key` goes in front
+ * (the grouping columns, their parameters first), `targets` is the condition
+ * on r.tid; the last two parameters are from and to.
+ */
+export function rawAggregateSql(k: RollupKind, mid: number, field: (name: string) => string, o: { key: string; targets: string; groupBy: string }): string {
+  const cols = kindColumns(k);
+  return `SELECT ${o.key}, s.sub AS sub, ${rawAggSql(k, field)
+    .map((e, i) => `${e} AS ${cols[i]}`)
+    .join(', ')}
+    FROM times t CROSS JOIN raw r ON r.mid = ${mid} AND r.ts = t.ts AND ${o.targets}
+    JOIN series s ON s.sid = r.sid
+    WHERE t.ts >= ? AND t.ts < ? AND s.adhoc = 0
+    GROUP BY ${o.groupBy}`;
+}
+
+/**
  * SQL expressions merging stored buckets into a wider one. Exact for counts,
  * sums, min, max and averages; the median of a merged bucket is the median
  * of its buckets' medians (SmokePing's consolidation does the same kind of
@@ -204,6 +216,18 @@ export function mergeAggSql(k: RollupKind): string[] {
 export type BucketRow = Record<string, number | null>;
 
 type Output<C> = readonly (readonly [Exclude<keyof C, 't'>, (r: BucketRow) => number | null])[];
+
+/** A spread's outputs in ms: `<name>_min_ms`, `<name>_ms`, `<name>_max_ms`. */
+const spreadOut = <N extends string>(name: N) =>
+  [
+    [`${name}_min_ms`, (r: BucketRow) => scaled(r[`${name}_min`])],
+    [`${name}_ms`, (r: BucketRow) => mean(r, name)],
+    [`${name}_max_ms`, (r: BucketRow) => scaled(r[`${name}_max`])],
+  ] as const;
+const counts = [
+  ['ok', (r: BucketRow) => r.ok ?? null],
+  ['failed', (r: BucketRow) => failed(r)],
+] as const;
 
 /** Per-bucket output values of each kind: the columns of series() (types.ts). */
 export const OUTPUTS: { ping: Output<PingColumns>; http: Output<HttpColumns>; dns: Output<DnsColumns>; tcp: Output<TcpColumns>; probe: Output<ProbeColumns> } = {
@@ -233,24 +257,9 @@ export const OUTPUTS: { ping: Output<PingColumns>; http: Output<HttpColumns>; dn
     ['status_4xx', (r) => r.s4xx ?? null],
     ['status_5xx', (r) => r.s5xx ?? null],
   ],
-  dns: [
-    ['query_min_ms', (r) => scaled(r.query_min)],
-    ['query_ms', (r) => mean(r, 'query')],
-    ['query_max_ms', (r) => scaled(r.query_max)],
-    ['ok', (r) => r.ok ?? null],
-    ['failed', failed],
-  ],
-  tcp: [
-    ['connect_min_ms', (r) => scaled(r.connect_min)],
-    ['connect_ms', (r) => mean(r, 'connect')],
-    ['connect_max_ms', (r) => scaled(r.connect_max)],
-    ['ok', (r) => r.ok ?? null],
-    ['failed', failed],
-  ],
-  probe: [
-    ['ok', (r) => r.ok ?? null],
-    ['failed', failed],
-  ],
+  dns: [...spreadOut('query'), ...counts],
+  tcp: [...spreadOut('connect'), ...counts],
+  probe: counts,
 };
 
 function round3(x: number): number {

@@ -1,6 +1,6 @@
 import type { Db } from '../sqlite/sqlite-db.js';
 import type { FieldLayouts } from './field-layouts.js';
-import { KINDS, ROLLUP_GRACE_MS, TIERS, kindColumns, rawAggSql, tableOf, type Tier } from './rollup-spec.js';
+import { KINDS, ROLLUP_GRACE_MS, TIERS, kindColumns, rawAggregateSql, tableOf, type Tier } from './rollup-spec.js';
 import { getMeta, setMeta, type Statement } from './schema.js';
 import { StepSizer } from './step-sizer.js';
 
@@ -48,18 +48,8 @@ export class Rollups {
     this.rolledMids = KINDS.map((k) => layouts.midOf(k.measurement));
     for (const k of KINDS) {
       const cols = kindColumns(k);
-      const exprs = rawAggSql(k, (field) => layouts.sql(k.measurement, field, 'r.f'));
-      // Per slot time of the bucket, one seek to the id range (see `times` in schema.ts).
-      this.aggregate.set(
-        k.name,
-        db.prepare(
-          `SELECT r.tid AS tid, s.sub AS sub, ${exprs.map((e, i) => `${e} AS ${cols[i]}`).join(', ')}
-           FROM times t CROSS JOIN raw r ON r.mid = ${layouts.midOf(k.measurement)} AND r.ts = t.ts AND r.tid >= ? AND r.tid <= ?
-           JOIN series s ON s.sid = r.sid
-           WHERE t.ts >= ? AND t.ts < ? AND s.adhoc = 0
-           GROUP BY r.tid, s.sub`,
-        ),
-      );
+      const field = (name: string) => layouts.sql(k.measurement, name, 'r.f');
+      this.aggregate.set(k.name, db.prepare(rawAggregateSql(k, layouts.midOf(k.measurement), field, { key: 'r.tid AS tid', targets: 'r.tid >= ? AND r.tid <= ?', groupBy: 'r.tid, s.sub' })));
       for (const t of TIERS) {
         this.store.set(
           tableOf(k, t),

@@ -1,6 +1,6 @@
 import type { Db } from '../../sqlite/sqlite-db.js';
 import type { Statement } from '../schema.js';
-import { KINDS, OUTPUTS, TIERS, kindColumns, mergeAggSql, rawAggSql, tableOf, type BucketRow, type RollupKind, type Tier } from '../rollup-spec.js';
+import { KINDS, OUTPUTS, TIERS, kindColumns, mergeAggSql, rawAggregateSql, tableOf, type BucketRow, type RollupKind, type Tier } from '../rollup-spec.js';
 import type { Rollups } from '../rollups.js';
 import type { ProbeColumns, SeriesQuery, SeriesResult } from '../types.js';
 import { iso, type Lookups } from './lookups.js';
@@ -41,17 +41,8 @@ export class SeriesRunner {
     const layouts = lookups.layouts;
     for (const k of KINDS) {
       const cols = kindColumns(k);
-      const rawExprs = rawAggSql(k, (field) => layouts.sql(k.measurement, field, 'r.f'));
-      this.raw.set(
-        k.name,
-        db.prepare(
-          `SELECT r.ts - r.ts % ? AS b, s.sub AS sub, ${rawExprs.map((e, i) => `${e} AS ${cols[i]}`).join(', ')}
-           FROM times t CROSS JOIN raw r ON r.mid = ${layouts.midOf(k.measurement)} AND r.ts = t.ts AND r.tid = ?
-           JOIN series s ON s.sid = r.sid
-           WHERE t.ts >= ? AND t.ts < ? AND s.adhoc = 0
-           GROUP BY 1, 2`,
-        ),
-      );
+      const field = (name: string) => layouts.sql(k.measurement, name, 'r.f');
+      this.raw.set(k.name, db.prepare(rawAggregateSql(k, layouts.midOf(k.measurement), field, { key: 'r.ts - r.ts % ? AS b', targets: 'r.tid = ?', groupBy: '1, 2' })));
       const mergeExprs = mergeAggSql(k);
       for (const t of TIERS) {
         this.merged.set(
