@@ -7,6 +7,8 @@
  *     twice is a no-op;
  *   - `stop(deadline)` releases everything before the deadline (flushing
  *     what can be flushed), is idempotent, and is safe without `start()`;
+ *   - a stopped component stays stopped: `start()` after `stop()` rejects
+ *     (BaseComponent) or does nothing — never starts anything again;
  *   - `health()` is cheap, synchronous and truthful before start, while
  *     running and after stop.
  *
