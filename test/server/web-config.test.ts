@@ -134,7 +134,6 @@ test('with WEB_CONFIG_FILE: TLS, 401 without credentials and 200 with them on ev
         (err: Error) => err.message.split('\n')[0]!,
       );
       assert.match(got, /^401$|ERR_INVALID_AUTH_CREDENTIALS/, `without credentials: ${got}`);
-      assert.equal(await p.$('table.targets'), null, 'no overview without credentials');
     } finally {
       await anonymous.close();
     }
