@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { loadConfig, redactedConfig, type AppConfig } from '../config/load-config.js';
 import { redactUrl } from '../config/redact.js';
 import { moduleOf } from '../probes/registry.js';
+import { loadWebConfig } from '../server/web-config.js';
 import { reportOperatorError } from './errors.js';
 
 /** Targets listed by name in the human summary; the rest are counted. */
@@ -17,6 +18,8 @@ export function checkConfigCommand(args: string[]): number {
   let cfg: AppConfig;
   try {
     cfg = loadConfig();
+    // Read at start by the API server; checked here too, so check-config fails where run would.
+    if (cfg.env.WEB_CONFIG_FILE) loadWebConfig(cfg.env.WEB_CONFIG_FILE);
   } catch (err) {
     const code = reportOperatorError(err);
     if (code !== undefined) return code;

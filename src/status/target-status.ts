@@ -56,6 +56,12 @@ const HTTP_PHASES = [
  */
 export class TargetStatusBoard {
   private readonly states = new Map<string, TargetState>();
+  /**
+   * Target -> its probes, once a reload has set them. A result for anything
+   * else comes from a probe that was in flight while the reload removed it:
+   * recording it would bring back the series and state the reload dropped.
+   */
+  private configured?: ReadonlyMap<string, readonly string[]>;
 
   constructor(
     private readonly metrics: TelemetryMetrics,
@@ -65,6 +71,7 @@ export class TargetStatusBoard {
 
   /** Called for every stored probe result (scheduled and ad-hoc). */
   record(target: Target, r: ProbeResult, o: { timeMs: number }): void {
+    if (this.configured && !this.configured.get(target.name)?.includes(r.probe)) return;
     const st = this.stateOf(target.name);
     const prev = st.probes.get(r.probe);
     const now = Date.now();
@@ -140,6 +147,7 @@ export class TargetStatusBoard {
   /** A reload changed the targets: forget those that left (their series go from /metrics) and probes a target no longer runs. */
   setTargets(targets: readonly Target[]): void {
     const keep = new Map(targets.map((t) => [t.name, t]));
+    this.configured = new Map(targets.map((t) => [t.name, [...t.probes]]));
     for (const [name, st] of this.states) {
       const t = keep.get(name);
       if (!t) {
