@@ -105,9 +105,10 @@ export class TargetStatusBoard {
         case 'ping':
           st.last.rtt_ms = num('rtt_median_ms') ?? num('rtt_avg_ms');
           st.last.loss_pct = num('loss_pct');
-          if (st.last.loss_pct !== null) m?.packetLoss.set(name, st.last.loss_pct);
-          if (num('rtt_avg_ms') !== null) m?.rttAvg.set(name, num('rtt_avg_ms')!);
-          else m?.rttAvg.remove(name);
+          // The seed guide's per-target rtt and loss gauges are kept whatever PER_TARGET_METRICS says.
+          if (st.last.loss_pct !== null) this.metrics.packetLoss.set(name, st.last.loss_pct);
+          if (num('rtt_avg_ms') !== null) this.metrics.rttAvg.set(name, num('rtt_avg_ms')!);
+          else this.metrics.rttAvg.remove(name);
           break;
         case 'http':
           st.last.http_total_ms = num('total_ms');
