@@ -170,7 +170,8 @@ test('Dockerfile: Node 22 pinned, multi-stage, production deps, non-root, capabi
   assert.doesNotMatch(df, /NODE_EXTRA_CA_CERTS|npm_config_nodedir/);
   // geoip-lite only with --build-arg GEO=offline; the default adds nothing.
   assert.match(df, /^ARG GEO=off$/m);
-  assert.match(df, /offline\) npm install --no-save --omit=dev [^\n]*geoip-lite@1\.4/);
+  assert.match(df, /npm install --prefix \/geo\/pkg --no-save [^\n]*geoip-lite@1\.4/);
+  assert.match(df, /^COPY --from=geo \/geo\/node_modules \.\/node_modules$/m);
   assert.equal((JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies['geoip-lite'], undefined);
   // No source maps or declarations in the build output.
   const build = JSON.parse(readFileSync(join(REPO, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: Record<string, unknown> };
