@@ -99,8 +99,10 @@ export class HealthTicker {
     if (this.busy.has(id)) return;
     let interval = this.intervals.get(id);
     if (interval === undefined) {
-      const raw = (await podman('container', 'inspect', '--format', '{{if .Config.Healthcheck}}{{.Config.Healthcheck.Interval}}{{else}}0{{end}}', id).catch(() => '0')).trim();
-      interval = Number(raw) / 1e6; // nanoseconds
+      // JSON, not the template's Duration, which prints as "5s".
+      const raw = (await podman('container', 'inspect', '--format', '{{json .Config.Healthcheck}}', id).catch(() => 'null')).trim();
+      const hc = JSON.parse(raw || 'null') as { Test?: string[]; Interval?: number } | null;
+      interval = hc?.Test?.length && hc.Test[0] !== 'NONE' ? (hc.Interval || 30e9) / 1e6 : 0; // nanoseconds; Docker's default 30 s
       this.intervals.set(id, interval);
     }
     if (!interval) return; // no healthcheck

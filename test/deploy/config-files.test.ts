@@ -215,7 +215,8 @@ test('compose: every service has a healthcheck, resource limits and a restart po
   assert.equal(ha['redis-exporter'].environment.REDIS_ADDR, 'redis://redis:6379');
   assert.deepEqual(ha['influxdb-disk-exporter'].volumes.map((v: string) => v.split(':')[1]).sort(), ['/influxdb/influxdb-1', '/influxdb/influxdb-2']);
   assert.deepEqual(ha['oauth2-proxy'].profiles, ['sso']);
-  assert.equal(ha['oauth2-proxy'].environment.OAUTH2_PROXY_UPSTREAMS, 'http://network-telemetry:8080/');
+  assert.equal(ha['oauth2-proxy'].environment.OAUTH2_PROXY_UPSTREAMS, 'http://haproxy:8080/', 'the UI through HAProxy: ready replicas only');
+  assert.equal(ha.haproxy.environment.HAPROXY_TELEMETRY_BIND, ':8080');
   check('docker-compose', ['-f', 'docker-compose.ha.yml', '--profile', 'sso', 'config', '-q']);
   const cfg = readFileSync(join(REPO, 'haproxy/haproxy.cfg'), 'utf8');
   assert.match(cfg, /HAPROXY_INFLUXDB_1_WRITE_BIND-:8087/, 'per-replica frontends remain for the loopback stack');
