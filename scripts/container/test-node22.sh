@@ -56,6 +56,8 @@ if [ ! -d "$MODULES/node_modules" ]; then
   fi
   # Old caches of other lockfiles or versions: ours, superseded.
   find "$CACHE" -maxdepth 1 -name 'node22-modules-*' ! -name "node22-modules-$key" -exec rm -rf {} +
+  # Readable by everyone: some suites run the daemon as uid 1000.
+  chmod 755 "$tmp"
   mv "$tmp" "$MODULES"
 fi
 (cd "$MODULES" && "$NODE22" -e "new (require('better-sqlite3'))(':memory:').close()") ||
@@ -63,6 +65,7 @@ fi
 
 TREE=$(mktemp -d "/tmp/nt-node22.XXXXXX")
 trap 'rm -rf "$TREE"' EXIT
+chmod 755 "$TREE" # some suites run the daemon as uid 1000 from here
 git -C "$REPO" ls-files -co --exclude-standard -z | (cd "$REPO" && tar --null -T - -cf -) | tar -xf - -C "$TREE"
 ln -s "$MODULES/node_modules" "$TREE/node_modules"
 cd "$TREE"
