@@ -53,7 +53,8 @@ if [ "${1:-}" = "--check" ]; then
     hint=""
     case $out in
       *"cgroups in hybrid mode"*) hint=" (crun refuses cgroups v1/hybrid: runtime = \"runc\" under [engine] in $CONF)";;
-      *setrlimit*|*RLIMIT*) hint=" (default_ulimits = [] under [containers] in $CONF)";;
+      *rlimit*|*RLIMIT*) hint=" (the container's ulimits cannot be set here: default_ulimits = [] under [containers] in $CONF, or CONTAINERS_CONF overrides it)";;
+      *"OCI runtime"*"not found"*) hint=" (the configured runtime is missing: runtime = \"runc\" under [engine] in $CONF, or CONTAINERS_CONF overrides it)";;
       *"image not known"*|*"does not resolve"*) hint=" (the image was not built: scripts/container/base-image.sh)";;
       *"permission denied"*|*"operation not permitted"*) hint=" (podman needs a privileged, non-nested host: run the test on the CI machine as root)";;
     esac
