@@ -50,16 +50,24 @@ build() {
   fi
   say "built $what in $(since "$t") s"
 }
+# The build context as `docker build .` sends it (.dockerignore applied, its
+# patterns anchored at the root as Docker reads them), with every mtime and
+# owner zeroed: buildah's layer cache keys COPY by file metadata too, and a
+# fresh clone (CI) has new mtimes on every file, which would rebuild the
+# `npm ci` layer on every run although package-lock.json did not change.
+CONTEXT=$LOGDIR/context
+mkdir -p "$CONTEXT"
+grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' .dockerignore | sed 's|^/*|./|' >"$LOGDIR/exclude"
+tar -c --anchored --exclude-from="$LOGDIR/exclude" --mtime=@0 --owner=0 --group=0 --numeric-owner . | tar -x -C "$CONTEXT"
 # --format docker: the OCI format has no HEALTHCHECK, and the test runs it.
-build "the image (docker/Dockerfile)" image.log -f docker/Dockerfile -t "$IMAGE" .
-build "the GEO=offline variant" image-geo.log -f docker/Dockerfile --build-arg GEO=offline -t "$IMAGE_GEO" .
+build "the image (docker/Dockerfile)" image.log -f docker/Dockerfile -t "$IMAGE" "$CONTEXT"
+build "the GEO=offline variant" image-geo.log -f docker/Dockerfile --build-arg GEO=offline -t "$IMAGE_GEO" "$CONTEXT"
 build "the stand-in images" standins.log -f test/container/standins.Dockerfile --build-arg "BASE=$BASE" -t "$STANDINS" test/container
 
-# Layers of superseded base images (label nt.base.recipe, which every image
-# built on our base inherits), now dangling: ours, so ours to remove.
-current=$(podman image inspect --format '{{ index .Labels "nt.base.recipe" }}' "$BASE")
-podman images --filter dangling=true --filter label=nt.base.recipe --format '{{.ID}} {{ index .Labels "nt.base.recipe" }}' 2>/dev/null |
-  awk -v keep="$current" '$2 != keep { print $1 }' | xargs -r podman rmi >/dev/null 2>&1 || true
+# Images superseded by these builds (untagged, no child: not part of the layer
+# cache the current images stand on). Every image built on our base inherits
+# its label nt.base.recipe, so the filter touches ours only.
+podman image prune -f --filter label=nt.base.recipe >/dev/null 2>&1 || true
 
 NS=$RUN_ID
 cleanup() {
