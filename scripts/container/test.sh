@@ -64,10 +64,16 @@ build "the image (docker/Dockerfile)" image.log -f docker/Dockerfile -t "$IMAGE"
 build "the GEO=offline variant" image-geo.log -f docker/Dockerfile --build-arg GEO=offline -t "$IMAGE_GEO" "$CONTEXT"
 build "the stand-in images" standins.log -f test/container/standins.Dockerfile --build-arg "BASE=$BASE" -t "$STANDINS" test/container
 
-# Images superseded by these builds (untagged, no child: not part of the layer
-# cache the current images stand on). Every image built on our base inherits
-# its label nt.base.recipe, so the filter touches ours only.
-podman image prune -f --filter label=nt.base.recipe >/dev/null 2>&1 || true
+# Images superseded by earlier builds: untagged, built on our base (every
+# image built on it inherits its label nt.base.recipe, so only ours), and not
+# a step of these builds (their layers are the cache of the next run; a plain
+# `podman image prune` would also drop the final image of the build stage and
+# cost the next run its `npm run build`). Newest first, so children go before
+# their parents; a parent still in use is refused, which is fine.
+keep=$(grep -ohE -e '^--> (Using cache )?[0-9a-f]{12,64}' "$LOGDIR"/*.log | awk '{ print substr($NF, 1, 12) }' | sort -u)
+for id in $(podman images -a --filter dangling=true --filter label=nt.base.recipe --format '{{.ID}}' 2>/dev/null); do
+  grep -qx "${id:0:12}" <<<"$keep" || podman rmi "$id" >/dev/null 2>&1 || true
+done
 
 NS=$RUN_ID
 cleanup() {
