@@ -77,7 +77,7 @@ export class App {
   constructor(
     cfg: AppConfig,
     readonly log: Logger,
-    private readonly opts: AppOptions = {},
+    opts: AppOptions = {},
   ) {
     const env = cfg.env;
     const m = this.metrics;

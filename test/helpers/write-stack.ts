@@ -65,11 +65,17 @@ export const vmEnv = (urls: string[]) => ({
  * successPoints, polled until it holds `expected` points or 15 s pass:
  * VictoriaMetrics shows new data only after a moment even after force_flush (COOKBOOK).
  */
-export async function settledPoints(v: Victoria, expected: number, measurements?: string[]): Promise<Set<string>> {
+/**
+ * The database's points once it shows them all: `expected` is a count, or the
+ * keys that must be there (a count alone can be reached by newer points while
+ * older ones are still invisible). Gives up after 15 s and returns what it has.
+ */
+export async function settledPoints(v: Victoria, expected: number | ReadonlySet<string>, measurements?: string[]): Promise<Set<string>> {
   const t0 = Date.now();
+  const done = (got: Set<string>) => (typeof expected === 'number' ? got.size >= expected : [...expected].every((k) => got.has(k)));
   for (;;) {
     const got = await successPoints(v, measurements);
-    if (got.size >= expected || Date.now() - t0 > 15_000) return got;
+    if (done(got) || Date.now() - t0 > 15_000) return got;
     await new Promise((r) => setTimeout(r, 250));
   }
 }

@@ -62,7 +62,7 @@ test('DATA_DIR full (a small tmpfs): no crash, health failing with the reason, r
     await waitFor(async () => (await d.json('/health')).components.sink.outbox_points < 200, 'the backlog delivered', 60_000, 200);
     d.proc.kill('SIGTERM');
     assert.equal(await d.exited, 0, 'clean exit');
-    const stored = await settledPoints(vm, accepted.size);
+    const stored = await settledPoints(vm, accepted);
     const missing = [...accepted].filter((k) => !stored.has(k));
     t.diagnostic(`accepted while full ${accepted.size}; in VictoriaMetrics ${stored.size}; missing ${missing.length}`);
     assert.deepEqual(missing.slice(0, 5), [], `${missing.length} accepted points missing`);
