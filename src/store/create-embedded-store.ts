@@ -15,7 +15,7 @@ export type StoreEnv = Pick<Env, 'DATA_DIR' | 'EMBEDDED_STORE' | 'EMBEDDED_RETEN
 export function createEmbeddedStore(env: StoreEnv, role: 'sink' | 'mirror', metrics: TelemetryMetrics, log: Logger): EmbeddedStore | undefined {
   if (!env.EMBEDDED_STORE) {
     if (role === 'sink') {
-      throw new StartupError('EMBEDDED_STORE', 'false leaves the points nowhere to go: set INFLUXDB_URL (or INFLUXDB_URLS), or EMBEDDED_STORE=true', 2);
+      throw new StartupError('EMBEDDED_STORE', 'false leaves the points nowhere to go: set INFLUXDB_URL or REMOTE_WRITE_URL, or EMBEDDED_STORE=true', 2);
     }
     return undefined;
   }
