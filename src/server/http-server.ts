@@ -226,8 +226,14 @@ export class ApiServer extends BaseComponent {
       await this.authorize(route.access, req);
       reply = await route.handler(req, url, params);
     } catch (err) {
+      const status = (err as { httpStatus?: unknown }).httpStatus;
       if (err instanceof HttpError) {
         reply = { status: err.status, json: { error: err.message, ...err.extra }, headers: err.headers };
+      } else if (typeof status === 'number' && status >= 400 && status < 600) {
+        // A part that cannot answer right now says so (the store when busy): the caller may retry.
+        reply = { status, json: { error: (err as Error).message }, headers: status === 503 ? { 'retry-after': '2' } : {} };
+      } else if (err instanceof RangeError) {
+        reply = { status: 400, json: { error: err.message } };
       } else {
         this.metrics.errors.inc({ component: 'api' });
         this.log.error({ err, path: String(req.url).slice(0, 200) }, 'request handler failed');

@@ -50,6 +50,8 @@ const WORKER_HEAP_MB = 96;
 
 /** The store refused or could not do a call (busy, timed out, not running). */
 export class StoreUnavailableError extends Error {
+  /** What an HTTP answer says: try again shortly (the API server maps it, without knowing the store). */
+  readonly httpStatus = 503;
   constructor(
     message: string,
     readonly code: 'store_busy' | 'store_timeout' | 'store_not_running' | 'store_backlog',
