@@ -49,6 +49,19 @@ test('POST /collect cannot amplify: names deduplicated, one run capped, runs bou
     assert.equal(big.status, 400);
     assert.match(((await big.json()) as { error: string }).error, /12 probes in one run exceed COLLECT_MAX_PROBES=10/);
 
+    // Ten measurement-only point queries at once (no target: a whole-table scan before the
+    // store's measurement index): answered, bounded to the default window, the daemon stays live.
+    const live0 = Date.now();
+    const [queries] = await Promise.all([
+      Promise.all(Array.from({ length: 10 }, () => d.get('/api/points?measurement=http&limit=10000'))),
+      d.get('/health/live'),
+    ]);
+    const liveMs = Date.now() - live0;
+    for (const q of queries) assert.equal(q.status, 200);
+    const window = (await queries[0]!.json()) as { points: { timestamp_ms: number }[] };
+    assert.ok(window.points.every((p) => p.timestamp_ms >= Date.now() - 3_700_000), 'no since: the last hour only');
+    t.diagnostic(`10 parallel /api/points?measurement=http: answered; /health/live meanwhile in ${liveMs} ms`);
+
     // Four heavy requests at once: at most MAX_ADHOC_RUNS run, the rest get 429; the schedule keeps every slot.
     const skippedBefore = Number(/^telemetry_targets_skipped_total (\d+)/m.exec(await (await d.get('/metrics')).text())?.[1] ?? 0);
     const slowBody = JSON.stringify({ targets: names.slice(0, 10) });
