@@ -233,6 +233,18 @@ export class App {
   async start(): Promise<void> {
     await this.lifecycle.start();
     this.metrics.configLastReloadSuccess.set(Date.now() / 1000);
+    if (this.store && this.lifecycle.components.includes(this.scheduler)) void this.seedStatus();
+  }
+
+  /** The targets' last state from the store, so a restart does not show them all "unknown" until the first round. */
+  private async seedStatus(): Promise<void> {
+    try {
+      const targets = this.cfg.targets;
+      const n = this.status.seed(await this.store!.latest(targets.map((t) => t.name)), targets);
+      if (n) this.log.debug({ targets: n }, 'target states restored from the store');
+    } catch (err) {
+      this.log.warn({ error: (err as Error).message }, 'could not restore the targets\' last state from the store (they show as unknown until their first round)');
+    }
   }
 
   /** Probe now (`collect --once`, and POST /collect through the API). */

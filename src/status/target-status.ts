@@ -37,6 +37,14 @@ export interface TargetState {
 
 export type TargetStatus = 'ok' | 'failing' | 'unknown';
 
+/** What the embedded store remembers of a target (its `latest()` answer). */
+export interface SeedState {
+  target: string;
+  measurements: Record<string, { time: string; fields: Record<string, number | string | boolean> }>;
+  probes: { probe: string; success: boolean | null; reason: string | null; detail: string | null; duration_ms: number | null; at: string; since: string }[];
+  route_changed_at: string | null;
+}
+
 const HTTP_PHASES = [
   ['dns', 'dns_ms'],
   ['connect', 'connect_ms'],
@@ -143,6 +151,46 @@ export class TargetStatusBoard {
       this.states.set(name, st);
     }
     return st;
+  }
+
+  /**
+   * After a restart: what the store remembers of each configured target (its
+   * last points and probe states), so the overview and /health are not
+   * "unknown" until the first round. Never overwrites a result recorded since
+   * start, never logs a state change.
+   */
+  seed(states: readonly SeedState[], targets: readonly Target[]): number {
+    const configured = new Map(targets.map((t) => [t.name, t]));
+    let seeded = 0;
+    for (const s of states) {
+      const t = configured.get(s.target);
+      if (!t || this.states.get(s.target)?.probes.size) continue;
+      const st = this.stateOf(s.target);
+      for (const p of s.probes) {
+        if (p.success === null || !t.probes.includes(p.probe as never)) continue;
+        st.probes.set(p.probe, { probe: p.probe, success: p.success, reason: p.reason ?? undefined, detail: p.detail ?? undefined, at: Date.parse(p.at), since: Date.parse(p.since), durationMs: p.duration_ms ?? 0 });
+        if (this.perTargetMetrics) {
+          this.metrics.probeSuccess.set(t.name, p.success ? 1 : 0, p.probe);
+          if (p.duration_ms !== null) this.metrics.probeLastDuration.set(t.name, p.duration_ms / 1000, p.probe);
+        }
+      }
+      const f = (m: string, k: string) => {
+        const v = s.measurements[m]?.fields[k];
+        return typeof v === 'number' ? v : null;
+      };
+      const times = Object.values(s.measurements).map((m) => Date.parse(m.time));
+      st.last = {
+        time: times.length ? Math.max(...times) : null,
+        rtt_ms: f('ping', 'rtt_median_ms') ?? f('ping', 'rtt_avg_ms'),
+        loss_pct: f('ping', 'loss_pct'),
+        http_total_ms: f('http', 'total_ms'),
+        dns_ms: f('dns', 'query_ms'),
+        tcp_ms: f('tcp', 'connect_ms'),
+      };
+      st.routeChangedAt = s.route_changed_at ? Date.parse(s.route_changed_at) : null;
+      seeded++;
+    }
+    return seeded;
   }
 
   /** A reload changed the targets: forget those that left (their series go from /metrics) and probes a target no longer runs. */
