@@ -73,7 +73,7 @@ export class Collector {
     private readonly enricher?: Enricher,
     private readonly onResult?: ResultListener,
   ) {
-    this.commits = new CommitQueue(sink, metrics, log);
+    this.commits = new CommitQueue(sink);
   }
 
   async collect(target: Target, kinds: readonly string[], o: CollectOptions): Promise<CollectRun> {
