@@ -28,6 +28,7 @@ import type { EmbeddedStore } from './sinks/embedded-store.js';
 import type { FanoutSink } from './sinks/fanout-sink.js';
 import { createDataApi } from './status/data-api.js';
 import { TargetStatusBoard } from './status/target-status.js';
+import { collectGarbageNow } from './util/heap.js';
 import { Semaphore } from './util/semaphore.js';
 import { VERSION } from './version.js';
 
@@ -245,6 +246,7 @@ export class App {
 
   async start(): Promise<void> {
     this.checkCapacity(this.cfg.targets);
+    collectGarbageNow();
     await this.lifecycle.start();
     this.metrics.configLastReloadSuccess.set(Date.now() / 1000);
   }
