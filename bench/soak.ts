@@ -1,5 +1,5 @@
 /**
- * npm run soak [-- --minutes=60] [-- --targets=2000]   (not part of CI, nor of npm run bench)
+ * npm run soak [-- --minutes=60] [-- --targets=2000] [-- --no-build]   (not part of CI, nor of npm run bench)
  *
  * One daemon as shipped (node dist/cli.js) for --minutes, with --targets
  * loopback targets (icmp + http, 10 s interval), writing to VictoriaMetrics
@@ -19,7 +19,7 @@
  * section (bench/run.ts --render).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, Proc, REPO, until } from '../scripts/lib/services.js';
@@ -171,20 +171,60 @@ export async function soak(o: { minutes: number; targets: number }): Promise<Soa
         vm = victoria(vmPort, vmDir);
         await until(async () => (await fetch(`${vmUrl}/health`)).ok, 'victoria-metrics back');
       }
-      // Stop collecting, let the outbox drain, then count.
-      const lastSlot = Math.floor(Date.now() / (intervalS * 1000)) * intervalS * 1000;
-      d.proc.kill('SIGTERM');
-      await d.exited;
-      log('daemon stopped (SIGTERM: its outbox flushed as far as the deadline allows); restarting it to drain the rest');
-      const rounds = d.logs.filter((l) => l.msg === 'round complete');
+      // Count the slots that are over: every round before the cut has logged, and its points
+      // must reach the database (the outbox drains a backlog in seconds once it answers).
+      const slotMs = intervalS * 1000;
+      const cut = Math.floor(Date.now() / slotMs) * slotMs - slotMs;
+      const done = () => d.logs.filter((l) => l.msg === 'round complete' && Date.parse(l.slot as string) < cut);
+      await until(async () => d.logs.some((l) => l.msg === 'round complete' && Date.parse(l.slot as string) >= cut), 'a round after the cut', 60_000, 1000);
+      const rounds = done();
       const expected = rounds.reduce((a, r) => a + (r.targets as number), 0);
-      const failed = rounds.reduce((a, r) => a + (r.probes_failed as number), 0);
+      const failedProbes = rounds.reduce((a, r) => a + (r.probes_failed as number), 0);
       const overruns = rounds.reduce((a, r) => a + (r.skipped_overrun as number), 0);
-      // The same data dir and config: the outbox left behind is delivered by the next start.
-      const drain = await benchDaemon({ TARGETS_FILE: join(dir, 'none.yaml'), INFLUXDB_URL: vmUrl, INFLUX_API: 'v2', INFLUXDB_TOKEN: 'soak', INFLUXDB_ORG: 'soak', INFLUXDB_BUCKET: 'soak', TARGET_FQDNS: '127.0.0.1', DEFAULT_PROBES: 'icmp', COLLECTION_INTERVAL: '3600' }).catch(() => undefined);
-      void drain;
-      void lastSlot;
-      throw new Error('unfinished');
+      const first = Math.min(...rounds.map((r) => Date.parse(r.slot as string)));
+      const stored = async () => {
+        await fetch(`${vmUrl}/internal/force_flush`);
+        const body = new URLSearchParams({ 'match[]': 'ping_sent', start: String(first / 1000), end: String((cut - 1) / 1000) });
+        const text = await (await fetch(`${vmUrl}/api/v1/export`, { method: 'POST', body })).text();
+        const seen = new Set<string>();
+        for (const line of text.split('\n')) {
+          if (!line) continue;
+          const j = JSON.parse(line) as { metric: { target: string }; timestamps: number[] };
+          for (const ts of j.timestamps) if (ts >= first && ts < cut) seen.add(`${j.metric.target}|${ts}`);
+        }
+        return seen.size;
+      };
+      let found = 0;
+      const drainUntil = Date.now() + 180_000;
+      while (Date.now() < drainUntil && (found = await stored()) < expected) await sleep(3000);
+      log(`points: expected ${expected}, in the database ${found}`);
+      const warm = samples.filter((x) => x.t >= (o.minutes * 60_000) / 5);
+      const lags = samples.map((x) => x.lag).sort((a, b) => a - b);
+      const fds = samples.map((x) => x.fds);
+      return {
+        date: new Date().toISOString(),
+        minutes: o.minutes,
+        targets: o.targets,
+        intervalS,
+        reloads,
+        outages,
+        outageSeconds: outageMs / 1000,
+        rssSlopeMbPerHour: r3(slope(warm.map((x) => x.t / 3_600_000), warm.map((x) => x.rss / 1048576))),
+        rssMbStart: mb(warm[0]?.rss ?? 0),
+        rssMbEnd: mb(samples.at(-1)?.rss ?? 0),
+        rssMbMax: mb(Math.max(...samples.map((x) => x.rss))),
+        openFilesMin: Math.min(...fds),
+        openFilesMax: Math.max(...fds),
+        openFilesEnd: fds.at(-1) ?? 0,
+        lagP99WorstMs: r3(lags.at(-1) ?? 0),
+        lagP99MedianMs: r3(lags[Math.floor(lags.length / 2)] ?? 0),
+        pointsExpected: expected,
+        pointsStored: found,
+        pointsLost: Math.max(0, expected - found),
+        failedProbes,
+        overruns,
+        command: `npm run soak -- --minutes=${o.minutes} --targets=${o.targets}`,
+      };
     } finally {
       await d.cleanup();
     }
@@ -193,9 +233,15 @@ export async function soak(o: { minutes: number; targets: number }): Promise<Soa
     await server.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  void execFileSync;
-  void REPO;
-  void r3;
-  void mb;
-  void slope;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const arg = (name: string, def: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? def);
+  if (!process.argv.includes('--no-build')) execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' });
+  const result = await soak({ minutes: arg('minutes', 60), targets: arg('targets', 2000) });
+  mkdirSync(join(REPO, 'bench/results'), { recursive: true });
+  writeFileSync(join(REPO, 'bench/results/soak.json'), `${JSON.stringify(result, null, 2)}\n`);
+  console.log(renderSoak(result));
+  // docs/benchmarks.md keeps the last full run's figures and gets this soak's section.
+  if (existsSync(join(REPO, 'bench/results/latest.json'))) execFileSync(process.execPath, ['--import', 'tsx', join(REPO, 'bench/run.ts'), '--render'], { cwd: REPO, stdio: 'inherit' });
 }
