@@ -21,6 +21,7 @@ NEEDED=(
   prometheus-alertmanager:amtool
   yamllint:yamllint
   docker-compose:docker-compose
+  systemd:systemd-analyze
   chromium:chromium
 )
 # `npm run bench` also needs the peers it measures against.

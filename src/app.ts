@@ -124,6 +124,8 @@ export class App {
     this.coordinator = cluster.coordinator;
     this.peers = cluster.peers;
     this.lifecycle.add(this.coordinator, 0.2);
+    m.lookupCacheMax.set(env.LOOKUP_CACHE_SIZE);
+    m.onCollect(() => m.lookupCacheEntries.set(cluster.cache.size));
 
     if (env.GEO !== 'off') {
       this.geo = createGeo(env, this.http, cluster.geoCache, log, { metrics: m, sharedBudget: cluster.geoBudget });

@@ -17,6 +17,10 @@ export class RedisCache implements SharedCache {
     private readonly prefix: string,
   ) {}
 
+  get size(): number {
+    return this.l1.size;
+  }
+
   async get(key: string): Promise<string | undefined> {
     const local = this.l1.getSync(key);
     if (local !== undefined) return local;

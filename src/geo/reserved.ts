@@ -87,7 +87,3 @@ export function reservedKind(addr: NormalizedIp): ReservedKind | undefined {
   }
   return undefined;
 }
-
-export function isReserved(addr: NormalizedIp): boolean {
-  return reservedKind(addr) !== undefined;
-}

@@ -103,6 +103,8 @@ export class TelemetryMetrics {
   // --- cluster ---------------------------------------------------------
   readonly clusterMembers = this.gauge('telemetry_cluster_members', 'Live members in this replica\'s cluster view (1 when standalone or when Redis is away)');
   readonly targetsOwned = this.gauge('telemetry_targets_owned', 'Configured targets this replica collects');
+  readonly lookupCacheEntries = this.gauge('telemetry_lookup_cache_entries', 'Entries of the in-process lookup cache (reverse DNS; in front of Redis in a cluster)');
+  readonly lookupCacheMax = this.gauge('telemetry_lookup_cache_max_entries', 'LOOKUP_CACHE_SIZE: bound of the in-process lookup cache');
   readonly slotClaims = this.counter(
     'telemetry_slot_claims_total',
     'Slot claims by result: won, lost, late (Redis ran it after the replica stopped waiting) and error (the view decided), unshared (no fresh view: collected without a claim)',

@@ -23,11 +23,6 @@ export function hash64(s: string): bigint {
   return h;
 }
 
-/** A stable fraction in [0, 1) derived from a string. */
-export function unitHash(s: string): number {
-  return Number(hash64(s) >> 11n) / 2 ** 53;
-}
-
 /** Short hex digest (route hashes and the like). */
 export function shortSha(s: string, hexChars = 16): string {
   return createHash('sha256').update(s).digest('hex').slice(0, hexChars);

@@ -6,6 +6,8 @@
 export interface SharedCache {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string, ttlS: number): Promise<void>;
+  /** Entries held in this process (the in-process part of the cache). */
+  readonly size: number;
 }
 
 /** Bounded in-process LRU with per-entry expiry. */

@@ -167,3 +167,25 @@ test('/health, /health/ready and /metrics (valid for promtool check metrics)', a
   const out = execFileSync('sh', ['-c', `promtool check metrics < ${join(dir, 'metrics.txt')} 2>&1; echo rc=$?`]).toString();
   assert.match(out, /rc=0/, out);
 });
+
+test('logs: JSON with level names off a terminal; a failing target logged once, not every round; the round summary names it', async () => {
+  const closed = `127.0.0.1:${closedPort}`;
+  await waitFor(() => daemon.logs.filter((l) => l.msg === 'round complete').length >= 3, 'three rounds', 20_000, 200);
+  assert.ok(daemon.logs.every((l) => l.raw !== undefined || typeof l.level === 'string'), 'every line is JSON with a level name');
+  assert.ok(daemon.logs.some((l) => l.level === 'info'));
+  const failing = daemon.logs.filter((l) => String(l.msg).startsWith('target failing') && l.target === closed);
+  assert.equal(failing.length, 1, `one "target failing" line for ${closed} over several rounds`);
+  assert.equal(failing[0]!.reason, 'refused');
+  const summary = daemon.logs.filter((l) => l.msg === 'round complete').at(-1)!;
+  assert.match(String(summary.failing), new RegExp(`${closed.replace(/\./g, '\\.')} tcp: refused`));
+  const started = daemon.logs.find((l) => String(l.msg).startsWith('network-telemetry started'))!;
+  assert.match(String(started.msg), /UI and API at http:\/\/127\.0\.0\.1:\d+\/, 4 target\(s\), first probes in \d+ s/);
+});
+
+test('the instance tag of the collector measurement is unique per process (host name and port)', async () => {
+  const pts = await waitFor(async () => {
+    const r = await daemon.json<{ points: { tags: Record<string, string> }[] }>('/api/points?measurement=collector');
+    return r.points.length ? r.points : null;
+  }, 'a collector point', 15_000, 250);
+  assert.match(pts[0]!.tags.instance!, new RegExp(`:${daemon.port}$`));
+});
