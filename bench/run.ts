@@ -1,11 +1,13 @@
 /**
- * npm run bench [-- --quick] [-- --only=http,icmp,trace,timing,sink,scale,cluster,ui]
+ * npm run bench [-- --quick] [-- --only=http,icmp,trace,timing,sink,scale,cluster,ui [-- --merge]]
  *
  * Side by side on this machine, in one run: our daemon (built, `node
  * dist/cli.js`, as shipped) against blackbox_exporter, smokeping_prober and
  * bare fping; plus the sink, scale and cluster figures. Writes
  * bench/results/latest.json and docs/benchmarks.md (machine, versions,
  * commands, date). `--quick` uses tiny sizes (a smoke run, seconds not minutes).
+ * `--only=... --merge` re-runs some parts into the last full run's results;
+ * each re-run part is marked with its own date in the Markdown.
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
@@ -67,6 +69,8 @@ const log = (m: string) => console.error(`[bench] ${m}`);
 
 interface BenchResults {
   date: string;
+  /** Parts re-run alone (--merge) after the full run, and when. */
+  reruns?: Record<string, string>;
   quick: boolean;
   machine: Record<string, string | number>;
   versions: Record<string, string>;
@@ -101,8 +105,11 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'nt-bench-'));
   log('building dist/ (the benchmarks run the daemon as shipped)');
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' });
+  const previous = args.includes('--merge') && only && !quick ? (JSON.parse(readFileSync(join(REPO, 'bench/results/latest.json'), 'utf8')) as BenchResults) : undefined;
   const results: BenchResults = {
-    date: new Date().toISOString(),
+    ...previous,
+    reruns: { ...previous?.reruns, ...(previous ? Object.fromEntries(only!.map((p) => [p, new Date().toISOString()])) : {}) },
+    date: previous?.date ?? new Date().toISOString(),
     quick,
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), kernel: version('uname', ['-r']) },
     versions: {
@@ -176,6 +183,7 @@ same run, one at a time; CPU is user + system seconds from \`/proc/<pid>/stat\` 
 processes it starts count against us). The driver (this
 benchmark process, when it has to call an exporter's \`/probe\`) is reported separately.
 
+${r.reruns && Object.keys(r.reruns).length ? `Re-run alone after the full run and merged: ${Object.entries(r.reruns).map(([k, v]) => `${k} at ${v} (\`npm run bench -- --only=${k} --merge\`)`).join('; ')}.\n` : ''}
 **Machine:** ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Linux ${r.machine.kernel}.
 
 **Versions:** ${Object.entries(r.versions).map(([k, v]) => `${k}: \`${v}\``).join('; ')}.
@@ -225,7 +233,7 @@ Overhead ratio (our trace probe / mtr alone): **${direct && ours ? (ours.cpuPerT
     const s = r.sink;
     parts.push(`## Sink: outbox to VictoriaMetrics
 
-${s.paths[0]?.points ?? 0} \`ping\` points from samples to acknowledged writes (batches of 5,000) in one process, per transport
+${s.paths?.[0]?.points ?? 0} \`ping\` points from samples to acknowledged writes (batches of 5,000) in one process, per transport
 (\`node --import tsx bench/sink.ts [points]\` runs this part alone):
 
 ${table(

@@ -50,6 +50,8 @@ export interface SoakResult {
   pointsStored: number;
   pointsLost: number;
   failedProbes: number;
+  /** From the round log lines' examples (up to 5 a round): probe and reason -> how often. */
+  failureReasons?: Record<string, number>;
   overruns: number;
   command: string;
 }
@@ -70,7 +72,7 @@ VictoriaMetrics (the InfluxDB endpoint) of ${s.outageSeconds} s each. Points los
 | event-loop lag p99, worst / median 5 s window | ${s.lagP99WorstMs} / ${s.lagP99MedianMs} ms |
 | points lost | **${s.pointsLost}** of ${s.pointsExpected} (${s.pointsStored} stored) |
 | failed probes / overruns | ${s.failedProbes} / ${s.overruns} |
-`;
+${s.failureReasons && Object.keys(s.failureReasons).length ? `\nFailed probes by kind and reason (from the rounds' log examples, up to 5 a round): ${Object.entries(s.failureReasons).map(([k, v]) => `${k} ${v}`).join(', ')}.\n` : ''}`;
 }
 
 /** Least-squares slope of y over x. */
@@ -181,6 +183,13 @@ export async function soak(o: { minutes: number; targets: number }): Promise<Soa
       const expected = rounds.reduce((a, r) => a + (r.targets as number), 0);
       const failedProbes = rounds.reduce((a, r) => a + (r.probes_failed as number), 0);
       const overruns = rounds.reduce((a, r) => a + (r.skipped_overrun as number), 0);
+      const failureReasons: Record<string, number> = {};
+      for (const r of rounds) {
+        for (const f of String(r.failing ?? '').split('; ')) {
+          const m = /^\S+ (\w+): (\w+)/.exec(f);
+          if (m) failureReasons[`${m[1]} ${m[2]}`] = (failureReasons[`${m[1]} ${m[2]}`] ?? 0) + 1;
+        }
+      }
       const first = Math.min(...rounds.map((r) => Date.parse(r.slot as string)));
       const stored = async () => {
         await fetch(`${vmUrl}/internal/force_flush`);
@@ -222,6 +231,7 @@ export async function soak(o: { minutes: number; targets: number }): Promise<Soa
         pointsStored: found,
         pointsLost: Math.max(0, expected - found),
         failedProbes,
+        failureReasons,
         overruns,
         command: `npm run soak -- --minutes=${o.minutes} --targets=${o.targets}`,
       };
