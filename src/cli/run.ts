@@ -3,6 +3,7 @@ import { App } from '../app.js';
 import { loadConfig, type AppConfig } from '../config/load-config.js';
 import { Deadline } from '../lifecycle/component.js';
 import { createLogger, type Logger } from '../logging/logger.js';
+import { favourMemoryOverSpeed } from '../util/heap.js';
 import { VERSION } from '../version.js';
 import { reportOperatorError } from './errors.js';
 
@@ -20,6 +21,7 @@ const STOP_WATCHDOG_GRACE_MS = 3000;
  * reloads the targets.
  */
 export async function runCommand(): Promise<number> {
+  favourMemoryOverSpeed();
   let cfg: AppConfig;
   try {
     cfg = loadConfig();
