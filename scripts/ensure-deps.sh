@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests talk to (real servers and tools, no
-# mocks); with --bench, also the peers of the benchmarks. Run as root it installs what is missing; otherwise it names the
+# mocks); with --bench, also the peers of the benchmarks; with --container,
+# what npm run test:container needs (podman and the base-image recipe). Run as root it installs what is missing; otherwise it names the
 # exact command to run and fails.
 set -euo pipefail
 
@@ -23,6 +24,8 @@ NEEDED=(
   docker-compose:docker-compose
   systemd:systemd-analyze
   chromium:chromium
+  prometheus-redis-exporter:prometheus-redis-exporter
+  prometheus-node-exporter:prometheus-node-exporter
 )
 # `npm run bench` also needs the peers it measures against.
 if [ "${1:-}" = "--bench" ]; then
@@ -32,11 +35,27 @@ if [ "${1:-}" = "--bench" ]; then
   )
 fi
 
+# npm run test:container: podman with runc (crun refuses cgroups v1 here),
+# debootstrap for the base image, the CNI dnsname plugin (compose's service
+# names), curl for the operator commands of docs/operations.md.
+if [ "${1:-}" = "--container" ]; then
+  NEEDED+=(
+    podman:podman
+    buildah:buildah
+    runc:runc
+    conmon:conmon
+    debootstrap:debootstrap
+    golang-github-containernetworking-plugin-dnsname:/usr/lib/cni/dnsname
+    curl:curl
+    openssl:openssl
+  )
+fi
+
 missing=()
 for entry in "${NEEDED[@]}"; do
   pkg=${entry%%:*}
   cmd=${entry#*:}
-  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/usr/bin/$cmd" ]; then
+  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/usr/bin/$cmd" ] && [ ! -x "$cmd" ]; then
     missing+=("$pkg")
   fi
 done

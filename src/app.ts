@@ -75,16 +75,19 @@ export class App {
   readonly server?: ApiServer;
   private readonly startedAt = Date.now();
   private stopping?: Promise<void>;
+  /** Runs the scheduler: the capacity check is about its rounds. */
+  private readonly schedules: boolean;
 
   constructor(
     cfg: AppConfig,
     readonly log: Logger,
-    private readonly opts: AppOptions = {},
+    opts: AppOptions = {},
   ) {
     const env = cfg.env;
     const m = this.metrics;
     const oneShot = opts.oneShot === true;
     const schedule = opts.schedule ?? !oneShot;
+    this.schedules = schedule;
     const serve = opts.server ?? !oneShot;
     m.info.set({ version: VERSION, node: process.version }, 1);
     m.collectionInterval.set(env.COLLECTION_INTERVAL);
@@ -207,7 +210,7 @@ export class App {
 
   /** One warning line when the bounds cannot fit the targets into their interval (docs/sizing.md). */
   private checkCapacity(targets: readonly Target[]): void {
-    if (this.opts.oneShot) return;
+    if (!this.schedules) return;
     const env = this.cfg.env;
     const { warning, bounds } = capacityNeed(targets, {
       maxConcurrentTargets: env.MAX_CONCURRENT_TARGETS,
@@ -321,7 +324,9 @@ export class App {
       this.log.info({ deadline_ms: deadline.remaining() }, 'shutting down');
       await this.lifecycle.stop(deadline);
       const stored = (await this.metrics.pointsStored.get()).values[0]?.value ?? 0;
-      this.log.info({ took_ms: Date.now() - t0, points_stored: stored }, 'stopped');
+      // What the outbox still holds stays on disk for the next start.
+      const sink = this.sink.health();
+      this.log.info({ took_ms: Date.now() - t0, points_stored: stored, ...(typeof sink.outbox_points === 'number' ? { outbox_points: sink.outbox_points } : {}) }, 'stopped');
     })();
     return this.stopping;
   }

@@ -91,7 +91,8 @@ export async function startStack(opts: { daemons?: number; log?: (m: string) => 
         rule_files: [join(REPO, 'prometheus/rules/*.yml')],
         alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${am}`] }] }] },
         scrape_configs: [
-          { job_name: 'network-telemetry', static_configs: [{ targets: daemons.map((d) => `127.0.0.1:${d.port}`) }] },
+          // The label every rule selects on (compose and Kubernetes scrapes carry it too).
+          { job_name: 'network-telemetry', static_configs: [{ targets: daemons.map((d) => `127.0.0.1:${d.port}`), labels: { app_kubernetes_io_name: 'network-telemetry' } }] },
           {
             job_name: 'haproxy',
             basic_auth: { username: STATS_USER, password_file: join(dir, 'haproxy-stats-password') },

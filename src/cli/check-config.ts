@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
-import { loadConfig, redactedConfig, type AppConfig } from '../config/load-config.js';
+import { redactedConfig, type AppConfig } from '../config/load-config.js';
 import { redactUrl } from '../config/redact.js';
 import { moduleOf } from '../probes/registry.js';
-import { reportOperatorError } from './errors.js';
+import { loadWebConfig } from '../server/web-config.js';
+import { configOrExitCode } from './errors.js';
 
 /** Targets listed by name in the human summary; the rest are counted. */
 const LISTED = 20;
@@ -14,14 +15,9 @@ const LISTED = 20;
  * whole effective configuration, secrets redacted.
  */
 export function checkConfigCommand(args: string[]): number {
-  let cfg: AppConfig;
-  try {
-    cfg = loadConfig();
-  } catch (err) {
-    const code = reportOperatorError(err);
-    if (code !== undefined) return code;
-    throw err;
-  }
+  // WEB_CONFIG_FILE is read at start by the API server; checked here too, so check-config fails where run would.
+  const cfg = configOrExitCode({}, (c) => c.env.WEB_CONFIG_FILE && loadWebConfig(c.env.WEB_CONFIG_FILE));
+  if (typeof cfg === 'number') return cfg;
   if (args.includes('--json')) {
     console.log(JSON.stringify(redactedConfig(cfg), null, 2));
     return 0;

@@ -1,11 +1,10 @@
 import { parseArgs } from 'node:util';
 import { App } from '../app.js';
-import { loadConfig, type AppConfig } from '../config/load-config.js';
 import { PROBE_KINDS } from '../config/targets.js';
 import { Deadline } from '../lifecycle/component.js';
 import { createLogger, silentLogger } from '../logging/logger.js';
 import type { ProbeResult } from '../probes/types.js';
-import { reportOperatorError } from './errors.js';
+import { configOrExitCode, reportOperatorError } from './errors.js';
 
 /**
  * `collect --once`: probe now, print the results, exit 1 if any probe failed
@@ -38,14 +37,8 @@ export async function collectCommand(args: string[], usage: string): Promise<num
     console.error(`unknown probe ${badProbe.join(', ')} (known: ${PROBE_KINDS.join(', ')})`);
     return 2;
   }
-  let cfg: AppConfig;
-  try {
-    cfg = loadConfig(process.env, { selfProbe: false });
-  } catch (err) {
-    const code = reportOperatorError(err);
-    if (code !== undefined) return code;
-    throw err;
-  }
+  const cfg = configOrExitCode({ selfProbe: false });
+  if (typeof cfg === 'number') return cfg;
   const names = values.target;
   const unknown = (names ?? []).filter((n) => !cfg.targets.some((t) => t.name === n));
   if (unknown.length) {

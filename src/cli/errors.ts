@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/load-config.js';
+import { ConfigError, loadConfig, type AppConfig, type LoadOptions } from '../config/load-config.js';
 import { StartupError } from '../lifecycle/startup-error.js';
 
 /**
@@ -17,4 +17,21 @@ export function reportOperatorError(err: unknown, out: (line: string) => void = 
     return err.exitCode;
   }
   return undefined;
+}
+
+/**
+ * The configuration, or the exit code after its problems were printed (one
+ * line each). `check` runs extra checks that belong to loading (a file the
+ * configuration names).
+ */
+export function configOrExitCode(o: LoadOptions = {}, check?: (cfg: AppConfig) => void): AppConfig | number {
+  try {
+    const cfg = loadConfig(process.env, o);
+    check?.(cfg);
+    return cfg;
+  } catch (err) {
+    const code = reportOperatorError(err);
+    if (code !== undefined) return code;
+    throw err;
+  }
 }

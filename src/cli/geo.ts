@@ -1,27 +1,20 @@
 import { Redis } from 'ioredis';
 import { redisOptions } from '../cluster/redis-coordinator.js';
 import { RedisCache } from '../cluster/redis-cache.js';
-import { loadConfig } from '../config/load-config.js';
 import { geoCommand } from '../geo/index.js';
 import { createHttpClient } from '../http-client/create-http-client.js';
 import { silentLogger } from '../logging/logger.js';
 import { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { MemoryCache } from '../util/shared-cache.js';
-import { reportOperatorError } from './errors.js';
+import { configOrExitCode } from './errors.js';
 
 /**
  * `geo IP...`: what the configured backend says, through the same cache the
  * daemon uses (Redis when REDIS_URL is set) — without joining the cluster.
  */
 export async function geoCliCommand(args: string[]): Promise<number> {
-  let cfg;
-  try {
-    cfg = loadConfig(process.env, { selfProbe: false });
-  } catch (err) {
-    const code = reportOperatorError(err);
-    if (code !== undefined) return code;
-    throw err;
-  }
+  const cfg = configOrExitCode({ selfProbe: false });
+  if (typeof cfg === 'number') return cfg;
   const env = cfg.env;
   const http = createHttpClient(env, new TelemetryMetrics(false), silentLogger());
   const redis = env.REDIS_URL ? new Redis(env.REDIS_URL, redisOptions()) : undefined;

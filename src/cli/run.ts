@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
 import { App } from '../app.js';
-import { loadConfig, type AppConfig } from '../config/load-config.js';
+import type { AppConfig } from '../config/load-config.js';
 import { Deadline } from '../lifecycle/component.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { favourMemoryOverSpeed } from '../util/heap.js';
 import { VERSION } from '../version.js';
-import { reportOperatorError } from './errors.js';
+import { configOrExitCode, reportOperatorError } from './errors.js';
 
 /** A shutdown that overruns SHUTDOWN_TIMEOUT by this much is cut short (exit 1). */
 const STOP_WATCHDOG_GRACE_MS = 3000;
@@ -22,14 +22,8 @@ const STOP_WATCHDOG_GRACE_MS = 3000;
  */
 export async function runCommand(): Promise<number> {
   favourMemoryOverSpeed();
-  let cfg: AppConfig;
-  try {
-    cfg = loadConfig();
-  } catch (err) {
-    const code = reportOperatorError(err);
-    if (code !== undefined) return code;
-    throw err;
-  }
+  const cfg = configOrExitCode();
+  if (typeof cfg === 'number') return cfg;
   const log = createLogger(cfg.env.LOG_LEVEL, { format: cfg.env.LOG_FORMAT });
   for (const w of cfg.warnings) log.warn(w);
   for (const n of cfg.notes) log.info(`adapted to fit: ${n}`);

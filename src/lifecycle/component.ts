@@ -7,6 +7,8 @@
  *     twice is a no-op;
  *   - `stop(deadline)` releases everything before the deadline (flushing
  *     what can be flushed), is idempotent, and is safe without `start()`;
+ *   - a stopped component stays stopped: `start()` after `stop()` rejects
+ *     (BaseComponent) or does nothing — never starts anything again;
  *   - `health()` is cheap, synchronous and truthful before start, while
  *     running and after stop.
  *
@@ -58,9 +60,20 @@ export class Deadline {
     return ms === 0 ? Promise.resolve() : new Promise((r) => setTimeout(r, ms).unref());
   }
 
-  /** `p`, or undefined when the deadline comes first. */
+  /**
+   * `p`, or undefined when the deadline comes first. The timer is cleared as
+   * soon as `p` settles: a stop that finishes early leaves nothing waiting
+   * for the rest of SHUTDOWN_TIMEOUT (the contract test counts leftovers).
+   */
   race<T>(p: Promise<T>): Promise<T | undefined> {
-    return Promise.race([p, this.sleep().then(() => undefined)]);
+    const ms = this.remaining();
+    if (ms === 0) return Promise.race([p, Promise.resolve(undefined)]);
+    let timer: NodeJS.Timeout | undefined;
+    const passed = new Promise<undefined>((r) => {
+      timer = setTimeout(r, ms, undefined);
+      timer.unref();
+    });
+    return Promise.race([p, passed]).finally(() => clearTimeout(timer));
   }
 }
 

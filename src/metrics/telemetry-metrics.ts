@@ -57,7 +57,8 @@ export class TelemetryMetrics {
   readonly httpPhase = new PerTargetGauge('telemetry_http_phase_seconds', 'Last HTTP probe of the target, by phase (dns, connect, tls, ttfb, transfer, total)', this.targetSlots, 'phase');
   readonly dnsQuery = new PerTargetGauge('telemetry_dns_query_seconds', 'Last DNS probe query time of the target', this.targetSlots);
   readonly tcpConnect = new PerTargetGauge('telemetry_tcp_connect_seconds', 'Last TCP probe connect time of the target', this.targetSlots);
-  readonly hopCount = new PerTargetGauge('telemetry_hop_count', 'Hops of the last trace of the target', this.targetSlots);
+  // Not telemetry_hop_count: a gauge ending in _count reads as a histogram's count (promtool check metrics rejects it).
+  readonly hopCount = new PerTargetGauge('telemetry_route_hops', 'Hops of the last trace of the target', this.targetSlots);
   private readonly perTarget = [this.rttAvg, this.packetLoss, this.probeSuccess, this.probeLastDuration, this.httpPhase, this.dnsQuery, this.tcpConnect, this.hopCount];
   readonly childProcesses = this.gauge('telemetry_child_processes', 'Probe tool processes running now, per pool (fping, mtr)', ['pool']);
   readonly childProcessesMax = this.gauge('telemetry_child_processes_max', 'Bound of each tool pool (mtr: WORKER_POOL_SIZE; fping: ceil(MAX_CONCURRENT_OPERATIONS / BATCH_SIZE))', ['pool']);
@@ -76,7 +77,7 @@ export class TelemetryMetrics {
   readonly connectionsOpened = this.counter('telemetry_connections_opened_total', 'Outbound HTTP connections opened');
 
   // --- sink ------------------------------------------------------------
-  readonly pointsStored = this.counter('telemetry_points_stored_total', 'Points committed to local storage (embedded store or outbox)');
+  readonly pointsStored = this.counter('telemetry_points_stored_total', 'Points committed to local storage: to the outbox when a database is configured, else to the embedded store');
   readonly pointsWritten = this.counter('telemetry_points_written_total', 'Points acknowledged by a database endpoint', ['endpoint']);
   readonly pointsDropped = this.counter('telemetry_points_dropped_total', 'Points dropped, by reason', ['reason']);
   readonly storeBytes = this.gauge('telemetry_store_bytes', 'Size of the embedded store database file');

@@ -43,6 +43,7 @@ export function createSinks(d: SinkDeps, o: { discard?: boolean } = {}): Sinks {
     .map((make) => make(d))
     .filter((s): s is SinkComponent => s !== undefined);
   const store = new EmbeddedStore(d.cfg.env.DATA_DIR, d.cfg.env.EMBEDDED_RETENTION_DAYS * 86_400_000, d.metrics, d.log);
+  store.primary = databases.length === 0;
   const [primary, ...others] = databases.length ? [...databases, store] : [store];
   return { sink: new FanoutSink(primary!, others, d.metrics, d.log), parts: [store, ...databases], store };
 }

@@ -29,6 +29,8 @@ export interface PointQuery {
 export class EmbeddedStore implements Sink {
   readonly kind = 'embedded';
   readonly name = 'store';
+  /** The only sink (no database configured): its commits are what telemetry_points_stored_total counts. */
+  primary = true;
   private readonly db: Db;
   private readonly insert;
   private readonly writeMany;
@@ -68,7 +70,7 @@ export class EmbeddedStore implements Sink {
     try {
       this.writeMany(samples);
       this.lastWriteAt = Date.now();
-      this.metrics.pointsStored.inc(samples.length);
+      if (this.primary) this.metrics.pointsStored.inc(samples.length);
     } catch (err) {
       this.lastError = { at: Date.now(), message: (err as Error).message };
       this.metrics.errors.inc({ component: 'store' });

@@ -156,6 +156,26 @@ export function createDataApi(d: DataSources): DataApi {
     return a.status === 'ok' ? { answer: a.body } : { unavailable: `${a.reason}: ${a.detail}` };
   }
 
+  /**
+   * Whether each member's API answers (its /health/live), asked at most once
+   * per PEER_CACHE_MS: the status strip polls this for every open page.
+   */
+  const liveCache = new Map<string, { at: number; value: Promise<{ available: true } | { available: false; reason: string }> }>();
+  function memberAnswers(id: string): Promise<{ available: true } | { available: false; reason: string }> {
+    let c = liveCache.get(id);
+    if (!c || Date.now() - c.at > PEER_CACHE_MS) {
+      const value = (async () => {
+        if (!d.peers) return { available: false as const, reason: 'no peer client' };
+        const a = await d.peers.get(id, '/health/live', Deadline.in(PEER_DEADLINE_MS));
+        return a.status === 'ok' ? { available: true as const } : { available: false as const, reason: `${a.reason}: ${a.detail}` };
+      })();
+      c = { at: Date.now(), value };
+      liveCache.set(id, c);
+      if (liveCache.size > 256) liveCache.delete(liveCache.keys().next().value as string);
+    }
+    return c.value;
+  }
+
   async function sparklines(names: string[]): Promise<Map<string, Spark>> {
     const out = new Map<string, Spark>();
     if (!d.store) return out;
@@ -301,7 +321,11 @@ export function createDataApi(d: DataSources): DataApi {
         components: comps,
         breakers: (comps['http-client']?.open_circuits as unknown[]) ?? [],
         outbox: sink && typeof sink.outbox_points === 'number' ? { points: sink.outbox_points, pending: Object.fromEntries(((sink.endpoints as { endpoint: string; pending: number }[]) ?? []).map((e) => [e.endpoint, e.pending])) } : null,
-        cluster: { mode: comps.cluster?.mode ?? 'standalone', members: d.ownership.members() },
+        // Members with whether their API answers (the strip's "N of M members"), as in /api/targets.
+        cluster: {
+          mode: comps.cluster?.mode ?? 'standalone',
+          members: await Promise.all(d.ownership.members().map(async (m) => ({ ...m, ...(m.self ? { available: true } : await memberAnswers(m.id)) }))),
+        },
         last_round:
           typeof sched.last_round_age_s === 'number'
             ? { at: new Date(Date.now() - (sched.last_round_age_s as number) * 1000).toISOString(), duration_s: sched.last_round_duration_s ?? null }

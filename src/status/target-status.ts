@@ -56,6 +56,12 @@ const HTTP_PHASES = [
  */
 export class TargetStatusBoard {
   private readonly states = new Map<string, TargetState>();
+  /**
+   * Target -> its probes, once a reload has set them. A result for anything
+   * else comes from a probe that was in flight while the reload removed it:
+   * recording it would bring back the series and state the reload dropped.
+   */
+  private configured?: ReadonlyMap<string, readonly string[]>;
 
   constructor(
     private readonly metrics: TelemetryMetrics,
@@ -65,6 +71,7 @@ export class TargetStatusBoard {
 
   /** Called for every stored probe result (scheduled and ad-hoc). */
   record(target: Target, r: ProbeResult, o: { timeMs: number }): void {
+    if (this.configured && !this.configured.get(target.name)?.includes(r.probe)) return;
     const st = this.stateOf(target.name);
     const prev = st.probes.get(r.probe);
     const now = Date.now();
@@ -98,9 +105,10 @@ export class TargetStatusBoard {
         case 'ping':
           st.last.rtt_ms = num('rtt_median_ms') ?? num('rtt_avg_ms');
           st.last.loss_pct = num('loss_pct');
-          if (st.last.loss_pct !== null) m?.packetLoss.set(name, st.last.loss_pct);
-          if (num('rtt_avg_ms') !== null) m?.rttAvg.set(name, num('rtt_avg_ms')!);
-          else m?.rttAvg.remove(name);
+          // The seed guide's per-target rtt and loss gauges are kept whatever PER_TARGET_METRICS says.
+          if (st.last.loss_pct !== null) this.metrics.packetLoss.set(name, st.last.loss_pct);
+          if (num('rtt_avg_ms') !== null) this.metrics.rttAvg.set(name, num('rtt_avg_ms')!);
+          else this.metrics.rttAvg.remove(name);
           break;
         case 'http':
           st.last.http_total_ms = num('total_ms');
@@ -140,6 +148,7 @@ export class TargetStatusBoard {
   /** A reload changed the targets: forget those that left (their series go from /metrics) and probes a target no longer runs. */
   setTargets(targets: readonly Target[]): void {
     const keep = new Map(targets.map((t) => [t.name, t]));
+    this.configured = new Map(targets.map((t) => [t.name, [...t.probes]]));
     for (const [name, st] of this.states) {
       const t = keep.get(name);
       if (!t) {

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, chmodSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, chmodSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parse } from 'yaml';
-import { freePort, Haproxy, REPO, until } from '../../scripts/lib/services.js';
+import { freePort, Haproxy, Proc, REPO, until } from '../../scripts/lib/services.js';
+import { promQuery } from '../../scripts/lib/stack.js';
 import { spawnDaemon } from '../../scripts/lib/daemon-process.js';
 import { TEST_ENV } from '../helpers/daemon.js';
 
@@ -51,12 +52,82 @@ test('haproxy.cfg is valid, and its stats page and exporter need a password', as
   }
 });
 
-test('Prometheus config, rules and rule unit tests; Alertmanager config', () => {
-  check('promtool', ['check', 'config', 'prometheus/prometheus.yml']);
+/** prometheus/entrypoint.sh --render-only into a temporary directory: the config Prometheus runs with. */
+function renderPrometheus(user: string, password: string): { dir: string; config: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'nt-prom-render-'));
+  check('sh', ['prometheus/entrypoint.sh', '--render-only'], {
+    HAPROXY_STATS_USER: user,
+    HAPROXY_STATS_PASSWORD: password,
+    PROMETHEUS_CONFIG_TEMPLATE: join(REPO, 'prometheus/prometheus.yml'),
+    PROMETHEUS_RUNTIME_DIR: dir,
+  });
+  return { dir, config: join(dir, 'prometheus.yml') };
+}
+
+test('Prometheus config (as entrypoint.sh renders it), rules and rule unit tests; Alertmanager config', () => {
+  const { dir, config } = renderPrometheus('admin', 'pw');
+  try {
+    check('promtool', ['check', 'config', config]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   check('promtool', ['check', 'rules', ...readdirSync(join(REPO, 'prometheus/rules')).map((f) => `prometheus/rules/${f}`)]);
   check('promtool', ['test', 'rules', ...readdirSync(join(REPO, 'prometheus/tests')).map((f) => `prometheus/tests/${f}`)]);
   check('amtool', ['check-config', 'prometheus/alertmanager.yml']);
 });
+
+test('one pair of variables sets the HAProxy stats credentials for HAProxy and for Prometheus', async () => {
+  assert.ok(!existsSync(join(REPO, 'prometheus/haproxy-stats-password')), 'no committed password file');
+  const ha = compose('docker-compose.ha.yml').services;
+  for (const svc of ['haproxy', 'prometheus']) {
+    assert.equal(ha[svc].environment.HAPROXY_STATS_USER, '${HAPROXY_STATS_USER:-admin}', svc);
+    assert.equal(ha[svc].environment.HAPROXY_STATS_PASSWORD, '${HAPROXY_STATS_PASSWORD:-change-me-please}', svc);
+  }
+  assert.deepEqual(ha.prometheus.entrypoint, ['/bin/sh', '/etc/prometheus/entrypoint.sh']);
+
+  // Odd characters survive: a quote, an ampersand and a backslash in the user name.
+  const user = "o'brien&\\x";
+  const password = 'p@ss "word"';
+  const { dir, config } = renderPrometheus(user, password);
+  const statsPort = await freePort();
+  let haproxy: Haproxy | undefined;
+  let prometheus: Proc | undefined;
+  try {
+    const rendered = parse(readFileSync(config, 'utf8')) as { scrape_configs: Record<string, any>[] };
+    const job = rendered.scrape_configs.find((j) => j.job_name === 'haproxy')!;
+    assert.equal(job.basic_auth.username, user);
+    assert.equal(readFileSync(join(dir, job.basic_auth.password_file), 'utf8'), password);
+    assert.equal(statSync(join(dir, job.basic_auth.password_file)).mode & 0o077, 0, 'the password file is private');
+
+    // The rendered haproxy job against a real HAProxy given the same pair.
+    haproxy = await statsOnlyHaproxy(statsPort, user, password);
+    const port = await freePort();
+    job.static_configs = [{ targets: [`127.0.0.1:${statsPort}`] }];
+    const cfg = join(dir, 'scrape-haproxy.yml');
+    writeFileSync(cfg, JSON.stringify({ global: { scrape_interval: '1s' }, scrape_configs: [job] }));
+    prometheus = new Proc('prometheus', [`--config.file=${cfg}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`]).start();
+    const up = async () => (await promQuery(`http://127.0.0.1:${port}`, 'up{job="haproxy"}'))[0]?.value[1];
+    await until(async () => (await up()) === '1', `Prometheus scraping HAProxy with the shared pair: ${prometheus.output.slice(-500)}`, 30_000, 250);
+
+    // Only one side changed: the scrape fails (401), which HAProxyScrapeDown reports.
+    await haproxy.cleanup();
+    haproxy = await statsOnlyHaproxy(statsPort, user, 'changed on one side only');
+    await until(async () => (await up()) === '0', 'up == 0 with mismatched credentials', 30_000, 250);
+  } finally {
+    await prometheus?.stop('SIGKILL');
+    await haproxy?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** haproxy/haproxy.cfg with its stats frontend on `statsPort` and every other frontend on a free loopback port. */
+async function statsOnlyHaproxy(statsPort: number, user: string, password: string): Promise<Haproxy> {
+  const binds = ['HAPROXY_INFLUXDB_BIND', 'HAPROXY_INFLUXDB_1_WRITE_BIND', 'HAPROXY_INFLUXDB_2_WRITE_BIND', 'HAPROXY_GRAFANA_BIND'];
+  const env: Record<string, string> = { HAPROXY_STATS_BIND: `127.0.0.1:${statsPort}`, HAPROXY_STATS_USER: user, HAPROXY_STATS_PASSWORD: password };
+  for (const b of binds) env[b] = `127.0.0.1:${await freePort()}`;
+  for (const s of ['INFLUXDB_1_ADDR', 'INFLUXDB_2_ADDR', 'GRAFANA_1_ADDR', 'GRAFANA_2_ADDR']) env[s] = '127.0.0.1:1';
+  return Haproxy.start(env, [`http://127.0.0.1:${statsPort}/stats`]);
+}
 
 test('every alert has a promtool unit test', () => {
   const alerts = new Set<string>();
@@ -81,39 +152,76 @@ test('yamllint passes on every YAML file', () => {
   check('yamllint', ['-s', '-c', '.yamllint.yml', ...files]);
 });
 
-test('Dockerfile: Node 22 LTS, multi-stage, production deps, non-root, capabilities, tini, healthcheck, /data volume', () => {
+test('Dockerfile: Node 22 pinned, multi-stage, production deps, non-root, capabilities, tini, healthcheck, /data volume, geoip-lite only in a variant', () => {
   const df = readFileSync(join(REPO, 'docker/Dockerfile'), 'utf8');
-  assert.equal(df.match(/^FROM node:22-/gm)?.length, 2, 'two stages on Node 22');
+  assert.match(df, /^ARG NODE_VERSION=22\.\d+\.\d+$/m, 'Node 22 pinned to an exact version');
+  const froms = df.match(/^FROM .*/gm) ?? [];
+  assert.equal(froms.length, 3, 'build, geo and runtime stages');
+  for (const f of froms) assert.match(f, /^FROM docker\.io\/library\/node:\$\{NODE_VERSION\}-bookworm-slim\b/, 'every stage on the pinned, fully qualified base');
   assert.match(df, /npm prune --omit=dev/);
   assert.match(df, /^USER 1000:1000$/m);
   assert.match(df, /setcap cap_net_raw\+ep \/usr\/bin\/fping/);
   assert.match(df, /setcap cap_net_raw\+ep \/usr\/bin\/mtr-packet/);
+  assert.doesNotMatch(df, /apt-get (purge|remove|autoremove)/, 'removing packages took fping with it once');
   assert.match(df, /^ENTRYPOINT \["\/usr\/bin\/tini", "--"\]$/m);
   assert.match(df, /^HEALTHCHECK .*\n?.*\/health\/live/m);
   assert.match(df, /^VOLUME \["\/data"\]$/m);
   assert.match(df, /DATA_DIR=\/data/);
   assert.match(df, /^CMD \["node", "dist\/cli.js", "run"\]$/m);
+  // Only the base-image synthesis of the test machine knows about these (COOKBOOK).
+  assert.doesNotMatch(df, /NODE_EXTRA_CA_CERTS|npm_config_nodedir/);
+  // geoip-lite only with --build-arg GEO=offline; the default adds nothing.
+  assert.match(df, /^ARG GEO=off$/m);
+  assert.match(df, /npm install --prefix \/geo\/pkg --no-save [^\n]*geoip-lite@1\.4/);
+  assert.match(df, /^COPY --from=geo \/geo\/node_modules \.\/node_modules$/m);
+  assert.equal((JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies['geoip-lite'], undefined);
+  // No source maps or declarations in the build output.
+  const build = JSON.parse(readFileSync(join(REPO, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: Record<string, unknown> };
+  assert.equal(build.compilerOptions.sourceMap, false);
+  assert.equal(build.compilerOptions.declaration, false);
+  assert.match(df, /-name '\*\.map'/);
   const ignore = readFileSync(join(REPO, '.dockerignore'), 'utf8').split('\n');
   for (const x of ['node_modules', '.git', 'test']) assert.ok(ignore.includes(x), `.dockerignore lists ${x}`);
 });
 
-test('compose: every service has a healthcheck and resource limits; the HA daemons scale and mirror through HAProxy', () => {
+test('compose: every service has a healthcheck, resource limits and a restart policy; the HA daemons scale and mirror straight to both databases', () => {
   for (const f of ['docker-compose.yml', 'docker-compose.ha.yml']) {
     for (const [name, s] of Object.entries(compose(f).services)) {
       assert.ok(s.healthcheck?.test, `${f}: ${name} has a healthcheck`);
       assert.ok(s.deploy?.resources?.limits?.memory && s.deploy?.resources?.limits?.cpus, `${f}: ${name} has resource limits`);
       assert.equal(s.container_name, undefined, `${f}: ${name} has no fixed container_name`);
+      assert.equal(s.restart, 'unless-stopped', `${f}: ${name} comes back after a crash or a reboot`);
+      assert.equal(s.init, undefined, `${f}: ${name}: no init on top of the image's tini`);
+      assert.match(String(s.image), /^(docker\.io|quay\.io)\/|^network-telemetry:/, `${f}: ${name} image ${s.image} is fully qualified`);
     }
   }
   const ha = compose('docker-compose.ha.yml').services;
   assert.equal(ha['network-telemetry'].deploy.replicas, 3);
-  assert.deepEqual(Object.keys(ha).filter((k) => k.startsWith('influxdb')).sort(), ['influxdb-1', 'influxdb-2']);
+  assert.deepEqual(Object.keys(ha).filter((k) => k.startsWith('influxdb-') && !k.includes('exporter')).sort(), ['influxdb-1', 'influxdb-2']);
   assert.deepEqual(Object.keys(ha).filter((k) => k.startsWith('grafana-') && k !== 'grafana-db').sort(), ['grafana-1', 'grafana-2']);
   assert.equal(ha['grafana-1'].environment.GF_DATABASE_HOST, 'grafana-db:5432', 'both Grafana share one database');
   const daemon = ha['network-telemetry'];
-  assert.equal(daemon.environment.INFLUXDB_URLS, 'http://haproxy:8087,http://haproxy:8088');
+  // HAProxy is not on the write path: a down HAProxy holds back no write.
+  assert.equal(daemon.environment.INFLUXDB_URLS, 'http://influxdb-1:8086,http://influxdb-2:8086');
+  assert.equal(daemon.depends_on.haproxy, undefined, 'the daemons do not wait for HAProxy');
+  assert.equal(ha['grafana-1'].environment.INFLUXDB_URL, 'http://haproxy:8086', 'Grafana reads through HAProxy');
+  assert.equal(ha['grafana-1'].environment.PROMETHEUS_URL, 'http://prometheus:9090');
+  // Grafana's InfluxQL database follows the bucket the daemons write.
+  for (const f of ['docker-compose.yml', 'docker-compose.ha.yml']) {
+    const services = compose(f).services;
+    const grafanas = Object.entries(services).filter(([n]) => /^grafana(-\d)?$/.test(n));
+    assert.ok(grafanas.length > 0);
+    for (const [n, g] of grafanas) assert.equal(g.environment.INFLUXDB_BUCKET, services['network-telemetry'].environment.INFLUXDB_BUCKET, `${f}: ${n}`);
+  }
+  // Exporters the alerts need, and the optional SSO profile (issue 13).
+  assert.equal(ha['redis-exporter'].environment.REDIS_ADDR, 'redis://redis:6379');
+  assert.deepEqual(ha['influxdb-disk-exporter'].volumes.map((v: string) => v.split(':')[1]).sort(), ['/influxdb/influxdb-1', '/influxdb/influxdb-2']);
+  assert.deepEqual(ha['oauth2-proxy'].profiles, ['sso']);
+  assert.equal(ha['oauth2-proxy'].environment.OAUTH2_PROXY_UPSTREAMS, 'http://haproxy:8080/', 'the UI through HAProxy: ready replicas only');
+  assert.equal(ha.haproxy.environment.HAPROXY_TELEMETRY_BIND, ':8080');
+  check('docker-compose', ['-f', 'docker-compose.ha.yml', '--profile', 'sso', 'config', '-q']);
   const cfg = readFileSync(join(REPO, 'haproxy/haproxy.cfg'), 'utf8');
-  assert.match(cfg, /HAPROXY_INFLUXDB_1_WRITE_BIND-:8087/);
+  assert.match(cfg, /HAPROXY_INFLUXDB_1_WRITE_BIND-:8087/, 'per-replica frontends remain for the loopback stack');
   assert.match(cfg, /HAPROXY_INFLUXDB_2_WRITE_BIND-:8088/);
   for (const f of ['docker-compose.yml', 'docker-compose.ha.yml']) {
     const svc = compose(f).services['network-telemetry'];
@@ -149,7 +257,11 @@ test('the image entrypoint (node dist/cli.js run) works unprivileged with DATA_D
     throw e;
   });
   try {
-    const h = await d.json('/health');
+    // The tool check runs in the background at start: wait for its verdict.
+    const h = await until(async () => {
+      const body = await d.json('/health');
+      return body.components.icmp?.mode ? body : null;
+    }, 'the icmp tool check', 15_000, 200);
     assert.equal(h.components.icmp.mode, 'cap_net_raw', 'fping/mtr work for uid 1000 through file capabilities');
     assert.ok(existsSync(join(data, 'points.db')));
   } finally {

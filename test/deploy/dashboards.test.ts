@@ -52,7 +52,20 @@ interface DashQuery {
   refId?: string;
 }
 
+/**
+ * The InfluxQL dashboards (datasource uid influxdb). Dashboards on the
+ * Prometheus datasource are checked by operations-dashboard.test.ts.
+ */
 function loadDashboards(): Dashboard[] {
+  return loadAllDashboards().filter((d) => dashboardDatasources(d.json).has('influxdb'));
+}
+
+/** Datasource uids a dashboard uses, Grafana's built-in annotation source aside. */
+function dashboardDatasources(json: Json): Set<string> {
+  return new Set(datasourceRefs(json).map((r) => (r.ds as Json)?.uid).filter((u) => typeof u === 'string' && u !== '-- Grafana --'));
+}
+
+function loadAllDashboards(): Dashboard[] {
   const files = readdirSync(DASH_DIR).filter((f) => f.endsWith('.json'));
   assert.ok(files.length >= 1, 'no dashboards in grafana/dashboards');
   return files.map((file) => {
@@ -120,23 +133,24 @@ test('provisioning: InfluxQL datasource (uid influxdb) and the dashboard file pr
   assert.equal(ds.apiVersion, 1);
   assert.equal(ds.datasources.length, 1);
   const [src] = ds.datasources as Json[];
+  // The InfluxQL database is the bucket the daemons write (INFLUXDB_BUCKET=netmon in .env moves both).
   assert.equal(src!.uid, 'influxdb');
   assert.equal(src!.type, 'influxdb');
   assert.equal(src!.access, 'proxy');
   assert.equal(src!.url, '${INFLUXDB_URL}');
-  assert.equal(src!.jsonData.dbName, 'telemetry');
+  assert.equal(src!.jsonData.dbName, '${INFLUXDB_BUCKET}');
   assert.ok(['GET', 'POST'].includes(src!.jsonData.httpMode), `httpMode ${src!.jsonData.httpMode}`);
   assert.ok(src!.jsonData.version === undefined || src!.jsonData.version === 'InfluxQL', 'InfluxQL mode, not Flux/SQL');
   assert.equal(src!.jsonData.httpHeaderName1, 'Authorization');
   assert.equal(src!.secureJsonData.httpHeaderValue1, 'Token ${INFLUXDB_TOKEN}');
-  // Grafana expands $VAR / ${VAR} in provisioning values: only the two the compose files pass.
+  // Grafana expands $VAR / ${VAR} in provisioning values: only the three the compose files and k8s/ pass.
   const envRefs = new Set<string>();
   const walk = (n: unknown) => {
     if (typeof n === 'string') for (const m of n.matchAll(/\$\{?(\w+)\}?/g)) envRefs.add(m[1]!);
     else if (n && typeof n === 'object') Object.values(n).forEach(walk);
   };
   walk(ds);
-  assert.deepEqual([...envRefs].sort(), ['INFLUXDB_TOKEN', 'INFLUXDB_URL']);
+  assert.deepEqual([...envRefs].sort(), ['INFLUXDB_BUCKET', 'INFLUXDB_TOKEN', 'INFLUXDB_URL']);
 
   const provText = readFileSync(join(PROV_DIR, 'dashboards/dashboards.yaml'), 'utf8');
   const prov = YAML.parse(provText, { prettyErrors: true, uniqueKeys: true }) as Json;
@@ -154,10 +168,23 @@ test('provisioning YAML passes yamllint with the repository config', (t) => {
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
 
+test('every dashboard uses exactly one provisioned datasource; uids are unique', () => {
+  const all = loadAllDashboards();
+  const uids = all.map((d) => d.json.uid);
+  assert.equal(new Set(uids).size, uids.length, `dashboard uids ${uids}`);
+  const provisioned = new Set(
+    readdirSync(join(PROV_DIR, 'datasources')).flatMap((f) => (YAML.parse(readFileSync(join(PROV_DIR, 'datasources', f), 'utf8')) as Json).datasources.map((d: Json) => d.uid)),
+  );
+  for (const { file, json } of all) {
+    const used = [...dashboardDatasources(json)];
+    assert.equal(used.length, 1, `${file} uses ${used.join(', ')}`);
+    assert.ok(provisioned.has(used[0]), `${file}: datasource ${used[0]} is not provisioned (${[...provisioned]})`);
+  }
+  assert.ok(loadDashboards().length >= 2, 'the InfluxQL dashboards');
+});
+
 test('dashboards: JSON, unique ids, datasource uid influxdb everywhere, raw InfluxQL, variables, layout', () => {
   const dashboards = loadDashboards();
-  const uids = dashboards.map((d) => d.json.uid);
-  assert.equal(new Set(uids).size, uids.length, `dashboard uids ${uids}`);
   for (const { file, json } of dashboards) {
     assert.ok(typeof json.uid === 'string' && json.uid.length <= 40, `${file}: uid`);
     assert.ok(json.schemaVersion >= 36, `${file}: schemaVersion ${json.schemaVersion}`);

@@ -11,10 +11,15 @@
  * enumerates the keys of maps (labels, data, resource lists), so a key it
  * never touched is not in the schema.
  *
- * The VerticalPodAutoscaler is a CRD that kubernetes-models does not ship;
- * it is checked against a transcription of the fields of the VPA v1 CRD
- * (kubernetes/autoscaler, vertical-pod-autoscaler/deploy/vpa-v1-crd-gen.yaml)
- * by a small validator that also rejects unknown fields.
+ * CRDs that kubernetes-models does not ship are checked against a
+ * transcription of their fields by a small validator that also rejects
+ * unknown fields:
+ *  - VerticalPodAutoscaler v1 (kubernetes/autoscaler,
+ *    vertical-pod-autoscaler/deploy/vpa-v1-crd-gen.yaml);
+ *  - PodMonitor and PrometheusRule monitoring.coreos.com/v1
+ *    (prometheus-operator, example/prometheus-operator-crd/), the fields of
+ *    today's CRDs; nested objects these manifests do not use (relabelings,
+ *    auth and TLS settings) are accepted without a closer look.
  */
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
@@ -49,6 +54,8 @@ export const MODELS: Record<string, ModelCtor> = {
 };
 
 export const VPA_KIND = 'autoscaling.k8s.io/v1/VerticalPodAutoscaler';
+export const PODMONITOR_KIND = 'monitoring.coreos.com/v1/PodMonitor';
+export const PROMETHEUSRULE_KIND = 'monitoring.coreos.com/v1/PrometheusRule';
 
 export function kindKey(obj: Obj): string {
   return `${String(obj.apiVersion)}/${String(obj.kind)}`;
@@ -111,7 +118,8 @@ function unknownFields(validate: () => void, data: Obj): string[] {
 /** Schema problems of one object: kubernetes-models errors, then unknown fields. */
 export function schemaProblems(obj: Obj): string[] {
   const key = kindKey(obj);
-  if (key === VPA_KIND) return vpaProblems(obj);
+  const crd = CRDS[key];
+  if (crd) return crdProblems(obj, crd);
   const Model = MODELS[key];
   if (!Model) return [`no schema for ${key}`];
   const model = new Model(obj as never);
@@ -123,19 +131,38 @@ export function schemaProblems(obj: Obj): string[] {
   return unknownFields(model.validate, obj).map((p) => `unknown field ${p}`);
 }
 
-// --- VerticalPodAutoscaler (CRD) ------------------------------------------
+// --- CRDs ----------------------------------------------------------------
 
 type Schema =
   | { type: 'object'; properties: Record<string, Schema>; required?: string[] }
   | { type: 'map'; values: Schema }
   | { type: 'array'; items: Schema }
-  | { type: 'string'; enum?: readonly string[] }
+  | { type: 'string'; enum?: readonly string[]; pattern?: RegExp }
   | { type: 'integer'; minimum?: number }
-  | { type: 'quantity' };
+  | { type: 'boolean' }
+  | { type: 'quantity' }
+  /** A field the CRD has, whose content these manifests do not use: accepted as is. */
+  | { type: 'any' };
 
 const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?(\d+(\.\d*)?|\.\d+))?$/;
 const str: Schema = { type: 'string' };
+const any: Schema = { type: 'any' };
+const bool: Schema = { type: 'boolean' };
+const int: Schema = { type: 'integer', minimum: 0 };
+const strings: Schema = { type: 'array', items: str };
 const quantities: Schema = { type: 'map', values: { type: 'quantity' } };
+/** prometheus-operator's Duration: 30s, 1m, 1h30m, 0 ... */
+const duration: Schema = { type: 'string', pattern: /^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$/ };
+const labelSelector: Schema = {
+  type: 'object',
+  properties: {
+    matchLabels: { type: 'map', values: str },
+    matchExpressions: {
+      type: 'array',
+      items: { type: 'object', required: ['key', 'operator'], properties: { key: str, operator: { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] }, values: strings } },
+    },
+  },
+};
 
 /** VPA v1 spec as in the CRD (recent status-only and alpha fields left out). */
 const VPA_SPEC: Schema = {
@@ -191,8 +218,105 @@ const VPA_SPEC: Schema = {
   },
 };
 
+const PODMONITOR_SPEC: Schema = {
+  type: 'object',
+  required: ['selector'],
+  properties: {
+    selector: labelSelector,
+    namespaceSelector: { type: 'object', properties: { any: bool, matchNames: strings } },
+    jobLabel: str,
+    podTargetLabels: strings,
+    podMetricsEndpoints: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          port: str,
+          portNumber: int,
+          targetPort: any,
+          path: str,
+          scheme: { type: 'string', enum: ['http', 'https'] },
+          params: any,
+          interval: duration,
+          scrapeTimeout: duration,
+          honorLabels: bool,
+          honorTimestamps: bool,
+          trackTimestampsStaleness: bool,
+          relabelings: any,
+          metricRelabelings: any,
+          basicAuth: any,
+          bearerTokenSecret: any,
+          authorization: any,
+          oauth2: any,
+          tlsConfig: any,
+          proxyUrl: str,
+          followRedirects: bool,
+          enableHttp2: bool,
+          filterRunning: bool,
+        },
+      },
+    },
+    sampleLimit: int,
+    targetLimit: int,
+    labelLimit: int,
+    labelNameLengthLimit: int,
+    labelValueLengthLimit: int,
+    keepDroppedTargets: int,
+    attachMetadata: { type: 'object', properties: { node: bool } },
+    scrapeProtocols: strings,
+    scrapeClass: str,
+    bodySizeLimit: str,
+  },
+};
+
+const PROMETHEUSRULE_SPEC: Schema = {
+  type: 'object',
+  properties: {
+    groups: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name'],
+        properties: {
+          name: str,
+          interval: duration,
+          query_offset: duration,
+          limit: int,
+          partial_response_strategy: str,
+          labels: { type: 'map', values: str },
+          rules: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['expr'],
+              properties: {
+                alert: str,
+                record: str,
+                expr: str,
+                for: duration,
+                keep_firing_for: duration,
+                labels: { type: 'map', values: str },
+                annotations: { type: 'map', values: str },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+/** The CRDs the manifests use, by `apiVersion/kind`, with their spec's schema. */
+const CRDS: Record<string, Schema> = {
+  [VPA_KIND]: VPA_SPEC,
+  [PODMONITOR_KIND]: PODMONITOR_SPEC,
+  [PROMETHEUSRULE_KIND]: PROMETHEUSRULE_SPEC,
+};
+
 function check(schema: Schema, v: unknown, path: string, out: string[]): void {
   switch (schema.type) {
+    case 'any':
+      return;
     case 'object': {
       if (!isPlainObject(v)) return void out.push(`${path}: expected an object`);
       for (const r of schema.required ?? []) if (v[r] === undefined) out.push(`${path}.${r}: required`);
@@ -214,10 +338,14 @@ function check(schema: Schema, v: unknown, path: string, out: string[]): void {
     case 'string':
       if (typeof v !== 'string') return void out.push(`${path}: expected a string`);
       if (schema.enum && !schema.enum.includes(v)) out.push(`${path}: "${v}" is not one of ${schema.enum.join(', ')}`);
+      if (schema.pattern && !schema.pattern.test(v)) out.push(`${path}: "${v}" does not match ${schema.pattern}`);
       return;
     case 'integer':
       if (!Number.isInteger(v)) return void out.push(`${path}: expected an integer`);
       if (schema.minimum !== undefined && (v as number) < schema.minimum) out.push(`${path}: below ${schema.minimum}`);
+      return;
+    case 'boolean':
+      if (typeof v !== 'boolean') out.push(`${path}: expected a boolean`);
       return;
     case 'quantity':
       if (!(Number.isInteger(v) || (typeof v === 'string' && QUANTITY.test(v)))) out.push(`${path}: not a quantity`);
@@ -225,7 +353,7 @@ function check(schema: Schema, v: unknown, path: string, out: string[]): void {
   }
 }
 
-function vpaProblems(obj: Obj): string[] {
+function crdProblems(obj: Obj, spec: Schema): string[] {
   const out: string[] = [];
   for (const k of Object.keys(obj)) {
     if (!['apiVersion', 'kind', 'metadata', 'spec'].includes(k)) out.push(`unknown field ${k}`);
@@ -235,7 +363,21 @@ function vpaProblems(obj: Obj): string[] {
   if (!isPlainObject(obj.metadata)) out.push('metadata: required');
   else out.push(...schemaProblems({ apiVersion: 'v1', kind: 'ConfigMap', metadata: obj.metadata }));
   if (obj.spec === undefined) out.push('spec: required');
-  else check(VPA_SPEC, obj.spec, 'spec', out);
+  else check(spec, obj.spec, 'spec', out);
+  if (kindKey(obj) === PROMETHEUSRULE_KIND) out.push(...ruleProblems(obj.spec));
+  return out;
+}
+
+/** What the operator's admission webhook checks beyond the schema: one of alert/record per rule. */
+function ruleProblems(spec: unknown): string[] {
+  const out: string[] = [];
+  const groups = (isPlainObject(spec) && Array.isArray(spec.groups) ? spec.groups : []) as Obj[];
+  groups.forEach((g, i) =>
+    ((Array.isArray(g.rules) ? g.rules : []) as Obj[]).forEach((r, j) => {
+      if ((r.alert === undefined) === (r.record === undefined)) out.push(`spec.groups[${i}].rules[${j}]: exactly one of alert and record`);
+      if (r.record !== undefined && r.for !== undefined) out.push(`spec.groups[${i}].rules[${j}]: "for" on a recording rule`);
+    }),
+  );
   return out;
 }
 

@@ -7,7 +7,11 @@
  *     HPA/VPA targets, network policies — and the numbers the seed guide and
  *     issue 7 fix (replicas, resources, security, HPA, VPA, storage);
  *  3. every env var given to the daemon is one it reads (src/config/env-schema.ts);
- *  4. the daemon's own config loader accepts the ConfigMap + Secret.
+ *  4. the daemon's own config loader accepts the ConfigMap + Secret;
+ *  5. the Prometheus side: PodMonitors, and the rules as a PrometheusRule and a
+ *     ConfigMap identical to prometheus/rules (npm run k8s:rules).
+ * The Secrets are not in the applied manifests: k8s/examples/secrets.example.yaml
+ * documents them, and stands in for them where a reference must resolve.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -28,10 +32,11 @@ import type { IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolu
 import type { IPodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
 import type { IService } from 'kubernetes-models/v1/Service';
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
+import { generate as generateRules, ruleFiles } from '../../scripts/container/k8s-rules.js';
 import { envSchema } from '../../src/config/env-schema.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
-import { kindKey, quantity, schemaProblems, VPA_KIND, type Obj } from './k8s-schema.js';
+import { kindKey, PODMONITOR_KIND, PROMETHEUSRULE_KIND, quantity, schemaProblems, VPA_KIND, type Obj } from './k8s-schema.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const K8S = join(REPO, 'k8s');
@@ -66,8 +71,12 @@ function loadFile(file: string): Doc[] {
 }
 
 const FILES = readdirSync(K8S).filter((f) => /\.ya?ml$/.test(f)).sort();
+/** What `kubectl apply -f k8s/<file>` creates. */
 const DOCS = FILES.flatMap(loadFile);
-const OBJECTS = DOCS.map((d) => d.obj);
+/** What the operator creates by hand first (kubectl create secret ...), documented by this example. */
+const SECRETS_EXAMPLE = 'examples/secrets.example.yaml';
+const EXAMPLE_DOCS = loadFile(SECRETS_EXAMPLE);
+const OBJECTS = [...DOCS, ...EXAMPLE_DOCS].map((d) => d.obj);
 
 const kind = (o: Obj) => String(o.kind);
 const meta = (o: Obj) => (o.metadata ?? {}) as { name?: string; namespace?: string; labels?: Record<string, string> };
@@ -176,7 +185,7 @@ describe('k8s manifests: parsing and Kubernetes schemas', () => {
   test('the manifests exist, every document parses, and each is a Kubernetes object', () => {
     assert.ok(FILES.includes('telemetry-deployment.yaml'), 'k8s/telemetry-deployment.yaml (the seed guide names it)');
     assert.ok(DOCS.length >= 25, `found ${DOCS.length} objects`);
-    for (const d of DOCS) {
+    for (const d of [...DOCS, ...EXAMPLE_DOCS]) {
       assert.equal(typeof d.obj.apiVersion, 'string', `${d.where}: apiVersion`);
       assert.equal(typeof d.obj.kind, 'string', `${d.where}: kind`);
       assert.match(nameOf(d.obj), /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, `${d.where}: metadata.name`);
@@ -184,7 +193,7 @@ describe('k8s manifests: parsing and Kubernetes schemas', () => {
   });
 
   test('every object validates against its schema and has no unknown field', () => {
-    const problems = DOCS.flatMap((d) => schemaProblems(d.obj).map((p) => `${d.where} ${kind(d.obj)}/${nameOf(d.obj)}: ${p}`));
+    const problems = [...DOCS, ...EXAMPLE_DOCS].flatMap((d) => schemaProblems(d.obj).map((p) => `${d.where} ${kind(d.obj)}/${nameOf(d.obj)}: ${p}`));
     assert.deepEqual(problems, []);
   });
 
@@ -194,13 +203,13 @@ describe('k8s manifests: parsing and Kubernetes schemas', () => {
   });
 
   test('the unknown-field check catches what kubernetes-models lets through', () => {
-    const bad = structuredClone(one<Obj>('Deployment', 'network-telemetry'));
+    const bad = structuredClone(one<Obj>('StatefulSet', 'network-telemetry'));
     const spec = bad.spec as Obj;
     spec.replica = 3; // typo of "replicas"
     const c = ((spec.template as Obj).spec as { containers: Obj[] }).containers[0] as Obj;
     c.readinessprobe = c.readinessProbe; // typo of "readinessProbe"
     delete c.readinessProbe;
-    assert.doesNotThrow(() => new Deployment(bad as never).validate(), 'kubernetes-models alone accepts both typos');
+    assert.doesNotThrow(() => new StatefulSet(bad as never).validate(), 'kubernetes-models alone accepts both typos');
     assert.deepEqual(schemaProblems(bad).sort(), ['unknown field spec.replica', 'unknown field spec.template.spec.containers[0].readinessprobe']);
   });
 
@@ -233,6 +242,31 @@ describe('k8s manifests: parsing and Kubernetes schemas', () => {
       'spec.updatePolicy.updateMode: "Sometimes" is not one of Off, Initial, Recreate, InPlaceOrRecreate, Auto',
       'unknown field metadata.lables',
       'unknown field spec.targetref',
+    ]);
+  });
+
+  test('the PodMonitor and PrometheusRule checks (CRD schemas) reject unknown fields and bad values', () => {
+    const pm = structuredClone(one<Obj>('PodMonitor', 'network-telemetry'));
+    assert.equal(kindKey(pm), PODMONITOR_KIND);
+    const spec = pm.spec as Obj;
+    spec.podMetricEndpoints = spec.podMetricsEndpoints; // typo of podMetricsEndpoints
+    delete spec.podMetricsEndpoints;
+    delete spec.selector;
+    spec.jobLabel = 7;
+    assert.deepEqual(schemaProblems(pm).sort(), ['spec.jobLabel: expected a string', 'spec.selector: required', 'unknown field spec.podMetricEndpoints']);
+    const endpoint = structuredClone(one<Obj>('PodMonitor', 'network-telemetry'));
+    ((endpoint.spec as Obj).podMetricsEndpoints as Obj[])[0]!.interval = '15 seconds';
+    assert.match(schemaProblems(endpoint).join('\n'), /interval: "15 seconds" does not match/);
+
+    const rule = structuredClone(one<Obj>('PrometheusRule', 'network-telemetry'));
+    assert.equal(kindKey(rule), PROMETHEUSRULE_KIND);
+    const first = (((rule.spec as Obj).groups as Obj[])[0]!.rules as Obj[])[0]!;
+    first.record = 'x:y';
+    first.duration = '5m'; // "for" under another name
+    assert.deepEqual(schemaProblems(rule).sort(), [
+      'spec.groups[0].rules[0]: "for" on a recording rule',
+      'spec.groups[0].rules[0]: exactly one of alert and record',
+      'unknown field spec.groups[0].rules[0].duration',
     ]);
   });
 
@@ -284,6 +318,21 @@ describe('k8s manifests: references', () => {
         }
       }
     }
+  });
+
+  test('no Secret is applied with the manifests; the example documents every Secret and key they read', () => {
+    assert.deepEqual(DOCS.filter((d) => kind(d.obj) === 'Secret').map((d) => d.where), [], 're-applying would reset them');
+    assert.deepEqual(EXAMPLE_DOCS.map((d) => kind(d.obj)), EXAMPLE_DOCS.map(() => 'Secret'));
+    const readme = readFileSync(join(K8S, 'README.md'), 'utf8');
+    for (const d of EXAMPLE_DOCS) {
+      const name = nameOf(d.obj);
+      assert.ok(readme.includes(`create secret generic ${name}`), `k8s/README.md shows how to create ${name}`);
+    }
+    // Every secretKeyRef of the workloads is a key of the example, and vice versa.
+    const used = new Set<string>();
+    for (const w of WORKLOADS) for (const c of containers(w)) for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef) used.add(`${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`);
+    const documented = new Set(EXAMPLE_DOCS.flatMap((d) => Object.keys(secretData(nameOf(d.obj))).map((k) => `${nameOf(d.obj)}/${k}`)));
+    assert.deepEqual([...used].sort(), [...documented].sort());
   });
 
   test('every referenced ConfigMap, Secret and key exists (or the ConfigMap is generated and optional)', () => {
@@ -361,11 +410,11 @@ describe('k8s manifests: references', () => {
     assert.equal(one<IPodDisruptionBudget>('PodDisruptionBudget', 'influxdb').spec?.maxUnavailable, 1);
   });
 
-  test('the HPA scales the daemon Deployment exactly as the seed guide states', () => {
+  test('the HPA scales the daemon StatefulSet exactly as the seed guide states', () => {
     const hpa = one<IHorizontalPodAutoscaler>('HorizontalPodAutoscaler', 'network-telemetry-hpa');
     const spec = must(hpa.spec, 'HPA spec');
-    assert.deepEqual(spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'network-telemetry' });
-    one<IDeployment>('Deployment', spec.scaleTargetRef.name);
+    assert.deepEqual(spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'network-telemetry' });
+    one<IStatefulSet>('StatefulSet', spec.scaleTargetRef.name);
     assert.equal(spec.minReplicas, 3);
     assert.equal(spec.maxReplicas, 20);
     assert.equal(daemon().replicas, spec.minReplicas);
@@ -409,11 +458,62 @@ describe('k8s manifests: references', () => {
     assert.equal(rule.metricsQuery, 'max(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)');
   });
 
-  test('the daemon pods are scraped where Prometheus looks', () => {
-    const ann = daemon().template.metadata?.annotations ?? {};
-    assert.equal(ann['prometheus.io/scrape'], 'true');
-    assert.equal(ann['prometheus.io/path'], '/metrics');
-    assert.ok(exposes(daemon(), Number(ann['prometheus.io/port'])));
+  test('prometheus-adapter is installed with the Prometheus port, not only the URL (the chart appends 9090 otherwise)', () => {
+    for (const f of ['README.md', 'prometheus-adapter-config.yaml']) {
+      const text = readFileSync(join(K8S, f), 'utf8').replace(/\\\n\s*(#\s*)?/g, ' ');
+      const installs = [...text.matchAll(/helm install prometheus-adapter [^\n]*/g)].map((m) => m[0]);
+      assert.ok(installs.length > 0, `${f}: the helm install line`);
+      for (const line of installs) {
+        const url = /--set prometheus\.url=(\S+)/.exec(line)?.[1];
+        const port = /--set prometheus\.port=(\d+)/.exec(line)?.[1];
+        assert.ok(url, `${f}: ${line}`);
+        assert.ok(port || /:\d+$/.test(new URL(url).host), `${f}: no port for ${url}: ${line}`);
+        // The prometheus chart's Service (prometheus-server) listens on 80.
+        if (url.includes('prometheus-server.')) assert.equal(port, '80', `${f}: ${line}`);
+      }
+    }
+  });
+
+  test('the daemon and Redis pods are scraped where Prometheus looks: annotations and PodMonitors', () => {
+    for (const w of [daemon(), workload('redis')]) {
+      const ann = w.template.metadata?.annotations ?? {};
+      assert.equal(ann['prometheus.io/scrape'], 'true', w.name);
+      assert.equal(ann['prometheus.io/path'], '/metrics', w.name);
+      assert.ok(exposes(w, Number(ann['prometheus.io/port'])), `${w.name} exposes ${ann['prometheus.io/port']}`);
+      // The PodMonitor of the same pods: their label, a port they expose, the label the rules select on.
+      const pms = ofKind<Obj>('PodMonitor').filter((pm) => matches((pm.spec as Obj).selector as Workload['selector'], podLabels(w)));
+      assert.equal(pms.length, 1, `one PodMonitor for ${w.name}`);
+      const pm = must(pms[0], 'PodMonitor').spec as { podTargetLabels: string[]; jobLabel: string; podMetricsEndpoints: { port: string; path: string }[] };
+      assert.deepEqual(pm.podTargetLabels, ['app.kubernetes.io/name']);
+      assert.equal(pm.jobLabel, 'app.kubernetes.io/name');
+      for (const e of pm.podMetricsEndpoints) {
+        assert.ok(exposes(w, e.port), `${w.name}: PodMonitor port ${e.port}`);
+        assert.equal(e.path, ann['prometheus.io/path']);
+        assert.equal(w.template.spec?.containers.flatMap((c) => c.ports ?? []).find((p) => p.name === e.port)?.containerPort, Number(ann['prometheus.io/port']), `${w.name}: same port both ways`);
+      }
+    }
+  });
+
+  test('the alerting rules select by a label every Kubernetes scrape carries (app.kubernetes.io/name as app_kubernetes_io_name)', () => {
+    const rules = ruleFiles().map((f) => f.text).join('\n');
+    const selected = new Set([...rules.matchAll(/app_kubernetes_io_name="([^"]+)"/g)].map((m) => m[1]!));
+    assert.deepEqual([...selected].sort(), ['influxdb', 'network-telemetry', 'redis']);
+    // Those on Kubernetes pods: the pods carry the label with that value.
+    for (const app of ['network-telemetry', 'redis']) assert.equal(podLabels(workload(app))['app.kubernetes.io/name'], app);
+    assert.doesNotMatch(rules, /job="network-telemetry"/, 'job differs between compose, the kubernetes-pods job and a PodMonitor');
+  });
+
+  test('the Kubernetes rules are prometheus/rules, as a PrometheusRule and as a plain ConfigMap, up to date (npm run k8s:rules)', () => {
+    for (const [path, text] of Object.entries(generateRules())) {
+      assert.equal(readFileSync(join(REPO, path), 'utf8'), text, `${path} is stale: run npm run k8s:rules`);
+    }
+    const groups = ruleFiles().flatMap((f) => (parseYaml(f.text) as { groups: unknown[] }).groups);
+    assert.deepEqual((one<Obj>('PrometheusRule', 'network-telemetry').spec as Obj).groups, groups);
+    const cm = one<IConfigMap>('ConfigMap', 'network-telemetry-rules');
+    assert.equal(cm.metadata?.namespace, 'monitoring', 'next to the Prometheus that mounts it');
+    assert.deepEqual(cm.data, Object.fromEntries(ruleFiles().map((f) => [f.name, f.text])));
+    const alerts = groups.flatMap((g) => (g as { rules: { alert?: string }[] }).rules).map((r) => r.alert);
+    for (const a of ['TelemetryAllCollectorsGone', 'RedisDown', 'TelemetryOutboxEndpointBehind', 'InfluxDBDiskSpaceLow']) assert.ok(alerts.includes(a), a);
   });
 
   test('the InfluxDB StatefulSet: headless service, storage, resources, setup shared with the daemon', () => {
@@ -431,7 +531,7 @@ describe('k8s manifests: references', () => {
     assert.deepEqual(claim.spec?.accessModes, ['ReadWriteOnce']);
     assert.equal(quantity(claim.spec?.resources?.requests?.storage), 50 * 2 ** 30);
     const c = container(workload('influxdb'), 'influxdb');
-    assert.equal(c.image, 'influxdb:2.7');
+    assert.equal(c.image, 'docker.io/library/influxdb:2.7');
     assert.deepEqual(c.volumeMounts?.find((m) => m.name === 'influxdb-storage')?.mountPath, '/var/lib/influxdb2');
     assert.equal(quantity(c.resources?.requests?.cpu), 0.5);
     assert.equal(quantity(c.resources?.requests?.memory), 2 ** 30);
@@ -446,11 +546,8 @@ describe('k8s manifests: references', () => {
     assert.equal(influxEnv.DOCKER_INFLUXDB_INIT_ORG, env.INFLUXDB_ORG);
     assert.equal(influxEnv.DOCKER_INFLUXDB_INIT_BUCKET, env.INFLUXDB_BUCKET);
     assert.equal(env.INFLUXDB_BUCKET, 'telemetry');
-    const daemonSecret = must(daemonContainer().envFrom?.find((s) => s.secretRef)?.secretRef?.name, "the daemon's Secret");
-    assert.deepEqual(c.env?.find((e) => e.name === 'DOCKER_INFLUXDB_INIT_ADMIN_TOKEN')?.valueFrom?.secretKeyRef, {
-      name: daemonSecret,
-      key: 'INFLUXDB_TOKEN',
-    });
+    const daemonToken = must(daemonContainer().env?.find((e) => e.name === 'INFLUXDB_TOKEN')?.valueFrom?.secretKeyRef, "the daemon's token");
+    assert.deepEqual(c.env?.find((e) => e.name === 'DOCKER_INFLUXDB_INIT_ADMIN_TOKEN')?.valueFrom?.secretKeyRef, daemonToken);
     assert.ok((influxEnv.DOCKER_INFLUXDB_INIT_PASSWORD ?? '').length >= 8, 'InfluxDB setup refuses passwords under 8 characters');
   });
 
@@ -488,13 +585,39 @@ describe('k8s manifests: references', () => {
     }
   });
 
-  test('the daemon Deployment: replicas, resources, security, probes, graceful leave', () => {
+  test('every image is fully qualified (registry host, path, tag)', () => {
+    for (const w of WORKLOADS) {
+      for (const c of containers(w)) assert.match(String(c.image), /^[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?\/[a-z0-9._/-]+:[\w.-]+$/, `${w.name}/${c.name}: ${c.image}`);
+    }
+    assert.equal(daemonContainer().image, 'registry.example.com/network-telemetry/network-telemetry:0.1.0', 'a placeholder to replace');
+  });
+
+  test('the daemon StatefulSet: its outbox on a claim per replica that outlives the pod and a scale-down', () => {
+    const sts = one<IStatefulSet>('StatefulSet', 'network-telemetry');
+    const spec = must(sts.spec, 'spec');
+    const headless = one<IService>('Service', must(spec.serviceName, 'serviceName'));
+    assert.equal(headless.spec?.clusterIP, 'None');
+    assert.ok(matches({ matchLabels: headless.spec?.selector }, podLabels(daemon())));
+    assert.equal(spec.podManagementPolicy, 'Parallel', 'the HPA adds and removes several at once');
+    assert.deepEqual(spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: 'Retain', whenScaled: 'Retain' });
+    const env = daemonEnv();
+    const mount = must(daemonContainer().volumeMounts?.find((m) => m.mountPath === env.DATA_DIR), 'DATA_DIR mount');
+    const claim = must(spec.volumeClaimTemplates?.find((t) => t.metadata?.name === mount.name), 'DATA_DIR is a claim template');
+    assert.deepEqual(claim.spec?.accessModes, ['ReadWriteOnce']);
+    // The outbox bound stays well under the claim (SQLite pages and WAL on top).
+    assert.ok(quantity(claim.spec?.resources?.requests?.storage) >= 2 * Number(env.OUTBOX_MAX_BYTES), 'claim >= 2 x OUTBOX_MAX_BYTES');
+    assert.ok(!(daemon().template.spec?.volumes ?? []).some((v) => v.name === mount.name), 'no pod volume shadows the claim');
+    const readme = readFileSync(join(K8S, 'README.md'), 'utf8');
+    assert.match(readme, /StatefulSet for the daemons, for the outbox/);
+    assert.match(readme, /HPA scales a StatefulSet exactly as a Deployment/);
+  });
+
+  test('the daemon pods: replicas, resources, security, probes, graceful leave', () => {
     const w = daemon();
     const c = daemonContainer();
     const pod = must(w.template.spec, 'pod spec');
     const env = daemonEnv();
     assert.equal(w.replicas, 3);
-    assert.equal(c.image, 'network-telemetry:0.1.0');
     assert.deepEqual(c.ports, [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
     assert.equal(Number(env.PORT), 8080);
     assert.equal(quantity(c.resources?.requests?.cpu), 0.25);
@@ -519,15 +642,13 @@ describe('k8s manifests: references', () => {
     assert.deepEqual(c.livenessProbe?.httpGet, { path: '/health/live', port: 'http' });
     assert.deepEqual(c.readinessProbe?.httpGet, { path: '/health/ready', port: 'http' });
 
-    // Writable paths on a read-only root: DATA_DIR and /tmp, both emptyDir.
+    // Writable paths on a read-only root: DATA_DIR (a claim, above) and /tmp (an emptyDir).
     const mounts = new Map((c.volumeMounts ?? []).map((m) => [m.mountPath, m.name]));
     const volumes = new Map((pod.volumes ?? []).map((v) => [v.name, v]));
-    const data = volumes.get(must(mounts.get(must(env.DATA_DIR, 'DATA_DIR')), 'DATA_DIR mount'));
-    assert.ok(data?.emptyDir, 'DATA_DIR is an emptyDir');
+    assert.ok(mounts.has(must(env.DATA_DIR, 'DATA_DIR')));
     assert.ok(volumes.get(must(mounts.get('/tmp'), '/tmp mount'))?.emptyDir);
-    // The outbox bound must stay well under the volume's limit (SQLite pages
-    // and WAL on top), or a database outage gets the pod evicted.
-    assert.ok(quantity(data.emptyDir.sizeLimit) >= 2 * Number(env.OUTBOX_MAX_BYTES), 'sizeLimit >= 2 x OUTBOX_MAX_BYTES');
+    // COLLECT_TOKEN from the Secret, optional: without it the daemon generates one into DATA_DIR.
+    assert.deepEqual(c.env?.find((e) => e.name === 'COLLECT_TOKEN')?.valueFrom?.secretKeyRef, { name: 'network-telemetry-secrets', key: 'COLLECT_TOKEN', optional: true });
 
     // preStop, then SIGTERM: the daemon's whole stop (cluster leave included)
     // is bounded by SHUTDOWN_TIMEOUT; the kubelet kills at the grace period.
@@ -559,7 +680,7 @@ describe('k8s manifests: references', () => {
     }
   });
 
-  test('Secrets hold placeholders only', () => {
+  test('the example Secrets hold placeholders only', () => {
     for (const s of ofKind<ISecret>('Secret')) {
       for (const [k, v] of Object.entries(secretData(must(s.metadata?.name, 'name')))) {
         assert.match(v, /^(change-me(-please)?|admin)$/, `${s.metadata?.name}/${k}`);
@@ -567,7 +688,7 @@ describe('k8s manifests: references', () => {
     }
   });
 
-  test('Grafana: provisioned datasource reads the bucket the daemons write, with the shared token', () => {
+  test('Grafana: provisioned datasources read the bucket the daemons write, with a read-only credential, and Prometheus', () => {
     const w = workload('grafana');
     const c = container(w, 'grafana');
     const env = containerEnv(c);
@@ -577,20 +698,35 @@ describe('k8s manifests: references', () => {
     assert.equal(mountOf('grafana-datasources'), '/etc/grafana/provisioning/datasources');
     assert.equal(mountOf('grafana-dashboards-provider'), '/etc/grafana/provisioning/dashboards');
 
-    const dsText = must(Object.values(configMapData('grafana-datasources'))[0], 'datasource file');
-    const ds = parseYaml(dsText, { uniqueKeys: true }) as { apiVersion: number; datasources: Obj[] };
-    assert.equal(ds.apiVersion, 1);
-    const influx = must(ds.datasources.find((d) => d.type === 'influxdb'), 'influxdb datasource');
+    const dsTexts = Object.values(configMapData('grafana-datasources'));
+    const ds = dsTexts.flatMap((t) => (parseYaml(t, { uniqueKeys: true }) as { apiVersion: number; datasources: Obj[] }).datasources);
+    const influx = must(ds.find((d) => d.type === 'influxdb'), 'influxdb datasource');
     const url = new URL(String(influx.url));
     const svc = one<IService>('Service', url.hostname);
     assert.ok(svc.spec?.ports?.some((p) => p.port === Number(url.port)));
     assert.ok(matches({ matchLabels: svc.spec?.selector }, podLabels(workload('influxdb'))));
     const json = influx.jsonData as Obj;
-    assert.equal(json.dbName, daemonEnv().INFLUXDB_BUCKET, 'InfluxQL database = bucket (virtual DBRP mapping)');
+    assert.equal(json.dbName, '${INFLUXDB_BUCKET}');
+    assert.equal(env.INFLUXDB_BUCKET, daemonEnv().INFLUXDB_BUCKET, 'InfluxQL database = the bucket the daemons write (virtual DBRP mapping)');
     assert.equal(json.httpHeaderName1, 'Authorization');
     assert.equal((influx.secureJsonData as Obj).httpHeaderValue1, 'Token ${INFLUXDB_TOKEN}');
-    for (const [, v] of dsText.matchAll(/\$\{(\w+)\}/g)) assert.ok(v && v in env, `Grafana has no env ${v}`);
-    assert.equal(env.INFLUXDB_TOKEN, daemonEnv().INFLUXDB_TOKEN);
+    for (const t of dsTexts) for (const [, v] of t.matchAll(/\$\{(\w+)\}/g)) assert.ok(v && v in env, `Grafana has no env ${v}`);
+
+    // Not the daemons' all-access token: the read-only v1 user the InfluxDB init script creates.
+    assert.equal(c.env?.find((e) => e.name === 'INFLUXDB_TOKEN')?.value, 'grafana:$(GRAFANA_INFLUXDB_PASSWORD)');
+    const grafanaPassword = must(c.env?.find((e) => e.name === 'GRAFANA_INFLUXDB_PASSWORD')?.valueFrom?.secretKeyRef, 'Grafana password ref');
+    assert.notEqual(grafanaPassword.name, 'network-telemetry-secrets');
+    const db = container(workload('influxdb'), 'influxdb');
+    assert.deepEqual(db.env?.find((e) => e.name === 'GRAFANA_INFLUXDB_PASSWORD')?.valueFrom?.secretKeyRef, grafanaPassword, 'InfluxDB creates the user with the same password');
+    const initMount = must(db.volumeMounts?.find((m) => m.mountPath === '/docker-entrypoint-initdb.d'), 'init scripts mount');
+    const initCm = must(workload('influxdb').template.spec?.volumes?.find((v) => v.name === initMount.name)?.configMap?.name, 'init ConfigMap');
+    const script = Object.values(configMapData(initCm)).join('\n');
+    assert.match(script, /influx v1 auth create [^]*--username grafana [^]*--password "\$\{GRAFANA_INFLUXDB_PASSWORD\}" [^]*--read-bucket "\$\{DOCKER_INFLUXDB_INIT_BUCKET_ID\}"/);
+    assert.doesNotMatch(script, /--write-bucket/);
+
+    // The Prometheus datasource: a Service in "monitoring", reachable through the NetworkPolicy.
+    const prom = must(ds.find((d) => d.type === 'prometheus'), 'prometheus datasource');
+    assert.match(String(prom.url), /^http:\/\/[a-z0-9-]+\.monitoring\.svc:\d+$/, 'a Service in monitoring, with its port');
 
     const prov = parseYaml(must(Object.values(configMapData('grafana-dashboards-provider'))[0], 'provider'), { uniqueKeys: true }) as {
       providers: { type: string; options: { path: string } }[];
@@ -611,12 +747,13 @@ describe('k8s manifests: references', () => {
       readdirSync(join(dir, sub))
         .filter((f) => /\.ya?ml$/.test(f))
         .map((f) => parseYaml(readFileSync(join(dir, sub, f), 'utf8')) as Obj);
-    const ours = (cm: string) => parseYaml(must(Object.values(configMapData(cm))[0], cm)) as Obj;
+    const ours = (cm: string) => Object.values(configMapData(cm)).map((t) => parseYaml(t) as Obj);
     const withoutUrl = (d: Obj) => ({ ...d, url: undefined });
     const datasources = (f: Obj) => (f.datasources as Obj[]).map(withoutUrl);
-    assert.deepEqual(datasources(ours('grafana-datasources')), read('datasources').flatMap(datasources));
+    const byUid = (a: Obj, b: Obj) => String(a.uid).localeCompare(String(b.uid));
+    assert.deepEqual(ours('grafana-datasources').flatMap(datasources).sort(byUid), read('datasources').flatMap(datasources).sort(byUid));
     const providers = (f: Obj) => (f.providers as Obj[]).map((p) => ({ name: p.name, folder: p.folder, type: p.type }));
-    assert.deepEqual(providers(ours('grafana-dashboards-provider')), read('dashboards').flatMap(providers));
+    assert.deepEqual(ours('grafana-dashboards-provider').flatMap(providers), read('dashboards').flatMap(providers));
   });
 
   test('the generated dashboards ConfigMap is documented, and fits when built from grafana/dashboards', (t) => {
@@ -641,8 +778,7 @@ describe('k8s manifests: references', () => {
     const home = basename(must(containerEnv(container(workload('grafana'), 'grafana')).GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH, 'home'));
     assert.ok(files.includes(home), `home dashboard ${home} is among ${files.join(', ')}`);
     // Every datasource uid a dashboard names is provisioned here.
-    const dsText = must(Object.values(configMapData('grafana-datasources'))[0], 'datasource file');
-    const uids = new Set((parseYaml(dsText) as { datasources: { uid?: string }[] }).datasources.map((d) => d.uid));
+    const uids = new Set(Object.values(configMapData('grafana-datasources')).flatMap((t) => (parseYaml(t) as { datasources: { uid?: string }[] }).datasources.map((d) => d.uid)));
     const used = new Set<string>();
     const walk = (v: unknown): void => {
       if (Array.isArray(v)) v.forEach(walk);
@@ -716,17 +852,22 @@ describe('k8s manifests: network policies', () => {
     assert.equal(egress.length, 4);
   });
 
-  test('Redis only from daemons on 6379; InfluxDB only from daemons and Grafana on 8086; Grafana on 3000', () => {
+  test('Redis only from daemons on 6379 (its exporter from monitoring); InfluxDB only from daemons and Grafana on 8086; Grafana on 3000', () => {
     const app = (name: string) => ({ podSelector: { matchLabels: { 'app.kubernetes.io/name': name } } });
+    const monitoring = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } };
     const redis = must(policy('redis').spec, 'redis');
-    assert.deepEqual(redis.ingress, [{ from: [app('network-telemetry')], ports: [{ protocol: 'TCP', port: 6379 }] }]);
+    assert.deepEqual(redis.ingress, [
+      { from: [app('network-telemetry')], ports: [{ protocol: 'TCP', port: 6379 }] },
+      { from: [monitoring], ports: [{ protocol: 'TCP', port: 9121 }] },
+    ]);
     assert.deepEqual(redis.egress, []);
     const influx = must(policy('influxdb').spec, 'influxdb');
     assert.deepEqual(influx.ingress, [{ from: [app('network-telemetry'), app('grafana')], ports: [{ protocol: 'TCP', port: 8086 }] }]);
     assert.deepEqual(influx.egress, []);
     const grafana = must(policy('grafana').spec, 'grafana');
     assert.deepEqual(grafana.ingress, [{ ports: [{ protocol: 'TCP', port: 3000 }] }]);
-    assert.deepEqual((grafana.egress ?? []).map((r) => portsOf(r.ports)), [['TCP/53', 'UDP/53'], ['TCP/8086']]);
+    assert.deepEqual((grafana.egress ?? []).map((r) => portsOf(r.ports)), [['TCP/53', 'UDP/53'], ['TCP/8086'], ['TCP/9090']]);
+    assert.deepEqual(grafana.egress?.[2]?.to, [monitoring], 'to Prometheus in monitoring');
   });
 });
 

@@ -4,7 +4,8 @@ import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { runCli, startDaemon } from '../helpers/daemon.js';
+import { runCli, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { waitFor } from '../helpers/net.js';
 import { Namespaces, inNs } from '../helpers/netns.js';
 
 /** Drop root: uid/gid nobody, no supplementary groups, no capabilities. */
@@ -26,6 +27,15 @@ after(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+const TOKEN = 'privileges-test-token';
+const collect = (d: Daemon) => d.json('/collect', { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+/** /health once the background tool check has a verdict. */
+const checkedHealth = (d: Daemon) =>
+  waitFor(async () => {
+    const h = await d.json('/health');
+    return h.components.icmp?.mode ? h : null;
+  }, 'the tool check', 15_000, 200);
+
 const noCapEnv = () => ({ FPING_PATH: join(noCap, 'fping'), MTR_PATH: join(noCap, 'mtr'), MTR_PACKET: join(noCap, 'mtr-packet') });
 
 test('root: mode root', async () => {
@@ -35,13 +45,13 @@ test('root: mode root', async () => {
 });
 
 test('not root, tools with CAP_NET_RAW (as Debian installs them): mode cap_net_raw, probes work', async () => {
-  const d = await startDaemon({ TARGET_FQDNS: '127.0.0.1', TRACE_PACKET_INTERVAL: '1', PROBE_TIMEOUT: '8', COLLECTION_INTERVAL: '60' }, { wrap: NOBODY, dataDir });
+  const d = await startDaemon({ TARGET_FQDNS: '127.0.0.1', TRACE_PACKET_INTERVAL: '1', PROBE_TIMEOUT: '8', COLLECTION_INTERVAL: '60', COLLECT_TOKEN: TOKEN }, { wrap: NOBODY, dataDir });
   try {
-    const h = await d.json('/health');
+    const h = await checkedHealth(d);
     assert.equal(h.components.icmp.mode, 'cap_net_raw');
     assert.equal(h.components.icmp.status, 'ok');
     assert.equal(h.status, 'ok');
-    const r = await d.json('/collect', { method: 'POST' });
+    const r = await collect(d);
     for (const x of r.results) assert.equal(x.success, true, `${x.probe}: ${x.reason} ${x.detail}`);
   } finally {
     await d.cleanup();
@@ -49,16 +59,16 @@ test('not root, tools with CAP_NET_RAW (as Debian installs them): mode cap_net_r
 });
 
 test('not root and no capability: one clear error naming the fix, /health degraded, probes record no_permission, no crash', async () => {
-  const d = await startDaemon({ TARGET_FQDNS: '127.0.0.1', TRACE_PACKET_INTERVAL: '1', PROBE_TIMEOUT: '8', ...noCapEnv() }, { wrap: NOBODY, dataDir });
+  const d = await startDaemon({ TARGET_FQDNS: '127.0.0.1', TRACE_PACKET_INTERVAL: '1', PROBE_TIMEOUT: '8', COLLECT_TOKEN: TOKEN, ...noCapEnv() }, { wrap: NOBODY, dataDir });
   try {
-    const h = await d.json('/health');
+    const h = await checkedHealth(d);
     assert.equal(h.status, 'degraded');
     assert.equal(h.components.icmp.mode, 'none');
     assert.match(h.components.icmp.problem, /setcap cap_net_raw\+ep/);
     assert.match(h.components.icmp.problem, /ping_group_range/);
-    const errors = d.logs.filter((l) => (l.level as number) >= 50);
+    const errors = d.logs.filter((l) => l.level === 'error' || l.level === 'fatal');
     assert.equal(errors.length, 1, 'one error line at start, not one per probe');
-    const r = await d.json('/collect', { method: 'POST' });
+    const r = await collect(d);
     for (const x of r.results) assert.equal(x.reason, 'no_permission', `${x.probe}: ${x.detail}`);
     assert.equal((await d.get('/health/live')).status, 200);
   } finally {

@@ -18,7 +18,17 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(opts: { colorScheme?: 'light' | 'dark'; width?: number; height?: number } = {}): Promise<Browser> {
+export interface LaunchOptions {
+  colorScheme?: 'light' | 'dark';
+  width?: number;
+  height?: number;
+  /** Accept a self-signed certificate (a daemon with WEB_CONFIG_FILE TLS in a test). */
+  ignoreHTTPSErrors?: boolean;
+  /** Answer basic-auth challenges with these (WEB_CONFIG_FILE basic_auth_users). */
+  httpCredentials?: { username: string; password: string };
+}
+
+export async function launchBrowser(opts: LaunchOptions = {}): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'nt-chromium-'));
   let context: BrowserContext;
   try {
@@ -29,6 +39,8 @@ export async function launchBrowser(opts: { colorScheme?: 'light' | 'dark'; widt
       viewport: { width: opts.width ?? 1400, height: opts.height ?? 1000 },
       colorScheme: opts.colorScheme ?? 'light',
       timeout: 60_000,
+      ignoreHTTPSErrors: opts.ignoreHTTPSErrors,
+      httpCredentials: opts.httpCredentials,
     });
   } catch (err) {
     rmSync(profile, { recursive: true, force: true });

@@ -179,7 +179,7 @@ export class OverviewPage {
         if (t.spark) sparks.push([canvas, t.spark]);
         return h(
           'tr',
-          { 'data-target': t.name, 'data-status': t.status },
+          { 'data-target': t.name, 'data-status': t.status, 'data-owner': t.owner ?? '' },
           h('th', { scope: 'row', class: 'name' }, h('a', { href: pagePath(t.name) }, t.name), t.host !== t.name ? h('div', { class: 'muted small' }, t.host) : null),
           h('td', { class: 'status-cell' }, statusCell(t, members)),
           h('td', { class: 'probes' }, t.probes.join(' ')),
@@ -227,7 +227,10 @@ function statusCell(t: TargetRow, members: Map<string, { id: string; reason?: st
   const out: (Node | string)[] = [h('span', { class: `badge ${t.status}` }, t.status)];
   if (t.status === 'unavailable') {
     const m = t.owner ? members.get(t.owner) : undefined;
-    out.push(h('div', { class: 'why' }, `owner ${t.owner ?? '?'} ${m?.reason ? `: ${m.reason}` : 'not answering'}`));
+    out.push(h('div', { class: 'why' }, `owner ${t.owner ?? '?'}${m?.reason ? `: ${m.reason}` : ' not answering'}`));
+  } else if (t.owner && members.size > 1) {
+    // In a cluster, which replica probes it (where to look when it fails).
+    out.push(h('div', { class: 'why muted owner' }, `probed by ${t.owner}`));
   }
   for (const f of t.failing) {
     out.push(h('div', { class: 'why', title: f.since ? `failing since ${dateTime(f.since)}` : '' }, h('strong', {}, `${f.probe}: ${f.reason}`), f.detail ? ` — ${f.detail}` : ''));
