@@ -270,6 +270,8 @@ ${table(
 )}
 `);
   }
+  const findings = join(REPO, 'bench/profile-findings.md');
+  if (r.scale && existsSync(findings)) parts.push(readFileSync(findings, 'utf8'));
   if (r.timing) {
     parts.push(`## HTTP timing truth
 
@@ -290,8 +292,6 @@ major GC of the start-up's garbage, all inside the measured phases. The client n
 in-process loopback server at start, and the daemon runs one full GC before its components start.
 `);
   }
-  const findings = join(REPO, 'bench/profile-findings.md');
-  if (r.scale && existsSync(findings)) parts.push(readFileSync(findings, 'utf8'));
   if (r.cluster) {
     parts.push(`## Cluster
 
