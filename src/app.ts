@@ -15,6 +15,7 @@ import { ProbeTools } from './probes/tools/probe-tools.js';
 import { RouteMemory } from './probes/trace/route-memory.js';
 import type { Sample } from './samples/sample.js';
 import { AdhocRunner } from './scheduler/adhoc-runner.js';
+import { capacityNeed } from './scheduler/capacity.js';
 import { Collector } from './scheduler/collector.js';
 import { Scheduler, type RoundSummary } from './scheduler/scheduler.js';
 import type { DaemonApi } from './server/daemon-api.js';
@@ -27,6 +28,7 @@ import type { EmbeddedStore } from './store/embedded-store.js';
 import type { FanoutSink } from './sinks/fanout-sink.js';
 import { createDataApi } from './status/data-api.js';
 import { TargetStatusBoard } from './status/target-status.js';
+import { collectGarbageNow } from './util/heap.js';
 import { Semaphore } from './util/semaphore.js';
 import { VERSION } from './version.js';
 
@@ -73,6 +75,8 @@ export class App {
   readonly server?: ApiServer;
   private readonly startedAt = Date.now();
   private stopping?: Promise<void>;
+  /** Runs the scheduler: the capacity check is about its rounds. */
+  private readonly schedules: boolean;
 
   constructor(
     cfg: AppConfig,
@@ -83,6 +87,7 @@ export class App {
     const m = this.metrics;
     const oneShot = opts.oneShot === true;
     const schedule = opts.schedule ?? !oneShot;
+    this.schedules = schedule;
     const serve = opts.server ?? !oneShot;
     m.info.set({ version: VERSION, node: process.version }, 1);
     m.collectionInterval.set(env.COLLECTION_INTERVAL);
@@ -193,6 +198,7 @@ export class App {
   private applyConfig(next: AppConfig): { added: string[]; removed: string[]; changed: string[] } {
     const before = this.cfg.targets;
     const diff = this.scheduler.setTargets(next.targets);
+    this.checkCapacity(next.targets);
     this.coordinator.setTargets(next.targets.map((t) => t.name));
     this.status.setTargets(next.targets);
     // Breakers of origins no target uses any more go with them.
@@ -200,6 +206,19 @@ export class App {
     const still = origins(next.targets);
     for (const o of origins(before)) if (!still.has(o)) this.http.breakers.forget(o);
     return diff;
+  }
+
+  /** One warning line when the bounds cannot fit the targets into their interval (docs/sizing.md). */
+  private checkCapacity(targets: readonly Target[]): void {
+    if (!this.schedules) return;
+    const env = this.cfg.env;
+    const { warning, bounds } = capacityNeed(targets, {
+      maxConcurrentTargets: env.MAX_CONCURRENT_TARGETS,
+      maxConcurrentOperations: env.MAX_CONCURRENT_OPERATIONS,
+      batchSize: env.BATCH_SIZE,
+      workerPoolSize: env.WORKER_POOL_SIZE,
+    });
+    if (warning) this.log.warn({ need: Object.fromEntries(Object.entries(bounds).map(([k, b]) => [k, Math.ceil(b.need)])) }, warning);
   }
 
   /** The `collector` measurement: this replica's round, stored with the probe data. */
@@ -231,6 +250,8 @@ export class App {
   }
 
   async start(): Promise<void> {
+    this.checkCapacity(this.cfg.targets);
+    collectGarbageNow();
     await this.lifecycle.start();
     this.metrics.configLastReloadSuccess.set(Date.now() / 1000);
     if (this.store && this.lifecycle.components.includes(this.scheduler)) void this.seedStatus();

@@ -3,6 +3,7 @@ import { App } from '../app.js';
 import type { AppConfig } from '../config/load-config.js';
 import { Deadline } from '../lifecycle/component.js';
 import { createLogger, type Logger } from '../logging/logger.js';
+import { favourMemoryOverSpeed } from '../util/heap.js';
 import { VERSION } from '../version.js';
 import { configOrExitCode, reportOperatorError } from './errors.js';
 
@@ -20,6 +21,7 @@ const STOP_WATCHDOG_GRACE_MS = 3000;
  * reloads the targets.
  */
 export async function runCommand(): Promise<number> {
+  favourMemoryOverSpeed();
   const cfg = configOrExitCode();
   if (typeof cfg === 'number') return cfg;
   const log = createLogger(cfg.env.LOG_LEVEL, { format: cfg.env.LOG_FORMAT });

@@ -1,4 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
@@ -184,6 +186,7 @@ export class HttpClient {
     // One shared sweep evicts idle breakers even when no new call arrives.
     this.sweep = setInterval(() => this.breakers.evict(), Math.min(30_000, Math.max(1000, this.opts.breaker.idleEvictMs / 4)));
     this.sweep.unref();
+    await warmUp();
   }
 
   health(): ComponentHealth {
@@ -317,6 +320,40 @@ export class HttpClient {
     });
   }
 
+}
+
+/**
+ * One exchange with an in-process loopback server before any probe, through
+ * a throwaway Agent and our own handler (no metric, no budget slot, no
+ * breaker). Why: the first request of a process paid for undici's lazy
+ * work — compiling its client code on first use, instantiating the llhttp
+ * WebAssembly parser after the first write, and the collection that
+ * followed — inside the measured phases: `collect --once` read connect 10-18
+ * ms on loopback and total 519-573 ms where curl read 500-515 ms against a
+ * server answering after 200 + 300 ms. Warm, the same probe reads what curl
+ * does. Bounded (1 s) and never fatal: a failure only leaves the first probe
+ * cold.
+ */
+async function warmUp(): Promise<void> {
+  const server = createServer((_req, res) => res.end('ok'));
+  const agent = new Agent({ connections: 1 });
+  try {
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    for (let i = 0; i < 2; i++) {
+      const done = new Promise<HttpOutcome>((resolve) => {
+        const handler = new RequestHandler(16, resolve, AbortSignal.timeout(1000));
+        agent.dispatch({ origin, path: '/', method: 'GET', headers: { connection: i ? 'close' : 'keep-alive' } }, handler as unknown as Dispatcher.DispatchHandler);
+      });
+      await done;
+    }
+  } catch {
+    // only the first probe stays cold
+  } finally {
+    await agent.destroy().catch(() => {});
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }
 
 function isTimeoutReason(r: unknown): boolean {

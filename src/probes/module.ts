@@ -39,6 +39,12 @@ export interface ProbeModule<Spec = unknown, E extends z.ZodRawShape = z.ZodRawS
   readonly measurements: Readonly<Record<string, MeasurementSchema>>;
   /** Settings for one target. Throws SpecError with a message naming what to set. */
   spec(block: unknown, ctx: SpecContext<ModuleEnv<E>>): Spec;
+  /**
+   * The least time one run takes when every reply comes at once (icmp: the
+   * echo spacing; trace: mtr's cycles and grace); 0 or absent when the
+   * network sets it. Sizes the bounds (scheduler/capacity.ts).
+   */
+  minDurationS?(spec: Spec): number;
   /** Run only every this many seconds (a whole multiple of the target interval); undefined = every slot. */
   everyS?(spec: Spec): number | undefined;
   /** The human summary of check-config (`5 echoes 0.2 s apart`). */

@@ -7,7 +7,7 @@ import type { ProbeOutcome, ProbeResult, Reason } from '../probes/types.js';
 import type { AnySample, Sample } from '../samples/sample.js';
 import type { Sink } from '../sinks/sink.js';
 import { round3 } from '../util/numbers.js';
-import { deadlineSignal } from '../util/abort.js';
+import { deadlineSignal, isDeadline, onAbort } from '../util/abort.js';
 import type { Semaphore } from '../util/semaphore.js';
 import { CommitQueue } from './commit-queue.js';
 
@@ -163,15 +163,30 @@ export class Collector {
         if (shared) o.share!.release();
       }),
     );
+    // The grace timer starts only once the probe's signal fires (its deadline or
+    // shutdown): one timer per probe (the deadline's) instead of two.
     let hardStop: NodeJS.Timeout | undefined;
+    let unlink = () => {};
     const overran = new Promise<ProbeOutcome>((resolve) => {
-      hardStop = setTimeout(() => {
-        this.log.warn({ target: target.name, probe: kind, timeoutMs }, 'probe ignored its deadline');
-        resolve({ success: false, reason: 'timeout', detail: `no result ${HARD_STOP_GRACE_MS} ms after the ${timeoutMs} ms deadline`, samples: [], summary: {} });
-      }, timeoutMs + HARD_STOP_GRACE_MS);
-      hardStop.unref();
+      const startGrace = () => {
+        hardStop = setTimeout(() => {
+          const late = isDeadline(signal.reason);
+          this.log.warn({ target: target.name, probe: kind, timeoutMs }, late ? 'probe ignored its deadline' : 'probe ignored its abort');
+          resolve({
+            success: false,
+            reason: late ? 'timeout' : 'aborted',
+            detail: late ? `no result ${HARD_STOP_GRACE_MS} ms after the ${timeoutMs} ms deadline` : `no result ${HARD_STOP_GRACE_MS} ms after shutdown began`,
+            samples: [],
+            summary: {},
+          });
+        }, HARD_STOP_GRACE_MS);
+        hardStop.unref();
+      };
+      if (signal.aborted) startGrace();
+      else unlink = onAbort(signal, startGrace);
     });
     const out = await Promise.race([running, overran]);
+    unlink();
     clearTimeout(hardStop);
     return done(out);
   }

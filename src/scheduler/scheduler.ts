@@ -4,6 +4,7 @@ import type { Coordinator } from '../cluster/coordinator.js';
 import type { Target } from '../config/targets.js';
 import { BaseComponent, type ComponentHealth, type Deadline } from '../lifecycle/component.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
+import { fanoutController } from '../util/abort.js';
 import { Semaphore } from '../util/semaphore.js';
 import type { Collector } from './collector.js';
 import { MinHeap } from './min-heap.js';
@@ -90,7 +91,8 @@ export class Scheduler extends BaseComponent {
   private readonly offsets = new Map<string, number>();
   private readonly now: () => number;
   private timer?: NodeJS.Timeout;
-  private readonly shutdown = new AbortController();
+  /** Every queued run and running probe follows it: a fan-out, O(1) per follower (util/abort.ts). */
+  private readonly shutdown = fanoutController();
   private halted = false;
   private lastFireAt?: number;
   lastRoundAt?: number;
@@ -106,8 +108,8 @@ export class Scheduler extends BaseComponent {
   ) {
     super();
     this.now = opts.now ?? Date.now;
-    // Every waiting run and running probe listens on the shutdown signal:
-    // thousands of listeners are expected, not a leak.
+    // Queued runs and probes follow it through onAbort (a Set, not listeners);
+    // anything that takes it as a plain signal may still listen: not a leak.
     setMaxListeners(0, this.shutdown.signal);
     this.targetSlots = new Semaphore(opts.maxConcurrentTargets);
     for (const t of targets) this.current.set(t.name, t);

@@ -30,8 +30,30 @@ class WalCheckpointer {
     const open = this.dbs.get(db.name);
     if (open) return void open.add(db);
     this.dbs.set(db.name, new Set([db]));
-    this.ensureWorker().postMessage({ type: 'add', path: db.name });
+    this.startSoon(db.name);
   }
+
+  /**
+   * The worker starts one checkpoint period after the first file is added
+   * (the first checkpoint was never due earlier), and then takes every file
+   * added so far. Why: starting a worker thread (an isolate, its modules,
+   * better-sqlite3) costs tens of ms of CPU; at start-up on 2 cores it ran
+   * beside the first probes of `collect --once` and of the daemon, and
+   * showed in their timings. A process that ends within the period (a
+   * one-shot run) never starts it: closing the last connection checkpoints.
+   */
+  private startSoon(path: string): void {
+    if (this.worker) return void this.worker.postMessage({ type: 'add', path });
+    if (this.starting) return;
+    this.starting = setTimeout(() => {
+      this.starting = undefined;
+      if (this.dbs.size === 0) return;
+      const worker = this.ensureWorker();
+      for (const path of this.dbs.keys()) worker.postMessage({ type: 'add', path });
+    }, CHECKPOINT_EVERY_MS);
+    this.starting.unref();
+  }
+  private starting?: NodeJS.Timeout;
 
   remove(db: Db): void {
     const open = this.dbs.get(db.name);
@@ -39,6 +61,8 @@ class WalCheckpointer {
     this.dbs.delete(db.name);
     this.worker?.postMessage({ type: 'remove', path: db.name });
     if (this.dbs.size === 0) {
+      clearTimeout(this.starting);
+      this.starting = undefined;
       void this.worker?.terminate();
       this.worker = undefined;
     }

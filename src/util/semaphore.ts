@@ -1,10 +1,12 @@
+import { onAbort } from './abort.js';
+
 /**
  * A counting semaphore with a FIFO queue. Waiters can give up through an
  * AbortSignal; the queue length is observable for the queue-depth gauge.
  */
 export class Semaphore {
   private inUse = 0;
-  private readonly waiters: { resolve: () => void; reject: (e: unknown) => void; signal?: AbortSignal; onAbort?: () => void }[] = [];
+  private readonly waiters: { resolve: () => void; reject: (e: unknown) => void; unlink?: () => void }[] = [];
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`semaphore capacity must be >= 1, got ${capacity}`);
@@ -32,13 +34,11 @@ export class Semaphore {
     return new Promise<void>((resolve, reject) => {
       const w: (typeof this.waiters)[number] = { resolve, reject };
       if (signal) {
-        w.signal = signal;
-        w.onAbort = () => {
+        w.unlink = onAbort(signal, () => {
           const i = this.waiters.indexOf(w);
           if (i >= 0) this.waiters.splice(i, 1);
           reject(signal.reason);
-        };
-        signal.addEventListener('abort', w.onAbort, { once: true });
+        });
       }
       this.waiters.push(w);
     });
@@ -47,7 +47,7 @@ export class Semaphore {
   release(): void {
     const next = this.waiters.shift();
     if (next) {
-      if (next.signal && next.onAbort) next.signal.removeEventListener('abort', next.onAbort);
+      next.unlink?.();
       next.resolve(); // the permit passes straight to the waiter
       return;
     }

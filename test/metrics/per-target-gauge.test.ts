@@ -24,3 +24,30 @@ test('per-target gauges: set, overwrite, remove, escaped labels, promtool-clean 
   assert.deepEqual(problems, [], out);
   assert.match(out, /rc=[03]/);
 });
+
+test('a forgotten target leaves every per-target gauge; its slot is reused by the next target without its old values', async () => {
+  const m = new TelemetryMetrics(false);
+  m.rttAvg.set('a', 1);
+  m.probeSuccess.set('a', 1, 'icmp');
+  m.httpPhase.set('a', 0.2, 'ttfb');
+  m.rttAvg.set('b', 2);
+  m.forgetTarget('a');
+  m.probeSuccess.set('c', 0, 'http'); // takes a's slot
+  const text = await m.render();
+  assert.doesNotMatch(text, /target="a"/);
+  assert.match(text, /^telemetry_rtt_avg_ms\{target="b"\} 2$/m);
+  assert.match(text, /^telemetry_probe_success\{target="c",probe="http"\} 0$/m);
+  assert.doesNotMatch(text, /target="c",probe="icmp"/, 'no value inherited from the slot');
+  assert.doesNotMatch(text, /telemetry_http_phase_seconds\{target="c"/);
+  assert.doesNotMatch(text, /telemetry_rtt_avg_ms\{target="c"/);
+});
+
+test('many targets and label values: every series set is rendered once with its own value', async () => {
+  const m = new TelemetryMetrics(false);
+  for (let i = 0; i < 5000; i++) for (const [j, phase] of ['dns', 'connect', 'ttfb'].entries()) m.httpPhase.set(`t${i}`, i + j / 10, phase);
+  m.httpPhase.remove('t7', 'connect');
+  const lines = (await m.render()).split('\n').filter((l) => l.startsWith('telemetry_http_phase_seconds{'));
+  assert.equal(lines.length, 5000 * 3 - 1);
+  assert.ok(lines.includes('telemetry_http_phase_seconds{target="t4321",phase="ttfb"} 4321.2'));
+  assert.ok(!lines.some((l) => l.startsWith('telemetry_http_phase_seconds{target="t7",phase="connect"}')));
+});

@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
-import { Point } from '@influxdata/influxdb-client';
 import type { HttpClient } from '../../http-client/http-client.js';
+import { encodeLine } from '../../samples/line-protocol.js';
 import type { StoredPoint } from '../stored-point.js';
 import { httpVerdict, postBody, type SendResult, type Transport } from './transport.js';
 
@@ -51,22 +51,9 @@ export function influxEndpoint(base: string, t: InfluxSettings): InfluxEndpoint 
   return { name, writeUrl: write.toString(), headers };
 }
 
-/**
- * One line of line protocol, through the official client's Point (its
- * escaping is the reference). Floats, integers (suffix i), strings and
- * booleans keep the types the point was stored with.
- */
+/** One line of line protocol ('' for a point without fields): see samples/line-protocol.ts. */
 export function toLine(p: StoredPoint): string {
-  const point = new Point(p.m);
-  for (const [k, v] of Object.entries(p.t)) point.tag(k, v);
-  for (const [k, v] of Object.entries(p.f)) {
-    if (typeof v === 'boolean') point.booleanField(k, v);
-    else if (typeof v === 'string') point.stringField(k, v);
-    else point.floatField(k, v);
-  }
-  if (p.i) for (const [k, v] of Object.entries(p.i)) point.intField(k, v);
-  point.timestamp(`${p.ts}000000`);
-  return point.toLineProtocol() ?? '';
+  return encodeLine(p);
 }
 
 /**

@@ -55,6 +55,8 @@ export const icmpModule = {
         'lower ICMP_COUNT or ICMP_PACKET_INTERVAL (or icmp.count / icmp.packet_interval), or raise PROBE_TIMEOUT',
     );
   },
+  // fping sends the last request (count - 1) spacings after the first.
+  minDurationS: (s: IcmpSpec) => (s.count - 1) * s.packetIntervalS,
   summary: (s: IcmpSpec) => `${s.count} echo requests ${s.packetIntervalS} s apart`,
   create: (deps) =>
     createIcmpProbe(

@@ -114,6 +114,8 @@ export const traceModule = {
     );
   },
   everyS: (s: TraceSpec) => s.intervalS,
+  // mtr runs its cycles, then waits the grace for late replies.
+  minDurationS: (s: TraceSpec) => s.cycles * s.packetIntervalS + s.graceS,
   summary: (s: TraceSpec) =>
     `${s.protocol}${s.port ? `:${s.port}` : ''}, ${s.cycles} cycles ${s.packetIntervalS} s apart, up to ${s.maxHops} hops, every ${s.intervalS} s`,
   create: (deps) =>

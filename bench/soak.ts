@@ -1,0 +1,257 @@
+/**
+ * npm run soak [-- --minutes=60] [-- --targets=2000] [-- --no-build]   (not part of CI, nor of npm run bench)
+ *
+ * One daemon as shipped (node dist/cli.js) for --minutes, with --targets
+ * loopback targets (icmp + http, 10 s interval), writing to VictoriaMetrics
+ * as its InfluxDB (v2 write API), and:
+ *   - a reload every 5 minutes: TARGETS_FILE rewritten with 10 % of the
+ *     targets removed and as many new ones added (the file watch reloads it);
+ *   - a database outage every 15 minutes: VictoriaMetrics stopped (SIGTERM,
+ *     it flushes) for a minute, then started again on the same data.
+ * Shorter runs scale both periods down (a 5-minute run: a reload every 25 s,
+ * an outage every 75 s of 15 s), so the same events happen in a tryout.
+ *
+ * Figures: RSS every 5 s and its slope after the warm-up (the first fifth),
+ * open files, event-loop lag p99 per 5 s window, and points lost — every
+ * `ping` point the daemon's rounds say they collected (the `round complete`
+ * log lines) that is not in VictoriaMetrics at the end, counted per (target,
+ * slot). Written to bench/results/soak.json; docs/benchmarks.md gets its own
+ * section (bench/run.ts --render).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, Proc, REPO, until } from '../scripts/lib/services.js';
+import { benchDaemon } from './lib/daemon.js';
+import { mb, r3, rss, sleep } from './lib/proc.js';
+import { startTargetServer } from './lib/target-server.js';
+
+export interface SoakResult {
+  date: string;
+  minutes: number;
+  targets: number;
+  intervalS: number;
+  reloads: number;
+  outages: number;
+  outageSeconds: number;
+  /** MB per hour, least squares over the samples after the warm-up. */
+  rssSlopeMbPerHour: number;
+  rssMbStart: number;
+  rssMbEnd: number;
+  rssMbMax: number;
+  openFilesMin: number;
+  openFilesMax: number;
+  openFilesEnd: number;
+  /** Worst and median of the 5 s windows' p99. */
+  lagP99WorstMs: number;
+  lagP99MedianMs: number;
+  pointsExpected: number;
+  pointsStored: number;
+  pointsLost: number;
+  failedProbes: number;
+  /** From the round log lines' examples (up to 5 a round): probe and reason -> how often. */
+  failureReasons?: Record<string, number>;
+  overruns: number;
+  command: string;
+}
+
+export function renderSoak(s: SoakResult): string {
+  return `## Soak
+
+\`${s.command}\` on ${s.date.slice(0, 10)}: ${s.minutes} minutes, ${s.targets.toLocaleString('en')} loopback targets (icmp + http, ${s.intervalS} s interval),
+${s.reloads} reloads (10 % of the targets removed and as many added, TARGETS_FILE rewritten) and ${s.outages} outages of
+VictoriaMetrics (the InfluxDB endpoint) of ${s.outageSeconds} s each. Points lost are counted from the database: every
+\`ping\` point the rounds collected, per (target, slot), that VictoriaMetrics does not have at the end.
+
+| figure | value |
+|---|---|
+| RSS slope after warm-up (first fifth) | ${s.rssSlopeMbPerHour} MB / hour |
+| RSS start / end / highest | ${s.rssMbStart} / ${s.rssMbEnd} / ${s.rssMbMax} MB |
+| open files min / max / end | ${s.openFilesMin} / ${s.openFilesMax} / ${s.openFilesEnd} |
+| event-loop lag p99, worst / median 5 s window | ${s.lagP99WorstMs} / ${s.lagP99MedianMs} ms |
+| points lost | **${s.pointsLost}** of ${s.pointsExpected} (${s.pointsStored} stored) |
+| failed probes / overruns | ${s.failedProbes} / ${s.overruns} |
+${s.failureReasons && Object.keys(s.failureReasons).length ? `\nFailed probes by kind and reason (from the rounds' log examples, up to 5 a round): ${Object.entries(s.failureReasons).map(([k, v]) => `${k} ${v}`).join(', ')}.\n` : ''}`;
+}
+
+/** Least-squares slope of y over x. */
+function slope(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  if (n < 2) return 0;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i]! - mx) * (ys[i]! - my);
+    den += (xs[i]! - mx) ** 2;
+  }
+  return den ? num / den : 0;
+}
+
+function writeTargets(file: string, names: number[], httpUrl: string, intervalS: number): void {
+  const lines = [`defaults: { interval: ${intervalS}, timeout: ${Math.min(5, intervalS * 0.8)} }`, 'targets:'];
+  for (const i of names) lines.push(`  - { name: s${i}, host: "127.7.${Math.floor(i / 250) % 250}.${(i % 250) + 1}", probes: [icmp, http], http: { url: "${httpUrl}/s/${i}" } }`);
+  writeFileSync(file, `${lines.join('\n')}\n`);
+}
+
+function victoria(port: number, dir: string): Proc {
+  return new Proc('victoria-metrics', [`-httpListenAddr=127.0.0.1:${port}`, `-storageDataPath=${dir}`, '-search.latencyOffset=0s', '-loggerLevel=WARN', '-retentionPeriod=1d']).start();
+}
+
+export async function soak(o: { minutes: number; targets: number }): Promise<SoakResult> {
+  const intervalS = 10;
+  const scale = Math.min(1, o.minutes / 60);
+  const reloadEveryMs = Math.max(20_000, 300_000 * scale);
+  const outageEveryMs = Math.max(60_000, 900_000 * scale);
+  const outageMs = Math.max(15_000, 60_000 * scale);
+  const dir = mkdtempSync(join(tmpdir(), 'nt-soak-'));
+  const vmDir = join(dir, 'vm');
+  mkdirSync(vmDir);
+  const vmPort = await freePort();
+  let vm = victoria(vmPort, vmDir);
+  const vmUrl = `http://127.0.0.1:${vmPort}`;
+  const server = await startTargetServer(5);
+  const log = (m: string) => console.error(`[soak ${new Date().toISOString().slice(11, 19)}] ${m}`);
+  try {
+    await until(async () => (await fetch(`${vmUrl}/health`)).ok, 'victoria-metrics');
+    const file = join(dir, 'targets.yaml');
+    let next = o.targets;
+    let names = Array.from({ length: o.targets }, (_, i) => i);
+    writeTargets(file, names, server.url, intervalS);
+    const d = await benchDaemon({
+      TARGETS_FILE: file,
+      INFLUXDB_URL: vmUrl,
+      INFLUX_API: 'v2',
+      INFLUXDB_TOKEN: 'soak',
+      INFLUXDB_ORG: 'soak',
+      INFLUXDB_BUCKET: 'soak',
+      BATCH_SIZE: '100',
+      MAX_CONCURRENT_TARGETS: '1000',
+      MAX_CONCURRENT_OPERATIONS: '1000',
+      LOG_LEVEL: 'info',
+    });
+    const pid = d.proc.pid!;
+    const samples: { t: number; rss: number; fds: number; lag: number }[] = [];
+    const t0 = Date.now();
+    const end = t0 + o.minutes * 60_000;
+    let reloads = 0;
+    let outages = 0;
+    let nextReload = t0 + reloadEveryMs;
+    let nextOutage = t0 + outageEveryMs;
+    let outageEnds = 0;
+    try {
+      while (Date.now() < end) {
+        await sleep(5000 - ((Date.now() - t0) % 5000));
+        const text = await (await d.get('/metrics')).text();
+        const lag = Number(/^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)?.[1] ?? 0) * 1000;
+        samples.push({ t: Date.now() - t0, rss: rss(pid), fds: readdirSync(`/proc/${pid}/fd`).length, lag });
+        const now = Date.now();
+        if (now >= nextReload) {
+          const cut = Math.round(names.length * 0.1);
+          names = [...names.slice(cut), ...Array.from({ length: cut }, () => next++)];
+          writeTargets(file, names, server.url, intervalS);
+          reloads++;
+          nextReload += reloadEveryMs;
+          log(`reload ${reloads}: -${cut} +${cut} targets`);
+        }
+        if (outageEnds && now >= outageEnds) {
+          vm = victoria(vmPort, vmDir);
+          await until(async () => (await fetch(`${vmUrl}/health`)).ok, 'victoria-metrics back');
+          outageEnds = 0;
+          log('database back');
+        } else if (!outageEnds && now >= nextOutage && now + outageMs < end) {
+          await vm.stop('SIGTERM');
+          outages++;
+          outageEnds = now + outageMs;
+          nextOutage += outageEveryMs;
+          log(`database outage ${outages} for ${outageMs / 1000} s`);
+        }
+      }
+      if (outageEnds) {
+        vm = victoria(vmPort, vmDir);
+        await until(async () => (await fetch(`${vmUrl}/health`)).ok, 'victoria-metrics back');
+      }
+      // Count the slots that are over: every round before the cut has logged, and its points
+      // must reach the database (the outbox drains a backlog in seconds once it answers).
+      const slotMs = intervalS * 1000;
+      const cut = Math.floor(Date.now() / slotMs) * slotMs - slotMs;
+      const done = () => d.logs.filter((l) => l.msg === 'round complete' && Date.parse(l.slot as string) < cut);
+      await until(async () => d.logs.some((l) => l.msg === 'round complete' && Date.parse(l.slot as string) >= cut), 'a round after the cut', 60_000, 1000);
+      const rounds = done();
+      const expected = rounds.reduce((a, r) => a + (r.targets as number), 0);
+      const failedProbes = rounds.reduce((a, r) => a + (r.probes_failed as number), 0);
+      const overruns = rounds.reduce((a, r) => a + (r.skipped_overrun as number), 0);
+      const failureReasons: Record<string, number> = {};
+      for (const r of rounds) {
+        for (const f of String(r.failing ?? '').split('; ')) {
+          const m = /^\S+ (\w+): (\w+)/.exec(f);
+          if (m) failureReasons[`${m[1]} ${m[2]}`] = (failureReasons[`${m[1]} ${m[2]}`] ?? 0) + 1;
+        }
+      }
+      const first = Math.min(...rounds.map((r) => Date.parse(r.slot as string)));
+      const stored = async () => {
+        await fetch(`${vmUrl}/internal/force_flush`);
+        const body = new URLSearchParams({ 'match[]': 'ping_sent', start: String(first / 1000), end: String((cut - 1) / 1000) });
+        const text = await (await fetch(`${vmUrl}/api/v1/export`, { method: 'POST', body })).text();
+        const seen = new Set<string>();
+        for (const line of text.split('\n')) {
+          if (!line) continue;
+          const j = JSON.parse(line) as { metric: { target: string }; timestamps: number[] };
+          for (const ts of j.timestamps) if (ts >= first && ts < cut) seen.add(`${j.metric.target}|${ts}`);
+        }
+        return seen.size;
+      };
+      let found = 0;
+      const drainUntil = Date.now() + 180_000;
+      while (Date.now() < drainUntil && (found = await stored()) < expected) await sleep(3000);
+      log(`points: expected ${expected}, in the database ${found}`);
+      const warm = samples.filter((x) => x.t >= (o.minutes * 60_000) / 5);
+      const lags = samples.map((x) => x.lag).sort((a, b) => a - b);
+      const fds = samples.map((x) => x.fds);
+      return {
+        date: new Date().toISOString(),
+        minutes: o.minutes,
+        targets: o.targets,
+        intervalS,
+        reloads,
+        outages,
+        outageSeconds: outageMs / 1000,
+        rssSlopeMbPerHour: r3(slope(warm.map((x) => x.t / 3_600_000), warm.map((x) => x.rss / 1048576))),
+        rssMbStart: mb(warm[0]?.rss ?? 0),
+        rssMbEnd: mb(samples.at(-1)?.rss ?? 0),
+        rssMbMax: mb(Math.max(...samples.map((x) => x.rss))),
+        openFilesMin: Math.min(...fds),
+        openFilesMax: Math.max(...fds),
+        openFilesEnd: fds.at(-1) ?? 0,
+        lagP99WorstMs: r3(lags.at(-1) ?? 0),
+        lagP99MedianMs: r3(lags[Math.floor(lags.length / 2)] ?? 0),
+        pointsExpected: expected,
+        pointsStored: found,
+        pointsLost: Math.max(0, expected - found),
+        failedProbes,
+        failureReasons,
+        overruns,
+        command: `npm run soak -- --minutes=${o.minutes} --targets=${o.targets}`,
+      };
+    } finally {
+      await d.cleanup();
+    }
+  } finally {
+    await vm.stop('SIGKILL');
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const arg = (name: string, def: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? def);
+  if (!process.argv.includes('--no-build')) execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' });
+  const result = await soak({ minutes: arg('minutes', 60), targets: arg('targets', 2000) });
+  mkdirSync(join(REPO, 'bench/results'), { recursive: true });
+  writeFileSync(join(REPO, 'bench/results/soak.json'), `${JSON.stringify(result, null, 2)}\n`);
+  console.log(renderSoak(result));
+  // docs/benchmarks.md keeps the last full run's figures and gets this soak's section.
+  if (existsSync(join(REPO, 'bench/results/latest.json'))) execFileSync(process.execPath, ['--import', 'tsx', join(REPO, 'bench/run.ts'), '--render'], { cwd: REPO, stdio: 'inherit' });
+}
