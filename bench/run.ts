@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [-- --only=http,icmp,trace,timing,sink,scale,cluster,ui [-- --merge]]
+ * npm run bench [-- --quick] [-- --only=http,icmp,trace,timing,sink,scale,cluster,store,ui [-- --merge]]
  *
  * Side by side on this machine, in one run: our daemon (built, `node
  * dist/cli.js`, as shipped) against blackbox_exporter, smokeping_prober and
@@ -20,6 +20,7 @@ import { benchHttp, type HttpRow } from './http.js';
 import { benchIcmp, type IcmpRow } from './icmp.js';
 import { benchScale, type ScaleRow } from './scale.js';
 import { benchSink, type SinkRow } from './sink.js';
+import { benchStore } from './store.js';
 import { renderSoak, type SoakResult } from './soak.js';
 import { benchTiming, type TimingRow } from './timing.js';
 import { benchTrace, type TraceRow } from './trace.js';
@@ -82,6 +83,8 @@ interface BenchResults {
   scale?: ScaleRow[];
   cluster?: ClusterRow;
   ui?: UiRow;
+  /** The embedded store's section, as bench/store.ts writes it (markdown). */
+  store?: string;
 }
 
 
@@ -153,6 +156,10 @@ async function main(): Promise<void> {
     if (want('cluster')) {
       log('cluster: Redis commands per target per interval, failover gap');
       results.cluster = await part('cluster', () => benchCluster({ replicas: 3, targets: sizes.clusterTargets, seconds: sizes.clusterSeconds }));
+    }
+    if (want('store')) {
+      log('store: inserts, lag and queries at empty / 1 M / 10 M rows, series by range, retention, size on disk');
+      results.store = await part('store', () => benchStore({ quick }));
     }
     if (want('ui')) {
       log(`ui: overview first paint at ${sizes.uiTargets} targets, page weight (headless Chromium)`);
@@ -310,6 +317,11 @@ ${r.cluster.memberTtlS} s member TTL, measured from Redis's own \`INFO commandst
   (that adds the time from the last probe to the kill, under one interval).
 `);
   }
+  if (r.store) parts.push(`## Embedded store
+
+Command: \`npm run bench -- --only=store\` (or \`node --import tsx bench/store.ts\`).
+
+${r.store.replace(/^#+ .*\n/, '')}`);
   if (r.ui) parts.push(renderUi(r.ui));
   const soak = readSoak();
   if (soak) parts.push(renderSoak(soak));
