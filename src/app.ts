@@ -326,6 +326,7 @@ export class App {
           selfId: () => this.coordinator.memberId,
         },
         health: () => this.health(),
+        breakers: () => ({ open: this.http.breakers.notClosed(), hosts: this.http.breakers.size }),
       }),
     };
   }

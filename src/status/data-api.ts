@@ -41,6 +41,8 @@ export interface DataSources {
   ownership: OwnershipView;
   peers?: PeerReader;
   health(): { status: HealthStatus; body: Record<string, unknown> };
+  /** Circuit breakers not closed, and how many hosts have one. */
+  breakers(): { open: { host: string; state: string }[]; hosts: number };
 }
 
 /** How long a page waits for the other members; a member that misses it is shown as unavailable. */
@@ -308,7 +310,8 @@ export function createDataApi(d: DataSources): DataApi {
         instance: h.body.instance,
         uptime_s: h.body.uptime_s,
         components: comps,
-        breakers: (comps['http-client']?.open_circuits as unknown[]) ?? [],
+        breakers: d.breakers().open,
+        breaker_hosts: d.breakers().hosts,
         outbox: sink && typeof sink.outbox_points === 'number' ? { points: sink.outbox_points, pending: Object.fromEntries(((sink.endpoints as { endpoint: string; pending: number }[]) ?? []).map((e) => [e.endpoint, e.pending])) } : null,
         // Members with whether their API answers (the strip's "N of M members"), as in /api/targets.
         cluster: {

@@ -119,6 +119,8 @@ export interface DaemonStatus {
   uptime_s: number;
   components: Record<string, { status: string; [k: string]: unknown }>;
   breakers: { host: string; state: string }[];
+  /** Hosts with a circuit breaker (every origin probed recently). */
+  breaker_hosts?: number;
   outbox: { points: number; pending: Record<string, number> } | null;
   cluster: { mode: 'standalone' | 'cluster'; members: Member[] };
   last_round: { at: string; duration_s: number } | null;

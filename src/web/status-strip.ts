@@ -39,7 +39,7 @@ export class StatusStrip {
       item(
         'Circuit breakers',
         h('span', { class: open.length ? 'badge failing' : half.length ? 'badge degraded' : 'badge ok' }, open.length ? `${open.length} open` : half.length ? `${half.length} half-open` : 'all closed'),
-        s.breakers.length ? [...open, ...half].map((b) => `${b.host} ${b.state}`).join(', ') || `${s.breakers.length} hosts` : 'no HTTP hosts yet',
+        s.breakers.length ? [...open, ...half].map((b) => `${b.host} ${b.state}`).join(', ') : s.breaker_hosts ? `${s.breaker_hosts} HTTP host${s.breaker_hosts === 1 ? '' : 's'}` : 'no HTTP hosts yet',
       ),
       item('Outbox', s.outbox ? `${s.outbox.points.toLocaleString()} points` : 'none', s.outbox ? (pending.length ? pending.map(([e, n]) => `${e}: ${n.toLocaleString()}`).join(', ') : 'nothing pending') : 'embedded store only'),
       item(

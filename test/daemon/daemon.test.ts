@@ -189,3 +189,10 @@ test('the instance tag of the collector measurement is unique per process (host 
   }, 'a collector point', 15_000, 250);
   assert.match(pts[0]!.tags.instance!, new RegExp(`:${daemon.port}$`));
 });
+
+test('/api/status: the status strip knows the HTTP hosts with a breaker and lists the ones not closed', async () => {
+  const s = await daemon.json<{ breakers: { host: string; state: string }[]; breaker_hosts: number; last_round: { duration_s: number } | null }>('/api/status');
+  assert.ok(s.breaker_hosts >= 2, `the http targets' origins have breakers (${s.breaker_hosts})`);
+  assert.ok(Array.isArray(s.breakers));
+  assert.equal(typeof s.last_round?.duration_s, 'number');
+});
