@@ -46,6 +46,12 @@ export interface SoakResult {
   /** Worst and median of the 5 s windows' p99. */
   lagP99WorstMs: number;
   lagP99MedianMs: number;
+  /**
+   * Start against end (does the daemon slow down as its store fills?): the
+   * median of the 5 s windows' lag p99 and of RSS over the first and the last
+   * 5 minutes (a tenth of shorter runs), the first minute left out (start-up).
+   */
+  startEnd?: { windowMin: number; lagP99StartMs: number; lagP99EndMs: number; rssMbStart: number; rssMbEnd: number };
   pointsExpected: number;
   pointsStored: number;
   pointsLost: number;
@@ -70,7 +76,9 @@ VictoriaMetrics (the InfluxDB endpoint) of ${s.outageSeconds} s each. Points los
 | RSS start / end / highest | ${s.rssMbStart} / ${s.rssMbEnd} / ${s.rssMbMax} MB |
 | open files min / max / end | ${s.openFilesMin} / ${s.openFilesMax} / ${s.openFilesEnd} |
 | event-loop lag p99, worst / median 5 s window | ${s.lagP99WorstMs} / ${s.lagP99MedianMs} ms |
-| points lost | **${s.pointsLost}** of ${s.pointsExpected} (${s.pointsStored} stored) |
+${s.startEnd ? `| first ${s.startEnd.windowMin} min against last ${s.startEnd.windowMin} min: lag p99 (median window) | ${s.startEnd.lagP99StartMs} -> ${s.startEnd.lagP99EndMs} ms |
+| first ${s.startEnd.windowMin} min against last ${s.startEnd.windowMin} min: RSS (median) | ${s.startEnd.rssMbStart} -> ${s.startEnd.rssMbEnd} MB |
+` : ''}| points lost | **${s.pointsLost}** of ${s.pointsExpected} (${s.pointsStored} stored) |
 | failed probes / overruns | ${s.failedProbes} / ${s.overruns} |
 ${s.failureReasons && Object.keys(s.failureReasons).length ? `\nFailed probes by kind and reason (from the rounds' log examples, up to 5 a round): ${Object.entries(s.failureReasons).map(([k, v]) => `${k} ${v}`).join(', ')}.\n` : ''}`;
 }
@@ -210,6 +218,10 @@ export async function soak(o: { minutes: number; targets: number }): Promise<Soa
       const warm = samples.filter((x) => x.t >= (o.minutes * 60_000) / 5);
       const lags = samples.map((x) => x.lag).sort((a, b) => a - b);
       const fds = samples.map((x) => x.fds);
+      const windowMs = Math.min(5, o.minutes / 10) * 60_000;
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+      const firstWin = samples.filter((x) => x.t >= 60_000 && x.t < 60_000 + windowMs);
+      const lastWin = samples.filter((x) => x.t >= (samples.at(-1)?.t ?? 0) - windowMs);
       return {
         date: new Date().toISOString(),
         minutes: o.minutes,
@@ -227,6 +239,13 @@ export async function soak(o: { minutes: number; targets: number }): Promise<Soa
         openFilesEnd: fds.at(-1) ?? 0,
         lagP99WorstMs: r3(lags.at(-1) ?? 0),
         lagP99MedianMs: r3(lags[Math.floor(lags.length / 2)] ?? 0),
+        startEnd: {
+          windowMin: r3(windowMs / 60_000),
+          lagP99StartMs: r3(median(firstWin.map((x) => x.lag))),
+          lagP99EndMs: r3(median(lastWin.map((x) => x.lag))),
+          rssMbStart: mb(median(firstWin.map((x) => x.rss))),
+          rssMbEnd: mb(median(lastWin.map((x) => x.rss))),
+        },
         pointsExpected: expected,
         pointsStored: found,
         pointsLost: Math.max(0, expected - found),

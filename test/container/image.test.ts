@@ -77,7 +77,12 @@ test('image: runs as compose and Kubernetes run it; icmp and http probes work, H
     const st = (await inspect(NAME)).State;
     assert.equal(st.Running, true);
 
-    const health = (await (await fetch(`${url}/health`)).json()) as { components: Record<string, Record<string, unknown>> };
+    // The tools are checked in the background after start (/health says "checking" meanwhile).
+    type Health = { components: Record<string, Record<string, unknown>> };
+    const health = await until(async () => {
+      const h = (await (await fetch(`${url}/health`)).json()) as Health;
+      return h.components.icmp?.checked === false ? undefined : h;
+    }, 'the icmp tools checked', 20_000, 250);
     assert.equal(health.components.icmp?.mode, 'cap_net_raw', `fping and mtr through file capabilities: ${JSON.stringify(health.components.icmp)}`);
 
     // The embedded store (no InfluxDB configured) holds what the probes measured.
