@@ -20,7 +20,7 @@ import { benchHttp, type HttpRow } from './http.js';
 import { benchIcmp, type IcmpRow } from './icmp.js';
 import { benchScale, type ScaleRow } from './scale.js';
 import { benchSink, type SinkRow } from './sink.js';
-import { benchStore } from './store.js';
+import { benchStore, type StoreFigures } from './store.js';
 import { renderSoak, type SoakResult } from './soak.js';
 import { benchTiming, type TimingRow } from './timing.js';
 import { benchTrace, type TraceRow } from './trace.js';
@@ -85,6 +85,8 @@ interface BenchResults {
   ui?: UiRow;
   /** The embedded store's section, as bench/store.ts writes it (markdown). */
   store?: string;
+  /** The store's figures the Targets table judges. */
+  storeFigures?: StoreFigures;
 }
 
 
@@ -159,7 +161,9 @@ async function main(): Promise<void> {
     }
     if (want('store')) {
       log('store: inserts, lag and queries at empty / 1 M / 10 M rows, series by range, retention, size on disk');
-      results.store = await part('store', () => benchStore({ quick }));
+      const store = await part('store', () => benchStore({ quick }));
+      results.store = store?.markdown;
+      results.storeFigures = store?.figures;
     }
     if (want('ui')) {
       log(`ui: overview first paint at ${sizes.uiTargets} targets, page weight (headless Chromium)`);
@@ -378,9 +382,23 @@ function targetsSection(r: BenchResults): string | undefined {
     const ok = Math.abs(t.ttfbDiffMedianMs) <= 2 && Math.abs(t.totalDiffMedianMs) <= 2;
     rows.push([`HTTP ttfb and total within 2 ms of curl, ${t.mode}`, `median Δ ttfb ${t.ttfbDiffMedianMs} ms, total ${t.totalDiffMedianMs} ms (largest ${t.ttfbDiffMaxMs} / ${t.totalDiffMaxMs} ms)`, verdict(ok)]);
   }
+  const sf = r.storeFigures;
+  const [empty, full] = [sf?.inserts[0], sf?.inserts.at(-1)];
+  if (sf && empty && full && full !== empty) {
+    // "Independent of how much is stored", read as: within 1.5x of the empty store's cost, lag p99 under 50 ms.
+    const ok = full.insertUsPerPoint <= 1.5 * empty.insertUsPerPoint && full.lagP99Ms < 50;
+    rows.push([`Embedded store: insert cost and lag while writing independent of rows stored (${full.rows.toLocaleString('en-US')} rows within 1.5x of empty)`, `${empty.insertUsPerPoint} -> ${full.insertUsPerPoint} µs/point, lag p99 ${empty.lagP99Ms} -> ${full.lagP99Ms} ms`, verdict(ok)]);
+    rows.push([`Embedded store: size for 10,000 targets x 7 days bounded and stated; retention sweep off the loop`, `${sf.diskGiB10kWeek} GiB at steady state (bounded by EMBEDDED_MAX_BYTES); lag p99 ${sf.sweepLagP99Ms} ms during a 1 M-row sweep`, verdict(sf.sweepLagP99Ms < 50)]);
+  }
   const soak = readSoak();
   if (soak) {
     rows.push([`Soak (${soak.minutes} min, ${soak.targets} targets, reloads and database outages): 0 points lost`, `${soak.pointsLost} lost of ${soak.pointsExpected}`, verdict(soak.pointsLost === 0)]);
+    const se = soak.startEnd;
+    if (se) {
+      // The store fills as the soak runs: the last minutes' lag should not have grown past 1.5x the first's (+5 ms of noise) nor 50 ms.
+      const ok = se.lagP99EndMs < 50 && se.lagP99EndMs <= 1.5 * se.lagP99StartMs + 5;
+      rows.push([`Soak: lag p99 at the end within 1.5x (+5 ms) of the start and under 50 ms; RSS start / end`, `lag ${se.lagP99StartMs} -> ${se.lagP99EndMs} ms, RSS ${se.rssMbStart} -> ${se.rssMbEnd} MB (first / last ${se.windowMin} min)`, verdict(ok)]);
+    }
   }
   if (!rows.length) return undefined;
   return `## Targets

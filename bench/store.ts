@@ -277,7 +277,17 @@ function time<T>(fn: () => T, runs = 20): { median: number; max: number; value: 
 // --- main ---------------------------------------------------------------------------
 
 /** Run every part; returns the README section (markdown). */
-export async function benchStore(o: { quick: boolean }): Promise<string> {
+/** The figures bench/run.ts judges in its Targets table (issue #18, goal 5). */
+export interface StoreFigures {
+  /** Insert cost and daemon-thread lag while writing, by raw rows already stored (empty first, largest last). */
+  inserts: { rows: number; insertUsPerPoint: number; lagP99Ms: number }[];
+  /** Size on disk at steady state for 10,000 targets x 7 days (extrapolated from the simulated week). */
+  diskGiB10kWeek: number;
+  /** Daemon-thread lag p99 while the worker sweeps ~1 M expired rows. */
+  sweepLagP99Ms: number;
+}
+
+export async function benchStore(o: { quick: boolean }): Promise<{ markdown: string; figures: StoreFigures }> {
   const quick = o.quick;
   const root = mkdtempSync(join(tmpdir(), 'nt-bench-store-'));
   const out: string[] = [];
@@ -409,7 +419,14 @@ export async function benchStore(o: { quick: boolean }): Promise<string> {
       '',
       `**Retention sweep by the worker**: ${sweepRows.toLocaleString('en-US')} expired raw rows deleted in ${sweep.seconds} s; daemon-thread lag meanwhile p99 ${sweep.lagP99Ms} ms, max ${sweep.lagMaxMs} ms; the worker's maintenance: ${sweep.steps}, longest ${sweep.maxStepMs} ms (a write or query waits at most one step).`,
     ];
-    return lines.join('\n');
+    return {
+      markdown: `${lines.join('\n')}\n`,
+      figures: {
+        inserts: inserts.map((r) => ({ rows: r.rows, insertUsPerPoint: r.insertUsPerPoint, lagP99Ms: r.lagP99Ms })),
+        diskGiB10kWeek: r1((perTarget * 10_000) / 1024 ** 3),
+        sweepLagP99Ms: sweep.lagP99Ms,
+      },
+    };
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -445,4 +462,4 @@ export async function sweepThroughWorker(dir: string): Promise<{ seconds: number
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) console.log(await benchStore({ quick: process.argv.includes('--quick') }));
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) console.log((await benchStore({ quick: process.argv.includes('--quick') })).markdown);
