@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, Proc, REPO, until } from '../scripts/lib/services.js';
 import { benchDaemon } from './lib/daemon.js';
-import { mb, r3, rss, sleep } from './lib/proc.js';
+import { mb, r3, rss, rssParts, sleep } from './lib/proc.js';
 import { startTargetServer } from './lib/target-server.js';
 
 export interface SoakResult {
@@ -51,7 +51,15 @@ export interface SoakResult {
    * median of the 5 s windows' lag p99 and of RSS over the first and the last
    * 5 minutes (a tenth of shorter runs), the first minute left out (start-up).
    */
-  startEnd?: { windowMin: number; lagP99StartMs: number; lagP99EndMs: number; rssMbStart: number; rssMbEnd: number };
+  startEnd?: {
+    windowMin: number;
+    lagP99StartMs: number;
+    lagP99EndMs: number;
+    rssMbStart: number;
+    rssMbEnd: number;
+    /** Where RSS went, start -> end (MB): anonymous, file-backed + shared, the main thread's V8 heap in use, Node's external memory. */
+    parts?: Record<'anon' | 'fileAndShmem' | 'heapUsed' | 'external', [number, number]>;
+  };
   pointsExpected: number;
   pointsStored: number;
   pointsLost: number;
@@ -78,7 +86,8 @@ VictoriaMetrics (the InfluxDB endpoint) of ${s.outageSeconds} s each. Points los
 | event-loop lag p99, worst / median 5 s window | ${s.lagP99WorstMs} / ${s.lagP99MedianMs} ms |
 ${s.startEnd ? `| first ${s.startEnd.windowMin} min against last ${s.startEnd.windowMin} min: lag p99 (median window) | ${s.startEnd.lagP99StartMs} -> ${s.startEnd.lagP99EndMs} ms |
 | first ${s.startEnd.windowMin} min against last ${s.startEnd.windowMin} min: RSS (median) | ${s.startEnd.rssMbStart} -> ${s.startEnd.rssMbEnd} MB |
-` : ''}| points lost | **${s.pointsLost}** of ${s.pointsExpected} (${s.pointsStored} stored) |
+${s.startEnd.parts ? `| ... of which anonymous / file-backed and shared / main V8 heap used / external | ${Object.values(s.startEnd.parts).map(([a, b]) => `${a} -> ${b}`).join(' / ')} MB |
+` : ''}` : ''}| points lost | **${s.pointsLost}** of ${s.pointsExpected} (${s.pointsStored} stored) |
 | failed probes / overruns | ${s.failedProbes} / ${s.overruns} |
 ${s.failureReasons && Object.keys(s.failureReasons).length ? `\nFailed probes by kind and reason (from the rounds' log examples, up to 5 a round): ${Object.entries(s.failureReasons).map(([k, v]) => `${k} ${v}`).join(', ')}.\n` : ''}`;
 }
@@ -141,7 +150,7 @@ export async function soak(o: { minutes: number; targets: number }): Promise<Soa
       LOG_LEVEL: 'info',
     });
     const pid = d.proc.pid!;
-    const samples: { t: number; rss: number; fds: number; lag: number }[] = [];
+    const samples: { t: number; rss: number; fds: number; lag: number; anon: number; fileAndShmem: number; heapUsed: number; external: number }[] = [];
     const t0 = Date.now();
     const end = t0 + o.minutes * 60_000;
     let reloads = 0;
@@ -154,7 +163,16 @@ export async function soak(o: { minutes: number; targets: number }): Promise<Soa
         await sleep(5000 - ((Date.now() - t0) % 5000));
         const text = await (await d.get('/metrics')).text();
         const lag = Number(/^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)?.[1] ?? 0) * 1000;
-        samples.push({ t: Date.now() - t0, rss: rss(pid), fds: readdirSync(`/proc/${pid}/fd`).length, lag });
+        const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+        samples.push({
+          t: Date.now() - t0,
+          rss: rss(pid),
+          fds: readdirSync(`/proc/${pid}/fd`).length,
+          lag,
+          ...rssParts(pid),
+          heapUsed: gauge('nodejs_heap_size_used_bytes'),
+          external: gauge('nodejs_external_memory_bytes'),
+        });
         const now = Date.now();
         if (now >= nextReload) {
           const cut = Math.round(names.length * 0.1);
@@ -245,6 +263,9 @@ export async function soak(o: { minutes: number; targets: number }): Promise<Soa
           lagP99EndMs: r3(median(lastWin.map((x) => x.lag))),
           rssMbStart: mb(median(firstWin.map((x) => x.rss))),
           rssMbEnd: mb(median(lastWin.map((x) => x.rss))),
+          parts: Object.fromEntries(
+            (['anon', 'fileAndShmem', 'heapUsed', 'external'] as const).map((k) => [k, [mb(median(firstWin.map((x) => x[k]))), mb(median(lastWin.map((x) => x[k])))]]),
+          ) as Record<'anon' | 'fileAndShmem' | 'heapUsed' | 'external', [number, number]>,
         },
         pointsExpected: expected,
         pointsStored: found,

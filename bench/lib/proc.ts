@@ -56,6 +56,17 @@ export function rss(pid: number | 'self'): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/**
+ * Resident memory by kind, in bytes (/proc/<pid>/status): anonymous (heaps:
+ * V8's, malloc's, SQLite's page cache) against file-backed and shared pages
+ * (mapped files, SQLite's -shm wal-index), which the kernel can take back.
+ */
+export function rssParts(pid: number): { anon: number; fileAndShmem: number } {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
+  return { anon: kb('RssAnon'), fileAndShmem: kb('RssFile') + kb('RssShmem') };
+}
+
 /** Peak resident set size in bytes (VmHWM). */
 export function peakRss(pid: number | 'self'): number {
   const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
