@@ -85,6 +85,13 @@ test('image: runs as compose and Kubernetes run it; icmp and http probes work, H
     }, 'the icmp tools checked', 20_000, 250);
     assert.equal(health.components.icmp?.mode, 'cap_net_raw', `fping and mtr through file capabilities: ${JSON.stringify(health.components.icmp)}`);
 
+    // The web UI as built into the image (dist/web): the page and the script it names.
+    const page = await fetch(`${url}/`);
+    assert.equal(page.status, 200, 'GET / (the web UI) in the image');
+    const script = /src="(\/ui\/main-[^"]+\.js)"/.exec(await page.text())?.[1];
+    assert.ok(script, 'the overview page names its bundled script');
+    assert.equal((await fetch(`${url}${script}`)).status, 200, `GET ${script}`);
+
     // The embedded store (no InfluxDB configured) holds what the probes measured.
     type Point = { measurement: string; target: string; fields: Record<string, unknown> };
     const points = async (measurement: string, target: string) =>
