@@ -92,6 +92,11 @@ ${s.startEnd.parts ? `| ... of which anonymous / file-backed and shared / main V
 ${s.failureReasons && Object.keys(s.failureReasons).length ? `\nFailed probes by kind and reason (from the rounds' log examples, up to 5 a round): ${Object.entries(s.failureReasons).map(([k, v]) => `${k} ${v}`).join(', ')}.\n` : ''}`;
 }
 
+/** The middle value (the upper one of an even count), 0 for none. */
+function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+}
+
 /** Least-squares slope of y over x. */
 function slope(xs: number[], ys: number[]): number {
   const n = xs.length;
@@ -234,10 +239,8 @@ export async function soak(o: { minutes: number; targets: number }): Promise<Soa
       while (Date.now() < drainUntil && (found = await stored()) < expected) await sleep(3000);
       log(`points: expected ${expected}, in the database ${found}`);
       const warm = samples.filter((x) => x.t >= (o.minutes * 60_000) / 5);
-      const lags = samples.map((x) => x.lag).sort((a, b) => a - b);
       const fds = samples.map((x) => x.fds);
       const windowMs = Math.min(5, o.minutes / 10) * 60_000;
-      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
       const firstWin = samples.filter((x) => x.t >= 60_000 && x.t < 60_000 + windowMs);
       const lastWin = samples.filter((x) => x.t >= (samples.at(-1)?.t ?? 0) - windowMs);
       return {
@@ -255,8 +258,8 @@ export async function soak(o: { minutes: number; targets: number }): Promise<Soa
         openFilesMin: Math.min(...fds),
         openFilesMax: Math.max(...fds),
         openFilesEnd: fds.at(-1) ?? 0,
-        lagP99WorstMs: r3(lags.at(-1) ?? 0),
-        lagP99MedianMs: r3(lags[Math.floor(lags.length / 2)] ?? 0),
+        lagP99WorstMs: r3(Math.max(0, ...samples.map((x) => x.lag))),
+        lagP99MedianMs: r3(median(samples.map((x) => x.lag))),
         startEnd: {
           windowMin: r3(windowMs / 60_000),
           lagP99StartMs: r3(median(firstWin.map((x) => x.lag))),

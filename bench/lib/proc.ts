@@ -50,27 +50,30 @@ function descendants(root: number): number[] {
   return out;
 }
 
+/** Memory figures of /proc/<pid>/status, in bytes (the file gives kB; 0 when a line is missing). */
+function statusBytes(pid: number | 'self', ...names: string[]): number[] {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return names.map((name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024);
+}
+
 /** Resident set size in bytes (VmRSS). */
 export function rss(pid: number | 'self'): number {
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
+  return statusBytes(pid, 'VmRSS')[0]!;
 }
 
 /**
- * Resident memory by kind, in bytes (/proc/<pid>/status): anonymous (heaps:
- * V8's, malloc's, SQLite's page cache) against file-backed and shared pages
- * (mapped files, SQLite's -shm wal-index), which the kernel can take back.
+ * Resident memory by kind, in bytes: anonymous (heaps: V8's, malloc's,
+ * SQLite's page cache) against file-backed and shared pages (mapped files,
+ * SQLite's -shm wal-index), which the kernel can take back.
  */
 export function rssParts(pid: number): { anon: number; fileAndShmem: number } {
-  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
-  return { anon: kb('RssAnon'), fileAndShmem: kb('RssFile') + kb('RssShmem') };
+  const [anon, file, shmem] = statusBytes(pid, 'RssAnon', 'RssFile', 'RssShmem') as [number, number, number];
+  return { anon, fileAndShmem: file + shmem };
 }
 
 /** Peak resident set size in bytes (VmHWM). */
 export function peakRss(pid: number | 'self'): number {
-  const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
+  return statusBytes(pid, 'VmHWM')[0]!;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
