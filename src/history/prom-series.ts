@@ -1,0 +1,176 @@
+import type { Deadline } from '../lifecycle/component.js';
+import { seriesName } from '../outbox/transports/remote-write.js';
+import { KINDS, OUTPUTS, type Agg, type BucketRow, type RollupKind } from '../store/rollup-spec.js';
+import type { SeriesResult } from '../store/types.js';
+import { promString, type PromQueryClient } from './prom-query.js';
+
+/** One source's history of a target as the shared database answers it: the embedded store's series() shape. */
+export type DbSeries = Omit<SeriesResult, 'tier'> & { tier: 'query_url' };
+
+export interface DbSeriesQuery {
+  target: string;
+  fromMs: number;
+  toMs: number;
+  /** Most buckets per series. */
+  maxBuckets: number;
+  /** The target's slot interval: buckets are whole numbers of slots. */
+  intervalS: number;
+  /** Only these sources (default: every source the database has for the target). */
+  sources?: readonly string[];
+}
+
+export type DbSeriesAnswer =
+  | { ok: true; sources: { source: string; series: DbSeries }[]; queries: number; ms: number }
+  | { ok: false; reason: string; detail: string };
+
+/** Label carrying which stored column a series of the combined query is. */
+const COL = 'nt_col';
+
+/**
+ * A target's history from the shared database, with the same numbers the
+ * embedded store gives (src/store/rollup-spec.ts): every aggregate of the
+ * rollup table (count, min, median, mean, sums...) becomes a PromQL
+ * `*_over_time` over one bucket of the series remote write produced
+ * (`telemetry_<measurement>_<field>`, labels = our tags), summed or merged
+ * per source, and the store's own output functions turn them into the
+ * columns the target page draws. One combined query per probe kind.
+ *
+ * Buckets are [b, b + step) like the store's: each is evaluated at
+ * b + step, a multiple of the step (VictoriaMetrics and Mimir's query
+ * frontend align evaluation times to it), over a window of `step` moved back
+ * by `offset 1ms`, which Prometheus (closed window) and VictoriaMetrics
+ * (left-open) both read as the slots from b to b + step - 1 ms: a point at a
+ * bucket's start is in that bucket only.
+ *
+ * Not from the database: route changes (paths are strings, which remote
+ * write does not carry: the sites' own stores answer for those) and the
+ * HTTP status classes (counting values in a range needs a subquery, which
+ * repeats a missing slot's last value); both come back empty or null.
+ */
+export class PromSeries {
+  constructor(private readonly client: PromQueryClient) {}
+
+  async run(q: DbSeriesQuery, deadline: Deadline): Promise<DbSeriesAnswer> {
+    if (!(q.toMs > q.fromMs)) return { ok: false, reason: 'bad_range', detail: 'to must be after from' };
+    const slotMs = Math.max(1000, Math.round(q.intervalS * 1000));
+    const stepMs = Math.max(1, Math.ceil((q.toMs - q.fromMs) / Math.max(1, q.maxBuckets) / slotMs)) * slotMs;
+    const from = q.fromMs - (q.fromMs % stepMs);
+    const n = Math.ceil((q.toMs - from) / stepMs);
+    const selector = [`target=${promString(q.target)}`, 'mode!="adhoc"', ...(q.sources?.length ? [`source=~${promString(q.sources.map(escapeRegex).join('|'))}`] : [])].join(', ');
+    const startS = (from + stepMs) / 1000;
+    const endS = (from + n * stepMs) / 1000;
+    const t0 = performance.now();
+    const answers = await Promise.all(KINDS.map((k) => this.client.queryRange(kindQuery(k, selector, stepMs), startS, endS, stepMs / 1000, deadline)));
+    const failed = answers.find((a) => !a.ok);
+    if (failed && !failed.ok) return { ok: false, reason: failed.reason, detail: failed.detail };
+    // source -> kind -> sub-series ('' or the probe) -> bucket -> stored columns
+    const rows = new Map<string, Map<string, Map<string, Map<number, BucketRow>>>>();
+    KINDS.forEach((k, ki) => {
+      const a = answers[ki]!;
+      if (!a.ok) return;
+      for (const s of a.result) {
+        const source = s.metric.source ?? '';
+        const col = s.metric[COL];
+        if (!col) continue;
+        const sub = k.subTag ? (s.metric[k.subTag] ?? '') : '';
+        const byKind = rows.get(source) ?? rows.set(source, new Map()).get(source)!;
+        const bySub = byKind.get(k.name) ?? byKind.set(k.name, new Map()).get(k.name)!;
+        const byBucket = bySub.get(sub) ?? bySub.set(sub, new Map()).get(sub)!;
+        for (const [t, v] of s.values) {
+          const i = Math.round((t * 1000 - stepMs - from) / stepMs);
+          const x = Number(v);
+          if (i < 0 || i >= n || !Number.isFinite(x)) continue;
+          const row = byBucket.get(i) ?? byBucket.set(i, {}).get(i)!;
+          row[col] = x;
+        }
+      }
+    });
+    const sources = [...rows.keys()].sort();
+    return {
+      ok: true,
+      queries: KINDS.length,
+      ms: Math.round((performance.now() - t0) * 10) / 10,
+      sources: sources.map((source) => {
+        const out: DbSeries = {
+          target: q.target,
+          from: new Date(from).toISOString(),
+          to: new Date(q.toMs).toISOString(),
+          step_s: stepMs / 1000,
+          resolution: stepMs === slotMs ? 'raw' : 'rollup',
+          tier: 'query_url',
+          buckets: n,
+          route_changes: [],
+        };
+        for (const k of KINDS) {
+          const bySub = rows.get(source)!.get(k.name);
+          if (!bySub) continue;
+          if (k.subTag) {
+            const subs: Record<string, unknown> = {};
+            for (const [sub, buckets] of [...bySub].sort(([a], [b]) => a.localeCompare(b))) subs[sub] = columns(k, buckets, from, stepMs, n);
+            (out as unknown as Record<string, unknown>).probes = subs;
+          } else {
+            (out as unknown as Record<string, unknown>)[k.name] = columns(k, bySub.get('') ?? new Map(), from, stepMs, n);
+          }
+        }
+        return { source, series: out };
+      }),
+    };
+  }
+}
+
+/** Every stored column of a kind as one PromQL expression, each series tagged with its column. */
+export function kindQuery(k: RollupKind, selector: string, stepMs: number): string {
+  const by = k.subTag ? `source, ${k.subTag}` : 'source';
+  const w = `[${stepMs}ms] offset 1ms`;
+  const sel = (field: string) => `${seriesName(k.measurement, field)}{${selector}}${w}`;
+  const parts: string[] = [];
+  const add = (col: string, expr: string) => parts.push(`label_replace(${expr}, "${COL}", "${col}", "", "")`);
+  for (const a of k.aggs) for (const [col, expr] of aggExprs(a, sel, by)) add(col, expr);
+  return parts.join(' or ');
+}
+
+function aggExprs(a: Agg, sel: (field: string) => string, by: string): [string, string][] {
+  const how = a.how;
+  const scaled = (e: string, scale: number) => (scale === 1 ? e : `${e} * ${scale}`);
+  switch (how.op) {
+    case 'count':
+      // Every point of our measurements carries `success`.
+      return [[a.name, `sum by (${by}) (count_over_time(${sel('success')}))`]];
+    case 'true':
+    case 'sum':
+      return [[a.name, `sum by (${by}) (sum_over_time(${sel(how.field)}))`]];
+    case 'range':
+      return [];
+    case 'min':
+    case 'max':
+      return [[a.name, scaled(`${how.op} by (${by}) (${how.op}_over_time(${sel(how.field)}))`, how.scale)]];
+    case 'median':
+      return [[a.name, scaled(`quantile by (${by}) (0.5, quantile_over_time(0.5, ${sel(how.field)}))`, how.scale)]];
+    case 'avg':
+      return [
+        [`${a.name}_sum`, scaled(`sum by (${by}) (sum_over_time(${sel(how.field)}))`, how.scale)],
+        [`${a.name}_n`, `sum by (${by}) (count_over_time(${sel(how.field)}))`],
+      ];
+  }
+}
+
+/** Dense arrays over the range through the store's own output functions (null where a bucket has no point). */
+function columns(k: RollupKind, buckets: ReadonlyMap<number, BucketRow>, from: number, stepMs: number, n: number): Record<string, unknown> {
+  const outputs = OUTPUTS[k.name] as readonly (readonly [string, (r: BucketRow) => number | null])[];
+  const t: number[] = new Array(n);
+  const cols: Record<string, (number | null)[]> = {};
+  for (const [name] of outputs) cols[name] = new Array<number | null>(n).fill(null);
+  for (let i = 0; i < n; i++) t[i] = (from + i * stepMs) / 1000;
+  for (const [i, raw] of buckets) {
+    if (raw.n === undefined) continue; // a bucket exists where points do
+    // The store keeps scaled values as integers.
+    const r: BucketRow = {};
+    for (const [c, v] of Object.entries(raw)) r[c] = v === null ? null : Math.round(v);
+    for (const [name, value] of outputs) cols[name]![i] = value(r);
+  }
+  return { t, ...cols };
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
