@@ -59,7 +59,15 @@ export class TelemetryMetrics {
   readonly tcpConnect = new PerTargetGauge('telemetry_tcp_connect_seconds', 'Last TCP probe connect time of the target', this.targetSlots);
   // Not telemetry_hop_count: a gauge ending in _count reads as a histogram's count (promtool check metrics rejects it).
   readonly hopCount = new PerTargetGauge('telemetry_route_hops', 'Hops of the last trace of the target', this.targetSlots);
-  private readonly perTarget = [this.rttAvg, this.packetLoss, this.probeSuccess, this.probeLastDuration, this.httpPhase, this.dnsQuery, this.tcpConnect, this.hopCount];
+  // Several sites (SITES): where a target's problem sits, from every source's state and route (src/sites/fault-domain.ts).
+  readonly faultDomain = new PerTargetGauge(
+    'telemetry_target_fault_domain',
+    'Where the target\'s problem sits, seen from every site (value 1 on the current domain: none, target, path, undetermined)',
+    this.targetSlots,
+    'domain',
+  );
+  readonly faultSource = new PerTargetGauge('telemetry_target_fault_source', 'Sources whose path to the target is named by the fault domain `path` (value 1)', this.targetSlots, 'source');
+  private readonly perTarget = [this.rttAvg, this.packetLoss, this.probeSuccess, this.probeLastDuration, this.httpPhase, this.dnsQuery, this.tcpConnect, this.hopCount, this.faultDomain, this.faultSource];
   readonly childProcesses = this.gauge('telemetry_child_processes', 'Probe tool processes running now, per pool (fping, mtr)', ['pool']);
   readonly childProcessesMax = this.gauge('telemetry_child_processes_max', 'Bound of each tool pool (mtr: WORKER_POOL_SIZE; fping: ceil(MAX_CONCURRENT_OPERATIONS / BATCH_SIZE))', ['pool']);
   readonly childProcessesStarted = this.counter('telemetry_child_processes_started_total', 'Probe tool processes started', ['tool']);
@@ -127,6 +135,11 @@ export class TelemetryMetrics {
   readonly clusterViewAge = this.gauge('telemetry_cluster_view_age_seconds', 'Seconds since the last successful cluster heartbeat (-1 before the first)');
   readonly clusterClockOffset = this.gauge('telemetry_cluster_clock_offset_seconds', "Redis's clock minus this replica's, estimated from heartbeats (claims name slots by Redis's clock)");
   readonly peerRequests = this.counter('telemetry_peer_requests_total', 'Requests to other cluster members by result (ok, or why the member was unavailable)', ['result']);
+
+  // --- sites (SITES, QUERY_URL) --------------------------------------------
+  readonly siteRequests = this.counter('telemetry_site_requests_total', 'Requests to other sites (SITES) by site and result (ok, or why the site was unavailable)', ['site', 'result']);
+  readonly siteUp = this.gauge('telemetry_site_up', '1 when the site answered the last refresh of its targets\' states, 0 when it did not', ['site']);
+  readonly historyQueries = this.counter('telemetry_history_queries_total', 'History reads from QUERY_URL by result (ok, or why the embedded store answered instead)', ['result']);
 
   // --- geolocation -----------------------------------------------------
   readonly geoLookups = this.counter('telemetry_geo_lookups_total', 'Geolocation lookups by backend and result (hit, miss, private, error, throttled, timeout)', ['backend', 'result']);
