@@ -187,6 +187,8 @@ export interface ThreeSites {
   mgmt: { root: string; site: Record<SiteName, string> };
   /** The target every site probes: behind `core` (a LAN all sites' paths enter) and `edge`. */
   targetIp: string;
+  /** The target's namespace (to run a server there). */
+  targetNs: string;
   /** What each site's traceroute shows, hop by hop, up to and with the target. */
   hops: Record<SiteName, string[]>;
   /** The addresses every path shares before the target: core's LAN address, edge's. */
@@ -283,6 +285,7 @@ export function buildThreeSites(): ThreeSites {
       site,
       mgmt: { root: mgmtIp(1), site: mgmtSite },
       targetIp: ip(202, 2),
+      targetNs: target,
       hops,
       shared: [ip(200, 1), ip(201, 2)],
       lossOnB(pct) {

@@ -10,6 +10,7 @@ import { renderPathMap } from './path-map.js';
 import { ProbeNow } from './probe-now.js';
 import { currentRoute, routeHistory } from './routes-panel.js';
 import { buildSeriesCharts } from './series-charts.js';
+import { SourcesPanel } from './sources-panel.js';
 import { apiParams, bounds, isLive, rangePicker, rangeQuery, readRange, type Range } from './time-range.js';
 
 /**
@@ -34,12 +35,15 @@ export class TargetPage {
   private readonly mapEl = h('div', { class: 'map-holder' });
   private readonly probeNow: ProbeNow;
   private readonly lossKey = h('p', { class: 'loss-key small' });
+  /** Every site's view of the target (SITES); hidden when there is none. */
+  private readonly sources: SourcesPanel;
 
   constructor(
     private readonly el: HTMLElement,
     private readonly name: string,
   ) {
     this.probeNow = new ProbeNow(name, () => this.poller.now());
+    this.sources = new SourcesPanel(name, (a, b) => this.setRange({ from: a, to: b }));
   }
 
   start(): void {
@@ -49,6 +53,7 @@ export class TargetPage {
       h('div', { class: 'target-top' }, this.header, h('div', { class: 'probe-now' }, this.probeNow.button, h('span', { class: 'muted small' }, 'runs every probe of this target once'))),
       this.probeNow.panel,
       section('History', 'history-section', this.pickerHolder, this.lossKey, this.chartsNote, this.chartsEl),
+      this.sources.el,
       section('Route', 'route-section', this.routeEl, this.mapEl, this.historyEl),
       section('Probes', 'probes-section', this.probes),
     );
@@ -81,6 +86,7 @@ export class TargetPage {
     params.set('buckets', String(Math.min(1000, Math.max(60, Math.round(this.chartsEl.clientWidth || 1000)))));
     const routeParams = apiParams(range);
     await Promise.all([
+      this.sources.load(signal, params, routeParams, bounds(range)),
       request<TargetDetail>(targetPath(this.name), { signal }).then(
         (d) => this.renderDetail(d),
         (err) => !isAbort(err) && this.probes.replaceChildren(errorBox(`Target could not be loaded: ${(err as Error).message}`)),
@@ -178,12 +184,14 @@ export class TargetPage {
   private redraw(): void {
     this.renderLossKey();
     this.renderCharts();
+    this.sources.renderCharts();
     if (this.lastRoutes) void renderPathMap(this.mapEl, this.lastRoutes);
   }
 
   dispose(): void {
     this.poller.stop();
     for (const c of this.charts) c.destroy();
+    this.sources.dispose();
   }
 }
 
