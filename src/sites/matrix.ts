@@ -39,7 +39,8 @@ const RANK: Record<SourceState, number> = { failing: 0, degraded: 1, unknown: 2,
 
 interface Row {
   name: string;
-  cells: MatrixCell[];
+  /** Each source's state, in the order of the sources. */
+  states: SourceState[];
   worst: SourceState;
   /** Sources not ok (degraded or failing). */
   affected: number;
@@ -56,24 +57,28 @@ export function buildMatrix(targets: readonly string[], sources: readonly Matrix
   const col = q.source === undefined ? -1 : sources.findIndex((s) => s.name === q.source);
   if (q.source !== undefined && col < 0) throw new RangeError(`source: "${q.source.slice(0, 100)}" is not one of ${sources.map((s) => s.name).join(', ')}`);
   const counts: Record<SourceState, number> = { ok: 0, degraded: 0, failing: 0, unknown: 0 };
+  // States and sort keys of every target; cells are built for the page only (10,000 cells -> 200 rows).
+  const at = (si: number, name: string) => (sources[si]!.available ? sources[si]!.rows.get(name) : undefined);
   let rows: Row[] = targets.map((name) => {
-    const cells = sources.map((s) => cell(s.available ? s.rows.get(name) : undefined, s));
+    const states: SourceState[] = new Array(sources.length);
     let worst: SourceState = 'ok';
     let affected = 0;
     let known = 0;
-    for (const c of cells) {
-      counts[c.state]++;
-      if (c.state !== 'unknown') known++;
-      if (c.state === 'degraded' || c.state === 'failing') affected++;
-      if (c.state !== 'unknown' && RANK[c.state] < RANK[worst]) worst = c.state;
+    for (let si = 0; si < sources.length; si++) {
+      const st = at(si, name)?.state ?? 'unknown';
+      states[si] = st;
+      counts[st]++;
+      if (st !== 'unknown') known++;
+      if (st === 'degraded' || st === 'failing') affected++;
+      if (st !== 'unknown' && RANK[st] < RANK[worst]) worst = st;
     }
-    return { name, cells, worst: known ? worst : 'unknown', affected };
+    return { name, states, worst: known ? worst : 'unknown', affected };
   });
   if (q.q) {
     const needle = q.q.toLowerCase();
     rows = rows.filter((r) => r.name.toLowerCase().includes(needle));
   }
-  if (q.state) rows = rows.filter((r) => (col >= 0 ? r.cells[col]!.state === q.state : r.cells.some((c) => c.state === q.state)));
+  if (q.state) rows = rows.filter((r) => (col >= 0 ? r.states[col] === q.state : r.states.includes(q.state!)));
   const sortCol = col >= 0 ? col : 0;
   const key = (r: Row): number | string | null => {
     switch (q.sort) {
@@ -82,11 +87,11 @@ export function buildMatrix(targets: readonly string[], sources: readonly Matrix
       case 'worst':
         return RANK[r.worst] * 1000 - r.affected;
       case 'state':
-        return RANK[r.cells[sortCol]!.state];
+        return RANK[r.states[sortCol]!];
       case 'rtt':
-        return r.cells[sortCol]!.rtt_ms;
+        return at(sortCol, r.name)?.last.rtt_ms ?? null;
       case 'loss':
-        return r.cells[sortCol]!.loss_pct;
+        return at(sortCol, r.name)?.last.loss_pct ?? null;
     }
   };
   const dir = q.order === 'desc' ? -1 : 1;
@@ -97,7 +102,7 @@ export function buildMatrix(targets: readonly string[], sources: readonly Matrix
   });
   const page = keyed.slice(q.offset, q.offset + q.limit).map(({ r }) => {
     const v = verdictOf(r.name);
-    return { name: r.name, worst: r.worst, fault: v && v.domain !== 'none' ? { domain: v.domain, affected: v.affected, summary: v.summary } : null, cells: r.cells };
+    return { name: r.name, worst: r.worst, fault: v && v.domain !== 'none' ? { domain: v.domain, affected: v.affected, summary: v.summary } : null, cells: sources.map((s, si) => cell(at(si, r.name), s)) };
   });
   return {
     total: rows.length,
