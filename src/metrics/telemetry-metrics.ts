@@ -50,8 +50,8 @@ export class TelemetryMetrics {
   readonly probeFailures = this.counter('telemetry_probe_failures_total', 'Failed probes by kind and reason', ['probe', 'reason']);
   readonly errors = this.counter('telemetry_errors_total', 'Internal errors by component (bugs, storage failures)', ['component']);
   // Per-target series (blackbox-style, PER_TARGET_METRICS): rendered outside prom-client (see PerTargetGauge).
-  readonly rttAvg = new PerTargetGauge('telemetry_rtt_avg_ms', 'Last ICMP average round-trip time per target', this.targetSlots);
-  readonly packetLoss = new PerTargetGauge('telemetry_packet_loss_percent', 'Last ICMP packet loss per target', this.targetSlots);
+  readonly icmpRttAvg = new PerTargetGauge('telemetry_icmp_rtt_avg_seconds', 'Mean round-trip time of the replies of the last ICMP probe of the target (absent when none came back)', this.targetSlots);
+  readonly icmpLoss = new PerTargetGauge('telemetry_icmp_loss_ratio', 'Share of echoes lost in the last ICMP probe of the target (0 to 1)', this.targetSlots);
   readonly probeSuccess = new PerTargetGauge('telemetry_probe_success', 'Last run of the probe on the target succeeded (1) or failed (0)', this.targetSlots, 'probe');
   readonly probeLastDuration = new PerTargetGauge('telemetry_probe_last_duration_seconds', 'Duration of the last run of the probe on the target', this.targetSlots, 'probe');
   readonly httpPhase = new PerTargetGauge('telemetry_http_phase_seconds', 'Last HTTP probe of the target, by phase (dns, connect, tls, ttfb, transfer, total)', this.targetSlots, 'phase');
@@ -59,7 +59,7 @@ export class TelemetryMetrics {
   readonly tcpConnect = new PerTargetGauge('telemetry_tcp_connect_seconds', 'Last TCP probe connect time of the target', this.targetSlots);
   // Not telemetry_hop_count: a gauge ending in _count reads as a histogram's count (promtool check metrics rejects it).
   readonly hopCount = new PerTargetGauge('telemetry_route_hops', 'Hops of the last trace of the target', this.targetSlots);
-  private readonly perTarget = [this.rttAvg, this.packetLoss, this.probeSuccess, this.probeLastDuration, this.httpPhase, this.dnsQuery, this.tcpConnect, this.hopCount];
+  private readonly perTarget = [this.icmpRttAvg, this.icmpLoss, this.probeSuccess, this.probeLastDuration, this.httpPhase, this.dnsQuery, this.tcpConnect, this.hopCount];
   readonly childProcesses = this.gauge('telemetry_child_processes', 'Probe tool processes running now, per pool (fping, mtr)', ['pool']);
   readonly childProcessesMax = this.gauge('telemetry_child_processes_max', 'Bound of each tool pool (mtr: WORKER_POOL_SIZE; fping: ceil(MAX_CONCURRENT_OPERATIONS / BATCH_SIZE))', ['pool']);
   readonly childProcessesStarted = this.counter('telemetry_child_processes_started_total', 'Probe tool processes started', ['tool']);
@@ -132,8 +132,8 @@ export class TelemetryMetrics {
   readonly geoLookups = this.counter('telemetry_geo_lookups_total', 'Geolocation lookups by backend and result (hit, miss, private, error, throttled, timeout)', ['backend', 'result']);
   readonly geoQueueDepth = this.gauge('telemetry_geo_queue_depth', 'Geolocation API requests waiting for rate budget');
   readonly geoRateLimit = this.gauge(
-    'telemetry_geo_rate_limit',
-    'Geolocation API requests allowed per minute, by scope: cluster (GEO_HTTP_RATE_PER_MINUTE shared through Redis), local_share (its share while Redis is away), process (no Redis)',
+    'telemetry_geo_rate_limit_per_second',
+    'Geolocation API requests allowed per second (GEO_HTTP_RATE_PER_MINUTE / 60), by scope: cluster (GEO_HTTP_RATE_PER_MINUTE shared through Redis), local_share (its share while Redis is away), process (no Redis)',
     ['scope'],
   );
 

@@ -113,10 +113,11 @@ export class TargetStatusBoard {
         case 'ping':
           st.last.rtt_ms = num('rtt_median_ms') ?? num('rtt_avg_ms');
           st.last.loss_pct = num('loss_pct');
-          // The seed guide's per-target rtt and loss gauges are kept whatever PER_TARGET_METRICS says.
-          if (st.last.loss_pct !== null) this.metrics.packetLoss.set(name, st.last.loss_pct);
-          if (num('rtt_avg_ms') !== null) this.metrics.rttAvg.set(name, num('rtt_avg_ms')!);
-          else this.metrics.rttAvg.remove(name);
+          // The per-target rtt and loss gauges are kept whatever PER_TARGET_METRICS says (the design names them);
+          // in base units: the points keep ms and percent, /metrics has seconds and ratios.
+          if (st.last.loss_pct !== null) this.metrics.icmpLoss.set(name, st.last.loss_pct / 100);
+          if (num('rtt_avg_ms') !== null) this.metrics.icmpRttAvg.set(name, num('rtt_avg_ms')! / 1000);
+          else this.metrics.icmpRttAvg.remove(name);
           break;
         case 'http':
           st.last.http_total_ms = num('total_ms');
