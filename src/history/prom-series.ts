@@ -1,11 +1,12 @@
 import type { Deadline } from '../lifecycle/component.js';
 import { seriesName } from '../outbox/transports/remote-write.js';
-import { KINDS, OUTPUTS, type Agg, type BucketRow, type RollupKind } from '../store/rollup-spec.js';
-import type { SeriesResult } from '../store/types.js';
+import type { RollupAgg, RollupSpec } from '../samples/rollup.js';
+import { outputValue, PROBE_RUNS_ROLLUP, type BucketRow } from '../store/rollup-spec.js';
+import type { Columns, SeriesHead } from '../store/types.js';
 import { promString, type PromQueryClient } from './prom-query.js';
 
 /** One source's history of a target as the shared database answers it: the embedded store's series() shape. */
-export type DbSeries = Omit<SeriesResult, 'tier'> & { tier: 'query_url' };
+export type DbSeries = Omit<SeriesHead, 'tier'> & { tier: 'query_url' } & { [rollup: string]: Columns | undefined };
 
 export interface DbSeriesQuery {
   target: string;
@@ -29,11 +30,12 @@ const COL = 'nt_col';
 /**
  * A target's history from the shared database, with the same numbers the
  * embedded store gives (src/store/rollup-spec.ts): every aggregate of the
- * rollup table (count, min, median, mean, sums...) becomes a PromQL
+ * probes' rollups (each probe declares its own, ProbeModule.rollups; count,
+ * min, median, percentiles, means, sums...) becomes a PromQL
  * `*_over_time` over one bucket of the series remote write produced
  * (`telemetry_<measurement>_<field>`, labels = our tags), summed or merged
  * per source, and the store's own output functions turn them into the
- * columns the target page draws. One combined query per probe kind.
+ * columns the target page draws. One combined query per rollup.
  *
  * Buckets are [b, b + step) like the store's: each is evaluated at
  * b + step, a multiple of the step (VictoriaMetrics and Mimir's query
@@ -48,7 +50,11 @@ const COL = 'nt_col';
  * repeats a missing slot's last value); both come back empty or null.
  */
 export class PromSeries {
-  constructor(private readonly client: PromQueryClient) {}
+  /** `rollups`: what the store keeps (store/rollup-spec.ts rollupsWith: the probes' and the probe-run counts). */
+  constructor(
+    private readonly client: PromQueryClient,
+    private readonly rollups: readonly RollupSpec[],
+  ) {}
 
   async run(q: DbSeriesQuery, deadline: Deadline): Promise<DbSeriesAnswer> {
     if (!(q.toMs > q.fromMs)) return { ok: false, reason: 'bad_range', detail: 'to must be after from' };
@@ -60,19 +66,20 @@ export class PromSeries {
     const startS = (from + stepMs) / 1000;
     const endS = (from + n * stepMs) / 1000;
     const t0 = performance.now();
-    const answers = await Promise.all(KINDS.map((k) => this.client.queryRange(kindQuery(k, selector, stepMs), startS, endS, stepMs / 1000, deadline)));
+    const kinds = this.rollups;
+    const answers = await Promise.all(kinds.map((k) => this.client.queryRange(kindQuery(k, selector, stepMs), startS, endS, stepMs / 1000, deadline)));
     const failed = answers.find((a) => !a.ok);
     if (failed && !failed.ok) return { ok: false, reason: failed.reason, detail: failed.detail };
     // source -> kind -> sub-series ('' or the probe) -> bucket -> stored columns
     const rows = new Map<string, Map<string, Map<string, Map<number, BucketRow>>>>();
-    KINDS.forEach((k, ki) => {
+    kinds.forEach((k, ki) => {
       const a = answers[ki]!;
       if (!a.ok) return;
       for (const s of a.result) {
         const source = s.metric.source ?? '';
         const col = s.metric[COL];
         if (!col) continue;
-        const sub = k.subTag ? (s.metric[k.subTag] ?? '') : '';
+        const sub = k === PROBE_RUNS_ROLLUP ? (s.metric.probe ?? '') : '';
         const byKind = rows.get(source) ?? rows.set(source, new Map()).get(source)!;
         const bySub = byKind.get(k.name) ?? byKind.set(k.name, new Map()).get(k.name)!;
         const byBucket = bySub.get(sub) ?? bySub.set(sub, new Map()).get(sub)!;
@@ -88,10 +95,10 @@ export class PromSeries {
     const sources = [...rows.keys()].sort();
     return {
       ok: true,
-      queries: KINDS.length,
+      queries: kinds.length,
       ms: Math.round((performance.now() - t0) * 10) / 10,
       sources: sources.map((source) => {
-        const out: DbSeries = {
+        const head: Omit<SeriesHead, 'tier'> & { tier: 'query_url' } = {
           target: q.target,
           from: new Date(from).toISOString(),
           to: new Date(q.toMs).toISOString(),
@@ -101,26 +108,28 @@ export class PromSeries {
           buckets: n,
           route_changes: [],
         };
-        for (const k of KINDS) {
+        const rollups: Record<string, Columns> = {};
+        for (const k of kinds) {
           const bySub = rows.get(source)!.get(k.name);
           if (!bySub) continue;
-          if (k.subTag) {
-            const subs: Record<string, unknown> = {};
+          if (k === PROBE_RUNS_ROLLUP) {
+            // Split by kind, under the key `probes`, as the store answers.
+            const subs: Record<string, Columns> = {};
             for (const [sub, buckets] of [...bySub].sort(([a], [b]) => a.localeCompare(b))) subs[sub] = columns(k, buckets, from, stepMs, n);
-            (out as unknown as Record<string, unknown>).probes = subs;
+            head.probes = subs;
           } else {
-            (out as unknown as Record<string, unknown>)[k.name] = columns(k, bySub.get('') ?? new Map(), from, stepMs, n);
+            rollups[k.name] = columns(k, bySub.get('') ?? new Map(), from, stepMs, n);
           }
         }
-        return { source, series: out };
+        return { source, series: { ...head, ...rollups } as DbSeries };
       }),
     };
   }
 }
 
-/** Every stored column of a kind as one PromQL expression, each series tagged with its column. */
-export function kindQuery(k: RollupKind, selector: string, stepMs: number): string {
-  const by = k.subTag ? `source, ${k.subTag}` : 'source';
+/** Every stored column of a rollup as one PromQL expression, each series tagged with its column. */
+export function kindQuery(k: RollupSpec, selector: string, stepMs: number): string {
+  const by = k === PROBE_RUNS_ROLLUP ? 'source, probe' : 'source';
   const w = `[${stepMs}ms] offset 1ms`;
   const sel = (field: string) => `${seriesName(k.measurement, field)}{${selector}}${w}`;
   const parts: string[] = [];
@@ -129,7 +138,7 @@ export function kindQuery(k: RollupKind, selector: string, stepMs: number): stri
   return parts.join(' or ');
 }
 
-function aggExprs(a: Agg, sel: (field: string) => string, by: string): [string, string][] {
+function aggExprs(a: RollupAgg, sel: (field: string) => string, by: string): [string, string][] {
   const how = a.how;
   const scaled = (e: string, scale: number) => (scale === 1 ? e : `${e} * ${scale}`);
   switch (how.op) {
@@ -146,6 +155,8 @@ function aggExprs(a: Agg, sel: (field: string) => string, by: string): [string, 
       return [[a.name, scaled(`${how.op} by (${by}) (${how.op}_over_time(${sel(how.field)}))`, how.scale)]];
     case 'median':
       return [[a.name, scaled(`quantile by (${by}) (0.5, quantile_over_time(0.5, ${sel(how.field)}))`, how.scale)]];
+    case 'percentile':
+      return [[a.name, scaled(`quantile by (${by}) (${how.p / 100}, quantile_over_time(${how.p / 100}, ${sel(how.field)}))`, how.scale)]];
     case 'avg':
       return [
         [`${a.name}_sum`, scaled(`sum by (${by}) (sum_over_time(${sel(how.field)}))`, how.scale)],
@@ -155,20 +166,19 @@ function aggExprs(a: Agg, sel: (field: string) => string, by: string): [string, 
 }
 
 /** Dense arrays over the range through the store's own output functions (null where a bucket has no point). */
-function columns(k: RollupKind, buckets: ReadonlyMap<number, BucketRow>, from: number, stepMs: number, n: number): Record<string, unknown> {
-  const outputs = OUTPUTS[k.name] as readonly (readonly [string, (r: BucketRow) => number | null])[];
+function columns(k: RollupSpec, buckets: ReadonlyMap<number, BucketRow>, from: number, stepMs: number, n: number): Columns {
   const t: number[] = new Array(n);
   const cols: Record<string, (number | null)[]> = {};
-  for (const [name] of outputs) cols[name] = new Array<number | null>(n).fill(null);
+  for (const o of k.outputs) cols[o.name] = new Array<number | null>(n).fill(null);
   for (let i = 0; i < n; i++) t[i] = (from + i * stepMs) / 1000;
   for (const [i, raw] of buckets) {
     if (raw.n === undefined) continue; // a bucket exists where points do
     // The store keeps scaled values as integers.
     const r: BucketRow = {};
     for (const [c, v] of Object.entries(raw)) r[c] = v === null ? null : Math.round(v);
-    for (const [name, value] of outputs) cols[name]![i] = value(r);
+    for (const o of k.outputs) cols[o.name]![i] = outputValue(o, r);
   }
-  return { t, ...cols };
+  return { ...cols, t };
 }
 
 function escapeRegex(s: string): string {

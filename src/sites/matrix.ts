@@ -89,9 +89,9 @@ export function buildMatrix(targets: readonly string[], sources: readonly Matrix
       case 'state':
         return RANK[r.states[sortCol]!];
       case 'rtt':
-        return at(sortCol, r.name)?.last.rtt_ms ?? null;
+        return num(at(sortCol, r.name)?.last.rtt_ms);
       case 'loss':
-        return at(sortCol, r.name)?.last.loss_pct ?? null;
+        return num(at(sortCol, r.name)?.last.loss_pct);
     }
   };
   const dir = q.order === 'desc' ? -1 : 1;
@@ -117,9 +117,14 @@ export function buildMatrix(targets: readonly string[], sources: readonly Matrix
 
 function cell(r: SiteRow | undefined, s: MatrixSource): MatrixCell {
   if (!r) return { state: 'unknown', rtt_ms: null, loss_pct: null, time: null, why: s.available ? null : `site unavailable: ${s.reason ?? ''}` };
-  return { state: r.state, rtt_ms: r.last.rtt_ms, loss_pct: r.last.loss_pct, time: r.last.time, why: r.why };
+  return { state: r.state, rtt_ms: num(r.last.rtt_ms), loss_pct: num(r.last.loss_pct), time: r.last.time, why: r.why };
 }
 
 function cmp(a: number | string, b: number | string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A figure as a number (a site of another version may lack it or send something else). */
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }

@@ -2,15 +2,12 @@ import { Deadline } from '../lifecycle/component.js';
 import type { SourceState } from './fault-domain.js';
 import type { CurrentRoute } from './recent-routes.js';
 
-/** The main figures of a target's last runs. */
-export interface LastFigures {
-  time: string | null;
-  rtt_ms: number | null;
-  loss_pct: number | null;
-  http_total_ms: number | null;
-  dns_ms: number | null;
-  tcp_ms: number | null;
-}
+/**
+ * The figures of a target's last runs, by the keys the probes declare
+ * (probes/<kind>/view.ts `figures`: rtt_ms, loss_pct, http_total_ms,
+ * route_changed_at...), as /api/targets shows them in `last`.
+ */
+export type LastFigures = { time: string | null } & Record<string, number | string | null>;
 
 /** A route as it travels between sites (times as ISO strings). */
 export type RouteRow = Omit<CurrentRoute, 'at'> & { at: string };
@@ -22,7 +19,6 @@ export interface SiteRow {
   /** Why the state: the failing probes and their reasons, or the threshold crossed. */
   why: string | null;
   last: LastFigures;
-  route_changed_at: string | null;
   /** Present when asked for (`routes=1`): the current route, hop figures over the recent traces. */
   route?: RouteRow | null;
 }
@@ -39,7 +35,6 @@ export interface LocalTargetState {
   state: SourceState;
   why: string | null;
   last: LastFigures;
-  routeChangedAt: string | null;
 }
 
 export interface SiteViewDeps {
@@ -55,7 +50,6 @@ export interface SiteViewDeps {
   askMember?(member: string, path: string, deadline: Deadline): Promise<{ status: 'ok'; body: unknown } | { status: 'unavailable'; reason: string; detail: string }>;
 }
 
-const EMPTY_LAST: LastFigures = { time: null, rtt_ms: null, loss_pct: null, http_total_ms: null, dns_ms: null, tcp_ms: null };
 /** How long this site waits for the members of its own cluster (less than what other sites wait for it). */
 const MEMBER_DEADLINE_MS = 1200;
 /** Names per request to a member. */
@@ -107,12 +101,12 @@ export class SiteView {
     const st = this.d.local(name);
     const r = routes ? this.d.route(name) : undefined;
     return {
-      ...(st ? { name, state: st.state, why: st.why, last: st.last, route_changed_at: st.routeChangedAt } : unknownRow(name)),
+      ...(st ? { name, state: st.state, why: st.why, last: st.last } : unknownRow(name)),
       ...(routes ? { route: r ? { ...r, at: new Date(r.at).toISOString() } : null } : {}),
     };
   }
 }
 
-function unknownRow(name: string): SiteRow {
-  return { name, state: 'unknown', why: null, last: EMPTY_LAST, route_changed_at: null };
+export function unknownRow(name: string): SiteRow {
+  return { name, state: 'unknown', why: null, last: { time: null } };
 }

@@ -7,13 +7,8 @@ import { faultDomain, type SourceEvidence, type SourceState, type Verdict } from
 import { buildMatrix, type MatrixQuery, type MatrixSource } from './matrix.js';
 import type { SiteClient } from './site-client.js';
 import type { Site } from '../config/site-list.js';
-import type { SiteAnswer, SiteRow, SiteView } from './site-view.js';
-
-export interface RangeQuery {
-  fromMs: number;
-  toMs: number;
-  buckets: number;
-}
+import { unknownRow as unknownSiteRow, type SiteAnswer, type SiteRow, type SiteView } from './site-view.js';
+import type { RangeQuery } from '../status/data-api.js';
 
 export interface VantageDeps {
   /** This site's SOURCE_NAME. */
@@ -22,6 +17,8 @@ export interface VantageDeps {
   client: SiteClient;
   view: SiteView;
   targets(): readonly { name: string; intervalS: number }[];
+  /** The figures of a target's probes (probes' view.ts), compared per source on its page. */
+  figures(name: string): readonly { key: string; label: string; unit: string }[];
   /** How often every site's states are read (the matrix, the verdicts and their metric). */
   refreshMs: number;
   /** How long a page or a refresh waits for a site. */
@@ -102,7 +99,7 @@ export class Vantage extends BaseComponent {
   }
 
   /** One target from every source, asked now: state, last figures, current route, and the verdict. */
-  async target(name: string): Promise<{ sources: SourceView[]; verdict: Verdict } | undefined> {
+  async target(name: string): Promise<{ figures: readonly { key: string; label: string; unit: string }[]; sources: SourceView[]; verdict: Verdict } | undefined> {
     if (!this.d.targets().some((t) => t.name === name)) return undefined;
     const deadline = Deadline.in(this.d.siteTimeoutMs);
     const [own, ...others] = await Promise.all([this.d.view.rows([name], { routes: true, local: false }), ...this.d.sites.map((s) => this.ask(s, [name], true, deadline))]);
@@ -111,7 +108,7 @@ export class Vantage extends BaseComponent {
       const a = others[i]!;
       sources.push('rows' in a ? toView(s.name, a.rows.get(name), s.url, 'not one of its targets') : { ...toView(s.name, undefined, s.url), available: false, reason: a.unavailable });
     });
-    return { sources, verdict: faultDomain(sources.map(evidence)) };
+    return { figures: this.d.figures(name), sources, verdict: faultDomain(sources.map(evidence)) };
   }
 
   /** The last verdict of the background refresh (the metric's), if any. */
@@ -262,7 +259,8 @@ export class Vantage extends BaseComponent {
 }
 
 function unknownRow(): Omit<SiteRow, 'name'> {
-  return { state: 'unknown', why: null, last: { time: null, rtt_ms: null, loss_pct: null, http_total_ms: null, dns_ms: null, tcp_ms: null }, route_changed_at: null };
+  const { name: _name, ...rest } = unknownSiteRow('');
+  return rest;
 }
 
 function toView(source: string, r: SiteRow | undefined, url: string | undefined, missing = 'no state for this target yet'): SourceView {

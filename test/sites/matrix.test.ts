@@ -9,8 +9,7 @@ const row = (name: string, state: SourceState, rtt: number | null = 1, loss: num
   name,
   state,
   why: state === 'ok' ? null : 'icmp: timeout',
-  last: { time: '2026-12-07T00:00:00.000Z', rtt_ms: rtt, loss_pct: loss, http_total_ms: null, dns_ms: null, tcp_ms: null },
-  route_changed_at: null,
+  last: { time: '2026-12-07T00:00:00.000Z', rtt_ms: rtt, loss_pct: loss, http_total_ms: null },
 });
 const src = (name: string, rows: SiteRow[], o: Partial<MatrixSource> = {}): MatrixSource => ({ name, self: name === 'a', available: true, rows: new Map(rows.map((r) => [r.name, r])), ...o });
 const Q: MatrixQuery = { offset: 0, limit: 100, sort: 'worst', order: 'asc' };

@@ -1,8 +1,8 @@
 import type uPlot from 'uplot';
 import { isAbort, request, targetPath } from '../api.js';
-import type { Num, SourceRoutes, SourceSeries, SourceView, TargetSources, Verdict } from '../api-types.js';
+import type { ChartSpec, Columns, Num, PanelSpec, SourceRoutes, SourceSeries, SourceView, TargetSources, Verdict } from '../api-types.js';
 import { errorBox, h, section } from '../dom.js';
-import { ago, dateTime, ms, pct, toEpochS } from '../format.js';
+import { ago, dateTime, ms, num, pct, toEpochS } from '../format.js';
 import { cssVar } from '../theme.js';
 import { makeChart, valueAxis, type Chart } from './charts.js';
 
@@ -24,6 +24,8 @@ export class SourcesPanel {
   private readonly changesEl = h('div', { id: 'sources-route-changes' });
   private charts: Chart[] = [];
   private last?: { series: SourceSeries; range: [number, number]; order: string[] };
+  /** What the target's probes draw (its detail's panels): each chart becomes one line per source. */
+  private panels?: readonly PanelSpec[];
   /** False once the daemon said it has no other sites and no shared database: the section stays hidden. */
   private enabled = true;
 
@@ -66,7 +68,7 @@ export class SourcesPanel {
       this.verdictEl.replaceChildren(...verdictView(now.verdict));
       this.verdictEl.className = `verdict st-${verdictState(now.verdict)}`;
       this.verdictEl.dataset.domain = now.verdict.domain;
-      this.tableEl.replaceChildren(sourcesTable(now.sources, this.name));
+      this.tableEl.replaceChildren(sourcesTable(now.sources, now.figures, this.name));
       this.routesEl.replaceChildren(sideBySide(now.sources, now.verdict));
     }
     await Promise.all([
@@ -78,12 +80,18 @@ export class SourcesPanel {
     ]);
   }
 
+  /** The target's panels, from its detail (the charts wait for them). */
+  setPanels(panels: readonly PanelSpec[]): void {
+    this.panels = panels;
+    this.renderCharts();
+  }
+
   /** Canvas colours are read when drawn: draw again after a theme change. */
   renderCharts(): void {
     for (const c of this.charts) c.destroy();
     this.charts = [];
     const l = this.last;
-    if (!l) return;
+    if (!l || !this.panels) return;
     const s = l.series;
     this.noteEl.dataset.history = s.history;
     this.noteEl.replaceChildren(
@@ -94,14 +102,7 @@ export class SourcesPanel {
     const colour = (source: string) => sourceColour(l.order.indexOf(source) >= 0 ? l.order.indexOf(source) : l.order.length);
     const usable = s.sources.filter((x) => x.available && x.series);
     const markers = usable.flatMap((x) => (x.series!.route_changes ?? []).map((c) => toEpochS(c.time)).filter((t): t is number => t !== null));
-    const specs: { id: string; title: string; unit: string; pick: (x: NonNullable<(typeof usable)[number]['series']>) => { t: number[]; v: Num[] } | undefined; range?: [number, number] }[] = [
-      { id: 'chart-sources-latency', title: 'Latency per source (median of each)', unit: 'ms', pick: (x) => x.ping && { t: x.ping.t, v: x.ping.rtt_median } },
-      { id: 'chart-sources-loss', title: 'Packet loss per source', unit: '%', pick: (x) => x.ping && { t: x.ping.t, v: x.ping.loss_pct }, range: [0, 100] },
-      { id: 'chart-sources-http', title: 'HTTP total time per source', unit: 'ms', pick: (x) => x.http && { t: x.http.t, v: x.http.total_ms } },
-      { id: 'chart-sources-dns', title: 'DNS query time per source', unit: 'ms', pick: (x) => x.dns && { t: x.dns.t, v: x.dns.query_ms } },
-      { id: 'chart-sources-tcp', title: 'TCP connect time per source', unit: 'ms', pick: (x) => x.tcp && { t: x.tcp.t, v: x.tcp.connect_ms } },
-    ];
-    for (const spec of specs) {
+    for (const spec of this.panels.flatMap((p) => p.charts.flatMap(perSource))) {
       const lines = usable.map((x) => ({ source: x.source, data: spec.pick(x.series!) })).filter((x): x is { source: string; data: { t: number[]; v: Num[] } } => !!x.data);
       if (!lines.length) continue;
       // One x axis for every source: the union of their bucket times (sites' stores may bucket differently).
@@ -120,8 +121,8 @@ export class SourcesPanel {
           summary: `${spec.title}: ${lines.map((x, i) => `${x.source} ${columns[i]!.filter((v) => v !== null).length} buckets`).join(', ')}.`,
           height: spec.id === 'chart-sources-latency' ? 260 : 160,
           data: [times, ...columns] as uPlot.AlignedData,
-          series: lines.map((x) => ({ label: x.source, stroke: colour(x.source), width: 2, spanGaps: false, points: { show: few, size: 4 }, value: (_u: uPlot, v: number | null) => (spec.unit === '%' ? pct(v) : ms(v)) })),
-          scales: { y: { range: spec.range ? spec.range : (_u: uPlot, _min: number, max: number) => [0, niceMax(max)] } },
+          series: lines.map((x) => ({ label: x.source, stroke: colour(x.source), width: 2, spanGaps: false, points: { show: few, size: 4 }, value: (_u: uPlot, v: number | null) => (spec.unit === '%' ? pct(v) : spec.unit === 'ms' ? ms(v) : num(v)) })),
+          scales: { y: { range: spec.range ? [spec.range[0], spec.range[1]] : (_u: uPlot, _min: number, max: number) => [0, niceMax(max)] } },
           axes: [{}, valueAxis(spec.unit)] as uPlot.Axis[],
           markers,
           range: l.range,
@@ -148,6 +149,60 @@ export class SourcesPanel {
   }
 }
 
+/** One chart of one line per source. */
+interface SourceChart {
+  id: string;
+  title: string;
+  unit: string;
+  pick: (series: Record<string, unknown>) => { t: number[]; v: Num[] } | undefined;
+  range?: readonly [number, number];
+}
+
+/**
+ * A probe's chart (probes/<kind>/view.ts) as charts of one line per source:
+ * the median of a smoke chart, the loss bars' column, each line of a lines
+ * chart, a stacked chart's total (or the sum of its parts).
+ */
+export function perSource(c: ChartSpec): SourceChart[] {
+  const id = c.id.replace(/^chart-/, 'chart-sources-');
+  const name = c.title.replace(/\s*\(.*$/, '');
+  const cols = (x: Record<string, unknown>) => x[c.rollup] as Columns | undefined;
+  const one = (column: string) => (x: Record<string, unknown>) => {
+    const r = cols(x);
+    return r?.[column] ? { t: r.t, v: r[column]! } : undefined;
+  };
+  switch (c.type) {
+    case 'smoke':
+      return [{ id, title: `${name} per source (median of each)`, unit: 'ms', pick: one(c.median) }];
+    case 'loss':
+      return [{ id, title: `${name} per source`, unit: '%', pick: one(c.column), range: [0, 100] }];
+    case 'lines':
+      return c.lines.map((l) => ({ id: c.lines.length > 1 ? `${id}-${l.column}` : id, title: c.lines.length > 1 ? `${l.label} per source` : `${name} per source`, unit: l.unit, pick: one(l.column), range: l.range }));
+    case 'stacked':
+      if (c.total) return [{ id, title: `${name}: total per source`, unit: c.unit, pick: one(c.total) }];
+      return [
+        {
+          id,
+          title: `${name}: sum of the parts per source`,
+          unit: c.unit,
+          pick: (x) => {
+            const r = cols(x);
+            if (!r) return undefined;
+            const parts = c.parts.map((p) => r[p.column]);
+            return { t: r.t, v: r.t.map((_t, i) => (parts.some((p) => typeof p?.[i] === 'number') ? parts.reduce((a, p) => a + (p?.[i] ?? 0), 0) : null)) };
+          },
+        },
+      ];
+  }
+}
+
+/** A figure's cell: a number in its unit, a time as "3 min ago". */
+function figureCell(f: TargetSources['figures'][number], v: number | string | null): HTMLElement {
+  if (f.unit === 'time') return typeof v === 'string' ? h('td', { title: dateTime(v) }, ago(v)) : h('td', { class: 'muted' }, '–');
+  const n = typeof v === 'number' ? v : null;
+  return h('td', { class: 'num' }, f.unit === 'ms' ? ms(n) : f.unit === '%' ? pct(n) : f.unit === 'days' ? (n === null ? '–' : `${num(n, 0)} d`) : num(n, 0));
+}
+
 export function sourceColour(i: number): string {
   return cssVar(`--src-${(i % 10) + 1}`);
 }
@@ -168,7 +223,9 @@ function verdictView(v: Verdict): HTMLElement[] {
   return out;
 }
 
-function sourcesTable(sources: SourceView[], name: string): HTMLElement {
+function sourcesTable(sources: SourceView[], figures: TargetSources['figures'], name: string): HTMLElement {
+  // Figures no source has a value of (a probe another site does not run either) take no column.
+  const shown = figures.filter((f) => sources.some((s) => s.last[f.key] !== null && s.last[f.key] !== undefined));
   return h(
     'div',
     { class: 'table-wrap' },
@@ -176,7 +233,17 @@ function sourcesTable(sources: SourceView[], name: string): HTMLElement {
       'table',
       { class: 'sources', id: 'sources-table' },
       h('caption', { class: 'visually-hidden' }, 'The target as each source sees it'),
-      h('thead', {}, h('tr', {}, ...['Source', 'State', 'Why', 'RTT', 'Loss', 'HTTP', 'DNS', 'TCP', 'Last run', 'Route changed'].map((c, i) => h('th', { scope: 'col', class: i >= 3 && i <= 7 ? 'num' : null }, c)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['Source', 'State', 'Why'].map((c) => h('th', { scope: 'col' }, c)),
+          ...shown.map((f) => h('th', { scope: 'col', class: f.unit === 'time' ? null : 'num', 'data-figure': f.key }, f.label)),
+          h('th', { scope: 'col' }, 'Last run'),
+        ),
+      ),
       h(
         'tbody',
         {},
@@ -187,13 +254,8 @@ function sourcesTable(sources: SourceView[], name: string): HTMLElement {
             h('th', { scope: 'row' }, h('span', { class: 'src-key', style: `background:${sourceColour(i)}` }), s.url ? h('a', { href: `${s.url}/targets/${encodeURIComponent(name)}`, title: `${s.source}'s own page` }, s.source) : [s.source, h('span', { class: 'muted small' }, ' (here)')]),
             h('td', {}, h('span', { class: `badge ${s.available ? s.state : 'unavailable'}` }, s.available ? s.state : 'unavailable')),
             h('td', { class: 'why' }, s.available ? (s.why ?? s.reason ?? '') : (s.reason ?? '')),
-            h('td', { class: 'num' }, ms(s.last.rtt_ms)),
-            h('td', { class: 'num' }, pct(s.last.loss_pct)),
-            h('td', { class: 'num' }, ms(s.last.http_total_ms)),
-            h('td', { class: 'num' }, ms(s.last.dns_ms)),
-            h('td', { class: 'num' }, ms(s.last.tcp_ms)),
+            ...shown.map((f) => figureCell(f, s.last[f.key] ?? null)),
             h('td', { title: dateTime(s.last.time) }, ago(s.last.time)),
-            h('td', {}, s.route_changed_at ? dateTime(s.route_changed_at) : '–'),
           ),
         ),
       ),
