@@ -137,7 +137,7 @@ export class TargetStatusBoard {
           else m?.tcpConnect.set(name, st.last.tcp_ms / 1000);
           break;
         case 'route':
-          if (f.route_changed === true) st.routeChangedAt = timeMs;
+          if (f.route_changed === true) st.routeChangedAt = typeof f.route_first_seen_ms === 'number' ? f.route_first_seen_ms : timeMs;
           if (num('hop_count') !== null) m?.hopCount.set(name, num('hop_count')!);
           break;
       }
