@@ -10,7 +10,7 @@
  * each re-run part is marked with its own date in the Markdown.
  */
 import { execFileSync } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,6 +82,8 @@ interface BenchResults {
   trace?: TraceRow[];
   timing?: TimingRow[];
   routeTruth?: RouteTruthRow[];
+  /** Load average (1 min) when the route-truth part started and ended: the machine is shared. */
+  routeTruthLoad?: [number, number];
   sink?: SinkRow;
   scale?: ScaleRow[];
   cluster?: ClusterRow;
@@ -152,7 +154,9 @@ async function main(): Promise<void> {
     }
     if (want('route')) {
       log('route: route changes per 100 traces under loss, silence, ECMP, an unreachable destination and real moves (network namespaces, root)');
+      const load0 = loadavg()[0]!;
       results.routeTruth = await part('route', () => benchRouteTruth({ traces: sizes.routeTraces, log }));
+      results.routeTruthLoad = [Math.round(load0 * 10) / 10, Math.round(loadavg()[0]! * 10) / 10];
     }
     if (want('sink')) {
       log('sink: outbox -> VictoriaMetrics');
@@ -317,7 +321,7 @@ in-process loopback server at start, and the daemon runs one full GC before its 
 Real paths in network namespaces (client -> r1 -> r2 -> r3 -> server), one set of namespaces per condition, all
 conditions side by side; every trace is our trace probe with its route memory (mtr -c 3 -i 0.1 -G 0.3, ICMP unless
 said; \`ROUTE_CHANGE_CONFIRM=2\`). "Before" reads the same mtr outputs with the detector this daemon had before
-confirmation (each trace against the previous one), which reported loss as route changes.
+confirmation (each trace against the previous one), which reported loss as route changes.${r.routeTruthLoad ? ` Load average (1 min) at start / end: ${r.routeTruthLoad[0]} / ${r.routeTruthLoad[1]} on ${r.machine.cores} cores (the machine is shared): these are counts of events, not times, so load shows only as replies arriving after mtr's grace, i.e. as more loss.` : ''}
 
 ${table(
   ['condition', 'traces', 'real moves', 'changes reported', 'per 100 traces', 'traces pending', 'before: changes', 'before: per 100 traces'],
