@@ -95,8 +95,9 @@ test('three sites: one target from every vantage point, the fault domain in thre
     const healthyS = Math.floor(Date.now() / 1000);
     mkdirSync(OUT, { recursive: true });
 
-    await t.test('loss from the second hop of b: the verdict names b and that hop; the matrix shows b degraded; the page draws every source', async () => {
+    await t.test('loss from the second hop of b: the verdict names b and that hop; the matrix shows b degraded; the page draws every source', async (t2) => {
       net.lossOnB(20);
+      t2.after(() => net.clearLossOnB());
       const v = await verdictUntil('the path from b named, loss from its second hop', (s) => s.verdict.domain === 'path' && s.verdict.affected.join() === 'b' && s.verdict.paths?.[0]?.loss_begins?.ttl === 2);
       assert.equal(v.verdict.paths![0]!.loss_begins!.ip, net.hops.b[1], "b's second router");
       const matrix = await api<{ targets: { name: string; cells: { state: string }[] }[]; sources: { name: string }[] }>(`/api/matrix?q=${target}`);
@@ -142,11 +143,11 @@ test('three sites: one target from every vantage point, the fault domain in thre
       await page.screenshot({ path: join(OUT, 'sites-matrix.png'), fullPage: true });
       assert.deepEqual(page.errors, []);
       await page.close();
-      net.clearLossOnB();
     });
 
-    await t.test('c rerouted through a slow hop: the verdict names c and the new hop where latency begins; c has a route change', async () => {
+    await t.test('c rerouted through a slow hop: the verdict names c and the new hop where latency begins; c has a route change', async (t2) => {
       const slow = await net.rerouteCThroughSlowHop(60);
+      t2.after(() => net.restoreC());
       const v = await verdictUntil('the path from c named, latency from the slow hop', (s) => s.verdict.domain === 'path' && s.verdict.affected.join() === 'c' && s.verdict.paths?.[0]?.latency_begins?.ttl === 2);
       const p = v.verdict.paths![0]!;
       assert.equal(p.latency_begins!.ip, slow);
@@ -156,17 +157,16 @@ test('three sites: one target from every vantage point, the fault domain in thre
         return r.sources.find((s) => s.source === 'c')!.routes!.changes.length >= 1 ? r : null;
       }, "c's route change in its store", 60_000, 500);
       assert.equal(changes.sources.find((s) => s.source === 'a')!.routes!.changes.length, 0, "a's route did not change");
-      net.restoreC();
     });
 
-    await t.test('the target down: failing from every source, the target or the hops every path shares', async () => {
+    await t.test('the target down: failing from every source, the target or the hops every path shares', async (t2) => {
       net.targetDown();
+      t2.after(() => net.targetUp());
       const v = await verdictUntil('the target named', (s) => s.verdict.domain === 'target' && s.verdict.affected.length === 3);
       assert.deepEqual(
         v.verdict.common_hops!.map((h) => h.ip),
         [...net.shared],
       );
-      net.targetUp();
     });
 
     await t.test('with QUERY_URL and the other sites stopped, every source still draws from VictoriaMetrics', async () => {
