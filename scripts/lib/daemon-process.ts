@@ -42,6 +42,8 @@ export interface DaemonOptions {
   entry?: string[];
   /** Run in a process group of its own (with its spawner helper), like a job in a terminal. */
   group?: boolean;
+  /** How long to wait for /health/live (default 20 s; benchmarks on a loaded machine wait longer). */
+  liveTimeoutMs?: number;
 }
 
 export async function spawnDaemon(env: Record<string, string>, opts: DaemonOptions = {}): Promise<Daemon> {
@@ -111,7 +113,7 @@ export async function spawnDaemon(env: Record<string, string>, opts: DaemonOptio
           return (await fetch(`${url}/health/live`)).ok;
         },
         `daemon /health/live on ${port}`,
-        20_000,
+        opts.liveTimeoutMs ?? 20_000,
       );
     } catch (e) {
       await d.cleanup();
