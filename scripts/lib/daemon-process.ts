@@ -42,7 +42,7 @@ export interface DaemonOptions {
   entry?: string[];
   /** Run in a process group of its own (with its spawner helper), like a job in a terminal. */
   group?: boolean;
-  /** How long to wait for /health/live (default 20 s; benchmarks on a loaded machine wait longer). */
+  /** How long to wait for /health/live (default 60 s; benchmarks on a loaded machine wait longer). */
   liveTimeoutMs?: number;
 }
 
@@ -113,7 +113,8 @@ export async function spawnDaemon(env: Record<string, string>, opts: DaemonOptio
           return (await fetch(`${url}/health/live`)).ok;
         },
         `daemon /health/live on ${port}`,
-        opts.liveTimeoutMs ?? 20_000,
+        // Polled, so a quiet machine answers in 1-3 s; a loaded one (many test daemons, tsc) has taken 25.
+        opts.liveTimeoutMs ?? 60_000,
       );
     } catch (e) {
       await d.cleanup();
