@@ -4,7 +4,6 @@ import { worstStatus, type ComponentHealth, type Deadline, type HealthStatus } f
 import { SupervisedLoop, type ErrorReporter } from '../lifecycle/supervised-loop.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { AnySample } from '../samples/sample.js';
-import type { Backlog, Sink } from '../sinks/sink.js';
 import { canWrite, closeDb, isBusy, isCorrupt, isDiskFull, openDb, setAside, type Db } from '../sqlite/sqlite-db.js';
 import { EndpointWriter, type WriterOptions } from './endpoint-writer.js';
 import type { HandoffReceiver, HandoffRow, OutboxHandoff } from './handoff.js';
@@ -42,7 +41,7 @@ const FILE = 'outbox.db';
 /** Whether this stop is a departure for good (src/cluster/departure.ts), and why. */
 export type DepartureCheck = () => Promise<{ leaving: boolean; why: string }>;
 
-export class OutboxSink implements Sink, HandoffReceiver {
+export class OutboxSink implements HandoffReceiver {
   readonly kind = 'outbox';
   readonly name = 'sink';
   private db?: Db;
@@ -262,7 +261,8 @@ export class OutboxSink implements Sink, HandoffReceiver {
     return this.state === 'running' && canWrite(this.db!);
   }
 
-  backlog(): Backlog | undefined {
+  /** Points not yet acknowledged by every endpoint, and per endpoint (sinks/sink.ts Backlog). */
+  backlog(): { points: number; pending: Record<string, number> } | undefined {
     if (this.state === 'closed') return { points: this.lastPoints, pending: {} };
     if (this.state !== 'running') return undefined;
     return { points: this.outbox.points, pending: Object.fromEntries(this.writers.map((w) => [w.name, this.outbox.pending(w.name)])) };
