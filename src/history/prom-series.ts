@@ -47,7 +47,10 @@ const COL = 'nt_col';
  * Not from the database: route changes (paths are strings, which remote
  * write does not carry: the sites' own stores answer for those) and the
  * HTTP status classes (counting values in a range needs a subquery, which
- * repeats a missing slot's last value); both come back empty or null.
+ * repeats a missing slot's last value); both come back empty or null. Nor
+ * does it leave out timings marked unsure (RollupSpec.unsure: a late event
+ * loop) as the store does: that is a per-point condition on another series,
+ * again a subquery; the database's figures include them (docs/operations.md).
  */
 export class PromSeries {
   /** `rollups`: what the store keeps (store/rollup-spec.ts rollupsWith: the probes' and the probe-run counts). */
