@@ -3,7 +3,7 @@ import { seriesName } from '../outbox/transports/remote-write.js';
 import type { RollupAgg, RollupSpec } from '../samples/rollup.js';
 import { outputValue, PROBE_RUNS_ROLLUP, type BucketRow } from '../store/rollup-spec.js';
 import type { Columns, SeriesHead } from '../store/types.js';
-import { promString, type PromQueryClient } from './prom-query.js';
+import { promString, type PromQueryClient, type QueryAnswer } from './prom-query.js';
 
 /** One source's history of a target as the shared database answers it: the embedded store's series() shape. */
 export type DbSeries = Omit<SeriesHead, 'tier'> & { tier: 'query_url' } & { [rollup: string]: Columns | undefined };
@@ -35,7 +35,8 @@ const COL = 'nt_col';
  * `*_over_time` over one bucket of the series remote write produced
  * (`telemetry_<measurement>_<field>`, labels = our tags), summed or merged
  * per source, and the store's own output functions turn them into the
- * columns the target page draws. One combined query per rollup.
+ * columns the target page draws. One combined query per rollup (two when
+ * the range ends inside a bucket).
  *
  * Buckets are [b, b + step) like the store's: each is evaluated at
  * b + step, a multiple of the step (VictoriaMetrics and Mimir's query
@@ -66,17 +67,26 @@ export class PromSeries {
     const from = q.fromMs - (q.fromMs % stepMs);
     const n = Math.ceil((q.toMs - from) / stepMs);
     const selector = [`target=${promString(q.target)}`, 'mode!="adhoc"', ...(q.sources?.length ? [`source=~${promString(q.sources.map(escapeRegex).join('|'))}`] : [])].join(', ');
-    const startS = (from + stepMs) / 1000;
-    const endS = (from + n * stepMs) / 1000;
+    // A last bucket that ends after `to` (the live view: it ends in the future) is evaluated at `to` over
+    // what it has so far: VictoriaMetrics moves an evaluation time past its clock back to now, which
+    // would slide that bucket's window into the one before.
+    const lastStart = from + (n - 1) * stepMs;
+    const partial = lastStart + stepMs > q.toMs;
+    const full = partial ? n - 1 : n;
     const t0 = performance.now();
     const kinds = this.rollups;
-    const answers = await Promise.all(kinds.map((k) => this.client.queryRange(kindQuery(k, selector, stepMs), startS, endS, stepMs / 1000, deadline)));
+    const calls: { k: RollupSpec; bucket?: number; answer: Promise<QueryAnswer> }[] = [];
+    for (const k of kinds) {
+      if (full > 0) calls.push({ k, answer: this.client.queryRange(kindQuery(k, selector, stepMs), (from + stepMs) / 1000, (from + full * stepMs) / 1000, stepMs / 1000, deadline) });
+      if (partial) calls.push({ k, bucket: n - 1, answer: this.client.queryRange(kindQuery(k, selector, q.toMs - lastStart), q.toMs / 1000, q.toMs / 1000, stepMs / 1000, deadline) });
+    }
+    const answers = await Promise.all(calls.map((c) => c.answer));
     const failed = answers.find((a) => !a.ok);
     if (failed && !failed.ok) return { ok: false, reason: failed.reason, detail: failed.detail };
     // source -> kind -> sub-series ('' or the probe) -> bucket -> stored columns
     const rows = new Map<string, Map<string, Map<string, Map<number, BucketRow>>>>();
-    kinds.forEach((k, ki) => {
-      const a = answers[ki]!;
+    calls.forEach(({ k, bucket }, ci) => {
+      const a = answers[ci]!;
       if (!a.ok) return;
       for (const s of a.result) {
         const source = s.metric.source ?? '';
@@ -87,7 +97,7 @@ export class PromSeries {
         const bySub = byKind.get(k.name) ?? byKind.set(k.name, new Map()).get(k.name)!;
         const byBucket = bySub.get(sub) ?? bySub.set(sub, new Map()).get(sub)!;
         for (const [t, v] of s.values) {
-          const i = Math.round((t * 1000 - stepMs - from) / stepMs);
+          const i = bucket ?? Math.round((t * 1000 - stepMs - from) / stepMs);
           const x = Number(v);
           if (i < 0 || i >= n || !Number.isFinite(x)) continue;
           const row = byBucket.get(i) ?? byBucket.set(i, {}).get(i)!;
@@ -98,7 +108,7 @@ export class PromSeries {
     const sources = [...rows.keys()].sort();
     return {
       ok: true,
-      queries: kinds.length,
+      queries: calls.length,
       ms: Math.round((performance.now() - t0) * 10) / 10,
       sources: sources.map((source) => {
         const head: Omit<SeriesHead, 'tier'> & { tier: 'query_url' } = {
@@ -130,10 +140,10 @@ export class PromSeries {
   }
 }
 
-/** Every stored column of a rollup as one PromQL expression, each series tagged with its column. */
-export function kindQuery(k: RollupSpec, selector: string, stepMs: number): string {
+/** Every stored column of a rollup over windows of `windowMs` as one PromQL expression, each series tagged with its column. */
+export function kindQuery(k: RollupSpec, selector: string, windowMs: number): string {
   const by = k === PROBE_RUNS_ROLLUP ? 'source, probe' : 'source';
-  const w = `[${stepMs}ms] offset 1ms`;
+  const w = `[${windowMs}ms] offset 1ms`;
   const sel = (field: string) => `${seriesName(k.measurement, field)}{${selector}}${w}`;
   const parts: string[] = [];
   const add = (col: string, expr: string) => parts.push(`label_replace(${expr}, "${COL}", "${col}", "", "")`);
@@ -179,6 +189,8 @@ function columns(k: RollupSpec, buckets: ReadonlyMap<number, BucketRow>, from: n
     // The store keeps scaled values as integers.
     const r: BucketRow = {};
     for (const [c, v] of Object.entries(raw)) r[c] = v === null ? null : Math.round(v);
+    // A flag no point of the bucket carries has no series: the store counts it 0 (`timing_uncertain` on older points).
+    for (const a of k.aggs) if (a.how.op === 'true' && r[a.name] === undefined) r[a.name] = 0;
     for (const o of k.outputs) cols[o.name]![i] = outputValue(o, r);
   }
   return { ...cols, t };
