@@ -57,9 +57,11 @@ export class TelemetryMetrics {
   readonly httpPhase = new PerTargetGauge('telemetry_http_phase_seconds', 'Last HTTP probe of the target, by phase (dns, connect, tls, ttfb, transfer, total)', this.targetSlots, 'phase');
   readonly dnsQuery = new PerTargetGauge('telemetry_dns_query_seconds', 'Last DNS probe query time of the target', this.targetSlots);
   readonly tcpConnect = new PerTargetGauge('telemetry_tcp_connect_seconds', 'Last TCP probe connect time of the target', this.targetSlots);
+  /** 0 ok, 1 degraded, 2 failing (status/target-state.ts); no series before the first run. */
+  readonly targetState = new PerTargetGauge('telemetry_target_state', 'State of the target: 0 ok, 1 degraded (a threshold crossed), 2 failing (a probe failed)', this.targetSlots);
   // Not telemetry_hop_count: a gauge ending in _count reads as a histogram's count (promtool check metrics rejects it).
   readonly hopCount = new PerTargetGauge('telemetry_route_hops', 'Hops of the last trace of the target', this.targetSlots);
-  private readonly perTarget = [this.rttAvg, this.packetLoss, this.probeSuccess, this.probeLastDuration, this.httpPhase, this.dnsQuery, this.tcpConnect, this.hopCount];
+  private readonly perTarget = [this.rttAvg, this.packetLoss, this.probeSuccess, this.probeLastDuration, this.httpPhase, this.dnsQuery, this.tcpConnect, this.hopCount, this.targetState];
   readonly childProcesses = this.gauge('telemetry_child_processes', 'Probe tool processes running now, per pool (fping, mtr)', ['pool']);
   readonly childProcessesMax = this.gauge('telemetry_child_processes_max', 'Bound of each tool pool (mtr: WORKER_POOL_SIZE; fping: ceil(MAX_CONCURRENT_OPERATIONS / BATCH_SIZE))', ['pool']);
   readonly childProcessesStarted = this.counter('telemetry_child_processes_started_total', 'Probe tool processes started', ['tool']);

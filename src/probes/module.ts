@@ -49,8 +49,30 @@ export interface ProbeModule<Spec = unknown, E extends z.ZodRawShape = z.ZodRawS
   everyS?(spec: Spec): number | undefined;
   /** The human summary of check-config (`5 echoes 0.2 s apart`). */
   summary(spec: Spec): string;
+  /**
+   * Figures of its points that make a target that answers `degraded` when
+   * they cross a limit (status/target-state.ts). Each key is a key of a
+   * targets-file `thresholds:` block; its global default is the
+   * environment variable THRESHOLD_<KEY> in `env`.
+   */
+  readonly thresholds?: readonly ThresholdDef[];
   create(deps: ProbeDeps<ModuleEnv<E>>): Probe<Spec>;
 }
+
+/** One limit on one figure of a probe's points. */
+export interface ThresholdDef {
+  /** Key under `thresholds:` in a targets file (`loss_pct`); THRESHOLD_<KEY> is its default. */
+  readonly key: string;
+  readonly measurement: string;
+  readonly field: string;
+  /** `above`: crossed when the value is at or above the limit; `below`: at or below (certificate days left). */
+  readonly when: 'above' | 'below';
+  /** Unit for messages (`%`, `ms`, `days`). */
+  readonly unit: string;
+}
+
+/** The environment variable that holds a threshold's global default. */
+export const thresholdEnv = (key: string): string => `THRESHOLD_${key.toUpperCase()}`;
 
 /** The environment a module sees: the daemon's variables and its own. */
 export type ModuleEnv<E extends z.ZodRawShape> = DaemonEnv & z.infer<z.ZodObject<E>>;

@@ -33,10 +33,10 @@ export interface PointsQuery {
 export interface TargetListQuery {
   offset: number;
   limit: number;
-  sort: 'name' | 'status' | 'rtt' | 'loss' | 'http' | 'route_change';
+  sort: 'name' | 'status' | 'rtt' | 'loss' | 'http' | 'dns' | 'tcp' | 'route_change';
   order: 'asc' | 'desc';
   q?: string;
-  status?: 'ok' | 'failing' | 'unknown' | 'unavailable';
+  status?: 'ok' | 'degraded' | 'failing' | 'unknown' | 'unavailable';
 }
 
 export interface RangeQuery {

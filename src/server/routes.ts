@@ -185,10 +185,10 @@ export function daemonRoutes(api: DaemonApi): Route[] {
         const q: TargetListQuery = {
           offset: intParam(url, 'offset', 0, 0, 10_000_000),
           limit: intParam(url, 'limit', 100, 1, 1000),
-          sort: oneOf(url, 'sort', ['name', 'status', 'rtt', 'loss', 'http', 'route_change'] as const, 'name')!,
+          sort: oneOf(url, 'sort', ['name', 'status', 'rtt', 'loss', 'http', 'dns', 'tcp', 'route_change'] as const, 'name')!,
           order: oneOf(url, 'order', ['asc', 'desc'] as const, 'asc')!,
           q: url.searchParams.get('q')?.slice(0, 200) || undefined,
-          status: oneOf(url, 'status', ['ok', 'failing', 'unknown', 'unavailable'] as const),
+          status: oneOf(url, 'status', ['ok', 'degraded', 'failing', 'unknown', 'unavailable'] as const),
         };
         return { json: await data.targets(q) };
       },

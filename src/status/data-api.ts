@@ -3,6 +3,7 @@ import { redactUrl } from '../config/redact.js';
 import { Deadline, type HealthStatus } from '../lifecycle/component.js';
 import type { DataApi, PointsQuery, RangeQuery, TargetListQuery } from '../server/daemon-api.js';
 import type { RoutesQuery, RoutesResult, SeriesQuery, SeriesResult, Sparkline, SparklineOptions } from '../store/types.js';
+import { describeCrossed } from './target-state.js';
 import type { TargetStatusBoard, TargetStatus } from './target-status.js';
 
 /** A stored point as /api/points returns it. */
@@ -52,7 +53,8 @@ const PEER_CACHE_MS = 2000;
 
 type View = ReturnType<typeof targetRow>;
 
-const STATUS_ORDER: Record<string, number> = { failing: 0, unavailable: 1, unknown: 2, ok: 3 };
+/** Worst first: what needs a look comes first in the overview's default order. */
+const STATUS_ORDER: Record<string, number> = { failing: 0, degraded: 1, unavailable: 2, unknown: 3, ok: 4 };
 /** The overview sparkline: the last hour in one-minute buckets. */
 const SPARK_BUCKETS = 60;
 
@@ -77,6 +79,8 @@ interface Spark {
   step_s: number;
   rtt_ms: (number | null)[];
   loss_pct: (number | null)[];
+  sent?: number;
+  received?: number;
 }
 
 /** This replica's own view of a target (what /api/local/targets serves to peers). */
@@ -89,9 +93,13 @@ function localRow(t: Target, d: DataSources) {
     probes: [...t.probes],
     interval_s: t.intervalS,
     status,
+    state_since: st && st.state.since ? new Date(st.state.since).toISOString() : null,
     failing: st
       ? [...st.probes.values()].filter((p) => !p.success).map((p) => ({ probe: p.probe, reason: p.reason ?? null, detail: p.detail ?? null, since: new Date(p.since).toISOString() }))
       : [],
+    /** Thresholds crossed by the last run of each probe (why the target is degraded). */
+    crossed: st ? [...st.probes.values()].flatMap((p) => p.crossed.map((c) => ({ ...c, text: describeCrossed(c) }))) : [],
+    thresholds: t.thresholds.limits,
     last: st
       ? { ...st.last, time: st.last.time === null ? null : new Date(st.last.time).toISOString() }
       : { time: null, rtt_ms: null, loss_pct: null, http_total_ms: null, dns_ms: null, tcp_ms: null },
@@ -99,21 +107,36 @@ function localRow(t: Target, d: DataSources) {
   };
 }
 
-function sortKey(v: View, sort: TargetListQuery['sort']): number | string {
+/** The value a row sorts by; null (no value) sorts last in either direction. */
+function sortKey(v: View, sort: TargetListQuery['sort']): number | string | null {
   switch (sort) {
     case 'name':
       return v.name;
     case 'status':
       return STATUS_ORDER[v.status] ?? 9;
     case 'rtt':
-      return v.last.rtt_ms ?? Infinity;
+      return v.last.rtt_ms;
     case 'loss':
-      return v.last.loss_pct ?? -1;
+      return v.last.loss_pct;
     case 'http':
-      return v.last.http_total_ms ?? Infinity;
+      return v.last.http_total_ms;
+    case 'dns':
+      return v.last.dns_ms;
+    case 'tcp':
+      return v.last.tcp_ms;
     case 'route_change':
-      return v.route_changed_at ?? '';
+      return v.route_changed_at;
   }
+}
+
+/** Rows in `sort` order (`dir` 1 or -1), rows without a value last whatever the direction, then by name. */
+export function compareRows(a: View, b: View, sort: TargetListQuery['sort'], dir: number): number {
+  const ka = sortKey(a, sort);
+  const kb = sortKey(b, sort);
+  if (ka === null || kb === null) {
+    if (ka !== kb) return ka === null ? 1 : -1;
+  } else if (ka !== kb) return (ka < kb ? -1 : 1) * dir;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 /**
@@ -208,7 +231,7 @@ export function createDataApi(d: DataSources): DataApi {
         const owner = owners.get(t.name)!;
         return targetRow(t, d, owner, owner && owner !== self ? remote.get(owner) : undefined);
       });
-      const counts = { ok: 0, failing: 0, unknown: 0, unavailable: 0 };
+      const counts = { ok: 0, degraded: 0, failing: 0, unknown: 0, unavailable: 0 };
       for (const r of rows) counts[r.status]++;
       if (q.q) {
         const needle = q.q.toLowerCase();
@@ -216,11 +239,7 @@ export function createDataApi(d: DataSources): DataApi {
       }
       if (q.status) rows = rows.filter((r) => r.status === q.status);
       const dir = q.order === 'desc' ? -1 : 1;
-      rows.sort((a, b) => {
-        const ka = sortKey(a, q.sort);
-        const kb = sortKey(b, q.sort);
-        return (ka < kb ? -1 : ka > kb ? 1 : a.name < b.name ? -1 : 1) * dir;
-      });
+      rows.sort((a, b) => compareRows(a, b, q.sort, dir));
       const total = rows.length;
       const page = rows.slice(q.offset, q.offset + q.limit);
       // Sparklines: our own from the store, the others' from their owners (one call per member).
@@ -237,7 +256,20 @@ export function createDataApi(d: DataSources): DataApi {
         const r = m.self ? undefined : remote.get(m.id);
         return { ...m, available: m.self || (r !== undefined && 'rows' in r), ...(r && 'unavailable' in r ? { reason: r.unavailable } : {}) };
       });
-      return { total, offset: q.offset, limit: q.limit, generated_at: new Date().toISOString(), counts, members, targets: page.map((r) => ({ ...r, spark: sparks.get(r.name) ?? null })) };
+      return {
+        total,
+        offset: q.offset,
+        limit: q.limit,
+        generated_at: new Date().toISOString(),
+        counts,
+        members,
+        targets: page.map((r) => {
+          const spark = sparks.get(r.name) ?? null;
+          // The last hour's loss rate: echoes lost over echoes sent, not a mean of slot percentages.
+          const hourLoss = spark && spark.sent ? Math.round((100_000 * (spark.sent - (spark.received ?? 0))) / spark.sent) / 1000 : null;
+          return { ...r, loss_hour_pct: hourLoss, echoes_hour: spark && spark.sent ? { sent: spark.sent, received: spark.received ?? 0 } : null, spark };
+        }),
+      };
     },
 
     async localTargets() {
@@ -272,6 +304,10 @@ export function createDataApi(d: DataSources): DataApi {
         owner: row.owner,
         available: row.available,
         status: row.status,
+        state_since: row.state_since,
+        crossed: row.crossed,
+        thresholds: row.thresholds,
+        hysteresis_slots: t.thresholds.hysteresisSlots,
         ...(fromOwner ? { unavailable_reason: fromOwner.unavailable } : {}),
         probe_status: st
           ? [...st.probes.values()].map((p) => ({ probe: p.probe, success: p.success, reason: p.reason ?? null, detail: p.detail ?? null, at: new Date(p.at).toISOString(), since: new Date(p.since).toISOString() }))

@@ -2,8 +2,17 @@ import type { Logger } from 'pino';
 import type { Target } from '../config/targets.js';
 import type { ComponentHealth } from '../lifecycle/component.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
+import type { ThresholdDef } from '../probes/module.js';
+import { PROBE_MODULES } from '../probes/registry.js';
 import type { ProbeResult } from '../probes/types.js';
 import type { AnySample } from '../samples/sample.js';
+import { crossedBy, describeCrossed, rawStatus, StateHysteresis, STATE_VALUE, type Crossed, type TargetStatus } from './target-state.js';
+
+export type { TargetStatus } from './target-state.js';
+
+/** Every probe module's thresholds, and which probe writes each measurement. */
+const THRESHOLD_DEFS: readonly ThresholdDef[] = PROBE_MODULES.flatMap((m) => ('thresholds' in m ? m.thresholds : []) as readonly ThresholdDef[]);
+const PROBE_OF_MEASUREMENT = new Map<string, string>(PROBE_MODULES.flatMap((m) => Object.keys(m.measurements).map((k) => [k, m.kind] as [string, string])));
 
 /** The last run of one probe of one target. */
 export interface ProbeState {
@@ -16,6 +25,8 @@ export interface ProbeState {
   /** When the current state (ok or failing) began, epoch ms. */
   since: number;
   durationMs: number;
+  /** Thresholds its last run crossed (the target is degraded while any is). */
+  crossed: Crossed[];
 }
 
 /** Main figures of the last runs, for the overview. */
@@ -33,9 +44,9 @@ export interface TargetState {
   last: LastFigures;
   /** Time of the last trace that saw a different route, epoch ms. */
   routeChangedAt: number | null;
+  /** The shown state and since when. */
+  state: StateHysteresis;
 }
-
-export type TargetStatus = 'ok' | 'failing' | 'unknown';
 
 /** What the embedded store remembers of a target (its `latest()` answer). */
 export interface SeedState {
@@ -92,13 +103,23 @@ export class TargetStatusBoard {
       at: o.timeMs,
       since: changed ? now : prev.since,
       durationMs: r.durationMs,
+      crossed: r.success ? crossedBy(r.probe, r.samples as AnySample[], target.thresholds, THRESHOLD_DEFS) : [],
     });
-    if (changed && !r.success) {
-      this.log.warn({ target: target.name, probe: r.probe, reason: r.reason, detail: r.detail }, prev ? 'target failing' : 'target failing from its first run');
-    } else if (changed && prev) {
-      this.log.info({ target: target.name, probe: r.probe, failing_for_s: Math.round((now - prev.since) / 1000) }, 'target recovered');
-    }
     this.figures(target.name, st, r, o.timeMs);
+    const was = st.state.feed(rawStatus(st.probes.values()), o.timeMs, target.thresholds.hysteresisSlots, now);
+    if (was !== undefined) this.stateChanged(target.name, st, was, now);
+  }
+
+  /** One log line per change of a target's state, saying why; the state gauge follows. */
+  private stateChanged(name: string, st: TargetState, was: TargetStatus, now: number): void {
+    const state = st.state.state;
+    if (state !== 'unknown') this.metrics.targetState.set(name, STATE_VALUE[state]);
+    const failing = [...st.probes.values()].filter((p) => !p.success).map((p) => ({ probe: p.probe, reason: p.reason, detail: p.detail }));
+    const crossed = [...st.probes.values()].flatMap((p) => p.crossed.map(describeCrossed));
+    const fields = { target: name, state, was, ...(failing.length ? { failing } : {}), ...(crossed.length ? { crossed } : {}) };
+    if (state === 'failing') this.log.warn(fields, was === 'unknown' ? 'target failing from its first run' : 'target failing');
+    else if (state === 'degraded') this.log.warn(fields, 'target degraded');
+    else if (state === 'ok' && was !== 'unknown') this.log.info({ ...fields, [`${was}_for_s`]: Math.round((now - st.state.since) / 1000) }, 'target ok again');
   }
 
   private figures(name: string, st: TargetState, r: ProbeResult, timeMs: number): void {
@@ -147,7 +168,7 @@ export class TargetStatusBoard {
   private stateOf(name: string): TargetState {
     let st = this.states.get(name);
     if (!st) {
-      st = { probes: new Map(), last: { time: null, rtt_ms: null, loss_pct: null, http_total_ms: null, dns_ms: null, tcp_ms: null }, routeChangedAt: null };
+      st = { probes: new Map(), last: { time: null, rtt_ms: null, loss_pct: null, http_total_ms: null, dns_ms: null, tcp_ms: null }, routeChangedAt: null, state: new StateHysteresis() };
       this.states.set(name, st);
     }
     return st;
@@ -168,7 +189,12 @@ export class TargetStatusBoard {
       const st = this.stateOf(s.target);
       for (const p of s.probes) {
         if (p.success === null || !t.probes.includes(p.probe as never)) continue;
-        st.probes.set(p.probe, { probe: p.probe, success: p.success, reason: p.reason ?? undefined, detail: p.detail ?? undefined, at: Date.parse(p.at), since: Date.parse(p.since), durationMs: p.duration_ms ?? 0 });
+        // The thresholds its last points crossed, from the figures the store kept of them.
+        const samples = Object.entries(s.measurements)
+          .filter(([m]) => PROBE_OF_MEASUREMENT.get(m) === p.probe)
+          .map(([measurement, v]) => ({ measurement, fields: v.fields as Record<string, unknown> }));
+        const crossed = p.success ? crossedBy(p.probe, samples, t.thresholds, THRESHOLD_DEFS) : [];
+        st.probes.set(p.probe, { probe: p.probe, success: p.success, reason: p.reason ?? undefined, detail: p.detail ?? undefined, at: Date.parse(p.at), since: Date.parse(p.since), durationMs: p.duration_ms ?? 0, crossed });
         if (this.perTargetMetrics) {
           this.metrics.probeSuccess.set(t.name, p.success ? 1 : 0, p.probe);
           if (p.duration_ms !== null) this.metrics.probeLastDuration.set(t.name, p.duration_ms / 1000, p.probe);
@@ -188,6 +214,10 @@ export class TargetStatusBoard {
         tcp_ms: f('tcp', 'connect_ms'),
       };
       st.routeChangedAt = s.route_changed_at ? Date.parse(s.route_changed_at) : null;
+      const state = rawStatus(st.probes.values());
+      const since = Math.max(0, ...[...st.probes.values()].map((p) => p.since));
+      st.state.restore(state, since);
+      if (state !== 'unknown') this.metrics.targetState.set(t.name, STATE_VALUE[state]);
       seeded++;
     }
     return seeded;
@@ -219,10 +249,7 @@ export class TargetStatusBoard {
   }
 
   status(name: string): TargetStatus {
-    const st = this.states.get(name);
-    if (!st || st.probes.size === 0) return 'unknown';
-    for (const p of st.probes.values()) if (!p.success) return 'failing';
-    return 'ok';
+    return this.states.get(name)?.state.state ?? 'unknown';
   }
 
   /** Probes failing now, oldest failure first. */
@@ -247,11 +274,16 @@ export class TargetStatusBoard {
       }
     }
     const all = probes > 0 && failing === probes;
+    const states: Record<TargetStatus, number> = { ok: 0, degraded: 0, failing: 0, unknown: 0 };
+    for (const st of this.states.values()) states[st.state.state]++;
+    // Configured targets that never reported are unknown too.
+    if (this.configured) for (const name of this.configured.keys()) if (!this.states.has(name)) states.unknown++;
     return {
       status: all ? 'degraded' : 'ok',
       probes,
       failing,
       failing_targets: targets.size,
+      target_states: states,
       ...(all ? { problem: `all ${probes} probes of ${targets.size} target(s) are failing: see /api/targets or the log for the reasons` } : {}),
       ...(failing ? { examples: this.failing(5).map((f) => `${f.target} ${f.probe}: ${f.reason}${f.detail ? ` (${f.detail})` : ''}`) } : {}),
     };

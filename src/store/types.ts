@@ -199,6 +199,9 @@ export interface Sparkline {
   rtt_ms: (number | null)[];
   /** From the bucket's summed sent/received. */
   loss_pct: (number | null)[];
+  /** Echo requests sent and answered over the whole range: its loss rate is 100 x (sent - received) / sent. */
+  sent: number;
+  received: number;
 }
 
 export interface ProbeState {

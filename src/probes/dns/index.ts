@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { threshold } from '../../config/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { dnsProbe, type DnsSpec } from './dns-probe.js';
 import { DNS_RECORD_TYPES, type DnsRecordType } from './dns-wire.js';
@@ -14,7 +15,10 @@ export function isValidDnsServer(s: string): boolean {
 }
 
 /** Environment variables of the dns probe (docs/configuration.md). */
-const env = {};
+const env = {
+  /** Query time (ms) at or above which a target is degraded; none by default. */
+  THRESHOLD_DNS_MS: threshold(),
+};
 
 /** One DNS question with our own wire client — see README.md in this folder. */
 export const dnsModule = {
@@ -28,6 +32,7 @@ export const dnsModule = {
   }),
   defaultFor: ['name'],
   measurements: { dns: DNS },
+  thresholds: [{ key: 'dns_ms', measurement: 'dns', field: 'query_ms', when: 'above', unit: 'ms' }],
   spec(raw, ctx): DnsSpec {
     const b = raw as { server?: string; record: DnsRecordType; name?: string } | undefined;
     const spec: DnsSpec = {

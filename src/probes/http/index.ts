@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { redactUrl } from '../../config/redact.js';
-import { bool } from '../../config/zod-env.js';
+import { bool, threshold } from '../../config/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { createHttpProbe, type HttpSpec } from './http-probe.js';
 import { HTTP } from './measurements.js';
@@ -14,6 +14,10 @@ const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const env = {
   /** http probes keep their connection for the next probe (false: DNS + connect + TLS measured every time). */
   HTTP_REUSE_CONNECTIONS: bool(true),
+  /** Total request time (ms) at or above which a target is degraded; none by default. */
+  THRESHOLD_HTTP_TOTAL_MS: threshold(),
+  /** Days of certificate validity left at or below which a target is degraded. */
+  THRESHOLD_CERT_DAYS: threshold(14),
 };
 
 /** HTTP(S) exchange with phase timings — see README.md in this folder. */
@@ -31,6 +35,10 @@ export const httpModule = {
   }),
   defaultFor: ['name'],
   measurements: { http: HTTP },
+  thresholds: [
+    { key: 'http_total_ms', measurement: 'http', field: 'total_ms', when: 'above', unit: 'ms' },
+    { key: 'cert_days', measurement: 'http', field: 'cert_expiry_days', when: 'below', unit: 'days' },
+  ],
   spec(raw, ctx): HttpSpec {
     type Block = { url: string; method: string; expect_status?: number | number[]; insecure_tls: boolean; headers: Record<string, string>; reuse_connection?: boolean };
     const b = raw as Block | undefined;

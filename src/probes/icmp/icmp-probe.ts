@@ -143,6 +143,12 @@ export function createIcmpProbe(batcher: FpingBatcher): Probe<IcmpSpec> {
       rtt_avg_ms: st.rttAvgMs,
       rtt_max_ms: st.rttMaxMs,
       rtt_median_ms: st.rttMedianMs,
+      rtt_p10_ms: st.rttPercentilesMs?.p10,
+      rtt_p25_ms: st.rttPercentilesMs?.p25,
+      rtt_p75_ms: st.rttPercentilesMs?.p75,
+      rtt_p90_ms: st.rttPercentilesMs?.p90,
+      // Every echo as fping reported it, so a chart can draw the smoke and a person can check the figures.
+      rtts_ms: JSON.stringify(result.rtts),
       rtt_stddev_ms: st.rttStddevMs,
       jitter_ms: st.jitterMs,
       r_factor: st.rFactor,

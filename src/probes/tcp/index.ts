@@ -1,10 +1,14 @@
 import { z } from 'zod';
+import { threshold } from '../../config/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { TCP } from './measurements.js';
 import { tcpProbe, type TcpSpec } from './tcp-probe.js';
 
 /** Environment variables of the tcp probe (docs/configuration.md). */
-const env = {};
+const env = {
+  /** Connect time (ms) at or above which a target is degraded; none by default. */
+  THRESHOLD_TCP_MS: threshold(),
+};
 
 /** TCP connect time — see README.md in this folder. */
 export const tcpModule = {
@@ -14,6 +18,7 @@ export const tcpModule = {
   block: z.strictObject({ port: z.number().int().min(1).max(65535) }),
   defaultFor: [],
   measurements: { tcp: TCP },
+  thresholds: [{ key: 'tcp_ms', measurement: 'tcp', field: 'connect_ms', when: 'above', unit: 'ms' }],
   spec(raw): TcpSpec {
     const b = raw as { port: number } | undefined;
     // No default port: probing 443 when the user meant their database is a silent lie.
