@@ -116,7 +116,9 @@ export class TargetStatusBoard {
     if (state !== 'unknown') this.metrics.targetState.set(name, STATE_VALUE[state]);
     const failing = [...st.probes.values()].filter((p) => !p.success).map((p) => ({ probe: p.probe, reason: p.reason, detail: p.detail }));
     const crossed = [...st.probes.values()].flatMap((p) => p.crossed.map(describeCrossed));
-    const fields = { target: name, state, was, ...(failing.length ? { failing } : {}), ...(crossed.length ? { crossed } : {}) };
+    // The first failing probe's reason at the top level too: what a log search filters on.
+    const first = failing[0] ? { probe: failing[0].probe, reason: failing[0].reason, detail: failing[0].detail } : {};
+    const fields = { target: name, state, was, ...first, ...(failing.length > 1 ? { failing } : {}), ...(crossed.length ? { crossed } : {}) };
     if (state === 'failing') this.log.warn(fields, was === 'unknown' ? 'target failing from its first run' : 'target failing');
     else if (state === 'degraded') this.log.warn(fields, 'target degraded');
     else if (state === 'ok' && was !== 'unknown') this.log.info({ ...fields, [`${was}_for_s`]: Math.round((now - st.state.since) / 1000) }, 'target ok again');

@@ -22,6 +22,12 @@ export type AggOp =
   | { op: 'range'; field: string; lo: number; hi: number }
   | { op: 'sum'; field: string }
   | { op: 'min' | 'max' | 'median'; field: string; scale: number }
+  /**
+   * Percentile p of every number in the bucket's JSON-array field (the
+   * echoes of its slots: SmokePing's smoke), exact from raw points; a merged
+   * bucket takes the median of its buckets' values, as `median` does.
+   */
+  | { op: 'echo_pct'; field: string; p: number; scale: number }
   /** Two columns: `<name>_sum` (scaled) and `<name>_n` (rows with a value). */
   | { op: 'avg'; field: string; scale: number };
 
@@ -67,6 +73,9 @@ export const KINDS: readonly RollupKind[] = [
       { name: 'rtt_max', how: { op: 'max', field: 'rtt_max_ms', scale: US } },
       avg('jitter', 'jitter_ms'),
       avg('mos', 'mos'),
+      // The worst slot: a 5-minute outage stays an outage in an hourly bucket (loss in thousandths of a percent).
+      { name: 'loss_max', how: { op: 'max', field: 'loss_pct', scale: 1000 } },
+      ...[10, 25, 75, 90].map((p): Agg => ({ name: `rtt_p${p}`, how: { op: 'echo_pct', field: 'rtts_ms', p, scale: US } })),
     ],
   },
   {
@@ -165,6 +174,8 @@ export function rawAggSql(k: RollupKind, field: (name: string) => string): strin
       case 'max':
       case 'median':
         return [`CAST(round(${how.op}(${field(how.field)}) * ${how.scale}) AS INTEGER)`];
+      case 'echo_pct':
+        return [`CAST(round(echo_percentile(${field(how.field)}, ${how.p}) * ${how.scale}) AS INTEGER)`];
       case 'avg':
         return [`CAST(round(sum(${field(how.field)}) * ${how.scale}) AS INTEGER)`, `count(${field(how.field)})`];
     }
@@ -203,6 +214,7 @@ export function mergeAggSql(k: RollupKind): string[] {
       case 'max':
         return [`${how.op}(${a.name})`];
       case 'median':
+      case 'echo_pct':
         return [`CAST(round(median(${a.name})) AS INTEGER)`];
       case 'avg':
         return [`sum(${a.name}_sum)`, `sum(${a.name}_n)`];
@@ -237,6 +249,13 @@ export const OUTPUTS: { ping: Output<PingColumns>; http: Output<HttpColumns>; dn
     ['rtt_avg', (r) => mean(r, 'rtt_avg')],
     ['rtt_max', (r) => scaled(r.rtt_max)],
     ['loss_pct', (r) => (r.sent ? round3((100 * (r.sent - (r.received ?? 0))) / r.sent) : null)],
+    ['sent', (r) => r.sent ?? null],
+    ['received', (r) => r.received ?? null],
+    ['loss_max_pct', (r) => (r.loss_max === null || r.loss_max === undefined ? null : r.loss_max / 1000)],
+    ['rtt_p10', (r) => scaled(r.rtt_p10)],
+    ['rtt_p25', (r) => scaled(r.rtt_p25)],
+    ['rtt_p75', (r) => scaled(r.rtt_p75)],
+    ['rtt_p90', (r) => scaled(r.rtt_p90)],
     ['jitter_ms', (r) => mean(r, 'jitter')],
     ['mos', (r) => mean(r, 'mos')],
     ['ok', (r) => r.ok ?? null],
@@ -261,6 +280,36 @@ export const OUTPUTS: { ping: Output<PingColumns>; http: Output<HttpColumns>; dn
   tcp: [...spreadOut('connect'), ...counts],
   probe: counts,
 };
+
+/**
+ * SQL aggregate echo_percentile(json_array_text, p): percentile p (0-100) of
+ * every number in the arrays of the group, linear between the closest ranks
+ * (the icmp probe's rule for one slot). Registered on each connection that
+ * rolls up or reads series.
+ */
+export function registerEchoPercentile(db: { aggregate(name: string, o: object): unknown }): void {
+  db.aggregate('echo_percentile', {
+    start: () => ({ values: [] as number[], p: 50 }),
+    step: (acc: { values: number[]; p: number }, json: unknown, p: number) => {
+      acc.p = p;
+      if (typeof json !== 'string') return acc;
+      try {
+        for (const v of JSON.parse(json) as unknown[]) if (typeof v === 'number') acc.values.push(v);
+      } catch {
+        // a malformed array counts as no echoes
+      }
+      return acc;
+    },
+    result: (acc: { values: number[]; p: number }) => {
+      const v = acc.values.sort((a, b) => a - b);
+      if (!v.length) return null;
+      const rank = (acc.p / 100) * (v.length - 1);
+      const lo = Math.floor(rank);
+      const hi = Math.min(v.length - 1, lo + 1);
+      return v[lo]! + (v[hi]! - v[lo]!) * (rank - lo);
+    },
+  });
+}
 
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;

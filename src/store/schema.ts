@@ -43,7 +43,7 @@ export const SCHEMA_VERSION = 1;
 export type Statement = Database.Statement<unknown[]>;
 
 export function createSchema(db: Db): void {
-  if (Number(db.pragma('user_version', { simple: true })) >= SCHEMA_VERSION) return;
+  if (Number(db.pragma('user_version', { simple: true })) >= SCHEMA_VERSION) return addRollupColumns(db);
   const empty = !db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table'").get();
   if (empty && Number(db.pragma('auto_vacuum', { simple: true })) !== 2) {
     db.pragma('auto_vacuum = INCREMENTAL');
@@ -104,6 +104,21 @@ export function createSchema(db: Db): void {
     `);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   })();
+}
+
+/**
+ * Columns a newer rollup spec added (loss_max, the echo percentiles) are
+ * added to a store made before: NULL in the buckets rolled up earlier.
+ */
+function addRollupColumns(db: Db): void {
+  for (const k of KINDS) {
+    for (const t of TIERS) {
+      const table = tableOf(k, t);
+      const have = new Set((db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
+      if (!have.size) continue;
+      for (const c of kindColumns(k)) if (!have.has(c)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${c} INTEGER`);
+    }
+  }
 }
 
 export function getMeta(db: Db, key: string): number | undefined {

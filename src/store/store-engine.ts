@@ -1,3 +1,4 @@
+import { registerEchoPercentile } from './rollup-spec.js';
 import { statSync } from 'node:fs';
 import type { Db } from '../sqlite/sqlite-db.js';
 import type { AnySample } from '../samples/sample.js';
@@ -78,6 +79,7 @@ export class StoreEngine {
   ) {
     const now = (this.now = hooks.now ?? Date.now);
     createSchema(db);
+    registerEchoPercentile(db);
     this.layouts = new FieldLayouts(db);
     this.rollups = new Rollups(db, this.layouts, now);
     this.ingest = new Ingest(db, this.layouts, (t) => this.rollups.watermark(t));

@@ -62,6 +62,16 @@ export interface PingColumns {
   rtt_max: Col;
   /** 100 x (sent - received) / sent, summed over the bucket. */
   loss_pct: Col;
+  /** Echo requests sent and answered in the bucket (loss over any range: sum lost / sum sent). */
+  sent: Col;
+  received: Col;
+  /** The worst slot's loss in the bucket (a short outage stays visible in a long bucket). */
+  loss_max_pct: Col;
+  /** Percentiles of the bucket's echoes (raw slots: the slot's own; buckets: see rollup-spec.ts). */
+  rtt_p10?: Col;
+  rtt_p25?: Col;
+  rtt_p75?: Col;
+  rtt_p90?: Col;
   jitter_ms: Col;
   mos: Col;
   ok: Col;
@@ -131,8 +141,28 @@ export interface SeriesResult {
   tcp?: TcpColumns;
   /** Per probe kind (icmp, trace, http, tcp, dns). */
   probes?: Record<string, ProbeColumns>;
+  /** Figures over the whole range (the target page's stat row). */
+  summary?: SeriesSummary;
   /** Route changes in the range, epoch s. */
   route_changes: RouteChange[];
+}
+
+export interface SeriesSummary {
+  sent: number;
+  received: number;
+  /** 100 x (sent - received) / sent over the range; null without echoes. */
+  loss_pct: number | null;
+  /** The median of the last bucket with replies. */
+  rtt_last_ms: number | null;
+  /** Mean RTT of every reply of the range. */
+  rtt_avg_ms: number | null;
+  rtt_p95_ms: number | null;
+  /** true: p95 of every echo (raw window); false: the highest bucket p90 (older ranges). */
+  rtt_p95_exact: boolean;
+  /** Probe runs of every probe, and the successful ones. */
+  runs: number;
+  runs_ok: number;
+  availability_pct: number | null;
 }
 
 export interface RouteHop {

@@ -4,7 +4,7 @@
  * Other times are ISO strings.
  */
 
-export type Status = 'ok' | 'failing' | 'unknown' | 'unavailable';
+export type Status = 'ok' | 'degraded' | 'failing' | 'unknown' | 'unavailable';
 export type Num = number | null;
 
 export interface Member {
@@ -22,6 +22,18 @@ export interface Failure {
   since: string | null;
 }
 
+/** A threshold the last run of a probe crossed (why a target is degraded). */
+export interface Crossed {
+  threshold: string;
+  probe: string;
+  value: number;
+  limit: number;
+  when: 'above' | 'below';
+  unit: string;
+  /** `loss_pct 20 % >= 5 %` */
+  text: string;
+}
+
 export interface TargetRow {
   name: string;
   host: string;
@@ -30,9 +42,14 @@ export interface TargetRow {
   owner: string | null;
   available: boolean;
   status: Status;
+  state_since?: string | null;
   failing: Failure[];
+  crossed?: Crossed[];
   last: { time: string | null; rtt_ms: Num; loss_pct: Num; http_total_ms: Num; dns_ms: Num; tcp_ms: Num } | null;
   route_changed_at: string | null;
+  /** Echoes lost over echoes sent in the last hour. */
+  loss_hour_pct?: Num;
+  echoes_hour?: { sent: number; received: number } | null;
   spark: { from: number; step_s: number; rtt_ms: Num[]; loss_pct: Num[] } | null;
 }
 
@@ -64,6 +81,9 @@ export interface TargetDetail {
   owner: string | null;
   available: boolean;
   status: Status;
+  state_since?: string | null;
+  crossed?: Crossed[];
+  thresholds?: Record<string, number | null>;
   probe_status: ProbeStatus[];
   http: { url: string; method: string } | null;
   tcp: { port: number } | null;
@@ -75,6 +95,8 @@ export interface RouteChange {
   time: number | string;
   from_hash: string | null;
   to_hash: string;
+  /** `2:a>b;4:+c`: what changed, hop by hop (stored by the trace probe when it confirms a change). */
+  route_diff?: string | null;
 }
 
 export interface Series {
@@ -83,11 +105,43 @@ export interface Series {
   to: number | string;
   step_s: number;
   resolution: 'raw' | 'rollup';
-  ping?: { t: number[]; rtt_min: Num[]; rtt_median: Num[]; rtt_avg: Num[]; rtt_max: Num[]; loss_pct: Num[]; jitter_ms: Num[]; mos: Num[] };
+  tier?: 'raw' | '5m' | '1h';
+  ping?: {
+    t: number[];
+    rtt_min: Num[];
+    rtt_median: Num[];
+    rtt_avg: Num[];
+    rtt_max: Num[];
+    loss_pct: Num[];
+    /** The worst slot's loss of each bucket. */
+    loss_max_pct?: Num[];
+    sent?: Num[];
+    received?: Num[];
+    rtt_p10?: Num[];
+    rtt_p25?: Num[];
+    rtt_p75?: Num[];
+    rtt_p90?: Num[];
+    jitter_ms: Num[];
+    mos: Num[];
+  };
+  summary?: SeriesSummary;
   http?: { t: number[]; dns_ms: Num[]; connect_ms: Num[]; tls_ms: Num[]; ttfb_ms: Num[]; transfer_ms: Num[]; total_ms: Num[]; failed: Num[] };
   dns?: { t: number[]; query_ms: Num[]; failed: Num[] };
   tcp?: { t: number[]; connect_ms: Num[]; failed: Num[] };
   route_changes?: RouteChange[];
+}
+
+export interface SeriesSummary {
+  sent: number;
+  received: number;
+  loss_pct: Num;
+  rtt_last_ms: Num;
+  rtt_avg_ms: Num;
+  rtt_p95_ms: Num;
+  rtt_p95_exact: boolean;
+  runs: number;
+  runs_ok: number;
+  availability_pct: Num;
 }
 
 export interface Hop {
@@ -104,7 +158,7 @@ export interface Hop {
 }
 
 export interface Routes {
-  current: { hash: string; first_seen: string; last_seen: string; reached: boolean; hop_count: number; hops: Hop[] } | null;
+  current: { hash: string; first_seen: string; last_seen: string; reached: boolean; hop_count: number; path?: string | null; hops: Hop[] } | null;
   earlier: { hash: string; first_seen: string; last_seen: string; hop_count: number; reached: boolean; path: string }[];
   changes: RouteChange[];
   source: { lat: number; lon: number } | null;

@@ -2,7 +2,7 @@ import type { Db } from '../../sqlite/sqlite-db.js';
 import type { Statement } from '../schema.js';
 import { KINDS, OUTPUTS, TIERS, kindColumns, mergeAggSql, rawAggregateSql, tableOf, type BucketRow, type RollupKind, type Tier } from '../rollup-spec.js';
 import type { Rollups } from '../rollups.js';
-import type { ProbeColumns, SeriesQuery, SeriesResult } from '../types.js';
+import type { ProbeColumns, SeriesQuery, SeriesResult, SeriesSummary } from '../types.js';
 import { iso, type Lookups } from './lookups.js';
 
 export const DEFAULT_MAX_BUCKETS = 1000;
@@ -30,6 +30,7 @@ export class SeriesRunner {
   private readonly slotTimes;
   private readonly changes;
   private readonly probeMid: number;
+  private readonly echoP95;
 
   constructor(
     db: Db,
@@ -55,8 +56,17 @@ export class SeriesRunner {
       }
     }
     this.probeMid = layouts.midOf('probe');
-    this.slotTimes = db.prepare('SELECT DISTINCT r.ts FROM times t CROSS JOIN raw r ON r.mid = ? AND r.ts = t.ts AND r.tid = ? WHERE t.ts >= ? AND t.ts < ? ORDER BY t.ts DESC LIMIT 40').pluck();
+    // Scheduled slots only: an ad-hoc run ("probe now") between two slots is not a slot length.
+    this.slotTimes = db.prepare(
+      'SELECT DISTINCT r.ts FROM times t CROSS JOIN raw r ON r.mid = ? AND r.ts = t.ts AND r.tid = ? JOIN series s ON s.sid = r.sid WHERE t.ts >= ? AND t.ts < ? AND s.adhoc = 0 ORDER BY t.ts DESC LIMIT 40',
+    ).pluck();
     this.changes = db.prepare('SELECT ts, from_hash, to_hash FROM route_changes WHERE tid = ? AND ts >= ? AND ts < ? ORDER BY ts');
+    // p95 of every echo of the range (raw points keep each slot's echoes in rtts_ms).
+    this.echoP95 = db.prepare(`
+      SELECT percentile(j.value, 95) AS p95, count(*) AS n
+      FROM times t CROSS JOIN raw r ON r.mid = ${layouts.midOf('ping')} AND r.ts = t.ts AND r.tid = ?
+      JOIN series s ON s.sid = r.sid, json_each(${layouts.sql('ping', 'rtts_ms', 'r.f')}) j
+      WHERE t.ts >= ? AND t.ts < ? AND s.adhoc = 0 AND j.type != 'null'`);
   }
 
   run(q: SeriesQuery): SeriesResult {
@@ -90,12 +100,66 @@ export class SeriesRunner {
         (out as unknown as Record<string, unknown>)[k.name] = columns(k, bySub.get('') ?? [], from, pick.stepMs, n);
       }
     }
+    out.summary = this.summary(out, tid, from, q.toMs);
     out.route_changes = (this.changes.all(tid, from, q.toMs) as { ts: number; from_hash: string | null; to_hash: string }[]).map((c) => ({
       time: c.ts / 1000,
       from_hash: c.from_hash,
       to_hash: c.to_hash,
     }));
     return out;
+  }
+
+  /**
+   * Figures over the whole range for the target page's stat row: loss as
+   * echoes lost over echoes sent, mean RTT weighted by replies, the p95 of
+   * every echo when the raw window holds the range (else the highest
+   * bucket p90, said by `rtt_p95_exact: false`), availability as successful
+   * runs over runs of every probe.
+   */
+  private summary(out: SeriesResult, tid: number, from: number, to: number): SeriesSummary {
+    const p = out.ping;
+    let sent = 0;
+    let received = 0;
+    let rttWeighted = 0;
+    let rttLast: number | null = null;
+    if (p) {
+      for (let i = 0; i < p.t.length; i++) {
+        sent += p.sent[i] ?? 0;
+        received += p.received[i] ?? 0;
+        if (p.rtt_avg[i] !== null && p.received[i]) rttWeighted += p.rtt_avg[i]! * p.received[i]!;
+        if (p.rtt_median[i] !== null) rttLast = p.rtt_median[i]!;
+      }
+    }
+    let p95: number | null = null;
+    let exact = false;
+    if (p && from >= this.now() - this.o.rawWindowMs) {
+      const r = this.echoP95.get(tid, from, to) as { p95: number | null; n: number };
+      if (r.n > 0) {
+        p95 = Math.round(r.p95! * 1000) / 1000;
+        exact = true;
+      }
+    }
+    if (!exact && p) for (const v of p.rtt_p90 ?? []) if (v !== null && (p95 === null || v > p95)) p95 = v;
+    let ok = 0;
+    let runs = 0;
+    for (const c of Object.values(out.probes ?? {})) {
+      for (let i = 0; i < c.t.length; i++) {
+        ok += c.ok[i] ?? 0;
+        runs += (c.ok[i] ?? 0) + (c.failed[i] ?? 0);
+      }
+    }
+    return {
+      sent,
+      received,
+      loss_pct: sent ? Math.round((100_000 * (sent - received)) / sent) / 1000 : null,
+      rtt_last_ms: rttLast,
+      rtt_avg_ms: received ? Math.round((rttWeighted / received) * 1000) / 1000 : null,
+      rtt_p95_ms: p95,
+      rtt_p95_exact: exact,
+      runs,
+      runs_ok: ok,
+      availability_pct: runs ? Math.round((100_000 * ok) / runs) / 1000 : null,
+    };
   }
 
   /**

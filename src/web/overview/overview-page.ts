@@ -1,7 +1,7 @@
 import { isAbort, pagePath, request } from '../api.js';
 import type { Status, TargetList, TargetRow } from '../api-types.js';
 import { errorBox, h } from '../dom.js';
-import { ago, dateTime, ms, pct } from '../format.js';
+import { ago, dateTime, ms, pct, TIME_ZONE_EVENT } from '../format.js';
 import { Poller } from '../poller.js';
 import { THEME_EVENT } from '../theme.js';
 import { drawSparkline } from './sparkline.js';
@@ -13,8 +13,9 @@ import { drawSparkline } from './sparkline.js';
  * link show the same rows.
  */
 
-type SortKey = 'name' | 'status' | 'rtt' | 'loss' | 'http' | 'route_change';
-const STATUSES: Status[] = ['ok', 'failing', 'unknown', 'unavailable'];
+type SortKey = 'name' | 'status' | 'rtt' | 'loss' | 'http' | 'dns' | 'tcp' | 'route_change';
+/** Worst first, as the default order. */
+const STATUSES: Status[] = ['failing', 'degraded', 'unavailable', 'unknown', 'ok'];
 const PAGE_SIZES = [50, 100, 250, 500];
 
 interface View {
@@ -26,15 +27,22 @@ interface View {
   limit: number;
 }
 
-const COLUMNS: { key: SortKey | null; label: string; numeric?: boolean }[] = [
-  { key: 'name', label: 'Target' },
-  { key: 'status', label: 'Status' },
-  { key: null, label: 'Probes' },
-  { key: 'rtt', label: 'RTT', numeric: true },
-  { key: 'loss', label: 'Loss', numeric: true },
-  { key: 'http', label: 'HTTP total', numeric: true },
-  { key: null, label: 'Last hour' },
-  { key: 'route_change', label: 'Route changed' },
+/**
+ * `probe`: shown only when a target on the page runs it (DNS and TCP columns
+ * for the targets that have them). `title` says what the figure is.
+ */
+const COLUMNS: { key: SortKey | null; id: string; label: string; numeric?: boolean; probe?: string; title?: string }[] = [
+  { key: 'name', id: 'name', label: 'Target' },
+  { key: 'status', id: 'status', label: 'Status' },
+  { key: null, id: 'probes', label: 'Probes' },
+  { key: 'rtt', id: 'rtt', label: 'RTT', numeric: true, title: 'median round-trip time of the last slot' },
+  { key: 'loss', id: 'loss', label: 'Loss', numeric: true, title: 'echoes lost in the last slot' },
+  { key: null, id: 'loss-hour', label: 'Loss 1 h', numeric: true, title: 'echoes lost over echoes sent in the last hour' },
+  { key: 'http', id: 'http', label: 'HTTP', numeric: true, probe: 'http', title: 'total time of the last HTTP request' },
+  { key: 'dns', id: 'dns', label: 'DNS', numeric: true, probe: 'dns', title: 'time of the last DNS query' },
+  { key: 'tcp', id: 'tcp', label: 'TCP', numeric: true, probe: 'tcp', title: 'time of the last TCP connect' },
+  { key: null, id: 'spark', label: 'Last hour' },
+  { key: 'route_change', id: 'route-change', label: 'Route changed' },
 ];
 
 function readView(): View {
@@ -46,7 +54,8 @@ function readView(): View {
     q: p.get('q') ?? '',
     status: status && STATUSES.includes(status) ? status : '',
     sort: sort && COLUMNS.some((c) => c.key === sort) ? sort : 'status',
-    order: p.get('order') === 'asc' ? 'asc' : p.get('order') === 'desc' ? 'desc' : sort ? 'asc' : 'desc',
+    // Ascending status is worst first: failing, degraded, unavailable, unknown, ok.
+    order: p.get('order') === 'desc' ? 'desc' : 'asc',
     offset: Math.max(0, Math.floor(Number(p.get('offset')) || 0)),
     limit: PAGE_SIZES.includes(limit) ? limit : 100,
   };
@@ -63,6 +72,8 @@ export class OverviewPage {
   private readonly message = h('div', { class: 'table-message', 'aria-live': 'polite' });
   private readonly table = h('table', { class: 'targets', id: 'targets' }, h('caption', { class: 'visually-hidden' }, 'Targets, their status and last measurements'), h('thead', {}, this.theadRow), this.tbody);
   private searchTimer?: ReturnType<typeof setTimeout>;
+  /** Columns shown for the current page (DNS / TCP / HTTP only when a row runs that probe). */
+  private shown = COLUMNS.filter((c) => !c.probe);
 
   constructor(private readonly el: HTMLElement) {}
 
@@ -99,6 +110,7 @@ export class OverviewPage {
       this.poller.now();
     });
     window.addEventListener(THEME_EVENT, () => this.last && this.renderRows(this.last));
+    window.addEventListener(TIME_ZONE_EVENT, () => this.last && this.renderRows(this.last));
     this.poller.start();
   }
 
@@ -132,6 +144,12 @@ export class OverviewPage {
       this.last = list;
       this.message.replaceChildren();
       this.renderCounts(list);
+      const probes = new Set(list.targets.flatMap((t) => t.probes));
+      const shown = COLUMNS.filter((c) => !c.probe || probes.has(c.probe));
+      if (shown.map((c) => c.id).join() !== this.shown.map((c) => c.id).join()) {
+        this.shown = shown;
+        this.renderHead();
+      }
       this.renderRows(list);
       this.renderPager(list);
     } catch (err) {
@@ -145,13 +163,13 @@ export class OverviewPage {
 
   private renderHead(): void {
     this.theadRow.replaceChildren(
-      ...COLUMNS.map((c) => {
-        if (!c.key) return h('th', { scope: 'col' }, c.label);
+      ...this.shown.map((c) => {
+        if (!c.key) return h('th', { scope: 'col', class: c.numeric ? 'num' : null, title: c.title ?? null }, c.label);
         const active = this.view.sort === c.key;
         const key = c.key;
         const btn = h('button', { type: 'button', class: 'sort', 'data-sort': key }, c.label, h('span', { class: 'sort-mark', 'aria-hidden': 'true' }, active ? (this.view.order === 'asc' ? ' ▲' : ' ▼') : ''));
         btn.addEventListener('click', () => this.update({ sort: key, order: active && this.view.order === 'asc' ? 'desc' : 'asc', offset: 0 }));
-        return h('th', { scope: 'col', class: c.numeric ? 'num' : null, 'aria-sort': active ? (this.view.order === 'asc' ? 'ascending' : 'descending') : null }, btn);
+        return h('th', { scope: 'col', class: c.numeric ? 'num' : null, title: c.title ?? null, 'aria-sort': active ? (this.view.order === 'asc' ? 'ascending' : 'descending') : null }, btn);
       }),
     );
   }
@@ -168,7 +186,7 @@ export class OverviewPage {
 
   private renderRows(list: TargetList): void {
     if (list.targets.length === 0) {
-      this.tbody.replaceChildren(h('tr', {}, h('td', { colspan: COLUMNS.length, class: 'empty' }, list.total === 0 && !this.view.q && !this.view.status ? 'No targets are configured.' : 'No target matches the filter.')));
+      this.tbody.replaceChildren(h('tr', {}, h('td', { colspan: this.shown.length, class: 'empty' }, list.total === 0 && !this.view.q && !this.view.status ? 'No targets are configured.' : 'No target matches the filter.')));
       return;
     }
     const members = new Map(list.members.map((m) => [m.id, m]));
@@ -177,18 +195,26 @@ export class OverviewPage {
       ...list.targets.map((t) => {
         const canvas = h('canvas', { class: 'spark', width: 120, height: 28, role: 'img', 'aria-label': sparkLabel(t) });
         if (t.spark) sparks.push([canvas, t.spark]);
-        return h(
-          'tr',
-          { 'data-target': t.name, 'data-status': t.status, 'data-owner': t.owner ?? '' },
-          h('th', { scope: 'row', class: 'name' }, h('a', { href: pagePath(t.name) }, t.name), t.host !== t.name ? h('div', { class: 'muted small' }, t.host) : null),
-          h('td', { class: 'status-cell' }, statusCell(t, members)),
-          h('td', { class: 'probes' }, t.probes.join(' ')),
-          h('td', { class: 'num' }, ms(t.last?.rtt_ms)),
-          h('td', { class: 'num' }, pct(t.last?.loss_pct)),
-          h('td', { class: 'num' }, ms(t.last?.http_total_ms)),
-          h('td', {}, t.spark ? canvas : h('span', { class: 'muted' }, '–')),
-          h('td', { title: t.route_changed_at ? dateTime(t.route_changed_at) : '' }, t.route_changed_at ? ago(t.route_changed_at) : h('span', { class: 'muted' }, 'never')),
-        );
+        const has = (probe: string) => t.probes.includes(probe);
+        const cells: Record<string, () => HTMLElement> = {
+          name: () => h('th', { scope: 'row', class: 'name' }, h('a', { href: pagePath(t.name) }, t.name), t.host !== t.name ? h('div', { class: 'muted small' }, t.host) : null),
+          status: () => h('td', { class: 'status-cell' }, statusCell(t, members)),
+          probes: () => h('td', { class: 'probes' }, t.probes.join(' ')),
+          rtt: () => h('td', { class: 'num', 'data-label': 'RTT' }, ms(t.last?.rtt_ms)),
+          loss: () => h('td', { class: 'num', 'data-label': 'Loss' }, pct(t.last?.loss_pct)),
+          'loss-hour': () =>
+            h(
+              'td',
+              { class: 'num loss-hour', 'data-label': 'Loss 1 h', title: t.echoes_hour ? `${(t.echoes_hour.sent - t.echoes_hour.received).toLocaleString()} of ${t.echoes_hour.sent.toLocaleString()} echoes lost in the last hour` : '' },
+              pct(t.loss_hour_pct ?? null),
+            ),
+          http: () => h('td', { class: 'num', 'data-label': 'HTTP' }, has('http') ? ms(t.last?.http_total_ms) : ''),
+          dns: () => h('td', { class: 'num', 'data-label': 'DNS' }, has('dns') ? ms(t.last?.dns_ms) : ''),
+          tcp: () => h('td', { class: 'num', 'data-label': 'TCP' }, has('tcp') ? ms(t.last?.tcp_ms) : ''),
+          spark: () => h('td', { class: 'spark-cell' }, t.spark ? canvas : h('span', { class: 'muted' }, '–')),
+          'route-change': () => h('td', { title: t.route_changed_at ? dateTime(t.route_changed_at) : '', 'data-label': 'Route changed' }, t.route_changed_at ? ago(t.route_changed_at) : h('span', { class: 'muted' }, 'never')),
+        };
+        return h('tr', { 'data-target': t.name, 'data-status': t.status, 'data-owner': t.owner ?? '' }, ...this.shown.map((c) => cells[c.id]!()));
       }),
     );
     // Canvas sizes are known once the rows are in the document.
@@ -235,6 +261,8 @@ function statusCell(t: TargetRow, members: Map<string, { id: string; reason?: st
   for (const f of t.failing) {
     out.push(h('div', { class: 'why', title: f.since ? `failing since ${dateTime(f.since)}` : '' }, h('strong', {}, `${f.probe}: ${f.reason}`), f.detail ? ` — ${f.detail}` : ''));
   }
+  // Why it is degraded: each threshold crossed, with its value and limit.
+  if (t.status !== 'failing') for (const c of t.crossed ?? []) out.push(h('div', { class: 'why crossed', 'data-threshold': c.threshold }, c.text));
   return out;
 }
 

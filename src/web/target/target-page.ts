@@ -1,7 +1,8 @@
 import { isAbort, request, targetPath } from '../api.js';
 import type { ProbeStatus, Routes, Series, TargetDetail } from '../api-types.js';
 import { errorBox, h, section } from '../dom.js';
-import { ago, dateTime, toEpochS } from '../format.js';
+import { ago, dateTime, duration, ms, pct, TIME_ZONE_EVENT, toEpochS } from '../format.js';
+import { hopHistory, type HopPoint } from './hop-history.js';
 import { Poller } from '../poller.js';
 import { THEME_EVENT } from '../theme.js';
 import type { Chart } from './charts.js';
@@ -23,12 +24,16 @@ export class TargetPage {
   private charts: Chart[] = [];
   private lastSeries?: Series;
   private lastRoutes?: Routes;
+  private lastHops?: HopPoint[];
+  private detail?: TargetDetail;
   private readonly poller = new Poller((signal) => this.load(signal), 60_000);
   private readonly header = h('div', { class: 'target-head' });
   private readonly probes = h('div', { id: 'probe-status' });
   private readonly pickerHolder = h('div');
   private readonly chartsEl = h('div', { class: 'charts', id: 'charts' });
   private readonly chartsNote = h('div', { 'aria-live': 'polite' });
+  private readonly statsEl = h('div', { class: 'stat-row', id: 'stat-row', 'aria-live': 'polite' });
+  private readonly hopsEl = h('div', { id: 'hops' });
   private readonly routeEl = h('div', { id: 'route' });
   private readonly historyEl = h('div', { id: 'route-history' });
   private readonly mapEl = h('div', { class: 'map-holder' });
@@ -48,14 +53,21 @@ export class TargetPage {
       h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '/' }, '← All targets')),
       h('div', { class: 'target-top' }, this.header, h('div', { class: 'probe-now' }, this.probeNow.button, h('span', { class: 'muted small' }, 'runs every probe of this target once'))),
       this.probeNow.panel,
+      this.statsEl,
       section('History', 'history-section', this.pickerHolder, this.lossKey, this.chartsNote, this.chartsEl),
-      section('Route', 'route-section', this.routeEl, this.mapEl, this.historyEl),
+      section('Route', 'route-section', this.routeEl, this.historyEl, h('h3', {}, 'Each hop over the range'), this.hopsEl, this.mapEl),
       section('Probes', 'probes-section', this.probes),
     );
     this.header.append(h('h1', {}, this.name));
     this.renderPicker();
     this.renderLossKey();
     window.addEventListener(THEME_EVENT, () => this.redraw());
+    window.addEventListener(TIME_ZONE_EVENT, () => {
+      this.renderPicker();
+      this.redraw();
+      if (this.detail) this.renderDetail(this.detail);
+      this.renderRoutes();
+    });
     window.addEventListener('popstate', () => {
       this.range = readRange();
       this.renderPicker();
@@ -92,6 +104,13 @@ export class TargetPage {
         },
         (err) => !isAbort(err) && this.showChartError(err as Error),
       ),
+      request<{ points: HopPoint[] }>(`/api/points?${hopParams(this.name, range)}`, { signal }).then(
+        (p) => {
+          this.lastHops = p.points;
+          this.renderHops();
+        },
+        (err) => !isAbort(err) && this.hopsEl.replaceChildren(errorBox(`Hops could not be loaded: ${(err as Error).message}`)),
+      ),
       request<Routes>(targetPath(this.name, `/routes?${routeParams}`), { signal }).then(
         (r) => {
           this.lastRoutes = r;
@@ -115,15 +134,29 @@ export class TargetPage {
   }
 
   private renderDetail(d: TargetDetail): void {
+    this.detail = d;
+    // Sections of probes the target does not run are hidden, not shown empty.
+    const route = this.el.querySelector<HTMLElement>('#route-section');
+    if (route) route.hidden = !d.probes.includes('trace');
     const cfg: string[] = [`host ${d.host}`, `every ${d.interval_s} s`, `timeout ${d.timeout_s} s`];
     if (d.http) cfg.push(`${d.http.method} ${d.http.url}`);
     if (d.tcp) cfg.push(`tcp port ${d.tcp.port}`);
     if (d.dns) cfg.push(`dns ${d.dns.record}${d.dns.server ? ` @${d.dns.server}` : ''}`);
     if (d.owner) cfg.push(`probed by ${d.owner}`);
-    this.header.replaceChildren(
+    const why: HTMLElement[] = [];
+    if (d.status !== 'failing') for (const c of d.crossed ?? []) why.push(h('li', { class: 'crossed', 'data-threshold': c.threshold }, `${c.probe}: ${c.text}`));
+    for (const p of d.probe_status) if (p.success === false) why.push(h('li', { class: 'bad' }, h('strong', {}, `${p.probe}: ${p.reason ?? 'failed'}`), p.detail ? ` — ${p.detail}` : ''));
+    const limits = Object.entries(d.thresholds ?? {})
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => `${k} ${v}`);
+    const parts: (HTMLElement | null)[] = [
       h('h1', {}, this.name, ' ', h('span', { class: `badge ${d.status}`, id: 'target-status', 'data-status': d.status }, d.status)),
+      d.state_since ? h('p', { class: 'small muted' }, `${d.status} since ${dateTime(d.state_since)}`) : null,
+      why.length ? h('ul', { class: 'state-why', id: 'state-why' }, ...why) : null,
       h('p', { class: 'muted' }, cfg.join(' · ')),
-    );
+      limits.length ? h('p', { class: 'muted small', id: 'thresholds' }, `degraded at ${limits.join(', ')}`) : null,
+    ];
+    this.header.replaceChildren(...parts.filter((x): x is HTMLElement => x !== null));
     this.probes.replaceChildren(
       h(
         'div',
@@ -150,10 +183,44 @@ export class TargetPage {
     const any = s.ping || s.http || s.dns || s.tcp;
     this.chartsNote.replaceChildren(
       any
-        ? h('p', { class: 'muted small' }, `${dateTime(range[0])} – ${dateTime(range[1])}, ${s.resolution === 'raw' ? 'every stored point' : `${s.step_s} s buckets`}. Drag across a chart to zoom in.`)
+        ? h('p', { class: 'muted small', id: 'charts-caption', 'data-resolution': s.resolution, 'data-step': s.step_s }, `${dateTime(range[0])} – ${dateTime(range[1])}; ${resolutionText(s)}. Drag across a chart to zoom in.`)
         : h('p', { class: 'muted' }, 'No measurement stored for this target in this range yet.'),
     );
+    this.renderStats(s);
     this.charts = buildSeriesCharts(this.chartsEl, { series: s, range, markers, onZoom: (a, b) => this.setRange({ from: a, to: b }) });
+  }
+
+  /**
+   * The stat row: the figures a person asks first, over the range. Loss is
+   * echoes lost over echoes sent; p95 is of every echo (a `≈` marks the
+   * highest bucket p90 where only rollups remain); HTTP/DNS/TCP p95 of the
+   * drawn buckets.
+   */
+  private renderStats(s: Series): void {
+    const sum = s.summary;
+    const stat = (id: string, label: string, value: string, title = '') => h('div', { class: 'stat', id: `stat-${id}`, title }, h('div', { class: 'stat-label' }, label), h('div', { class: 'stat-value' }, value));
+    const items: HTMLElement[] = [];
+    if (s.ping && sum) {
+      items.push(
+        stat('rtt-now', 'RTT now', ms(sum.rtt_last_ms), 'median of the last bucket with replies'),
+        stat('rtt-avg', 'RTT avg', ms(sum.rtt_avg_ms), 'mean of every reply in the range'),
+        stat('rtt-p95', 'RTT p95', `${sum.rtt_p95_exact ? '' : '≈ '}${ms(sum.rtt_p95_ms)}`, sum.rtt_p95_exact ? '95th percentile of every echo in the range' : 'highest 90th percentile of the buckets (the echoes are no longer kept)'),
+        stat('loss', 'Loss', pct(sum.loss_pct), `${(sum.sent - sum.received).toLocaleString()} of ${sum.sent.toLocaleString()} echoes lost`),
+      );
+    }
+    if (sum && sum.runs) items.push(stat('availability', 'Availability', availability(sum.availability_pct), `${sum.runs_ok.toLocaleString()} of ${sum.runs.toLocaleString()} probe runs succeeded`));
+    const approx = s.resolution === 'raw' && s.step_s <= (this.detail?.interval_s ?? s.step_s) ? '' : '≈ ';
+    const p95 = (v: (number | null)[] | undefined) => (v ? pctile(v, 95) : null);
+    if (s.http) items.push(stat('http-p95', 'HTTP p95', `${approx}${ms(p95(s.http.total_ms))}`, 'total request time'));
+    if (s.dns) items.push(stat('dns-p95', 'DNS p95', `${approx}${ms(p95(s.dns.query_ms))}`, 'query time'));
+    if (s.tcp) items.push(stat('tcp-p95', 'TCP p95', `${approx}${ms(p95(s.tcp.connect_ms))}`, 'connect time'));
+    this.statsEl.replaceChildren(...items);
+    this.statsEl.hidden = items.length === 0;
+  }
+
+  private renderHops(): void {
+    if (!this.lastHops) return;
+    this.hopsEl.replaceChildren(hopHistory(this.lastHops, bounds(this.range)));
   }
 
   private renderRoutes(): void {
@@ -178,6 +245,7 @@ export class TargetPage {
   private redraw(): void {
     this.renderLossKey();
     this.renderCharts();
+    this.renderHops();
     if (this.lastRoutes) void renderPathMap(this.mapEl, this.lastRoutes);
   }
 
@@ -185,6 +253,33 @@ export class TargetPage {
     this.poller.stop();
     for (const c of this.charts) c.destroy();
   }
+}
+
+/** What the charts draw, in words: the caption must say the resolution. */
+function resolutionText(s: Series): string {
+  if (s.resolution === 'raw') return `raw points, ${duration(s.step_s)} steps`;
+  const tier = s.tier === '1h' ? 'hourly buckets' : s.tier === '5m' ? '5-minute buckets' : `${duration(s.step_s)} buckets`;
+  const bucketS = s.tier === '1h' ? 3600 : s.tier === '5m' ? 300 : s.step_s;
+  return s.step_s > bucketS ? `${tier} merged into ${duration(s.step_s)} steps` : tier;
+}
+
+function availability(v: number | null): string {
+  if (v === null) return '–';
+  return v >= 99.995 ? '100 %' : `${v.toFixed(v >= 99 ? 2 : 1)} %`;
+}
+
+function pctile(values: (number | null)[], p: number): number | null {
+  const v = values.filter((x): x is number => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const rank = (p / 100) * (v.length - 1);
+  const lo = Math.floor(rank);
+  return v[lo]! + (v[Math.min(v.length - 1, lo + 1)]! - v[lo]!) * (rank - lo);
+}
+
+/** The hop points of the range (the store keeps them for the raw window). */
+function hopParams(name: string, range: Range): URLSearchParams {
+  const [from, to] = bounds(range);
+  return new URLSearchParams({ measurement: 'hop', target: name, since: String(Math.floor(from * 1000)), until: String(Math.ceil(to * 1000)), limit: '10000' });
 }
 
 function probeRow(p: ProbeStatus): HTMLElement {
