@@ -69,7 +69,8 @@ export function dateTime(v: number | string | null | undefined, o: { zone?: bool
 /** A chart axis label: `14:05`, with the date where the day changes or the span is long. */
 export function axisTime(s: number, spanS: number, withDate: boolean): string {
   const p = parts(new Date(s * 1000));
-  const hm = `${pad2(p.h)}:${pad2(p.mi)}`;
+  // Under half an hour the ticks fall inside one minute: seconds too.
+  const hm = spanS <= 1800 ? `${pad2(p.h)}:${pad2(p.mi)}:${pad2(p.s)}` : `${pad2(p.h)}:${pad2(p.mi)}`;
   if (spanS > 3 * 86400) return `${pad2(p.mo)}-${pad2(p.d)}${p.h || p.mi ? ` ${hm}` : ''}`;
   return withDate ? `${pad2(p.mo)}-${pad2(p.d)} ${hm}` : hm;
 }

@@ -1,7 +1,7 @@
 import { isAbort, request, targetPath } from '../api.js';
 import type { ProbeStatus, Routes, Series, TargetDetail } from '../api-types.js';
 import { errorBox, h, section } from '../dom.js';
-import { ago, dateTime, duration, ms, pct, TIME_ZONE_EVENT, toEpochS } from '../format.js';
+import { ago, dateTime, ms, pct, TIME_ZONE_EVENT, toEpochS } from '../format.js';
 import { hopHistory, type HopPoint } from './hop-history.js';
 import { Poller } from '../poller.js';
 import { THEME_EVENT } from '../theme.js';
@@ -148,13 +148,13 @@ export class TargetPage {
     for (const p of d.probe_status) if (p.success === false) why.push(h('li', { class: 'bad' }, h('strong', {}, `${p.probe}: ${p.reason ?? 'failed'}`), p.detail ? ` — ${p.detail}` : ''));
     const limits = Object.entries(d.thresholds ?? {})
       .filter(([, v]) => v !== null)
-      .map(([k, v]) => `${k} ${v}`);
+      .map(([k, v]) => `${k} ${k === 'cert_days' ? '≤' : '≥'} ${v}`);
     const parts: (HTMLElement | null)[] = [
       h('h1', {}, this.name, ' ', h('span', { class: `badge ${d.status}`, id: 'target-status', 'data-status': d.status }, d.status)),
       d.state_since ? h('p', { class: 'small muted' }, `${d.status} since ${dateTime(d.state_since)}`) : null,
       why.length ? h('ul', { class: 'state-why', id: 'state-why' }, ...why) : null,
       h('p', { class: 'muted' }, cfg.join(' · ')),
-      limits.length ? h('p', { class: 'muted small', id: 'thresholds' }, `degraded at ${limits.join(', ')}`) : null,
+      limits.length ? h('p', { class: 'muted small', id: 'thresholds' }, `degraded when ${limits.join(', ')}`) : null,
     ];
     this.header.replaceChildren(...parts.filter((x): x is HTMLElement => x !== null));
     this.probes.replaceChildren(
@@ -233,7 +233,7 @@ export class TargetPage {
 
   private renderLossKey(): void {
     this.lossKey.replaceChildren(
-      'Median colour by packet loss (SmokePing’s scale): ',
+      'Median colour by packet loss (SmokePing’s bins for 20 echoes; a rollup bucket by its worst slot): ',
       ...lossLegend().map((l) => h('span', { class: 'loss-swatch' }, h('span', { class: 'swatch', style: `background:${l.colour}` }), l.label)),
       ' · ',
       h('span', { class: 'marker-key' }, '┆'),
@@ -257,10 +257,17 @@ export class TargetPage {
 
 /** What the charts draw, in words: the caption must say the resolution. */
 function resolutionText(s: Series): string {
-  if (s.resolution === 'raw') return `raw points, ${duration(s.step_s)} steps`;
-  const tier = s.tier === '1h' ? 'hourly buckets' : s.tier === '5m' ? '5-minute buckets' : `${duration(s.step_s)} buckets`;
+  if (s.resolution === 'raw') return `raw points, ${stepText(s.step_s)} steps`;
+  const tier = s.tier === '1h' ? 'hourly buckets' : s.tier === '5m' ? '5-minute buckets' : `${stepText(s.step_s)} buckets`;
   const bucketS = s.tier === '1h' ? 3600 : s.tier === '5m' ? 300 : s.step_s;
-  return s.step_s > bucketS ? `${tier} merged into ${duration(s.step_s)} steps` : tier;
+  return s.step_s > bucketS ? `${tier} merged into ${stepText(s.step_s)} steps` : tier;
+}
+
+/** `5 s`, `2 min`, `3 h`: a step is a whole number of seconds. */
+function stepText(s: number): string {
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${+(s / 60).toFixed(1)} min`;
+  return `${+(s / 3600).toFixed(1)} h`;
 }
 
 function availability(v: number | null): string {
