@@ -105,16 +105,21 @@ interface Draft {
   thresholds?: ThresholdBlock[];
 }
 
+/** The thresholds the modules' figures declare (probes/<kind>/view.ts): the keys of a `thresholds:` block. */
+function thresholdNames(modules: readonly ProbeModule[]): string[] {
+  return modules.flatMap((m) => (m.figures ?? []).flatMap((f) => (f.threshold ? [f.threshold.name] : [])));
+}
+
 function thresholdsOf(d: Draft, defaults: TargetDefaults, modules: readonly ProbeModule[]): Thresholds {
   const env = defaults.env as unknown as Record<string, unknown>;
   const limits: Record<string, number | null> = {};
   const blocks = d.thresholds ?? [];
   for (const m of modules) {
     if (!d.probes.includes(m.kind as ProbeKind)) continue;
-    for (const def of m.thresholds ?? []) {
-      let v = (env[thresholdEnv(def.key)] as number | null | undefined) ?? null;
-      for (const b of blocks) if (b[def.key] !== undefined) v = b[def.key]!;
-      limits[def.key] = v;
+    for (const name of thresholdNames([m])) {
+      let v = (env[thresholdEnv(name)] as number | null | undefined) ?? null;
+      for (const b of blocks) if (b[name] !== undefined) v = b[name]!;
+      limits[name] = v;
     }
   }
   let slots = defaults.env.STATE_HYSTERESIS_SLOTS ?? 1;
@@ -209,7 +214,7 @@ function fileSchemas(modules: readonly ProbeModule[]) {
   const limit = z.number().min(0).nullable().optional();
   const thresholds = z
     .strictObject({
-      ...Object.fromEntries(modules.flatMap((m) => (m.thresholds ?? []).map((t) => [t.key, limit]))),
+      ...Object.fromEntries(thresholdNames(modules).map((name) => [name, limit])),
       hysteresis_slots: z.number().int().min(1).max(100).optional(),
     })
     .optional();

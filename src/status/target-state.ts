@@ -1,5 +1,5 @@
 import type { Thresholds } from '../config/targets.js';
-import type { ThresholdDef } from '../probes/module.js';
+import { crosses, type FigureSpec } from '../probes/view.js';
 
 /**
  * A target's state, from the last run of each of its probes:
@@ -37,21 +37,26 @@ export function describeCrossed(c: Crossed): string {
 
 const round = (v: number) => (Math.abs(v) >= 100 ? Math.round(v) : Math.round(v * 100) / 100);
 
-/** The thresholds each sample of a probe run crossed. */
+/**
+ * The thresholds the points of one probe run crossed: each figure the
+ * probes declare with a threshold (probes/<kind>/view.ts), read from the
+ * point it comes from and compared with the target's limit.
+ */
 export function crossedBy(
   probe: string,
   samples: readonly { measurement: string; fields: Record<string, unknown> }[],
   thresholds: Thresholds,
-  defs: readonly ThresholdDef[],
+  figures: readonly FigureSpec[],
 ): Crossed[] {
   const out: Crossed[] = [];
   for (const s of samples) {
-    for (const d of defs) {
-      if (d.measurement !== s.measurement) continue;
-      const limit = thresholds.limits[d.key];
-      const value = s.fields[d.field];
-      if (limit === null || limit === undefined || typeof value !== 'number' || !Number.isFinite(value)) continue;
-      if (d.when === 'above' ? value >= limit : value <= limit) out.push({ threshold: d.key, probe, value, limit, when: d.when, unit: d.unit });
+    for (const f of figures) {
+      if (f.measurement !== s.measurement || !f.threshold) continue;
+      const limit = thresholds.limits[f.threshold.name];
+      const field = (f.fields ?? []).find((k) => typeof s.fields[k] === 'number' && Number.isFinite(s.fields[k]));
+      const value = field === undefined ? null : (s.fields[field] as number);
+      if (limit === null || limit === undefined || value === null || !crosses(f, value, limit)) continue;
+      out.push({ threshold: f.threshold.name, probe, value, limit, when: f.threshold.worse === 'higher' ? 'above' : 'below', unit: f.unit === 'time' ? '' : f.unit });
     }
   }
   return out;

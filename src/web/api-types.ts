@@ -1,8 +1,12 @@
 /**
  * The JSON the pages read (served by the daemon's /api routes). Series
  * arrays are columnar and uPlot-ready: `t` in epoch seconds, null = no data.
- * Other times are ISO strings.
+ * Other times are ISO strings. What each probe shows (figures, charts) is
+ * declared by the probe and arrives with the data (probes/view.ts).
  */
+import type { FigureSpec, PanelSpec } from '../probes/view.js';
+
+export type { ChartLine, ChartSpec, PanelSpec, StatSpec } from '../probes/view.js';
 
 export type Status = 'ok' | 'degraded' | 'failing' | 'unknown' | 'unavailable';
 export type Num = number | null;
@@ -44,13 +48,23 @@ export interface TargetRow {
   status: Status;
   state_since?: string | null;
   failing: Failure[];
+  /** Why it is degraded: each threshold the last runs crossed. */
   crossed?: Crossed[];
-  last: { time: string | null; rtt_ms: Num; loss_pct: Num; http_total_ms: Num; dns_ms: Num; tcp_ms: Num } | null;
-  route_changed_at: string | null;
+  /** The probes' figures of the last run by key (FigureColumn.key); ISO strings for `time` figures. */
+  last: ({ time: string | null } & Record<string, number | string | null>) | null;
   /** Echoes lost over echoes sent in the last hour. */
   loss_hour_pct?: Num;
   echoes_hour?: { sent: number; received: number } | null;
   spark: { from: number; step_s: number; rtt_ms: Num[]; loss_pct: Num[] } | null;
+}
+
+/** An overview column of a probe's figure. */
+export interface FigureColumn {
+  key: string;
+  label: string;
+  unit: FigureSpec['unit'];
+  /** Its `sort=` name. */
+  sort: string;
 }
 
 export interface TargetList {
@@ -60,6 +74,7 @@ export interface TargetList {
   generated_at: string;
   counts: Record<Status, number>;
   members: Member[];
+  columns: FigureColumn[];
   targets: TargetRow[];
 }
 
@@ -85,9 +100,10 @@ export interface TargetDetail {
   crossed?: Crossed[];
   thresholds?: Record<string, number | null>;
   probe_status: ProbeStatus[];
-  http: { url: string; method: string } | null;
-  tcp: { port: number } | null;
-  dns: { record: string; server: string | null } | null;
+  /** Each probe's settings in words. */
+  settings: { probe: string; summary: string }[];
+  /** What each probe of the target draws on its page, in order. */
+  panels: ({ probe: string } & PanelSpec)[];
 }
 
 export interface RouteChange {
@@ -99,50 +115,25 @@ export interface RouteChange {
   route_diff?: string | null;
 }
 
-export interface Series {
+/** One rollup's columns: `t` (bucket starts, epoch s) and one value per bucket for each output. */
+export type Columns = { t: number[] } & { [output: string]: Num[] | undefined };
+
+export interface SeriesHead {
   target: string;
   from: number | string;
   to: number | string;
   step_s: number;
   resolution: 'raw' | 'rollup';
   tier?: 'raw' | '5m' | '1h';
-  ping?: {
-    t: number[];
-    rtt_min: Num[];
-    rtt_median: Num[];
-    rtt_avg: Num[];
-    rtt_max: Num[];
-    loss_pct: Num[];
-    /** The worst slot's loss of each bucket. */
-    loss_max_pct?: Num[];
-    sent?: Num[];
-    received?: Num[];
-    rtt_p10?: Num[];
-    rtt_p25?: Num[];
-    rtt_p75?: Num[];
-    rtt_p90?: Num[];
-    jitter_ms: Num[];
-    mos: Num[];
-  };
-  summary?: SeriesSummary;
-  http?: { t: number[]; dns_ms: Num[]; connect_ms: Num[]; tls_ms: Num[]; ttfb_ms: Num[]; transfer_ms: Num[]; total_ms: Num[]; failed: Num[] };
-  dns?: { t: number[]; query_ms: Num[]; failed: Num[] };
-  tcp?: { t: number[]; connect_ms: Num[]; failed: Num[] };
   route_changes?: RouteChange[];
+  /** Each rollup's outputs over the whole range; `probes`: each probe's runs ok and failed. */
+  summary?: Record<string, Record<string, Num>> & { probes?: Record<string, Record<string, Num>> };
+  /** true: from raw points (percentiles of every echo); false: merged from stored buckets. */
+  summary_exact?: boolean;
 }
 
-export interface SeriesSummary {
-  sent: number;
-  received: number;
-  loss_pct: Num;
-  rtt_last_ms: Num;
-  rtt_avg_ms: Num;
-  rtt_p95_ms: Num;
-  rtt_p95_exact: boolean;
-  runs: number;
-  runs_ok: number;
-  availability_pct: Num;
-}
+/** /series: the head, and each rollup's Columns under its name (ChartSpec.rollup). */
+export type Series = SeriesHead & { [rollup: string]: unknown };
 
 export interface Hop {
   ttl: number;

@@ -3,14 +3,24 @@ import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { TelemetryMetrics } from '../../src/metrics/telemetry-metrics.js';
 
+/** Per-target gauges as the probes declare them (src/probes/<kind>/view.ts). */
+function gauges(m: TelemetryMetrics) {
+  return {
+    rttAvg: m.perTargetGauge('telemetry_rtt_avg_ms', 'Last ICMP average round-trip time per target'),
+    packetLoss: m.perTargetGauge('telemetry_packet_loss_percent', 'Last ICMP packet loss per target'),
+    httpPhase: m.perTargetGauge('telemetry_http_phase_seconds', 'Last HTTP probe of the target, by phase', 'phase'),
+  };
+}
+
 test('per-target gauges: set, overwrite, remove, escaped labels, promtool-clean exposition', async () => {
   const m = new TelemetryMetrics(false);
-  m.rttAvg.set('plain', 1.5);
-  m.rttAvg.set('quote"back\\slash\nline', 2);
-  m.rttAvg.set('plain', 3.25);
-  m.packetLoss.set('gone', 20);
-  m.packetLoss.remove('gone');
-  m.packetLoss.set('kept', 0);
+  const g = gauges(m);
+  g.rttAvg.set('plain', 1.5);
+  g.rttAvg.set('quote"back\\slash\nline', 2);
+  g.rttAvg.set('plain', 3.25);
+  g.packetLoss.set('gone', 20);
+  g.packetLoss.remove('gone');
+  g.packetLoss.set('kept', 0);
   const text = await m.render();
   assert.match(text, /^telemetry_rtt_avg_ms\{target="plain"\} 3\.25$/m);
   assert.match(text, /^telemetry_rtt_avg_ms\{target="quote\\"back\\\\slash\\nline"\} 2$/m);
@@ -27,10 +37,11 @@ test('per-target gauges: set, overwrite, remove, escaped labels, promtool-clean 
 
 test('a forgotten target leaves every per-target gauge; its slot is reused by the next target without its old values', async () => {
   const m = new TelemetryMetrics(false);
-  m.rttAvg.set('a', 1);
+  const g = gauges(m);
+  g.rttAvg.set('a', 1);
   m.probeSuccess.set('a', 1, 'icmp');
-  m.httpPhase.set('a', 0.2, 'ttfb');
-  m.rttAvg.set('b', 2);
+  g.httpPhase.set('a', 0.2, 'ttfb');
+  g.rttAvg.set('b', 2);
   m.forgetTarget('a');
   m.probeSuccess.set('c', 0, 'http'); // takes a's slot
   const text = await m.render();
@@ -44,8 +55,9 @@ test('a forgotten target leaves every per-target gauge; its slot is reused by th
 
 test('many targets and label values: every series set is rendered once with its own value', async () => {
   const m = new TelemetryMetrics(false);
-  for (let i = 0; i < 5000; i++) for (const [j, phase] of ['dns', 'connect', 'ttfb'].entries()) m.httpPhase.set(`t${i}`, i + j / 10, phase);
-  m.httpPhase.remove('t7', 'connect');
+  const g = gauges(m);
+  for (let i = 0; i < 5000; i++) for (const [j, phase] of ['dns', 'connect', 'ttfb'].entries()) g.httpPhase.set(`t${i}`, i + j / 10, phase);
+  g.httpPhase.remove('t7', 'connect');
   const lines = (await m.render()).split('\n').filter((l) => l.startsWith('telemetry_http_phase_seconds{'));
   assert.equal(lines.length, 5000 * 3 - 1);
   assert.ok(lines.includes('telemetry_http_phase_seconds{target="t4321",phase="ttfb"} 4321.2'));

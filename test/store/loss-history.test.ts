@@ -38,28 +38,37 @@ test('a 5-minute 100 %-loss burst stays visible a week later in the 7-day view; 
     assert.equal(week.tier, '1h');
     const i = week.ping!.t.findIndex((t) => t * 1000 === T0 + 10 * HOUR);
     assert.ok(i >= 0, 'the burst hour is in the 7-day view');
-    assert.equal(week.ping!.loss_max_pct[i], 100, 'the hourly bucket keeps its worst slot: the outage');
+    assert.equal(week.ping!.loss_max_pct![i], 100, 'the hourly bucket keeps its worst slot: the outage');
     // 5 slots of 20 lost, 11 other slots of the hour (every fifth, minus those in the burst) lose 1: 111 of 1200.
-    assert.equal(week.ping!.sent[i], 1200);
-    assert.equal(week.ping!.received[i], 1200 - 111);
-    assert.equal(week.ping!.loss_pct[i], 9.25, 'the bucket rate is echoes lost over echoes sent');
-    assert.equal(week.ping!.loss_max_pct[i + 1], 5, 'an hour without the burst: its worst slot lost one echo in 20');
+    assert.equal(week.ping!.sent![i], 1200);
+    assert.equal(week.ping!.received![i], 1200 - 111);
+    assert.equal(week.ping!.loss_pct![i], 9.25, 'the bucket rate is echoes lost over echoes sent');
+    assert.equal(week.ping!.loss_max_pct![i + 1], 5, 'an hour without the burst: its worst slot lost one echo in 20');
 
     // The percentiles of the hour's 1,089 echoes: 10..19.5 ms in 0.5 ms steps, 55 of each (13.5: 44).
     // p10 is rank 108.8 (the 10.5 ms ones fill ranks 55-109), p90 rank 979.2 (19 ms fills 979-1033).
     assert.equal(week.ping!.rtt_p10![i], 10.5);
     assert.equal(week.ping!.rtt_p90![i], 19);
-    assert.ok(week.ping!.rtt_p25![i]! < week.ping!.rtt_median[i]! && week.ping!.rtt_median[i]! < week.ping!.rtt_p75![i]!);
+    assert.ok(week.ping!.rtt_p25![i]! < week.ping!.rtt_median![i]! && week.ping!.rtt_median![i]! < week.ping!.rtt_p75![i]!);
 
     // Loss over the whole week: the sum of lost over the sum sent, not a mean of percentages.
     const slots = 7 * 24 * 60;
     const lossy = slots / 5 - 1; // every fifth slot loses one; the burst's first slot is one of them
     const lost = lossy + 5 * 20;
-    assert.equal(week.summary!.sent, slots * 20);
-    assert.equal(week.summary!.received, slots * 20 - lost);
-    assert.equal(week.summary!.loss_pct, Math.round((100_000 * lost) / (slots * 20)) / 1000);
-    assert.equal(week.summary!.runs, slots);
-    assert.equal(week.summary!.runs_ok, slots - 5);
+    const sum = week.summary!.ping!;
+    assert.equal(week.summary_exact, false, 'a week is merged from stored buckets');
+    assert.equal(sum.sent, slots * 20);
+    assert.equal(sum.received, slots * 20 - lost);
+    assert.equal(sum.loss_pct, Math.round((100_000 * lost) / (slots * 20)) / 1000);
+    assert.equal(sum.loss_max_pct, 100, 'the worst slot of the week');
+    assert.deepEqual(week.summary!.probes!.icmp, { ok: slots - 5, failed: 5 });
+
+    // The last hour from raw points: exact percentiles of every echo of the range.
+    const hour = s.engine.series({ target: 'a', fromMs: end - HOUR, toMs: end });
+    assert.equal(hour.summary_exact, true);
+    // 60 slots of 10..19.5 ms, 12 of them without their 13.5 ms echo: p95 of 1,188 echoes.
+    assert.equal(hour.summary!.ping!.rtt_p95, 19.325);
+    assert.equal(hour.summary!.ping!.rtt_p10, 10.5);
   } finally {
     s.close();
   }

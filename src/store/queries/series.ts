@@ -1,8 +1,9 @@
 import type { Db } from '../../sqlite/sqlite-db.js';
 import type { Statement } from '../schema.js';
-import { KINDS, OUTPUTS, TIERS, kindColumns, mergeAggSql, rawAggregateSql, tableOf, type BucketRow, type RollupKind, type Tier } from '../rollup-spec.js';
+import type { RollupSpec } from '../../samples/rollup.js';
+import { PROBE_RUNS_ROLLUP, TIERS, kindColumns, mergeAggSql, outputValue, rawAggregateSql, tableOf, type BucketRow, type Tier } from '../rollup-spec.js';
 import type { Rollups } from '../rollups.js';
-import type { ProbeColumns, SeriesQuery, SeriesResult, SeriesSummary } from '../types.js';
+import type { Columns, SeriesHead, SeriesQuery, SeriesResult } from '../types.js';
 import { iso, type Lookups } from './lookups.js';
 
 export const DEFAULT_MAX_BUCKETS = 1000;
@@ -30,7 +31,6 @@ export class SeriesRunner {
   private readonly slotTimes;
   private readonly changes;
   private readonly probeMid: number;
-  private readonly echoP95;
 
   constructor(
     db: Db,
@@ -40,7 +40,7 @@ export class SeriesRunner {
     private readonly now: () => number,
   ) {
     const layouts = lookups.layouts;
-    for (const k of KINDS) {
+    for (const k of rollups.kinds) {
       const cols = kindColumns(k);
       const field = (name: string) => layouts.sql(k.measurement, name, 'r.f');
       this.raw.set(k.name, db.prepare(rawAggregateSql(k, layouts.midOf(k.measurement), field, { key: 'r.ts - r.ts % ? AS b', targets: 'r.tid = ?', groupBy: '1, 2' })));
@@ -61,12 +61,6 @@ export class SeriesRunner {
       'SELECT DISTINCT r.ts FROM times t CROSS JOIN raw r ON r.mid = ? AND r.ts = t.ts AND r.tid = ? JOIN series s ON s.sid = r.sid WHERE t.ts >= ? AND t.ts < ? AND s.adhoc = 0 ORDER BY t.ts DESC LIMIT 40',
     ).pluck();
     this.changes = db.prepare('SELECT ts, from_hash, to_hash FROM route_changes WHERE tid = ? AND ts >= ? AND ts < ? ORDER BY ts');
-    // p95 of every echo of the range (raw points keep each slot's echoes in rtts_ms).
-    this.echoP95 = db.prepare(`
-      SELECT percentile(j.value, 95) AS p95, count(*) AS n
-      FROM times t CROSS JOIN raw r ON r.mid = ${layouts.midOf('ping')} AND r.ts = t.ts AND r.tid = ?
-      JOIN series s ON s.sid = r.sid, json_each(${layouts.sql('ping', 'rtts_ms', 'r.f')}) j
-      WHERE t.ts >= ? AND t.ts < ? AND s.adhoc = 0 AND j.type != 'null'`);
   }
 
   run(q: SeriesQuery): SeriesResult {
@@ -76,7 +70,7 @@ export class SeriesRunner {
     const pick = this.choose(q, maxBuckets, tid);
     const from = q.fromMs - (q.fromMs % pick.stepMs);
     const n = Math.ceil((q.toMs - from) / pick.stepMs);
-    const out: SeriesResult = {
+    const head: SeriesHead = {
       target: q.target,
       from: iso(from),
       to: iso(q.toMs),
@@ -86,80 +80,58 @@ export class SeriesRunner {
       buckets: n,
       route_changes: [],
     };
-    if (tid === undefined) return out;
-    for (const k of KINDS) {
+    const rollups: Record<string, Columns> = {};
+    if (tid === undefined) return head as SeriesResult;
+    const stepped = new Map<RollupSpec, Row[]>();
+    for (const k of this.rollups.kinds) {
       const rows = this.rows(k, tid, from, q.toMs, pick.stepMs, pick.tier);
       if (!rows.length) continue;
+      stepped.set(k, rows);
       const bySub = new Map<string, Row[]>();
       for (const r of rows) (bySub.get(r.sub) ?? bySub.set(r.sub, []).get(r.sub)!).push(r);
-      if (k.subTag) {
-        const subs: Record<string, ProbeColumns> = {};
-        for (const [sub, list] of [...bySub].sort(([a], [b]) => a.localeCompare(b))) subs[sub] = columns(k, list, from, pick.stepMs, n) as unknown as ProbeColumns;
-        out.probes = subs;
+      if (k === PROBE_RUNS_ROLLUP) {
+        // Split by kind, under the API's key `probes`.
+        const subs: Record<string, Columns> = {};
+        for (const [sub, list] of [...bySub].sort(([a], [b]) => a.localeCompare(b))) subs[sub] = columns(k, list, from, pick.stepMs, n);
+        head.probes = subs;
       } else {
-        (out as unknown as Record<string, unknown>)[k.name] = columns(k, bySub.get('') ?? [], from, pick.stepMs, n);
+        rollups[k.name] = columns(k, bySub.get('') ?? [], from, pick.stepMs, n);
       }
     }
-    out.summary = this.summary(out, tid, from, q.toMs);
-    out.route_changes = (this.changes.all(tid, from, q.toMs) as { ts: number; from_hash: string | null; to_hash: string }[]).map((c) => ({
+    this.summary(head, tid, from, q.toMs, stepped);
+    head.route_changes = (this.changes.all(tid, from, q.toMs) as { ts: number; from_hash: string | null; to_hash: string }[]).map((c) => ({
       time: c.ts / 1000,
       from_hash: c.from_hash,
       to_hash: c.to_hash,
     }));
-    return out;
+    return { ...head, ...rollups } as SeriesResult;
   }
 
   /**
-   * Figures over the whole range for the target page's stat row: loss as
-   * echoes lost over echoes sent, mean RTT weighted by replies, the p95 of
-   * every echo when the raw window holds the range (else the highest
-   * bucket p90, said by `rtt_p95_exact: false`), availability as successful
-   * runs over runs of every probe.
+   * Every rollup's outputs over the whole range, as one bucket (the target
+   * page's stat row: loss as echoes lost over echoes sent, the mean of
+   * every slot, the p95 of every echo...). Exact from raw points while the
+   * raw window holds the range; from stored buckets otherwise, merged as
+   * series() merges them (medians and percentiles: the median of the
+   * buckets'), said by `summary_exact: false`.
    */
-  private summary(out: SeriesResult, tid: number, from: number, to: number): SeriesSummary {
-    const p = out.ping;
-    let sent = 0;
-    let received = 0;
-    let rttWeighted = 0;
-    let rttLast: number | null = null;
-    if (p) {
-      for (let i = 0; i < p.t.length; i++) {
-        sent += p.sent[i] ?? 0;
-        received += p.received[i] ?? 0;
-        if (p.rtt_avg[i] !== null && p.received[i]) rttWeighted += p.rtt_avg[i]! * p.received[i]!;
-        if (p.rtt_median[i] !== null) rttLast = p.rtt_median[i]!;
+  private summary(head: SeriesHead, tid: number, from: number, to: number, stepped: Map<RollupSpec, Row[]>): void {
+    const exact = head.resolution === 'raw';
+    const out: Record<string, Record<string, number | null>> = {};
+    const probes: Record<string, Record<string, number | null>> = {};
+    for (const [k, stepRows] of stepped) {
+      const rows = exact ? (this.raw.get(k.name)!.all(Number.MAX_SAFE_INTEGER, tid, from, to) as Row[]) : stepRows;
+      const bySub = new Map<string, Row[]>();
+      for (const r of rows) (bySub.get(r.sub) ?? bySub.set(r.sub, []).get(r.sub)!).push(r);
+      for (const [sub, list] of bySub) {
+        const one = exact && list.length === 1 ? list[0]! : mergeRows(k, list);
+        const values = Object.fromEntries(k.outputs.map((o) => [o.name, outputValue(o, one)]));
+        if (k === PROBE_RUNS_ROLLUP) probes[sub] = values;
+        else if (sub === '') out[k.name] = values;
       }
     }
-    let p95: number | null = null;
-    let exact = false;
-    if (p && from >= this.now() - this.o.rawWindowMs) {
-      const r = this.echoP95.get(tid, from, to) as { p95: number | null; n: number };
-      if (r.n > 0) {
-        p95 = Math.round(r.p95! * 1000) / 1000;
-        exact = true;
-      }
-    }
-    if (!exact && p) for (const v of p.rtt_p90 ?? []) if (v !== null && (p95 === null || v > p95)) p95 = v;
-    let ok = 0;
-    let runs = 0;
-    for (const c of Object.values(out.probes ?? {})) {
-      for (let i = 0; i < c.t.length; i++) {
-        ok += c.ok[i] ?? 0;
-        runs += (c.ok[i] ?? 0) + (c.failed[i] ?? 0);
-      }
-    }
-    return {
-      sent,
-      received,
-      loss_pct: sent ? Math.round((100_000 * (sent - received)) / sent) / 1000 : null,
-      rtt_last_ms: rttLast,
-      rtt_avg_ms: received ? Math.round((rttWeighted / received) * 1000) / 1000 : null,
-      rtt_p95_ms: p95,
-      rtt_p95_exact: exact,
-      runs,
-      runs_ok: ok,
-      availability_pct: runs ? Math.round((100_000 * ok) / runs) / 1000 : null,
-    };
+    head.summary = Object.assign(out, { probes });
+    head.summary_exact = exact;
   }
 
   /**
@@ -189,7 +161,7 @@ export class SeriesRunner {
   }
 
   /** Stored buckets before the tier's watermark, raw-computed ones after it. */
-  private rows(k: RollupKind, tid: number, from: number, to: number, stepMs: number, tier?: Tier): Row[] {
+  private rows(k: RollupSpec, tid: number, from: number, to: number, stepMs: number, tier?: Tier): Row[] {
     if (!tier) return this.raw.get(k.name)!.all(stepMs, tid, from, to) as Row[];
     const tailFrom = Math.max(from, Math.min(to, this.rollups.watermark(tier) - (this.rollups.watermark(tier) % stepMs)));
     const stored = tailFrom > from ? (this.merged.get(tableOf(k, tier))!.all(stepMs, tid, from, tailFrom) as Row[]) : [];
@@ -199,16 +171,49 @@ export class SeriesRunner {
 }
 
 /** Dense arrays over the range (null where a bucket has no row). */
-function columns(k: RollupKind, rows: readonly Row[], from: number, stepMs: number, n: number): Record<string, unknown> {
-  const outputs = OUTPUTS[k.name] as readonly (readonly [string, (r: BucketRow) => number | null])[];
+function columns(k: RollupSpec, rows: readonly Row[], from: number, stepMs: number, n: number): Columns {
   const t: number[] = new Array(n);
   const cols: Record<string, (number | null)[]> = {};
-  for (const [name] of outputs) cols[name] = new Array<number | null>(n).fill(null);
+  for (const o of k.outputs) cols[o.name] = new Array<number | null>(n).fill(null);
   for (let i = 0; i < n; i++) t[i] = (from + i * stepMs) / 1000;
   for (const r of rows) {
     const i = Math.round((r.b - from) / stepMs);
     if (i < 0 || i >= n) continue;
-    for (const [name, value] of outputs) cols[name]![i] = value(r);
+    for (const o of k.outputs) cols[o.name]![i] = outputValue(o, r);
   }
-  return { t, ...cols };
+  return { ...cols, t };
+}
+
+/** Stored buckets merged into one in JS, the way mergeAggSql() merges them in SQL. */
+function mergeRows(k: RollupSpec, rows: readonly Row[]): Row {
+  const out: Row = { b: 0, sub: rows[0]?.sub ?? '' } as Row;
+  const median = (v: number[]) => {
+    if (!v.length) return null;
+    const s = [...v].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return s.length % 2 ? s[m]! : Math.round((s[m - 1]! + s[m]!) / 2);
+  };
+  for (const a of k.aggs) {
+    const vals = (c: string) => rows.map((r) => r[c]).filter((v): v is number => v !== null && v !== undefined);
+    switch (a.how.op) {
+      case 'avg':
+        out[`${a.name}_sum`] = vals(`${a.name}_sum`).reduce((x, y) => x + y, 0);
+        out[`${a.name}_n`] = vals(`${a.name}_n`).reduce((x, y) => x + y, 0);
+        break;
+      case 'min':
+        out[a.name] = vals(a.name).length ? Math.min(...vals(a.name)) : null;
+        break;
+      case 'max':
+        out[a.name] = vals(a.name).length ? Math.max(...vals(a.name)) : null;
+        break;
+      case 'median':
+      case 'percentile':
+      case 'echoes':
+        out[a.name] = median(vals(a.name));
+        break;
+      default:
+        out[a.name] = vals(a.name).reduce((x, y) => x + y, 0);
+    }
+  }
+  return out;
 }

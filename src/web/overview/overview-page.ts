@@ -1,7 +1,7 @@
 import { isAbort, pagePath, request } from '../api.js';
-import type { Status, TargetList, TargetRow } from '../api-types.js';
+import type { FigureColumn, Status, TargetList, TargetRow } from '../api-types.js';
 import { errorBox, h } from '../dom.js';
-import { ago, dateTime, ms, pct, TIME_ZONE_EVENT } from '../format.js';
+import { ago, dateTime, ms, num, pct, TIME_ZONE_EVENT } from '../format.js';
 import { Poller } from '../poller.js';
 import { THEME_EVENT } from '../theme.js';
 import { drawSparkline } from './sparkline.js';
@@ -13,7 +13,8 @@ import { drawSparkline } from './sparkline.js';
  * link show the same rows.
  */
 
-type SortKey = 'name' | 'status' | 'rtt' | 'loss' | 'http' | 'dns' | 'tcp' | 'route_change';
+/** `name`, `status`, or a figure column's sort name (the daemon lists them with each answer). */
+type SortKey = string;
 /** Worst first, as the default order. */
 const STATUSES: Status[] = ['failing', 'degraded', 'unavailable', 'unknown', 'ok'];
 const PAGE_SIZES = [50, 100, 250, 500];
@@ -27,23 +28,55 @@ interface View {
   limit: number;
 }
 
+interface Column {
+  key: SortKey | null;
+  label: string;
+  numeric?: boolean;
+  title?: string;
+  /** The probe figure it shows (a column the probes declare). */
+  figure?: FigureColumn;
+  /** The last hour's loss rate (echoes lost over sent, from the sparkline's sums). */
+  hourLoss?: boolean;
+}
+
 /**
- * `probe`: shown only when a target on the page runs it (DNS and TCP columns
- * for the targets that have them). `title` says what the figure is.
+ * Target, status and probes, then the figures the probes declare (RTT, loss,
+ * HTTP total, when the route changed... as the daemon lists them), then the
+ * last hour.
  */
-const COLUMNS: { key: SortKey | null; id: string; label: string; numeric?: boolean; probe?: string; title?: string }[] = [
-  { key: 'name', id: 'name', label: 'Target' },
-  { key: 'status', id: 'status', label: 'Status' },
-  { key: null, id: 'probes', label: 'Probes' },
-  { key: 'rtt', id: 'rtt', label: 'RTT', numeric: true, title: 'median round-trip time of the last slot' },
-  { key: 'loss', id: 'loss', label: 'Loss', numeric: true, title: 'echoes lost in the last slot' },
-  { key: null, id: 'loss-hour', label: 'Loss 1 h', numeric: true, title: 'echoes lost over echoes sent in the last hour' },
-  { key: 'http', id: 'http', label: 'HTTP', numeric: true, probe: 'http', title: 'total time of the last HTTP request' },
-  { key: 'dns', id: 'dns', label: 'DNS', numeric: true, probe: 'dns', title: 'time of the last DNS query' },
-  { key: 'tcp', id: 'tcp', label: 'TCP', numeric: true, probe: 'tcp', title: 'time of the last TCP connect' },
-  { key: null, id: 'spark', label: 'Last hour' },
-  { key: 'route_change', id: 'route-change', label: 'Route changed' },
-];
+function columnsOf(figures: readonly FigureColumn[]): Column[] {
+  return [
+    { key: 'name', label: 'Target' },
+    { key: 'status', label: 'Status' },
+    { key: null, label: 'Probes' },
+    ...figures.map((f) => ({ key: f.sort, label: f.label, numeric: f.unit !== 'time', figure: f })),
+    { key: null, label: 'Loss 1 h', numeric: true, title: 'echoes lost over echoes sent in the last hour', hourLoss: true },
+    { key: null, label: 'Last hour' },
+  ];
+}
+
+/**
+ * The columns worth showing for a page of rows: a figure no row of the page
+ * has (DNS on a page of ICMP targets) is left out, so each target's own
+ * figures fit on a narrow screen.
+ */
+function shownColumns(all: readonly Column[], rows: readonly TargetRow[]): Column[] {
+  return all.filter((c) => {
+    if (c.hourLoss) return rows.some((t) => t.loss_hour_pct !== null && t.loss_hour_pct !== undefined);
+    if (!c.figure || c.figure.unit === 'time') return true;
+    return rows.some((t) => typeof t.last?.[c.figure!.key] === 'number');
+  });
+}
+
+/** A figure's cell: a number in its unit, a time as "3 min ago". */
+function figureCell(f: FigureColumn, t: TargetRow): HTMLElement {
+  const v = t.last?.[f.key] ?? null;
+  if (f.unit === 'time') {
+    return typeof v === 'string' ? h('td', { title: dateTime(v) }, ago(v)) : h('td', {}, h('span', { class: 'muted' }, 'never'));
+  }
+  const n = typeof v === 'number' ? v : null;
+  return h('td', { class: 'num', 'data-figure': f.key }, f.unit === 'ms' ? ms(n) : f.unit === '%' ? pct(n) : f.unit === 'days' ? (n === null ? '–' : `${num(n, 0)} d`) : num(n, 0));
+}
 
 function readView(): View {
   const p = new URLSearchParams(location.search);
@@ -53,7 +86,7 @@ function readView(): View {
   return {
     q: p.get('q') ?? '',
     status: status && STATUSES.includes(status) ? status : '',
-    sort: sort && COLUMNS.some((c) => c.key === sort) ? sort : 'status',
+    sort: sort || 'status',
     // Ascending status is worst first: failing, degraded, unavailable, unknown, ok.
     order: p.get('order') === 'desc' ? 'desc' : 'asc',
     offset: Math.max(0, Math.floor(Number(p.get('offset')) || 0)),
@@ -72,8 +105,8 @@ export class OverviewPage {
   private readonly message = h('div', { class: 'table-message', 'aria-live': 'polite' });
   private readonly table = h('table', { class: 'targets', id: 'targets' }, h('caption', { class: 'visually-hidden' }, 'Targets, their status and last measurements'), h('thead', {}, this.theadRow), this.tbody);
   private searchTimer?: ReturnType<typeof setTimeout>;
-  /** Columns shown for the current page (DNS / TCP / HTTP only when a row runs that probe). */
-  private shown = COLUMNS.filter((c) => !c.probe);
+  /** The columns of the last answer (the figures come with it). */
+  private columns: Column[] = columnsOf([]);
 
   constructor(private readonly el: HTMLElement) {}
 
@@ -142,14 +175,13 @@ export class OverviewPage {
         return this.load(signal);
       }
       this.last = list;
-      this.message.replaceChildren();
-      this.renderCounts(list);
-      const probes = new Set(list.targets.flatMap((t) => t.probes));
-      const shown = COLUMNS.filter((c) => !c.probe || probes.has(c.probe));
-      if (shown.map((c) => c.id).join() !== this.shown.map((c) => c.id).join()) {
-        this.shown = shown;
+      const columns = shownColumns(columnsOf(list.columns ?? []), list.targets);
+      if (columns.map((c) => c.label).join('|') !== this.columns.map((c) => c.label).join('|')) {
+        this.columns = columns;
         this.renderHead();
       }
+      this.message.replaceChildren();
+      this.renderCounts(list);
       this.renderRows(list);
       this.renderPager(list);
     } catch (err) {
@@ -163,7 +195,7 @@ export class OverviewPage {
 
   private renderHead(): void {
     this.theadRow.replaceChildren(
-      ...this.shown.map((c) => {
+      ...this.columns.map((c) => {
         if (!c.key) return h('th', { scope: 'col', class: c.numeric ? 'num' : null, title: c.title ?? null }, c.label);
         const active = this.view.sort === c.key;
         const key = c.key;
@@ -186,7 +218,7 @@ export class OverviewPage {
 
   private renderRows(list: TargetList): void {
     if (list.targets.length === 0) {
-      this.tbody.replaceChildren(h('tr', {}, h('td', { colspan: this.shown.length, class: 'empty' }, list.total === 0 && !this.view.q && !this.view.status ? 'No targets are configured.' : 'No target matches the filter.')));
+      this.tbody.replaceChildren(h('tr', {}, h('td', { colspan: this.columns.length, class: 'empty' }, list.total === 0 && !this.view.q && !this.view.status ? 'No targets are configured.' : 'No target matches the filter.')));
       return;
     }
     const members = new Map(list.members.map((m) => [m.id, m]));
@@ -195,26 +227,22 @@ export class OverviewPage {
       ...list.targets.map((t) => {
         const canvas = h('canvas', { class: 'spark', width: 120, height: 28, role: 'img', 'aria-label': sparkLabel(t) });
         if (t.spark) sparks.push([canvas, t.spark]);
-        const has = (probe: string) => t.probes.includes(probe);
-        const cells: Record<string, () => HTMLElement> = {
-          name: () => h('th', { scope: 'row', class: 'name' }, h('a', { href: pagePath(t.name) }, t.name), t.host !== t.name ? h('div', { class: 'muted small' }, t.host) : null),
-          status: () => h('td', { class: 'status-cell' }, statusCell(t, members)),
-          probes: () => h('td', { class: 'probes' }, t.probes.join(' ')),
-          rtt: () => h('td', { class: 'num', 'data-label': 'RTT' }, ms(t.last?.rtt_ms)),
-          loss: () => h('td', { class: 'num', 'data-label': 'Loss' }, pct(t.last?.loss_pct)),
-          'loss-hour': () =>
-            h(
-              'td',
-              { class: 'num loss-hour', 'data-label': 'Loss 1 h', title: t.echoes_hour ? `${(t.echoes_hour.sent - t.echoes_hour.received).toLocaleString()} of ${t.echoes_hour.sent.toLocaleString()} echoes lost in the last hour` : '' },
-              pct(t.loss_hour_pct ?? null),
-            ),
-          http: () => h('td', { class: 'num', 'data-label': 'HTTP' }, has('http') ? ms(t.last?.http_total_ms) : ''),
-          dns: () => h('td', { class: 'num', 'data-label': 'DNS' }, has('dns') ? ms(t.last?.dns_ms) : ''),
-          tcp: () => h('td', { class: 'num', 'data-label': 'TCP' }, has('tcp') ? ms(t.last?.tcp_ms) : ''),
-          spark: () => h('td', { class: 'spark-cell' }, t.spark ? canvas : h('span', { class: 'muted' }, '–')),
-          'route-change': () => h('td', { title: t.route_changed_at ? dateTime(t.route_changed_at) : '', 'data-label': 'Route changed' }, t.route_changed_at ? ago(t.route_changed_at) : h('span', { class: 'muted' }, 'never')),
-        };
-        return h('tr', { 'data-target': t.name, 'data-status': t.status, 'data-owner': t.owner ?? '' }, ...this.shown.map((c) => cells[c.id]!()));
+        return h(
+          'tr',
+          { 'data-target': t.name, 'data-status': t.status, 'data-owner': t.owner ?? '' },
+          h('th', { scope: 'row', class: 'name' }, h('a', { href: pagePath(t.name) }, t.name), t.host !== t.name ? h('div', { class: 'muted small' }, t.host) : null),
+          h('td', { class: 'status-cell' }, statusCell(t, members)),
+          h('td', { class: 'probes' }, t.probes.join(' ')),
+          ...this.columns.flatMap((c) => (c.figure ? [figureCell(c.figure, t)] : [])),
+          this.columns.some((c) => c.hourLoss)
+            ? h(
+                'td',
+                { class: 'num loss-hour', title: t.echoes_hour ? `${(t.echoes_hour.sent - t.echoes_hour.received).toLocaleString()} of ${t.echoes_hour.sent.toLocaleString()} echoes lost in the last hour` : '' },
+                pct(t.loss_hour_pct ?? null),
+              )
+            : null,
+          h('td', {}, t.spark ? canvas : h('span', { class: 'muted' }, '–')),
+        );
       }),
     );
     // Canvas sizes are known once the rows are in the document.

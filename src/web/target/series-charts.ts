@@ -1,21 +1,30 @@
 import type uPlot from 'uplot';
-import type { Num, Series } from '../api-types.js';
+import type { ChartLine, ChartSpec, Columns, Num, PanelSpec, Series } from '../api-types.js';
 import { cssVar } from '../theme.js';
-import { drawnCount, inPlot, makeChart, valueAxis, type Chart, type ChartSpec } from './charts.js';
+import { drawnCount, inPlot, makeChart, valueAxis, type Chart, type PlotSpec } from './charts.js';
 import { lossColour } from './loss-colours.js';
 
-/** Every chart of the target page from one /series answer: only those the target has data for. */
+/**
+ * Every chart of the target page from one /series answer, as the target's
+ * probes declare them (panels of /api/targets/<name>): a chart whose rollup
+ * has no data in the range is left out. The drawings are named for what
+ * they draw (probes/view.ts ChartSpec), so a probe this page has no code for
+ * is drawn too.
+ */
 
 export interface SeriesContext {
   series: Series;
+  panels: readonly PanelSpec[];
   range: [number, number];
   markers: number[];
   onZoom: (fromS: number, toS: number) => void;
 }
 
-type Common = Pick<ChartSpec, 'range' | 'markers' | 'onZoom'>;
+type Common = Pick<PlotSpec, 'range' | 'markers' | 'onZoom'>;
 
-const nums = (a: Num[]) => a as (number | null)[];
+const nums = (a: Num[] | undefined, n: number): (number | null)[] => (a ?? new Array<number | null>(n).fill(null)) as (number | null)[];
+
+type Of<T extends ChartSpec['type']> = Extract<ChartSpec, { type: T }>;
 
 /** Percentile `p` of the non-null values (linear between closest ranks). */
 function pctOf(values: readonly (number | null | undefined)[], p: number): number | null {
@@ -26,58 +35,56 @@ function pctOf(values: readonly (number | null | undefined)[], p: number): numbe
   return v[lo]! + (v[Math.min(v.length - 1, lo + 1)]! - v[lo]!) * (rank - lo);
 }
 
-/** The loss a bucket is coloured by: its worst slot (rollups), else its rate. */
-function worstLoss(p: NonNullable<Series['ping']>): (number | null)[] {
-  const mean = nums(p.loss_pct);
-  const worst = p.loss_max_pct ? nums(p.loss_max_pct) : mean;
-  return mean.map((m, i) => worst[i] ?? m);
-}
-
 /** Upper edge of the latency axis: outliers above it are marked, not scaled to. */
 export const Y_CAP_PERCENTILE = 98;
 
+/** The loss a bucket is coloured by: its worst slot when the rollup keeps it, else its rate. */
+function colourLoss(p: Columns, loss: string, worst: string | undefined, n: number): (number | null)[] {
+  const mean = nums(p[loss], n);
+  const w = worst ? nums(p[worst], n) : mean;
+  return mean.map((m, i) => w[i] ?? m);
+}
+
 /**
- * SmokePing's latency graph: the smoke is the spread of the echoes (p10-p90
- * light, p25-p75 darker, around the median), and the median a bar per
- * bucket coloured by that bucket's loss (its worst slot in a rollup
- * bucket). The y-axis ends at the 98th percentile of the buckets' p90
- * (min-max for points stored without echoes), so one 350 ms echo does not
- * flatten a 50 -> 67 ms step; values above are marked at the top edge. A
- * bucket where every echo was lost has no median; it is marked at the top
- * in the 100 % colour.
+ * SmokePing's latency graph: the smoke is the spread of the echoes (the
+ * spec's outer band, p10-p90, light; inner, p25-p75, darker; min-max for
+ * points stored without echoes) around the median, a bar per bucket
+ * coloured by that bucket's loss (its worst slot in a rollup bucket). The
+ * y-axis ends at the 98th percentile of the buckets' upper edge, so one
+ * 350 ms echo does not flatten a 50 -> 67 ms step; values above it are
+ * marked at the top edge. A bucket where every echo was lost has no median;
+ * it is marked at the top in the 100 % colour.
  */
-function latencyChart(p: NonNullable<Series['ping']>, step: number, c: Common): ChartSpec {
-  const median = nums(p.rtt_median);
-  const hasSmoke = (p.rtt_p90 ?? []).some((v) => v !== null);
-  const hi = hasSmoke ? nums(p.rtt_p90!) : nums(p.rtt_max);
-  const lo = hasSmoke ? nums(p.rtt_p10!) : nums(p.rtt_min);
-  const q3 = hasSmoke ? nums(p.rtt_p75!) : hi.map(() => null);
-  const q1 = hasSmoke ? nums(p.rtt_p25!) : hi.map(() => null);
-  const max = nums(p.rtt_max);
-  const colourBy = worstLoss(p);
+function smokeChart(spec: Of<'smoke'>, p: Columns, step: number, c: Common): PlotSpec {
+  const n = p.t.length;
+  const median = nums(p[spec.median], n);
+  const hasSmoke = !!spec.bands && nums(p[spec.bands.outer[1]], n).some((v) => v !== null);
+  const hi = hasSmoke ? nums(p[spec.bands!.outer[1]], n) : nums(p[spec.max], n);
+  const lo = hasSmoke ? nums(p[spec.bands!.outer[0]], n) : nums(p[spec.min], n);
+  const q3 = hasSmoke ? nums(p[spec.bands!.inner[1]], n) : new Array<number | null>(n).fill(null);
+  const q1 = hasSmoke ? nums(p[spec.bands!.inner[0]], n) : new Array<number | null>(n).fill(null);
+  const max = nums(p[spec.max], n);
+  const colourBy = colourLoss(p, spec.loss, spec.worst, n);
   const cap = niceMax(Math.max(pctOf(hi, Y_CAP_PERCENTILE) ?? 0, pctOf(median, Y_CAP_PERCENTILE) ?? 0) || null);
   const clipped = max.filter((v, i) => (v !== null && v > cap) || (median[i] !== null && median[i]! > cap)).length;
   return {
     ...c,
-    id: 'chart-latency',
-    title: hasSmoke ? 'Latency: median coloured by loss, smoke p10–p90 and p25–p75 of the echoes' : 'Latency: median coloured by loss, min–max band',
+    id: spec.id,
+    title: hasSmoke ? spec.title : spec.title.replace(/smoke .*$/, 'min–max band'),
     summary: `Round-trip time per bucket: ${drawnCount(median)} buckets with a median; the axis ends at ${cap} ms, ${clipped} buckets above it are marked at the top.`,
     height: 280,
-    data: [p.t, hi, lo, q3, q1, median, nums(p.loss_pct), colourBy, max],
+    data: [p.t, hi, lo, q3, q1, median, nums(p[spec.loss], n), colourBy, max],
     series: [
-      { label: hasSmoke ? 'p90' : 'max', stroke: cssVar('--smoke-edge'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
-      { label: hasSmoke ? 'p10' : 'min', stroke: cssVar('--smoke-edge'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
-      { label: 'p75', show: hasSmoke, stroke: 'transparent', width: 0, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
-      { label: 'p25', show: hasSmoke, stroke: 'transparent', width: 0, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
+      { label: hasSmoke ? spec.bands!.outer[1] : 'max', stroke: cssVar('--smoke-edge'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
+      { label: hasSmoke ? spec.bands!.outer[0] : 'min', stroke: cssVar('--smoke-edge'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
+      { label: hasSmoke ? spec.bands!.inner[1] : '', show: hasSmoke, stroke: 'transparent', width: 0, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
+      { label: hasSmoke ? spec.bands!.inner[0] : '', show: hasSmoke, stroke: 'transparent', width: 0, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
       { label: 'median', stroke: cssVar('--muted'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
       { label: 'loss', show: false, value: (_u, v) => fmt(v, '%') },
       { label: 'worst slot', show: false, value: (_u, v) => fmt(v, '%') },
       { label: 'max', show: false, value: (_u, v) => fmt(v, 'ms') },
     ],
-    bands: [
-      { series: [1, 2], fill: cssVar('--smoke') },
-      ...(hasSmoke ? [{ series: [3, 4] as [number, number], fill: cssVar('--smoke-core') }] : []),
-    ],
+    bands: [{ series: [1, 2], fill: cssVar('--smoke') }, ...(hasSmoke ? [{ series: [3, 4] as [number, number], fill: cssVar('--smoke-core') }] : [])],
     scales: { y: { range: () => [0, cap] } },
     draw: (u) => {
       const t = u.data[0];
@@ -106,9 +113,8 @@ function latencyChart(p: NonNullable<Series['ping']>, step: number, c: Common): 
           ctx.fillStyle = lossColour(l);
           const y = Math.max(u.bbox.top + 1.5 * px, u.valToPos(Math.min(m, cap), 'y', true));
           ctx.fillRect(x0, y - 1.5 * px, w, 3 * px);
-          // Above the axis: a small triangle at the top edge.
-          const over = (top[i] ?? 0) > cap || m > cap;
-          if (over) {
+          if ((top[i] ?? 0) > cap || m > cap) {
+            // Above the axis: a small triangle at the top edge.
             marks++;
             const xm = (x0 + x1) / 2;
             ctx.fillStyle = cssVar('--fg');
@@ -131,18 +137,20 @@ function latencyChart(p: NonNullable<Series['ping']>, step: number, c: Common): 
 }
 
 /**
- * Loss % as bars in the same colours. In a rollup bucket the bar is its
- * worst slot (pale) with the bucket's rate (solid) inside, coloured by the
- * worst slot: a 5-minute outage a week ago still shows as an outage in an
- * hourly bucket; hovering shows both.
+ * Loss % as bars in the same colours. With the spec's `worst` column (a
+ * rollup bucket's worst slot) the bar reaches the worst slot (pale) with the
+ * bucket's rate solid inside it, coloured by the worst slot: a 5-minute
+ * outage a week ago still shows as an outage in an hourly bucket; hovering
+ * shows both.
  */
-function lossChart(p: NonNullable<Series['ping']>, step: number, c: Common): ChartSpec {
-  const loss = nums(p.loss_pct);
-  const worst = worstLoss(p);
+function lossChart(spec: Of<'loss'>, p: Columns, step: number, c: Common): PlotSpec {
+  const n = p.t.length;
+  const loss = nums(p[spec.column], n);
+  const worst = colourLoss(p, spec.column, spec.worst, n);
   return {
     ...c,
-    id: 'chart-loss',
-    title: p.loss_max_pct ? 'Packet loss: bucket rate (solid) and worst slot (pale)' : 'Packet loss',
+    id: spec.id,
+    title: spec.title,
     summary: `Packet loss per bucket: ${loss.filter((v) => v !== null && v > 0).length} of ${drawnCount(loss)} buckets lost packets; worst slot ${fmt(Math.max(0, ...worst.filter((v): v is number => v !== null)), '%')}.`,
     height: 140,
     data: [p.t, loss, worst],
@@ -187,30 +195,52 @@ function lossChart(p: NonNullable<Series['ping']>, step: number, c: Common): Cha
   };
 }
 
-function jitterChart(p: NonNullable<Series['ping']>, c: Common): ChartSpec {
+/**
+ * Lines on one axis per unit (at most two: left and right); a line's
+ * `range` fixes its axis (MOS 1-5), otherwise 0 to a round number above the
+ * highest value. With `failed`, a red mark under every bucket with failures.
+ */
+function linesChart(spec: Of<'lines'>, p: Columns, c: Common): PlotSpec {
+  const n = p.t.length;
+  const units = [...new Set(spec.lines.map((l) => l.unit))].slice(0, 2);
+  const scaleOf = (l: ChartLine) => `u${Math.max(0, units.indexOf(l.unit))}`;
+  const values = spec.lines.map((l) => nums(p[l.column], n));
+  const failed = spec.failed ? nums(p[spec.failed], n) : undefined;
+  const scales: uPlot.Scales = {};
+  for (const [i, unit] of units.entries()) {
+    const fixed = spec.lines.find((l) => l.unit === unit && l.range)?.range;
+    scales[`u${i}`] = { range: fixed ? [fixed[0], fixed[1]] : (_u, _min, max) => [0, niceMax(max)] };
+  }
+  const described = spec.lines.map((l) => `${l.label}${l.unit ? ` in ${l.unit}` : ''}`).join(', ');
   return {
     ...c,
-    id: 'chart-jitter',
-    title: 'Jitter and MOS',
-    summary: `Jitter in ms (left axis) and the mean opinion score 1–5 (right axis), ${drawnCount(nums(p.jitter_ms))} slots.`,
-    height: 180,
-    data: [p.t, nums(p.jitter_ms), nums(p.mos)],
-    series: [
-      { label: 'jitter', stroke: cssVar('--series-1'), width: 1.5, scale: 'ms', value: (_u, v) => fmt(v, 'ms'), spanGaps: false },
-      { label: 'MOS', stroke: cssVar('--series-2'), width: 1.5, scale: 'mos', value: (_u, v) => fmt(v, '') },
-    ],
-    scales: { ms: { range: (_u, _min, max) => [0, niceMax(max)] }, mos: { range: [1, 5] } },
-    axes: [{}, valueAxis('ms', { scale: 'ms' }), valueAxis('', { scale: 'mos', side: 1, grid: { show: false } })] as uPlot.Axis[],
+    id: spec.id,
+    title: spec.title,
+    summary: `${spec.title}: ${described}, ${drawnCount(values[0] ?? [])} slots${failed ? `, ${failed.filter((f) => f !== null && f > 0).length} with failures (red marks at the bottom)` : ''}.`,
+    height: spec.lines.length > 1 ? 180 : 160,
+    data: [p.t, ...values],
+    series: spec.lines.map((l, i) => ({
+      label: l.label,
+      stroke: cssVar(`--series-${(i % 2) + 1}`),
+      width: 1.5,
+      scale: scaleOf(l),
+      value: (_u: uPlot, v: number | null) => fmt(v, l.unit),
+      spanGaps: false,
+      points: { show: n < 200 },
+    })),
+    scales,
+    axes: [{}, ...units.map((unit, i) => valueAxis(unit, i === 0 ? { scale: 'u0' } : { scale: `u${i}`, side: 1, grid: { show: false } }))] as uPlot.Axis[],
+    draw: failed ? (u) => failures(u, failed) : undefined,
   };
 }
 
-const PHASES = ['dns_ms', 'connect_ms', 'tls_ms', 'ttfb_ms', 'transfer_ms'] as const;
-
-/** HTTP phases stacked: each series is the running sum, the band under it is the phase. */
-function httpChart(s: NonNullable<Series['http']>, c: Common): ChartSpec {
-  const raw = PHASES.map((k) => nums(s[k]));
+/** Parts stacked (HTTP phases): each series is the running sum, the band under it is the part. */
+function stackedChart(spec: Of<'stacked'>, s: Columns, c: Common): PlotSpec {
+  const n = s.t.length;
+  const parts = spec.parts;
+  const raw = parts.map((k) => nums(s[k.column], n));
   const stacked: (number | null)[][] = [];
-  for (let p = 0; p < PHASES.length; p++) {
+  for (let p = 0; p < parts.length; p++) {
     stacked.push(
       s.t.map((_, i) => {
         if (raw.every((r) => r[i] === null || r[i] === undefined)) return null;
@@ -220,38 +250,26 @@ function httpChart(s: NonNullable<Series['http']>, c: Common): ChartSpec {
       }),
     );
   }
-  const colours = PHASES.map((_, i) => cssVar(`--phase-${i + 1}`));
+  const colours = parts.map((_, i) => cssVar(`--phase-${(i % 5) + 1}`));
+  const failed = spec.failed ? nums(s[spec.failed], n) : undefined;
   return {
     ...c,
-    id: 'chart-http',
-    title: 'HTTP phases (stacked): dns, connect, tls, ttfb, transfer',
-    summary: `HTTP request time split in phases, ${drawnCount(stacked[PHASES.length - 1]!)} slots.`,
+    id: spec.id,
+    title: spec.title,
+    summary: `${spec.title}: ${drawnCount(stacked[parts.length - 1] ?? [])} slots.`,
     height: 220,
     data: [s.t, ...stacked],
-    series: PHASES.map((k, i) => ({
-      label: k.replace('_ms', ''),
+    series: parts.map((k, i) => ({
+      label: k.label,
       stroke: colours[i],
       fill: `${colours[i]}99`,
       width: 1,
-      value: (_u: uPlot, _v: number | null, _si: number, idx: number | null) => (idx === null ? '–' : fmt(raw[i]![idx] ?? null, 'ms')),
+      value: (_u: uPlot, _v: number | null, _si: number, idx: number | null) => (idx === null ? '–' : fmt(raw[i]![idx] ?? null, spec.unit)),
     })),
-    bands: PHASES.slice(1).map((_, i) => ({ series: [i + 2, i + 1] as [number, number], fill: `${colours[i + 1]}99` })),
+    bands: parts.slice(1).map((_, i) => ({ series: [i + 2, i + 1] as [number, number], fill: `${colours[i + 1]}99` })),
     scales: { y: { range: (_u, _min, max) => [0, niceMax(max)] } },
-    draw: (u) => failures(u, nums(s.failed)),
-  };
-}
-
-function simpleChart(id: string, title: string, label: string, t: number[], v: Num[], failed: Num[], c: Common): ChartSpec {
-  return {
-    ...c,
-    id,
-    title,
-    summary: `${title}: ${drawnCount(nums(v))} slots, ${nums(failed).filter((f) => f !== null && f > 0).length} with failures (red marks at the bottom).`,
-    height: 160,
-    data: [t, nums(v)],
-    series: [{ label, stroke: cssVar('--series-1'), width: 1.5, value: (_u, x) => fmt(x, 'ms'), points: { show: t.length < 200 } }],
-    scales: { y: { range: (_u, _min, max) => [0, niceMax(max)] } },
-    draw: (u) => failures(u, nums(failed)),
+    axes: [{}, valueAxis(spec.unit)] as uPlot.Axis[],
+    draw: failed ? (u) => failures(u, failed) : undefined,
   };
 }
 
@@ -282,14 +300,27 @@ function niceMax(max: number | null): number {
   return Math.ceil(m / p) * p;
 }
 
+/** One declared chart from its rollup's columns; undefined when the range has none. */
+function plotOf(spec: ChartSpec, series: Series, step: number, c: Common): PlotSpec | undefined {
+  const cols = series[spec.rollup] as Columns | undefined;
+  if (!cols || !Array.isArray(cols.t)) return undefined;
+  switch (spec.type) {
+    case 'smoke':
+      return smokeChart(spec, cols, step, c);
+    case 'loss':
+      return lossChart(spec, cols, step, c);
+    case 'lines':
+      return linesChart(spec, cols, c);
+    case 'stacked':
+      return stackedChart(spec, cols, c);
+    default:
+      return undefined; // a drawing this page does not know yet (a newer daemon): left out
+  }
+}
+
 export function buildSeriesCharts(parent: HTMLElement, ctx: SeriesContext): Chart[] {
-  const { series: s } = ctx;
   const c: Common = { range: ctx.range, markers: ctx.markers, onZoom: ctx.onZoom };
-  const specs: ChartSpec[] = [];
-  const step = s.step_s || 60;
-  if (s.ping) specs.push(latencyChart(s.ping, step, c), lossChart(s.ping, step, c), jitterChart(s.ping, c));
-  if (s.http) specs.push(httpChart(s.http, c));
-  if (s.dns) specs.push(simpleChart('chart-dns', 'DNS query time', 'query', s.dns.t, s.dns.query_ms, s.dns.failed, c));
-  if (s.tcp) specs.push(simpleChart('chart-tcp', 'TCP connect time', 'connect', s.tcp.t, s.tcp.connect_ms, s.tcp.failed, c));
+  const step = ctx.series.step_s || 60;
+  const specs = ctx.panels.flatMap((p) => p.charts).flatMap((spec) => plotOf(spec, ctx.series, step, c) ?? []);
   return specs.map((spec) => makeChart(parent, spec));
 }

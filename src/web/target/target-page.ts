@@ -1,5 +1,5 @@
 import { isAbort, request, targetPath } from '../api.js';
-import type { ProbeStatus, Routes, Series, TargetDetail } from '../api-types.js';
+import type { Columns, PanelSpec, ProbeStatus, Routes, Series, StatSpec, TargetDetail } from '../api-types.js';
 import { errorBox, h, section } from '../dom.js';
 import { ago, dateTime, ms, pct, TIME_ZONE_EVENT, toEpochS } from '../format.js';
 import { hopHistory, type HopPoint } from './hop-history.js';
@@ -26,6 +26,8 @@ export class TargetPage {
   private lastRoutes?: Routes;
   private lastHops?: HopPoint[];
   private detail?: TargetDetail;
+  /** What the target's probes draw (its detail's panels): the charts wait for it. */
+  private panels?: PanelSpec[];
   private readonly poller = new Poller((signal) => this.load(signal), 60_000);
   private readonly header = h('div', { class: 'target-head' });
   private readonly probes = h('div', { id: 'probe-status' });
@@ -39,12 +41,14 @@ export class TargetPage {
   private readonly mapEl = h('div', { class: 'map-holder' });
   private readonly probeNow: ProbeNow;
   private readonly lossKey = h('p', { class: 'loss-key small' });
+  private readonly routeSection: HTMLElement;
 
   constructor(
     private readonly el: HTMLElement,
     private readonly name: string,
   ) {
     this.probeNow = new ProbeNow(name, () => this.poller.now());
+    this.routeSection = section('Route', 'route-section', this.routeEl, this.historyEl, h('h3', {}, 'Each hop over the range'), this.hopsEl, this.mapEl);
   }
 
   start(): void {
@@ -55,12 +59,11 @@ export class TargetPage {
       this.probeNow.panel,
       this.statsEl,
       section('History', 'history-section', this.pickerHolder, this.lossKey, this.chartsNote, this.chartsEl),
-      section('Route', 'route-section', this.routeEl, this.historyEl, h('h3', {}, 'Each hop over the range'), this.hopsEl, this.mapEl),
+      this.routeSection,
       section('Probes', 'probes-section', this.probes),
     );
     this.header.append(h('h1', {}, this.name));
     this.renderPicker();
-    this.renderLossKey();
     window.addEventListener(THEME_EVENT, () => this.redraw());
     window.addEventListener(TIME_ZONE_EVENT, () => {
       this.renderPicker();
@@ -94,7 +97,12 @@ export class TargetPage {
     const routeParams = apiParams(range);
     await Promise.all([
       request<TargetDetail>(targetPath(this.name), { signal }).then(
-        (d) => this.renderDetail(d),
+        (d) => {
+          this.renderDetail(d);
+          this.panels = d.panels;
+          this.renderCharts();
+          this.renderRoutes();
+        },
         (err) => !isAbort(err) && this.probes.replaceChildren(errorBox(`Target could not be loaded: ${(err as Error).message}`)),
       ),
       request<Series>(targetPath(this.name, `/series?${params}`), { signal }).then(
@@ -135,14 +143,10 @@ export class TargetPage {
 
   private renderDetail(d: TargetDetail): void {
     this.detail = d;
-    // Sections of probes the target does not run are hidden, not shown empty.
-    const route = this.el.querySelector<HTMLElement>('#route-section');
-    if (route) route.hidden = !d.probes.includes('trace');
     const cfg: string[] = [`host ${d.host}`, `every ${d.interval_s} s`, `timeout ${d.timeout_s} s`];
-    if (d.http) cfg.push(`${d.http.method} ${d.http.url}`);
-    if (d.tcp) cfg.push(`tcp port ${d.tcp.port}`);
-    if (d.dns) cfg.push(`dns ${d.dns.record}${d.dns.server ? ` @${d.dns.server}` : ''}`);
     if (d.owner) cfg.push(`probed by ${d.owner}`);
+    const settings = new Map(d.settings.map((s) => [s.probe, s.summary]));
+    // Why the state: each failing probe with its reason, or each threshold crossed with its value and limit.
     const why: HTMLElement[] = [];
     if (d.status !== 'failing') for (const c of d.crossed ?? []) why.push(h('li', { class: 'crossed', 'data-threshold': c.threshold }, `${c.probe}: ${c.text}`));
     for (const p of d.probe_status) if (p.success === false) why.push(h('li', { class: 'bad' }, h('strong', {}, `${p.probe}: ${p.reason ?? 'failed'}`), p.detail ? ` — ${p.detail}` : ''));
@@ -165,8 +169,8 @@ export class TargetPage {
           'table',
           {},
           h('caption', { class: 'visually-hidden' }, 'State of each probe'),
-          h('thead', {}, h('tr', {}, ...['Probe', 'State', 'Reason', 'Last run', 'Since'].map((c) => h('th', { scope: 'col' }, c)))),
-          h('tbody', {}, ...d.probe_status.map(probeRow)),
+          h('thead', {}, h('tr', {}, ...['Probe', 'State', 'Reason', 'Last run', 'Since', 'Settings'].map((c) => h('th', { scope: 'col' }, c)))),
+          h('tbody', {}, ...d.probe_status.map((p) => probeRow(p, settings.get(p.probe)))),
         ),
       ),
     );
@@ -174,46 +178,49 @@ export class TargetPage {
 
   private renderCharts(): void {
     const s = this.lastSeries;
-    if (!s) return;
+    const panels = this.panels;
+    if (!s || !panels) return;
+    // SmokePing's colour key, where a chart is coloured by loss.
+    if (panels.some((p) => p.charts.some((c) => c.type === 'smoke' || c.type === 'loss'))) this.renderLossKey();
+    else this.lossKey.replaceChildren();
     for (const c of this.charts) c.destroy();
     this.charts = [];
     const [from, to] = [toEpochS(s.from), toEpochS(s.to)];
     const range: [number, number] = from !== null && to !== null ? [from, to] : bounds(this.range);
     const markers = (s.route_changes ?? []).map((c) => toEpochS(c.time)).filter((t): t is number => t !== null);
-    const any = s.ping || s.http || s.dns || s.tcp;
+    this.charts = buildSeriesCharts(this.chartsEl, { series: s, panels, range, markers, onZoom: (a, b) => this.setRange({ from: a, to: b }) });
+    const any = this.charts.length > 0;
     this.chartsNote.replaceChildren(
       any
         ? h('p', { class: 'muted small', id: 'charts-caption', 'data-resolution': s.resolution, 'data-step': s.step_s }, `${dateTime(range[0])} – ${dateTime(range[1])}; ${resolutionText(s)}. Drag across a chart to zoom in.`)
         : h('p', { class: 'muted' }, 'No measurement stored for this target in this range yet.'),
     );
-    this.renderStats(s);
-    this.charts = buildSeriesCharts(this.chartsEl, { series: s, range, markers, onZoom: (a, b) => this.setRange({ from: a, to: b }) });
+    this.renderStats(s, panels);
   }
 
   /**
-   * The stat row: the figures a person asks first, over the range. Loss is
-   * echoes lost over echoes sent; p95 is of every echo (a `≈` marks the
-   * highest bucket p90 where only rollups remain); HTTP/DNS/TCP p95 of the
-   * drawn buckets.
+   * The stat row: the figures a person asks first, over the range, as the
+   * target's probes declare them (PanelSpec.stats), then availability (runs
+   * that succeeded over runs, every probe). A `≈` marks a figure computed
+   * from stored buckets rather than from every run (older ranges).
    */
-  private renderStats(s: Series): void {
-    const sum = s.summary;
+  private renderStats(s: Series, panels: readonly PanelSpec[]): void {
     const stat = (id: string, label: string, value: string, title = '') => h('div', { class: 'stat', id: `stat-${id}`, title }, h('div', { class: 'stat-label' }, label), h('div', { class: 'stat-value' }, value));
+    const approx = s.resolution === 'raw' && s.summary_exact !== false ? '' : '≈ ';
     const items: HTMLElement[] = [];
-    if (s.ping && sum) {
-      items.push(
-        stat('rtt-now', 'RTT now', ms(sum.rtt_last_ms), 'median of the last bucket with replies'),
-        stat('rtt-avg', 'RTT avg', ms(sum.rtt_avg_ms), 'mean of every reply in the range'),
-        stat('rtt-p95', 'RTT p95', `${sum.rtt_p95_exact ? '' : '≈ '}${ms(sum.rtt_p95_ms)}`, sum.rtt_p95_exact ? '95th percentile of every echo in the range' : 'highest 90th percentile of the buckets (the echoes are no longer kept)'),
-        stat('loss', 'Loss', pct(sum.loss_pct), `${(sum.sent - sum.received).toLocaleString()} of ${sum.sent.toLocaleString()} echoes lost`),
-      );
+    for (const spec of panels.flatMap((p) => p.stats ?? [])) {
+      const v = statValue(spec, s);
+      if (v === undefined) continue; // the rollup has no data in the range
+      const text = spec.unit === 'ms' ? ms(v) : spec.unit === '%' ? pct(v) : v === null ? '–' : String(v);
+      items.push(stat(spec.id, spec.label, `${v !== null && spec.how !== 'last' ? approx : ''}${text}`, spec.title));
     }
-    if (sum && sum.runs) items.push(stat('availability', 'Availability', availability(sum.availability_pct), `${sum.runs_ok.toLocaleString()} of ${sum.runs.toLocaleString()} probe runs succeeded`));
-    const approx = s.resolution === 'raw' && s.step_s <= (this.detail?.interval_s ?? s.step_s) ? '' : '≈ ';
-    const p95 = (v: (number | null)[] | undefined) => (v ? pctile(v, 95) : null);
-    if (s.http) items.push(stat('http-p95', 'HTTP p95', `${approx}${ms(p95(s.http.total_ms))}`, 'total request time'));
-    if (s.dns) items.push(stat('dns-p95', 'DNS p95', `${approx}${ms(p95(s.dns.query_ms))}`, 'query time'));
-    if (s.tcp) items.push(stat('tcp-p95', 'TCP p95', `${approx}${ms(p95(s.tcp.connect_ms))}`, 'connect time'));
+    let ok = 0;
+    let runs = 0;
+    for (const c of Object.values(s.summary?.probes ?? {})) {
+      ok += c.ok ?? 0;
+      runs += (c.ok ?? 0) + (c.failed ?? 0);
+    }
+    if (runs) items.push(stat('availability', 'Availability', availability((100 * ok) / runs), `${ok.toLocaleString()} of ${runs.toLocaleString()} probe runs succeeded`));
     this.statsEl.replaceChildren(...items);
     this.statsEl.hidden = items.length === 0;
   }
@@ -225,7 +232,9 @@ export class TargetPage {
 
   private renderRoutes(): void {
     const r = this.lastRoutes;
-    if (!r) return;
+    if (!r || !this.panels) return;
+    this.routeSection.hidden = !this.panels.some((p) => p.route);
+    if (this.routeSection.hidden) return;
     this.routeEl.replaceChildren(currentRoute(r));
     this.historyEl.replaceChildren(routeHistory(r));
     void renderPathMap(this.mapEl, r);
@@ -243,16 +252,42 @@ export class TargetPage {
 
   /** Canvas and SVG take their colours when drawn: draw again in the new theme. */
   private redraw(): void {
-    this.renderLossKey();
     this.renderCharts();
     this.renderHops();
-    if (this.lastRoutes) void renderPathMap(this.mapEl, this.lastRoutes);
+    if (this.lastRoutes && !this.routeSection.hidden) void renderPathMap(this.mapEl, this.lastRoutes);
   }
 
   dispose(): void {
     this.poller.stop();
     for (const c of this.charts) c.destroy();
   }
+}
+
+function probeRow(p: ProbeStatus, settings: string | undefined): HTMLElement {
+  const state = p.success === null ? 'unknown' : p.success ? 'ok' : 'failing';
+  return h(
+    'tr',
+    { 'data-probe': p.probe },
+    h('th', { scope: 'row' }, p.probe),
+    h('td', {}, h('span', { class: `badge ${state}` }, state)),
+    h('td', {}, p.reason ? h('strong', {}, p.reason) : '', p.detail ? ` — ${p.detail}` : p.reason ? '' : h('span', { class: 'muted' }, '–')),
+    h('td', { title: dateTime(p.at) }, ago(p.at)),
+    h('td', {}, p.since ? dateTime(p.since) : '–'),
+    h('td', { class: 'small' }, settings ?? h('span', { class: 'muted' }, '–')),
+  );
+}
+
+/** One stat of the row; undefined when its rollup has no data in the range. */
+function statValue(spec: StatSpec, s: Series): number | null | undefined {
+  const cols = s[spec.rollup] as Columns | undefined;
+  if (!cols || !Array.isArray(cols.t)) return undefined;
+  if (spec.how === 'range') return s.summary?.[spec.rollup]?.[spec.column] ?? null;
+  const values = (cols[spec.column] ?? []) as (number | null)[];
+  if (spec.how === 'last') {
+    for (let i = values.length - 1; i >= 0; i--) if (values[i] !== null && values[i] !== undefined) return values[i]!;
+    return null;
+  }
+  return pctile(values, 95);
 }
 
 /** What the charts draw, in words: the caption must say the resolution. */
@@ -288,17 +323,3 @@ function hopParams(name: string, range: Range): URLSearchParams {
   const [from, to] = bounds(range);
   return new URLSearchParams({ measurement: 'hop', target: name, since: String(Math.floor(from * 1000)), until: String(Math.ceil(to * 1000)), limit: '10000' });
 }
-
-function probeRow(p: ProbeStatus): HTMLElement {
-  const state = p.success === null ? 'unknown' : p.success ? 'ok' : 'failing';
-  return h(
-    'tr',
-    { 'data-probe': p.probe },
-    h('th', { scope: 'row' }, p.probe),
-    h('td', {}, h('span', { class: `badge ${state}` }, state)),
-    h('td', {}, p.reason ? h('strong', {}, p.reason) : '', p.detail ? ` — ${p.detail}` : p.reason ? '' : h('span', { class: 'muted' }, '–')),
-    h('td', { title: dateTime(p.at) }, ago(p.at)),
-    h('td', {}, p.since ? dateTime(p.since) : '–'),
-  );
-}
-
