@@ -129,8 +129,8 @@ export class TelemetryMetrics {
   readonly geoLookups = this.counter('telemetry_geo_lookups_total', 'Geolocation lookups by backend and result (hit, miss, private, error, throttled, timeout)', ['backend', 'result']);
   readonly geoQueueDepth = this.gauge('telemetry_geo_queue_depth', 'Geolocation API requests waiting for rate budget');
   readonly geoRateLimit = this.gauge(
-    'telemetry_geo_rate_limit',
-    'Geolocation API requests allowed per minute, by scope: cluster (GEO_HTTP_RATE_PER_MINUTE shared through Redis), local_share (its share while Redis is away), process (no Redis)',
+    'telemetry_geo_rate_limit_per_second',
+    'Geolocation API requests allowed per second (GEO_HTTP_RATE_PER_MINUTE / 60), by scope: cluster (GEO_HTTP_RATE_PER_MINUTE shared through Redis), local_share (its share while Redis is away), process (no Redis)',
     ['scope'],
   );
 

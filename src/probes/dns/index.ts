@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { threshold } from '../../config/zod-env.js';
+import { threshold } from '../../env/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { dnsProbe, type DnsSpec } from './dns-probe.js';
 import { DNS_RECORD_TYPES, type DnsRecordType } from './dns-wire.js';

@@ -80,8 +80,15 @@ export const PING_PANEL: PanelSpec = {
 };
 
 export const PING_METRICS: readonly TargetMetricSpec[] = [
-  { name: 'telemetry_rtt_avg_ms', help: 'Last ICMP average round-trip time per target', measurement: 'ping', values: [{ field: 'rtt_avg_ms' }], always: true },
-  { name: 'telemetry_packet_loss_percent', help: 'Last ICMP packet loss per target', measurement: 'ping', values: [{ field: 'loss_pct' }], always: true },
+  // Base units on /metrics (seconds, ratios); the points keep ms and percent (InfluxDB's convention).
+  {
+    name: 'telemetry_icmp_rtt_avg_seconds',
+    help: 'Mean round-trip time of the replies of the last ICMP probe of the target (absent when none came back)',
+    measurement: 'ping',
+    values: [{ field: 'rtt_avg_ms', scale: 1 / 1000 }],
+    always: true,
+  },
+  { name: 'telemetry_icmp_loss_ratio', help: 'Share of echoes lost in the last ICMP probe of the target (0 to 1)', measurement: 'ping', values: [{ field: 'loss_pct', scale: 1 / 100 }], always: true },
 ];
 
 /** The overview's last hour: median rtt and loss per minute. */

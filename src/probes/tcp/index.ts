@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { threshold } from '../../config/zod-env.js';
+import { threshold } from '../../env/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { TCP } from './measurements.js';
 import { tcpProbe, type TcpSpec } from './tcp-probe.js';
