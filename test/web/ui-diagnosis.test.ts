@@ -146,7 +146,7 @@ test('diagnosis under real loss and a reroute: states, worst first, loss as sent
         const c = [...text.matchAll(new RegExp(`ip daddr ${lossyIp.replace(/\./g, '\\.')} .*?counter packets (\\d+)`, 'g'))].map((m) => Number(m[1]));
         return { seen: c[0]!, dropped: c[1]! };
       };
-      const summary = async () => (await api<{ summary: Summary }>(`/api/targets/lossy/series?from=${startS - 60}&to=${Math.ceil(Date.now() / 1000) + 60}`)).summary;
+      const summary = async () => (await api<{ summary: { ping: Summary } }>(`/api/targets/lossy/series?from=${startS - 60}&to=${Math.ceil(Date.now() / 1000) + 60}`)).summary.ping;
       // off = echoes the router saw minus echoes stored: the echoes of the run in flight, plus
       // those of runs cut short (their counts are unknown; they raise it for good). A sample
       // whose off is the lowest of the last slot and more has no run in flight. Between two
