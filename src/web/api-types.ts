@@ -111,8 +111,8 @@ export interface RouteChange {
   time: number | string;
   from_hash: string | null;
   to_hash: string;
-  /** `2:a>b;4:+c`: what changed, hop by hop (stored by the trace probe when it confirms a change). */
-  route_diff?: string | null;
+  /** TTL by TTL, `2:10.77.2.2>10.77.5.2;4:+10.77.9.1` (docs/schema.md, route_diff); null for changes stored before diffs were. */
+  diff?: string | null;
 }
 
 /** One rollup's columns: `t` (bucket starts, epoch s) and one value per bucket for each output. */

@@ -60,7 +60,7 @@ export class SeriesRunner {
     this.slotTimes = db.prepare(
       'SELECT DISTINCT r.ts FROM times t CROSS JOIN raw r ON r.mid = ? AND r.ts = t.ts AND r.tid = ? JOIN series s ON s.sid = r.sid WHERE t.ts >= ? AND t.ts < ? AND s.adhoc = 0 ORDER BY t.ts DESC LIMIT 40',
     ).pluck();
-    this.changes = db.prepare('SELECT ts, from_hash, to_hash FROM route_changes WHERE tid = ? AND ts >= ? AND ts < ? ORDER BY ts');
+    this.changes = db.prepare('SELECT ts, from_hash, to_hash, diff FROM route_changes WHERE tid = ? AND ts >= ? AND ts < ? ORDER BY ts');
   }
 
   run(q: SeriesQuery): SeriesResult {
@@ -99,10 +99,11 @@ export class SeriesRunner {
       }
     }
     this.summary(head, tid, from, q.toMs, stepped);
-    head.route_changes = (this.changes.all(tid, from, q.toMs) as { ts: number; from_hash: string | null; to_hash: string }[]).map((c) => ({
+    head.route_changes = (this.changes.all(tid, from, q.toMs) as { ts: number; from_hash: string | null; to_hash: string; diff: string | null }[]).map((c) => ({
       time: c.ts / 1000,
       from_hash: c.from_hash,
       to_hash: c.to_hash,
+      diff: c.diff,
     }));
     return { ...head, ...rollups } as SeriesResult;
   }

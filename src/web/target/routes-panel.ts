@@ -55,12 +55,12 @@ export function currentRoute(r: Routes): HTMLElement {
   );
 }
 
-/** What a change changed, hop by hop: its stored route_diff, else the two routes' paths. */
+/** What a change changed, hop by hop: its stored diff (route_diff), else the two routes' paths. */
 function changeDiff(r: Routes, c: Routes['changes'][number]): string[] {
   const paths = new Map<string, string>();
   for (const e of r.earlier) paths.set(e.hash, e.path);
   if (r.current?.path) paths.set(r.current.hash, r.current.path);
-  const hops = c.route_diff ? parseRouteDiff(c.route_diff) : diffPaths(c.from_hash ? paths.get(c.from_hash) : null, paths.get(c.to_hash));
+  const hops = c.diff ? parseRouteDiff(c.diff) : diffPaths(c.from_hash ? paths.get(c.from_hash) : null, paths.get(c.to_hash));
   return hops.map(describeHopChange);
 }
 
