@@ -25,6 +25,11 @@ import { daemonRoutes } from './server/routes.js';
 import { StaticUi } from './server/static-ui.js';
 import { uiRoutes } from './server/ui-routes.js';
 import { createSinks } from './sinks/create-sinks.js';
+import { OutboxHandoff } from './outbox/handoff.js';
+import { OutboxSink } from './outbox/outbox-sink.js';
+import { decideDeparture } from './cluster/departure.js';
+import { randomUUID } from 'node:crypto';
+import { openConnections } from './sqlite/sqlite-db.js';
 import type { EmbeddedStore } from './store/embedded-store.js';
 import type { FanoutSink } from './sinks/fanout-sink.js';
 import { createDataApi } from './status/data-api.js';
@@ -70,6 +75,8 @@ export class App {
   readonly tools: ProbeTools;
   readonly sink: FanoutSink;
   readonly store?: EmbeddedStore;
+  /** Cluster mode with an outbox: the scale-down hand-off (src/outbox/handoff.ts). */
+  readonly handoff?: OutboxHandoff;
   readonly coordinator: Coordinator;
   /** Calls to the other members of a cluster (the UI shows every target from any replica). */
   readonly peers: PeerClient;
@@ -118,6 +125,25 @@ export class App {
     const sinks = createSinks({ cfg, http: this.http, metrics: m, log, storeSpecs: { rollups: rollupsOf(modules), sparkline: sparklineOf(modules) } }, { discard: oneShot });
     this.sink = sinks.sink;
     this.store = sinks.store;
+    // Cluster mode with an outbox: a replica leaving for good hands its undelivered points over.
+    // Added before the sinks: it stops after them, while the outbox hands over.
+    const outbox = sinks.parts.find((p): p is OutboxSink => p instanceof OutboxSink);
+    if (outbox && env.REDIS_URL && !oneShot) {
+      this.handoff = new OutboxHandoff(
+        {
+          redisUrl: env.REDIS_URL,
+          prefix: env.REDIS_KEY_PREFIX,
+          consumer: `${cfg.instanceName}:${randomUUID().slice(0, 8)}`,
+          maxBytes: env.OUTBOX_HANDOFF_MAX_BYTES,
+          claimIdleMs: Math.max(2000, 3 * env.CLUSTER_MEMBER_TTL * 1000),
+        },
+        m,
+        log,
+        reporter,
+      );
+      outbox.attachHandoff(this.handoff, () => decideDeparture(env, Deadline.in(3000)));
+      this.lifecycle.add(this.handoff, 0.05);
+    }
     // The sinks stop late: most of what is left of the deadline is theirs to flush.
     for (const part of sinks.parts) this.lifecycle.add(part, 0.9);
 
@@ -137,6 +163,9 @@ export class App {
     this.coordinator = cluster.coordinator;
     this.peers = cluster.peers;
     this.lifecycle.add(this.coordinator, 0.2);
+    m.onCollect(() => {
+      for (const c of openConnections()) m.sqliteCacheMax.set({ db: c.file, thread: 'main' }, c.cacheBytes);
+    });
     m.lookupCacheMax.set(env.LOOKUP_CACHE_SIZE);
     m.onCollect(() => m.lookupCacheEntries.set(cluster.cache.size));
 
@@ -155,6 +184,8 @@ export class App {
     });
     this.scheduler = new Scheduler(cfg.targets, this.collector, this.coordinator, m, log, {
       maxConcurrentTargets: env.MAX_CONCURRENT_TARGETS,
+      maxConcurrentOperations: env.MAX_CONCURRENT_OPERATIONS,
+      referenceIntervalS: env.COLLECTION_INTERVAL,
       groupSize: env.BATCH_SIZE,
       onRound: (r) => void this.writeCollectorPoint(r),
       handBack: (deadline) => this.coordinator.stop(deadline),
