@@ -32,6 +32,7 @@ before(async () => {
   dns = await startDnsmasq({ 'svc.test': '127.0.0.42' });
   thread = new TimingThread(2, silentLogger());
   await thread.start();
+  await thread.whenReady();
   await ld.start();
   await new Promise((r) => setTimeout(r, 20));
 });
@@ -60,12 +61,13 @@ async function whileBusy<T>(blockMs: number, run: () => Promise<T>): Promise<T> 
 test('the loop monitor sees a blocked loop in the window it happened in, and not in a later one', async () => {
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, 5));
-  block(40);
-  assert.ok((await ld.settle(t0)) >= 35, 'the 40 ms block is in its window');
+  block(250);
+  assert.ok((await ld.settle(t0)) >= 240, 'the 250 ms block is in its window');
   await new Promise((r) => setTimeout(r, 50));
   const t1 = performance.now();
   await new Promise((r) => setTimeout(r, 5));
-  assert.ok((await ld.settle(t1)) < 35, 'a window after it does not carry it');
+  // Well below the block: on a loaded machine the later window has stalls of its own (the thread descheduled).
+  assert.ok((await ld.settle(t1)) < 150, 'a window after it does not carry it');
 });
 
 test('on the busy loop a tcp connect reads long, and its point says so: slack covers the error, timing_uncertain', async () => {

@@ -74,10 +74,21 @@ export class TimingThread extends BaseComponent {
     if (this.spawnAtStart) this.spawn();
   }
 
+  private ready: Promise<void> = Promise.resolve();
+
+  /** Resolves once the worker has loaded and listens (a test's setup waits for it; the daemon need not). */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
   private spawn(): Worker {
     const w = startModuleWorker(import.meta.url, './timing-worker', { workerData: { slackMaxMs: this.slackMaxMs } });
     w.unref();
     this.worker = w;
+    this.ready = new Promise<void>((resolve) => {
+      w.once('message', () => resolve());
+      w.once('exit', () => resolve());
+    });
     w.on('message', (m: { id?: number; outcome?: ProbeOutcome }) => {
       if (m.id !== undefined && m.outcome) this.settle(m.id, m.outcome);
     });

@@ -22,6 +22,8 @@ const probes: Record<string, Probe> = {
 };
 const running = new Map<number, AbortController>();
 const port = parentPort!;
+// Loaded and listening (TimingThread.whenReady).
+port.postMessage({ ready: true });
 port.on('message', (m: ToTimingThread) => {
   if (m.type === 'abort') {
     const err = m.deadline !== undefined ? new DeadlineError(m.deadline) : Object.assign(new Error('probe aborted'), { name: 'AbortError' });
