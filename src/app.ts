@@ -46,6 +46,7 @@ import { Vantage } from './sites/vantage.js';
 import { rollupsWith } from './store/rollup-spec.js';
 import { createDataApi } from './status/data-api.js';
 import { targetFigures } from './status/probe-views.js';
+import { describeCrossed } from './status/target-state.js';
 import { TargetStatusBoard } from './status/target-status.js';
 import { collectGarbageNow } from './util/heap.js';
 import { Semaphore } from './util/semaphore.js';
@@ -458,10 +459,12 @@ export class App {
   private localState(name: string): LocalTargetState | undefined {
     const st = this.status.get(name);
     if (!st) return undefined;
-    const failing = [...st.probes.values()].filter((p) => !p.success);
+    const probes = [...st.probes.values()];
+    // Failing probes first, then the thresholds crossed (what makes it degraded).
+    const why = [...probes.filter((p) => !p.success).map((p) => `${p.probe}: ${p.reason ?? 'failed'}`), ...probes.flatMap((p) => p.crossed.map(describeCrossed))];
     return {
       state: this.status.status(name),
-      why: failing.length ? failing.map((p) => `${p.probe}: ${p.reason ?? 'failed'}`).join(', ') : null,
+      why: why.length ? why.join(', ') : null,
       last: this.status.lastFigures(name),
     };
   }

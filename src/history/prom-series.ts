@@ -51,7 +51,9 @@ const COL = 'nt_col';
  * repeats a missing slot's last value); both come back empty or null. Nor
  * does it leave out timings marked unsure (RollupSpec.unsure: a late event
  * loop) as the store does: that is a per-point condition on another series,
- * again a subquery; the database's figures include them (docs/operations.md).
+ * again a subquery; the database's figures include them; nor the
+ * percentiles of every echo (SmokePing's smoke: the echoes are an array
+ * field, which remote write does not carry) (docs/operations.md).
  */
 export class PromSeries {
   /** `rollups`: what the store keeps (store/rollup-spec.ts rollupsWith: the probes' and the probe-run counts). */
@@ -162,6 +164,8 @@ function aggExprs(a: RollupAgg, sel: (field: string) => string, by: string): [st
     case 'sum':
       return [[a.name, `sum by (${by}) (sum_over_time(${sel(how.field)}))`]];
     case 'range':
+    // Every echo of a slot (a JSON array field) is not in remote write, which carries numbers: no smoke percentiles.
+    case 'echoes':
       return [];
     case 'min':
     case 'max':

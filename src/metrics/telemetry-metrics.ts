@@ -60,6 +60,8 @@ export class TelemetryMetrics {
   private readonly perTarget: PerTargetGauge[] = [];
   readonly probeSuccess = this.perTargetGauge('telemetry_probe_success', 'Last run of the probe on the target succeeded (1) or failed (0)', 'probe');
   readonly probeLastDuration = this.perTargetGauge('telemetry_probe_last_duration_seconds', 'Duration of the last run of the probe on the target', 'probe');
+  /** 0 ok, 1 degraded, 2 failing (status/target-state.ts); no series before the first run. */
+  readonly targetState = this.perTargetGauge('telemetry_target_state', 'State of the target: 0 ok, 1 degraded (a threshold crossed), 2 failing (a probe failed)');
   // Several sites (SITES): where a target's problem sits, from every source's state and route (src/sites/fault-domain.ts).
   readonly faultDomain = this.perTargetGauge(
     'telemetry_target_fault_domain',

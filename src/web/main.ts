@@ -2,6 +2,7 @@ import { request } from './api.js';
 import type { DaemonStatus } from './api-types.js';
 import { errorBox, h } from './dom.js';
 import { StatusStrip } from './status-strip.js';
+import { timeZoneToggle } from './format.js';
 import { themeToggle } from './theme.js';
 
 /**
@@ -19,7 +20,7 @@ async function boot(): Promise<void> {
   const header = document.getElementById('top')!;
   const main = document.getElementById('main')!;
   const strip = new StatusStrip(document.getElementById('status-strip')!);
-  header.append(themeToggle());
+  header.append(timeZoneToggle(), themeToggle());
   strip.start();
   void showMatrixLink();
 

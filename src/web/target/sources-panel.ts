@@ -165,7 +165,8 @@ interface SourceChart {
  */
 export function perSource(c: ChartSpec): SourceChart[] {
   const id = c.id.replace(/^chart-/, 'chart-sources-');
-  const name = c.title.replace(/\s*\(.*$/, '');
+  // The chart's subject: its title up to the first ':' or '(' ("Latency: median coloured by loss..." -> "Latency").
+  const name = c.title.split(/[:(]/)[0]!.trim();
   const cols = (x: Record<string, unknown>) => x[c.rollup] as Columns | undefined;
   const one = (column: string) => (x: Record<string, unknown>) => {
     const r = cols(x);
