@@ -20,6 +20,8 @@ export const daemonEnv = {
   SOURCE_NAME: optionalText,
   /** `instance` tag of the collector measurement; default host name + port, unique per process. */
   INSTANCE_NAME: optionalText,
+  /** A target's state (ok / degraded / failing) changes after this many consecutive slots agree on the new one. */
+  STATE_HYSTERESIS_SLOTS: int(1, 1, 100),
 
   // --- seed guide: concurrency ------------------------------------------
   MAX_CONCURRENT_TARGETS: int(50, 1, 100_000),
