@@ -152,9 +152,7 @@ test('three sites: one target from every vantage point, the fault domain in thre
     await t.test('c rerouted through a slow hop: the verdict names c and the new hop where latency begins; c has a route change', async (t2) => {
       const slow = await net.rerouteCThroughSlowHop(60);
       t2.after(() => net.restoreC());
-      const v = await verdictUntil('the path from c named, latency from the slow hop', (s) => s.verdict.domain === 'path' && s.verdict.affected.join() === 'c' && s.verdict.paths?.[0]?.latency_begins?.ttl === 2 && s.verdict.paths[0].latency_begins.ip === slow);
-      const p = v.verdict.paths![0]!;
-      assert.ok(p.latency_begins!.value > 40, `the step carries the 60 ms (${p.latency_begins!.value} ms)`);
+      const v = await verdictUntil('the path from c named, latency from the slow hop', (s) => s.verdict.domain === 'path' && s.verdict.affected.join() === 'c' && s.verdict.paths?.[0]?.latency_begins?.ttl === 2 && s.verdict.paths[0].latency_begins.ip === slow && s.verdict.paths[0].latency_begins.value > 40);
       const changes = await until(async () => {
         const r = await api<{ sources: { source: string; routes?: { changes: unknown[] } }[] }>(`/api/targets/${target}/sources/routes?from=${healthyS * 1000}`);
         return r.sources.find((s) => s.source === 'c')!.routes!.changes.length >= 1 ? r : null;
