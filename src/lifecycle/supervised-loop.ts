@@ -1,10 +1,6 @@
 import type { ComponentHealth } from './component.js';
 import type { Deadline } from './component.js';
-
-/** Where a loop reports its errors: telemetry_errors_total{component} and the log. */
-export interface ErrorReporter {
-  error(component: string, err: unknown, message: string): void;
-}
+import type { ErrorReporter } from './error-reporter.js';
 
 export interface LoopOptions {
   /** The component label of its errors and its key in health (e.g. `sweeper`, `writer:http://db:8086`). */

@@ -1,7 +1,8 @@
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { worstStatus, type ComponentHealth, type Deadline, type HealthStatus } from '../lifecycle/component.js';
-import { SupervisedLoop, type ErrorReporter } from '../lifecycle/supervised-loop.js';
+import { BaseComponent, worstStatus, type ComponentHealth, type Deadline, type HealthStatus } from '../lifecycle/component.js';
+import type { ErrorReporter } from '../lifecycle/error-reporter.js';
+import { SupervisedLoop } from '../lifecycle/supervised-loop.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { AnySample } from '../samples/sample.js';
 import { canWrite, closeDb, isBusy, isCorrupt, isDiskFull, openDb, setAside, type Db } from '../sqlite/sqlite-db.js';
@@ -37,18 +38,16 @@ const FILE = 'outbox.db';
  * longer than LOCK_WAIT_MS) or a writer loop is stalled; degraded when an
  * endpoint fails (the points wait safely on disk); ok otherwise.
  */
-export class OutboxSink {
+export class OutboxSink extends BaseComponent {
   readonly kind = 'outbox';
   readonly name = 'sink';
   private db?: Db;
   private box?: Outbox;
   readonly writers: EndpointWriter[];
   private readonly maintenance: SupervisedLoop;
-  private readonly reporter: ErrorReporter;
   private chain: Promise<void> = Promise.resolve();
-  private state: 'new' | 'running' | 'closed' = 'new';
-  private starting?: Promise<void>;
-  private stopping?: Promise<void>;
+  /** Open and taking points: from the end of start() to the end of stop(). */
+  private accepting = false;
   private lastDiskError?: { at: number; message: string; reason: string };
   private lastAppendAt?: number;
   private lastPoints = 0;
@@ -63,13 +62,10 @@ export class OutboxSink {
     private readonly o: OutboxSinkOptions,
     private readonly metrics: TelemetryMetrics,
     private readonly log: Logger,
+    /** The daemon's (reportErrors): the disk's refusals and the loops' errors. */
+    private readonly reporter: ErrorReporter,
   ) {
-    this.reporter = {
-      error: (component, err, message) => {
-        metrics.errors.inc({ component });
-        log.error({ err, component }, message);
-      },
-    };
+    super();
     this.writers = transports.map((t) => new EndpointWriter(() => this.outbox, t, o.writer, metrics, log, this.reporter));
     this.maintenance = new SupervisedLoop(
       {
@@ -90,13 +86,7 @@ export class OutboxSink {
     return this.box;
   }
 
-  start(): Promise<void> {
-    this.starting ??= this.open();
-    return this.starting;
-  }
-
-  private async open(): Promise<void> {
-    if (this.state !== 'new') return;
+  protected async onStart(): Promise<void> {
     let setAsideAt: string | undefined;
     const openOpts = { synchronous: 'FULL' as const, journalSizeLimit: walReserve(this.o.maxBytes), log: this.log, onSetAside: (p: string) => (setAsideAt = p) };
     this.db = openDb(this.o.dataDir, FILE, openOpts);
@@ -121,7 +111,7 @@ export class OutboxSink {
     this.diskBytes = this.box.usedBytes();
     this.metrics.outboxMaxBytes.set(this.o.maxBytes);
     this.metrics.onCollect(() => {
-      if (this.state !== 'running') return;
+      if (!this.accepting) return;
       const box = this.outbox;
       this.metrics.outboxPoints.set(box.points);
       this.metrics.outboxBytes.set(this.diskBytes);
@@ -131,7 +121,7 @@ export class OutboxSink {
         this.metrics.endpointUp.set({ endpoint: w.name }, w.failing ? 0 : 1);
       }
     });
-    this.state = 'running';
+    this.accepting = true;
     if (this.box.points > 0) this.log.info({ points: this.box.points }, 'outbox holds points from before the restart; delivering');
     for (const w of this.writers) w.start();
     this.maintenance.start();
@@ -144,7 +134,7 @@ export class OutboxSink {
    * than LOCK_WAIT_MS (outbox_locked), or another I/O error (disk_error).
    */
   write(samples: readonly AnySample[]): Promise<void> {
-    if (this.state !== 'running') return Promise.reject(new Error(`outbox sink is ${this.state === 'new' ? 'not started' : 'closed'}`));
+    if (!this.accepting) return Promise.reject(new Error(`outbox sink is ${this.stopped ? 'closed' : 'not started'}`));
     const bodies: string[] = [];
     for (const s of samples) {
       const p = toStoredPoint(s);
@@ -160,7 +150,7 @@ export class OutboxSink {
   private async commit(bodies: string[]): Promise<void> {
     const giveUpAt = Date.now() + LOCK_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
-      if (this.state !== 'running') throw new Error('outbox sink closed before the points were committed');
+      if (!this.accepting) throw new Error('outbox sink closed before the points were committed');
       try {
         const dropped = this.outbox.append(bodies);
         this.lastAppendAt = Date.now();
@@ -192,8 +182,7 @@ export class OutboxSink {
   }
 
   health(): ComponentHealth {
-    if (this.state === 'new') return { status: 'ok', kind: this.kind, running: false };
-    if (this.state === 'closed') return { status: 'ok', kind: this.kind, outbox_points: this.lastPoints, closed: true };
+    if (!this.accepting) return this.stopped ? { status: 'ok', kind: this.kind, outbox_points: this.lastPoints, closed: true } : { status: 'ok', kind: this.kind, running: false };
     const box = this.outbox;
     const diskFailing = this.lastDiskError !== undefined && (this.lastAppendAt === undefined || this.lastDiskError.at > this.lastAppendAt);
     const endpoints = this.writers.map((w) => w.health());
@@ -219,26 +208,19 @@ export class OutboxSink {
   }
 
   writable(): boolean {
-    return this.state === 'running' && canWrite(this.db!);
+    return this.accepting && canWrite(this.db!);
   }
 
   /** Points not yet acknowledged by every endpoint, and per endpoint (sinks/sink.ts Backlog). */
   backlog(): { points: number; pending: Record<string, number> } | undefined {
-    if (this.state === 'closed') return { points: this.lastPoints, pending: {} };
-    if (this.state !== 'running') return undefined;
+    if (!this.accepting) return this.stopped ? { points: this.lastPoints, pending: {} } : undefined;
     return { points: this.outbox.points, pending: Object.fromEntries(this.writers.map((w) => [w.name, this.outbox.pending(w.name)])) };
   }
 
   /** SIGTERM: deliver for at most the deadline; what is left stays on disk for the next start. */
-  stop(deadline: Deadline): Promise<void> {
-    this.stopping ??= this.close(deadline);
-    return this.stopping;
-  }
-
-  private async close(deadline: Deadline): Promise<void> {
-    await this.starting?.catch(() => {});
-    if (this.state !== 'running') {
-      this.state = 'closed';
+  protected async onStop(deadline: Deadline): Promise<void> {
+    if (!this.accepting) {
+      // A start that failed half-way: release what it opened.
       if (this.db) closeDb(this.db);
       return;
     }
@@ -246,7 +228,7 @@ export class OutboxSink {
     await Promise.all(this.writers.map((w) => w.stop(deadline)));
     await this.maintenance.stop(deadline);
     this.lastPoints = this.outbox.points;
-    this.state = 'closed';
+    this.accepting = false;
     if (this.lastPoints > 0) this.log.info({ points: this.lastPoints }, 'outbox kept on disk for the next start');
     closeDb(this.db!);
   }

@@ -260,9 +260,9 @@ test('the image entrypoint (node dist/cli.js run) works unprivileged with DATA_D
     // The tool check runs in the background at start: wait for its verdict.
     const h = await until(async () => {
       const body = await d.json('/health');
-      return body.components.icmp?.mode ? body : null;
+      return body.components['probe-tools']?.mode ? body : null;
     }, 'the icmp tool check', 15_000, 200);
-    assert.equal(h.components.icmp.mode, 'cap_net_raw', 'fping/mtr work for uid 1000 through file capabilities');
+    assert.equal(h.components['probe-tools'].mode, 'cap_net_raw', 'fping/mtr work for uid 1000 through file capabilities');
     assert.ok(existsSync(join(data, 'store.db')));
   } finally {
     await d.cleanup();
