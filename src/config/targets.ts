@@ -7,7 +7,6 @@ import { SpecError, type ProbeModule, type SpecContext } from '../probes/module.
 import { PROBE_MODULES, type ProbeKind } from '../probes/registry.js';
 import type { TargetRef } from '../probes/types.js';
 import type { Env } from './env-schema.js';
-import { collectGarbageNow } from '../util/heap.js';
 import { redactUrl } from '../env/redact.js';
 
 export { PROBE_KINDS, type ProbeKind } from '../probes/registry.js';
@@ -17,11 +16,6 @@ export interface Target extends TargetRef {
   probes: ProbeKind[];
   /** Probe kind -> that probe's settings (its module's spec). */
   specs: Record<string, unknown>;
-}
-
-/** The settings of one probe of a target (as its module built them). */
-export function specOf<S>(t: Target, kind: string): S {
-  return t.specs[kind] as S;
 }
 
 /** What targets inherit from the environment, and how problems are reported. */
@@ -216,9 +210,6 @@ export function loadTargetsFile(path: string, defaults: TargetDefaults): Target[
   return parseTargetsYaml(text, path, defaults);
 }
 
-/** Past this size (~2,000 targets) the parse steps are followed by a full GC. */
-const LARGE_FILE_CHARS = 256 * 1024;
-
 export function parseTargetsYaml(text: string, path: string, defaults: TargetDefaults): Target[] {
   const modules = modulesOf(defaults);
   const schemas = fileSchemas(modules);
@@ -250,13 +241,7 @@ export function parseTargetsYaml(text: string, path: string, defaults: TargetDef
       throw new TargetConfigError(doc.errors.map((e) => `${at(e.pos[0])}: ${e.message.split('\n')[0]}`));
     }
   }
-  // A large file's parse leaves tens of MB of garbage; collected before the
-  // next step allocates, the heap (and the process's resident peak) does not
-  // have to grow to hold both.
-  const large = text.length > LARGE_FILE_CHARS;
-  if (large) collectGarbageNow();
   const parsed = schemas.file.safeParse(data);
-  if (large) collectGarbageNow();
   if (!parsed.success) {
     throw new TargetConfigError(
       parsed.error.issues.map((issue) => {
