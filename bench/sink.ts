@@ -6,7 +6,7 @@ import { HttpClient } from '../src/http-client/http-client.js';
 import { Deadline } from '../src/lifecycle/component.js';
 import { silentLogger } from '../src/logging/logger.js';
 import { TelemetryMetrics } from '../src/metrics/telemetry-metrics.js';
-import { parseLineProtocol } from '../src/outbox/legacy-line-protocol.js';
+import { parseLineProtocol } from './lib/parse-line-protocol.js';
 import { OutboxSink } from '../src/outbox/outbox-sink.js';
 import { decodePoint, encodePoint, Encoding, toStoredPoint, type StoredPoint } from '../src/outbox/stored-point.js';
 import { InfluxTransport, influxEndpoint, toLine } from '../src/outbox/transports/influx.js';
@@ -74,7 +74,7 @@ function usPer<T>(items: readonly T[], fn: (x: T) => unknown): number {
 
 /**
  * The outbox's row encoding: typed JSON of a StoredPoint (what it stores)
- * against line protocol (what it stored before transports) — CPU to encode
+ * against line protocol — CPU to encode
  * a sample into a row and to decode a row for a transport, and bytes.
  */
 function encodings(all: AnySample[]): EncodingRow[] {

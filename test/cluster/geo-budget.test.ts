@@ -8,8 +8,8 @@ import { freePort, sleep, waitFor } from '../helpers/net.js';
 import { inNs, Namespaces } from '../helpers/netns.js';
 
 /**
- * Two daemons (GEO=http, one Redis) spend one API key's budget together
- * (issue 15, point 10): GEO_HTTP_RATE_PER_MINUTE=6 for the cluster, not 6
+ * Two daemons (GEO=http, one Redis) spend one API key's budget together:
+ * GEO_HTTP_RATE_PER_MINUTE=6 for the cluster, not 6
  * each. They run in a network namespace whose loopback carries eight
  * public-looking addresses (81.2.x.y: they never leave the namespace), which
  * are their ICMP targets; every run asks the loopback imitation of ip-api

@@ -7,7 +7,7 @@ import type { SlotCoverage } from '../helpers/slot-coverage.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 /**
- * Cluster mode under Redis faults (issue 15, point 8). Three real daemons
+ * Cluster mode under Redis faults. Three real daemons
  * share 90 http targets through a real Redis, each reaching Redis through a
  * TCP proxy of its own, so one replica can be partitioned or all of them
  * slowed down; a recording server counts the probes per (target, slot).

@@ -143,7 +143,7 @@ test('every alert has a promtool unit test', () => {
   }
   assert.deepEqual([...alerts].filter((a) => !tested.has(a)), []);
   const categories = (parse(readFileSync(join(REPO, 'prometheus/rules/scaling_alerts.yml'), 'utf8')) as { groups: { name: string }[] }).groups.map((g) => g.name);
-  assert.deepEqual(categories, ['performance', 'scaling', 'high-availability', 'database'], "the seed guide's four alert categories");
+  assert.deepEqual(categories, ['performance', 'scaling', 'high-availability', 'database'], 'the four alert categories');
 });
 
 test('yamllint passes on every YAML file', () => {
@@ -213,7 +213,7 @@ test('compose: every service has a healthcheck, resource limits and a restart po
     assert.ok(grafanas.length > 0);
     for (const [n, g] of grafanas) assert.equal(g.environment.INFLUXDB_BUCKET, services['network-telemetry'].environment.INFLUXDB_BUCKET, `${f}: ${n}`);
   }
-  // Exporters the alerts need, and the optional SSO profile (issue 13).
+  // Exporters the alerts need, and the optional SSO profile.
   assert.equal(ha['redis-exporter'].environment.REDIS_ADDR, 'redis://redis:6379');
   assert.deepEqual(ha['influxdb-disk-exporter'].volumes.map((v: string) => v.split(':')[1]).sort(), ['/influxdb/influxdb-1', '/influxdb/influxdb-2']);
   assert.deepEqual(ha['oauth2-proxy'].profiles, ['sso']);

@@ -1,5 +1,5 @@
 /**
- * The Operations dashboard (grafana/dashboards/operations.json, issue 16):
+ * The Operations dashboard (grafana/dashboards/operations.json):
  * PromQL on the provisioned Prometheus datasource.
  *
  * Static: every panel uses datasource uid prometheus, every selector of a
