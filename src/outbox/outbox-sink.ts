@@ -7,6 +7,7 @@ import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { AnySample } from '../samples/sample.js';
 import { canWrite, closeDb, isBusy, isCorrupt, isDiskFull, openDb, setAside, type Db } from '../sqlite/sqlite-db.js';
 import { EndpointWriter, type WriterOptions } from './endpoint-writer.js';
+import type { HandoffReceiver, HandoffRow, OutboxHandoff } from './handoff.js';
 import { Outbox, walReserve } from './outbox.js';
 import { salvageInto } from './salvage.js';
 import { encodePoint, toStoredPoint } from './stored-point.js';
@@ -38,7 +39,10 @@ const FILE = 'outbox.db';
  * longer than LOCK_WAIT_MS) or a writer loop is stalled; degraded when an
  * endpoint fails (the points wait safely on disk); ok otherwise.
  */
-export class OutboxSink extends BaseComponent {
+/** Whether this stop is a departure for good (src/cluster/departure.ts), and why. */
+export type DepartureCheck = () => Promise<{ leaving: boolean; why: string }>;
+
+export class OutboxSink extends BaseComponent implements HandoffReceiver {
   readonly kind = 'outbox';
   readonly name = 'sink';
   private db?: Db;
@@ -47,7 +51,8 @@ export class OutboxSink extends BaseComponent {
   private readonly maintenance: SupervisedLoop;
   private chain: Promise<void> = Promise.resolve();
   /** Open and taking points: from the end of start() to the end of stop(). */
-  private accepting = false;
+  private isOpen = false;
+  private handoff?: { to: OutboxHandoff; departure: DepartureCheck };
   private lastDiskError?: { at: number; message: string; reason: string };
   private lastAppendAt?: number;
   private lastPoints = 0;
@@ -78,6 +83,39 @@ export class OutboxSink extends BaseComponent {
       },
       this.reporter,
     );
+  }
+
+  /**
+   * Cluster mode: a departure for good hands what is not delivered in time
+   * over to the other replicas (src/outbox/handoff.ts), and this outbox
+   * takes in what others hand over.
+   */
+  attachHandoff(to: OutboxHandoff, departure: DepartureCheck): void {
+    this.handoff = { to, departure };
+    to.attach(this);
+  }
+
+  /** Taking hand-overs: open and not stopping (once stop begins, hand-off entries are left for the other replicas). */
+  get accepting(): boolean {
+    return this.isOpen && !this.stopped;
+  }
+
+  /** Rows another replica handed over: committed here like our own points, then delivered by our writers. */
+  adopt(rows: readonly HandoffRow[]): Promise<void> {
+    if (!this.accepting) return Promise.reject(new Error('outbox sink is stopping'));
+    const done = this.chain.then(() => {
+      const dropped = this.outbox.adopt(rows);
+      this.stored += rows.length;
+      if (dropped.points > 0) {
+        this.droppedFull += dropped.points;
+        this.metrics.pointsDropped.inc({ reason: 'outbox_full' }, dropped.points);
+        this.log.warn({ dropped_points: dropped.points, max_bytes: this.o.maxBytes }, 'outbox full: oldest points dropped');
+      }
+      this.diskBytes = this.outbox.usedBytes();
+      for (const w of this.writers) w.wake();
+    });
+    this.chain = done.catch(() => {});
+    return done;
   }
 
   /** The open outbox (after start). */
@@ -111,7 +149,7 @@ export class OutboxSink extends BaseComponent {
     this.diskBytes = this.box.usedBytes();
     this.metrics.outboxMaxBytes.set(this.o.maxBytes);
     this.metrics.onCollect(() => {
-      if (!this.accepting) return;
+      if (!this.isOpen) return;
       const box = this.outbox;
       this.metrics.outboxPoints.set(box.points);
       this.metrics.outboxBytes.set(this.diskBytes);
@@ -121,7 +159,7 @@ export class OutboxSink extends BaseComponent {
         this.metrics.endpointUp.set({ endpoint: w.name }, w.failing ? 0 : 1);
       }
     });
-    this.accepting = true;
+    this.isOpen = true;
     if (this.box.points > 0) this.log.info({ points: this.box.points }, 'outbox holds points from before the restart; delivering');
     for (const w of this.writers) w.start();
     this.maintenance.start();
@@ -134,7 +172,7 @@ export class OutboxSink extends BaseComponent {
    * than LOCK_WAIT_MS (outbox_locked), or another I/O error (disk_error).
    */
   write(samples: readonly AnySample[]): Promise<void> {
-    if (!this.accepting) return Promise.reject(new Error(`outbox sink is ${this.stopped ? 'closed' : 'not started'}`));
+    if (!this.isOpen) return Promise.reject(new Error(`outbox sink is ${this.stopped ? 'closed' : 'not started'}`));
     const bodies: string[] = [];
     for (const s of samples) {
       const p = toStoredPoint(s);
@@ -150,7 +188,7 @@ export class OutboxSink extends BaseComponent {
   private async commit(bodies: string[]): Promise<void> {
     const giveUpAt = Date.now() + LOCK_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
-      if (!this.accepting) throw new Error('outbox sink closed before the points were committed');
+      if (!this.isOpen) throw new Error('outbox sink closed before the points were committed');
       try {
         const dropped = this.outbox.append(bodies);
         this.lastAppendAt = Date.now();
@@ -182,7 +220,7 @@ export class OutboxSink extends BaseComponent {
   }
 
   health(): ComponentHealth {
-    if (!this.accepting) return this.stopped ? { status: 'ok', kind: this.kind, outbox_points: this.lastPoints, closed: true } : { status: 'ok', kind: this.kind, running: false };
+    if (!this.isOpen) return this.stopped ? { status: 'ok', kind: this.kind, outbox_points: this.lastPoints, closed: true } : { status: 'ok', kind: this.kind, running: false };
     const box = this.outbox;
     const diskFailing = this.lastDiskError !== undefined && (this.lastAppendAt === undefined || this.lastDiskError.at > this.lastAppendAt);
     const endpoints = this.writers.map((w) => w.health());
@@ -208,28 +246,69 @@ export class OutboxSink extends BaseComponent {
   }
 
   writable(): boolean {
-    return this.accepting && canWrite(this.db!);
+    return this.isOpen && canWrite(this.db!);
   }
 
   /** Points not yet acknowledged by every endpoint, and per endpoint (sinks/sink.ts Backlog). */
   backlog(): { points: number; pending: Record<string, number> } | undefined {
-    if (!this.accepting) return this.stopped ? { points: this.lastPoints, pending: {} } : undefined;
+    if (!this.isOpen) return this.stopped ? { points: this.lastPoints, pending: {} } : undefined;
     return { points: this.outbox.points, pending: Object.fromEntries(this.writers.map((w) => [w.name, this.outbox.pending(w.name)])) };
   }
 
   /** SIGTERM: deliver for at most the deadline; what is left stays on disk for the next start. */
   protected async onStop(deadline: Deadline): Promise<void> {
-    if (!this.accepting) {
+    if (!this.isOpen) {
       // A start that failed half-way: release what it opened.
       if (this.db) closeDb(this.db);
       return;
     }
     await this.chain;
-    await Promise.all(this.writers.map((w) => w.stop(deadline)));
+    const departure = this.handoff ? await this.askDeparture(deadline) : undefined;
+    if (departure?.leaving) {
+      // Deliver what the endpoints take in half the time left (a writer whose
+      // endpoint is failing gives up at once); the rest goes to the cluster.
+      await Promise.all(this.writers.map((w) => w.stop(deadline.within(deadline.remaining() / 2))));
+      await this.handOver(deadline);
+    } else {
+      await Promise.all(this.writers.map((w) => w.stop(deadline)));
+    }
     await this.maintenance.stop(deadline);
     this.lastPoints = this.outbox.points;
-    this.accepting = false;
+    this.isOpen = false;
     if (this.lastPoints > 0) this.log.info({ points: this.lastPoints }, 'outbox kept on disk for the next start');
     closeDb(this.db!);
+  }
+
+  private async askDeparture(deadline: Deadline): Promise<{ leaving: boolean; why: string }> {
+    const d = (await deadline.within(Math.min(3000, deadline.remaining() / 5)).race(this.handoff!.departure().catch((err: Error) => ({ leaving: true, why: `departure check failed (${err.message}): handing over` })))) ?? {
+      leaving: true,
+      why: 'the departure check did not answer in time: handing over',
+    };
+    this.log.info({ leaving: d.leaving }, `stop: ${d.why}`);
+    return d;
+  }
+
+  /** Leaving for good: every row an endpoint still needs goes to the cluster's hand-off stream, oldest first. */
+  private async handOver(deadline: Deadline): Promise<void> {
+    const box = this.outbox;
+    const total = box.points;
+    if (total === 0) return;
+    const to = this.handoff!.to;
+    let after = box.lowestCursor();
+    let chunk: ReturnType<Outbox['rowsAfter']> = [];
+    const res = await to.handOver(
+      () => {
+        chunk = box.rowsAfter(after, to.chunkRows);
+        return chunk.map((r) => ({ enc: r.enc, body: r.body, ts_ms: r.ts_ms }));
+      },
+      () => {
+        after = chunk[chunk.length - 1]!.seq;
+        box.release(after);
+      },
+      deadline,
+    );
+    const left = box.points;
+    if (res.rows) this.log.info({ points: res.rows }, 'handed the points not yet delivered over to the cluster (another replica delivers them)');
+    if (left > 0) this.log.warn({ points: left, stopped_by: res.stoppedBy }, 'points not handed over stay in outbox.db on this volume: start this ordinal again to deliver them');
   }
 }

@@ -57,6 +57,15 @@ export interface RollupSpec {
   measurement: string;
   aggs: readonly RollupAgg[];
   outputs: readonly RollupOutput[];
+  /**
+   * A boolean field that marks a point's values as unsure (`timing_uncertain`:
+   * timed in JavaScript while the event loop was late). Such a point still
+   * counts as a run (count, true, sum) but gives no value to min, max, avg,
+   * median or percentile while its bucket has sure points, so a busy loop
+   * does not move the percentiles; a bucket of unsure points only keeps
+   * their values, and its `unsure` count (rollup.unsure) says so.
+   */
+  unsure?: string;
 }
 
 /** Times are stored as integer microseconds (a value in ms x 1000): SQLite stores an integer in 1-4 bytes, a REAL in 8. */
@@ -80,6 +89,9 @@ export const rollup = {
     { name: `${name}_ms`, from: 'mean', agg: name, scale: US },
     { name: `${name}_max_ms`, from: 'column', column: `${name}_max`, scale: US },
   ],
+  /** Runs whose timings were unsure (see RollupSpec.unsure), per bucket: aggregate and output `unsure`. */
+  unsure: { name: 'unsure', how: { op: 'true', field: 'timing_uncertain' } } as RollupAgg,
+  unsureOut: { name: 'unsure', from: 'column', column: 'unsure' } as RollupOutput,
   /** Outputs `ok` and `failed` (runs per bucket) from `count` and `ok`. */
   counts: [
     { name: 'ok', from: 'column', column: 'ok' },

@@ -90,6 +90,11 @@ export const kindColumns = (k: RollupSpec): string[] => k.aggs.flatMap(columnsOf
  * column. `field(name)` gives the SQL of a raw field's value.
  */
 export function rawAggSql(k: RollupSpec, field: (name: string) => string): string[] {
+  // Values of unsure points (RollupSpec.unsure) are left out while the bucket has sure ones; a bucket of
+  // unsure points only keeps them (its `unsure` count says so) rather than showing nothing.
+  const sure = (name: string) => `(CASE WHEN ${field(k.unsure!)} = 1 THEN NULL ELSE ${field(name)} END)`;
+  const pick = (agg: (v: string) => string, name: string) =>
+    k.unsure ? `(CASE WHEN count(${sure(name)}) > 0 THEN ${agg(sure(name))} ELSE ${agg(field(name))} END)` : agg(field(name));
   return k.aggs.flatMap(({ how }) => {
     switch (how.op) {
       case 'count':
@@ -103,11 +108,11 @@ export function rawAggSql(k: RollupSpec, field: (name: string) => string): strin
       case 'min':
       case 'max':
       case 'median':
-        return [`CAST(round(${how.op}(${field(how.field)}) * ${how.scale}) AS INTEGER)`];
+        return [`CAST(round(${pick((v) => `${how.op}(${v})`, how.field)} * ${how.scale}) AS INTEGER)`];
       case 'percentile':
-        return [`CAST(round(percentile(${field(how.field)}, ${how.p}) * ${how.scale}) AS INTEGER)`];
+        return [`CAST(round(${pick((v) => `percentile(${v}, ${how.p})`, how.field)} * ${how.scale}) AS INTEGER)`];
       case 'avg':
-        return [`CAST(round(sum(${field(how.field)}) * ${how.scale}) AS INTEGER)`, `count(${field(how.field)})`];
+        return [`CAST(round(${pick((v) => `sum(${v})`, how.field)} * ${how.scale}) AS INTEGER)`, pick((v) => `count(${v})`, how.field)];
     }
   });
 }

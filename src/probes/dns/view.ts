@@ -6,8 +6,9 @@ import type { FigureSpec, PanelSpec, TargetMetricSpec } from '../view.js';
 export const DNS_ROLLUP: RollupSpec = {
   name: 'dns',
   measurement: 'dns',
-  aggs: [rollup.count, rollup.ok, ...rollup.spread('query', 'query_ms')],
-  outputs: [...rollup.spreadOut('query'), ...rollup.counts],
+  unsure: 'timing_uncertain',
+  aggs: [rollup.count, rollup.ok, rollup.unsure, ...rollup.spread('query', 'query_ms')],
+  outputs: [...rollup.spreadOut('query'), ...rollup.counts, rollup.unsureOut],
 };
 
 export const DNS_FIGURES: readonly FigureSpec[] = [

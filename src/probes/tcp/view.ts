@@ -6,8 +6,9 @@ import type { FigureSpec, PanelSpec, TargetMetricSpec } from '../view.js';
 export const TCP_ROLLUP: RollupSpec = {
   name: 'tcp',
   measurement: 'tcp',
-  aggs: [rollup.count, rollup.ok, ...rollup.spread('connect', 'connect_ms')],
-  outputs: [...rollup.spreadOut('connect'), ...rollup.counts],
+  unsure: 'timing_uncertain',
+  aggs: [rollup.count, rollup.ok, rollup.unsure, ...rollup.spread('connect', 'connect_ms')],
+  outputs: [...rollup.spreadOut('connect'), ...rollup.counts, rollup.unsureOut],
 };
 
 export const TCP_FIGURES: readonly FigureSpec[] = [
