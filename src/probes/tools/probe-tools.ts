@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { DaemonEnv } from '../../env/daemon-env.js';
-import { BaseComponent, type ComponentHealth } from '../../lifecycle/component.js';
+import { BaseComponent, type ComponentHealth, type Deadline } from '../../lifecycle/component.js';
 import type { TelemetryMetrics } from '../../metrics/telemetry-metrics.js';
 import { checkPrivileges, type PrivilegeReport } from '../privileges.js';
 import { ProcessRunner } from './process-runner.js';
@@ -103,9 +103,9 @@ export class ProbeTools extends BaseComponent {
     };
   }
 
-  protected async onStop(): Promise<void> {
+  protected async onStop(deadline: Deadline): Promise<void> {
     this.traceRunner.killAll();
     this.pingRunner.killAll();
-    this.spawner?.close();
+    await this.spawner?.close(deadline);
   }
 }
