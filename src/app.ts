@@ -121,8 +121,6 @@ export class App {
       log,
       http: this.http,
       errors: reporter,
-      // With WEB_CONFIG_FILE users, peers read each other's API with the shared COLLECT_TOKEN.
-      peer: env.COLLECT_TOKEN ? { headers: { authorization: `Bearer ${env.COLLECT_TOKEN}` } } : undefined,
     });
     this.coordinator = cluster.coordinator;
     this.peers = cluster.peers;
@@ -174,6 +172,7 @@ export class App {
           port: env.PORT,
           host: env.LISTEN_ADDRESS,
           token: env.COLLECT_TOKEN,
+          readToken: cluster.readToken,
           dataDir: env.DATA_DIR,
           webConfigFile: env.WEB_CONFIG_FILE,
           requestTimeoutMs: (env.COLLECT_TIMEOUT + 10) * 1000,

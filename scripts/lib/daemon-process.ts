@@ -111,7 +111,8 @@ export async function spawnDaemon(env: Record<string, string>, opts: DaemonOptio
           return (await fetch(`${url}/health/live`)).ok;
         },
         `daemon /health/live on ${port}`,
-        20_000,
+        // A loaded machine (several suites at once on two cores) may need longer: NT_TEST_START_TIMEOUT_MS.
+        Number(process.env.NT_TEST_START_TIMEOUT_MS ?? 20_000),
       );
     } catch (e) {
       await d.cleanup();

@@ -80,6 +80,16 @@ export const daemonEnv = {
   CLUSTER_MEMBER_TTL: seconds(5, 0.2, 600),
   /** API address peers use to reach this replica (default http://<LISTEN_ADDRESS or first non-internal IPv4>:<PORT>). */
   CLUSTER_ADVERTISE_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL peers can reach, e.g. http://10.0.3.7:8080' }).optional(),
+  /**
+   * Shared by every replica of a cluster: members sign their record in Redis
+   * with it and ignore records that are not signed (src/cluster/member-auth.ts).
+   * Default: derived from COLLECT_TOKEN; cluster mode needs one of the two.
+   */
+  CLUSTER_SECRET: z.string().min(16, 'must be at least 16 characters (e.g. `openssl rand -hex 32`)').optional(),
+  /** Read-only bearer token members (and other sites) send each other; default derived from CLUSTER_SECRET. */
+  CLUSTER_READ_TOKEN: z.string().min(16, 'must be at least 16 characters (e.g. `openssl rand -hex 32`)').optional(),
+  /** Ports a member may advertise in its URL, comma-separated (default: any). */
+  CLUSTER_PEER_PORTS: z.string().regex(/^\s*\d{1,5}(\s*,\s*\d{1,5})*\s*$/, 'must be a comma-separated list of ports, e.g. 8080 or 8080,8443').optional(),
   /** Lookup cache entries kept in memory (reverse DNS; in front of Redis in a cluster). */
   LOOKUP_CACHE_SIZE: int(100_000, 1, 10_000_000),
 

@@ -148,6 +148,15 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, o: LoadOptio
   if ((env.SOURCE_LAT === undefined) !== (env.SOURCE_LON === undefined)) {
     problems.push('SOURCE_LAT / SOURCE_LON: set both or neither');
   }
+  if (env.REDIS_URL && !env.CLUSTER_SECRET && !env.COLLECT_TOKEN) {
+    problems.push('CLUSTER_SECRET: cluster mode (REDIS_URL) needs a secret every replica shares, so a member listed in Redis by someone else is not believed: set CLUSTER_SECRET (e.g. `openssl rand -hex 32`) or COLLECT_TOKEN on every replica');
+  }
+  if (env.CLUSTER_ADVERTISE_URL) {
+    const u = new URL(env.CLUSTER_ADVERTISE_URL);
+    if (u.username || u.password || (u.pathname !== '/' && u.pathname !== '') || u.search || u.hash) {
+      problems.push(`CLUSTER_ADVERTISE_URL: must be the API root, scheme://host:port, without a user, path, query or fragment (got "${redactUrl(env.CLUSTER_ADVERTISE_URL)}"): peers refuse any other`);
+    }
+  }
   if (env.CLUSTER_MEMBER_TTL <= env.CLUSTER_HEARTBEAT_INTERVAL * 2) {
     problems.push('CLUSTER_MEMBER_TTL: must be more than twice CLUSTER_HEARTBEAT_INTERVAL, or one late heartbeat drops a live member');
   }

@@ -119,8 +119,13 @@ export class TelemetryMetrics {
   readonly lookupCacheMax = this.gauge('telemetry_lookup_cache_max_entries', 'LOOKUP_CACHE_SIZE: bound of the in-process lookup cache');
   readonly slotClaims = this.counter(
     'telemetry_slot_claims_total',
-    'Slot claims by result: won, lost, late (Redis ran it after the replica stopped waiting) and error (the view decided), unshared (no fresh view: collected without a claim)',
+    'Slot claims by result: won, lost, late (Redis ran it after the replica stopped waiting) and error (the view decided), foreign (held by no verified member: the view decided), unshared (no fresh view: collected without a claim)',
     ['result'],
+  );
+  readonly clusterMembersRejected = this.counter(
+    'telemetry_cluster_members_rejected_total',
+    'Member records in Redis ignored because their proof is missing, wrong (another CLUSTER_SECRET, or forged), stale or future-dated; counted once per member id',
+    ['reason'],
   );
   readonly rebalances = this.counter('telemetry_cluster_rebalances_total', 'Ownership recomputations that moved targets');
   readonly redisConnected = this.gauge('telemetry_redis_connected', '1 while the Redis connection is ready (cluster mode)');

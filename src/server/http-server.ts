@@ -60,6 +60,8 @@ export interface ServerOptions {
   token?: string;
   dataDir: string;
   webConfigFile?: string;
+  /** The cluster's read-only member-to-member token: accepted for `read` routes, never for `write`. */
+  readToken?: string;
   /** Longest request (POST /collect runs up to COLLECT_TIMEOUT). */
   requestTimeoutMs: number;
   maxConnections: number;
@@ -260,9 +262,10 @@ export class ApiServer extends BaseComponent {
       throw new HttpError(401, `missing or wrong bearer token: send "Authorization: Bearer <token>" with ${where}`, {}, { 'www-authenticate': this.auth ? 'Bearer, Basic realm="network-telemetry"' : 'Bearer' });
     }
     if (!this.auth) return;
-    // Peers of a cluster read each other's API with the shared bearer token.
+    // The collect token can do anything; members of a cluster read with their read-only token.
     const bearer = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1]?.trim();
     if (bearer !== undefined && this.token !== undefined && secretEquals(bearer, this.token)) return;
+    if (bearer !== undefined && this.opts.readToken !== undefined && secretEquals(bearer, this.opts.readToken)) return;
     if (await this.auth.check(header)) return;
     throw new HttpError(401, 'authentication required (WEB_CONFIG_FILE basic_auth_users)', {}, { 'www-authenticate': 'Basic realm="network-telemetry", charset="UTF-8"' });
   }

@@ -79,7 +79,7 @@ test('bad TARGET_FQDNS entries are named', () => {
 test('secrets are validated without echoing them and redacted in check-config output', () => {
   const p = problems({ ...base, INFLUXDB_URL: 'http://db:8086', INFLUXDB_ORG: 'o', INFLUXDB_BUCKET: 'b' });
   assert.match(p.join('\n'), /INFLUXDB_TOKEN: required/);
-  const cfg = loadConfig({ ...base, INFLUXDB_URL: 'http://db:8086', INFLUXDB_TOKEN: 's3cret', INFLUXDB_ORG: 'o', INFLUXDB_BUCKET: 'b', REDIS_URL: 'redis://:pw@r:6379' });
+  const cfg = loadConfig({ ...base, INFLUXDB_URL: 'http://db:8086', INFLUXDB_TOKEN: 's3cret', INFLUXDB_ORG: 'o', INFLUXDB_BUCKET: 'b', REDIS_URL: 'redis://:pw@r:6379', CLUSTER_SECRET: 'cluster-s3cret-0123456789' });
   const shown = JSON.stringify(redactedConfig(cfg));
   assert.ok(!shown.includes('s3cret') && !shown.includes(':pw@'), shown);
 });
