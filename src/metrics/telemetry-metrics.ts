@@ -146,6 +146,12 @@ export class TelemetryMetrics {
   readonly adhocRuns = this.gauge('telemetry_adhoc_runs_in_flight', 'POST /collect runs in flight (bound: MAX_ADHOC_RUNS)');
   readonly apiConnections = this.gauge('telemetry_api_connections', 'Open connections to the daemon\'s HTTP server (bound: MAX_API_CONNECTIONS)');
   readonly apiConnectionsMax = this.gauge('telemetry_api_connections_max', 'MAX_API_CONNECTIONS');
+  readonly apiConnectionsClosed = this.counter(
+    'telemetry_api_connections_closed_total',
+    'Connections the API closed because its table was full (MAX_API_CONNECTIONS): displaced (the longest-idle one, to let a newcomer in), refused (every connection was serving a request)',
+    ['reason'],
+  );
+  readonly authFailures = this.counter('telemetry_api_auth_failures_total', 'Basic-auth attempts that failed: wrong (a bcrypt check said no), throttled (refused without a check: too many failures from that client), busy (refused without a check: too many checks waiting)', ['result']);
   readonly httpRequests = this.counter('telemetry_http_requests_total', 'Requests to the daemon API by route and status', ['route', 'status']);
 
   // --- configuration -------------------------------------------------------

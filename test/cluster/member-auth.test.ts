@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClusterCredentials, memberUrlProblem } from '../../src/cluster/member-auth.js';
 import { loadConfig, ConfigError } from '../../src/config/load-config.js';
-import { ApiServer } from '../../src/server/http-server.js';
+import { ApiServer, DEFAULT_TIMEOUTS } from '../../src/server/http-server.js';
 import { Deadline } from '../../src/lifecycle/component.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { TelemetryMetrics } from '../../src/metrics/telemetry-metrics.js';
@@ -92,7 +92,7 @@ test('the API takes the read token for reads only, never for POST /collect or /-
       { method: 'GET', path: '/api/x', access: 'read', handler: ok },
       { method: 'POST', path: '/collect', access: 'write', handler: ok },
     ],
-    { port: 0, host: '127.0.0.1', token: 'collect-token-0123456789', readToken: 'read-token-0123456789', dataDir: dir, webConfigFile: web, requestTimeoutMs: 5000, maxConnections: 10 },
+    { port: 0, host: '127.0.0.1', token: 'collect-token-0123456789', readToken: 'read-token-0123456789', dataDir: dir, webConfigFile: web, ...DEFAULT_TIMEOUTS, maxConnections: 10 },
     new TelemetryMetrics(),
     silentLogger(),
   );
