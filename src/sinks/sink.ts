@@ -13,7 +13,19 @@ export interface Sink {
   health(): ComponentHealth;
   /** Can we commit to local disk right now? (GET /health/ready) */
   writable(): boolean;
+  /** Points kept for databases not yet delivered, in all and per endpoint (the outbox); undefined when nothing is kept. */
+  backlog?(): Backlog | undefined;
 }
 
-/** A sink with a lifecycle of its own (the embedded store, the outbox). */
+export interface Backlog {
+  points: number;
+  pending: Record<string, number>;
+}
+
+/**
+ * A sink with a lifecycle of its own: the embedded store (store/) and the
+ * outbox (outbox/). They satisfy Sink by their shape, checked where
+ * createSinks hands them to the fan-out, and never import this folder:
+ * sinks/ sits above them.
+ */
 export type SinkComponent = Sink & Component;

@@ -4,7 +4,7 @@
  * Static: the provisioning YAML and dashboard JSON are well-formed, every
  * panel uses the provisioned datasource (uid influxdb) with raw InfluxQL, and
  * every measurement, field and tag a query names is one the daemon writes
- * (src/samples/schema.ts) — the checker is itself tested against bad queries.
+ * (src/probes/schema.ts) — the checker is itself tested against bad queries.
  *
  * Live: a real InfluxDB 1.x is loaded by the real daemon (icmp + trace on
  * loopback, an https server, a tcp port open and one closed, dnsmasq for dns,
@@ -21,8 +21,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { COMMON_TAGS, SCHEMA } from '../../src/samples/schema.js';
-import { toLineProtocol } from '../../src/samples/line-protocol.js';
+import { COMMON_TAGS, SCHEMA } from '../../src/probes/schema.js';
+import { toLineProtocol } from '../../src/outbox/transports/line-protocol.js';
 import type { AnySample, Sample } from '../../src/samples/sample.js';
 import { Influx1, REPO } from '../../scripts/lib/services.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
@@ -262,7 +262,7 @@ test('every dashboard query names only measurements, fields and tags the daemon 
   // And the dashboards show what issue 7/8 ask for (coverage, not just consistency).
   const want: Record<string, string[]> = {
     ping: ['rtt_min_ms', 'rtt_avg_ms', 'rtt_max_ms', 'loss_pct', 'jitter_ms', 'mos', 'r_factor'],
-    route: ['hop_count', 'route_changed', 'path'],
+    route: ['hop_count', 'route_changed', 'route_diff', 'path'],
     hop: ['ttl', 'ip', 'loss_pct', 'rtt_avg_ms', 'rtt_best_ms', 'rtt_worst_ms', 'hostname', 'ecmp_ips', 'lat', 'lon'],
     http: ['dns_ms', 'connect_ms', 'tls_ms', 'ttfb_ms', 'transfer_ms', 'total_ms', 'status_code', 'cert_expiry_days'],
     dns: ['query_ms', 'rcode'],
