@@ -285,8 +285,8 @@ export class App {
     return this.adhoc.run(names, kinds, o);
   }
 
-  reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
-    return this.reloader.reload(trigger);
+  reload(trigger: ReloadTrigger, o: { force?: boolean } = {}): Promise<ReloadOutcome> {
+    return this.reloader.reload(trigger, o);
   }
 
   health(): { status: HealthStatus; body: Record<string, unknown> } {
@@ -323,7 +323,7 @@ export class App {
       ready: () => this.ready(),
       metrics: async () => ({ text: await this.metrics.render(), contentType: this.metrics.registry.contentType }),
       collect: (names, probes) => this.adhoc.run(names, probes),
-      reload: (trigger) => this.reload(trigger),
+      reload: (trigger, o) => this.reload(trigger, o),
       resetCircuits: (host) => this.http.breakers.reset(host),
       cluster: () => ({ ...this.coordinator.health(), peers: this.coordinator.members(), owned_targets: this.coordinator.ownedTargets() }),
       peers: () => this.peers.fanOut('/health/live', Deadline.in(2000)),

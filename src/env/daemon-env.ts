@@ -14,6 +14,8 @@ export const daemonEnv = {
   TARGET_FQDN: optionalText,
   TARGET_FQDNS: optionalText,
   TARGETS_FILE: optionalText,
+  /** Largest share (0-1) of the running targets a reload may remove unless forced (POST /-/reload?force=1). */
+  RELOAD_MAX_REMOVAL: z.coerce.number().min(0).max(1).default(0.5).describe('a share between 0 and 1, e.g. 0.5'),
   DEFAULT_PROBES: optionalText,
   COLLECTION_INTERVAL: seconds(60, 1, 86_400),
   PROBE_TIMEOUT: seconds(10, 0.1, 600),
