@@ -22,6 +22,8 @@ export const daemonEnv = {
   SOURCE_NAME: optionalText,
   /** `instance` tag of the collector measurement; default host name + port, unique per process. */
   INSTANCE_NAME: optionalText,
+  /** A target's state (ok / degraded / failing) changes after this many consecutive slots agree on the new one. */
+  STATE_HYSTERESIS_SLOTS: int(1, 1, 100),
 
   // --- seed guide: concurrency ------------------------------------------
   MAX_CONCURRENT_TARGETS: int(50, 1, 100_000),
@@ -92,6 +94,20 @@ export const daemonEnv = {
   CLUSTER_READ_TOKEN: z.string().min(16, 'must be at least 16 characters (e.g. `openssl rand -hex 32`)').optional(),
   /** Ports a member may advertise in its URL, comma-separated (default: any). */
   CLUSTER_PEER_PORTS: z.string().regex(/^\s*\d{1,5}(\s*,\s*\d{1,5})*\s*$/, 'must be a comma-separated list of ports, e.g. 8080 or 8080,8443').optional(),
+  /**
+   * At stop, hand what the outbox could not deliver over to the other replicas
+   * (a Redis stream they drain): `auto` when the StatefulSet scaled this
+   * ordinal away (asked from the Kubernetes API), `always`, or `never`
+   * (src/cluster/departure.ts).
+   */
+  OUTBOX_HANDOFF: z.enum(['auto', 'always', 'never']).default('auto'),
+  /** Compressed bytes all replicas together may leave in the hand-off stream (Redis memory). */
+  OUTBOX_HANDOFF_MAX_BYTES: z.coerce.number().int().min(64 * 1024).default(64 * 1024 ** 2),
+  /** The Kubernetes API for the departure check when not the in-cluster one (kubectl proxy; npm run scale-sim). */
+  KUBERNETES_API_URL: httpUrl().optional(),
+  /** This pod's name and namespace (downward API); default: the host name and the service account's namespace. */
+  POD_NAME: optionalText,
+  POD_NAMESPACE: optionalText,
   /** Lookup cache entries kept in memory (reverse DNS; in front of Redis in a cluster). */
   LOOKUP_CACHE_SIZE: int(100_000, 1, 10_000_000),
 

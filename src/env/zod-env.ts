@@ -32,3 +32,13 @@ export function httpUrlProblem(v: string): string | undefined {
 }
 export const optionalText = z.string().min(1).optional();
 export const bool = (def: boolean) => z.stringbool().default(def);
+
+/**
+ * A threshold (THRESHOLD_*): a number >= 0, or `off` for none. Unset gives
+ * the default (null = no threshold until one is set).
+ */
+export const threshold = (def: number | null = null) =>
+  z
+    .union([z.literal('off').transform(() => null), z.coerce.number().min(0)])
+    .optional()
+    .transform((v) => (v === undefined ? def : v));
