@@ -346,12 +346,16 @@ function issueMessage(issue: z.core.$ZodIssue): string {
 
 const article = (w: string) => (/^[aeiou]/.test(w) ? 'an' : 'a');
 
-/** The known word `word` is most likely a typo of (a third of its letters off at most). */
+/** The known word `word` is most likely a typo of (a third of its letters off at most), or the only one it begins (`loss` for `loss_pct`). */
 function closest(word: string, known: readonly string[]): string | undefined {
-  return known
-    .map((k) => ({ k, d: distance(word.toLowerCase(), k.toLowerCase()) }))
+  const w = word.toLowerCase();
+  const typo = known
+    .map((k) => ({ k, d: distance(w, k.toLowerCase()) }))
     .filter(({ k, d }) => d <= Math.max(1, Math.floor(Math.min(k.length, word.length) / 3)))
     .sort((a, b) => a.d - b.d)[0]?.k;
+  if (typo) return typo;
+  const begun = w.length >= 3 ? known.filter((k) => k.toLowerCase().startsWith(w)) : [];
+  return begun.length === 1 ? begun[0] : undefined;
 }
 
 function unknownKeyMessage(key: string, known: string[]): string {

@@ -216,6 +216,7 @@ targets:
 `);
   const text = problems({ TARGETS_FILE: bad }).join('\n');
   assert.match(text, new RegExp(`${bad}:3: targets\\[0\\]\\.thresholds\\.loss: `), text);
-  assert.match(text, /targets\[0\]\.thresholds\.rtt_ms: .*>=0/, text);
+  assert.match(text, /targets\[0\]\.thresholds\.rtt_ms: must be at least 0/, text);
+  assert.match(text, /thresholds\.loss: unknown key "loss": did you mean "loss_pct"\?/, text);
   assert.match(problems({ ...base, THRESHOLD_RTT_MS: 'fast' }).join('\n'), /THRESHOLD_RTT_MS/);
 });
