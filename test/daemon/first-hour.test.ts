@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, startDaemon } from '../helpers/daemon.js';
+import { CLI, ROOT, runCli, startDaemon, TEST_ENV } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/net.js';
 
 /** A start-up failure is one line naming the setting, its exit code, and no stack trace. */
@@ -28,6 +28,45 @@ test('port in use: one line naming PORT, exit 1', async () => {
   try {
     const r = await runCli(['run'], { ...quiet, DATA_DIR: dir, PORT: String(port), LISTEN_ADDRESS: '127.0.0.1' });
     assertOneLine(r, 1, new RegExp(`^start error: PORT: 127\\.0\\.0\\.1:${port} is already in use .*set PORT \\(or LISTEN_ADDRESS\\)`));
+  } finally {
+    blocker.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** `run` with stdout and stderr on one file, as on a terminal, `2>&1` or the journal: everything it printed. */
+async function runOneStream(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'nt-one-stream-'));
+  const file = join(dir, 'out');
+  const fd = openSync(file, 'w');
+  try {
+    const p = spawn(process.execPath, ['--import', 'tsx', CLI, 'run'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: '/root', ...TEST_ENV, ...env }, stdio: ['ignore', fd, fd] });
+    const code = await new Promise<number | null>((r) => p.once('exit', r));
+    return { code, out: readFileSync(file, 'utf8') };
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('port in use or DATA_DIR a file, with the log and stderr on one stream: the error once, no tool self-test noise', async () => {
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  const port = (blocker.address() as { port: number }).port;
+  const dir = mkdtempSync(join(tmpdir(), 'nt-port-'));
+  const file = join(dir, 'a-file');
+  writeFileSync(file, 'x');
+  try {
+    // The default targets: the icmp/trace self-test is still running when the port check fails.
+    for (const [env, what] of [
+      [{ DATA_DIR: dir, PORT: String(port), LISTEN_ADDRESS: '127.0.0.1' }, /PORT: 127\.0\.0\.1:\d+ is already in use/g],
+      [{ DATA_DIR: file, PORT: '0' }, /DATA_DIR: \S+ is a file, not a directory/g],
+    ] as const) {
+      const r = await runOneStream({ ...env, LOG_FORMAT: 'text' });
+      assert.equal(r.code, 1, r.out);
+      assert.equal(r.out.match(what)?.length, 1, `said once:\n${r.out}`);
+      assert.doesNotMatch(r.out, /self-test/, 'a start that failed says nothing about the tools it stopped');
+    }
   } finally {
     blocker.close();
     rmSync(dir, { recursive: true, force: true });
@@ -87,6 +126,25 @@ test('an empty capability bounding set: check-privileges says so in one line and
   const report = JSON.parse(r.stdout) as { fping: string; problem: string };
   assert.notEqual(report.fping, 'ok');
   assert.match(r.stderr, /^problem: .*(NET_RAW|not permitted|EPERM)/m);
+});
+
+test('non-root without NET_RAW in the bounding set: icmp and trace record no_permission naming the fix (not tool_error)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nt-noraw-'));
+  chmodSync(dir, 0o777);
+  try {
+    // fping and mtr-packet carry cap_net_raw as a file capability; outside the bounding set the kernel will not start them.
+    const wrap = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--bounding-set=-net_raw', '--inh-caps=-all', '--'];
+    const r = await runCli(['collect', '--once', '--json'], { DATA_DIR: join(dir, 'data'), HOME: dir, TARGET_FQDNS: '127.0.0.1', COLLECTION_INTERVAL: '10', TRACE_PACKET_INTERVAL: '1', TRACE_GRACE: '0.3' }, wrap);
+    assert.equal(r.code, 1, r.stderr);
+    const results = JSON.parse(r.stdout) as { probe: string; reason: string; detail: string }[];
+    for (const probe of ['icmp', 'trace']) {
+      const x = results.find((y) => y.probe === probe);
+      assert.equal(x?.reason, 'no_permission', `${probe}: ${JSON.stringify(x)}`);
+      assert.match(x!.detail, /NET_RAW/, `${probe}: the detail names the capability`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('COLLECTION_INTERVAL=5 with the default targets: starts, says once what it adapted, stores trace points', async () => {
