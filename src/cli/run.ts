@@ -126,6 +126,22 @@ function logStarted(app: App, cfg: AppConfig, log: Logger): void {
       first_round: first === undefined ? null : new Date(first).toISOString(),
       ...(app.server?.generatedTokenFile ? { token_file: app.server.generatedTokenFile } : {}),
     },
-    `network-telemetry started: UI and API at ${url}, ${cfg.targets.length} target(s), first probes in ${inS ?? '?'} s, a round every ${cfg.env.COLLECTION_INTERVAL} s`,
+    `network-telemetry started: UI and API at ${url}, ${targetsSaid(cfg)}, first probes in ${inS ?? '?'} s, a round every ${cfg.env.COLLECTION_INTERVAL} s`,
   );
+}
+
+/**
+ * How many targets and where they came from. The default targets apply only
+ * while none is configured: a TARGETS_FILE replaces them, which people who
+ * expect the file to add to them would not guess.
+ */
+function targetsSaid(cfg: AppConfig): string {
+  const from = [
+    ...(cfg.explicit.has('TARGET_FQDN') ? ['TARGET_FQDN'] : []),
+    ...(cfg.explicit.has('TARGET_FQDNS') ? ['TARGET_FQDNS'] : []),
+    ...(cfg.env.TARGETS_FILE ? ['TARGETS_FILE'] : []),
+  ];
+  const n = cfg.targets.length;
+  if (!from.length) return `${n} default target(s) (set TARGET_FQDNS or TARGETS_FILE for yours)`;
+  return `${n} target(s) from ${from.join(' + ')} (the default targets are off)`;
 }
