@@ -227,6 +227,7 @@ async function installAsService(t: { diagnostic(m: string): void }, dir: string,
   const opt = join(root, 'opt/network-telemetry');
   const state = join(root, 'var/lib/network-telemetry');
   mkdirSync(join(root, 'etc/systemd/system'), { recursive: true });
+  mkdirSync(join(root, 'opt'));
   mkdirSync(state, { recursive: true });
   chownSync(state, 65534, 65534); // StateDirectory= makes it, owned by the unit's user
   const paths = (cmd: string) => cmd.replaceAll('/opt/', `${root}/opt/`).replaceAll('/etc/', `${root}/etc/`);
