@@ -28,6 +28,8 @@ export interface FigureSpec {
    */
   fields?: readonly string[];
   flag?: string;
+  /** With `flag`: a field holding the event's own time (epoch ms), when it happened before the point that reports it. */
+  flagTime?: string;
   /** `sort=` name in /api/targets (default: the key). */
   sort?: string;
   /** Shown as an overview column (default true). */

@@ -245,10 +245,12 @@ export class TargetStatusBoard {
   }
 }
 
-/** A figure from one point: `fields` — its first numeric field (null if none); `flag` — the point's time when the flag is true. */
+/** A figure from one point: `fields` — its first numeric field (null if none); `flag` — when the flag is true, the time in `flagTime` or the point's. */
 function readFigure(into: Map<string, number>, f: FigureSpec, fields: Record<string, FieldValue | undefined>, timeMs: number): void {
   if (f.flag) {
-    if (fields[f.flag] === true) into.set(f.key, timeMs);
+    if (fields[f.flag] !== true) return;
+    const at = f.flagTime ? fields[f.flagTime] : undefined;
+    into.set(f.key, typeof at === 'number' && Number.isFinite(at) ? at : timeMs);
     return;
   }
   for (const k of f.fields ?? []) {

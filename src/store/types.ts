@@ -55,9 +55,12 @@ export type Col = (number | null)[];
 export type Columns = { t: number[] } & { [output: string]: Col };
 
 export interface RouteChange {
+  /** When the new route was first seen (epoch seconds). */
   time: number;
   from_hash: string | null;
   to_hash: string;
+  /** TTL by TTL, `2:10.77.2.2>10.77.5.2;4:+10.77.9.1` (docs/schema.md, route_diff); null for changes stored before diffs were. */
+  diff: string | null;
 }
 
 export interface SeriesHead {
@@ -122,7 +125,7 @@ export interface RoutesResult {
   /** Other routes seen in the range, most recently seen first (at most 100). */
   earlier: RouteSummary[];
   /** Route changes in the range, oldest first (ISO times). */
-  changes: { time: string; from_hash: string | null; to_hash: string }[];
+  changes: { time: string; from_hash: string | null; to_hash: string; diff: string | null }[];
   /** From the target's latest `geo` point. */
   source: { lat: number; lon: number } | null;
   destination: { ip: string | null; lat: number | null; lon: number | null } | null;

@@ -90,6 +90,8 @@ export interface RouteChange {
   time: number | string;
   from_hash: string | null;
   to_hash: string;
+  /** TTL by TTL, `2:10.77.2.2>10.77.5.2;4:+10.77.9.1` (docs/schema.md, route_diff); null for changes stored before diffs were. */
+  diff?: string | null;
 }
 
 /** One rollup's columns: `t` (bucket starts, epoch s) and one value per bucket for each output. */

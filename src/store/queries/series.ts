@@ -57,7 +57,7 @@ export class SeriesRunner {
     }
     this.probeMid = layouts.midOf('probe');
     this.slotTimes = db.prepare('SELECT DISTINCT r.ts FROM times t CROSS JOIN raw r ON r.mid = ? AND r.ts = t.ts AND r.tid = ? WHERE t.ts >= ? AND t.ts < ? ORDER BY t.ts DESC LIMIT 40').pluck();
-    this.changes = db.prepare('SELECT ts, from_hash, to_hash FROM route_changes WHERE tid = ? AND ts >= ? AND ts < ? ORDER BY ts');
+    this.changes = db.prepare('SELECT ts, from_hash, to_hash, diff FROM route_changes WHERE tid = ? AND ts >= ? AND ts < ? ORDER BY ts');
   }
 
   run(q: SeriesQuery): SeriesResult {
@@ -93,10 +93,11 @@ export class SeriesRunner {
         rollups[k.name] = columns(k, bySub.get('') ?? [], from, pick.stepMs, n);
       }
     }
-    head.route_changes = (this.changes.all(tid, from, q.toMs) as { ts: number; from_hash: string | null; to_hash: string }[]).map((c) => ({
+    head.route_changes = (this.changes.all(tid, from, q.toMs) as { ts: number; from_hash: string | null; to_hash: string; diff: string | null }[]).map((c) => ({
       time: c.ts / 1000,
       from_hash: c.from_hash,
       to_hash: c.to_hash,
+      diff: c.diff,
     }));
     return { ...head, ...rollups } as SeriesResult;
   }
