@@ -257,7 +257,11 @@ async function installAsService(t: { diagnostic(m: string): void }, dir: string,
         assert.match(installed.get('AmbientCapabilities')!, /^CAP_NET_RAW$/);
         const execStart = paths(installed.get('ExecStart')!).split(' ');
         const cwd = paths(installed.get('WorkingDirectory')!);
-        const asUser = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=+net_raw', '--ambient-caps=+net_raw', '--bounding-set=net_raw', '--'];
+        // User=, NoNewPrivileges=yes (file capabilities ignored), AmbientCapabilities= and CapabilityBoundingSet=CAP_NET_RAW.
+        assert.equal(installed.get('NoNewPrivileges'), 'yes');
+        assert.equal(installed.get('CapabilityBoundingSet'), 'CAP_NET_RAW');
+        const caps = '-all,+net_raw';
+        const asUser = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--no-new-privs', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, `--bounding-set=${caps}`, '--'];
         server = startBackground(inNs(`cd ${cwd} && exec ${[...asUser, ...execStart].join(' ')}`), cwd, serviceEnv);
         running.push(server);
         const s = server;
