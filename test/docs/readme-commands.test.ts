@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/daemon.js';
@@ -224,6 +224,7 @@ async function installAsService(t: { diagnostic(m: string): void }, dir: string,
   const steps = unitSteps(unit);
   assert.ok(steps.length >= 5, `the unit lists its install steps:\n${steps.join('\n')}`);
   const root = mkdtempSync(join(tmpdir(), 'nt-systemd-'));
+  chmodSync(root, 0o755); // as / is: the unit's user reads /opt
   const opt = join(root, 'opt/network-telemetry');
   const state = join(root, 'var/lib/network-telemetry');
   mkdirSync(join(root, 'etc/systemd/system'), { recursive: true });
