@@ -224,7 +224,9 @@ async function installAsService(t: { diagnostic(m: string): void }, dir: string,
   const steps = unitSteps(unit);
   assert.ok(steps.length >= 5, `the unit lists its install steps:\n${steps.join('\n')}`);
   const root = mkdtempSync(join(tmpdir(), 'nt-systemd-'));
-  chmodSync(root, 0o755); // as / is: the unit's user reads /opt
+  // As on a host: / and a checkout are world-readable (mkdtemp's are not), so the unit's user reads the copy in /opt.
+  chmodSync(root, 0o755);
+  chmodSync(dir, 0o755);
   const opt = join(root, 'opt/network-telemetry');
   const state = join(root, 'var/lib/network-telemetry');
   mkdirSync(join(root, 'etc/systemd/system'), { recursive: true });
@@ -301,6 +303,7 @@ async function installAsService(t: { diagnostic(m: string): void }, dir: string,
       assert.equal(r.status, 0, `docs/systemd/network-telemetry.service: \`${step}\` exited ${r.status}:\n${`${r.stdout}${r.stderr}`.slice(-2000)}`);
     }
     assert.ok(started, 'the steps start the service');
+    assert.ok(existsSync(join(opt, 'dist/cli.js')), 'the build is in /opt');
     assert.ok(!existsSync(join(opt, 'node_modules/typescript')), 'the service runs from the production install');
     assert.equal(await interrupt(server!, 'SIGTERM'), 0, 'systemctl stop (SIGTERM): exit 0');
   } finally {
