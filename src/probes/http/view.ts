@@ -48,6 +48,7 @@ export const HTTP_PANEL: PanelSpec = {
       unit: 'ms',
       parts: PHASES.map((p) => ({ column: `${p}_ms`, label: p })),
       failed: 'failed',
+      unsure: 'unsure',
     },
   ],
 };
