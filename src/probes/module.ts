@@ -80,6 +80,9 @@ export interface ProbeModule<Spec = unknown, E extends z.ZodRawShape = z.ZodRawS
   readonly sparkline?: SparklineSpec;
 }
 
+/** The environment variable that holds a threshold's global default. */
+export const thresholdEnv = (key: string): string => `THRESHOLD_${key.toUpperCase()}`;
+
 /** The environment a module sees: the daemon's variables and its own. */
 export type ModuleEnv<E extends z.ZodRawShape> = DaemonEnv & z.infer<z.ZodObject<E>>;
 

@@ -30,6 +30,12 @@ export type RollupOp =
    */
   | { op: 'median'; field: string; scale: number }
   | { op: 'percentile'; field: string; p: number; scale: number }
+  /**
+   * The p-th percentile of every number in the bucket's JSON-array field
+   * (a slot's echoes: SmokePing's smoke), exact from raw points; a merged
+   * bucket takes the median of its buckets' values.
+   */
+  | { op: 'echoes'; field: string; p: number; scale: number }
   /** Two stored columns, `<name>_sum` (scaled) and `<name>_n` (rows with a value): exact means at any width. */
   | { op: 'avg'; field: string; scale: number };
 
@@ -80,6 +86,7 @@ export const rollup = {
   max: (name: string, field: string, scale = US): RollupAgg => ({ name, how: { op: 'max', field, scale } }),
   median: (name: string, field: string, scale = US): RollupAgg => ({ name, how: { op: 'median', field, scale } }),
   percentile: (name: string, field: string, p: number, scale = US): RollupAgg => ({ name, how: { op: 'percentile', field, p, scale } }),
+  echoes: (name: string, field: string, p: number, scale = US): RollupAgg => ({ name, how: { op: 'echoes', field, p, scale } }),
   sum: (name: string, field: string): RollupAgg => ({ name, how: { op: 'sum', field } }),
   /** Lowest, mean and highest of one timing: aggregates `<name>_min`, `<name>`, `<name>_max`. */
   spread: (name: string, field: string): RollupAgg[] => [rollup.min(`${name}_min`, field), rollup.avg(name, field), rollup.max(`${name}_max`, field)],

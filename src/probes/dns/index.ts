@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { threshold } from '../../env/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { dnsProbe, type DnsSpec } from './dns-probe.js';
 import { DNS_RECORD_TYPES, type DnsRecordType } from './dns-wire.js';
@@ -16,7 +17,11 @@ export function isValidDnsServer(s: string): boolean {
 }
 
 /** Environment variables of the dns probe (docs/configuration.md). */
-const env = { ...timingSlackEnv };
+const env = {
+  ...timingSlackEnv,
+  /** Query time (ms) at or above which a target is degraded; none by default. */
+  THRESHOLD_DNS_MS: threshold(),
+};
 
 /** One DNS question with our own wire client — see README.md in this folder. */
 export const dnsModule = {

@@ -12,11 +12,12 @@ export const DNS_ROLLUP: RollupSpec = {
 };
 
 export const DNS_FIGURES: readonly FigureSpec[] = [
-  { key: 'dns_ms', label: 'DNS', unit: 'ms', measurement: 'dns', fields: ['query_ms'], sort: 'dns', column: false, threshold: { name: 'dns_ms', worse: 'higher' } },
+  { key: 'dns_ms', label: 'DNS', unit: 'ms', measurement: 'dns', fields: ['query_ms'], sort: 'dns', threshold: { name: 'dns_ms', worse: 'higher' } },
 ];
 
 export const DNS_PANEL: PanelSpec = {
-  charts: [{ id: 'chart-dns', title: 'DNS query time', rollup: 'dns', type: 'lines', lines: [{ column: 'query_ms', label: 'query', unit: 'ms' }], failed: 'failed' }],
+  stats: [{ id: 'dns-p95', label: 'DNS p95', rollup: 'dns', column: 'query_ms', unit: 'ms', how: 'p95', title: '95th percentile of the query time per bucket' }],
+  charts: [{ id: 'chart-dns', title: 'DNS query time', rollup: 'dns', type: 'lines', lines: [{ column: 'query_ms', label: 'query', unit: 'ms' }], failed: 'failed', unsure: 'unsure' }],
 };
 
 export const DNS_METRICS: readonly TargetMetricSpec[] = [

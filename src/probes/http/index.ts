@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { redactUrl } from '../../env/redact.js';
-import { bool } from '../../env/zod-env.js';
+import { bool, httpUrl, threshold } from '../../env/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { createHttpProbe, type HttpSpec } from './http-probe.js';
 import { timingSlackEnv, withTimingSlack } from '../timing/timing-slack.js';
@@ -17,6 +17,10 @@ const env = {
   /** http probes keep their connection for the next probe (false: DNS + connect + TLS measured every time). */
   HTTP_REUSE_CONNECTIONS: bool(true),
   ...timingSlackEnv,
+  /** Total request time (ms) at or above which a target is degraded; none by default. */
+  THRESHOLD_HTTP_TOTAL_MS: threshold(),
+  /** Days of certificate validity left at or below which a target is degraded. */
+  THRESHOLD_CERT_DAYS: threshold(14),
 };
 
 /** HTTP(S) exchange with phase timings — see README.md in this folder. */
@@ -25,7 +29,7 @@ export const httpModule = {
   describe: 'HTTP(S) request: status, DNS / connect / TLS / first byte / transfer timings, certificate expiry',
   env,
   block: z.strictObject({
-    url: z.url({ protocol: /^https?$/ }),
+    url: httpUrl(),
     method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS', 'DELETE', 'PATCH']).default('GET'),
     expect_status: z.union([status, z.array(status).min(1)]).optional(),
     insecure_tls: z.boolean().default(false),

@@ -38,6 +38,7 @@ export const HTTP_FIGURES: readonly FigureSpec[] = [
 ];
 
 export const HTTP_PANEL: PanelSpec = {
+  stats: [{ id: 'http-p95', label: 'HTTP p95', rollup: 'http', column: 'total_ms', unit: 'ms', how: 'p95', title: '95th percentile of the total request time per bucket' }],
   charts: [
     {
       id: 'chart-http',
@@ -46,7 +47,9 @@ export const HTTP_PANEL: PanelSpec = {
       type: 'stacked',
       unit: 'ms',
       parts: PHASES.map((p) => ({ column: `${p}_ms`, label: p })),
+      total: 'total_ms',
       failed: 'failed',
+      unsure: 'unsure',
     },
   ],
 };

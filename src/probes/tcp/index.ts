@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { threshold } from '../../env/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { timingSlackEnv, withTimingSlack } from '../timing/timing-slack.js';
 import { TCP } from './measurements.js';
@@ -6,7 +7,11 @@ import { tcpProbe, type TcpSpec } from './tcp-probe.js';
 import { TCP_FIGURES, TCP_METRICS, TCP_PANEL, TCP_ROLLUP } from './view.js';
 
 /** Environment variables of the tcp probe (docs/configuration.md). */
-const env = { ...timingSlackEnv };
+const env = {
+  ...timingSlackEnv,
+  /** Connect time (ms) at or above which a target is degraded; none by default. */
+  THRESHOLD_TCP_MS: threshold(),
+};
 
 /** TCP connect time — see README.md in this folder. */
 export const tcpModule = {

@@ -12,11 +12,12 @@ export const TCP_ROLLUP: RollupSpec = {
 };
 
 export const TCP_FIGURES: readonly FigureSpec[] = [
-  { key: 'tcp_ms', label: 'TCP connect', unit: 'ms', measurement: 'tcp', fields: ['connect_ms'], sort: 'tcp', column: false, threshold: { name: 'tcp_ms', worse: 'higher' } },
+  { key: 'tcp_ms', label: 'TCP connect', unit: 'ms', measurement: 'tcp', fields: ['connect_ms'], sort: 'tcp', threshold: { name: 'tcp_ms', worse: 'higher' } },
 ];
 
 export const TCP_PANEL: PanelSpec = {
-  charts: [{ id: 'chart-tcp', title: 'TCP connect time', rollup: 'tcp', type: 'lines', lines: [{ column: 'connect_ms', label: 'connect', unit: 'ms' }], failed: 'failed' }],
+  stats: [{ id: 'tcp-p95', label: 'TCP p95', rollup: 'tcp', column: 'connect_ms', unit: 'ms', how: 'p95', title: '95th percentile of the connect time per bucket' }],
+  charts: [{ id: 'chart-tcp', title: 'TCP connect time', rollup: 'tcp', type: 'lines', lines: [{ column: 'connect_ms', label: 'connect', unit: 'ms' }], failed: 'failed', unsure: 'unsure' }],
 };
 
 export const TCP_METRICS: readonly TargetMetricSpec[] = [
