@@ -4,27 +4,22 @@ import { startDaemon } from '../helpers/daemon.js';
 import { sleep, startHttpServer, waitFor } from '../helpers/net.js';
 import { settledPoints, startWriteStack, vmEnv } from '../helpers/write-stack.js';
 
-test('200 targets every 2 s through HAProxy, one replica down for five rounds: zero lost, both replicas identical', async (t) => {
+test('200 targets every 2 s through HAProxy, one replica down for 25 s: zero lost, both replicas identical', async (t) => {
   const web = await startHttpServer((_q, r) => r.end('ok'), { logRequests: false });
   const stack = await startWriteStack();
   const targets = Array.from({ length: 200 }, (_, i) => `${web.url}/t/${i}`);
   const d = await startDaemon({ TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '2', SHUTDOWN_TIMEOUT: '20', ...vmEnv(stack.writeUrls) });
   try {
-    // Both replicas hold points before one goes away.
-    await waitFor(async () => (await d.json('/health')).components.sink.endpoints?.every((e: { lastSuccess: string | null }) => e.lastSuccess), 'first deliveries to both', 20_000, 200);
+    await sleep(10_000);
     await stack.vm[0].down('SIGTERM'); // flushes what it acknowledged (COOKBOOK)
     await waitFor(async () => (await d.json('/health')).status === 'degraded', '/health degraded while a replica is down', 15_000, 200);
     const during = await d.json('/health');
     const failing = during.components.sink.endpoints.find((e: { consecutiveFailures: number }) => e.consecutiveFailures > 0);
     assert.equal(failing.endpoint, stack.writeUrls[0]);
-    // Five rounds (200 targets, two points each) wait for it: the outage outlasts the writers' longest backoff (INFLUX_RETRY_MAX, 2 s) several times over.
-    await waitFor(async () => (await d.json('/health')).components.sink.endpoints.find((e: { endpoint: string }) => e.endpoint === stack.writeUrls[0])?.pending >= 200 * 2 * 5, 'five rounds waiting for the replica that is down', 40_000, 200);
+    await sleep(25_000);
     await stack.vm[0].up();
     await waitFor(async () => (await d.json('/health')).components.sink.outbox_points < 1000, 'the replica catching up', 30_000, 200);
-    // Two more rounds with both replicas up, then SIGTERM drains the rest.
-    const rounds = async () => Number(/^telemetry_rounds_total (\d+)$/m.exec(await (await d.get('/metrics')).text())?.[1] ?? 0);
-    const r0 = await rounds();
-    await waitFor(async () => (await rounds()) >= r0 + 2, 'two more rounds', 15_000, 200);
+    await sleep(5_000);
     d.proc.kill('SIGTERM');
     assert.equal(await d.exited, 0);
     const stopped = d.logs.find((l) => l.msg === 'stopped')!;
@@ -33,8 +28,8 @@ test('200 targets every 2 s through HAProxy, one replica down for five rounds: z
     const want = stopped.points_stored as number;
     const [a, b] = [await settledPoints(stack.vm[0], want), await settledPoints(stack.vm[1], want)];
     t.diagnostic(`stored ${stored} points; replica 1 has ${a.size}, replica 2 has ${b.size}`);
-    assert.ok(stored > 200 * 2 * 8, `collected ${stored}`);
-    assert.equal(a.size, stored, 'replica 1 (was down five rounds) has every point');
+    assert.ok(stored > 200 * 2 * 15, `collected ${stored}`);
+    assert.equal(a.size, stored, 'replica 1 (was down 25 s) has every point');
     assert.equal(b.size, stored, 'replica 2 has every point');
     assert.deepEqual([...a].filter((k) => !b.has(k)), [], 'the replicas hold the same set');
     // Every target has a point in every slot from its first to its last (no gap).
