@@ -15,6 +15,7 @@ NEEDED=(
   dnsmasq:dnsmasq
   openssl:openssl
   redis-server:redis-server
+  redis-sentinel:redis-sentinel
   haproxy:haproxy
   victoria-metrics:victoria-metrics
   influxdb:influxd

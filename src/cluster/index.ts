@@ -1,5 +1,5 @@
 /**
- * Cluster mode (REDIS_URL) or standalone, put together in one call for the
+ * Cluster mode (REDIS_URL or REDIS_SENTINELS) or standalone, put together in one call for the
  * wiring (src/cluster/README.md explains the behaviour and its trade-offs):
  *
  * ```ts
@@ -24,6 +24,7 @@ import { MemoryCache, type SharedCache } from '../util/shared-cache.js';
 import { StandaloneCoordinator, type Coordinator } from './coordinator.js';
 import { PeerClient, type PeerClientOptions } from './peer-client.js';
 import { RedisCache } from './redis-cache.js';
+import { redisEndpoint } from './redis-connection.js';
 import { RedisCoordinator } from './redis-coordinator.js';
 import { RedisRateBudget } from './redis-rate-budget.js';
 
@@ -36,6 +37,14 @@ export { RedisRateBudget } from './redis-rate-budget.js';
 export type ClusterEnv = Pick<
   Env,
   | 'REDIS_URL'
+  | 'REDIS_SENTINELS'
+  | 'REDIS_SENTINEL_NAME'
+  | 'REDIS_USERNAME'
+  | 'REDIS_PASSWORD'
+  | 'REDIS_SENTINEL_USERNAME'
+  | 'REDIS_SENTINEL_PASSWORD'
+  | 'REDIS_TLS'
+  | 'REDIS_CA_FILE'
   | 'REDIS_KEY_PREFIX'
   | 'CLUSTER_HEARTBEAT_INTERVAL'
   | 'CLUSTER_MEMBER_TTL'
@@ -82,7 +91,8 @@ export interface Cluster {
 export function createCluster(env: ClusterEnv, deps: ClusterDeps): Cluster {
   const { metrics: m, log } = deps;
   const advertiseUrl = advertisedUrl(env);
-  if (!env.REDIS_URL) {
+  const endpoint = redisEndpoint(env);
+  if (!endpoint) {
     const coordinator = new StandaloneCoordinator(deps.targets, advertiseUrl);
     m.onCollect(() => {
       m.clusterMembers.set(1);
@@ -94,7 +104,7 @@ export function createCluster(env: ClusterEnv, deps: ClusterDeps): Cluster {
   const coordinator = new RedisCoordinator(
     deps.targets,
     {
-      redisUrl: env.REDIS_URL,
+      redisUrl: endpoint,
       prefix: env.REDIS_KEY_PREFIX,
       heartbeatMs: env.CLUSTER_HEARTBEAT_INTERVAL * 1000,
       memberTtlMs: env.CLUSTER_MEMBER_TTL * 1000,

@@ -74,7 +74,22 @@ export const daemonEnv = {
   REMOTE_WRITE_BEARER_TOKEN: optionalText,
 
   // --- cluster ----------------------------------------------------------
+  /** One Redis (redis://[user:password@]host:port[/db], rediss:// for TLS). */
   REDIS_URL: optionalText,
+  /** Or a Sentinel-managed primary: the Sentinels as host:port,... (src/cluster/redis-connection.ts). */
+  REDIS_SENTINELS: optionalText,
+  /** The name the Sentinels monitor the primary under. */
+  REDIS_SENTINEL_NAME: optionalText,
+  /** Credentials of the primary (and replicas) with REDIS_SENTINELS; with REDIS_URL they go in the URL. */
+  REDIS_USERNAME: optionalText,
+  REDIS_PASSWORD: optionalText,
+  /** Credentials of the Sentinels themselves, when they require them (`requirepass` in sentinel.conf). */
+  REDIS_SENTINEL_USERNAME: optionalText,
+  REDIS_SENTINEL_PASSWORD: optionalText,
+  /** TLS to the Sentinels and the primary (REDIS_SENTINELS); with REDIS_URL use rediss://. */
+  REDIS_TLS: bool(false),
+  /** PEM CA bundle trusted for TLS to Redis and the Sentinels (else the system's). */
+  REDIS_CA_FILE: optionalText,
   REDIS_KEY_PREFIX: z.string().min(1).default('telemetry:'),
   CLUSTER_HEARTBEAT_INTERVAL: seconds(1, 0.05, 60),
   CLUSTER_MEMBER_TTL: seconds(5, 0.2, 600),

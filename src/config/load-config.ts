@@ -5,6 +5,7 @@ import { SpecError } from '../probes/module.js';
 import { PROBE_KINDS, type ProbeKind } from '../probes/registry.js';
 import { cleanEnv, envSchema, type Env } from './env-schema.js';
 import { isSecretVariable, redactEnvValue, redactUrl } from './redact.js';
+import { redisProblems } from './redis-env.js';
 import { unknownVariableWarnings } from './suggest.js';
 import { loadTargetsFile, TargetConfigError, targetFromEntry, type Target, type TargetDefaults } from './targets.js';
 
@@ -148,6 +149,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, o: LoadOptio
   if ((env.SOURCE_LAT === undefined) !== (env.SOURCE_LON === undefined)) {
     problems.push('SOURCE_LAT / SOURCE_LON: set both or neither');
   }
+  problems.push(...redisProblems(env));
   if (env.CLUSTER_MEMBER_TTL <= env.CLUSTER_HEARTBEAT_INTERVAL * 2) {
     problems.push('CLUSTER_MEMBER_TTL: must be more than twice CLUSTER_HEARTBEAT_INTERVAL, or one late heartbeat drops a live member');
   }

@@ -168,3 +168,28 @@ test('check-config prints the effective configuration with secrets redacted', as
   assert.equal(cfg.targets[0].name, 'x.example');
   assert.ok(!r.stdout.includes('hunter2'));
 });
+
+test('Redis Sentinel settings: a name is required, not with REDIS_URL, each Sentinel host:port; the endpoint carries auth and TLS', async () => {
+  const { redisEndpoint } = await import('../../src/cluster/redis-connection.js');
+  assert.deepEqual(problems({ ...base, REDIS_SENTINELS: 's1:26379' }), ['REDIS_SENTINEL_NAME: required with REDIS_SENTINELS: the name the Sentinels monitor the primary under (`sentinel monitor <name> ...`)']);
+  assert.match(problems({ ...base, REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'm', REDIS_URL: 'redis://r:6379' }).join('\n'), /^REDIS_SENTINELS: set either REDIS_URL .* not both$/m);
+  assert.deepEqual(problems({ ...base, REDIS_SENTINELS: 's1:26379,s2,[::1]:99999', REDIS_SENTINEL_NAME: 'm' }), [
+    'REDIS_SENTINELS: "s2" is not host:port (e.g. sentinel-1:26379,sentinel-2:26379,sentinel-3:26379)',
+    'REDIS_SENTINELS: "[::1]:99999" is not host:port (e.g. sentinel-1:26379,sentinel-2:26379,sentinel-3:26379)',
+  ]);
+  assert.match(problems({ ...base, REDIS_URL: 'redis://r:6379', REDIS_PASSWORD: 'x' }).join('\n'), /put the credentials in the URL/);
+  const cfg = loadConfig({ ...base, REDIS_SENTINELS: 's1:26379, [fd00::2]:26380', REDIS_SENTINEL_NAME: 'telemetry', REDIS_PASSWORD: 'pw', REDIS_SENTINEL_PASSWORD: 'spw', REDIS_TLS: 'true' });
+  assert.deepEqual(redisEndpoint(cfg.env), {
+    kind: 'sentinel',
+    sentinels: [{ host: 's1', port: 26379 }, { host: 'fd00::2', port: 26380 }],
+    name: 'telemetry',
+    username: undefined,
+    password: 'pw',
+    sentinelUsername: undefined,
+    sentinelPassword: 'spw',
+    tls: {},
+  });
+  // Secrets stay out of check-config.
+  const shown = JSON.stringify(redactedConfig(cfg));
+  assert.ok(!shown.includes('"pw"') && !shown.includes('spw'), shown);
+});
