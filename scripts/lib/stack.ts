@@ -56,6 +56,7 @@ export async function startStack(opts: { daemons?: number; log?: (m: string) => 
       SOURCE_NAME: 'staging-loopback',
       REDIS_URL: redis.url,
       REDIS_KEY_PREFIX: 'stack:',
+      COLLECT_TOKEN: 'stack-collect-token',
       INFLUXDB_URLS: write.join(','),
       INFLUXDB_TOKEN: 'stack-token',
       INFLUXDB_ORG: 'telemetry',

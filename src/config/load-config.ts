@@ -5,7 +5,7 @@ import { SpecError } from '../probes/module.js';
 import { PROBE_KINDS, type ProbeKind } from '../probes/registry.js';
 import { cleanEnv, envSchema, type Env } from './env-schema.js';
 import { isSecretVariable, redactEnvValue, redactUrl } from './redact.js';
-import { redisProblems } from './redis-env.js';
+import { clusterConfigured, redisProblems } from './redis-env.js';
 import { unknownVariableWarnings } from './suggest.js';
 import { loadTargetsFile, TargetConfigError, targetFromEntry, type Target, type TargetDefaults } from './targets.js';
 
@@ -150,6 +150,10 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, o: LoadOptio
     problems.push('SOURCE_LAT / SOURCE_LON: set both or neither');
   }
   problems.push(...redisProblems(env));
+  if (clusterConfigured(env) && !env.COLLECT_TOKEN) {
+    // A token generated per replica answers 401 on every replica but one behind a load balancer.
+    problems.push('COLLECT_TOKEN: required in cluster mode (REDIS_URL or REDIS_SENTINELS): one token for every replica, so POST /collect and /-/reload work through any of them; generate one with `openssl rand -hex 32`');
+  }
   if (env.CLUSTER_MEMBER_TTL <= env.CLUSTER_HEARTBEAT_INTERVAL * 2) {
     problems.push('CLUSTER_MEMBER_TTL: must be more than twice CLUSTER_HEARTBEAT_INTERVAL, or one late heartbeat drops a live member');
   }

@@ -45,6 +45,7 @@ test('two daemons sharing Redis never exceed one GEO_HTTP_RATE_PER_MINUTE togeth
       SOURCE_LON: '-0.12',
       REDIS_URL: `redis://${host}:${redis.port}`,
       REDIS_KEY_PREFIX: `geo-budget-${process.pid}:`,
+      COLLECT_TOKEN: 'geo-budget-token',
       CLUSTER_HEARTBEAT_INTERVAL: '0.5',
       CLUSTER_MEMBER_TTL: '3',
       LISTEN_ADDRESS: inside,

@@ -647,8 +647,8 @@ describe('k8s manifests: references', () => {
     const volumes = new Map((pod.volumes ?? []).map((v) => [v.name, v]));
     assert.ok(mounts.has(must(env.DATA_DIR, 'DATA_DIR')));
     assert.ok(volumes.get(must(mounts.get('/tmp'), '/tmp mount'))?.emptyDir);
-    // COLLECT_TOKEN from the Secret, optional: without it the daemon generates one into DATA_DIR.
-    assert.deepEqual(c.env?.find((e) => e.name === 'COLLECT_TOKEN')?.valueFrom?.secretKeyRef, { name: 'network-telemetry-secrets', key: 'COLLECT_TOKEN', optional: true });
+    // COLLECT_TOKEN from the Secret, required: one token for every replica behind the Service.
+    assert.deepEqual(c.env?.find((e) => e.name === 'COLLECT_TOKEN')?.valueFrom?.secretKeyRef, { name: 'network-telemetry-secrets', key: 'COLLECT_TOKEN' });
 
     // preStop, then SIGTERM: the daemon's whole stop (cluster leave included)
     // is bounded by SHUTDOWN_TIMEOUT; the kubelet kills at the grace period.

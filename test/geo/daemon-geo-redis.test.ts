@@ -35,6 +35,7 @@ test('two daemons sharing Redis: an address looked up by one is served from the 
     GEO_HTTP_URL: api.url,
     REDIS_URL: `redis://${host}:${redis.port}`,
     REDIS_KEY_PREFIX: `geo-e2e-${process.pid}:`,
+    COLLECT_TOKEN: 'geo-e2e-token',
   };
   try {
     const first = await collect(chain.client, env, dirs[0]!);
