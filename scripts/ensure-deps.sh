@@ -16,6 +16,7 @@ NEEDED=(
   openssl:openssl
   redis-server:redis-server
   redis-sentinel:redis-sentinel
+  faketime:faketime
   haproxy:haproxy
   victoria-metrics:victoria-metrics
   influxdb:influxd

@@ -125,6 +125,8 @@ export const daemonEnv = {
   /** Per-target series on /metrics (blackbox-style success, durations, timings). */
   PER_TARGET_METRICS: bool(true),
   SHUTDOWN_TIMEOUT: seconds(10, 0.1, 600),
+  /** GET /health/live fails after this many intervals (the shortest; at least 10 s) without a completed round while the replica owns targets. */
+  LIVENESS_MISSED_ROUNDS: int(3, 2, 1000),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   /** `auto`: one line per event on a terminal, JSON elsewhere. */
   LOG_FORMAT: z.enum(['auto', 'json', 'text']).default('auto'),

@@ -74,7 +74,15 @@ export function daemonRoutes(api: DaemonApi): Route[] {
   };
 
   return [
-    { method: 'GET', path: '/health/live', access: 'open', handler: () => ({ json: { status: 'alive' } }) },
+    {
+      method: 'GET',
+      path: '/health/live',
+      access: 'open',
+      handler: () => {
+        const l = api.live();
+        return l.live ? { json: { status: 'alive' } } : { status: 503, json: { status: 'stalled', problem: l.problem } };
+      },
+    },
     {
       method: 'GET',
       path: '/health/ready',

@@ -73,7 +73,18 @@ test('Prometheus config (as entrypoint.sh renders it), rules and rule unit tests
   }
   check('promtool', ['check', 'rules', ...readdirSync(join(REPO, 'prometheus/rules')).map((f) => `prometheus/rules/${f}`)]);
   check('promtool', ['test', 'rules', ...readdirSync(join(REPO, 'prometheus/tests')).map((f) => `prometheus/tests/${f}`)]);
-  check('amtool', ['check-config', 'prometheus/alertmanager.yml']);
+  // Rendered as its entrypoint does at start, with the receivers' URLs.
+  const amDir = mkdtempSync(join(tmpdir(), 'nt-am-'));
+  try {
+    check('sh', ['prometheus/alertmanager-entrypoint.sh', '--render-only'], { ALERTMANAGER_CONFIG_TEMPLATE: 'prometheus/alertmanager.yml', ALERTMANAGER_RUNTIME_DIR: amDir, ALERT_WEBHOOK_URL: 'https://chat.example.com/hooks/x', WATCHDOG_WEBHOOK_URL: 'https://hc-ping.example.com/uuid' });
+    check('amtool', ['check-config', join(amDir, 'alertmanager.yml')]);
+    assert.doesNotMatch(readFileSync(join(REPO, 'prometheus/alertmanager.yml'), 'utf8'), /\.invalid\b/, 'no placeholder receiver');
+    const r = spawnSync('sh', ['prometheus/alertmanager-entrypoint.sh', '--render-only'], { cwd: REPO, encoding: 'utf8', env: { PATH: process.env.PATH, ALERTMANAGER_RUNTIME_DIR: amDir, ALERTMANAGER_CONFIG_TEMPLATE: 'prometheus/alertmanager.yml' } });
+    assert.notEqual(r.status, 0, 'refuses without the receivers');
+    assert.match(r.stderr, /ALERT_WEBHOOK_URL is not set/);
+  } finally {
+    rmSync(amDir, { recursive: true, force: true });
+  }
 });
 
 test('one pair of variables sets the HAProxy stats credentials for HAProxy and for Prometheus', async () => {
