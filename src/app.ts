@@ -188,6 +188,7 @@ export class App {
           token: env.COLLECT_TOKEN,
           dataDir: env.DATA_DIR,
           webConfigFile: env.WEB_CONFIG_FILE,
+          webConfigCheckMs: env.WEB_CONFIG_CHECK_INTERVAL * 1000,
           requestTimeoutMs: (env.COLLECT_TIMEOUT + 10) * 1000,
           maxConnections: env.MAX_API_CONNECTIONS,
         },

@@ -92,6 +92,7 @@ export class PeerClient {
         signal,
         readTimeoutMs: ms,
         keepBodyBytes: this.maxBodyBytes,
+        trust: 'peer',
         headers: { accept: 'application/json', ...this.o.headers },
       });
     } finally {

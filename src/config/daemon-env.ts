@@ -115,6 +115,10 @@ export const daemonEnv = {
   LISTEN_ADDRESS: z.string().min(1).default('0.0.0.0'),
   /** TLS and basic auth for the API and UI (Prometheus exporter web config format). */
   WEB_CONFIG_FILE: optionalText,
+  /** Seconds between checks of WEB_CONFIG_FILE and the files it names: a change (a renewed certificate, new users) applies without a restart. */
+  WEB_CONFIG_CHECK_INTERVAL: seconds(10, 0.1, 3600),
+  /** PEM CA bundle trusted (besides the system's) for calls to other members behind TLS (their https:// CLUSTER_ADVERTISE_URL). */
+  WEB_CLIENT_CA_FILE: optionalText,
   COLLECT_TOKEN: optionalText,
   COLLECT_TIMEOUT: seconds(120, 1, 3600),
   MAX_ADHOC_RUNS: int(4, 1, 1000),

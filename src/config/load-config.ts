@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { geoipLiteInstalled, GEOIP_LITE_INSTALL } from '../geo/offline-backend.js';
 import { remoteWriteUrls } from '../outbox/remote-write-config.js';
@@ -150,6 +151,13 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, o: LoadOptio
     problems.push('SOURCE_LAT / SOURCE_LON: set both or neither');
   }
   problems.push(...redisProblems(env));
+  if (env.WEB_CLIENT_CA_FILE) {
+    try {
+      if (!/-----BEGIN CERTIFICATE-----/.test(readFileSync(env.WEB_CLIENT_CA_FILE, 'latin1'))) problems.push(`WEB_CLIENT_CA_FILE: ${env.WEB_CLIENT_CA_FILE} holds no PEM certificate`);
+    } catch (err) {
+      problems.push(`WEB_CLIENT_CA_FILE: cannot read ${env.WEB_CLIENT_CA_FILE} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
   if (clusterConfigured(env) && !env.COLLECT_TOKEN) {
     // A token generated per replica answers 401 on every replica but one behind a load balancer.
     problems.push('COLLECT_TOKEN: required in cluster mode (REDIS_URL or REDIS_SENTINELS): one token for every replica, so POST /collect and /-/reload work through any of them; generate one with `openssl rand -hex 32`');
