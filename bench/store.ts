@@ -26,6 +26,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Deadline } from '../src/lifecycle/component.js';
 import { silentLogger } from '../src/logging/logger.js';
 import { TelemetryMetrics } from '../src/metrics/telemetry-metrics.js';
+import { rollupsOf, sparklineOf } from '../src/probes/registry.js';
 import type { AnySample } from '../src/samples/sample.js';
 import { EmbeddedStore, WAL_ALLOWANCE_BYTES } from '../src/store/embedded-store.js';
 import { StoreEngine, type EngineOptions } from '../src/store/store-engine.js';
@@ -33,7 +34,7 @@ import { StoreEngine, type EngineOptions } from '../src/store/store-engine.js';
 const MIN = 60_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
-const OPTIONS: EngineOptions = { rawWindowMs: 6 * HOUR, retentionMs: 7 * DAY, maxBytes: 64 * 1024 ** 3, walAllowanceBytes: WAL_ALLOWANCE_BYTES };
+const OPTIONS: EngineOptions = { rawWindowMs: 6 * HOUR, retentionMs: 7 * DAY, maxBytes: 64 * 1024 ** 3, walAllowanceBytes: WAL_ALLOWANCE_BYTES, rollups: rollupsOf(), sparkline: sparklineOf() };
 /** Points per write: what the collector's group commit hands the sink when an fping batch of ~100 targets ends. */
 const CHUNK = 500;
 
@@ -200,7 +201,7 @@ function insertCost(s: Sim, targets: readonly string[], endMs: number): { us: nu
 
 async function lagWhileWriting(dir: string, targets: readonly string[], seconds: number, pointsPerSecond: number): Promise<Omit<InsertRow, 'rows' | 'insertUsPerPoint' | 'insertP99ChunkMs'>> {
   const metrics = new TelemetryMetrics(false);
-  const store = new EmbeddedStore({ dataDir: dir, retentionMs: OPTIONS.retentionMs, rawWindowMs: OPTIONS.rawWindowMs, maxBytes: OPTIONS.maxBytes }, metrics, silentLogger());
+  const store = new EmbeddedStore({ dataDir: dir, retentionMs: OPTIONS.retentionMs, rawWindowMs: OPTIONS.rawWindowMs, maxBytes: OPTIONS.maxBytes, rollups: rollupsOf(), sparkline: sparklineOf() }, metrics, silentLogger());
   const rss0 = process.memoryUsage().rss;
   await store.start();
   try {
@@ -433,7 +434,7 @@ export async function benchStore(o: { quick: boolean }): Promise<{ markdown: str
 }
 
 export async function sweepThroughWorker(dir: string): Promise<{ seconds: number; lagP99Ms: number; lagMaxMs: number; maxStepMs: number; steps: string }> {
-  const store = new EmbeddedStore({ dataDir: dir, retentionMs: OPTIONS.retentionMs, rawWindowMs: OPTIONS.rawWindowMs, maxBytes: OPTIONS.maxBytes }, new TelemetryMetrics(false), silentLogger());
+  const store = new EmbeddedStore({ dataDir: dir, retentionMs: OPTIONS.retentionMs, rawWindowMs: OPTIONS.rawWindowMs, maxBytes: OPTIONS.maxBytes, rollups: rollupsOf(), sparkline: sparklineOf() }, new TelemetryMetrics(false), silentLogger());
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
   const t0 = performance.now();

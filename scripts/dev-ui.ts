@@ -11,7 +11,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import type { ProbeModule } from '../src/probes/module.js';
+import { figuresOf, PROBE_MODULES } from '../src/probes/registry.js';
 import { StaticUi } from '../src/server/static-ui.js';
+import { figureColumns, panelOf } from '../src/status/probe-views.js';
 
 type Status = 'ok' | 'failing' | 'unknown' | 'unavailable';
 
@@ -139,8 +142,10 @@ export async function startDevUi(opts: { targets?: number; port?: number; token?
       available: t.status !== 'unavailable',
       status: t.status,
       failing: t.status === 'failing' ? [{ probe: t.probes.at(-1)!, reason: t.probes.includes('http') ? 'http_status' : 'timeout', detail: t.probes.includes('http') ? 'HTTP 503 from 192.0.2.10' : 'no reply within 5 s', since: iso(now - 1800) }] : [],
-      last: t.status === 'unknown' || t.status === 'unavailable' ? null : { time: iso(now - 30), rtt_ms: sp.rtt_avg[lastI] ?? null, loss_pct: sp.loss_pct[lastI] ?? null, http_total_ms: t.probes.includes('http') ? +(t.base * 3).toFixed(1) : null, dns_ms: null, tcp_ms: null },
-      route_changed_at: iso(t.routeChangedAt),
+      last:
+        t.status === 'unknown' || t.status === 'unavailable'
+          ? null
+          : { time: iso(now - 30), rtt_ms: sp.rtt_avg[lastI] ?? null, loss_pct: sp.loss_pct[lastI] ?? null, http_total_ms: t.probes.includes('http') ? +(t.base * 3).toFixed(1) : null, dns_ms: null, tcp_ms: null, route_changed_at: iso(t.routeChangedAt) },
       spark: t.status === 'unknown' || t.status === 'unavailable' ? null : { from: sp.t[0]!, step_s: 60, rtt_ms: sp.rtt_avg, loss_pct: sp.loss_pct },
     };
   };
@@ -179,7 +184,7 @@ export async function startDevUi(opts: { targets?: number; port?: number; token?
       const key = q.get('sort') ?? 'name';
       const val = (t: FakeTarget): number | string => (key === 'status' ? rank[t.status] : key === 'rtt' || key === 'http' ? t.base : key === 'route_change' ? (t.routeChangedAt ?? 0) : key === 'loss' ? t.seed % 7 : t.name);
       list = [...list].sort((a, b) => (val(a) < val(b) ? -order : val(a) > val(b) ? order : a.name.localeCompare(b.name)));
-      return [200, { total: list.length, offset, limit, generated_at: iso(nowS()), counts, members, targets: list.slice(offset, offset + limit).map(row) }];
+      return [200, { total: list.length, offset, limit, generated_at: iso(nowS()), counts, members, columns: figureColumns(figuresOf()), targets: list.slice(offset, offset + limit).map(row) }];
     }
     const m = /^\/api\/targets\/([^/]+)(\/series|\/routes)?$/.exec(p);
     if (m) {
@@ -198,7 +203,7 @@ export async function startDevUi(opts: { targets?: number; port?: number; token?
         const changed = t.routeChangedAt ?? now - 3 * 3600;
         return [200, { target: t.name, from, to, step_s: step, resolution: step > 60 ? 'rollup' : 'raw', ...(t.probes.includes('icmp') ? { ping } : {}), ...(http ? { http } : {}), ...(t.probes.includes('dns') ? { dns: { t: ping.t, query_ms: ping.rtt_min, failed: ping.t.map(() => 0) } } : {}), ...(t.probes.includes('tcp') ? { tcp: { t: ping.t, connect_ms: ping.rtt_median, failed: ping.t.map(() => 0) } } : {}), route_changes: changed >= from ? [{ time: changed, from_hash: '0f9e8d7c6b5a', to_hash: 'a1b2c3d4e5f6' }] : [] }];
       }
-      return [200, { name: t.name, host: t.host, probes: t.probes, interval_s: 60, timeout_s: 5, owner: t.owner, available: true, status: t.status, probe_status: t.probes.map((pr) => ({ probe: pr, success: t.status !== 'failing', reason: t.status === 'failing' ? 'timeout' : null, detail: t.status === 'failing' ? 'no reply within 5 s' : null, at: iso(now - 30), since: iso(now - 3600) })), http: t.probes.includes('http') ? { url: t.host.startsWith('http') ? t.host : `https://${t.host}/`, method: 'GET' } : null, tcp: t.probes.includes('tcp') ? { port: 443 } : null, dns: t.probes.includes('dns') ? { record: 'A', server: null } : null }];
+      return [200, { name: t.name, host: t.host, probes: t.probes, interval_s: 60, timeout_s: 5, owner: t.owner, available: true, status: t.status, probe_status: t.probes.map((pr) => ({ probe: pr, success: t.status !== 'failing', reason: t.status === 'failing' ? 'timeout' : null, detail: t.status === 'failing' ? 'no reply within 5 s' : null, at: iso(now - 30), since: iso(now - 3600) })), settings: t.probes.map((pr) => ({ probe: pr, summary: pr === 'http' ? `GET ${t.host.startsWith('http') ? t.host : `https://${t.host}/`}` : `made-up settings of ${pr}` })), panels: t.probes.flatMap((pr) => { const m = PROBE_MODULES.find((x) => x.kind === pr); return m ? [{ probe: pr, ...panelOf(m as ProbeModule) }] : []; }) }];
     }
     void req;
     return [404, { error: `no route ${p}` }];

@@ -11,7 +11,8 @@ import { Deadline, type HealthStatus } from './lifecycle/component.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
 import type { ErrorReporter } from './lifecycle/supervised-loop.js';
 import { TelemetryMetrics } from './metrics/telemetry-metrics.js';
-import { createProbes } from './probes/registry.js';
+import type { ProbeModule } from './probes/module.js';
+import { createProbes, PROBE_MODULES, rollupsOf, sparklineOf } from './probes/registry.js';
 import { ProbeTools } from './probes/tools/probe-tools.js';
 import { RouteMemory } from './probes/trace/route-memory.js';
 import type { Sample } from './samples/sample.js';
@@ -42,6 +43,12 @@ export interface AppOptions {
   schedule?: boolean;
   /** Clock of the circuit breakers (tests drive it by hand). */
   now?: () => number;
+  /**
+   * The probe kinds (default: the registry, src/probes/registry.ts). A test
+   * adds one of its own to see a new probe go through every part: the
+   * targets in `cfg` must then have been read with the same modules.
+   */
+  modules?: readonly ProbeModule[];
 }
 
 /**
@@ -78,6 +85,7 @@ export class App {
   private stopping?: Promise<void>;
   /** Runs the scheduler: the capacity check is about its rounds. */
   private readonly schedules: boolean;
+  private readonly modules: readonly ProbeModule[];
 
   constructor(
     cfg: AppConfig,
@@ -90,6 +98,8 @@ export class App {
     const schedule = opts.schedule ?? !oneShot;
     this.schedules = schedule;
     const serve = opts.server ?? !oneShot;
+    const modules = (this.modules = opts.modules ?? (PROBE_MODULES as readonly ProbeModule[]));
+    const moduleOf = (kind: string) => modules.find((x) => x.kind === kind);
     m.info.set({ version: VERSION, node: process.version }, 1);
     m.collectionInterval.set(env.COLLECTION_INTERVAL);
     const reporter: ErrorReporter = {
@@ -117,13 +127,13 @@ export class App {
     // Before the sinks: they deliver through it while they flush at stop.
     this.http = createHttpClient(env, m, log, opts.now);
     this.lifecycle.add(this.http, 0.05, { hidden: true });
-    const sinks = createSinks({ cfg, http: this.http, metrics: m, log }, { discard: oneShot });
+    const sinks = createSinks({ cfg, http: this.http, metrics: m, log, storeSpecs: { rollups: rollupsOf(modules), sparkline: sparklineOf(modules) } }, { discard: oneShot });
     this.sink = sinks.sink;
     this.store = sinks.store;
     // The sinks stop late: most of what is left of the deadline is theirs to flush.
     for (const part of sinks.parts) this.lifecycle.add(part, 0.9);
 
-    const needsTools = cfg.targets.some((t) => t.probes.includes('icmp') || t.probes.includes('trace'));
+    const needsTools = cfg.targets.some((t) => t.probes.some((k) => moduleOf(k)?.pool !== undefined));
     this.tools = new ProbeTools(env, m, log, needsTools, schedule);
     this.lifecycle.add(this.tools, 0.05);
 
@@ -147,10 +157,10 @@ export class App {
       this.lifecycle.add(this.geo, 0.05);
     }
 
-    this.status = new TargetStatusBoard(m, log, env.PER_TARGET_METRICS);
+    this.status = new TargetStatusBoard(m, log, env.PER_TARGET_METRICS, modules);
     const operations = new Semaphore(env.MAX_CONCURRENT_OPERATIONS);
     m.operationsInFlightMax.set(env.MAX_CONCURRENT_OPERATIONS);
-    const probes = createProbes({ env, http: this.http, pingRunner: this.tools.pingRunner, traceRunner: this.tools.traceRunner, routeMemory, cache: cluster.cache, metrics: m, log });
+    const probes = createProbes({ env, http: this.http, pingRunner: this.tools.pingRunner, traceRunner: this.tools.traceRunner, routeMemory, cache: cluster.cache, metrics: m, log }, modules);
     this.collector = new Collector(probes, operations, this.sink, m, log, cfg.sourceName, this.geo?.enricher, (target, r, o) => {
       if (r.reason === 'tool_missing' || r.reason === 'no_permission') this.tools.recheckSoon();
       if (!oneShot) this.status.record(target, r, o);
@@ -215,7 +225,7 @@ export class App {
     this.coordinator.setTargets(next.targets.map((t) => t.name));
     this.status.setTargets(next.targets);
     // Breakers of origins no target uses any more go with them.
-    const origins = (ts: readonly Target[]) => new Set(ts.flatMap((t) => (t.specs.http ? [new URL((t.specs.http as { url: string }).url).origin] : [])));
+    const origins = (ts: readonly Target[]) => new Set(ts.flatMap((t) => t.probes.flatMap((k) => this.modules.find((x) => x.kind === k)?.origins?.(t.specs[k]) ?? [])));
     const still = origins(next.targets);
     for (const o of origins(before)) if (!still.has(o)) this.http.breakers.forget(o);
     return diff;
@@ -230,7 +240,7 @@ export class App {
       maxConcurrentOperations: env.MAX_CONCURRENT_OPERATIONS,
       batchSize: env.BATCH_SIZE,
       workerPoolSize: env.WORKER_POOL_SIZE,
-    });
+    }, this.modules);
     if (warning) this.log.warn({ need: Object.fromEntries(Object.entries(bounds).map(([k, b]) => [k, Math.ceil(b.need)])) }, warning);
   }
 
@@ -340,13 +350,21 @@ export class App {
         status: this.status,
         store: this.store,
         peers: this.peers,
+        modules: this.modules,
         ownership: {
           ownerOf: (t) => this.coordinator.ownerOf(t),
           members: () => this.coordinator.members().map((mb) => ({ id: mb.id, url: mb.url || null, self: mb.self })),
           selfId: () => this.coordinator.memberId,
+          mode: () => (this.coordinator.health().mode === 'cluster' ? 'cluster' : 'standalone'),
         },
-        health: () => this.health(),
+        health: () => {
+          const h = this.health();
+          return { status: h.status, components: h.body.components as Record<string, unknown> };
+        },
+        about: () => ({ version: VERSION, source: this.cfg.sourceName, instance: this.cfg.instanceName, uptimeS: Math.round((Date.now() - this.startedAt) / 1000) }),
         breakers: () => ({ open: this.http.breakers.notClosed(), hosts: this.http.breakers.size }),
+        lastRound: () => (this.scheduler.lastRoundAt === undefined ? null : { atMs: this.scheduler.lastRoundAt, durationS: (this.scheduler.lastRoundMs ?? 0) / 1000 }),
+        backlog: () => this.sink.backlog(),
       }),
     };
   }

@@ -111,7 +111,8 @@ export async function spawnDaemon(env: Record<string, string>, opts: DaemonOptio
           return (await fetch(`${url}/health/live`)).ok;
         },
         `daemon /health/live on ${port}`,
-        20_000,
+        // Polled, so a quiet machine answers in 1-3 s; a loaded one (many test daemons, tsc) has taken 25.
+        60_000,
       );
     } catch (e) {
       await d.cleanup();

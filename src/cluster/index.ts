@@ -98,7 +98,7 @@ export function createCluster(env: ClusterEnv, deps: ClusterDeps): Cluster {
       m.clusterMembers.set(1);
       m.targetsOwned.set(coordinator.ownedCount());
     });
-    if (env.GEO === 'http') m.geoRateLimit.set({ scope: 'process' }, env.GEO_HTTP_RATE_PER_MINUTE);
+    if (env.GEO === 'http') m.geoRateLimit.set({ scope: 'process' }, env.GEO_HTTP_RATE_PER_MINUTE / 60);
     return { coordinator, cache: new MemoryCache(env.LOOKUP_CACHE_SIZE), peers: new PeerClient(coordinator, deps.http, m, deps.peer), advertiseUrl };
   }
   const coordinator = new RedisCoordinator(

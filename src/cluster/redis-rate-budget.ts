@@ -66,6 +66,7 @@ type BudgetRedis = Redis & {
  */
 export class RedisRateBudget implements SharedBudget {
   private lastLimit = 0;
+  private lastWindowMs = 60_000;
   private available = true;
 
   constructor(
@@ -78,13 +79,15 @@ export class RedisRateBudget implements SharedBudget {
     metrics?.onCollect(() => {
       if (!this.lastLimit) return; // no lookup yet: nothing to say
       const local = !this.available;
-      metrics.geoRateLimit.set({ scope: 'cluster' }, local ? 0 : this.lastLimit);
-      metrics.geoRateLimit.set({ scope: 'local_share' }, local ? this.localShare(this.lastLimit) : 0);
+      const perSecond = (n: number) => n / (this.lastWindowMs / 1000);
+      metrics.geoRateLimit.set({ scope: 'cluster' }, local ? 0 : perSecond(this.lastLimit));
+      metrics.geoRateLimit.set({ scope: 'local_share' }, local ? perSecond(this.localShare(this.lastLimit)) : 0);
     });
   }
 
   async take(id: string, limit: number, windowMs: number, holdMs: number): Promise<SharedTake> {
     this.lastLimit = limit;
+    this.lastWindowMs = windowMs;
     const r = this.client();
     if (!r) return this.unavailable('redis not connected');
     try {

@@ -50,16 +50,11 @@ export class TelemetryMetrics {
   readonly probeFailures = this.counter('telemetry_probe_failures_total', 'Failed probes by kind and reason', ['probe', 'reason']);
   readonly errors = this.counter('telemetry_errors_total', 'Internal errors by component (bugs, storage failures)', ['component']);
   // Per-target series (blackbox-style, PER_TARGET_METRICS): rendered outside prom-client (see PerTargetGauge).
-  readonly rttAvg = new PerTargetGauge('telemetry_rtt_avg_ms', 'Last ICMP average round-trip time per target', this.targetSlots);
-  readonly packetLoss = new PerTargetGauge('telemetry_packet_loss_percent', 'Last ICMP packet loss per target', this.targetSlots);
-  readonly probeSuccess = new PerTargetGauge('telemetry_probe_success', 'Last run of the probe on the target succeeded (1) or failed (0)', this.targetSlots, 'probe');
-  readonly probeLastDuration = new PerTargetGauge('telemetry_probe_last_duration_seconds', 'Duration of the last run of the probe on the target', this.targetSlots, 'probe');
-  readonly httpPhase = new PerTargetGauge('telemetry_http_phase_seconds', 'Last HTTP probe of the target, by phase (dns, connect, tls, ttfb, transfer, total)', this.targetSlots, 'phase');
-  readonly dnsQuery = new PerTargetGauge('telemetry_dns_query_seconds', 'Last DNS probe query time of the target', this.targetSlots);
-  readonly tcpConnect = new PerTargetGauge('telemetry_tcp_connect_seconds', 'Last TCP probe connect time of the target', this.targetSlots);
-  // Not telemetry_hop_count: a gauge ending in _count reads as a histogram's count (promtool check metrics rejects it).
-  readonly hopCount = new PerTargetGauge('telemetry_route_hops', 'Hops of the last trace of the target', this.targetSlots);
-  private readonly perTarget = [this.rttAvg, this.packetLoss, this.probeSuccess, this.probeLastDuration, this.httpPhase, this.dnsQuery, this.tcpConnect, this.hopCount];
+  // Every probe's own (its figures: rtt, loss, HTTP phases...) are declared in its folder (ProbeModule.targetMetrics)
+  // and made with perTargetGauge() by the status board.
+  private readonly perTarget: PerTargetGauge[] = [];
+  readonly probeSuccess = this.perTargetGauge('telemetry_probe_success', 'Last run of the probe on the target succeeded (1) or failed (0)', 'probe');
+  readonly probeLastDuration = this.perTargetGauge('telemetry_probe_last_duration_seconds', 'Duration of the last run of the probe on the target', 'probe');
   readonly childProcesses = this.gauge('telemetry_child_processes', 'Probe tool processes running now, per pool (fping, mtr)', ['pool']);
   readonly childProcessesMax = this.gauge('telemetry_child_processes_max', 'Bound of each tool pool (mtr: WORKER_POOL_SIZE; fping: ceil(MAX_CONCURRENT_OPERATIONS / BATCH_SIZE))', ['pool']);
   readonly childProcessesStarted = this.counter('telemetry_child_processes_started_total', 'Probe tool processes started', ['tool']);
@@ -134,8 +129,8 @@ export class TelemetryMetrics {
   readonly geoLookups = this.counter('telemetry_geo_lookups_total', 'Geolocation lookups by backend and result (hit, miss, private, error, throttled, timeout)', ['backend', 'result']);
   readonly geoQueueDepth = this.gauge('telemetry_geo_queue_depth', 'Geolocation API requests waiting for rate budget');
   readonly geoRateLimit = this.gauge(
-    'telemetry_geo_rate_limit',
-    'Geolocation API requests allowed per minute, by scope: cluster (GEO_HTTP_RATE_PER_MINUTE shared through Redis), local_share (its share while Redis is away), process (no Redis)',
+    'telemetry_geo_rate_limit_per_second',
+    'Geolocation API requests allowed per second (GEO_HTTP_RATE_PER_MINUTE / 60), by scope: cluster (GEO_HTTP_RATE_PER_MINUTE shared through Redis), local_share (its share while Redis is away), process (no Redis)',
     ['scope'],
   );
 
@@ -169,6 +164,18 @@ export class TelemetryMetrics {
 
   counter(name: string, help: string, labelNames: string[] = []): Counter {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /**
+   * A gauge with one series per target (and per value of `label`, if any);
+   * the same name gives the same gauge.
+   */
+  perTargetGauge(name: string, help: string, label?: string): PerTargetGauge {
+    const have = this.perTarget.find((g) => g.name === name);
+    if (have) return have;
+    const g = new PerTargetGauge(name, help, this.targetSlots, label);
+    this.perTarget.push(g);
+    return g;
   }
 
   /** A target left the configuration: its per-target series go. */

@@ -4,7 +4,7 @@ import { worstStatus, type ComponentHealth, type Deadline, type HealthStatus } f
 import { SupervisedLoop, type ErrorReporter } from '../lifecycle/supervised-loop.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { AnySample } from '../samples/sample.js';
-import type { Sink } from '../sinks/sink.js';
+import type { Backlog, Sink } from '../sinks/sink.js';
 import { canWrite, closeDb, isBusy, isCorrupt, isDiskFull, openDb, setAside, type Db } from '../sqlite/sqlite-db.js';
 import { EndpointWriter, type WriterOptions } from './endpoint-writer.js';
 import { Outbox, walReserve } from './outbox.js';
@@ -221,6 +221,12 @@ export class OutboxSink implements Sink {
 
   writable(): boolean {
     return this.state === 'running' && canWrite(this.db!);
+  }
+
+  backlog(): Backlog | undefined {
+    if (this.state === 'closed') return { points: this.lastPoints, pending: {} };
+    if (this.state !== 'running') return undefined;
+    return { points: this.outbox.points, pending: Object.fromEntries(this.writers.map((w) => [w.name, this.outbox.pending(w.name)])) };
   }
 
   /** SIGTERM: deliver for at most the deadline; what is left stays on disk for the next start. */

@@ -4,10 +4,12 @@ import type { DaemonEnv } from '../config/daemon-env.js';
 import type { HttpClient } from '../http-client/http-client.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { MeasurementSchema } from '../samples/measurement.js';
+import type { RollupSpec, SparklineSpec } from '../samples/rollup.js';
 import type { SharedCache } from '../util/shared-cache.js';
 import type { ProcessRunner } from './tools/process-runner.js';
 import type { RouteMemory } from './trace/route-memory.js';
 import type { Probe } from './types.js';
+import type { FigureSpec, PanelSpec, TargetMetricSpec } from './view.js';
 
 /**
  * What a probe kind brings to the daemon, all from its own folder
@@ -21,10 +23,18 @@ import type { Probe } from './types.js';
  *     the target's timeout, and naming the variable to change when values
  *     the user did set cannot fit;
  *   - `measurements`: the points it writes (the data model);
- *   - `create()`: the probe function.
+ *   - `create()`: the probe function;
+ *
+ * and its read side, what the daemon shows of those points (view.ts):
+ *
+ *   - `rollups`: what the embedded store keeps of them after the raw window;
+ *   - `figures`: the last run's figures (overview columns, /api/targets, thresholds);
+ *   - `panel`: its charts (and sections) on the target page;
+ *   - `targetMetrics`: its per-target /metrics series;
+ *   - `sparkline`: the overview's small chart (one probe provides it).
  *
  * Adding a probe is a folder exporting one of these and one line in
- * src/probes/registry.ts.
+ * src/probes/registry.ts; nothing outside names a probe kind.
  */
 export interface ProbeModule<Spec = unknown, E extends z.ZodRawShape = z.ZodRawShape> {
   readonly kind: string;
@@ -47,9 +57,25 @@ export interface ProbeModule<Spec = unknown, E extends z.ZodRawShape = z.ZodRawS
   minDurationS?(spec: Spec): number;
   /** Run only every this many seconds (a whole multiple of the target interval); undefined = every slot. */
   everyS?(spec: Spec): number | undefined;
-  /** The human summary of check-config (`5 echoes 0.2 s apart`). */
+  /**
+   * The tool process pool its runs hold (scheduler/capacity.ts counts them
+   * against that pool's bound; a target with such a probe needs the tools
+   * started): `pingRunner` (fping, BATCH_SIZE targets a process) or
+   * `traceRunner` (mtr, WORKER_POOL_SIZE).
+   */
+  readonly pool?: 'pingRunner' | 'traceRunner';
+  /** Origins (scheme://host:port) its runs call: their circuit breakers go when no target uses them any more. */
+  origins?(spec: Spec): string[];
+  /** The human summary of check-config and the target page (`5 echoes 0.2 s apart`); secrets redacted. */
   summary(spec: Spec): string;
   create(deps: ProbeDeps<ModuleEnv<E>>): Probe<Spec>;
+
+  // --- read side (view.ts, samples/rollup.ts) ---
+  readonly rollups?: readonly RollupSpec[];
+  readonly figures?: readonly FigureSpec[];
+  readonly panel?: PanelSpec;
+  readonly targetMetrics?: readonly TargetMetricSpec[];
+  readonly sparkline?: SparklineSpec;
 }
 
 /** The environment a module sees: the daemon's variables and its own. */

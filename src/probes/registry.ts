@@ -4,7 +4,9 @@ import { icmpModule } from './icmp/index.js';
 import type { ProbeDeps, ProbeModule } from './module.js';
 import { tcpModule } from './tcp/index.js';
 import { traceModule } from './trace/index.js';
+import type { RollupSpec, SparklineSpec } from '../samples/rollup.js';
 import type { Probe } from './types.js';
+import type { FigureSpec } from './view.js';
 
 /**
  * Every probe kind, in the order a target runs them: the whole list in one
@@ -24,4 +26,18 @@ export function createProbes(deps: ProbeDeps, modules: readonly ProbeModule[] = 
 
 export function moduleOf(kind: string, modules: readonly ProbeModule[] = PROBE_MODULES as readonly ProbeModule[]): ProbeModule | undefined {
   return modules.find((m) => m.kind === kind);
+}
+
+/** Everything the probes declare of their read side, gathered (view.ts, samples/rollup.ts). */
+export function rollupsOf(modules: readonly ProbeModule[] = PROBE_MODULES as readonly ProbeModule[]): RollupSpec[] {
+  return modules.flatMap((m) => m.rollups ?? []);
+}
+
+export function figuresOf(modules: readonly ProbeModule[] = PROBE_MODULES as readonly ProbeModule[]): FigureSpec[] {
+  return modules.flatMap((m) => m.figures ?? []);
+}
+
+/** The overview's sparkline: the first probe that provides one. */
+export function sparklineOf(modules: readonly ProbeModule[] = PROBE_MODULES as readonly ProbeModule[]): SparklineSpec | undefined {
+  return modules.find((m) => m.sparkline)?.sparkline;
 }

@@ -33,7 +33,7 @@ export function capacityNeed(targets: readonly Target[], limits: CapacityLimits,
   let targetSlots = 0;
   let operations = 0;
   let mtr = 0;
-  /** Per (interval, icmp duration): how many targets, for the fping batches. */
+  /** Per (interval, echo duration): how many targets, for the fping batches. */
   const icmpGroups = new Map<string, { intervalS: number; durationS: number; targets: number }>();
   for (const t of targets) {
     let always = 0; // longest probe run every slot
@@ -47,8 +47,8 @@ export function capacityNeed(targets: readonly Target[], limits: CapacityLimits,
       const everyS = m.everyS?.(spec);
       const share = everyS === undefined ? 1 : 1 / Math.max(1, Math.round(everyS / t.intervalS));
       operations += (share * d) / t.intervalS;
-      if (kind === 'trace') mtr += (share * d) / t.intervalS;
-      if (kind === 'icmp') {
+      if (m.pool === 'traceRunner') mtr += (share * d) / t.intervalS;
+      if (m.pool === 'pingRunner') {
         const key = `${t.intervalS}|${d}`;
         const g = icmpGroups.get(key) ?? { intervalS: t.intervalS, durationS: d, targets: 0 };
         g.targets++;

@@ -98,8 +98,9 @@ export class Collector {
       try {
         const extra = await this.enricher.enrich(target, samples, { timeMs: o.timeMs, tags, signal: o.signal });
         samples.push(...extra);
-        // Report them with the run (collect --once --json shows them): with the trace if there is one.
-        (kept.find((r) => r.probe === 'trace') ?? kept[0])?.samples.push(...extra);
+        // Report them with the run (collect --once --json shows them): with the result they mostly
+        // enrich, the one with the most points (a trace's hops), if any.
+        kept.reduce<ProbeResult | undefined>((a, r) => (!a || r.samples.length > a.samples.length ? r : a), undefined)?.samples.push(...extra);
       } catch (err) {
         this.metrics.errors.inc({ component: 'enricher' });
         this.log.error({ err, target: target.name }, 'enrichment failed (bug): points stored without it');

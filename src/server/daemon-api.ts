@@ -1,6 +1,7 @@
 import type { ReloadOutcome, ReloadTrigger } from '../config/config-reloader.js';
 import type { HealthStatus } from '../lifecycle/component.js';
 import type { AdhocRejection, AdhocRun } from '../scheduler/adhoc-runner.js';
+import type { DataApi } from '../status/data-api.js';
 
 /**
  * What the HTTP server needs from the daemon: a narrow interface (the server
@@ -20,49 +21,6 @@ export interface DaemonApi {
   cluster(): Record<string, unknown>;
   /** Whether this replica reaches each other member's API. */
   peers(): Promise<unknown[]>;
-  /** The data the JSON API and the web UI read (api-routes.ts). */
+  /** The data the JSON API and the web UI read (status/data-api.ts). */
   data: DataApi;
-}
-
-export interface PointsQuery {
-  measurement?: string;
-  target?: string;
-  sinceMs?: number;
-  untilMs?: number;
-  limit: number;
-}
-
-export interface TargetListQuery {
-  offset: number;
-  limit: number;
-  sort: 'name' | 'status' | 'rtt' | 'loss' | 'http' | 'route_change';
-  order: 'asc' | 'desc';
-  q?: string;
-  status?: 'ok' | 'failing' | 'unknown' | 'unavailable';
-}
-
-export interface RangeQuery {
-  fromMs: number;
-  toMs: number;
-  buckets: number;
-}
-
-/** Answers of the data API: plain JSON objects (shapes in docs/api.md). */
-export interface DataApi {
-  /** False when the embedded store is off (EMBEDDED_STORE=false): the point and series routes answer 404. */
-  readonly hasStore: boolean;
-  points(q: PointsQuery): Promise<{ points: unknown[]; truncated: boolean }>;
-  targets(q: TargetListQuery): Promise<Record<string, unknown>>;
-  /** The targets this replica owns, as it sees them (what other members ask for; never fans out). */
-  localTargets(): Promise<Record<string, unknown>>;
-  localSparklines(names: string[]): Promise<Record<string, unknown>>;
-  /**
-   * One target's settings and state; undefined when no such target is
-   * configured. For a target another member owns, the owner answers unless
-   * `local` (the owner's own call) is set.
-   */
-  target(name: string, local?: boolean): Promise<Record<string, unknown> | undefined>;
-  series(name: string, q: RangeQuery, local?: boolean): Promise<Record<string, unknown> | undefined>;
-  routes(name: string, q: Omit<RangeQuery, 'buckets'>, local?: boolean): Promise<Record<string, unknown> | undefined>;
-  status(): Promise<Record<string, unknown>>;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { AdhocRejection } from '../scheduler/adhoc-runner.js';
-import type { DaemonApi, TargetListQuery } from './daemon-api.js';
+import type { TargetListQuery } from '../status/data-api.js';
+import type { DaemonApi } from './daemon-api.js';
 import { HttpError, readJson, type Route } from './http-server.js';
 
 /** HTTP status of each way a /collect request can be refused. */
@@ -193,7 +194,7 @@ export function daemonRoutes(api: DaemonApi): Route[] {
         const q: TargetListQuery = {
           offset: intParam(url, 'offset', 0, 0, 10_000_000),
           limit: intParam(url, 'limit', 100, 1, 1000),
-          sort: oneOf(url, 'sort', ['name', 'status', 'rtt', 'loss', 'http', 'route_change'] as const, 'name')!,
+          sort: oneOf(url, 'sort', data.sortKeys, 'name')!,
           order: oneOf(url, 'order', ['asc', 'desc'] as const, 'asc')!,
           q: url.searchParams.get('q')?.slice(0, 200) || undefined,
           status: oneOf(url, 'status', ['ok', 'failing', 'unknown', 'unavailable'] as const),

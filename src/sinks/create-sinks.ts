@@ -4,7 +4,7 @@ import type { HttpClient } from '../http-client/http-client.js';
 import { createOutboxSink } from '../outbox/create-outbox-sink.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { DiscardSink } from './discard-sink.js';
-import { createEmbeddedStore } from '../store/create-embedded-store.js';
+import { createEmbeddedStore, type StoreSpecs } from '../store/create-embedded-store.js';
 import type { EmbeddedStore } from '../store/embedded-store.js';
 import { FanoutSink } from './fanout-sink.js';
 import type { SinkComponent } from './sink.js';
@@ -20,6 +20,8 @@ export interface Sinks {
 
 interface SinkDeps {
   cfg: AppConfig;
+  /** What the embedded store summarizes: the probes' rollups and the overview's sparkline. */
+  storeSpecs: StoreSpecs;
   http: HttpClient;
   metrics: TelemetryMetrics;
   log: Logger;
@@ -44,7 +46,7 @@ export function createSinks(d: SinkDeps, o: { discard?: boolean } = {}): Sinks {
     .map((make) => make(d))
     .filter((s): s is SinkComponent => s !== undefined);
   // The only sink without a database; beside the outbox otherwise (its failures never fail the outbox's write).
-  const store = createEmbeddedStore(d.cfg.env, databases.length ? 'mirror' : 'sink', d.metrics, d.log);
+  const store = createEmbeddedStore(d.cfg.env, databases.length ? 'mirror' : 'sink', d.storeSpecs, d.metrics, d.log);
   const all = store ? [...databases, store] : databases;
   const [primary, ...others] = all;
   return { sink: new FanoutSink(primary!, others, d.metrics, d.log), parts: store ? [store, ...databases] : databases, store };

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { ComponentHealth } from '../lifecycle/component.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { AnySample } from '../samples/sample.js';
-import type { Sink } from './sink.js';
+import type { Backlog, Sink } from './sink.js';
 
 /**
  * The collector writes here; the points go to every configured sink. The
@@ -46,5 +46,9 @@ export class FanoutSink {
 
   health(): ComponentHealth {
     return this.primary.health();
+  }
+
+  backlog(): Backlog | undefined {
+    return this.primary.backlog?.();
   }
 }

@@ -13,6 +13,13 @@ export interface Sink {
   health(): ComponentHealth;
   /** Can we commit to local disk right now? (GET /health/ready) */
   writable(): boolean;
+  /** Points kept for databases not yet delivered, in all and per endpoint (the outbox); undefined when nothing is kept. */
+  backlog?(): Backlog | undefined;
+}
+
+export interface Backlog {
+  points: number;
+  pending: Record<string, number>;
 }
 
 /** A sink with a lifecycle of its own (the embedded store, the outbox). */

@@ -1,25 +1,23 @@
 import type { Target } from '../config/targets.js';
-import { redactUrl } from '../config/redact.js';
-import { Deadline, type HealthStatus } from '../lifecycle/component.js';
-import type { DataApi, PointsQuery, RangeQuery, TargetListQuery } from '../server/daemon-api.js';
-import type { RoutesQuery, RoutesResult, SeriesQuery, SeriesResult, Sparkline, SparklineOptions } from '../store/types.js';
-import type { TargetStatusBoard, TargetStatus } from './target-status.js';
+import type { HealthStatus } from '../lifecycle/component.js';
+import type { ProbeModule } from '../probes/module.js';
+import { figuresOf, PROBE_MODULES } from '../probes/registry.js';
+import type { Backlog } from '../sinks/sink.js';
+import type { PointQuery, PointsResult, RoutesQuery, RoutesResult, SeriesQuery, SeriesResult } from '../store/types.js';
+import { FanOut, unavailableReason, type RemoteReader } from './fan-out.js';
+import { figureColumns, probePanels, probeSettings } from './probe-views.js';
+import { localSparklines, remoteSparklines, type SparklineReader } from './sparklines.js';
+import { listSortKeys, listTargets, type TargetListQuery } from './target-list.js';
+import { listedRow, localRow, type RemoteRows, type TargetRow } from './target-rows.js';
+import type { TargetStatusBoard } from './target-status.js';
 
-/** A stored point as /api/points returns it. */
-export interface StoredPoint {
-  measurement: string;
-  time: string;
-  timestamp_ms: number;
-  tags: Record<string, string>;
-  fields: Record<string, number | string | boolean>;
-}
+export type { TargetListQuery } from './target-list.js';
 
-/** What the data API needs from the embedded store (src/store/README.md documents each answer). */
-export interface PointReader {
-  query(q: PointsQuery): { points: StoredPoint[]; truncated: boolean } | Promise<{ points: StoredPoint[]; truncated: boolean }>;
+/** What the data API reads from the embedded store (src/store/README.md documents each answer). */
+export interface PointReader extends SparklineReader {
+  query(q: PointQuery): Promise<Pick<PointsResult, 'points' | 'truncated'>>;
   series(q: SeriesQuery): Promise<SeriesResult>;
   routes(q: RoutesQuery): Promise<RoutesResult>;
-  sparklines(targets: readonly string[], o?: SparklineOptions): Promise<Record<string, Sparkline>>;
 }
 
 /** What the data API needs from the cluster: who owns a target, and the members. */
@@ -27,11 +25,7 @@ export interface OwnershipView {
   ownerOf(target: string): string | undefined;
   members(): { id: string; url: string | null; self: boolean }[];
   selfId(): string;
-}
-
-/** Asking another member (src/cluster/peer-client.ts); never throws. */
-export interface PeerReader {
-  get(member: string, path: string, deadline: Deadline): Promise<{ status: 'ok'; body: unknown } | { status: 'unavailable'; reason: string; detail: string }>;
+  mode(): 'standalone' | 'cluster';
 }
 
 export interface DataSources {
@@ -39,230 +33,148 @@ export interface DataSources {
   status: TargetStatusBoard;
   store?: PointReader;
   ownership: OwnershipView;
-  peers?: PeerReader;
-  health(): { status: HealthStatus; body: Record<string, unknown> };
+  /** Reads the other members' API (cluster/peer-client.ts). */
+  peers?: RemoteReader;
+  /** The probe kinds (default: the registry). */
+  modules?: readonly ProbeModule[];
+  health(): { status: HealthStatus; components: Record<string, unknown> };
+  about(): { version: string; source: string; instance: string; uptimeS: number };
   /** Circuit breakers not closed, and how many hosts have one. */
   breakers(): { open: { host: string; state: string }[]; hosts: number };
+  /** The scheduler's last completed round. */
+  lastRound(): { atMs: number; durationS: number } | null;
+  /** Points kept for the databases (the outbox), if any. */
+  backlog(): Backlog | undefined;
+}
+
+export interface RangeQuery {
+  fromMs: number;
+  toMs: number;
+  buckets: number;
+}
+
+/** Answers of the data API: plain JSON objects (shapes in docs/api.md). */
+export interface DataApi {
+  /** False when the embedded store is off (EMBEDDED_STORE=false): the point and series routes answer 404. */
+  readonly hasStore: boolean;
+  /** Every sort= that targets() accepts. */
+  readonly sortKeys: readonly string[];
+  points(q: PointQuery): Promise<{ points: unknown[]; truncated: boolean }>;
+  targets(q: TargetListQuery): Promise<Record<string, unknown>>;
+  /** The targets this replica owns, as it sees them (what other members ask for; never fans out). */
+  localTargets(): Promise<Record<string, unknown>>;
+  localSparklines(names: string[]): Promise<Record<string, unknown>>;
+  /**
+   * One target's settings, state and what its page draws; undefined when no
+   * such target is configured. For a target another member owns, the owner
+   * answers unless `local` (the owner's own call) is set.
+   */
+  target(name: string, local?: boolean): Promise<Record<string, unknown> | undefined>;
+  series(name: string, q: RangeQuery, local?: boolean): Promise<Record<string, unknown> | undefined>;
+  routes(name: string, q: Omit<RangeQuery, 'buckets'>, local?: boolean): Promise<Record<string, unknown> | undefined>;
+  status(): Promise<Record<string, unknown>>;
 }
 
 /** How long a page waits for the other members; a member that misses it is shown as unavailable. */
 const PEER_DEADLINE_MS = 1500;
-/** One member's list is reused this long across page loads (the overview polls). */
+/** One member's list (and whether it answers) is reused this long across page loads: the pages poll. */
 const PEER_CACHE_MS = 2000;
-
-type View = ReturnType<typeof targetRow>;
-
-const STATUS_ORDER: Record<string, number> = { failing: 0, unavailable: 1, unknown: 2, ok: 3 };
-/** The overview sparkline: the last hour in one-minute buckets. */
-const SPARK_BUCKETS = 60;
-
-/** A target as this replica sees it: its own state, or (owned elsewhere) what its owner said. */
-function targetRow(t: Target, d: DataSources, owner: string | null, remote?: RemoteRows | { unavailable: string }) {
-  if (remote && 'rows' in remote) {
-    const r = remote.rows.get(t.name);
-    if (r) return { ...r, owner, available: true };
-  }
-  const local = owner === null || owner === d.ownership.selfId();
-  if (!local) {
-    return { ...localRow(t, d), owner, available: false, status: 'unavailable' as const, unavailable_reason: remote && 'unavailable' in remote ? remote.unavailable : 'the owner has not reported this target' };
-  }
-  return { ...localRow(t, d), owner, available: true };
-}
-
-type RemoteRows = { rows: Map<string, ReturnType<typeof localRow>> };
-
-/** The overview's sparkline of one target: the last hour of median rtt and loss. */
-interface Spark {
-  from: number;
-  step_s: number;
-  rtt_ms: (number | null)[];
-  loss_pct: (number | null)[];
-}
-
-/** This replica's own view of a target (what /api/local/targets serves to peers). */
-function localRow(t: Target, d: DataSources) {
-  const st = d.status.get(t.name);
-  const status: TargetStatus | 'unavailable' = d.status.status(t.name);
-  return {
-    name: t.name,
-    host: t.host,
-    probes: [...t.probes],
-    interval_s: t.intervalS,
-    status,
-    failing: st
-      ? [...st.probes.values()].filter((p) => !p.success).map((p) => ({ probe: p.probe, reason: p.reason ?? null, detail: p.detail ?? null, since: new Date(p.since).toISOString() }))
-      : [],
-    last: st
-      ? { ...st.last, time: st.last.time === null ? null : new Date(st.last.time).toISOString() }
-      : { time: null, rtt_ms: null, loss_pct: null, http_total_ms: null, dns_ms: null, tcp_ms: null },
-    route_changed_at: st?.routeChangedAt ? new Date(st.routeChangedAt).toISOString() : null,
-  };
-}
-
-function sortKey(v: View, sort: TargetListQuery['sort']): number | string {
-  switch (sort) {
-    case 'name':
-      return v.name;
-    case 'status':
-      return STATUS_ORDER[v.status] ?? 9;
-    case 'rtt':
-      return v.last.rtt_ms ?? Infinity;
-    case 'loss':
-      return v.last.loss_pct ?? -1;
-    case 'http':
-      return v.last.http_total_ms ?? Infinity;
-    case 'route_change':
-      return v.route_changed_at ?? '';
-  }
-}
+/** Members x paths remembered. */
+const PEER_CACHE_ENTRIES = 512;
 
 /**
- * The data API behind the web UI and /api/*: targets with their state (from
- * the status board, so the overview of 10,000 targets is a sort of an
- * in-memory list, paged on the server), and per-target history from the
- * embedded store, bucketed on the server so a chart gets at most ~1,000
- * points per series.
+ * The data API behind the web UI and /api/*, composed of one part per
+ * concern: the target rows (target-rows.ts, from the status board), the
+ * list's filter, sort and pages (target-list.ts), asking the other members
+ * (fan-out.ts), what each probe draws (probe-views.ts, from the registry),
+ * and the store's history, bucketed there so a chart gets at most ~1,000
+ * points per series. A target another member probes is answered by that
+ * member; when it does not answer, by what this replica holds, marked so.
  */
 export function createDataApi(d: DataSources): DataApi {
+  const modules = d.modules ?? (PROBE_MODULES as readonly ProbeModule[]);
+  const figures = figuresOf(modules);
+  const fanOut = new FanOut(d.peers, { deadlineMs: PEER_DEADLINE_MS, maxAgeMs: PEER_CACHE_MS, maxEntries: PEER_CACHE_ENTRIES });
   const byName = (name: string) => d.targets().find((t) => t.name === name);
+  const self = () => d.ownership.selfId();
+  const ownerOf = (name: string) => d.ownership.ownerOf(name) ?? null;
+  const isRemote = (owner: string | null): owner is string => owner !== null && owner !== self();
 
-  /** The other members' own rows, each asked once per PEER_CACHE_MS; a member that does not answer makes its targets unavailable. */
-  const peerCache = new Map<string, { at: number; value: Promise<RemoteRows | { unavailable: string }> }>();
-  async function remoteRows(owners: Set<string>): Promise<Map<string, RemoteRows | { unavailable: string }>> {
-    const out = new Map<string, RemoteRows | { unavailable: string }>();
-    await Promise.all(
-      [...owners].map(async (owner) => {
-        let c = peerCache.get(owner);
-        if (!c || Date.now() - c.at > PEER_CACHE_MS) {
-          const value = (async () => {
-            if (!d.peers) return { unavailable: 'no peer client' };
-            const a = await d.peers.get(owner, '/api/local/targets', Deadline.in(PEER_DEADLINE_MS));
-            if (a.status !== 'ok') return { unavailable: `${a.reason}: ${a.detail}` };
-            const rows = (a.body as { targets?: ReturnType<typeof localRow>[] }).targets ?? [];
-            return { rows: new Map(rows.map((r) => [r.name, r])) };
-          })();
-          c = { at: Date.now(), value };
-          peerCache.set(owner, c);
-          if (peerCache.size > 256) peerCache.delete(peerCache.keys().next().value as string);
-        }
-        out.set(owner, await c.value);
-      }),
-    );
-    return out;
-  }
-
-  /**
-   * A target another member owns: its answer, or why there is none (then
-   * this replica answers from what it holds itself). Undefined when we own it.
-   */
-  async function askOwner(name: string, path: string): Promise<{ answer: unknown } | { unavailable: string } | undefined> {
-    const owner = d.ownership.ownerOf(name);
-    if (!owner || owner === d.ownership.selfId() || !d.peers) return undefined;
-    const a = await d.peers.get(owner, path, Deadline.in(PEER_DEADLINE_MS));
-    return a.status === 'ok' ? { answer: a.body } : { unavailable: `${a.reason}: ${a.detail}` };
-  }
-
-  /**
-   * Whether each member's API answers (its /health/live), asked at most once
-   * per PEER_CACHE_MS: the status strip polls this for every open page.
-   */
-  const liveCache = new Map<string, { at: number; value: Promise<{ available: true } | { available: false; reason: string }> }>();
-  function memberAnswers(id: string): Promise<{ available: true } | { available: false; reason: string }> {
-    let c = liveCache.get(id);
-    if (!c || Date.now() - c.at > PEER_CACHE_MS) {
-      const value = (async () => {
-        if (!d.peers) return { available: false as const, reason: 'no peer client' };
-        const a = await d.peers.get(id, '/health/live', Deadline.in(PEER_DEADLINE_MS));
-        return a.status === 'ok' ? { available: true as const } : { available: false as const, reason: `${a.reason}: ${a.detail}` };
-      })();
-      c = { at: Date.now(), value };
-      liveCache.set(id, c);
-      if (liveCache.size > 256) liveCache.delete(liveCache.keys().next().value as string);
-    }
-    return c.value;
-  }
-
-  /** The overview's sparklines from the store, at most 100 targets per call (its bound). */
-  async function sparklines(names: string[]): Promise<Map<string, Spark>> {
-    const out = new Map<string, Spark>();
-    if (!d.store) return out;
-    for (let i = 0; i < names.length; i += 100) {
-      for (const [n, sp] of Object.entries(await d.store.sparklines(names.slice(i, i + 100), { buckets: SPARK_BUCKETS }))) out.set(n, sp);
+  /** The other members' own rows: each asked at most once per PEER_CACHE_MS. */
+  async function remoteRows(owners: Iterable<string>): Promise<Map<string, RemoteRows>> {
+    const out = new Map<string, RemoteRows>();
+    for (const [owner, a] of await fanOut.all(owners, '/api/local/targets', { cached: true })) {
+      if (a.status !== 'ok') out.set(owner, { unavailable: unavailableReason(a) });
+      else out.set(owner, { rows: new Map(((a.body as { targets?: TargetRow[] }).targets ?? []).map((r) => [r.name, r])) });
     }
     return out;
+  }
+
+  /** A target another member owns: its answer, or why there is none. Undefined when this replica answers. */
+  async function askOwner(name: string, path: string, local?: boolean): Promise<{ answer: unknown } | { unavailable: string } | undefined> {
+    const owner = ownerOf(name);
+    if (local || !isRemote(owner) || !d.peers) return undefined;
+    const a = await fanOut.ask(owner, path);
+    return a.status === 'ok' ? { answer: a.body } : { unavailable: unavailableReason(a) };
   }
 
   return {
     hasStore: d.store !== undefined,
+    sortKeys: listSortKeys(figures),
+
     async points(q) {
       if (!d.store) return { points: [], truncated: false };
-      return d.store.query(q);
+      const r = await d.store.query(q);
+      return { points: r.points, truncated: r.truncated };
     },
 
     async targets(q) {
       const all = d.targets();
-      const self = d.ownership.selfId();
-      const owners = new Map(all.map((t) => [t.name, d.ownership.ownerOf(t.name) ?? null]));
-      const remote = await remoteRows(new Set([...owners.values()].filter((o): o is string => o !== null && o !== self)));
-      let rows = all.map((t) => {
+      const owners = new Map(all.map((t) => [t.name, ownerOf(t.name)]));
+      const remote = await remoteRows([...owners.values()].filter(isRemote));
+      const rows = all.map((t) => {
         const owner = owners.get(t.name)!;
-        return targetRow(t, d, owner, owner && owner !== self ? remote.get(owner) : undefined);
+        return listedRow(t, d.status, owner, self(), isRemote(owner) ? remote.get(owner) : undefined);
       });
-      const counts = { ok: 0, failing: 0, unknown: 0, unavailable: 0 };
-      for (const r of rows) counts[r.status]++;
-      if (q.q) {
-        const needle = q.q.toLowerCase();
-        rows = rows.filter((r) => r.name.toLowerCase().includes(needle) || r.host.toLowerCase().includes(needle));
-      }
-      if (q.status) rows = rows.filter((r) => r.status === q.status);
-      const dir = q.order === 'desc' ? -1 : 1;
-      rows.sort((a, b) => {
-        const ka = sortKey(a, q.sort);
-        const kb = sortKey(b, q.sort);
-        return (ka < kb ? -1 : ka > kb ? 1 : a.name < b.name ? -1 : 1) * dir;
-      });
-      const total = rows.length;
-      const page = rows.slice(q.offset, q.offset + q.limit);
-      // Sparklines: our own from the store, the others' from their owners (one call per member).
-      const sparks = await sparklines(page.filter((r) => r.available && (r.owner === null || r.owner === self)).map((r) => r.name));
+      const { total, counts, page } = listTargets(rows, q, figures);
+      // Sparklines: this replica's from its store, the others' from their owners (one call per member).
+      const sparks = await localSparklines(d.store, page.filter((r) => r.available && !isRemote(r.owner)).map((r) => r.name));
       const byOwner = new Map<string, string[]>();
-      for (const r of page) if (r.available && r.owner && r.owner !== self) byOwner.set(r.owner, [...(byOwner.get(r.owner) ?? []), r.name]);
-      await Promise.all(
-        [...byOwner].map(async ([owner, names]) => {
-          const a = await d.peers?.get(owner, `/api/local/sparklines?${names.map((n) => `name=${encodeURIComponent(n)}`).join('&')}`, Deadline.in(PEER_DEADLINE_MS));
-          if (a?.status === 'ok') for (const [n, sp] of Object.entries((a.body as { sparklines: Record<string, Spark> }).sparklines ?? {})) sparks.set(n, sp);
-        }),
-      );
+      for (const r of page) if (r.available && isRemote(r.owner)) byOwner.set(r.owner, [...(byOwner.get(r.owner) ?? []), r.name]);
+      for (const [n, sp] of await remoteSparklines(fanOut, byOwner)) sparks.set(n, sp);
       const members = d.ownership.members().map((m) => {
         const r = m.self ? undefined : remote.get(m.id);
         return { ...m, available: m.self || (r !== undefined && 'rows' in r), ...(r && 'unavailable' in r ? { reason: r.unavailable } : {}) };
       });
-      return { total, offset: q.offset, limit: q.limit, generated_at: new Date().toISOString(), counts, members, targets: page.map((r) => ({ ...r, spark: sparks.get(r.name) ?? null })) };
+      return {
+        total,
+        offset: q.offset,
+        limit: q.limit,
+        generated_at: new Date().toISOString(),
+        counts,
+        members,
+        columns: figureColumns(figures),
+        targets: page.map((r) => ({ ...r, spark: sparks.get(r.name) ?? null })),
+      };
     },
 
     async localTargets() {
-      const self = d.ownership.selfId();
-      const mine = d.targets().filter((t) => (d.ownership.ownerOf(t.name) ?? self) === self);
-      return { member: self, targets: mine.map((t) => localRow(t, d)) };
+      const mine = d.targets().filter((t) => (ownerOf(t.name) ?? self()) === self());
+      return { member: self(), targets: mine.map((t) => localRow(t, d.status)) };
     },
 
     async localSparklines(names) {
       const known = new Set(d.targets().map((t) => t.name));
-      return { sparklines: Object.fromEntries(await sparklines(names.filter((n) => known.has(n)))) };
+      return { sparklines: Object.fromEntries(await localSparklines(d.store, names.filter((n) => known.has(n)))) };
     },
 
     async target(name, local) {
       const t = byName(name);
       if (!t) return undefined;
-      const fromOwner = local ? undefined : await askOwner(name, `/api/targets/${encodeURIComponent(name)}?local=1`);
+      const fromOwner = await askOwner(name, `/api/targets/${encodeURIComponent(name)}?local=1`, local);
       if (fromOwner && 'answer' in fromOwner) return fromOwner.answer as Record<string, unknown>;
       const st = d.status.get(name);
-      const spec = (k: string) => t.specs[k] as Record<string, unknown> | undefined;
-      const http = spec('http');
-      const tcp = spec('tcp');
-      const dns = spec('dns');
-      const owner = d.ownership.ownerOf(name) ?? null;
-      const row = targetRow(t, d, owner, fromOwner ? { unavailable: fromOwner.unavailable } : undefined);
+      const row = listedRow(t, d.status, ownerOf(name), self(), fromOwner);
       return {
         name: t.name,
         host: t.host,
@@ -276,52 +188,53 @@ export function createDataApi(d: DataSources): DataApi {
         probe_status: st
           ? [...st.probes.values()].map((p) => ({ probe: p.probe, success: p.success, reason: p.reason ?? null, detail: p.detail ?? null, at: new Date(p.at).toISOString(), since: new Date(p.since).toISOString() }))
           : [],
-        http: http ? { url: redactUrl(String(http.url)), method: http.method } : null,
-        tcp: tcp ? { port: tcp.port } : null,
-        dns: dns ? { record: dns.record, server: dns.server } : null,
+        last: row.last,
+        settings: probeSettings(t, modules),
+        panels: probePanels(t, modules),
       };
     },
 
-    async series(name, q: RangeQuery, local) {
-      const t = byName(name);
-      if (!t || !d.store) return undefined;
-      const fromOwner = local ? undefined : await askOwner(name, `/api/targets/${encodeURIComponent(name)}/series?local=1&from=${q.fromMs}&to=${q.toMs}&buckets=${q.buckets}`);
+    async series(name, q, local) {
+      if (!byName(name) || !d.store) return undefined;
+      const fromOwner = await askOwner(name, `/api/targets/${encodeURIComponent(name)}/series?local=1&from=${q.fromMs}&to=${q.toMs}&buckets=${q.buckets}`, local);
       if (fromOwner && 'answer' in fromOwner) return fromOwner.answer as Record<string, unknown>;
       return { ...(await d.store.series({ target: name, fromMs: q.fromMs, toMs: q.toMs, maxBuckets: q.buckets })) };
     },
 
     async routes(name, q, local) {
-      const t = byName(name);
-      if (!t || !d.store) return undefined;
-      const fromOwner = local ? undefined : await askOwner(name, `/api/targets/${encodeURIComponent(name)}/routes?local=1&from=${q.fromMs}&to=${q.toMs}`);
+      if (!byName(name) || !d.store) return undefined;
+      const fromOwner = await askOwner(name, `/api/targets/${encodeURIComponent(name)}/routes?local=1&from=${q.fromMs}&to=${q.toMs}`, local);
       if (fromOwner && 'answer' in fromOwner) return fromOwner.answer as Record<string, unknown>;
       return { ...(await d.store.routes({ target: name, fromMs: q.fromMs, toMs: q.toMs })) };
     },
 
     async status() {
       const h = d.health();
-      const comps = (h.body.components ?? {}) as Record<string, Record<string, unknown>>;
-      const sched = comps.scheduler ?? {};
-      const sink = comps.sink ?? comps.outbox;
+      const about = d.about();
+      const breakers = d.breakers();
+      const backlog = d.backlog();
+      const round = d.lastRound();
+      const members = d.ownership.members();
+      // Whether each other member's API answers (the strip's "N of M members"), as in /api/targets.
+      const live = await fanOut.all(members.filter((m) => !m.self).map((m) => m.id), '/health/live', { cached: true });
       return {
         status: h.status,
-        version: h.body.version,
-        source: h.body.source,
-        instance: h.body.instance,
-        uptime_s: h.body.uptime_s,
-        components: comps,
-        breakers: d.breakers().open,
-        breaker_hosts: d.breakers().hosts,
-        outbox: sink && typeof sink.outbox_points === 'number' ? { points: sink.outbox_points, pending: Object.fromEntries(((sink.endpoints as { endpoint: string; pending: number }[]) ?? []).map((e) => [e.endpoint, e.pending])) } : null,
-        // Members with whether their API answers (the strip's "N of M members"), as in /api/targets.
+        version: about.version,
+        source: about.source,
+        instance: about.instance,
+        uptime_s: about.uptimeS,
+        components: h.components,
+        breakers: breakers.open,
+        breaker_hosts: breakers.hosts,
+        outbox: backlog ?? null,
         cluster: {
-          mode: comps.cluster?.mode ?? 'standalone',
-          members: await Promise.all(d.ownership.members().map(async (m) => ({ ...m, ...(m.self ? { available: true } : await memberAnswers(m.id)) }))),
+          mode: d.ownership.mode(),
+          members: members.map((m) => {
+            const a = live.get(m.id);
+            return { ...m, ...(m.self || a?.status === 'ok' ? { available: true } : { available: false, reason: a ? unavailableReason(a as Extract<typeof a, { status: 'unavailable' }>) : 'not asked' }) };
+          }),
         },
-        last_round:
-          typeof sched.last_round_age_s === 'number'
-            ? { at: new Date(Date.now() - (sched.last_round_age_s as number) * 1000).toISOString(), duration_s: sched.last_round_duration_s ?? null }
-            : null,
+        last_round: round ? { at: new Date(round.atMs).toISOString(), duration_s: round.durationS } : null,
       };
     },
   };

@@ -3,7 +3,12 @@ import type { Target } from '../config/targets.js';
 import type { ComponentHealth } from '../lifecycle/component.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { ProbeResult } from '../probes/types.js';
-import type { AnySample } from '../samples/sample.js';
+import type { PerTargetGauge } from '../metrics/per-target-gauge.js';
+import type { ProbeModule } from '../probes/module.js';
+import { figuresOf, PROBE_MODULES } from '../probes/registry.js';
+import type { FigureSpec, FigureValue, TargetMetricSpec } from '../probes/view.js';
+import type { AnySample, FieldValue } from '../samples/sample.js';
+import type { LatestState } from '../store/types.js';
 
 /** The last run of one probe of one target. */
 export interface ProbeState {
@@ -18,49 +23,33 @@ export interface ProbeState {
   durationMs: number;
 }
 
-/** Main figures of the last runs, for the overview. */
-export interface LastFigures {
-  time: number | null;
-  rtt_ms: number | null;
-  loss_pct: number | null;
-  http_total_ms: number | null;
-  dns_ms: number | null;
-  tcp_ms: number | null;
-}
-
 export interface TargetState {
   probes: Map<string, ProbeState>;
-  last: LastFigures;
-  /** Time of the last trace that saw a different route, epoch ms. */
-  routeChangedAt: number | null;
+  /** The probes' figures of the last runs (probes/view.ts FigureSpec), by key; times in epoch ms. */
+  figures: Map<string, number>;
+  /** Time of the newest point, epoch ms. */
+  time: number | null;
 }
 
 export type TargetStatus = 'ok' | 'failing' | 'unknown';
 
-/** What the embedded store remembers of a target (its `latest()` answer). */
-export interface SeedState {
-  target: string;
-  measurements: Record<string, { time: string; fields: Record<string, number | string | boolean> }>;
-  probes: { probe: string; success: boolean | null; reason: string | null; detail: string | null; duration_ms: number | null; at: string; since: string }[];
-  route_changed_at: string | null;
-}
+/** A figure's value as the API shows it: numbers, ISO times for `time` figures, null when unknown. */
+export type FigureValues = Record<string, FigureValue>;
 
-const HTTP_PHASES = [
-  ['dns', 'dns_ms'],
-  ['connect', 'connect_ms'],
-  ['tls', 'tls_ms'],
-  ['ttfb', 'ttfb_ms'],
-  ['transfer', 'transfer_ms'],
-  ['total', 'total_ms'],
-] as const;
+interface MetricOf {
+  spec: TargetMetricSpec;
+  gauge: PerTargetGauge;
+}
 
 /**
  * What the daemon knows of each target right now, from every probe result:
- * the last outcome per probe and since when, the main figures, the last route
- * change. It feeds the overview page, /health (every probe failing is
- * "degraded"), the per-target /metrics series (PER_TARGET_METRICS), and
- * logs a state change once — ok -> failing with the reason, failing -> ok —
- * instead of every round.
+ * the last outcome per probe and since when, and the figures each probe
+ * declares (its `figures`: rtt, loss, when the route last changed...). It
+ * feeds the overview page, /health (every probe failing is "degraded"), the
+ * per-target /metrics series (the probes' `targetMetrics`, PER_TARGET_METRICS),
+ * and logs a state change once — ok -> failing with the reason, failing -> ok
+ * — instead of every round. It names no probe: what to read from which point
+ * comes from the registry.
  */
 export class TargetStatusBoard {
   private readonly states = new Map<string, TargetState>();
@@ -71,11 +60,24 @@ export class TargetStatusBoard {
    */
   private configured?: ReadonlyMap<string, readonly string[]>;
 
+  /** Figures and per-target metrics by the measurement they are read from. */
+  private readonly figuresOf = new Map<string, FigureSpec[]>();
+  private readonly metricsOf = new Map<string, MetricOf[]>();
+  private readonly figureSpecs: readonly FigureSpec[];
+
   constructor(
     private readonly metrics: TelemetryMetrics,
     private readonly log: Logger,
     private readonly perTargetMetrics: boolean,
-  ) {}
+    modules: readonly ProbeModule[] = PROBE_MODULES as readonly ProbeModule[],
+  ) {
+    this.figureSpecs = figuresOf(modules);
+    for (const f of this.figureSpecs) this.figuresOf.set(f.measurement, [...(this.figuresOf.get(f.measurement) ?? []), f]);
+    for (const spec of modules.flatMap((m) => m.targetMetrics ?? [])) {
+      const gauge = metrics.perTargetGauge(spec.name, spec.help, spec.label);
+      this.metricsOf.set(spec.measurement, [...(this.metricsOf.get(spec.measurement) ?? []), { spec, gauge }]);
+    }
+  }
 
   /** Called for every stored probe result (scheduled and ad-hoc). */
   record(target: Target, r: ProbeResult, o: { timeMs: number }): void {
@@ -102,52 +104,40 @@ export class TargetStatusBoard {
   }
 
   private figures(name: string, st: TargetState, r: ProbeResult, timeMs: number): void {
-    const m = this.perTargetMetrics ? this.metrics : undefined;
-    m?.probeSuccess.set(name, r.success ? 1 : 0, r.probe);
-    m?.probeLastDuration.set(name, r.durationMs / 1000, r.probe);
-    st.last.time = Math.max(st.last.time ?? 0, timeMs);
+    if (this.perTargetMetrics) {
+      this.metrics.probeSuccess.set(name, r.success ? 1 : 0, r.probe);
+      this.metrics.probeLastDuration.set(name, r.durationMs / 1000, r.probe);
+    }
+    st.time = Math.max(st.time ?? 0, timeMs);
     for (const s of r.samples as AnySample[]) {
-      const f = s.fields as Record<string, number | string | boolean | undefined>;
-      const num = (k: string) => (typeof f[k] === 'number' ? (f[k] as number) : null);
-      switch (s.measurement) {
-        case 'ping':
-          st.last.rtt_ms = num('rtt_median_ms') ?? num('rtt_avg_ms');
-          st.last.loss_pct = num('loss_pct');
-          // The seed guide's per-target rtt and loss gauges are kept whatever PER_TARGET_METRICS says.
-          if (st.last.loss_pct !== null) this.metrics.packetLoss.set(name, st.last.loss_pct);
-          if (num('rtt_avg_ms') !== null) this.metrics.rttAvg.set(name, num('rtt_avg_ms')!);
-          else this.metrics.rttAvg.remove(name);
-          break;
-        case 'http':
-          st.last.http_total_ms = num('total_ms');
-          for (const [phase, field] of HTTP_PHASES) {
-            const v = num(field);
-            if (v === null) m?.httpPhase.remove(name, phase);
-            else m?.httpPhase.set(name, v / 1000, phase);
-          }
-          break;
-        case 'dns':
-          st.last.dns_ms = num('query_ms');
-          if (st.last.dns_ms === null) m?.dnsQuery.remove(name);
-          else m?.dnsQuery.set(name, st.last.dns_ms / 1000);
-          break;
-        case 'tcp':
-          st.last.tcp_ms = num('connect_ms');
-          if (st.last.tcp_ms === null) m?.tcpConnect.remove(name);
-          else m?.tcpConnect.set(name, st.last.tcp_ms / 1000);
-          break;
-        case 'route':
-          if (f.route_changed === true) st.routeChangedAt = timeMs;
-          if (num('hop_count') !== null) m?.hopCount.set(name, num('hop_count')!);
-          break;
+      const fields = s.fields as Record<string, FieldValue | undefined>;
+      for (const f of this.figuresOf.get(s.measurement) ?? []) readFigure(st.figures, f, fields, timeMs);
+      for (const { spec, gauge } of this.metricsOf.get(s.measurement) ?? []) {
+        if (!spec.always && !this.perTargetMetrics) continue;
+        for (const v of spec.values) {
+          const x = fields[v.field];
+          if (typeof x === 'number' && Number.isFinite(x)) gauge.set(name, x * (v.scale ?? 1), v.label);
+          else gauge.remove(name, v.label);
+        }
       }
     }
+  }
+
+  /** The figures of a target as the API shows them: every probe's key, null when not known. */
+  lastFigures(name: string): { time: string | null } & FigureValues {
+    const st = this.states.get(name);
+    const out: { time: string | null } & FigureValues = { time: st?.time ? new Date(st.time).toISOString() : null };
+    for (const f of this.figureSpecs) {
+      const v = st?.figures.get(f.key);
+      out[f.key] = v === undefined ? null : f.unit === 'time' ? new Date(v).toISOString() : v;
+    }
+    return out;
   }
 
   private stateOf(name: string): TargetState {
     let st = this.states.get(name);
     if (!st) {
-      st = { probes: new Map(), last: { time: null, rtt_ms: null, loss_pct: null, http_total_ms: null, dns_ms: null, tcp_ms: null }, routeChangedAt: null };
+      st = { probes: new Map(), figures: new Map(), time: null };
       this.states.set(name, st);
     }
     return st;
@@ -159,7 +149,7 @@ export class TargetStatusBoard {
    * "unknown" until the first round. Never overwrites a result recorded since
    * start, never logs a state change.
    */
-  seed(states: readonly SeedState[], targets: readonly Target[]): number {
+  seed(states: readonly LatestState[], targets: readonly Target[]): number {
     const configured = new Map(targets.map((t) => [t.name, t]));
     let seeded = 0;
     for (const s of states) {
@@ -174,20 +164,17 @@ export class TargetStatusBoard {
           if (p.duration_ms !== null) this.metrics.probeLastDuration.set(t.name, p.duration_ms / 1000, p.probe);
         }
       }
-      const f = (m: string, k: string) => {
-        const v = s.measurements[m]?.fields[k];
-        return typeof v === 'number' ? v : null;
-      };
       const times = Object.values(s.measurements).map((m) => Date.parse(m.time));
-      st.last = {
-        time: times.length ? Math.max(...times) : null,
-        rtt_ms: f('ping', 'rtt_median_ms') ?? f('ping', 'rtt_avg_ms'),
-        loss_pct: f('ping', 'loss_pct'),
-        http_total_ms: f('http', 'total_ms'),
-        dns_ms: f('dns', 'query_ms'),
-        tcp_ms: f('tcp', 'connect_ms'),
-      };
-      st.routeChangedAt = s.route_changed_at ? Date.parse(s.route_changed_at) : null;
+      st.time = times.length ? Math.max(...times) : null;
+      for (const f of this.figureSpecs) {
+        if (f.flag) {
+          const at = s.flagged?.[`${f.measurement}.${f.flag}`];
+          if (at) st.figures.set(f.key, Date.parse(at));
+          continue;
+        }
+        const m = s.measurements[f.measurement];
+        if (m) readFigure(st.figures, f, m.fields, Date.parse(m.time));
+      }
       seeded++;
     }
     return seeded;
@@ -256,4 +243,20 @@ export class TargetStatusBoard {
       ...(failing ? { examples: this.failing(5).map((f) => `${f.target} ${f.probe}: ${f.reason}${f.detail ? ` (${f.detail})` : ''}`) } : {}),
     };
   }
+}
+
+/** A figure from one point: `fields` — its first numeric field (null if none); `flag` — the point's time when the flag is true. */
+function readFigure(into: Map<string, number>, f: FigureSpec, fields: Record<string, FieldValue | undefined>, timeMs: number): void {
+  if (f.flag) {
+    if (fields[f.flag] === true) into.set(f.key, timeMs);
+    return;
+  }
+  for (const k of f.fields ?? []) {
+    const v = fields[k];
+    if (typeof v === 'number' && Number.isFinite(v)) {
+      into.set(f.key, v);
+      return;
+    }
+  }
+  into.delete(f.key);
 }

@@ -4,10 +4,12 @@ import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { BaseComponent, type ComponentHealth, type Deadline } from '../lifecycle/component.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
+import type { RollupSpec, SparklineSpec } from '../samples/rollup.js';
 import type { AnySample } from '../samples/sample.js';
 import type { Sink } from '../sinks/sink.js';
 import { closeDb, isDiskFull, openDb, type Db } from '../sqlite/sqlite-db.js';
 import { startModuleWorker } from '../util/module-worker.js';
+import { rollupsWith } from './rollup-spec.js';
 import { createSchema } from './schema.js';
 import type { EngineStats } from './store-engine.js';
 import type { LatestState, PointQuery, PointsResult, RoutesQuery, RoutesResult, SeriesQuery, SeriesResult, Sparkline, SparklineOptions } from './types.js';
@@ -21,6 +23,10 @@ export interface EmbeddedStoreOptions {
   rawWindowMs: number;
   /** EMBEDDED_MAX_BYTES. */
   maxBytes: number;
+  /** What the probes want kept after the raw window (registry rollupsOf()). */
+  rollups: readonly RollupSpec[];
+  /** The overview's sparkline (registry sparklineOf()). */
+  sparkline?: SparklineSpec;
   /**
    * `sink`: the daemon's only sink — write() rejects when the commit fails
    * (the round is not reported stored). `mirror`: the local window beside
@@ -142,7 +148,7 @@ export class EmbeddedStore extends BaseComponent implements Sink {
   protected async onStart(): Promise<void> {
     // On this thread: DATA_DIR checks and corrupt-file handling throw StartupErrors naming DATA_DIR.
     this.db = openDb(this.o.dataDir, 'store.db', { log: this.log, journalSizeLimit: WAL_ALLOWANCE_BYTES });
-    createSchema(this.db);
+    createSchema(this.db, rollupsWith(this.o.rollups));
     await this.spawn();
   }
 
@@ -259,6 +265,8 @@ export class EmbeddedStore extends BaseComponent implements Sink {
           retentionMs: this.o.retentionMs,
           maxBytes: this.o.maxBytes,
           walAllowanceBytes: WAL_ALLOWANCE_BYTES,
+          rollups: this.o.rollups,
+          sparkline: this.o.sparkline,
           ...(existsSync(legacy) ? { legacyPath: legacy } : {}),
         },
       },

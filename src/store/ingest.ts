@@ -2,7 +2,8 @@ import type { Db } from '../sqlite/sqlite-db.js';
 import { fieldEntries, seriesKey, type AnySample, type FieldValue } from '../samples/sample.js';
 import type { FieldLayouts } from './field-layouts.js';
 import { ROUTE_CHANGE_SUB } from './queries/latest.js';
-import { KINDS, TIERS, type Tier } from './rollup-spec.js';
+import type { RollupSpec } from '../samples/rollup.js';
+import { TIERS, type Tier } from './rollup-spec.js';
 
 /** Most distinct routes remembered per target; the least recently seen go first. */
 export const MAX_ROUTES_PER_TARGET = 100;
@@ -38,6 +39,7 @@ export class Ingest {
     private readonly layouts: FieldLayouts,
     /** Rolled up until (exclusive), per tier: a scheduled point older than this makes its bucket dirty. */
     private readonly watermark: (tier: Tier) => number,
+    kinds: readonly RollupSpec[],
   ) {
     this.st = {
       tid: db.prepare('SELECT tid FROM targets WHERE name = ?').pluck(),
@@ -66,7 +68,7 @@ export class Ingest {
       trimRoutes: db.prepare(`DELETE FROM routes WHERE tid = ? AND hash IN (SELECT hash FROM routes WHERE tid = ? ORDER BY last_seen LIMIT ?)`),
       change: db.prepare('INSERT OR REPLACE INTO route_changes (tid, ts, from_hash, to_hash) VALUES (?, ?, ?, ?)'),
     };
-    this.rolled = new Map(KINDS.map((k) => [layouts.midOf(k.measurement), TIERS]));
+    this.rolled = new Map(kinds.map((k) => [layouts.midOf(k.measurement), TIERS]));
     this.writeBatch = db.transaction((samples: readonly AnySample[]) => this.writeAll(samples));
   }
 

@@ -1,6 +1,6 @@
 import type { Db } from '../sqlite/sqlite-db.js';
 import type { FieldLayouts } from './field-layouts.js';
-import { KINDS, TIERS, tableOf } from './rollup-spec.js';
+import { TIERS, tableOf } from './rollup-spec.js';
 import type { Rollups } from './rollups.js';
 import { getMeta, setMeta } from './schema.js';
 import { StepSizer } from './step-sizer.js';
@@ -75,7 +75,7 @@ export class Retention {
   ) {
     this.historyStart = getMeta(db, 'first_ts') ?? now();
     setMeta(db, 'first_ts', this.historyStart);
-    const tierTables = KINDS.flatMap((k) => TIERS.map((t) => ({ t, table: tableOf(k, t) })));
+    const tierTables = rollups.kinds.flatMap((k) => TIERS.map((t) => ({ t, table: tableOf(k, t) })));
     this.st = {
       rawDelete: db.prepare('DELETE FROM raw WHERE mid = ? AND ts < ? LIMIT ?'),
       rawOldest: db.prepare('SELECT min(ts) FROM times').pluck(),

@@ -1,114 +1,53 @@
-import type { DnsColumns, HttpColumns, PingColumns, ProbeColumns, TcpColumns } from './types.js';
+import { rollup, type RollupOutput, type RollupSpec } from '../samples/rollup.js';
 
 /**
- * What the store keeps after the raw window, SmokePing-style: per target and
- * per time bucket, aggregates of each probe's main figures. One literal table
- * (KINDS) drives everything: the rollup tables' columns, the SQL that
+ * SQL of the rollups (samples/rollup.ts): each probe declares what the store
+ * keeps of its measurements after the raw window (ProbeModule.rollups); this
+ * file turns one RollupSpec into the rollup tables' columns, the SQL that
  * aggregates raw points into a bucket, the SQL that merges stored buckets into
  * wider ones for a long view, and the per-bucket output of series().
- *
- * Times are stored as integer microseconds (`scale: 1000` on a value in ms):
- * SQLite stores an integer in 1-4 bytes where a REAL always takes 8, which
- * halves the size of a rollup row.
  */
 
-/** How one stored column is computed from raw points and merged across buckets. */
-export type AggOp =
-  /** Rows in the bucket. */
-  | { op: 'count' }
-  /** Rows whose boolean field is true. */
-  | { op: 'true'; field: string }
-  /** Rows whose numeric field is in [lo, hi). */
-  | { op: 'range'; field: string; lo: number; hi: number }
-  | { op: 'sum'; field: string }
-  | { op: 'min' | 'max' | 'median'; field: string; scale: number }
-  /** Two columns: `<name>_sum` (scaled) and `<name>_n` (rows with a value). */
-  | { op: 'avg'; field: string; scale: number };
+/**
+ * The daemon's own rollup: success and failure counts of every probe run
+ * (the `probe` point), one sub-series per kind (its `probe` tag: the `sub`
+ * column every rollup table has, '' for the probes' own). A probe's
+ * duration and figures are in its measurement's rollup.
+ */
+export const PROBE_RUNS_ROLLUP: RollupSpec = {
+  name: 'probe',
+  measurement: 'probe',
+  aggs: [rollup.count, rollup.ok],
+  outputs: rollup.counts,
+};
 
-export interface Agg {
-  name: string;
-  how: AggOp;
+/** Names become table and column names: checked, since they come from modules. */
+const IDENT = /^[a-z][a-z0-9_]{0,40}$/;
+/** Keys of series()'s head: a rollup of that name would hide them. */
+const RESERVED = new Set(['target', 'from', 'to', 'step_s', 'resolution', 'tier', 'buckets', 'probes', 'route_changes']);
+
+/**
+ * The rollups the store keeps: the probes' (from the registry, handed in by
+ * the wiring) and the daemon's own probe-run counts. Throws on a name that is
+ * not a plain identifier or used twice: a module bug, found at start.
+ */
+export function rollupsWith(probeRollups: readonly RollupSpec[]): readonly RollupSpec[] {
+  const all = [...probeRollups, PROBE_RUNS_ROLLUP];
+  const seen = new Set<string>();
+  for (const k of all) {
+    if (!IDENT.test(k.name) || seen.has(k.name) || RESERVED.has(k.name)) throw new Error(`rollup "${k.name}": the name must be a unique lower-case identifier, not one of ${[...RESERVED].join(', ')}`);
+    seen.add(k.name);
+    const cols = new Set<string>();
+    for (const c of kindColumns(k)) {
+      if (!IDENT.test(c) || cols.has(c)) throw new Error(`rollup ${k.name}: column "${c}" must be a unique lower-case identifier`);
+      cols.add(c);
+    }
+    // Retention counts the slots a dropped bucket summarized from it.
+    if (!k.aggs.some((a) => a.name === 'n' && a.how.op === 'count')) throw new Error(`rollup ${k.name}: needs the run count (rollup.count, column n)`);
+    for (const a of k.aggs) if (a.how.op === 'percentile' && !(a.how.p >= 0 && a.how.p <= 100)) throw new Error(`rollup ${k.name}: ${a.name} percentile ${a.how.p} is not within 0-100`);
+  }
+  return all;
 }
-
-export interface RollupKind {
-  /** Table prefix and key in series() output. */
-  name: 'ping' | 'http' | 'dns' | 'tcp' | 'probe';
-  /** The raw measurement it summarizes. */
-  measurement: string;
-  /** Tag whose value splits the kind into sub-series (`probe` -> icmp, http, ...); '' when none. */
-  subTag: string;
-  aggs: readonly Agg[];
-}
-
-const US = 1000; // ms -> integer microseconds
-const avg = (name: string, field: string, scale = US): Agg => ({ name, how: { op: 'avg', field, scale } });
-const count: Agg = { name: 'n', how: { op: 'count' } };
-const ok: Agg = { name: 'ok', how: { op: 'true', field: 'success' } };
-/** Lowest, mean and highest of one timing: `<name>_min`, `<name>`, `<name>_max`. */
-const spread = (name: string, field: string): Agg[] => [
-  { name: `${name}_min`, how: { op: 'min', field, scale: US } },
-  avg(name, field),
-  { name: `${name}_max`, how: { op: 'max', field, scale: US } },
-];
-
-export const KINDS: readonly RollupKind[] = [
-  {
-    name: 'ping',
-    measurement: 'ping',
-    subTag: '',
-    aggs: [
-      count,
-      ok,
-      { name: 'sent', how: { op: 'sum', field: 'sent' } },
-      { name: 'received', how: { op: 'sum', field: 'received' } },
-      { name: 'rtt_min', how: { op: 'min', field: 'rtt_min_ms', scale: US } },
-      { name: 'rtt_median', how: { op: 'median', field: 'rtt_median_ms', scale: US } },
-      avg('rtt_avg', 'rtt_avg_ms'),
-      { name: 'rtt_max', how: { op: 'max', field: 'rtt_max_ms', scale: US } },
-      avg('jitter', 'jitter_ms'),
-      avg('mos', 'mos'),
-    ],
-  },
-  {
-    name: 'http',
-    measurement: 'http',
-    subTag: '',
-    aggs: [
-      count,
-      ok,
-      { name: 's2xx', how: { op: 'range', field: 'status_code', lo: 200, hi: 300 } },
-      { name: 's3xx', how: { op: 'range', field: 'status_code', lo: 300, hi: 400 } },
-      { name: 's4xx', how: { op: 'range', field: 'status_code', lo: 400, hi: 500 } },
-      { name: 's5xx', how: { op: 'range', field: 'status_code', lo: 500, hi: 600 } },
-      avg('dns', 'dns_ms'),
-      avg('connect', 'connect_ms'),
-      avg('tls', 'tls_ms'),
-      avg('ttfb', 'ttfb_ms'),
-      avg('transfer', 'transfer_ms'),
-      avg('total', 'total_ms'),
-      { name: 'total_max', how: { op: 'max', field: 'total_ms', scale: US } },
-    ],
-  },
-  {
-    name: 'dns',
-    measurement: 'dns',
-    subTag: '',
-    aggs: [count, ok, ...spread('query', 'query_ms')],
-  },
-  {
-    name: 'tcp',
-    measurement: 'tcp',
-    subTag: '',
-    aggs: [count, ok, ...spread('connect', 'connect_ms')],
-  },
-  {
-    name: 'probe',
-    measurement: 'probe',
-    subTag: 'probe',
-    // Success and failure counts only: a probe's own duration is in its measurement's figures.
-    aggs: [count, ok],
-  },
-];
 
 export interface Tier {
   name: '5m' | '1h';
@@ -137,20 +76,20 @@ export const TIERS: readonly Tier[] = [
  */
 export const ROLLUP_GRACE_MS = 90_000;
 
-export const tableOf = (k: RollupKind, t: Tier): string => `${k.name}_${t.name}`;
+export const tableOf = (k: RollupSpec, t: Tier): string => `${k.name}_${t.name}`;
 
 /** Stored column names of an aggregate, in table order. */
-export function columnsOf(a: Agg): string[] {
+export function columnsOf(a: RollupSpec['aggs'][number]): string[] {
   return a.how.op === 'avg' ? [`${a.name}_sum`, `${a.name}_n`] : [a.name];
 }
 
-export const kindColumns = (k: RollupKind): string[] => k.aggs.flatMap(columnsOf);
+export const kindColumns = (k: RollupSpec): string[] => k.aggs.flatMap(columnsOf);
 
 /**
  * SQL expressions aggregating raw rows into one bucket, one per stored
  * column. `field(name)` gives the SQL of a raw field's value.
  */
-export function rawAggSql(k: RollupKind, field: (name: string) => string): string[] {
+export function rawAggSql(k: RollupSpec, field: (name: string) => string): string[] {
   return k.aggs.flatMap(({ how }) => {
     switch (how.op) {
       case 'count':
@@ -165,6 +104,8 @@ export function rawAggSql(k: RollupKind, field: (name: string) => string): strin
       case 'max':
       case 'median':
         return [`CAST(round(${how.op}(${field(how.field)}) * ${how.scale}) AS INTEGER)`];
+      case 'percentile':
+        return [`CAST(round(percentile(${field(how.field)}, ${how.p}) * ${how.scale}) AS INTEGER)`];
       case 'avg':
         return [`CAST(round(sum(${field(how.field)}) * ${how.scale}) AS INTEGER)`, `count(${field(how.field)})`];
     }
@@ -178,7 +119,7 @@ export function rawAggSql(k: RollupKind, field: (name: string) => string): strin
  * (the grouping columns, their parameters first), `targets` is the condition
  * on r.tid; the last two parameters are from and to.
  */
-export function rawAggregateSql(k: RollupKind, mid: number, field: (name: string) => string, o: { key: string; targets: string; groupBy: string }): string {
+export function rawAggregateSql(k: RollupSpec, mid: number, field: (name: string) => string, o: { key: string; targets: string; groupBy: string }): string {
   const cols = kindColumns(k);
   return `SELECT ${o.key}, s.sub AS sub, ${rawAggSql(k, field)
     .map((e, i) => `${e} AS ${cols[i]}`)
@@ -191,11 +132,11 @@ export function rawAggregateSql(k: RollupKind, mid: number, field: (name: string
 
 /**
  * SQL expressions merging stored buckets into a wider one. Exact for counts,
- * sums, min, max and averages; the median of a merged bucket is the median
- * of its buckets' medians (SmokePing's consolidation does the same kind of
- * approximation), said in the README.
+ * sums, min, max and averages; the median (a percentile) of a merged bucket
+ * is the median (percentile) of its buckets' (SmokePing's consolidation does
+ * the same kind of approximation), said in the README.
  */
-export function mergeAggSql(k: RollupKind): string[] {
+export function mergeAggSql(k: RollupSpec): string[] {
   return k.aggs.flatMap((a) => {
     const how = a.how;
     switch (how.op) {
@@ -204,6 +145,8 @@ export function mergeAggSql(k: RollupKind): string[] {
         return [`${how.op}(${a.name})`];
       case 'median':
         return [`CAST(round(median(${a.name})) AS INTEGER)`];
+      case 'percentile':
+        return [`CAST(round(percentile(${a.name}, ${how.p})) AS INTEGER)`];
       case 'avg':
         return [`sum(${a.name}_sum)`, `sum(${a.name}_n)`];
       default:
@@ -215,67 +158,29 @@ export function mergeAggSql(k: RollupKind): string[] {
 /** One bucket's stored columns by name (as SQLite returns them). */
 export type BucketRow = Record<string, number | null>;
 
-type Output<C> = readonly (readonly [Exclude<keyof C, 't'>, (r: BucketRow) => number | null])[];
-
-/** A spread's outputs in ms: `<name>_min_ms`, `<name>_ms`, `<name>_max_ms`. */
-const spreadOut = <N extends string>(name: N) =>
-  [
-    [`${name}_min_ms`, (r: BucketRow) => scaled(r[`${name}_min`])],
-    [`${name}_ms`, (r: BucketRow) => mean(r, name)],
-    [`${name}_max_ms`, (r: BucketRow) => scaled(r[`${name}_max`])],
-  ] as const;
-const counts = [
-  ['ok', (r: BucketRow) => r.ok ?? null],
-  ['failed', (r: BucketRow) => failed(r)],
-] as const;
-
-/** Per-bucket output values of each kind: the columns of series() (types.ts). */
-export const OUTPUTS: { ping: Output<PingColumns>; http: Output<HttpColumns>; dns: Output<DnsColumns>; tcp: Output<TcpColumns>; probe: Output<ProbeColumns> } = {
-  ping: [
-    ['rtt_min', (r) => scaled(r.rtt_min)],
-    ['rtt_median', (r) => scaled(r.rtt_median)],
-    ['rtt_avg', (r) => mean(r, 'rtt_avg')],
-    ['rtt_max', (r) => scaled(r.rtt_max)],
-    ['loss_pct', (r) => (r.sent ? round3((100 * (r.sent - (r.received ?? 0))) / r.sent) : null)],
-    ['jitter_ms', (r) => mean(r, 'jitter')],
-    ['mos', (r) => mean(r, 'mos')],
-    ['ok', (r) => r.ok ?? null],
-    ['failed', failed],
-  ],
-  http: [
-    ['dns_ms', (r) => mean(r, 'dns')],
-    ['connect_ms', (r) => mean(r, 'connect')],
-    ['tls_ms', (r) => mean(r, 'tls')],
-    ['ttfb_ms', (r) => mean(r, 'ttfb')],
-    ['transfer_ms', (r) => mean(r, 'transfer')],
-    ['total_ms', (r) => mean(r, 'total')],
-    ['total_max_ms', (r) => scaled(r.total_max)],
-    ['ok', (r) => r.ok ?? null],
-    ['failed', failed],
-    ['status_2xx', (r) => r.s2xx ?? null],
-    ['status_3xx', (r) => r.s3xx ?? null],
-    ['status_4xx', (r) => r.s4xx ?? null],
-    ['status_5xx', (r) => r.s5xx ?? null],
-  ],
-  dns: [...spreadOut('query'), ...counts],
-  tcp: [...spreadOut('connect'), ...counts],
-  probe: counts,
-};
+/** One output value of a bucket (samples/rollup.ts RollupOutput). */
+export function outputValue(o: RollupOutput, r: BucketRow): number | null {
+  switch (o.from) {
+    case 'column': {
+      const v = r[o.column];
+      return v === null || v === undefined ? null : o.scale ? v / o.scale : v;
+    }
+    case 'mean': {
+      const n = r[`${o.agg}_n`];
+      const sum = r[`${o.agg}_sum`];
+      return n && sum !== null && sum !== undefined ? round3(sum / n / (o.scale ?? 1)) : null;
+    }
+    case 'rest': {
+      const total = r[o.total];
+      return total === null || total === undefined ? null : total - (r[o.part] ?? 0);
+    }
+    case 'lost_pct': {
+      const total = r[o.total];
+      return total ? round3((100 * (total - (r[o.kept] ?? 0))) / total) : null;
+    }
+  }
+}
 
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
-}
-
-function scaled(v: number | null | undefined): number | null {
-  return v === null || v === undefined ? null : v / US;
-}
-
-function mean(r: BucketRow, name: string): number | null {
-  const n = r[`${name}_n`];
-  const sum = r[`${name}_sum`];
-  return n && sum !== null && sum !== undefined ? round3(sum / n / US) : null;
-}
-
-function failed(r: BucketRow): number | null {
-  return r.n === null || r.n === undefined ? null : r.n - (r.ok ?? 0);
 }

@@ -1,6 +1,7 @@
 import type { Db } from '../sqlite/sqlite-db.js';
 import type { FieldLayouts } from './field-layouts.js';
-import { KINDS, ROLLUP_GRACE_MS, TIERS, kindColumns, rawAggregateSql, tableOf, type Tier } from './rollup-spec.js';
+import type { RollupSpec } from '../samples/rollup.js';
+import { ROLLUP_GRACE_MS, TIERS, kindColumns, rawAggregateSql, tableOf, type Tier } from './rollup-spec.js';
 import { getMeta, setMeta, type Statement } from './schema.js';
 import { StepSizer } from './step-sizer.js';
 
@@ -43,10 +44,12 @@ export class Rollups {
   constructor(
     private readonly db: Db,
     layouts: FieldLayouts,
+    /** Every rollup kept: the probes' and the probe-run counts (rollupsWith). */
+    readonly kinds: readonly RollupSpec[],
     private readonly now: () => number,
   ) {
-    this.rolledMids = KINDS.map((k) => layouts.midOf(k.measurement));
-    for (const k of KINDS) {
+    this.rolledMids = kinds.map((k) => layouts.midOf(k.measurement));
+    for (const k of kinds) {
       const cols = kindColumns(k);
       const field = (name: string) => layouts.sql(k.measurement, name, 'r.f');
       this.aggregate.set(k.name, db.prepare(rawAggregateSql(k, layouts.midOf(k.measurement), field, { key: 'r.tid AS tid', targets: 'r.tid >= ? AND r.tid <= ?', groupBy: 'r.tid, s.sub' })));
@@ -142,7 +145,7 @@ export class Rollups {
 
   /** Aggregate bucket b of tier t for targets lo..hi (ids), every kind. */
   private roll(t: Tier, b: number, lo: number, hi: number): void {
-    for (const k of KINDS) {
+    for (const k of this.kinds) {
       const rows = this.aggregate.get(k.name)!.all(lo, hi, b, b + t.bucketMs) as Record<string, number | string | null>[];
       const insert = this.store.get(tableOf(k, t))!;
       const cols = kindColumns(k);

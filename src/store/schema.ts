@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Db } from '../sqlite/sqlite-db.js';
-import { KINDS, TIERS, kindColumns, tableOf } from './rollup-spec.js';
+import type { RollupSpec } from '../samples/rollup.js';
+import { TIERS, kindColumns, tableOf } from './rollup-spec.js';
 
 /**
  * The store's tables (DATA_DIR/store.db). Layout, and why:
@@ -22,7 +23,8 @@ import { KINDS, TIERS, kindColumns, tableOf } from './rollup-spec.js';
  *   (`measurements.fields`, append-only so positions never move): a third
  *   of the bytes of a JSON object, and still readable by json_extract.
  * series — tags once per series instead of once per point.
- * <kind>_<tier> (tid, sub, b) — rollup buckets (rollup-spec.ts).
+ * <rollup>_<tier> (tid, sub, b) — rollup buckets, one table per rollup a probe
+ *   declares (samples/rollup.ts, SQL in rollup-spec.ts).
  * latest (tid, mid, sub) — the last point of each measurement per target,
  *   with `since` (when its success last flipped): the overview's state.
  * routes (tid, hash), route_changes (tid, ts) — route history for the whole
@@ -42,22 +44,17 @@ export const SCHEMA_VERSION = 1;
 /** A prepared statement taking positional parameters. */
 export type Statement = Database.Statement<unknown[]>;
 
-export function createSchema(db: Db): void {
-  if (Number(db.pragma('user_version', { simple: true })) >= SCHEMA_VERSION) return;
+export function createSchema(db: Db, kinds: readonly RollupSpec[]): void {
+  if (Number(db.pragma('user_version', { simple: true })) < SCHEMA_VERSION) createBaseTables(db);
+  createRollupTables(db, kinds);
+}
+
+function createBaseTables(db: Db): void {
   const empty = !db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table'").get();
   if (empty && Number(db.pragma('auto_vacuum', { simple: true })) !== 2) {
     db.pragma('auto_vacuum = INCREMENTAL');
     db.exec('VACUUM');
   }
-  const rollups = KINDS.flatMap((k) =>
-    TIERS.map(
-      (t) => `CREATE TABLE IF NOT EXISTS ${tableOf(k, t)} (
-        tid INTEGER NOT NULL, sub TEXT NOT NULL, b INTEGER NOT NULL,
-        ${kindColumns(k).map((c) => `${c} INTEGER`).join(', ')},
-        PRIMARY KEY (tid, sub, b)
-      ) WITHOUT ROWID;`,
-    ),
-  );
   db.transaction(() => {
     db.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -100,9 +97,32 @@ export function createSchema(db: Db): void {
         PRIMARY KEY (tid, ts)
       ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS dirty (tier TEXT NOT NULL, tid INTEGER NOT NULL, b INTEGER NOT NULL, PRIMARY KEY (tier, tid, b)) WITHOUT ROWID;
-      ${rollups.join('\n')}
     `);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  })();
+}
+
+/**
+ * A table per rollup and tier, at every start: the rollups come from the
+ * probe modules, so a probe added since the last start gets its tables and
+ * an aggregate added to a rollup gets its column (NULL in older buckets,
+ * drawn as "no data"). Columns a module no longer declares are left alone.
+ */
+function createRollupTables(db: Db, kinds: readonly RollupSpec[]): void {
+  db.transaction(() => {
+    for (const k of kinds) {
+      const cols = kindColumns(k);
+      for (const t of TIERS) {
+        const table = tableOf(k, t);
+        db.exec(`CREATE TABLE IF NOT EXISTS ${table} (
+          tid INTEGER NOT NULL, sub TEXT NOT NULL, b INTEGER NOT NULL,
+          ${cols.map((c) => `${c} INTEGER`).join(', ')},
+          PRIMARY KEY (tid, sub, b)
+        ) WITHOUT ROWID`);
+        const have = new Set((db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
+        for (const c of cols) if (!have.has(c)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${c} INTEGER`);
+      }
+    }
   })();
 }
 

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import type { Db } from '../sqlite/sqlite-db.js';
+import type { RollupSpec, SparklineSpec } from '../samples/rollup.js';
 import type { AnySample } from '../samples/sample.js';
 import { FieldLayouts } from './field-layouts.js';
 import { Ingest } from './ingest.js';
@@ -11,6 +12,7 @@ import { RoutesRunner } from './queries/routes.js';
 import { SeriesRunner } from './queries/series.js';
 import { SparklinesRunner } from './queries/sparklines.js';
 import { Retention, type DropReason } from './retention.js';
+import { rollupsWith } from './rollup-spec.js';
 import { Rollups } from './rollups.js';
 import { createSchema } from './schema.js';
 import type { LatestState, PointQuery, PointsResult, RoutesQuery, RoutesResult, SeriesQuery, SeriesResult, Sparkline, SparklineOptions } from './types.js';
@@ -26,6 +28,10 @@ export interface EngineOptions {
   walAllowanceBytes: number;
   /** A points.db of the previous layout to import (absolute path), if present. */
   legacyPath?: string;
+  /** What the probes want kept after the raw window (registry rollupsOf()); the probe-run counts are added. */
+  rollups: readonly RollupSpec[];
+  /** The overview's sparkline (registry sparklineOf()); none without. */
+  sparkline?: SparklineSpec;
 }
 
 export interface EngineHooks {
@@ -77,10 +83,11 @@ export class StoreEngine {
     hooks: EngineHooks = {},
   ) {
     const now = (this.now = hooks.now ?? Date.now);
-    createSchema(db);
+    const kinds = rollupsWith(o.rollups);
+    createSchema(db, kinds);
     this.layouts = new FieldLayouts(db);
-    this.rollups = new Rollups(db, this.layouts, now);
-    this.ingest = new Ingest(db, this.layouts, (t) => this.rollups.watermark(t));
+    this.rollups = new Rollups(db, this.layouts, kinds, now);
+    this.ingest = new Ingest(db, this.layouts, (t) => this.rollups.watermark(t), kinds);
     this.lookups = new Lookups(db, this.layouts);
     this.retention = new Retention(
       db,
@@ -97,7 +104,7 @@ export class StoreEngine {
     this.points = new PointsQuery(db, this.lookups, now);
     this.seriesRunner = new SeriesRunner(db, this.lookups, this.rollups, o, now);
     this.routesRunner = new RoutesRunner(db, this.lookups, now, o.retentionMs);
-    this.sparklinesRunner = new SparklinesRunner(db, this.lookups, now, o.rawWindowMs);
+    this.sparklinesRunner = new SparklinesRunner(db, this.lookups, now, o.rawWindowMs, o.sparkline);
     this.latestRunner = new LatestRunner(db, this.lookups);
     if (o.legacyPath) {
       this.legacy = LegacyImport.open(o.legacyPath, now() - o.retentionMs, hooks.log);

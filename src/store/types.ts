@@ -47,68 +47,12 @@ export interface SeriesQuery {
 export type Col = (number | null)[];
 
 /**
- * Columnar, uPlot-ready: `t` holds the bucket starts (epoch s) and every
- * other array one value per bucket. `ok` / `failed` count runs per bucket.
+ * One rollup's series, columnar and uPlot-ready: `t` holds the bucket starts
+ * (epoch s), every other array one value per bucket (null: no data), named
+ * by the rollup's outputs (samples/rollup.ts; each probe's view.ts lists
+ * its own, e.g. ping `rtt_median`, `loss_pct`; `ok` / `failed` count runs).
  */
-export interface PingColumns {
-  t: number[];
-  /** Lowest rtt_min_ms of the bucket's slots. */
-  rtt_min: Col;
-  /** Median of the slots' rtt_median_ms (merged buckets: median of the bucket medians). */
-  rtt_median: Col;
-  /** Mean of the slots' rtt_avg_ms. */
-  rtt_avg: Col;
-  /** Highest rtt_max_ms. */
-  rtt_max: Col;
-  /** 100 x (sent - received) / sent, summed over the bucket. */
-  loss_pct: Col;
-  jitter_ms: Col;
-  mos: Col;
-  ok: Col;
-  failed: Col;
-}
-
-/** Phase means over the bucket's runs (a phase a run did not have, e.g. tls on http://, is not averaged in). */
-export interface HttpColumns {
-  t: number[];
-  dns_ms: Col;
-  connect_ms: Col;
-  tls_ms: Col;
-  ttfb_ms: Col;
-  transfer_ms: Col;
-  total_ms: Col;
-  total_max_ms: Col;
-  ok: Col;
-  failed: Col;
-  status_2xx: Col;
-  status_3xx: Col;
-  status_4xx: Col;
-  status_5xx: Col;
-}
-
-export interface DnsColumns {
-  t: number[];
-  query_min_ms: Col;
-  query_ms: Col;
-  query_max_ms: Col;
-  ok: Col;
-  failed: Col;
-}
-
-export interface TcpColumns {
-  t: number[];
-  connect_min_ms: Col;
-  connect_ms: Col;
-  connect_max_ms: Col;
-  ok: Col;
-  failed: Col;
-}
-
-export interface ProbeColumns {
-  t: number[];
-  ok: Col;
-  failed: Col;
-}
+export type Columns = { t: number[] } & { [output: string]: Col };
 
 export interface RouteChange {
   time: number;
@@ -116,7 +60,7 @@ export interface RouteChange {
   to_hash: string;
 }
 
-export interface SeriesResult {
+export interface SeriesHead {
   target: string;
   from: string;
   to: string;
@@ -125,15 +69,17 @@ export interface SeriesResult {
   resolution: 'raw' | 'rollup';
   tier: 'raw' | '5m' | '1h';
   buckets: number;
-  ping?: PingColumns;
-  http?: HttpColumns;
-  dns?: DnsColumns;
-  tcp?: TcpColumns;
-  /** Per probe kind (icmp, trace, http, tcp, dns). */
-  probes?: Record<string, ProbeColumns>;
+  /** Per probe kind (icmp, trace, http, ...): runs ok and failed per bucket. */
+  probes?: Record<string, Columns>;
   /** Route changes in the range, epoch s. */
   route_changes: RouteChange[];
 }
+
+/**
+ * series(): the head, and the Columns of each probe rollup with data in the
+ * range, under the rollup's name (`ping`, `http`, ...).
+ */
+export type SeriesResult = SeriesHead & { [rollup: string]: Columns | undefined };
 
 export interface RouteHop {
   ttl: number;
@@ -215,13 +161,15 @@ export interface ProbeState {
 
 export interface LatestState {
   target: string;
-  /**
-   * Last point of each measurement (ping, http, dns, tcp, route): its time
-   * and main fields (queries/latest.ts MAIN_FIELDS — e.g. ping rtt_median_ms,
-   * rtt_avg_ms, loss_pct, jitter_ms, mos, success; http total_ms, status_code).
-   */
+  /** Last point of each measurement the target has (ping, http, route, geo...): its time and fields. */
   measurements: Record<string, { time: string; fields: Record<string, FieldValue> }>;
   probes: ProbeState[];
   /** Time (ISO) of the last route change kept, or null. */
   route_changed_at: string | null;
+  /**
+   * Time (ISO) a flag was last true, by `measurement.field` — the route
+   * history's change (`route.route_changed`): a figure that says when
+   * something last happened (probes/view.ts FigureSpec.flag) reads it.
+   */
+  flagged: Record<string, string>;
 }

@@ -1,8 +1,12 @@
 /**
  * The JSON the pages read (served by the daemon's /api routes). Series
  * arrays are columnar and uPlot-ready: `t` in epoch seconds, null = no data.
- * Other times are ISO strings.
+ * Other times are ISO strings. What each probe shows (figures, charts) is
+ * declared by the probe and arrives with the data (probes/view.ts).
  */
+import type { FigureSpec, PanelSpec } from '../probes/view.js';
+
+export type { ChartLine, ChartSpec, PanelSpec } from '../probes/view.js';
 
 export type Status = 'ok' | 'failing' | 'unknown' | 'unavailable';
 export type Num = number | null;
@@ -31,9 +35,18 @@ export interface TargetRow {
   available: boolean;
   status: Status;
   failing: Failure[];
-  last: { time: string | null; rtt_ms: Num; loss_pct: Num; http_total_ms: Num; dns_ms: Num; tcp_ms: Num } | null;
-  route_changed_at: string | null;
+  /** The probes' figures of the last run by key (FigureColumn.key); ISO strings for `time` figures. */
+  last: ({ time: string | null } & Record<string, number | string | null>) | null;
   spark: { from: number; step_s: number; rtt_ms: Num[]; loss_pct: Num[] } | null;
+}
+
+/** An overview column of a probe's figure. */
+export interface FigureColumn {
+  key: string;
+  label: string;
+  unit: FigureSpec['unit'];
+  /** Its `sort=` name. */
+  sort: string;
 }
 
 export interface TargetList {
@@ -43,6 +56,7 @@ export interface TargetList {
   generated_at: string;
   counts: Record<Status, number>;
   members: Member[];
+  columns: FigureColumn[];
   targets: TargetRow[];
 }
 
@@ -65,9 +79,10 @@ export interface TargetDetail {
   available: boolean;
   status: Status;
   probe_status: ProbeStatus[];
-  http: { url: string; method: string } | null;
-  tcp: { port: number } | null;
-  dns: { record: string; server: string | null } | null;
+  /** Each probe's settings in words. */
+  settings: { probe: string; summary: string }[];
+  /** What each probe of the target draws on its page, in order. */
+  panels: ({ probe: string } & PanelSpec)[];
 }
 
 export interface RouteChange {
@@ -77,18 +92,20 @@ export interface RouteChange {
   to_hash: string;
 }
 
-export interface Series {
+/** One rollup's columns: `t` (bucket starts, epoch s) and one value per bucket for each output. */
+export type Columns = { t: number[] } & { [output: string]: Num[] | undefined };
+
+export interface SeriesHead {
   target: string;
   from: number | string;
   to: number | string;
   step_s: number;
   resolution: 'raw' | 'rollup';
-  ping?: { t: number[]; rtt_min: Num[]; rtt_median: Num[]; rtt_avg: Num[]; rtt_max: Num[]; loss_pct: Num[]; jitter_ms: Num[]; mos: Num[] };
-  http?: { t: number[]; dns_ms: Num[]; connect_ms: Num[]; tls_ms: Num[]; ttfb_ms: Num[]; transfer_ms: Num[]; total_ms: Num[]; failed: Num[] };
-  dns?: { t: number[]; query_ms: Num[]; failed: Num[] };
-  tcp?: { t: number[]; connect_ms: Num[]; failed: Num[] };
   route_changes?: RouteChange[];
 }
+
+/** /series: the head, and each rollup's Columns under its name (ChartSpec.rollup). */
+export type Series = SeriesHead & { [rollup: string]: unknown };
 
 export interface Hop {
   ttl: number;

@@ -70,7 +70,7 @@ test('two daemons sharing Redis never exceed one GEO_HTTP_RATE_PER_MINUTE togeth
     assert.ok(worst <= LIMIT, `${worst} requests in one minute`);
     assert.ok(times.length > LIMIT, `the budget renewed after a window: ${times.length} requests`);
     for (const [i, a] of asked.entries()) assert.ok(a > 2 * LIMIT, `daemon ${i} wanted far more than the budget (${a} lookups)`);
-    for (const m of metrics) assert.match(m, new RegExp(`^telemetry_geo_rate_limit\\{scope="cluster"\\} ${LIMIT}$`, 'm'));
+    for (const m of metrics) assert.match(m, new RegExp(`^telemetry_geo_rate_limit_per_second\\{scope="cluster"\\} ${LIMIT / 60}$`, 'm'));
   } finally {
     await Promise.all(daemons.map((d) => d.cleanup()));
     await api?.close();

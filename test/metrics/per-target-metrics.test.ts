@@ -26,8 +26,8 @@ import { startHttpServer, waitFor } from '../helpers/net.js';
 
 const INTERVAL_S = 3;
 const TOKEN = 'per-target-token-0123456789';
-/** The per-target families: the blackbox-style ones and the seed's rtt/loss gauges. */
-const FAMILIES = ['telemetry_probe_success', 'telemetry_probe_last_duration_seconds', 'telemetry_http_phase_seconds', 'telemetry_dns_query_seconds', 'telemetry_tcp_connect_seconds', 'telemetry_route_hops', 'telemetry_rtt_avg_ms', 'telemetry_packet_loss_percent'];
+/** The per-target families: the blackbox-style ones and the rtt/loss gauges. */
+const FAMILIES = ['telemetry_probe_success', 'telemetry_probe_last_duration_seconds', 'telemetry_http_phase_seconds', 'telemetry_dns_query_seconds', 'telemetry_tcp_connect_seconds', 'telemetry_route_hops', 'telemetry_icmp_rtt_avg_seconds', 'telemetry_icmp_loss_ratio'];
 const PER_TARGET_LINE = new RegExp(`^(${FAMILIES.join('|')})\\{(.*)\\} (\\S+)$`);
 
 interface Series {
@@ -49,12 +49,12 @@ function perTargetSeries(text: string): Series[] {
 
 const of = (all: Series[], target: string) => all.filter((s) => s.labels.target === target);
 
-/** promtool's verdict: parse errors and lint problems, except the seed's `_ms` name (the team keeps it, see per-target-gauge.test.ts). */
+/** promtool's verdict: parse errors and lint problems. */
 function promtool(text: string): { rc: number; problems: string[] } {
   const out = execFileSync('sh', ['-c', 'promtool check metrics 2>&1; echo rc=$?'], { input: text }).toString();
   const lines = out.split('\n').filter(Boolean);
   const rc = Number(lines.pop()!.slice(3));
-  return { rc, problems: lines.filter((l) => l !== 'telemetry_rtt_avg_ms metric names should not contain abbreviated units') };
+  return { rc, problems: lines };
 }
 
 function targetsYaml(o: { web: string; slow: string; tcpPort: number; dns: string }, names: string[]): string {
@@ -129,8 +129,9 @@ test('per-target series from a live daemon: every family with its labels, promto
     assert.ok(one('telemetry_dns_query_seconds', 'resolver') > 0);
     assert.ok(one('telemetry_tcp_connect_seconds', 'port') > 0);
     assert.equal(one('telemetry_route_hops', 'loop'), 1, '127.0.0.1 is one hop away');
-    assert.ok(one('telemetry_rtt_avg_ms', 'loop') > 0);
-    assert.equal(one('telemetry_packet_loss_percent', 'loop'), 0);
+    const rtt = one('telemetry_icmp_rtt_avg_seconds', 'loop');
+    assert.ok(rtt > 0 && rtt < 0.05, `loopback rtt in seconds: ${rtt}`);
+    assert.equal(one('telemetry_icmp_loss_ratio', 'loop'), 0);
     // A series belongs to the probes its target runs: no dns series for the tcp target, and so on.
     assert.deepEqual([...new Set(of(all, 'port').map((s) => s.name))].sort(), ['telemetry_probe_last_duration_seconds', 'telemetry_probe_success', 'telemetry_tcp_connect_seconds']);
 
@@ -183,7 +184,7 @@ test('per-target series from a live daemon: every family with its labels, promto
       250,
     );
     const offSeries = perTargetSeries(offText);
-    const blackbox = offSeries.filter((s) => !['telemetry_rtt_avg_ms', 'telemetry_packet_loss_percent'].includes(s.name));
+    const blackbox = offSeries.filter((s) => !['telemetry_icmp_rtt_avg_seconds', 'telemetry_icmp_loss_ratio'].includes(s.name));
     assert.deepEqual(blackbox, [], 'with PER_TARGET_METRICS=false');
     t.diagnostic(`PER_TARGET_METRICS=false: ${offSeries.length} per-target series left (rtt/loss: ${offSeries.map((s) => s.name).join(', ') || 'none'})`);
     assert.deepEqual(promtool(offText).problems, []);

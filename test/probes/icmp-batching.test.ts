@@ -25,8 +25,8 @@ test('500 ICMP targets in one slot: at most ceil(500 / BATCH_SIZE) fping process
     assert.ok(pts.points.length >= 500);
     assert.ok(pts.points.every((p) => p.fields.loss_pct === 0));
     const metrics = await (await d.get('/metrics')).text();
-    assert.match(metrics, /^telemetry_rtt_avg_ms\{target="127\.1\.0\.1"\} [\d.]+$/m);
-    assert.match(metrics, /^telemetry_packet_loss_percent\{target="127\.1\.0\.1"\} 0$/m);
+    assert.match(metrics, /^telemetry_icmp_rtt_avg_seconds\{target="127\.1\.0\.1"\} [\d.e-]+$/m);
+    assert.match(metrics, /^telemetry_icmp_loss_ratio\{target="127\.1\.0\.1"\} 0$/m);
   } finally {
     await d.cleanup();
   }

@@ -10,7 +10,7 @@ import { TelemetryMetrics } from '../../src/metrics/telemetry-metrics.js';
 import type { AnySample } from '../../src/samples/sample.js';
 import { isDiskFull } from '../../src/sqlite/sqlite-db.js';
 import { EmbeddedStore } from '../../src/store/embedded-store.js';
-import { DAY, HOUR } from './fixtures.js';
+import { DAY, HOUR, STORE_SPECS } from './fixtures.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -36,7 +36,7 @@ test('DATA_DIR full (a small tmpfs): no crash, the failure is counted and in hea
   const dir = mkdtempSync(join(tmpdir(), 'nt-store-full-'));
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', dir]);
   const metrics = new TelemetryMetrics(false);
-  const store = new EmbeddedStore({ dataDir: dir, retentionMs: 7 * DAY, rawWindowMs: 6 * HOUR, maxBytes: 1024 ** 3 }, metrics, silentLogger());
+  const store = new EmbeddedStore({ dataDir: dir, retentionMs: 7 * DAY, rawWindowMs: 6 * HOUR, maxBytes: 1024 ** 3, ...STORE_SPECS }, metrics, silentLogger());
   try {
     await store.start();
     let committed = 0;

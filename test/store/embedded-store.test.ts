@@ -8,7 +8,7 @@ import { Deadline } from '../../src/lifecycle/component.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { TelemetryMetrics } from '../../src/metrics/telemetry-metrics.js';
 import { EmbeddedStore, type EmbeddedStoreOptions } from '../../src/store/embedded-store.js';
-import { DAY, HOUR, MIN, http, ping, probe, tcp, trace } from './fixtures.js';
+import { DAY, HOUR, MIN, STORE_SPECS, http, ping, probe, tcp, trace } from './fixtures.js';
 
 async function metric(m: TelemetryMetrics, name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await m.render();
@@ -28,7 +28,7 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, timeo
 async function withStore(o: Partial<EmbeddedStoreOptions>, fn: (s: EmbeddedStore, m: TelemetryMetrics, dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'nt-store-w-'));
   const metrics = new TelemetryMetrics(false);
-  const s = new EmbeddedStore({ dataDir: dir, retentionMs: 7 * DAY, rawWindowMs: 6 * HOUR, maxBytes: 1024 ** 3, ...o }, metrics, silentLogger());
+  const s = new EmbeddedStore({ dataDir: dir, retentionMs: 7 * DAY, rawWindowMs: 6 * HOUR, maxBytes: 1024 ** 3, ...STORE_SPECS, ...o }, metrics, silentLogger());
   try {
     await fn(s, metrics, dir);
   } finally {
@@ -39,7 +39,7 @@ async function withStore(o: Partial<EmbeddedStoreOptions>, fn: (s: EmbeddedStore
 
 test('lifecycle: health is truthful before start, stop is safe without start and idempotent', async () => {
   const metrics = new TelemetryMetrics(false);
-  const s = new EmbeddedStore({ dataDir: '/nonexistent/never-created', retentionMs: DAY, rawWindowMs: 6 * HOUR, maxBytes: 1e9 }, metrics, silentLogger());
+  const s = new EmbeddedStore({ dataDir: '/nonexistent/never-created', retentionMs: DAY, rawWindowMs: 6 * HOUR, maxBytes: 1e9, ...STORE_SPECS }, metrics, silentLogger());
   assert.deepEqual(s.health(), { status: 'ok', kind: 'embedded', role: 'sink', running: false });
   assert.equal(s.writable(), false);
   await s.stop(Deadline.in(1000));
@@ -60,10 +60,10 @@ test('through the worker: a write settles once committed and every query reads i
     assert.equal(pts.points.length, 7);
     assert.deepEqual(pts.points.find((p) => p.measurement === 'tcp')!.fields, { connect_ms: 2, success: true, ip: '192.0.2.1' });
     const series = await s.series({ target: 'a', fromMs: slot - HOUR, toMs: now + 1 });
-    assert.equal(series.ping!.rtt_median.at(-1), 3);
+    assert.equal(series.ping!.rtt_median!.at(-1), 3);
     assert.equal((await s.routes({ target: 'a' })).current!.hops.length, 2);
     assert.equal((await s.sparklines(['a'])).a!.rtt_ms.at(-1), 3);
-    assert.equal((await s.latest(['a']))[0]!.measurements.http!.fields.total_ms, 25);
+    assert.equal((await s.latest(['a']))[0]!.measurements.http!.fields!.total_ms, 25);
     await assert.rejects(s.sparklines(Array.from({ length: 101 }, (_, i) => `t${i}`)), RangeError);
     assert.equal(s.writable(), true);
     await until(() => s.health().bytes !== undefined && (s.health().bytes as number) > 0, 'stats from the worker');

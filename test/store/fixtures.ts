@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AnySample } from '../../src/samples/sample.js';
 import { StoreEngine, type EngineOptions } from '../../src/store/store-engine.js';
+import { rollupsOf, sparklineOf } from '../../src/probes/registry.js';
 
 export const MIN = 60_000;
 export const HOUR = 3_600_000;
@@ -95,7 +96,10 @@ export interface TestStore {
   close(): void;
 }
 
-export const DEFAULTS: Omit<EngineOptions, 'legacyPath'> = { rawWindowMs: 6 * HOUR, retentionMs: 7 * DAY, maxBytes: 1024 ** 3, walAllowanceBytes: 16 * 1024 * 1024 };
+/** The built-in probes' rollups and sparkline, as the daemon hands them to its store. */
+export const STORE_SPECS = { rollups: rollupsOf(), sparkline: sparklineOf() };
+
+export const DEFAULTS: Omit<EngineOptions, 'legacyPath'> = { rawWindowMs: 6 * HOUR, retentionMs: 7 * DAY, maxBytes: 1024 ** 3, walAllowanceBytes: 16 * 1024 * 1024, ...STORE_SPECS };
 
 /** A real SQLite file in a temp dir, driven in-process with a clock of the test's own. */
 export function openTestStore(o: Partial<EngineOptions> = {}, start = T0, dir = mkdtempSync(join(tmpdir(), 'nt-store-'))): TestStore {

@@ -19,17 +19,17 @@ test('series() picks raw slots for 1 h, 5-minute buckets for 24 h, hourly ones f
     const now = history(s, 7, (ts) => (ts % HOUR < 30 * MIN ? 10 : 20));
     const one = s.engine.series({ target: 'a', fromMs: now - HOUR, toMs: now });
     assert.deepEqual([one.resolution, one.tier, one.step_s, one.buckets], ['raw', 'raw', 60, 60]);
-    assert.equal(one.ping!.rtt_median.filter((v) => v !== null).length, 60);
+    assert.equal(one.ping!.rtt_median!.filter((v) => v !== null).length, 60);
     const day = s.engine.series({ target: 'a', fromMs: now - DAY, toMs: now });
     assert.deepEqual([day.resolution, day.tier, day.step_s, day.buckets], ['rollup', '5m', 300, 288]);
-    assert.equal(day.ping!.rtt_median.filter((v) => v !== null).length, 288, 'every bucket, including the last ones not rolled up yet (from raw)');
+    assert.equal(day.ping!.rtt_median!.filter((v) => v !== null).length, 288, 'every bucket, including the last ones not rolled up yet (from raw)');
     const week = s.engine.series({ target: 'a', fromMs: now - 7 * DAY, toMs: now });
     assert.deepEqual([week.tier, week.step_s, week.buckets], ['1h', 3600, 168]);
-    assert.equal(week.ping!.rtt_median.filter((v) => v !== null).length, 168);
+    assert.equal(week.ping!.rtt_median!.filter((v) => v !== null).length, 168);
     // The hour's slots: 30 at 10 ms, 30 at 20 ms -> the median of the 60 is 15 (exact, from raw).
-    assert.equal(week.ping!.rtt_median[100], 15);
-    assert.equal(week.http!.total_ms[100], 40);
-    assert.equal(week.probes!.icmp!.ok[100], 60);
+    assert.equal(week.ping!.rtt_median![100], 15);
+    assert.equal(week.http!.total_ms![100], 40);
+    assert.equal(week.probes!.icmp!.ok![100], 60);
     const bytes = JSON.stringify(week).length;
     assert.ok(bytes < 60_000, `a 7-day view is one small response (${bytes} bytes)`);
     // A coarser maxBuckets merges stored buckets (here 5-minute ones of the last 3 days into 30-minute steps).
@@ -48,7 +48,7 @@ test('series(): missed slots are nulls (gaps), an unknown target has no series, 
     s.clock.now = T0 + 30 * MIN;
     const r = s.engine.series({ target: 'a', fromMs: T0, toMs: T0 + 30 * MIN });
     assert.equal(r.tier, 'raw');
-    assert.deepEqual(r.ping!.rtt_median.map((v) => (v === null ? 0 : 1)).join(''), '111111111100000000001111111111');
+    assert.deepEqual(r.ping!.rtt_median!.map((v) => (v === null ? 0 : 1)).join(''), '111111111100000000001111111111');
     const none = s.engine.series({ target: 'nope', fromMs: T0, toMs: T0 + 30 * MIN });
     assert.equal(none.ping, undefined);
     assert.throws(() => s.engine.series({ target: 'a', fromMs: T0, toMs: T0 }), RangeError);
@@ -136,7 +136,7 @@ test('latest(): last point per measurement, and each probe failing since the fir
     s.engine.write([ping(T0, { median: 1 }, { target: 'b' })]);
     s.engine.write(trace(T0 + 3 * MIN, ['10.0.0.1'], true, { target: 'a' }));
     const [a] = s.engine.latest(['a']);
-    assert.equal(a!.measurements.ping!.fields.rtt_median_ms, 4);
+    assert.equal(a!.measurements.ping!.fields!.rtt_median_ms, 4);
     assert.equal(a!.measurements.route!.fields.route_hash, 'h-10.0.0.1');
     assert.equal(a!.route_changed_at, new Date(T0 + 3 * MIN).toISOString());
     assert.deepEqual(a!.probes.map((p) => [p.probe, p.success, p.reason, p.since]), [
@@ -145,7 +145,7 @@ test('latest(): last point per measurement, and each probe failing since the fir
     ]);
     // An older point arriving late does not replace a newer state.
     s.engine.write([ping(T0 + MIN, { median: 100 }, { target: 'a' })]);
-    assert.equal(s.engine.latest(['a'])[0]!.measurements.ping!.fields.rtt_median_ms, 4);
+    assert.equal(s.engine.latest(['a'])[0]!.measurements.ping!.fields!.rtt_median_ms, 4);
     assert.deepEqual(s.engine.latest().map((l) => l.target).sort(), ['a', 'b']);
   } finally {
     s.close();

@@ -114,10 +114,10 @@ test('a 5-minute bucket: min of rtt_min, median of the slot medians, max of rtt_
     assert.equal(row.jitter_sum! / row.jitter_n!, 2000);
     const series = s.engine.series({ target: 'a', fromMs: T0 - 23 * HOUR, toMs: T0 + HOUR, maxBuckets: 1000 });
     assert.equal(series.tier, '5m');
-    const i = series.ping!.t.indexOf(T0 / 1000);
-    assert.equal(series.ping!.rtt_median[i], 3);
-    assert.equal(series.ping!.loss_pct[i], 8);
-    assert.equal(series.ping!.mos[i], 4);
+    const i = series.ping!.t!.indexOf(T0 / 1000);
+    assert.equal(series.ping!.rtt_median![i], 3);
+    assert.equal(series.ping!.loss_pct![i], 8);
+    assert.equal(series.ping!.mos![i], 4);
   } finally {
     s.close();
   }
@@ -169,16 +169,16 @@ test('http, dns, tcp and per-probe buckets: phase means, status classes, success
     s.at(T0 + 10 * MIN);
     const r = s.engine.series({ target: 'a', fromMs: T0, toMs: T0 + 5 * MIN, maxBuckets: 1 });
     assert.equal(r.tier, '5m');
-    assert.equal(r.http!.total_ms[0], 22);
-    assert.equal(r.http!.ttfb_ms[0], 15);
-    assert.equal(r.http!.status_2xx[0], 4);
-    assert.equal(r.http!.status_5xx[0], 1);
-    assert.equal(r.http!.failed[0], 1);
-    assert.equal(r.dns!.query_ms[0], 2);
-    assert.equal(r.dns!.query_max_ms[0], 4);
+    assert.equal(r.http!.total_ms![0], 22);
+    assert.equal(r.http!.ttfb_ms![0], 15);
+    assert.equal(r.http!.status_2xx![0], 4);
+    assert.equal(r.http!.status_5xx![0], 1);
+    assert.equal(r.http!.failed![0], 1);
+    assert.equal(r.dns!.query_ms![0], 2);
+    assert.equal(r.dns!.query_max_ms![0], 4);
     assert.deepEqual(Object.keys(r.probes!), ['http', 'icmp']);
-    assert.equal(r.probes!.http!.failed[0], 1);
-    assert.equal(r.probes!.icmp!.ok[0], 5);
+    assert.equal(r.probes!.http!.failed![0], 1);
+    assert.equal(r.probes!.icmp!.ok![0], 5);
   } finally {
     s.close();
   }
@@ -198,7 +198,7 @@ test('raw points leave after EMBEDDED_RAW_HOURS (counted as retention) while the
     assert.equal(s.dropped.retention, 123);
     const day = s.engine.series({ target: 'a', fromMs: T0 - 20 * HOUR, toMs: T0 + 4 * HOUR });
     assert.equal(day.tier, '5m');
-    assert.equal(day.ping!.rtt_median.filter((v) => v === 7).length, 12);
+    assert.equal(day.ping!.rtt_median!.filter((v) => v === 7).length, 12);
     assert.equal(s.engine.query({ sinceMs: T0, limit: 10 }).points.length, 0, '/api/points serves the raw window only');
   } finally {
     s.close();
@@ -246,9 +246,9 @@ test('EMBEDDED_MAX_BYTES: the oldest data goes first, counted as store_max_bytes
     assert.ok(stats.size_floor_ms > T0, 'the floor moved');
     // The newest data is all there; the oldest is what went.
     const recent = s.engine.series({ target: 'target-3', fromMs: end - HOUR, toMs: end });
-    assert.equal(recent.ping!.rtt_median.filter((v) => v !== null).length, 12);
+    assert.equal(recent.ping!.rtt_median!.filter((v) => v !== null).length, 12);
     const oldest = s.engine.series({ target: 'target-3', fromMs: T0, toMs: T0 + 6 * HOUR });
-    assert.equal(oldest.ping?.rtt_median.filter((v) => v !== null).length ?? 0, 0, 'the oldest hours are gone');
+    assert.equal(oldest.ping?.rtt_median!.filter((v) => v !== null).length ?? 0, 0, 'the oldest hours are gone');
   } finally {
     s.close();
   }

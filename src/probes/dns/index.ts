@@ -4,6 +4,7 @@ import { SpecError, type ProbeModule } from '../module.js';
 import { dnsProbe, type DnsSpec } from './dns-probe.js';
 import { DNS_RECORD_TYPES, type DnsRecordType } from './dns-wire.js';
 import { DNS } from './measurements.js';
+import { DNS_FIGURES, DNS_METRICS, DNS_PANEL, DNS_ROLLUP } from './view.js';
 
 export function isValidDnsServer(s: string): boolean {
   if (isIP(s)) return true;
@@ -28,6 +29,10 @@ export const dnsModule = {
   }),
   defaultFor: ['name'],
   measurements: { dns: DNS },
+  rollups: [DNS_ROLLUP],
+  figures: DNS_FIGURES,
+  panel: DNS_PANEL,
+  targetMetrics: DNS_METRICS,
   spec(raw, ctx): DnsSpec {
     const b = raw as { server?: string; record: DnsRecordType; name?: string } | undefined;
     const spec: DnsSpec = {

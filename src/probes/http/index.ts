@@ -5,6 +5,7 @@ import { bool } from '../../config/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { createHttpProbe, type HttpSpec } from './http-probe.js';
 import { HTTP } from './measurements.js';
+import { HTTP_FIGURES, HTTP_METRICS, HTTP_PANEL, HTTP_ROLLUP } from './view.js';
 
 const status = z.number().int().min(100).max(599);
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -31,6 +32,11 @@ export const httpModule = {
   }),
   defaultFor: ['name'],
   measurements: { http: HTTP },
+  rollups: [HTTP_ROLLUP],
+  figures: HTTP_FIGURES,
+  panel: HTTP_PANEL,
+  targetMetrics: HTTP_METRICS,
+  origins: (s: HttpSpec) => [new URL(s.url).origin],
   spec(raw, ctx): HttpSpec {
     type Block = { url: string; method: string; expect_status?: number | number[]; insecure_tls: boolean; headers: Record<string, string>; reuse_connection?: boolean };
     const b = raw as Block | undefined;

@@ -3,6 +3,7 @@ import { int, seconds } from '../../config/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { createIcmpProbe, FpingBatcher, type IcmpSpec } from './icmp-probe.js';
 import { PING } from './measurements.js';
+import { PING_FIGURES, PING_METRICS, PING_PANEL, PING_ROLLUP, PING_SPARKLINE } from './view.js';
 
 /** Echo requests must leave room for the last reply: this share of the timeout at most. */
 const SEND_SHARE = 0.9;
@@ -29,6 +30,12 @@ export const icmpModule = {
   }),
   defaultFor: ['name', 'address'],
   measurements: { ping: PING },
+  rollups: [PING_ROLLUP],
+  figures: PING_FIGURES,
+  panel: PING_PANEL,
+  targetMetrics: PING_METRICS,
+  sparkline: PING_SPARKLINE,
+  pool: 'pingRunner',
   spec(raw, ctx): IcmpSpec {
     const block = (raw ?? {}) as { count?: number; packet_interval?: number };
     const spec = { count: block.count ?? ctx.env.ICMP_COUNT, packetIntervalS: block.packet_interval ?? ctx.env.ICMP_PACKET_INTERVAL };

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { SpecError, type ProbeModule } from '../module.js';
 import { TCP } from './measurements.js';
 import { tcpProbe, type TcpSpec } from './tcp-probe.js';
+import { TCP_FIGURES, TCP_METRICS, TCP_PANEL, TCP_ROLLUP } from './view.js';
 
 /** Environment variables of the tcp probe (docs/configuration.md). */
 const env = {};
@@ -14,6 +15,10 @@ export const tcpModule = {
   block: z.strictObject({ port: z.number().int().min(1).max(65535) }),
   defaultFor: [],
   measurements: { tcp: TCP },
+  rollups: [TCP_ROLLUP],
+  figures: TCP_FIGURES,
+  panel: TCP_PANEL,
+  targetMetrics: TCP_METRICS,
   spec(raw): TcpSpec {
     const b = raw as { port: number } | undefined;
     // No default port: probing 443 when the user meant their database is a silent lie.

@@ -4,6 +4,7 @@ import { SpecError, type ProbeModule } from '../module.js';
 import { HOP, ROUTE } from './measurements.js';
 import { ReverseDns } from './reverse-dns.js';
 import { createTraceProbe, type TraceSpec, TRACE_TIMEOUT_MARGIN_S } from './trace-probe.js';
+import { ROUTE_FIGURES, ROUTE_METRICS, ROUTE_PANEL } from './view.js';
 
 const MIN_GRACE_S = 0.2;
 
@@ -49,6 +50,10 @@ export const traceModule = {
   }),
   defaultFor: ['name', 'address'],
   measurements: { route: ROUTE, hop: HOP },
+  figures: ROUTE_FIGURES,
+  panel: ROUTE_PANEL,
+  targetMetrics: ROUTE_METRICS,
+  pool: 'traceRunner',
   spec(raw, ctx): TraceSpec {
     type Block = { protocol?: TraceSpec['protocol']; port?: number; max_hops?: number; cycles?: number; packet_interval?: number; interval?: number };
     const b = (raw ?? {}) as Block;

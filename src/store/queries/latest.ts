@@ -3,17 +3,10 @@ import type { FieldValue } from '../../samples/sample.js';
 import type { LatestState } from '../types.js';
 import { iso, type Lookups } from './lookups.js';
 
-/** The fields latest() returns per measurement: what an overview row shows and sorts by. */
-export const MAIN_FIELDS: Record<string, readonly string[]> = {
-  ping: ['rtt_median_ms', 'rtt_avg_ms', 'loss_pct', 'jitter_ms', 'mos', 'success'],
-  http: ['total_ms', 'status_code', 'success'],
-  dns: ['query_ms', 'rcode', 'success'],
-  tcp: ['connect_ms', 'success'],
-  route: ['hop_count', 'reached', 'route_hash', 'success'],
-  probe: ['reason', 'detail', 'duration_ms'],
-};
 /** latest.sub of the row holding a target's last route change (mid of `route`). */
 export const ROUTE_CHANGE_SUB = 'changed';
+/** The flag whose last true value that row records (LatestState.flagged). */
+export const ROUTE_CHANGE_FLAG = 'route.route_changed';
 
 interface Row {
   name: string;
@@ -27,17 +20,16 @@ interface Row {
 }
 
 /**
- * latest(): each target's last point per measurement (main fields) and each
- * probe's state with the time it last flipped (`since`) — the overview's
- * row. Served from the `latest` table (one row per target and measurement,
- * updated on write), so its cost is the number of targets asked for, not the
- * history kept. Includes ad-hoc runs: "probe now" is the target's newest state.
+ * latest(): each target's last point per measurement (every field) and each
+ * probe's state with the time it last flipped (`since`) — what the overview
+ * shows after a restart, read by each probe's figures. Served from the
+ * `latest` table (one row per target and measurement, updated on write), so
+ * its cost is the number of targets asked for, not the history kept.
+ * Includes ad-hoc runs: "probe now" is the target's newest state.
  */
 export class LatestRunner {
   private readonly one;
   private readonly all;
-  /** Per measurement: its main fields and their positions in the stored array. */
-  private readonly byMid = new Map<number, { name: string; fields: readonly string[]; at: number[] }>();
   private readonly probeMid: number;
   private readonly routeMid: number;
 
@@ -46,15 +38,11 @@ export class LatestRunner {
     private readonly lookups: Lookups,
   ) {
     const l = lookups.layouts;
-    for (const [m, fields] of Object.entries(MAIN_FIELDS)) this.byMid.set(l.midOf(m), { name: m, fields, at: fields.map((f) => l.positionOf(m, f)) });
     this.probeMid = l.midOf('probe');
     this.routeMid = l.midOf('route');
-    const mids = [...this.byMid.keys()].join(',');
-    // One JSON.parse per row, then the main fields by position: six
-    // json_extract calls per row parse the array six times (5x slower here).
     const select = `SELECT t.name, l.tid, l.mid, l.sub, l.ts, l.f, l.ok, l.since FROM latest l JOIN targets t ON t.tid = l.tid`;
-    this.one = db.prepare(`${select} WHERE l.tid = ? AND l.mid IN (${mids})`);
-    this.all = db.prepare(`${select} WHERE t.name <> '' AND l.mid IN (${mids}) ORDER BY l.tid`);
+    this.one = db.prepare(`${select} WHERE l.tid = ?`);
+    this.all = db.prepare(`${select} WHERE t.name <> '' ORDER BY l.tid`);
   }
 
   /** The targets asked for (those with no point yet are left out), or every target when none are named. */
@@ -69,34 +57,30 @@ export class LatestRunner {
     } else {
       rows = this.all.all() as Row[];
     }
+    const layouts = this.lookups.layouts;
     const byTarget = new Map<number, LatestState>();
     for (const r of rows) {
       let s = byTarget.get(r.tid);
-      if (!s) byTarget.set(r.tid, (s = { target: r.name, measurements: {}, probes: [], route_changed_at: null }));
+      if (!s) byTarget.set(r.tid, (s = { target: r.name, measurements: {}, probes: [], route_changed_at: null, flagged: {} }));
       if (r.mid === this.routeMid && r.sub === ROUTE_CHANGE_SUB) {
         s.route_changed_at = iso(r.ts);
+        s.flagged[ROUTE_CHANGE_FLAG] = iso(r.ts);
         continue;
       }
-      const spec = this.byMid.get(r.mid)!;
-      const values = JSON.parse(r.f) as (FieldValue | null)[];
+      // One JSON.parse per row (json_extract per field parses the array once per call).
+      const fields = layouts.decode(r.mid, r.f);
       if (r.mid === this.probeMid) {
-        const [reason, detail, duration] = spec.at.map((i) => values[i]);
         s.probes.push({
           probe: r.sub,
           success: r.ok === null ? null : r.ok === 1,
-          reason: text(reason),
-          detail: text(detail),
-          duration_ms: typeof duration === 'number' ? duration : null,
+          reason: text(fields.reason),
+          detail: text(fields.detail),
+          duration_ms: typeof fields.duration_ms === 'number' ? fields.duration_ms : null,
           at: iso(r.ts),
           since: iso(r.since),
         });
       } else {
-        const fields: Record<string, FieldValue> = {};
-        for (let k = 0; k < spec.fields.length; k++) {
-          const v = values[spec.at[k]!];
-          if (v !== null && v !== undefined) fields[spec.fields[k]!] = v;
-        }
-        s.measurements[spec.name] = { time: iso(r.ts), fields };
+        s.measurements[layouts.name(r.mid)] = { time: iso(r.ts), fields };
       }
     }
     for (const s of byTarget.values()) s.probes.sort((a, b) => a.probe.localeCompare(b.probe));

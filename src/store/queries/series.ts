@@ -1,8 +1,9 @@
 import type { Db } from '../../sqlite/sqlite-db.js';
 import type { Statement } from '../schema.js';
-import { KINDS, OUTPUTS, TIERS, kindColumns, mergeAggSql, rawAggregateSql, tableOf, type BucketRow, type RollupKind, type Tier } from '../rollup-spec.js';
+import type { RollupSpec } from '../../samples/rollup.js';
+import { PROBE_RUNS_ROLLUP, TIERS, kindColumns, mergeAggSql, outputValue, rawAggregateSql, tableOf, type BucketRow, type Tier } from '../rollup-spec.js';
 import type { Rollups } from '../rollups.js';
-import type { ProbeColumns, SeriesQuery, SeriesResult } from '../types.js';
+import type { Columns, SeriesHead, SeriesQuery, SeriesResult } from '../types.js';
 import { iso, type Lookups } from './lookups.js';
 
 export const DEFAULT_MAX_BUCKETS = 1000;
@@ -39,7 +40,7 @@ export class SeriesRunner {
     private readonly now: () => number,
   ) {
     const layouts = lookups.layouts;
-    for (const k of KINDS) {
+    for (const k of rollups.kinds) {
       const cols = kindColumns(k);
       const field = (name: string) => layouts.sql(k.measurement, name, 'r.f');
       this.raw.set(k.name, db.prepare(rawAggregateSql(k, layouts.midOf(k.measurement), field, { key: 'r.ts - r.ts % ? AS b', targets: 'r.tid = ?', groupBy: '1, 2' })));
@@ -66,7 +67,7 @@ export class SeriesRunner {
     const pick = this.choose(q, maxBuckets, tid);
     const from = q.fromMs - (q.fromMs % pick.stepMs);
     const n = Math.ceil((q.toMs - from) / pick.stepMs);
-    const out: SeriesResult = {
+    const head: SeriesHead = {
       target: q.target,
       from: iso(from),
       to: iso(q.toMs),
@@ -76,26 +77,28 @@ export class SeriesRunner {
       buckets: n,
       route_changes: [],
     };
-    if (tid === undefined) return out;
-    for (const k of KINDS) {
+    const rollups: Record<string, Columns> = {};
+    if (tid === undefined) return head as SeriesResult;
+    for (const k of this.rollups.kinds) {
       const rows = this.rows(k, tid, from, q.toMs, pick.stepMs, pick.tier);
       if (!rows.length) continue;
       const bySub = new Map<string, Row[]>();
       for (const r of rows) (bySub.get(r.sub) ?? bySub.set(r.sub, []).get(r.sub)!).push(r);
-      if (k.subTag) {
-        const subs: Record<string, ProbeColumns> = {};
-        for (const [sub, list] of [...bySub].sort(([a], [b]) => a.localeCompare(b))) subs[sub] = columns(k, list, from, pick.stepMs, n) as unknown as ProbeColumns;
-        out.probes = subs;
+      if (k === PROBE_RUNS_ROLLUP) {
+        // Split by kind, under the API's key `probes`.
+        const subs: Record<string, Columns> = {};
+        for (const [sub, list] of [...bySub].sort(([a], [b]) => a.localeCompare(b))) subs[sub] = columns(k, list, from, pick.stepMs, n);
+        head.probes = subs;
       } else {
-        (out as unknown as Record<string, unknown>)[k.name] = columns(k, bySub.get('') ?? [], from, pick.stepMs, n);
+        rollups[k.name] = columns(k, bySub.get('') ?? [], from, pick.stepMs, n);
       }
     }
-    out.route_changes = (this.changes.all(tid, from, q.toMs) as { ts: number; from_hash: string | null; to_hash: string }[]).map((c) => ({
+    head.route_changes = (this.changes.all(tid, from, q.toMs) as { ts: number; from_hash: string | null; to_hash: string }[]).map((c) => ({
       time: c.ts / 1000,
       from_hash: c.from_hash,
       to_hash: c.to_hash,
     }));
-    return out;
+    return { ...head, ...rollups } as SeriesResult;
   }
 
   /**
@@ -125,7 +128,7 @@ export class SeriesRunner {
   }
 
   /** Stored buckets before the tier's watermark, raw-computed ones after it. */
-  private rows(k: RollupKind, tid: number, from: number, to: number, stepMs: number, tier?: Tier): Row[] {
+  private rows(k: RollupSpec, tid: number, from: number, to: number, stepMs: number, tier?: Tier): Row[] {
     if (!tier) return this.raw.get(k.name)!.all(stepMs, tid, from, to) as Row[];
     const tailFrom = Math.max(from, Math.min(to, this.rollups.watermark(tier) - (this.rollups.watermark(tier) % stepMs)));
     const stored = tailFrom > from ? (this.merged.get(tableOf(k, tier))!.all(stepMs, tid, from, tailFrom) as Row[]) : [];
@@ -135,16 +138,15 @@ export class SeriesRunner {
 }
 
 /** Dense arrays over the range (null where a bucket has no row). */
-function columns(k: RollupKind, rows: readonly Row[], from: number, stepMs: number, n: number): Record<string, unknown> {
-  const outputs = OUTPUTS[k.name] as readonly (readonly [string, (r: BucketRow) => number | null])[];
+function columns(k: RollupSpec, rows: readonly Row[], from: number, stepMs: number, n: number): Columns {
   const t: number[] = new Array(n);
   const cols: Record<string, (number | null)[]> = {};
-  for (const [name] of outputs) cols[name] = new Array<number | null>(n).fill(null);
+  for (const o of k.outputs) cols[o.name] = new Array<number | null>(n).fill(null);
   for (let i = 0; i < n; i++) t[i] = (from + i * stepMs) / 1000;
   for (const r of rows) {
     const i = Math.round((r.b - from) / stepMs);
     if (i < 0 || i >= n) continue;
-    for (const [name, value] of outputs) cols[name]![i] = value(r);
+    for (const o of k.outputs) cols[o.name]![i] = outputValue(o, r);
   }
-  return { t, ...cols };
+  return { ...cols, t };
 }

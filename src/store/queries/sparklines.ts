@@ -1,4 +1,6 @@
 import type { Db } from '../../sqlite/sqlite-db.js';
+import type { SparklineSpec } from '../../samples/rollup.js';
+import type { Statement } from '../schema.js';
 import type { Sparkline, SparklineOptions } from '../types.js';
 import type { Lookups } from './lookups.js';
 
@@ -8,27 +10,33 @@ export const SPARKLINE_DEFAULT_BUCKETS = 30;
 export const SPARKLINE_MAX_BUCKETS = 120;
 
 /**
- * sparklines(): the overview's small charts — per target, median rtt and
- * loss per bucket over the last hour, from raw points (ping rows of the
- * target, a key seek per slot time). Buckets end at the step boundary after `to`, so
- * consecutive calls line up.
+ * sparklines(): the overview's small charts — per target, the median of the
+ * sparkline's value (rtt) and loss per bucket over the last hour, from raw
+ * points (the measurement's rows of the target, a key seek per slot time).
+ * Which measurement and fields: the probe that provides the sparkline says
+ * (ProbeModule.sparkline); without one every line is empty. Buckets end at
+ * the step boundary after `to`, so consecutive calls line up.
  */
 export class SparklinesRunner {
-  private readonly st;
+  private readonly st?: Statement;
 
   constructor(
     db: Db,
     private readonly lookups: Lookups,
     private readonly now: () => number,
     private readonly rawWindowMs: number,
+    spec?: SparklineSpec,
   ) {
     const l = lookups.layouts;
+    if (!spec) return;
+    const m = spec.measurement;
+    const sum = (field: string | undefined) => (field ? `sum(${l.sql(m, field, 'r.f')})` : 'NULL');
     this.st = db.prepare(`
       SELECT CAST((r.ts - ?) / ? AS INTEGER) AS i,
-        median(${l.sql('ping', 'rtt_median_ms', 'r.f')}) AS rtt,
-        sum(${l.sql('ping', 'sent', 'r.f')}) AS sent,
-        sum(${l.sql('ping', 'received', 'r.f')}) AS received
-      FROM times t CROSS JOIN raw r ON r.mid = ${l.midOf('ping')} AND r.ts = t.ts AND r.tid = ?
+        median(${l.sql(m, spec.value, 'r.f')}) AS rtt,
+        ${sum(spec.total)} AS sent,
+        ${sum(spec.kept)} AS received
+      FROM times t CROSS JOIN raw r ON r.mid = ${l.midOf(m)} AND r.ts = t.ts AND r.tid = ?
       JOIN series s ON s.sid = r.sid
       WHERE t.ts >= ? AND t.ts < ? AND s.adhoc = 0
       GROUP BY 1`);
@@ -47,7 +55,7 @@ export class SparklinesRunner {
     for (const name of targets) {
       const line: Sparkline = { from: start / 1000, step_s: stepMs / 1000, rtt_ms: new Array(buckets).fill(null), loss_pct: new Array(buckets).fill(null) };
       const tid = this.lookups.tid(name);
-      if (tid !== undefined) {
+      if (tid !== undefined && this.st) {
         for (const r of this.st.all(start, stepMs, tid, start, start + buckets * stepMs) as { i: number; rtt: number | null; sent: number | null; received: number | null }[]) {
           const i = r.i;
           if (i < 0 || i >= buckets) continue;

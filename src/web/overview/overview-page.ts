@@ -1,7 +1,7 @@
 import { isAbort, pagePath, request } from '../api.js';
-import type { Status, TargetList, TargetRow } from '../api-types.js';
+import type { FigureColumn, Status, TargetList, TargetRow } from '../api-types.js';
 import { errorBox, h } from '../dom.js';
-import { ago, dateTime, ms, pct } from '../format.js';
+import { ago, dateTime, ms, num, pct } from '../format.js';
 import { Poller } from '../poller.js';
 import { THEME_EVENT } from '../theme.js';
 import { drawSparkline } from './sparkline.js';
@@ -13,7 +13,8 @@ import { drawSparkline } from './sparkline.js';
  * link show the same rows.
  */
 
-type SortKey = 'name' | 'status' | 'rtt' | 'loss' | 'http' | 'route_change';
+/** `name`, `status`, or a figure column's sort name (the daemon lists them with each answer). */
+type SortKey = string;
 const STATUSES: Status[] = ['ok', 'failing', 'unknown', 'unavailable'];
 const PAGE_SIZES = [50, 100, 250, 500];
 
@@ -26,16 +27,38 @@ interface View {
   limit: number;
 }
 
-const COLUMNS: { key: SortKey | null; label: string; numeric?: boolean }[] = [
-  { key: 'name', label: 'Target' },
-  { key: 'status', label: 'Status' },
-  { key: null, label: 'Probes' },
-  { key: 'rtt', label: 'RTT', numeric: true },
-  { key: 'loss', label: 'Loss', numeric: true },
-  { key: 'http', label: 'HTTP total', numeric: true },
-  { key: null, label: 'Last hour' },
-  { key: 'route_change', label: 'Route changed' },
-];
+interface Column {
+  key: SortKey | null;
+  label: string;
+  numeric?: boolean;
+  /** The probe figure it shows (a column the probes declare). */
+  figure?: FigureColumn;
+}
+
+/**
+ * Target, status and probes, then the figures the probes declare (RTT, loss,
+ * HTTP total, when the route changed... as the daemon lists them), then the
+ * last hour.
+ */
+function columnsOf(figures: readonly FigureColumn[]): Column[] {
+  return [
+    { key: 'name', label: 'Target' },
+    { key: 'status', label: 'Status' },
+    { key: null, label: 'Probes' },
+    ...figures.map((f) => ({ key: f.sort, label: f.label, numeric: f.unit !== 'time', figure: f })),
+    { key: null, label: 'Last hour' },
+  ];
+}
+
+/** A figure's cell: a number in its unit, a time as "3 min ago". */
+function figureCell(f: FigureColumn, t: TargetRow): HTMLElement {
+  const v = t.last?.[f.key] ?? null;
+  if (f.unit === 'time') {
+    return typeof v === 'string' ? h('td', { title: dateTime(v) }, ago(v)) : h('td', {}, h('span', { class: 'muted' }, 'never'));
+  }
+  const n = typeof v === 'number' ? v : null;
+  return h('td', { class: 'num' }, f.unit === 'ms' ? ms(n) : f.unit === '%' ? pct(n) : f.unit === 'days' ? (n === null ? '–' : `${num(n, 0)} d`) : num(n, 0));
+}
 
 function readView(): View {
   const p = new URLSearchParams(location.search);
@@ -45,7 +68,7 @@ function readView(): View {
   return {
     q: p.get('q') ?? '',
     status: status && STATUSES.includes(status) ? status : '',
-    sort: sort && COLUMNS.some((c) => c.key === sort) ? sort : 'status',
+    sort: sort || 'status',
     order: p.get('order') === 'asc' ? 'asc' : p.get('order') === 'desc' ? 'desc' : sort ? 'asc' : 'desc',
     offset: Math.max(0, Math.floor(Number(p.get('offset')) || 0)),
     limit: PAGE_SIZES.includes(limit) ? limit : 100,
@@ -63,6 +86,8 @@ export class OverviewPage {
   private readonly message = h('div', { class: 'table-message', 'aria-live': 'polite' });
   private readonly table = h('table', { class: 'targets', id: 'targets' }, h('caption', { class: 'visually-hidden' }, 'Targets, their status and last measurements'), h('thead', {}, this.theadRow), this.tbody);
   private searchTimer?: ReturnType<typeof setTimeout>;
+  /** The columns of the last answer (the figures come with it). */
+  private columns: Column[] = columnsOf([]);
 
   constructor(private readonly el: HTMLElement) {}
 
@@ -130,6 +155,11 @@ export class OverviewPage {
         return this.load(signal);
       }
       this.last = list;
+      const columns = columnsOf(list.columns ?? []);
+      if (columns.map((c) => c.label).join('|') !== this.columns.map((c) => c.label).join('|')) {
+        this.columns = columns;
+        this.renderHead();
+      }
       this.message.replaceChildren();
       this.renderCounts(list);
       this.renderRows(list);
@@ -145,7 +175,7 @@ export class OverviewPage {
 
   private renderHead(): void {
     this.theadRow.replaceChildren(
-      ...COLUMNS.map((c) => {
+      ...this.columns.map((c) => {
         if (!c.key) return h('th', { scope: 'col' }, c.label);
         const active = this.view.sort === c.key;
         const key = c.key;
@@ -168,7 +198,7 @@ export class OverviewPage {
 
   private renderRows(list: TargetList): void {
     if (list.targets.length === 0) {
-      this.tbody.replaceChildren(h('tr', {}, h('td', { colspan: COLUMNS.length, class: 'empty' }, list.total === 0 && !this.view.q && !this.view.status ? 'No targets are configured.' : 'No target matches the filter.')));
+      this.tbody.replaceChildren(h('tr', {}, h('td', { colspan: this.columns.length, class: 'empty' }, list.total === 0 && !this.view.q && !this.view.status ? 'No targets are configured.' : 'No target matches the filter.')));
       return;
     }
     const members = new Map(list.members.map((m) => [m.id, m]));
@@ -183,11 +213,8 @@ export class OverviewPage {
           h('th', { scope: 'row', class: 'name' }, h('a', { href: pagePath(t.name) }, t.name), t.host !== t.name ? h('div', { class: 'muted small' }, t.host) : null),
           h('td', { class: 'status-cell' }, statusCell(t, members)),
           h('td', { class: 'probes' }, t.probes.join(' ')),
-          h('td', { class: 'num' }, ms(t.last?.rtt_ms)),
-          h('td', { class: 'num' }, pct(t.last?.loss_pct)),
-          h('td', { class: 'num' }, ms(t.last?.http_total_ms)),
+          ...this.columns.flatMap((c) => (c.figure ? [figureCell(c.figure, t)] : [])),
           h('td', {}, t.spark ? canvas : h('span', { class: 'muted' }, '–')),
-          h('td', { title: t.route_changed_at ? dateTime(t.route_changed_at) : '' }, t.route_changed_at ? ago(t.route_changed_at) : h('span', { class: 'muted' }, 'never')),
         );
       }),
     );

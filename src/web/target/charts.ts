@@ -11,7 +11,7 @@ import { cssVar } from '../theme.js';
  * at full resolution), and route changes as vertical markers.
  */
 
-export interface ChartSpec {
+export interface PlotSpec {
   id: string;
   title: string;
   /** One sentence for screen readers: what the chart shows. */
@@ -72,7 +72,7 @@ export function drawnCount(values: (number | null | undefined)[]): number {
   return n;
 }
 
-export function makeChart(parent: HTMLElement, spec: ChartSpec): Chart {
+export function makeChart(parent: HTMLElement, spec: PlotSpec): Chart {
   const plot = h('div', { class: 'chart-plot' });
   const el = h(
     'figure',

@@ -1,36 +1,46 @@
 import type uPlot from 'uplot';
-import type { Num, Series } from '../api-types.js';
+import type { ChartLine, ChartSpec, Columns, Num, PanelSpec, Series } from '../api-types.js';
 import { cssVar } from '../theme.js';
-import { drawnCount, inPlot, makeChart, valueAxis, type Chart, type ChartSpec } from './charts.js';
+import { drawnCount, inPlot, makeChart, valueAxis, type Chart, type PlotSpec } from './charts.js';
 import { lossColour } from './loss-colours.js';
 
-/** Every chart of the target page from one /series answer: only those the target has data for. */
+/**
+ * Every chart of the target page from one /series answer, as the target's
+ * probes declare them (panels of /api/targets/<name>): a chart whose rollup
+ * has no data in the range is left out. The drawings are named for what
+ * they draw (probes/view.ts ChartSpec), so a probe this page has no code for
+ * is drawn too.
+ */
 
 export interface SeriesContext {
   series: Series;
+  panels: readonly PanelSpec[];
   range: [number, number];
   markers: number[];
   onZoom: (fromS: number, toS: number) => void;
 }
 
-type Common = Pick<ChartSpec, 'range' | 'markers' | 'onZoom'>;
+type Common = Pick<PlotSpec, 'range' | 'markers' | 'onZoom'>;
 
-const nums = (a: Num[]) => a as (number | null)[];
+const nums = (a: Num[] | undefined, n: number): (number | null)[] => (a ?? new Array<number | null>(n).fill(null)) as (number | null)[];
+
+type Of<T extends ChartSpec['type']> = Extract<ChartSpec, { type: T }>;
 
 /**
  * SmokePing's latency graph: the min..max "smoke" band, and the median as
  * a bar per slot coloured by that slot's loss. A slot where every packet
  * was lost has no median; it is marked at the top in the 100 % colour.
  */
-function latencyChart(p: NonNullable<Series['ping']>, step: number, c: Common): ChartSpec {
-  const median = nums(p.rtt_median);
+function smokeChart(spec: Of<'smoke'>, p: Columns, step: number, c: Common): PlotSpec {
+  const n = p.t.length;
+  const median = nums(p[spec.median], n);
   return {
     ...c,
-    id: 'chart-latency',
-    title: 'Latency (median, min–max band; median coloured by loss)',
+    id: spec.id,
+    title: spec.title,
     summary: `Round-trip time per slot: ${drawnCount(median)} slots with a median.`,
     height: 280,
-    data: [p.t, nums(p.rtt_max), nums(p.rtt_min), median, nums(p.loss_pct)],
+    data: [p.t, nums(p[spec.max], n), nums(p[spec.min], n), median, nums(p[spec.loss], n)],
     series: [
       { label: 'max', stroke: cssVar('--smoke-edge'), width: 1, value: (_u, v) => fmt(v, 'ms') },
       { label: 'min', stroke: cssVar('--smoke-edge'), width: 1, value: (_u, v) => fmt(v, 'ms') },
@@ -71,12 +81,12 @@ function latencyChart(p: NonNullable<Series['ping']>, step: number, c: Common): 
 }
 
 /** Loss % as bars in the same colours. */
-function lossChart(p: NonNullable<Series['ping']>, step: number, c: Common): ChartSpec {
-  const loss = nums(p.loss_pct);
+function lossChart(spec: Of<'loss'>, p: Columns, step: number, c: Common): PlotSpec {
+  const loss = nums(p[spec.column], p.t.length);
   return {
     ...c,
-    id: 'chart-loss',
-    title: 'Packet loss',
+    id: spec.id,
+    title: spec.title,
     summary: `Packet loss per slot: ${loss.filter((v) => v !== null && v > 0).length} of ${drawnCount(loss)} slots lost packets.`,
     height: 140,
     data: [p.t, loss],
@@ -104,30 +114,52 @@ function lossChart(p: NonNullable<Series['ping']>, step: number, c: Common): Cha
   };
 }
 
-function jitterChart(p: NonNullable<Series['ping']>, c: Common): ChartSpec {
+/**
+ * Lines on one axis per unit (at most two: left and right); a line's
+ * `range` fixes its axis (MOS 1-5), otherwise 0 to a round number above the
+ * highest value. With `failed`, a red mark under every bucket with failures.
+ */
+function linesChart(spec: Of<'lines'>, p: Columns, c: Common): PlotSpec {
+  const n = p.t.length;
+  const units = [...new Set(spec.lines.map((l) => l.unit))].slice(0, 2);
+  const scaleOf = (l: ChartLine) => `u${Math.max(0, units.indexOf(l.unit))}`;
+  const values = spec.lines.map((l) => nums(p[l.column], n));
+  const failed = spec.failed ? nums(p[spec.failed], n) : undefined;
+  const scales: uPlot.Scales = {};
+  for (const [i, unit] of units.entries()) {
+    const fixed = spec.lines.find((l) => l.unit === unit && l.range)?.range;
+    scales[`u${i}`] = { range: fixed ? [fixed[0], fixed[1]] : (_u, _min, max) => [0, niceMax(max)] };
+  }
+  const described = spec.lines.map((l) => `${l.label}${l.unit ? ` in ${l.unit}` : ''}`).join(', ');
   return {
     ...c,
-    id: 'chart-jitter',
-    title: 'Jitter and MOS',
-    summary: `Jitter in ms (left axis) and the mean opinion score 1–5 (right axis), ${drawnCount(nums(p.jitter_ms))} slots.`,
-    height: 180,
-    data: [p.t, nums(p.jitter_ms), nums(p.mos)],
-    series: [
-      { label: 'jitter', stroke: cssVar('--series-1'), width: 1.5, scale: 'ms', value: (_u, v) => fmt(v, 'ms'), spanGaps: false },
-      { label: 'MOS', stroke: cssVar('--series-2'), width: 1.5, scale: 'mos', value: (_u, v) => fmt(v, '') },
-    ],
-    scales: { ms: { range: (_u, _min, max) => [0, niceMax(max)] }, mos: { range: [1, 5] } },
-    axes: [{}, valueAxis('ms', { scale: 'ms' }), valueAxis('', { scale: 'mos', side: 1, grid: { show: false } })] as uPlot.Axis[],
+    id: spec.id,
+    title: spec.title,
+    summary: `${spec.title}: ${described}, ${drawnCount(values[0] ?? [])} slots${failed ? `, ${failed.filter((f) => f !== null && f > 0).length} with failures (red marks at the bottom)` : ''}.`,
+    height: spec.lines.length > 1 ? 180 : 160,
+    data: [p.t, ...values],
+    series: spec.lines.map((l, i) => ({
+      label: l.label,
+      stroke: cssVar(`--series-${(i % 2) + 1}`),
+      width: 1.5,
+      scale: scaleOf(l),
+      value: (_u: uPlot, v: number | null) => fmt(v, l.unit),
+      spanGaps: false,
+      points: { show: n < 200 },
+    })),
+    scales,
+    axes: [{}, ...units.map((unit, i) => valueAxis(unit, i === 0 ? { scale: 'u0' } : { scale: `u${i}`, side: 1, grid: { show: false } }))] as uPlot.Axis[],
+    draw: failed ? (u) => failures(u, failed) : undefined,
   };
 }
 
-const PHASES = ['dns_ms', 'connect_ms', 'tls_ms', 'ttfb_ms', 'transfer_ms'] as const;
-
-/** HTTP phases stacked: each series is the running sum, the band under it is the phase. */
-function httpChart(s: NonNullable<Series['http']>, c: Common): ChartSpec {
-  const raw = PHASES.map((k) => nums(s[k]));
+/** Parts stacked (HTTP phases): each series is the running sum, the band under it is the part. */
+function stackedChart(spec: Of<'stacked'>, s: Columns, c: Common): PlotSpec {
+  const n = s.t.length;
+  const parts = spec.parts;
+  const raw = parts.map((k) => nums(s[k.column], n));
   const stacked: (number | null)[][] = [];
-  for (let p = 0; p < PHASES.length; p++) {
+  for (let p = 0; p < parts.length; p++) {
     stacked.push(
       s.t.map((_, i) => {
         if (raw.every((r) => r[i] === null || r[i] === undefined)) return null;
@@ -137,38 +169,26 @@ function httpChart(s: NonNullable<Series['http']>, c: Common): ChartSpec {
       }),
     );
   }
-  const colours = PHASES.map((_, i) => cssVar(`--phase-${i + 1}`));
+  const colours = parts.map((_, i) => cssVar(`--phase-${(i % 5) + 1}`));
+  const failed = spec.failed ? nums(s[spec.failed], n) : undefined;
   return {
     ...c,
-    id: 'chart-http',
-    title: 'HTTP phases (stacked): dns, connect, tls, ttfb, transfer',
-    summary: `HTTP request time split in phases, ${drawnCount(stacked[PHASES.length - 1]!)} slots.`,
+    id: spec.id,
+    title: spec.title,
+    summary: `${spec.title}: ${drawnCount(stacked[parts.length - 1] ?? [])} slots.`,
     height: 220,
     data: [s.t, ...stacked],
-    series: PHASES.map((k, i) => ({
-      label: k.replace('_ms', ''),
+    series: parts.map((k, i) => ({
+      label: k.label,
       stroke: colours[i],
       fill: `${colours[i]}99`,
       width: 1,
-      value: (_u: uPlot, _v: number | null, _si: number, idx: number | null) => (idx === null ? '–' : fmt(raw[i]![idx] ?? null, 'ms')),
+      value: (_u: uPlot, _v: number | null, _si: number, idx: number | null) => (idx === null ? '–' : fmt(raw[i]![idx] ?? null, spec.unit)),
     })),
-    bands: PHASES.slice(1).map((_, i) => ({ series: [i + 2, i + 1] as [number, number], fill: `${colours[i + 1]}99` })),
+    bands: parts.slice(1).map((_, i) => ({ series: [i + 2, i + 1] as [number, number], fill: `${colours[i + 1]}99` })),
     scales: { y: { range: (_u, _min, max) => [0, niceMax(max)] } },
-    draw: (u) => failures(u, nums(s.failed)),
-  };
-}
-
-function simpleChart(id: string, title: string, label: string, t: number[], v: Num[], failed: Num[], c: Common): ChartSpec {
-  return {
-    ...c,
-    id,
-    title,
-    summary: `${title}: ${drawnCount(nums(v))} slots, ${nums(failed).filter((f) => f !== null && f > 0).length} with failures (red marks at the bottom).`,
-    height: 160,
-    data: [t, nums(v)],
-    series: [{ label, stroke: cssVar('--series-1'), width: 1.5, value: (_u, x) => fmt(x, 'ms'), points: { show: t.length < 200 } }],
-    scales: { y: { range: (_u, _min, max) => [0, niceMax(max)] } },
-    draw: (u) => failures(u, nums(failed)),
+    axes: [{}, valueAxis(spec.unit)] as uPlot.Axis[],
+    draw: failed ? (u) => failures(u, failed) : undefined,
   };
 }
 
@@ -199,14 +219,27 @@ function niceMax(max: number | null): number {
   return Math.ceil(m / p) * p;
 }
 
+/** One declared chart from its rollup's columns; undefined when the range has none. */
+function plotOf(spec: ChartSpec, series: Series, step: number, c: Common): PlotSpec | undefined {
+  const cols = series[spec.rollup] as Columns | undefined;
+  if (!cols || !Array.isArray(cols.t)) return undefined;
+  switch (spec.type) {
+    case 'smoke':
+      return smokeChart(spec, cols, step, c);
+    case 'loss':
+      return lossChart(spec, cols, step, c);
+    case 'lines':
+      return linesChart(spec, cols, c);
+    case 'stacked':
+      return stackedChart(spec, cols, c);
+    default:
+      return undefined; // a drawing this page does not know yet (a newer daemon): left out
+  }
+}
+
 export function buildSeriesCharts(parent: HTMLElement, ctx: SeriesContext): Chart[] {
-  const { series: s } = ctx;
   const c: Common = { range: ctx.range, markers: ctx.markers, onZoom: ctx.onZoom };
-  const specs: ChartSpec[] = [];
-  const step = s.step_s || 60;
-  if (s.ping) specs.push(latencyChart(s.ping, step, c), lossChart(s.ping, step, c), jitterChart(s.ping, c));
-  if (s.http) specs.push(httpChart(s.http, c));
-  if (s.dns) specs.push(simpleChart('chart-dns', 'DNS query time', 'query', s.dns.t, s.dns.query_ms, s.dns.failed, c));
-  if (s.tcp) specs.push(simpleChart('chart-tcp', 'TCP connect time', 'connect', s.tcp.t, s.tcp.connect_ms, s.tcp.failed, c));
+  const step = ctx.series.step_s || 60;
+  const specs = ctx.panels.flatMap((p) => p.charts).flatMap((spec) => plotOf(spec, ctx.series, step, c) ?? []);
   return specs.map((spec) => makeChart(parent, spec));
 }

@@ -1,5 +1,5 @@
 import { isAbort, request, targetPath } from '../api.js';
-import type { ProbeStatus, Routes, Series, TargetDetail } from '../api-types.js';
+import type { PanelSpec, ProbeStatus, Routes, Series, TargetDetail } from '../api-types.js';
 import { errorBox, h, section } from '../dom.js';
 import { ago, dateTime, toEpochS } from '../format.js';
 import { Poller } from '../poller.js';
@@ -23,6 +23,8 @@ export class TargetPage {
   private charts: Chart[] = [];
   private lastSeries?: Series;
   private lastRoutes?: Routes;
+  /** What the target's probes draw (its detail's panels): the charts wait for it. */
+  private panels?: PanelSpec[];
   private readonly poller = new Poller((signal) => this.load(signal), 60_000);
   private readonly header = h('div', { class: 'target-head' });
   private readonly probes = h('div', { id: 'probe-status' });
@@ -34,12 +36,14 @@ export class TargetPage {
   private readonly mapEl = h('div', { class: 'map-holder' });
   private readonly probeNow: ProbeNow;
   private readonly lossKey = h('p', { class: 'loss-key small' });
+  private readonly routeSection: HTMLElement;
 
   constructor(
     private readonly el: HTMLElement,
     private readonly name: string,
   ) {
     this.probeNow = new ProbeNow(name, () => this.poller.now());
+    this.routeSection = section('Route', 'route-section', this.routeEl, this.mapEl, this.historyEl);
   }
 
   start(): void {
@@ -49,12 +53,11 @@ export class TargetPage {
       h('div', { class: 'target-top' }, this.header, h('div', { class: 'probe-now' }, this.probeNow.button, h('span', { class: 'muted small' }, 'runs every probe of this target once'))),
       this.probeNow.panel,
       section('History', 'history-section', this.pickerHolder, this.lossKey, this.chartsNote, this.chartsEl),
-      section('Route', 'route-section', this.routeEl, this.mapEl, this.historyEl),
+      this.routeSection,
       section('Probes', 'probes-section', this.probes),
     );
     this.header.append(h('h1', {}, this.name));
     this.renderPicker();
-    this.renderLossKey();
     window.addEventListener(THEME_EVENT, () => this.redraw());
     window.addEventListener('popstate', () => {
       this.range = readRange();
@@ -82,7 +85,12 @@ export class TargetPage {
     const routeParams = apiParams(range);
     await Promise.all([
       request<TargetDetail>(targetPath(this.name), { signal }).then(
-        (d) => this.renderDetail(d),
+        (d) => {
+          this.renderDetail(d);
+          this.panels = d.panels;
+          this.renderCharts();
+          this.renderRoutes();
+        },
         (err) => !isAbort(err) && this.probes.replaceChildren(errorBox(`Target could not be loaded: ${(err as Error).message}`)),
       ),
       request<Series>(targetPath(this.name, `/series?${params}`), { signal }).then(
@@ -116,10 +124,8 @@ export class TargetPage {
 
   private renderDetail(d: TargetDetail): void {
     const cfg: string[] = [`host ${d.host}`, `every ${d.interval_s} s`, `timeout ${d.timeout_s} s`];
-    if (d.http) cfg.push(`${d.http.method} ${d.http.url}`);
-    if (d.tcp) cfg.push(`tcp port ${d.tcp.port}`);
-    if (d.dns) cfg.push(`dns ${d.dns.record}${d.dns.server ? ` @${d.dns.server}` : ''}`);
     if (d.owner) cfg.push(`probed by ${d.owner}`);
+    const settings = new Map(d.settings.map((s) => [s.probe, s.summary]));
     this.header.replaceChildren(
       h('h1', {}, this.name, ' ', h('span', { class: `badge ${d.status}`, id: 'target-status', 'data-status': d.status }, d.status)),
       h('p', { class: 'muted' }, cfg.join(' · ')),
@@ -132,8 +138,8 @@ export class TargetPage {
           'table',
           {},
           h('caption', { class: 'visually-hidden' }, 'State of each probe'),
-          h('thead', {}, h('tr', {}, ...['Probe', 'State', 'Reason', 'Last run', 'Since'].map((c) => h('th', { scope: 'col' }, c)))),
-          h('tbody', {}, ...d.probe_status.map(probeRow)),
+          h('thead', {}, h('tr', {}, ...['Probe', 'State', 'Reason', 'Last run', 'Since', 'Settings'].map((c) => h('th', { scope: 'col' }, c)))),
+          h('tbody', {}, ...d.probe_status.map((p) => probeRow(p, settings.get(p.probe)))),
         ),
       ),
     );
@@ -141,24 +147,30 @@ export class TargetPage {
 
   private renderCharts(): void {
     const s = this.lastSeries;
-    if (!s) return;
+    const panels = this.panels;
+    if (!s || !panels) return;
+    // SmokePing's colour key, where a chart is coloured by loss.
+    if (panels.some((p) => p.charts.some((c) => c.type === 'smoke' || c.type === 'loss'))) this.renderLossKey();
+    else this.lossKey.replaceChildren();
     for (const c of this.charts) c.destroy();
     this.charts = [];
     const [from, to] = [toEpochS(s.from), toEpochS(s.to)];
     const range: [number, number] = from !== null && to !== null ? [from, to] : bounds(this.range);
     const markers = (s.route_changes ?? []).map((c) => toEpochS(c.time)).filter((t): t is number => t !== null);
-    const any = s.ping || s.http || s.dns || s.tcp;
+    this.charts = buildSeriesCharts(this.chartsEl, { series: s, panels, range, markers, onZoom: (a, b) => this.setRange({ from: a, to: b }) });
+    const any = this.charts.length > 0;
     this.chartsNote.replaceChildren(
       any
         ? h('p', { class: 'muted small' }, `${dateTime(range[0])} – ${dateTime(range[1])}, ${s.resolution === 'raw' ? 'every stored point' : `${s.step_s} s buckets`}. Drag across a chart to zoom in.`)
         : h('p', { class: 'muted' }, 'No measurement stored for this target in this range yet.'),
     );
-    this.charts = buildSeriesCharts(this.chartsEl, { series: s, range, markers, onZoom: (a, b) => this.setRange({ from: a, to: b }) });
   }
 
   private renderRoutes(): void {
     const r = this.lastRoutes;
-    if (!r) return;
+    if (!r || !this.panels) return;
+    this.routeSection.hidden = !this.panels.some((p) => p.route);
+    if (this.routeSection.hidden) return;
     this.routeEl.replaceChildren(currentRoute(r));
     this.historyEl.replaceChildren(routeHistory(r));
     void renderPathMap(this.mapEl, r);
@@ -176,9 +188,8 @@ export class TargetPage {
 
   /** Canvas and SVG take their colours when drawn: draw again in the new theme. */
   private redraw(): void {
-    this.renderLossKey();
     this.renderCharts();
-    if (this.lastRoutes) void renderPathMap(this.mapEl, this.lastRoutes);
+    if (this.lastRoutes && !this.routeSection.hidden) void renderPathMap(this.mapEl, this.lastRoutes);
   }
 
   dispose(): void {
@@ -187,7 +198,7 @@ export class TargetPage {
   }
 }
 
-function probeRow(p: ProbeStatus): HTMLElement {
+function probeRow(p: ProbeStatus, settings: string | undefined): HTMLElement {
   const state = p.success === null ? 'unknown' : p.success ? 'ok' : 'failing';
   return h(
     'tr',
@@ -197,6 +208,7 @@ function probeRow(p: ProbeStatus): HTMLElement {
     h('td', {}, p.reason ? h('strong', {}, p.reason) : '', p.detail ? ` — ${p.detail}` : p.reason ? '' : h('span', { class: 'muted' }, '–')),
     h('td', { title: dateTime(p.at) }, ago(p.at)),
     h('td', {}, p.since ? dateTime(p.since) : '–'),
+    h('td', { class: 'small' }, settings ?? h('span', { class: 'muted' }, '–')),
   );
 }
 

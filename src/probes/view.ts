@@ -1,0 +1,101 @@
+/**
+ * The read side of a probe: what the daemon shows of its points, declared by
+ * the probe itself (ProbeModule's `figures`, `charts`, `targetMetrics`; its
+ * `rollups` and `sparkline` are in samples/rollup.ts, since the store's
+ * worker reads them). Plain data: the status board, the data API and the
+ * metrics read it on the daemon's side, and the web pages receive it as JSON
+ * (web/api-types.ts imports these types), so a page draws a probe it has no
+ * code for.
+ */
+
+/**
+ * A figure of a target's last run: what the overview shows in its columns,
+ * /api/targets in `last`, and what thresholds compare with.
+ */
+export interface FigureSpec {
+  /** Key in `last` of /api/targets (`rtt_ms`); unique across probes. */
+  key: string;
+  /** Overview column header. */
+  label: string;
+  /** `time` figures are ISO times in the API (when something last happened). */
+  unit: 'ms' | '%' | 'days' | 'time' | '';
+  /** The measurement it is read from (a point of this run, or the store's last one after a restart). */
+  measurement: string;
+  /**
+   * How: `fields` — the first of these numeric fields the point has (null if
+   * none); `flag` — the point's time when this boolean field is true, else
+   * the figure keeps its value (when the route last changed).
+   */
+  fields?: readonly string[];
+  flag?: string;
+  /** `sort=` name in /api/targets (default: the key). */
+  sort?: string;
+  /** Shown as an overview column (default true). */
+  column?: boolean;
+  /**
+   * The threshold a targets file can set for it (`loss_pct: 5`) and which
+   * way is worse: a value past the threshold in that direction has crossed
+   * it (see crosses()).
+   */
+  threshold?: { name: string; worse: 'higher' | 'lower' };
+}
+
+export type FigureValue = number | string | null;
+
+/** Whether a figure's value crosses its threshold (false without a value, a threshold or a limit). */
+export function crosses(f: FigureSpec, value: FigureValue, limit: number | undefined): boolean {
+  if (typeof value !== 'number' || limit === undefined || !f.threshold) return false;
+  return f.threshold.worse === 'higher' ? value >= limit : value <= limit;
+}
+
+/**
+ * One chart of the target page, drawn from the series() columns of one of
+ * the probe's rollups (`rollup` names it). The types are the drawings the
+ * page knows, named for what they draw, not for a probe:
+ *
+ *   smoke    SmokePing's latency: min-max band, the median coloured by loss
+ *   loss     loss per bucket as bars in the same colours
+ *   lines    one or two axes of lines (a `range` fixes an axis: MOS 1-5)
+ *   stacked  parts stacked into a total (HTTP phases)
+ *
+ * `failed` (a column of failed runs per bucket) marks failures under a chart.
+ */
+export type ChartSpec = { id: string; title: string; rollup: string } & (
+  | { type: 'smoke'; median: string; min: string; max: string; loss: string }
+  | { type: 'loss'; column: string }
+  | { type: 'lines'; lines: readonly ChartLine[]; failed?: string }
+  | { type: 'stacked'; unit: string; parts: readonly { column: string; label: string }[]; failed?: string }
+);
+
+export interface ChartLine {
+  column: string;
+  label: string;
+  unit: string;
+  /** A fixed axis range (MOS: 1-5); default 0 to a round number above the highest value. */
+  range?: readonly [number, number];
+}
+
+/** What a probe adds to its target's page. */
+export interface PanelSpec {
+  /** Charts of the History section, in this order. */
+  charts: readonly ChartSpec[];
+  /** The Route section: the route hop by hop, its history and the map (GET /api/targets/<name>/routes). */
+  route?: boolean;
+}
+
+/**
+ * A per-target /metrics series (PER_TARGET_METRICS, blackbox-style): set
+ * from each point of `measurement` a run writes, one series per entry of
+ * `values` (the entry's label value under `label`); a field the point does
+ * not have removes its series. `scale` converts to the metric's unit.
+ */
+export interface TargetMetricSpec {
+  name: string;
+  help: string;
+  measurement: string;
+  /** The second label (`phase`); absent for one series per target. */
+  label?: string;
+  values: readonly { field: string; label?: string; scale?: number }[];
+  /** Served whatever PER_TARGET_METRICS says (the two per-target gauges every deployment has had). */
+  always?: boolean;
+}
