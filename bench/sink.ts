@@ -12,7 +12,7 @@ import { decodePoint, encodePoint, Encoding, toStoredPoint, type StoredPoint } f
 import { InfluxTransport, influxEndpoint, toLine } from '../src/outbox/transports/influx.js';
 import { encodeWriteRequest, RemoteWriteTransport, remoteWriteEndpoint, toTimeSeries } from '../src/outbox/transports/remote-write.js';
 import type { Transport } from '../src/outbox/transports/transport.js';
-import { toLineProtocol } from '../src/samples/line-protocol.js';
+import { toLineProtocol } from '../src/outbox/transports/line-protocol.js';
 import type { AnySample } from '../src/samples/sample.js';
 import { Victoria } from '../scripts/lib/services.js';
 import { cpu, r3, sleep } from './lib/proc.js';

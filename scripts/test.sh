@@ -9,7 +9,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 # GEO=offline's database is not part of the default install (150 MB); the
-# geolocation tests need it (the command is GEOIP_LITE_INSTALL in src/geo/offline-backend.ts).
+# geolocation tests need it (the command is GEOIP_LITE_INSTALL in src/config/optional-packages.ts).
 [ -d node_modules/geoip-lite ] || npm install --no-save --no-audit --no-fund geoip-lite@1.4 >/dev/null
 shopt -s globstar nullglob
 files=()

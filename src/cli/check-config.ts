@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { redactedConfig, type AppConfig } from '../config/load-config.js';
 import { describeEndpoint, redisEndpoint } from '../cluster/redis-connection.js';
-import { redactUrl } from '../config/redact.js';
+import { redactUrl } from '../env/redact.js';
 import { moduleOf } from '../probes/registry.js';
 import { loadWebConfig } from '../server/web-config.js';
 import { configOrExitCode } from './errors.js';

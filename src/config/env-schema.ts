@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PROBE_MODULES } from '../probes/registry.js';
-import { daemonEnv } from './daemon-env.js';
+import { daemonEnv } from '../env/daemon-env.js';
 
 /**
  * Every environment variable the daemon reads, with its default and unit:

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { geoipLiteInstalled, GEOIP_LITE_INSTALL } from '../geo/offline-backend.js';
-import { remoteWriteUrls } from '../outbox/remote-write-config.js';
+import { geoipLiteInstalled, GEOIP_LITE_INSTALL } from './optional-packages.js';
+import { remoteWriteUrls } from './remote-write-config.js';
 import { SpecError } from '../probes/module.js';
 import { PROBE_KINDS, type ProbeKind } from '../probes/registry.js';
 import { cleanEnv, envSchema, type Env } from './env-schema.js';
-import { isSecretVariable, redactEnvValue, redactUrl } from './redact.js';
+import { isSecretVariable, redactEnvValue, redactUrl } from '../env/redact.js';
 import { clusterConfigured, redisProblems } from './redis-env.js';
 import { unknownVariableWarnings } from './suggest.js';
 import { loadTargetsFile, TargetConfigError, targetFromEntry, type Target, type TargetDefaults } from './targets.js';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { DaemonEnv } from './daemon-env.js';
+import type { DaemonEnv } from '../env/daemon-env.js';
 
 /**
  * The Redis settings checked together (loadConfig reports these problems with

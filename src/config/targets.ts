@@ -8,7 +8,7 @@ import { PROBE_MODULES, type ProbeKind } from '../probes/registry.js';
 import type { TargetRef } from '../probes/types.js';
 import type { Env } from './env-schema.js';
 import { collectGarbageNow } from '../util/heap.js';
-import { redactUrl } from './redact.js';
+import { redactUrl } from '../env/redact.js';
 
 export { PROBE_KINDS, type ProbeKind } from '../probes/registry.js';
 

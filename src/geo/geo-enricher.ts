@@ -1,5 +1,4 @@
-import type { Target } from '../config/targets.js';
-import type { Enricher } from '../scheduler/collector.js';
+import type { Enricher } from '../samples/enricher.js';
 import type { AnySample, Sample } from '../samples/sample.js';
 import { deadlineSignal } from '../util/abort.js';
 import { round3 } from '../util/numbers.js';
@@ -36,7 +35,7 @@ const DESTINATION_FROM = ['route', 'ping', 'http', 'tcp'] as const;
 export function createGeoEnricher(deps: GeoEnricherDeps): Enricher {
   const budgetMs = deps.budgetMs ?? 2000;
   return {
-    async enrich(_target: Target, samples: AnySample[], ctx): Promise<AnySample[]> {
+    async enrich(_target, samples, ctx): Promise<AnySample[]> {
       const hops = samples.filter((s): s is Sample<'hop'> => s.measurement === 'hop');
       const dstIp = destinationIp(samples);
       const ips = new Set<string>();

@@ -7,7 +7,7 @@ import type { Env } from '../config/env-schema.js';
 import type { HttpClient } from '../http-client/http-client.js';
 import type { Component, ComponentHealth, Deadline } from '../lifecycle/component.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
-import type { Enricher } from '../scheduler/collector.js';
+import type { Enricher } from '../samples/enricher.js';
 import { MemoryCache, type SharedCache } from '../util/shared-cache.js';
 import { GeoCache } from './geo-cache.js';
 import { createGeoEnricher } from './geo-enricher.js';

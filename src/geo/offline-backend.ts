@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { geoFailure, validCoordinates, type BackendAnswer, type GeoBackend, type GeoResult } from './types.js';
@@ -70,22 +69,6 @@ export class OfflineBackend implements GeoBackend {
       return geoFailure('error', `geoip-lite could not be loaded: ${(err as Error).message}`);
     }
     return fromGeoipLite(db.lookup(ip));
-  }
-}
-
-/**
- * geoip-lite carries a 150 MB database, so it is not a dependency of the
- * default install (GEO is off by default); GEO=offline asks for it.
- */
-export const GEOIP_LITE_INSTALL = 'npm install --no-save geoip-lite@1.4';
-
-/** Is geoip-lite installed where the daemon can import it? */
-export function geoipLiteInstalled(): boolean {
-  try {
-    createRequire(import.meta.url).resolve('geoip-lite');
-    return true;
-  } catch {
-    return false;
   }
 }
 

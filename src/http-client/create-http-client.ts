@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { Env } from '../config/env-schema.js';
+import type { DaemonEnv } from '../env/daemon-env.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { HttpClient } from './http-client.js';
 
 /** The one outbound HTTP client, from the seed guide's pool and breaker settings. */
-export function createHttpClient(env: Env, metrics: TelemetryMetrics, log: Logger, now?: () => number): HttpClient {
+export function createHttpClient(env: DaemonEnv, metrics: TelemetryMetrics, log: Logger, now?: () => number): HttpClient {
   return new HttpClient(
     {
       maxConnections: env.MAX_CONNECTIONS,

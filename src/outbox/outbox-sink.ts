@@ -4,7 +4,6 @@ import { worstStatus, type ComponentHealth, type Deadline, type HealthStatus } f
 import { SupervisedLoop, type ErrorReporter } from '../lifecycle/supervised-loop.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { AnySample } from '../samples/sample.js';
-import type { Backlog, Sink } from '../sinks/sink.js';
 import { canWrite, closeDb, isBusy, isCorrupt, isDiskFull, openDb, setAside, type Db } from '../sqlite/sqlite-db.js';
 import { EndpointWriter, type WriterOptions } from './endpoint-writer.js';
 import { Outbox, walReserve } from './outbox.js';
@@ -38,7 +37,7 @@ const FILE = 'outbox.db';
  * longer than LOCK_WAIT_MS) or a writer loop is stalled; degraded when an
  * endpoint fails (the points wait safely on disk); ok otherwise.
  */
-export class OutboxSink implements Sink {
+export class OutboxSink {
   readonly kind = 'outbox';
   readonly name = 'sink';
   private db?: Db;
@@ -223,7 +222,8 @@ export class OutboxSink implements Sink {
     return this.state === 'running' && canWrite(this.db!);
   }
 
-  backlog(): Backlog | undefined {
+  /** Points not yet acknowledged by every endpoint, and per endpoint (sinks/sink.ts Backlog). */
+  backlog(): { points: number; pending: Record<string, number> } | undefined {
     if (this.state === 'closed') return { points: this.lastPoints, pending: {} };
     if (this.state !== 'running') return undefined;
     return { points: this.outbox.points, pending: Object.fromEntries(this.writers.map((w) => [w.name, this.outbox.pending(w.name)])) };

@@ -1,4 +1,4 @@
-import { fieldType } from '../samples/schema.js';
+import { fieldType } from '../probes/schema.js';
 import { fieldEntries, type AnySample } from '../samples/sample.js';
 import { parseLineProtocol } from './legacy-line-protocol.js';
 import type { StoredPoint } from './point-shape.js';

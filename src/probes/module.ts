@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { DaemonEnv } from '../config/daemon-env.js';
+import type { DaemonEnv } from '../env/daemon-env.js';
 import type { HttpClient } from '../http-client/http-client.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { MeasurementSchema } from '../samples/measurement.js';

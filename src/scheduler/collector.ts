@@ -4,6 +4,7 @@ import type { Target } from '../config/targets.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { ProbeRegistry } from '../probes/registry.js';
 import type { ProbeOutcome, ProbeResult, Reason } from '../probes/types.js';
+import type { Enricher } from '../samples/enricher.js';
 import type { AnySample, Sample } from '../samples/sample.js';
 import type { Sink } from '../sinks/sink.js';
 import { round3 } from '../util/numbers.js';
@@ -27,15 +28,6 @@ export interface CollectRun {
   results: ProbeResult[];
   /** Every probe has really ended (a probe that ignored its deadline may end later than `results`). */
   settled: Promise<void>;
-}
-
-/**
- * Adds to the points of one target run before they are stored (geolocation:
- * fields on `hop` points, a `geo` point). Must respect the signal and never
- * throw for a failed lookup: a point without geo fields beats a made-up one.
- */
-export interface Enricher {
-  enrich(target: Target, samples: AnySample[], ctx: { timeMs: number; tags: Record<string, string>; signal: AbortSignal }): Promise<AnySample[]>;
 }
 
 /** Who hears about every probe result (the target status board). */

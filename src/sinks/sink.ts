@@ -22,5 +22,10 @@ export interface Backlog {
   pending: Record<string, number>;
 }
 
-/** A sink with a lifecycle of its own (the embedded store, the outbox). */
+/**
+ * A sink with a lifecycle of its own: the embedded store (store/) and the
+ * outbox (outbox/). They satisfy Sink by their shape, checked where
+ * createSinks hands them to the fan-out, and never import this folder:
+ * sinks/ sits above them.
+ */
 export type SinkComponent = Sink & Component;

@@ -6,7 +6,6 @@ import { BaseComponent, type ComponentHealth, type Deadline } from '../lifecycle
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { RollupSpec, SparklineSpec } from '../samples/rollup.js';
 import type { AnySample } from '../samples/sample.js';
-import type { Sink } from '../sinks/sink.js';
 import { closeDb, isDiskFull, openDb, type Db } from '../sqlite/sqlite-db.js';
 import { startModuleWorker } from '../util/module-worker.js';
 import { rollupsWith } from './rollup-spec.js';
@@ -98,7 +97,7 @@ interface PendingCall {
  * for the same reason and bounded (in flight, timeout). A worker that dies
  * is restarted with backoff; meanwhile writes are refused and counted.
  */
-export class EmbeddedStore extends BaseComponent implements Sink {
+export class EmbeddedStore extends BaseComponent {
   readonly name = 'store';
   readonly kind = 'embedded';
   private readonly role: 'sink' | 'mirror';

@@ -5,7 +5,7 @@
  * sources, unknown functions). Not a full parser — the live test runs every
  * query against a real influxd for the rest.
  */
-import { COMMON_TAGS, SCHEMA_TABLE as SCHEMA, type FieldType, type MeasurementSchema } from '../../src/samples/schema.js';
+import { COMMON_TAGS, SCHEMA_TABLE as SCHEMA, type FieldType, type MeasurementSchema } from '../../src/probes/schema.js';
 
 type Tok =
   | { t: 'ident'; v: string } // "double quoted"
@@ -80,7 +80,7 @@ type Schema = Record<string, MeasurementSchema>;
 /**
  * Tags every point of a measurement carries besides its own. The `collector`
  * measurement is health data about a replica, not about a target: it is
- * tagged `source` and `instance` only (src/samples/schema.ts, docs/schema.md).
+ * tagged `source` and `instance` only (src/probes/schema.ts, docs/schema.md).
  */
 export function commonTagsOf(measurement: string, commonTags: readonly string[] = COMMON_TAGS): readonly string[] {
   return measurement === 'collector' ? ['source'] : commonTags;

@@ -4,7 +4,7 @@
  * Static: the provisioning YAML and dashboard JSON are well-formed, every
  * panel uses the provisioned datasource (uid influxdb) with raw InfluxQL, and
  * every measurement, field and tag a query names is one the daemon writes
- * (src/samples/schema.ts) — the checker is itself tested against bad queries.
+ * (src/probes/schema.ts) — the checker is itself tested against bad queries.
  *
  * Live: a real InfluxDB 1.x is loaded by the real daemon (icmp + trace on
  * loopback, an https server, a tcp port open and one closed, dnsmasq for dns,
@@ -21,8 +21,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { COMMON_TAGS, SCHEMA } from '../../src/samples/schema.js';
-import { toLineProtocol } from '../../src/samples/line-protocol.js';
+import { COMMON_TAGS, SCHEMA } from '../../src/probes/schema.js';
+import { toLineProtocol } from '../../src/outbox/transports/line-protocol.js';
 import type { AnySample, Sample } from '../../src/samples/sample.js';
 import { Influx1, REPO } from '../../scripts/lib/services.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';

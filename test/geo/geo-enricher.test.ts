@@ -12,7 +12,7 @@ import { silentLogger } from '../../src/logging/logger.js';
 import { ProcessRunner } from '../../src/probes/tools/process-runner.js';
 import { RouteMemory } from '../../src/probes/trace/route-memory.js';
 import { createTraceProbe } from '../../src/probes/trace/trace-probe.js';
-import { toLineProtocol } from '../../src/samples/line-protocol.js';
+import { toLineProtocol } from '../../src/outbox/transports/line-protocol.js';
 import type { AnySample, Sample } from '../../src/samples/sample.js';
 import { Deadline } from '../../src/lifecycle/component.js';
 import { newClient, spec, target } from '../helpers/fixtures.js';

@@ -10,7 +10,7 @@ import { decodePoint, encodePoint, toStoredPoint, type StoredPoint } from '../..
 import { parseLineProtocol } from '../../src/outbox/legacy-line-protocol.js';
 import { influxEndpoint, toLine } from '../../src/outbox/transports/influx.js';
 import { parseRetryAfter } from '../../src/outbox/transports/transport.js';
-import { toLineProtocol } from '../../src/samples/line-protocol.js';
+import { toLineProtocol } from '../../src/outbox/transports/line-protocol.js';
 import type { AnySample } from '../../src/samples/sample.js';
 import { closeDb, openDb } from '../../src/sqlite/sqlite-db.js';
 

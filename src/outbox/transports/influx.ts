@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import type { HttpClient } from '../../http-client/http-client.js';
-import { encodeLine } from '../../samples/line-protocol.js';
+import { encodeLine } from './line-protocol.js';
 import type { StoredPoint } from '../stored-point.js';
 import { httpVerdict, postBody, type SendResult, type Transport } from './transport.js';
 
@@ -51,7 +51,7 @@ export function influxEndpoint(base: string, t: InfluxSettings): InfluxEndpoint 
   return { name, writeUrl: write.toString(), headers };
 }
 
-/** One line of line protocol ('' for a point without fields): see samples/line-protocol.ts. */
+/** One line of line protocol ('' for a point without fields): see line-protocol.ts. */
 export function toLine(p: StoredPoint): string {
   return encodeLine(p);
 }

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { redactUrl } from '../../config/redact.js';
-import { bool } from '../../config/zod-env.js';
+import { redactUrl } from '../../env/redact.js';
+import { bool } from '../../env/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { createHttpProbe, type HttpSpec } from './http-probe.js';
 import { HTTP } from './measurements.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { int, seconds } from '../../config/zod-env.js';
+import { int, seconds } from '../../env/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { createIcmpProbe, FpingBatcher, type IcmpSpec } from './icmp-probe.js';
 import { PING } from './measurements.js';

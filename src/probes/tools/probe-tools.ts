@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Env } from '../../config/env-schema.js';
+import type { DaemonEnv } from '../../env/daemon-env.js';
 import { BaseComponent, type ComponentHealth } from '../../lifecycle/component.js';
 import type { TelemetryMetrics } from '../../metrics/telemetry-metrics.js';
 import { checkPrivileges, type PrivilegeReport } from '../privileges.js';
@@ -20,6 +20,9 @@ const RECHECK_EVERY_MS = 60_000;
  * (at most once a minute), so installing fping or granting the capability is
  * picked up without a restart.
  */
+/** The settings of the pools and the tools' paths (the icmp and trace probes declare FPING_PATH and MTR_PATH). */
+export type ToolsEnv = Pick<DaemonEnv, 'WORKER_POOL_SIZE' | 'MAX_CONCURRENT_OPERATIONS' | 'BATCH_SIZE'> & { FPING_PATH: string; MTR_PATH: string };
+
 export class ProbeTools extends BaseComponent {
   readonly name = 'icmp';
   /** Absent for one-shot runs (collect --once): tools start directly, no helper to fork. */
@@ -31,7 +34,7 @@ export class ProbeTools extends BaseComponent {
   private lastCheckAt = 0;
 
   constructor(
-    private readonly env: Env,
+    private readonly env: ToolsEnv,
     private readonly metrics: TelemetryMetrics,
     private readonly log: Logger,
     /** Check the tools at start (only when a target has an icmp or trace probe). */

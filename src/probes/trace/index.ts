@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, int, seconds } from '../../config/zod-env.js';
+import { bool, int, seconds } from '../../env/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { HOP, ROUTE } from './measurements.js';
 import { ReverseDns } from './reverse-dns.js';

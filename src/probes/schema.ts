@@ -1,18 +1,20 @@
 /**
- * The data model: every measurement the daemon writes, its tags and its fields
+ * The data model's table: every measurement the daemon writes, its tags and its fields
  * with their InfluxDB types. This table is the single source of truth — the
  * line-protocol encoder takes integer-ness from it, docs/schema.md describes
  * it, and the dashboard/alert consistency tests check queries against it.
  *
  * Every point also carries the tags `target` and `source`; its timestamp is
  * the scheduled slot start (ad-hoc runs: the request time, tag mode=adhoc).
+ * Beside the registry because it is built from it: the types of a point
+ * (samples/) know no probe.
  */
 
-import { PROBE_MODULES } from '../probes/registry.js';
-import { CORE_MEASUREMENTS } from './core-measurements.js';
-import type { FieldType, Measurements, MeasurementSchema } from './measurement.js';
+import { PROBE_MODULES } from './registry.js';
+import { CORE_MEASUREMENTS } from '../samples/core-measurements.js';
+import type { FieldType, Measurements, MeasurementSchema } from '../samples/measurement.js';
 
-export { COMMON_TAGS, type FieldType, type Measurement, type MeasurementSchema } from './measurement.js';
+export { COMMON_TAGS, type FieldType, type Measurement, type MeasurementSchema } from '../samples/measurement.js';
 
 /** Every measurement: each probe's (from the registry) and the daemon's own. */
 export const SCHEMA = Object.assign({}, ...PROBE_MODULES.map((m) => m.measurements), CORE_MEASUREMENTS) as Measurements;

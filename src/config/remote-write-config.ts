@@ -1,4 +1,4 @@
-import type { Env } from '../config/env-schema.js';
+import type { Env } from './env-schema.js';
 
 const splitList = (s: string) =>
   s

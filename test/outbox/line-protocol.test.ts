@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { Point } from '@influxdata/influxdb-client';
 import type { StoredPoint } from '../../src/outbox/point-shape.js';
 import { toStoredPoint } from '../../src/outbox/stored-point.js';
-import { encodeLine, toLineProtocol } from '../../src/samples/line-protocol.js';
+import { encodeLine, toLineProtocol } from '../../src/outbox/transports/line-protocol.js';
 import { seriesKey, type AnySample } from '../../src/samples/sample.js';
-import { SCHEMA_TABLE } from '../../src/samples/schema.js';
+import { SCHEMA_TABLE } from '../../src/probes/schema.js';
 
 test('integers get the i suffix from the schema, floats stay floats, strings are quoted, booleans bare', () => {
   const s: AnySample = {

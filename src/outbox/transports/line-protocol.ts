@@ -1,6 +1,6 @@
-import type { StoredPoint } from '../outbox/point-shape.js';
-import { toStoredPoint } from '../outbox/stored-point.js';
-import type { AnySample } from './sample.js';
+import type { StoredPoint } from '../point-shape.js';
+import { toStoredPoint } from '../stored-point.js';
+import type { AnySample } from '../../samples/sample.js';
 
 /**
  * InfluxDB line protocol, nanosecond precision, written by hand.
@@ -10,7 +10,7 @@ import type { AnySample } from './sample.js';
  * character-by-character escaper) doubled the CPU of the InfluxDB write path
  * (bench/sink.ts). This encoder produces the same bytes — the same escaping
  * rules, field and tag keys sorted the same way, the same number formatting
- * — and test/samples/line-protocol.test.ts checks it against Point's output
+ * — and test/outbox/line-protocol.test.ts checks it against Point's output
  * over every measurement and a set of hostile strings. The rules (from the
  * client's util/escape.ts and the line protocol reference):
  *
