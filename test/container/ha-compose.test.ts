@@ -34,6 +34,9 @@ const socketDir = `/run/${RUN}`;
 const env: Record<string, string> = {
   COMPOSE_PROJECT_NAME: PROJECT,
   COMPOSE_FILE: 'docker-compose.ha.yml:test/container/docker-compose.standins.yml',
+  // docker-compose's 60 s per API call is short for podman creating 13
+  // containers at once on a busy 2-core machine ("Read timed out").
+  COMPOSE_HTTP_TIMEOUT: '300',
   NT_CT_IMAGE: IMAGE,
   NT_CT_STANDINS: STANDINS,
   TARGET_FQDNS: TARGETS.join(','),
@@ -242,10 +245,14 @@ test('HA stack: up with stand-ins; 3 collectors share the targets through Redis 
   }
 
   // Healthy as the engine sees it (the compose healthchecks, run by the ticker).
+  let health = '';
   await until(async () => {
-    for (const c of await containersOf('network-telemetry')) if ((await inspect(c.id)).State.Health?.Status !== 'healthy') return false;
-    return true;
-  }, 'collectors healthy', 60_000, 1000);
+    const states = await Promise.all((await containersOf('network-telemetry')).map(async (c) => ({ name: c.name, h: (await inspect(c.id)).State.Health })));
+    health = states.map((s) => `${s.name} ${s.h?.Status}: ${JSON.stringify(s.h?.Log?.at(-1))}`).join('; ');
+    return states.every((s) => s.h?.Status === 'healthy');
+  }, 'collectors healthy', 60_000, 1000).catch((e: Error) => {
+    throw new Error(`${e.message}; last checks: ${health}`);
+  });
 
   // Prometheus scrapes them with the label the rules select on, and HAProxy with the shared pair.
   await until(async () => (await promQuery('count(up{app_kubernetes_io_name="network-telemetry"} == 1)'))[0]?.value[1] === '3', 'Prometheus: 3 collectors up', 90_000, 1000);

@@ -104,7 +104,7 @@ test('one pair of variables sets the HAProxy stats credentials for HAProxy and f
   const ha = compose('docker-compose.ha.yml').services;
   for (const svc of ['haproxy', 'prometheus']) {
     assert.equal(ha[svc].environment.HAPROXY_STATS_USER, '${HAPROXY_STATS_USER:-admin}', svc);
-    assert.equal(ha[svc].environment.HAPROXY_STATS_PASSWORD, '${HAPROXY_STATS_PASSWORD:-change-me-please}', svc);
+    assert.equal(ha[svc].environment.HAPROXY_STATS_PASSWORD, '${HAPROXY_STATS_PASSWORD:?set HAPROXY_STATS_PASSWORD in .env (sh scripts/generate-env.sh writes one)}', svc);
   }
   assert.deepEqual(ha.prometheus.entrypoint, ['/bin/sh', '/etc/prometheus/entrypoint.sh']);
 
