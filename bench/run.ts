@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [-- --only=http,icmp,trace,timing,sink,scale,cluster,store,ui [-- --merge]]
+ * npm run bench [-- --quick] [-- --only=http,icmp,trace,timing,route,sink,scale,cluster,store,ui [-- --merge]]
  *
  * Side by side on this machine, in one run: our daemon (built, `node
  * dist/cli.js`, as shipped) against blackbox_exporter, smokeping_prober and
@@ -10,7 +10,7 @@
  * each re-run part is marked with its own date in the Markdown.
  */
 import { execFileSync } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import { benchScale, type ScaleRow } from './scale.js';
 import { benchSink, type SinkRow } from './sink.js';
 import { benchStore, type StoreFigures } from './store.js';
 import { renderSoak, type SoakResult } from './soak.js';
+import { benchRouteTruth, type RouteTruthRow } from './route-truth.js';
 import { benchTiming, type TimingRow } from './timing.js';
 import { benchTrace, type TraceRow } from './trace.js';
 import { benchUi, renderUi, type UiRow } from './ui.js';
@@ -33,7 +34,7 @@ const out = args.find((a) => a.startsWith('--out='))?.slice(6) ?? join(REPO, 'do
 const want = (s: string) => !only || only.includes(s);
 
 const sizes = quick
-  ? { httpTargets: 20, httpSeconds: 3, icmpTargets: 50, icmpRounds: 1, traces: 3, timingRuns: 3, sinkPoints: 5000, scale: [{ targets: 200, trace: true }], scaleRounds: 1, scaleInterval: 10, clusterTargets: 30, clusterSeconds: 6, uiTargets: 500, uiRuns: 2 }
+  ? { httpTargets: 20, httpSeconds: 3, icmpTargets: 50, icmpRounds: 1, traces: 3, timingRuns: 3, routeTraces: 10, sinkPoints: 5000, scale: [{ targets: 200, trace: true }], scaleRounds: 1, scaleInterval: 10, clusterTargets: 30, clusterSeconds: 6, uiTargets: 500, uiRuns: 2 }
   : {
       httpTargets: 200,
       httpSeconds: 20,
@@ -41,6 +42,7 @@ const sizes = quick
       icmpRounds: 2,
       traces: 20,
       timingRuns: 10,
+      routeTraces: 200,
       sinkPoints: 100_000,
       scale: [
         { targets: 1000, trace: true },
@@ -79,6 +81,9 @@ interface BenchResults {
   icmp?: IcmpRow[];
   trace?: TraceRow[];
   timing?: TimingRow[];
+  routeTruth?: RouteTruthRow[];
+  /** Load average (1 min) when the route-truth part started and ended: the machine is shared. */
+  routeTruthLoad?: [number, number];
   sink?: SinkRow;
   scale?: ScaleRow[];
   cluster?: ClusterRow;
@@ -146,6 +151,12 @@ async function main(): Promise<void> {
     if (want('timing')) {
       log('timing: http probe ttfb/total vs curl, cold process and warm daemon');
       results.timing = await part('timing', () => benchTiming({ runs: sizes.timingRuns }));
+    }
+    if (want('route')) {
+      log('route: route changes per 100 traces under loss, silence, ECMP, an unreachable destination and real moves (network namespaces, root)');
+      const load0 = loadavg()[0]!;
+      results.routeTruth = await part('route', () => benchRouteTruth({ traces: sizes.routeTraces, log }));
+      results.routeTruthLoad = [Math.round(load0 * 10) / 10, Math.round(loadavg()[0]! * 10) / 10];
     }
     if (want('sink')) {
       log('sink: outbox -> VictoriaMetrics');
@@ -303,6 +314,26 @@ major GC of the start-up's garbage, all inside the measured phases. The client n
 in-process loopback server at start, and the daemon runs one full GC before its components start.
 `);
   }
+  if (r.routeTruth) {
+    const move = r.routeTruth.find((x) => x.moves > 0);
+    parts.push(`## Route-change truth
+
+Real paths in network namespaces (client -> r1 -> r2 -> r3 -> server), one set of namespaces per condition, all
+conditions side by side; every trace is our trace probe with its route memory (mtr -c 3 -i 0.1 -G 0.3, ICMP unless
+said; \`ROUTE_CHANGE_CONFIRM=2\`). "Before" reads the same mtr outputs with the detector this daemon had before
+confirmation (each trace against the previous one), which reported loss as route changes.${r.routeTruthLoad ? ` Load average (1 min) at start / end: ${r.routeTruthLoad[0]} / ${r.routeTruthLoad[1]} on ${r.machine.cores} cores (the machine is shared): these are counts of events, not times, so load shows only as replies arriving after mtr's grace, i.e. as more loss.` : ''}
+
+${table(
+  ['condition', 'traces', 'real moves', 'changes reported', 'per 100 traces', 'traces pending', 'before: changes', 'before: per 100 traces'],
+  r.routeTruth.map((x) => [x.condition, x.traces, x.moves, x.changes, x.changesPer100, x.pending, x.previousDetectorChanges, x.previousDetectorPer100]),
+)}
+${move ? `
+The moved router: ${move.confirmedMoves} of ${move.moves} moves confirmed, each by the trace after the first that saw it or the one after that when the move fell inside a trace (traces from the first that saw the new path to the confirming one: median ${move.confirmTracesMedian}, most ${move.confirmTracesMax}); ${move.datedRight} dated by the trace in which the move happened or the next.
+` : ''}
+Command: \`npm run bench -- --only=route\` or \`node --import tsx bench/route-truth.ts --traces=200\` (root). The test
+\`test/probes/route-truth.test.ts\` checks the same conditions over 20 traces each in CI.
+`);
+  }
   if (r.cluster) {
     parts.push(`## Cluster
 
@@ -366,6 +397,15 @@ function targetsSection(r: BenchResults): string | undefined {
     rows.push([`10,000 targets, icmp + http, 60 s: RSS under 150 MB (stretch 120 MB)`, `${plain.rssMb} MB`, plain.rssMb < 120 ? 'met (stretch too)' : verdict(plain.rssMb < 150)]);
     rows.push([`10,000 targets, icmp + http: start-up peak under 200 MB`, `${plain.peakRssMb} MB`, verdict(plain.peakRssMb < 200)]);
     rows.push([`10,000 targets, icmp + http: longest round under half the interval, 0 overruns`, `${plain.roundDurationMaxS} s, ${plain.overruns} overruns, ${plain.probesFailed} failed probes`, verdict(plain.roundDurationMaxS < plain.intervalS / 2 && plain.overruns === 0)]);
+  }
+  const noise = r.routeTruth?.filter((x) => x.moves === 0);
+  if (noise?.length) {
+    const worst = Math.max(...noise.map((x) => x.changesPer100));
+    rows.push([`Route changes from loss, a silent router, ECMP or an unreachable destination: 0 per 100 traces`, `${worst} per 100 (worst of ${noise.length} conditions, ${noise.reduce((a, x) => a + x.traces, 0)} traces)`, verdict(worst === 0)]);
+  }
+  const moved = r.routeTruth?.find((x) => x.moves > 0);
+  if (moved) {
+    rows.push([`A moved router: one change per move, nothing else`, `${moved.changes} changes for ${moved.moves} moves, ${moved.confirmedMoves} confirmed`, verdict(moved.changes === moved.moves && moved.confirmedMoves === moved.moves)]);
   }
   const traced = scale(10_000, true);
   if (traced) {

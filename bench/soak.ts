@@ -1,5 +1,6 @@
 /**
- * npm run soak [-- --minutes=60] [-- --targets=2000] [-- --no-build]   (not part of CI, nor of npm run bench)
+ * npm run soak [-- --minutes=60] [-- --targets=2000] [-- --raw-hours=H] [-- --retention-days=D] [-- --at=45,120]
+ *              [-- --malloc-arena-max=N] [-- --quiet] [-- --out=FILE] [-- --no-build]   (not part of CI, nor of npm run bench)
  *
  * One daemon as shipped (node dist/cli.js) for --minutes, with --targets
  * loopback targets (icmp + http, 10 s interval), writing to VictoriaMetrics
@@ -11,16 +12,30 @@
  * Shorter runs scale both periods down (a 5-minute run: a reload every 25 s,
  * an outage every 75 s of 15 s), so the same events happen in a tryout.
  *
+ * --raw-hours and --retention-days set EMBEDDED_RAW_HOURS and
+ * EMBEDDED_RETENTION_DAYS (defaults: the daemon's 6 h and 7 d): short
+ * windows bring every table of the embedded store to its steady size within
+ * the run (raw points stay until their hour is rolled up, and buckets go in
+ * an hourly pass: about 1.5 h with --retention-days=0.02). The sizes of the
+ * store's tables at the end are reported (SQLite's dbstat);
+ * --at names minutes at which RSS and lag are compared (median of the 5
+ * minutes before each); --malloc-arena-max runs the daemon with
+ * MALLOC_ARENA_MAX (the image and the systemd unit set 2; unset: glibc's
+ * default, 8 per core).
+ *
  * Figures: RSS every 5 s and its slope after the warm-up (the first fifth),
+ * where it is (anonymous / file / V8 heaps of the main thread and the store
+ * worker / malloc arenas, from the daemon's memory gauges),
  * open files, event-loop lag p99 per 5 s window, and points lost — every
  * `ping` point the daemon's rounds say they collected (the `round complete`
  * log lines) that is not in VictoriaMetrics at the end, counted per (target,
  * slot). Written to bench/results/soak.json; docs/benchmarks.md gets its own
  * section (bench/run.ts --render).
  */
+import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, Proc, REPO, until } from '../scripts/lib/services.js';
 import { benchDaemon } from './lib/daemon.js';
@@ -60,6 +75,21 @@ export interface SoakResult {
     /** Where RSS went, start -> end (MB): anonymous, file-backed + shared, the main thread's V8 heap in use, Node's external memory. */
     parts?: Record<'anon' | 'fileAndShmem' | 'heapUsed' | 'external', [number, number]>;
   };
+  /** Medians of the 5 minutes before each --at minute: RSS, lag, and where RSS is. */
+  checkpoints?: Checkpoint[];
+  /** Largest RSS difference between two checkpoints, in % of the first. */
+  checkpointRssSpreadPct?: number;
+  /** One row a minute (medians), for plots and for finding what grows. */
+  timeline?: Checkpoint[];
+  rawHours?: number;
+  retentionDays?: number;
+  /** Bytes of each table and index of store.db at the end (pages, from dbstat), MB. */
+  storeTablesMb?: Record<string, number>;
+  mallocArenaMax?: string;
+  /** Load average (1 min) of the machine at the start and the end: others' work on the same cores. */
+  loadAverage?: [number, number];
+  /** /metrics requests that got no answer within 30 s. */
+  scrapeFailures?: number;
   pointsExpected: number;
   pointsStored: number;
   pointsLost: number;
@@ -70,10 +100,27 @@ export interface SoakResult {
   command: string;
 }
 
+export interface Checkpoint {
+  minute: number;
+  rssMb: number;
+  lagP99Ms: number;
+  anonMb: number;
+  fileAndShmemMb: number;
+  heapUsedMb: number;
+  workerHeapUsedMb: number;
+  /** V8 heaps as reserved (main + store worker): what they hold resident, used or not. */
+  heapsTotalMb: number;
+  /** Anonymous memory that is neither a V8 heap nor a malloc arena: large allocations mapped on their own, thread stacks, code. */
+  otherAnonMb: number;
+  arenaMb: number;
+  arenas: number;
+  externalMb: number;
+}
+
 export function renderSoak(s: SoakResult): string {
   return `## Soak
 
-\`${s.command}\` on ${s.date.slice(0, 10)}: ${s.minutes} minutes, ${s.targets.toLocaleString('en')} loopback targets (icmp + http, ${s.intervalS} s interval),
+\`${s.command}\` on ${s.date.slice(0, 10)}${s.loadAverage ? ` (machine load average ${s.loadAverage[0]} at the start, ${s.loadAverage[1]} at the end: other work shares the 2 cores)` : ''}: ${s.minutes} minutes, ${s.targets.toLocaleString('en')} loopback targets (icmp + http, ${s.intervalS} s interval),
 ${s.reloads} reloads (10 % of the targets removed and as many added, TARGETS_FILE rewritten) and ${s.outages} outages of
 VictoriaMetrics (the InfluxDB endpoint) of ${s.outageSeconds} s each. Points lost are counted from the database: every
 \`ping\` point the rounds collected, per (target, slot), that VictoriaMetrics does not have at the end.
@@ -87,7 +134,11 @@ VictoriaMetrics (the InfluxDB endpoint) of ${s.outageSeconds} s each. Points los
 ${s.startEnd ? `| first ${s.startEnd.windowMin} min against last ${s.startEnd.windowMin} min: lag p99 (median window) | ${s.startEnd.lagP99StartMs} -> ${s.startEnd.lagP99EndMs} ms |
 | first ${s.startEnd.windowMin} min against last ${s.startEnd.windowMin} min: RSS (median) | ${s.startEnd.rssMbStart} -> ${s.startEnd.rssMbEnd} MB |
 ${s.startEnd.parts ? `| ... of which anonymous / file-backed and shared / main V8 heap used / external | ${Object.values(s.startEnd.parts).map(([a, b]) => `${a} -> ${b}`).join(' / ')} MB |
-` : ''}` : ''}| points lost | **${s.pointsLost}** of ${s.pointsExpected} (${s.pointsStored} stored) |
+` : ''}` : ''}${(s.checkpoints ?? []).map((c) => `| minute ${c.minute} (median of the 5 min before): RSS / lag p99 | ${c.rssMb} MB / ${c.lagP99Ms} ms |
+| ... anonymous / file and shared / V8 heaps reserved (main + store worker; used: ${c.heapUsedMb} + ${c.workerHeapUsedMb}) / malloc arenas (count) / other anonymous | ${c.anonMb} / ${c.fileAndShmemMb} / ${c.heapsTotalMb} / ${c.arenaMb} (${c.arenas}) / ${c.otherAnonMb} MB |
+`).join('')}${s.checkpointRssSpreadPct !== undefined ? `| RSS between the checkpoints | ${s.checkpointRssSpreadPct} % |
+` : ''}${s.storeTablesMb ? `| store.db at the end, largest tables and indexes | ${Object.entries(s.storeTablesMb).slice(0, 8).map(([k, v]) => `${k} ${v}`).join(', ')} MB |
+` : ''}| points lost | **${s.pointsLost}** of ${s.pointsExpected} (${s.pointsStored} stored) |
 | failed probes / overruns | ${s.failedProbes} / ${s.overruns} |
 ${s.failureReasons && Object.keys(s.failureReasons).length ? `\nFailed probes by kind and reason (from the rounds' log examples, up to 5 a round): ${Object.entries(s.failureReasons).map(([k, v]) => `${k} ${v}`).join(', ')}.\n` : ''}`;
 }
@@ -112,6 +163,58 @@ function slope(xs: number[], ys: number[]): number {
   return den ? num / den : 0;
 }
 
+interface Sample {
+  t: number;
+  rss: number;
+  fds: number;
+  lag: number;
+  anon: number;
+  fileAndShmem: number;
+  heapUsed: number;
+  external: number;
+  workerHeapUsed: number;
+  heapTotal: number;
+  workerHeapTotal: number;
+  arena: number;
+  arenas: number;
+}
+
+/** Medians of the samples in the `spanMin` minutes before minute `minute`. */
+function checkpoint(samples: Sample[], minute: number, spanMin = 5): Checkpoint {
+  const w = samples.filter((x) => x.t > (minute - spanMin) * 60_000 && x.t <= minute * 60_000);
+  const med = (k: keyof Sample) => median(w.map((x) => x[k]));
+  return {
+    minute,
+    rssMb: mb(med('rss')),
+    lagP99Ms: r3(med('lag')),
+    anonMb: mb(med('anon')),
+    fileAndShmemMb: mb(med('fileAndShmem')),
+    heapUsedMb: mb(med('heapUsed')),
+    workerHeapUsedMb: mb(med('workerHeapUsed')),
+    heapsTotalMb: mb(median(w.map((x) => x.heapTotal + x.workerHeapTotal))),
+    otherAnonMb: mb(median(w.map((x) => x.anon - x.heapTotal - x.workerHeapTotal - x.arena))),
+    arenaMb: mb(med('arena')),
+    arenas: med('arenas'),
+    externalMb: mb(med('external')),
+  };
+}
+
+/** Pages of each table and index of a SQLite file, MB (dbstat; read-only, beside the running daemon). */
+function tableSizes(path: string): Record<string, number> {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC').all() as { name: string; bytes: number }[];
+    return Object.fromEntries(rows.filter((r) => r.bytes >= 64 * 1024).map((r) => [r.name, mb(r.bytes)]));
+  } finally {
+    db.close();
+  }
+}
+
+/** (largest - smallest) / first, in %. */
+function spreadPct(xs: number[]): number {
+  return r3(((Math.max(...xs) - Math.min(...xs)) / (xs[0] || 1)) * 100);
+}
+
 function writeTargets(file: string, names: number[], httpUrl: string, intervalS: number): void {
   const lines = [`defaults: { interval: ${intervalS}, timeout: ${Math.min(5, intervalS * 0.8)} }`, 'targets:'];
   for (const i of names) lines.push(`  - { name: s${i}, host: "127.7.${Math.floor(i / 250) % 250}.${(i % 250) + 1}", probes: [icmp, http], http: { url: "${httpUrl}/s/${i}" } }`);
@@ -122,11 +225,13 @@ function victoria(port: number, dir: string): Proc {
   return new Proc('victoria-metrics', [`-httpListenAddr=127.0.0.1:${port}`, `-storageDataPath=${dir}`, '-search.latencyOffset=0s', '-loggerLevel=WARN', '-retentionPeriod=1d']).start();
 }
 
-export async function soak(o: { minutes: number; targets: number }): Promise<SoakResult> {
+export async function soak(o: { minutes: number; targets: number; rawHours?: number; retentionDays?: number; at?: number[]; mallocArenaMax?: string; quiet?: boolean }): Promise<SoakResult> {
+  const load0 = loadavg()[0]!;
   const intervalS = 10;
   const scale = Math.min(1, o.minutes / 60);
-  const reloadEveryMs = Math.max(20_000, 300_000 * scale);
-  const outageEveryMs = Math.max(60_000, 900_000 * scale);
+  // --quiet: neither reloads nor outages (a baseline to compare with).
+  const reloadEveryMs = o.quiet ? Infinity : Math.max(20_000, 300_000 * scale);
+  const outageEveryMs = o.quiet ? Infinity : Math.max(60_000, 900_000 * scale);
   const outageMs = Math.max(15_000, 60_000 * scale);
   const dir = mkdtempSync(join(tmpdir(), 'nt-soak-'));
   const vmDir = join(dir, 'vm');
@@ -153,9 +258,12 @@ export async function soak(o: { minutes: number; targets: number }): Promise<Soa
       MAX_CONCURRENT_TARGETS: '1000',
       MAX_CONCURRENT_OPERATIONS: '1000',
       LOG_LEVEL: 'info',
+      ...(o.rawHours !== undefined ? { EMBEDDED_RAW_HOURS: String(o.rawHours) } : {}),
+      ...(o.retentionDays !== undefined ? { EMBEDDED_RETENTION_DAYS: String(o.retentionDays) } : {}),
+      ...(o.mallocArenaMax ? { MALLOC_ARENA_MAX: o.mallocArenaMax } : {}),
     });
     const pid = d.proc.pid!;
-    const samples: { t: number; rss: number; fds: number; lag: number; anon: number; fileAndShmem: number; heapUsed: number; external: number }[] = [];
+    const samples: Sample[] = [];
     const t0 = Date.now();
     const end = t0 + o.minutes * 60_000;
     let reloads = 0;
@@ -163,10 +271,19 @@ export async function soak(o: { minutes: number; targets: number }): Promise<Soa
     let nextReload = t0 + reloadEveryMs;
     let nextOutage = t0 + outageEveryMs;
     let outageEnds = 0;
+    let scrapeFailures = 0;
     try {
       while (Date.now() < end) {
         await sleep(5000 - ((Date.now() - t0) % 5000));
-        const text = await (await d.get('/metrics')).text();
+        // A scrape that does not answer within 30 s is counted, not fatal: the 2 cores are shared.
+        let text: string;
+        try {
+          text = await (await fetch(`${d.url}/metrics`, { signal: AbortSignal.timeout(30_000) })).text();
+        } catch (err) {
+          scrapeFailures++;
+          log(`/metrics did not answer: ${(err as Error).message}`);
+          continue;
+        }
         const lag = Number(/^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)?.[1] ?? 0) * 1000;
         const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
         samples.push({
@@ -177,6 +294,11 @@ export async function soak(o: { minutes: number; targets: number }): Promise<Soa
           ...rssParts(pid),
           heapUsed: gauge('nodejs_heap_size_used_bytes'),
           external: gauge('nodejs_external_memory_bytes'),
+          workerHeapUsed: gauge('telemetry_store_worker_heap_used_bytes'),
+          heapTotal: gauge('nodejs_heap_size_total_bytes'),
+          workerHeapTotal: gauge('telemetry_store_worker_heap_size_bytes'),
+          arena: gauge('telemetry_malloc_arena_resident_bytes'),
+          arenas: gauge('telemetry_malloc_arenas'),
         });
         const now = Date.now();
         if (now >= nextReload) {
@@ -270,13 +392,22 @@ export async function soak(o: { minutes: number; targets: number }): Promise<Soa
             (['anon', 'fileAndShmem', 'heapUsed', 'external'] as const).map((k) => [k, [mb(median(firstWin.map((x) => x[k]))), mb(median(lastWin.map((x) => x[k])))]]),
           ) as Record<'anon' | 'fileAndShmem' | 'heapUsed' | 'external', [number, number]>,
         },
+        ...(o.at?.length ? { checkpoints: o.at.map((m) => checkpoint(samples, m)) } : {}),
+        ...(o.at && o.at.length > 1 ? { checkpointRssSpreadPct: spreadPct(o.at.map((m) => checkpoint(samples, m).rssMb)) } : {}),
+        timeline: Array.from({ length: Math.floor((samples.at(-1)?.t ?? 0) / 60_000) }, (_, i) => checkpoint(samples, i + 1, 1)),
+        ...(o.rawHours !== undefined ? { rawHours: o.rawHours } : {}),
+        ...(o.retentionDays !== undefined ? { retentionDays: o.retentionDays } : {}),
+        storeTablesMb: tableSizes(join(d.dataDir, 'store.db')),
+        ...(o.mallocArenaMax ? { mallocArenaMax: o.mallocArenaMax } : {}),
+        loadAverage: [r3(load0), r3(loadavg()[0]!)],
+        scrapeFailures,
         pointsExpected: expected,
         pointsStored: found,
         pointsLost: Math.max(0, expected - found),
         failedProbes,
         failureReasons,
         overruns,
-        command: `npm run soak -- --minutes=${o.minutes} --targets=${o.targets}`,
+        command: `npm run soak -- --minutes=${o.minutes} --targets=${o.targets}${o.quiet ? ' --quiet' : ''}${o.rawHours !== undefined ? ` --raw-hours=${o.rawHours}` : ''}${o.retentionDays !== undefined ? ` --retention-days=${o.retentionDays}` : ''}${o.at?.length ? ` --at=${o.at.join(',')}` : ''}${o.mallocArenaMax ? ` --malloc-arena-max=${o.mallocArenaMax}` : ''}`,
       };
     } finally {
       await d.cleanup();
@@ -291,10 +422,21 @@ export async function soak(o: { minutes: number; targets: number }): Promise<Soa
 if (import.meta.url === `file://${process.argv[1]}`) {
   const arg = (name: string, def: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? def);
   if (!process.argv.includes('--no-build')) execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' });
-  const result = await soak({ minutes: arg('minutes', 60), targets: arg('targets', 2000) });
+  const text = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+  const result = await soak({
+    minutes: arg('minutes', 60),
+    targets: arg('targets', 2000),
+    ...(text('raw-hours') ? { rawHours: Number(text('raw-hours')) } : {}),
+    ...(text('retention-days') ? { retentionDays: Number(text('retention-days')) } : {}),
+    ...(text('at') ? { at: text('at')!.split(',').map(Number) } : {}),
+    ...(text('malloc-arena-max') ? { mallocArenaMax: text('malloc-arena-max')! } : {}),
+    quiet: process.argv.includes('--quiet'),
+  });
+  // --out: a tryout's figures elsewhere, docs/benchmarks.md left alone.
+  const out = text('out');
   mkdirSync(join(REPO, 'bench/results'), { recursive: true });
-  writeFileSync(join(REPO, 'bench/results/soak.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(out ?? join(REPO, 'bench/results/soak.json'), `${JSON.stringify(result, null, 2)}\n`);
   console.log(renderSoak(result));
   // docs/benchmarks.md keeps the last full run's figures and gets this soak's section.
-  if (existsSync(join(REPO, 'bench/results/latest.json'))) execFileSync(process.execPath, ['--import', 'tsx', join(REPO, 'bench/run.ts'), '--render'], { cwd: REPO, stdio: 'inherit' });
+  if (!out && existsSync(join(REPO, 'bench/results/latest.json'))) execFileSync(process.execPath, ['--import', 'tsx', join(REPO, 'bench/run.ts'), '--render'], { cwd: REPO, stdio: 'inherit' });
 }

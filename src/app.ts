@@ -14,6 +14,8 @@ import { TelemetryMetrics } from './metrics/telemetry-metrics.js';
 import type { ProbeModule } from './probes/module.js';
 import { createProbes, PROBE_MODULES, rollupsOf, sparklineOf } from './probes/registry.js';
 import { ProbeTools } from './probes/tools/probe-tools.js';
+import { LoopDelay } from './probes/timing/loop-delay.js';
+import { TimingThread } from './probes/timing/timing-thread.js';
 import { RouteMemory } from './probes/trace/route-memory.js';
 import type { Sample } from './samples/sample.js';
 import { AdhocRunner } from './scheduler/adhoc-runner.js';
@@ -26,6 +28,11 @@ import { daemonRoutes } from './server/routes.js';
 import { StaticUi } from './server/static-ui.js';
 import { uiRoutes } from './server/ui-routes.js';
 import { createSinks } from './sinks/create-sinks.js';
+import { OutboxHandoff } from './outbox/handoff.js';
+import { OutboxSink } from './outbox/outbox-sink.js';
+import { decideDeparture } from './cluster/departure.js';
+import { randomUUID } from 'node:crypto';
+import { openConnections } from './sqlite/sqlite-db.js';
 import type { EmbeddedStore } from './store/embedded-store.js';
 import type { FanoutSink } from './sinks/fanout-sink.js';
 import { createDataApi } from './status/data-api.js';
@@ -71,6 +78,8 @@ export class App {
   readonly tools: ProbeTools;
   readonly sink: FanoutSink;
   readonly store?: EmbeddedStore;
+  /** Cluster mode with an outbox: the scale-down hand-off (src/outbox/handoff.ts). */
+  readonly handoff?: OutboxHandoff;
   readonly coordinator: Coordinator;
   /** Calls to the other members of a cluster (the UI shows every target from any replica). */
   readonly peers: PeerClient;
@@ -130,6 +139,25 @@ export class App {
     const sinks = createSinks({ cfg, http: this.http, metrics: m, log, storeSpecs: { rollups: rollupsOf(modules), sparkline: sparklineOf(modules) } }, { discard: oneShot });
     this.sink = sinks.sink;
     this.store = sinks.store;
+    // Cluster mode with an outbox: a replica leaving for good hands its undelivered points over.
+    // Added before the sinks: it stops after them, while the outbox hands over.
+    const outbox = sinks.parts.find((p): p is OutboxSink => p instanceof OutboxSink);
+    if (outbox && env.REDIS_URL && !oneShot) {
+      this.handoff = new OutboxHandoff(
+        {
+          redisUrl: env.REDIS_URL,
+          prefix: env.REDIS_KEY_PREFIX,
+          consumer: `${cfg.instanceName}:${randomUUID().slice(0, 8)}`,
+          maxBytes: env.OUTBOX_HANDOFF_MAX_BYTES,
+          claimIdleMs: Math.max(2000, 3 * env.CLUSTER_MEMBER_TTL * 1000),
+        },
+        m,
+        log,
+        reporter,
+      );
+      outbox.attachHandoff(this.handoff, () => decideDeparture(env, Deadline.in(3000)));
+      this.lifecycle.add(this.handoff, 0.05);
+    }
     // The sinks stop late: most of what is left of the deadline is theirs to flush.
     for (const part of sinks.parts) this.lifecycle.add(part, 0.9);
 
@@ -149,6 +177,9 @@ export class App {
     this.coordinator = cluster.coordinator;
     this.peers = cluster.peers;
     this.lifecycle.add(this.coordinator, 0.2);
+    m.onCollect(() => {
+      for (const c of openConnections()) m.sqliteCacheMax.set({ db: c.file, thread: 'main' }, c.cacheBytes);
+    });
     m.lookupCacheMax.set(env.LOOKUP_CACHE_SIZE);
     m.onCollect(() => m.lookupCacheEntries.set(cluster.cache.size));
 
@@ -160,13 +191,22 @@ export class App {
     this.status = new TargetStatusBoard(m, log, env.PER_TARGET_METRICS, modules);
     const operations = new Semaphore(env.MAX_CONCURRENT_OPERATIONS);
     m.operationsInFlightMax.set(env.MAX_CONCURRENT_OPERATIONS);
-    const probes = createProbes({ env, http: this.http, pingRunner: this.tools.pingRunner, traceRunner: this.tools.traceRunner, routeMemory, cache: cluster.cache, metrics: m, log }, modules);
+    // tcp and dns timings on a thread of their own, away from this loop's lag; a one-shot run has no busy loop.
+    // How late this loop runs: the slack of the timings taken on it (http; tcp and dns in one-shot runs).
+    const loopDelay = new LoopDelay();
+    this.lifecycle.add(loopDelay, 0.01, { hidden: true });
+    const timed = cfg.targets.some((t) => t.probes.includes('tcp') || t.probes.includes('dns'));
+    const timingThread = oneShot ? undefined : new TimingThread(env.TIMING_SLACK_MAX_MS, log, m, timed);
+    if (timingThread) this.lifecycle.add(timingThread, 0.02);
+    const probes = createProbes({ env, http: this.http, pingRunner: this.tools.pingRunner, traceRunner: this.tools.traceRunner, routeMemory, timingThread, loopDelay, cache: cluster.cache, metrics: m, log }, modules);
     this.collector = new Collector(probes, operations, this.sink, m, log, cfg.sourceName, this.geo?.enricher, (target, r, o) => {
       if (r.reason === 'tool_missing' || r.reason === 'no_permission') this.tools.recheckSoon();
       if (!oneShot) this.status.record(target, r, o);
     });
     this.scheduler = new Scheduler(cfg.targets, this.collector, this.coordinator, m, log, {
       maxConcurrentTargets: env.MAX_CONCURRENT_TARGETS,
+      maxConcurrentOperations: env.MAX_CONCURRENT_OPERATIONS,
+      referenceIntervalS: env.COLLECTION_INTERVAL,
       groupSize: env.BATCH_SIZE,
       onRound: (r) => void this.writeCollectorPoint(r),
       handBack: (deadline) => this.coordinator.stop(deadline),

@@ -42,6 +42,8 @@ export interface DaemonOptions {
   entry?: string[];
   /** Run in a process group of its own (with its spawner helper), like a job in a terminal. */
   group?: boolean;
+  /** How long to wait for /health/live (default 60 s; benchmarks on a loaded machine wait longer). */
+  liveTimeoutMs?: number;
 }
 
 export async function spawnDaemon(env: Record<string, string>, opts: DaemonOptions = {}): Promise<Daemon> {
@@ -112,7 +114,7 @@ export async function spawnDaemon(env: Record<string, string>, opts: DaemonOptio
         },
         `daemon /health/live on ${port}`,
         // Polled, so a quiet machine answers in 1-3 s; a loaded one (many test daemons, tsc) has taken 25.
-        60_000,
+        opts.liveTimeoutMs ?? 60_000,
       );
     } catch (e) {
       await d.cleanup();

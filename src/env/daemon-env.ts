@@ -20,6 +20,8 @@ export const daemonEnv = {
   SOURCE_NAME: optionalText,
   /** `instance` tag of the collector measurement; default host name + port, unique per process. */
   INSTANCE_NAME: optionalText,
+  /** A target's state (ok / degraded / failing) changes after this many consecutive slots agree on the new one. */
+  STATE_HYSTERESIS_SLOTS: int(1, 1, 100),
 
   // --- seed guide: concurrency ------------------------------------------
   MAX_CONCURRENT_TARGETS: int(50, 1, 100_000),
@@ -95,6 +97,20 @@ export const daemonEnv = {
   CLUSTER_MEMBER_TTL: seconds(5, 0.2, 600),
   /** API address peers use to reach this replica (default http://<LISTEN_ADDRESS or first non-internal IPv4>:<PORT>). */
   CLUSTER_ADVERTISE_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL peers can reach, e.g. http://10.0.3.7:8080' }).optional(),
+  /**
+   * At stop, hand what the outbox could not deliver over to the other replicas
+   * (a Redis stream they drain): `auto` when the StatefulSet scaled this
+   * ordinal away (asked from the Kubernetes API), `always`, or `never`
+   * (src/cluster/departure.ts).
+   */
+  OUTBOX_HANDOFF: z.enum(['auto', 'always', 'never']).default('auto'),
+  /** Compressed bytes all replicas together may leave in the hand-off stream (Redis memory). */
+  OUTBOX_HANDOFF_MAX_BYTES: z.coerce.number().int().min(64 * 1024).default(64 * 1024 ** 2),
+  /** The Kubernetes API for the departure check when not the in-cluster one (kubectl proxy; npm run scale-sim). */
+  KUBERNETES_API_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** This pod's name and namespace (downward API); default: the host name and the service account's namespace. */
+  POD_NAME: optionalText,
+  POD_NAMESPACE: optionalText,
   /** Lookup cache entries kept in memory (reverse DNS; in front of Redis in a cluster). */
   LOOKUP_CACHE_SIZE: int(100_000, 1, 10_000_000),
 

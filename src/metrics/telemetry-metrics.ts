@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { PerTargetGauge, RENDER_CHUNK, TargetSlots } from './per-target-gauge.js';
+import { readProcessMemory } from './process-memory.js';
 
 /**
  * Every self-metric of the daemon, in one place (names kept from the seed
@@ -16,12 +17,16 @@ export class TelemetryMetrics {
   // --- scheduler -------------------------------------------------------
   readonly collectionDuration = this.gauge(
     'telemetry_collection_duration_seconds',
-    'Duration of the last completed round on this instance: the longest time any target of the round took from its scheduled start to its last probe ending, queueing included (the HPA metric)',
+    "The HPA metric: how long this instance's last round would take through its concurrency slots back to back (slot-seconds its target runs and probes held, divided by MAX_CONCURRENT_TARGETS or MAX_CONCURRENT_OPERATIONS, whichever is busier), per COLLECTION_INTERVAL; proportional to the targets it runs, and the real round duration once the slots are saturated (docs/sizing.md)",
+  );
+  readonly roundLongestTarget = this.gauge(
+    'telemetry_round_longest_target_seconds',
+    'The last completed round: the longest time one of its targets took from its scheduled start to its last probe ending, queueing included (the wall-clock figure; floored by the slowest probe)',
   );
   readonly collectionInterval = this.gauge('telemetry_collection_interval_seconds', 'COLLECTION_INTERVAL: the slot length (alerts compare round durations with it)');
   readonly roundDuration = new Histogram({
     name: 'telemetry_round_duration_seconds',
-    help: 'Distribution of round durations (same definition as telemetry_collection_duration_seconds)',
+    help: 'Distribution of round durations (same definition as telemetry_round_longest_target_seconds)',
     buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 90, 120, 300],
     registers: [this.registry],
   });
@@ -55,6 +60,8 @@ export class TelemetryMetrics {
   private readonly perTarget: PerTargetGauge[] = [];
   readonly probeSuccess = this.perTargetGauge('telemetry_probe_success', 'Last run of the probe on the target succeeded (1) or failed (0)', 'probe');
   readonly probeLastDuration = this.perTargetGauge('telemetry_probe_last_duration_seconds', 'Duration of the last run of the probe on the target', 'probe');
+  /** 0 ok, 1 degraded, 2 failing (status/target-state.ts); no series before the first run. */
+  readonly targetState = this.perTargetGauge('telemetry_target_state', 'State of the target: 0 ok, 1 degraded (a threshold crossed), 2 failing (a probe failed)');
   readonly childProcesses = this.gauge('telemetry_child_processes', 'Probe tool processes running now, per pool (fping, mtr)', ['pool']);
   readonly childProcessesMax = this.gauge('telemetry_child_processes_max', 'Bound of each tool pool (mtr: WORKER_POOL_SIZE; fping: ceil(MAX_CONCURRENT_OPERATIONS / BATCH_SIZE))', ['pool']);
   readonly childProcessesStarted = this.counter('telemetry_child_processes_started_total', 'Probe tool processes started', ['tool']);
@@ -94,6 +101,13 @@ export class TelemetryMetrics {
   readonly outboxMaxBytes = this.gauge('telemetry_outbox_max_bytes', 'OUTBOX_MAX_BYTES');
   readonly outboxOldestAge = this.gauge('telemetry_outbox_oldest_age_seconds', 'Age of the oldest point in the outbox');
   readonly outboxPending = this.gauge('telemetry_outbox_pending_points', 'Points not yet acknowledged, per endpoint', ['endpoint']);
+  readonly handoffPoints = this.counter(
+    'telemetry_outbox_handoff_points_total',
+    'Points handed over through the cluster: sent (this replica left for good and gave what it had not delivered to the hand-off stream), received (taken from the stream into this outbox)',
+    ['direction'],
+  );
+  readonly handoffBytes = this.gauge('telemetry_outbox_handoff_bytes', 'Compressed bytes waiting in the hand-off stream, all replicas together, as last read (bound: OUTBOX_HANDOFF_MAX_BYTES)');
+  readonly handoffMaxBytes = this.gauge('telemetry_outbox_handoff_max_bytes', 'OUTBOX_HANDOFF_MAX_BYTES');
   readonly writeDuration = new Histogram({
     name: 'telemetry_write_duration_seconds',
     help: 'Duration of one write request to a database endpoint',
@@ -125,6 +139,22 @@ export class TelemetryMetrics {
   readonly clusterClockOffset = this.gauge('telemetry_cluster_clock_offset_seconds', "Redis's clock minus this replica's, estimated from heartbeats (claims name slots by Redis's clock)");
   readonly peerRequests = this.counter('telemetry_peer_requests_total', 'Requests to other cluster members by result (ok, or why the member was unavailable)', ['result']);
 
+  // --- memory (where RSS is: docs/sizing.md "Memory") ----------------------
+  readonly residentMemory = this.gauge(
+    'telemetry_resident_memory_bytes',
+    'Resident memory by kind (/proc/self/status): anon (V8 heaps, malloc arenas, SQLite page caches), file (the node binary, libraries, mapped files), shmem (SQLite WAL indexes)',
+    ['kind'],
+  );
+  readonly mallocArenas = this.gauge('telemetry_malloc_arenas', 'glibc malloc arenas in the process, the main one included (MALLOC_ARENA_MAX caps them)');
+  readonly mallocArenaResident = this.gauge('telemetry_malloc_arena_resident_bytes', 'Resident bytes of the malloc arenas (what malloc holds: SQLite, Node internals; not V8 heaps)');
+  readonly storeWorkerHeapUsed = this.gauge('telemetry_store_worker_heap_used_bytes', "The embedded store worker thread's V8 heap in use");
+  readonly storeWorkerHeapSize = this.gauge('telemetry_store_worker_heap_size_bytes', "The embedded store worker thread's V8 heap size (bound: 96 MiB of old generation)");
+  readonly sqliteCacheMax = this.gauge(
+    'telemetry_sqlite_page_cache_max_bytes',
+    'Bound of the page cache of each open SQLite connection (PRAGMA cache_size), by database file and the thread that holds the connection; the cache fills up to it as pages are read',
+    ['db', 'thread'],
+  );
+
   // --- geolocation -----------------------------------------------------
   readonly geoLookups = this.counter('telemetry_geo_lookups_total', 'Geolocation lookups by backend and result (hit, miss, private, error, throttled, timeout)', ['backend', 'result']);
   readonly geoQueueDepth = this.gauge('telemetry_geo_queue_depth', 'Geolocation API requests waiting for rate budget');
@@ -155,6 +185,15 @@ export class TelemetryMetrics {
       for (const n of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
         this.registry.removeSingleMetric(n);
       }
+      this.onCollectAsync(async () => {
+        const m = await readProcessMemory();
+        if (!m) return;
+        this.residentMemory.set({ kind: 'anon' }, m.anon);
+        this.residentMemory.set({ kind: 'file' }, m.file);
+        this.residentMemory.set({ kind: 'shmem' }, m.shmem);
+        this.mallocArenas.set(m.arenas);
+        this.mallocArenaResident.set(m.arenaResident);
+      });
     }
   }
 
@@ -189,7 +228,14 @@ export class TelemetryMetrics {
   }
   private readonly collectors: (() => void)[] = [];
 
+  /** Like onCollect, for a figure that needs I/O (read off the event loop); render waits for it. */
+  onCollectAsync(fn: () => Promise<void>): void {
+    this.asyncCollectors.push(fn);
+  }
+  private readonly asyncCollectors: (() => Promise<void>)[] = [];
+
   async render(): Promise<string> {
+    await Promise.all(this.asyncCollectors.map((fn) => fn().catch(() => this.errors.inc({ component: 'metrics' }))));
     for (const fn of this.collectors) {
       try {
         fn();

@@ -6,6 +6,7 @@ import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { AnySample } from '../samples/sample.js';
 import { canWrite, closeDb, isBusy, isCorrupt, isDiskFull, openDb, setAside, type Db } from '../sqlite/sqlite-db.js';
 import { EndpointWriter, type WriterOptions } from './endpoint-writer.js';
+import type { HandoffReceiver, HandoffRow, OutboxHandoff } from './handoff.js';
 import { Outbox, walReserve } from './outbox.js';
 import { salvageInto } from './salvage.js';
 import { encodePoint, toStoredPoint } from './stored-point.js';
@@ -37,7 +38,10 @@ const FILE = 'outbox.db';
  * longer than LOCK_WAIT_MS) or a writer loop is stalled; degraded when an
  * endpoint fails (the points wait safely on disk); ok otherwise.
  */
-export class OutboxSink {
+/** Whether this stop is a departure for good (src/cluster/departure.ts), and why. */
+export type DepartureCheck = () => Promise<{ leaving: boolean; why: string }>;
+
+export class OutboxSink implements HandoffReceiver {
   readonly kind = 'outbox';
   readonly name = 'sink';
   private db?: Db;
@@ -49,6 +53,9 @@ export class OutboxSink {
   private state: 'new' | 'running' | 'closed' = 'new';
   private starting?: Promise<void>;
   private stopping?: Promise<void>;
+  /** Set at the start of stop: hand-off entries are left for the other replicas. */
+  private closing = false;
+  private handoff?: { to: OutboxHandoff; departure: DepartureCheck };
   private lastDiskError?: { at: number; message: string; reason: string };
   private lastAppendAt?: number;
   private lastPoints = 0;
@@ -82,6 +89,38 @@ export class OutboxSink {
       },
       this.reporter,
     );
+  }
+
+  /**
+   * Cluster mode: a departure for good hands what is not delivered in time
+   * over to the other replicas (src/outbox/handoff.ts), and this outbox
+   * takes in what others hand over.
+   */
+  attachHandoff(to: OutboxHandoff, departure: DepartureCheck): void {
+    this.handoff = { to, departure };
+    to.attach(this);
+  }
+
+  get accepting(): boolean {
+    return this.state === 'running' && !this.closing;
+  }
+
+  /** Rows another replica handed over: committed here like our own points, then delivered by our writers. */
+  adopt(rows: readonly HandoffRow[]): Promise<void> {
+    if (!this.accepting) return Promise.reject(new Error('outbox sink is stopping'));
+    const done = this.chain.then(() => {
+      const dropped = this.outbox.adopt(rows);
+      this.stored += rows.length;
+      if (dropped.points > 0) {
+        this.droppedFull += dropped.points;
+        this.metrics.pointsDropped.inc({ reason: 'outbox_full' }, dropped.points);
+        this.log.warn({ dropped_points: dropped.points, max_bytes: this.o.maxBytes }, 'outbox full: oldest points dropped');
+      }
+      this.diskBytes = this.outbox.usedBytes();
+      for (const w of this.writers) w.wake();
+    });
+    this.chain = done.catch(() => {});
+    return done;
   }
 
   /** The open outbox (after start). */
@@ -236,6 +275,7 @@ export class OutboxSink {
   }
 
   private async close(deadline: Deadline): Promise<void> {
+    this.closing = true;
     await this.starting?.catch(() => {});
     if (this.state !== 'running') {
       this.state = 'closed';
@@ -243,11 +283,52 @@ export class OutboxSink {
       return;
     }
     await this.chain;
-    await Promise.all(this.writers.map((w) => w.stop(deadline)));
+    const departure = this.handoff ? await this.askDeparture(deadline) : undefined;
+    if (departure?.leaving) {
+      // Deliver what the endpoints take in half the time left (a writer whose
+      // endpoint is failing gives up at once); the rest goes to the cluster.
+      await Promise.all(this.writers.map((w) => w.stop(deadline.within(deadline.remaining() / 2))));
+      await this.handOver(deadline);
+    } else {
+      await Promise.all(this.writers.map((w) => w.stop(deadline)));
+    }
     await this.maintenance.stop(deadline);
     this.lastPoints = this.outbox.points;
     this.state = 'closed';
     if (this.lastPoints > 0) this.log.info({ points: this.lastPoints }, 'outbox kept on disk for the next start');
     closeDb(this.db!);
+  }
+
+  private async askDeparture(deadline: Deadline): Promise<{ leaving: boolean; why: string }> {
+    const d = (await deadline.within(Math.min(3000, deadline.remaining() / 5)).race(this.handoff!.departure().catch((err: Error) => ({ leaving: true, why: `departure check failed (${err.message}): handing over` })))) ?? {
+      leaving: true,
+      why: 'the departure check did not answer in time: handing over',
+    };
+    this.log.info({ leaving: d.leaving }, `stop: ${d.why}`);
+    return d;
+  }
+
+  /** Leaving for good: every row an endpoint still needs goes to the cluster's hand-off stream, oldest first. */
+  private async handOver(deadline: Deadline): Promise<void> {
+    const box = this.outbox;
+    const total = box.points;
+    if (total === 0) return;
+    const to = this.handoff!.to;
+    let after = box.lowestCursor();
+    let chunk: ReturnType<Outbox['rowsAfter']> = [];
+    const res = await to.handOver(
+      () => {
+        chunk = box.rowsAfter(after, to.chunkRows);
+        return chunk.map((r) => ({ enc: r.enc, body: r.body, ts_ms: r.ts_ms }));
+      },
+      () => {
+        after = chunk[chunk.length - 1]!.seq;
+        box.release(after);
+      },
+      deadline,
+    );
+    const left = box.points;
+    if (res.rows) this.log.info({ points: res.rows }, 'handed the points not yet delivered over to the cluster (another replica delivers them)');
+    if (left > 0) this.log.warn({ points: left, stopped_by: res.stoppedBy }, 'points not handed over stay in outbox.db on this volume: start this ordinal again to deliver them');
   }
 }

@@ -69,6 +69,8 @@ export class Outbox {
   private deleteUpTo!: Statement;
   private oldestTs!: Statement;
   private sizeUpTo!: Statement;
+  private readForHandoff!: Statement;
+  private releaseTx!: (upTo: number) => void;
   private appendMany!: (bodies: readonly string[], now: number) => void;
   private ackTx!: (endpoint: string, seq: number, low: number | undefined) => void;
   private head = 0;
@@ -109,6 +111,11 @@ export class Outbox {
     this.deleteUpTo = db.prepare('DELETE FROM outbox WHERE seq <= ?');
     this.oldestTs = db.prepare('SELECT ts_ms FROM outbox WHERE seq > ? ORDER BY seq LIMIT 1');
     this.sizeUpTo = db.prepare('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM outbox WHERE seq > ? AND seq <= ?');
+    this.readForHandoff = db.prepare('SELECT seq, enc, body, ts_ms FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?');
+    this.releaseTx = db.transaction((upTo: number) => {
+      for (const [e, c] of this.cursors) if (c < upTo) this.saveCursor.run(e, upTo);
+      this.deleteUpTo.run(upTo);
+    });
     this.appendMany = db.transaction((bodies: readonly string[], now: number) => {
       for (const body of bodies) {
         const b = Buffer.byteLength(body);
@@ -226,6 +233,39 @@ export class Outbox {
         this.bytes += r.bytes;
       }
     })();
+  }
+
+  /**
+   * Rows handed over by a replica that left the cluster: appended as new
+   * rows (every endpoint gets them), in one transaction, keeping their
+   * encoding and the time they were first stored; then the disk bound.
+   */
+  adopt(rows: readonly { enc: number; body: string; ts_ms: number }[]): DropReport {
+    this.restore(rows.map((r) => ({ seq: 0, enc: r.enc, body: r.body, bytes: Buffer.byteLength(r.body), ts_ms: r.ts_ms })));
+    return this.enforceBound();
+  }
+
+  /** The oldest row any endpoint still needs is after this sequence number. */
+  lowestCursor(): number {
+    return this.cursors.size ? Math.min(...[...this.cursors.values()].map((c) => Math.max(c, this.tail))) : this.head;
+  }
+
+  /** Rows after `seq`, oldest first, with the time each was stored (the hand-off reads them). */
+  rowsAfter(seq: number, limit: number): (OutboxRow & { ts_ms: number })[] {
+    return this.readForHandoff.all(seq, limit) as (OutboxRow & { ts_ms: number })[];
+  }
+
+  /**
+   * Rows up to `upTo` are someone else's now (handed over to the cluster):
+   * every cursor moves past them and they go, in one transaction.
+   */
+  release(upTo: number): void {
+    if (upTo <= this.tail) return;
+    const gone = this.measure(upTo);
+    this.releaseTx(upTo);
+    for (const [e, c] of this.cursors) if (c < upTo) this.cursors.set(e, upTo);
+    this.inflights.clear();
+    this.forget(upTo, gone);
   }
 
   /** Salvage: cursors of the old file. */

@@ -28,6 +28,8 @@ export interface CollectRun {
   results: ProbeResult[];
   /** Every probe has really ended (a probe that ignored its deadline may end later than `results`). */
   settled: Promise<void>;
+  /** Milliseconds the run held operation slots (MAX_CONCURRENT_OPERATIONS), summed over its probes, until each result. */
+  operationMs: number;
 }
 
 /** Who hears about every probe result (the target status board). */
@@ -72,7 +74,8 @@ export class Collector {
     const tags: Record<string, string> = { target: target.name, source: this.sourceName };
     if (o.adhoc) tags.mode = 'adhoc';
     const settles: Promise<unknown>[] = [];
-    const results = await Promise.all(kinds.map((k) => this.runProbe(k, target, tags, o, settles)));
+    const held = { ms: 0 };
+    const results = await Promise.all(kinds.map((k) => this.runProbe(k, target, tags, o, settles, held)));
     const settled = Promise.allSettled(settles).then(() => undefined);
     // A probe cut short by shutdown measured nothing: store nothing for it, so a
     // peer's (or the next start's) real point for this slot is not overwritten.
@@ -110,7 +113,7 @@ export class Collector {
         }
       }
     }
-    return { results, settled };
+    return { results, settled, operationMs: held.ms };
   }
 
   private probePoint(r: ProbeResult, tags: Record<string, string>, timeMs: number): Sample<'probe'> {
@@ -122,7 +125,7 @@ export class Collector {
     };
   }
 
-  private async runProbe(kind: string, target: Target, tags: Record<string, string>, o: CollectOptions, settles: Promise<unknown>[]): Promise<ProbeResult> {
+  private async runProbe(kind: string, target: Target, tags: Record<string, string>, o: CollectOptions, settles: Promise<unknown>[], held: { ms: number }): Promise<ProbeResult> {
     const t0 = performance.now();
     const done = (out: ProbeOutcome): ProbeResult => ({ ...out, target: target.name, probe: kind, durationMs: performance.now() - t0 });
     const probe = this.probes.get(kind);
@@ -138,6 +141,7 @@ export class Collector {
       if (shared) o.share!.release();
       return done({ success: false, reason: 'aborted', detail: 'shut down before the probe started', samples: [], summary: {} });
     }
+    const acquiredAt = performance.now();
     const timeoutMs = target.timeoutS * 1000;
     const { signal, dispose } = deadlineSignal(timeoutMs, o.signal);
     const running = Promise.resolve()
@@ -181,6 +185,7 @@ export class Collector {
     const out = await Promise.race([running, overran]);
     unlink();
     clearTimeout(hardStop);
+    held.ms += performance.now() - acquiredAt;
     return done(out);
   }
 

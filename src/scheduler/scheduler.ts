@@ -24,6 +24,10 @@ export interface RoundSummary {
 
 export interface SchedulerOptions {
   maxConcurrentTargets: number;
+  /** MAX_CONCURRENT_OPERATIONS: the other bound the round's load is measured against (default: not counted). */
+  maxConcurrentOperations?: number;
+  /** COLLECTION_INTERVAL: the round the load figure is expressed in (targets with other intervals are scaled to it; default 60). */
+  referenceIntervalS?: number;
   /** Called once per completed round (after the metrics and the log line). */
   onRound?: (r: RoundSummary) => void;
   /** BATCH_SIZE: targets that start together (see groupedOffsets). */
@@ -63,6 +67,10 @@ interface Round {
   failures: string[];
   /** Longest (finish - scheduled start) of the round's targets, queueing included. */
   longestMs: number;
+  /** Milliseconds target runs held a MAX_CONCURRENT_TARGETS slot, summed. */
+  targetSlotMs: number;
+  /** Milliseconds probes held a MAX_CONCURRENT_OPERATIONS slot, summed. */
+  operationMs: number;
 }
 
 const FAILURES_LOGGED = 5;
@@ -106,6 +114,10 @@ export class Scheduler extends BaseComponent {
   /** When the last round completed: one where a target ran, or with nothing to run (not one whose targets were all still busy with an earlier slot). */
   lastRoundAt?: number;
   lastRoundMs?: number;
+  /** Per interval: the last completed round's load figure in seconds (see roundLoadSeconds). */
+  private readonly loadByInterval = new Map<number, number>();
+  /** What telemetry_collection_duration_seconds says now. */
+  loadS = 0;
 
   constructor(
     targets: readonly Target[],
@@ -229,6 +241,10 @@ export class Scheduler extends BaseComponent {
       }
     }
     this.metrics.targetsConfigured.set(this.current.size);
+    // An interval no target has any more contributes no load.
+    const intervals = new Set([...this.current.values()].map((t) => t.intervalS));
+    for (const i of [...this.loadByInterval.keys()]) if (!intervals.has(i)) this.loadByInterval.delete(i);
+    this.publishLoad();
     if (this.running) this.arm();
     return { added, removed, changed };
   }
@@ -273,7 +289,7 @@ export class Scheduler extends BaseComponent {
     const key = `${intervalS}:${slotMs}`;
     let r = this.rounds.get(key);
     if (!r) {
-      r = { key, intervalS, slotMs, queued: 0, inFlight: 0, ran: 0, probesOk: 0, probesFailed: 0, skippedOverrun: 0, notOwned: 0, failures: [], longestMs: 0 };
+      r = { key, intervalS, slotMs, queued: 0, inFlight: 0, ran: 0, probesOk: 0, probesFailed: 0, skippedOverrun: 0, notOwned: 0, failures: [], longestMs: 0, targetSlotMs: 0, operationMs: 0 };
       this.rounds.set(key, r);
     }
     return r;
@@ -310,12 +326,14 @@ export class Scheduler extends BaseComponent {
     } catch {
       return; // shutting down
     }
+    const acquiredAt = this.now();
     try {
       if (!(await this.coordinator.claim(target.name, slotMs, target.intervalS * 1000))) {
         round.notOwned++;
         return;
       }
-      const { results } = await this.collector.collect(target, kindsForSlot(target, slotMs), { timeMs: slotMs, signal });
+      const { results, operationMs } = await this.collector.collect(target, kindsForSlot(target, slotMs), { timeMs: slotMs, signal });
+      round.operationMs += operationMs;
       round.ran++;
       for (const r of results) {
         if (r.reason === 'aborted') continue;
@@ -330,8 +348,35 @@ export class Scheduler extends BaseComponent {
       this.metrics.errors.inc({ component: 'scheduler' });
       this.log.error({ err, target: target.name }, 'target run failed');
     } finally {
+      round.targetSlotMs += this.now() - acquiredAt;
       this.targetSlots.release();
     }
+  }
+
+  /**
+   * The round's load, in seconds: how long its target runs would take
+   * through the concurrency slots back to back — slot-seconds held divided by
+   * the slots, for whichever bound (targets or operations) is the busier.
+   * Below saturation it is proportional to the targets this replica runs
+   * (half the targets, half the figure; one slow probe adds its duration
+   * divided by the slots, not its duration); at saturation the slots are
+   * never idle and it equals the time the round really takes. This is the
+   * HPA's metric (docs/sizing.md, "The scaling signal").
+   */
+  private roundLoadSeconds(round: Round): number {
+    return Math.max(round.targetSlotMs / this.opts.maxConcurrentTargets, round.operationMs / (this.opts.maxConcurrentOperations ?? Infinity)) / 1000;
+  }
+
+  /**
+   * telemetry_collection_duration_seconds: the last round's load of every
+   * interval, expressed per COLLECTION_INTERVAL (a 10 s round happens six
+   * times in a 60 s one), summed. With one interval it is that round's load.
+   */
+  private publishLoad(): void {
+    let total = 0;
+    for (const [intervalS, loadS] of this.loadByInterval) total += loadS * ((this.opts.referenceIntervalS ?? 60) / intervalS);
+    this.loadS = total;
+    this.metrics.collectionDuration.set(total);
   }
 
   private settle(round: Round): void {
@@ -348,7 +393,9 @@ export class Scheduler extends BaseComponent {
     }
     this.lastRoundMs = round.longestMs;
     // A replica that owns nothing reports 0, not the last busy round (the HPA reads it).
-    this.metrics.collectionDuration.set(didWork ? seconds : 0);
+    this.loadByInterval.set(round.intervalS, didWork ? this.roundLoadSeconds(round) : 0);
+    this.publishLoad();
+    this.metrics.roundLongestTarget.set(didWork ? seconds : 0);
     if (!didWork) return;
     this.metrics.roundDuration.observe(seconds);
     this.metrics.rounds.inc();
@@ -362,6 +409,7 @@ export class Scheduler extends BaseComponent {
         skipped_overrun: round.skippedOverrun,
         not_owned: round.notOwned,
         duration_s: Math.round(seconds * 1000) / 1000,
+        load_s: Math.round(this.loadByInterval.get(round.intervalS)! * 1000) / 1000,
       },
       'round complete',
     );
@@ -414,6 +462,7 @@ export class Scheduler extends BaseComponent {
       in_flight: this.inFlightRuns.size,
       last_round_age_s: age === null ? null : Math.round(age * 10) / 10,
       last_round_duration_s: this.lastRoundMs === undefined ? null : this.lastRoundMs / 1000,
+      load_s: Math.round(this.loadS * 1000) / 1000,
       ...(timerStalled ? { problem: `the scheduler has not ticked for ${Math.round((now - this.lastFireAt!) / 1000)} s` } : behind ? { problem: `no round completed for ${Math.round(age!)} s` } : {}),
     };
   }

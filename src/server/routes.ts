@@ -197,7 +197,7 @@ export function daemonRoutes(api: DaemonApi): Route[] {
           sort: oneOf(url, 'sort', data.sortKeys, 'name')!,
           order: oneOf(url, 'order', ['asc', 'desc'] as const, 'asc')!,
           q: url.searchParams.get('q')?.slice(0, 200) || undefined,
-          status: oneOf(url, 'status', ['ok', 'failing', 'unknown', 'unavailable'] as const),
+          status: oneOf(url, 'status', ['ok', 'degraded', 'failing', 'unknown', 'unavailable'] as const),
         };
         return { json: await data.targets(q) };
       },

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { accessSync, constants, existsSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { StartupError } from '../lifecycle/startup-error.js';
 import { walCheckpointer } from './wal-checkpointer.js';
@@ -24,6 +24,13 @@ export interface OpenOptions {
   busyTimeoutMs?: number;
   /** Truncate the WAL back to this size after checkpoints (bytes). */
   journalSizeLimit?: number;
+  /**
+   * Bound of this connection's page cache, KiB (PRAGMA cache_size = -N).
+   * Default 2 MiB, SQLite's own default: better-sqlite3 compiles SQLite
+   * with 16 MiB per connection, and every connection's cache fills up to
+   * its bound as pages are read, never shrinking (see docs/sizing.md).
+   */
+  cacheKiB?: number;
   log?: Logger;
   /**
    * Called with the path a corrupt file was moved to, before a fresh one is
@@ -33,6 +40,20 @@ export interface OpenOptions {
 }
 
 const DEFAULT_BUSY_MS = 50;
+const DEFAULT_CACHE_KIB = 2048;
+/** The connections openDb opened and closeDb has not closed (their page cache bounds are a gauge). */
+const open = new Set<Db>();
+
+/** Page cache bound of a connection in bytes (PRAGMA cache_size: negative is KiB, positive is pages). */
+export function pageCacheBytes(db: Db): number {
+  const size = Number(db.pragma('cache_size', { simple: true }));
+  return size < 0 ? -size * 1024 : size * Number(db.pragma('page_size', { simple: true }));
+}
+
+/** Every connection openDb opened and closeDb has not closed yet, by file name. */
+export function openConnections(): { file: string; cacheBytes: number }[] {
+  return [...open].filter((db) => db.open).map((db) => ({ file: basename(db.name), cacheBytes: pageCacheBytes(db) }));
+}
 const DEFAULT_JOURNAL_LIMIT = 64 * 1024 * 1024;
 
 /**
@@ -94,16 +115,19 @@ function configure(db: Db, o: OpenOptions): Db {
     db.pragma('journal_mode = WAL'); // the first statement that reads the file: a non-database fails here
     db.pragma(`synchronous = ${o.synchronous ?? 'NORMAL'}`);
     db.pragma(`journal_size_limit = ${o.journalSizeLimit ?? DEFAULT_JOURNAL_LIMIT}`);
+    db.pragma(`cache_size = -${o.cacheKiB ?? DEFAULT_CACHE_KIB}`);
     db.pragma('schema_version'); // a corrupt header fails here
   } catch (err) {
     db.close();
     throw err;
   }
   walCheckpointer.add(db);
+  open.add(db);
   return db;
 }
 
 export function closeDb(db: Db): void {
+  open.delete(db);
   walCheckpointer.remove(db);
   if (db.open) db.close();
 }

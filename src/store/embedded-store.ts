@@ -12,7 +12,7 @@ import { rollupsWith } from './rollup-spec.js';
 import { createSchema } from './schema.js';
 import type { EngineStats } from './store-engine.js';
 import type { LatestState, PointQuery, PointsResult, RoutesQuery, RoutesResult, SeriesQuery, SeriesResult, Sparkline, SparklineOptions } from './types.js';
-import { fromWire, type CallName, type FromWorker, type MaintenanceSteps, type ToWorker, type WireError } from './worker-protocol.js';
+import { fromWire, type CallName, type FromWorker, type MaintenanceSteps, type ToWorker, type WireError, type WorkerMemory } from './worker-protocol.js';
 
 export interface EmbeddedStoreOptions {
   dataDir: string;
@@ -118,6 +118,7 @@ export class EmbeddedStore extends BaseComponent {
   private maintenance?: ComponentHealth;
   private maxStepMs = 0;
   private steps?: MaintenanceSteps;
+  private workerMemory?: WorkerMemory;
   private lastWriteAt?: number;
   private lastFailure?: { at: number; message: string; diskFull: boolean };
   private workerDown?: string;
@@ -141,6 +142,12 @@ export class EmbeddedStore extends BaseComponent {
       metrics.storeQueriesInFlight.set(this.calls.size);
       metrics.storeOldestAge.set(this.stats ? Math.max(0, (Date.now() - this.stats.oldest_kept_ms) / 1000) : 0);
       metrics.storeMaintenanceMaxStep.set(this.maxStepMs / 1000);
+      const mem = this.workerMemory;
+      if (mem) {
+        metrics.storeWorkerHeapUsed.set(mem.heap_used_bytes);
+        metrics.storeWorkerHeapSize.set(mem.heap_size_bytes);
+        metrics.sqliteCacheMax.set({ db: 'store.db', thread: 'store_worker' }, mem.page_cache_max_bytes);
+      }
     });
   }
 
@@ -349,6 +356,7 @@ export class EmbeddedStore extends BaseComponent {
         this.maintenance = m.maintenance;
         this.maxStepMs = m.max_step_ms;
         this.steps = m.steps;
+        this.workerMemory = m.memory;
         return;
       case 'dropped':
         this.metrics.pointsDropped.inc({ reason: m.reason }, m.points);

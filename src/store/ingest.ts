@@ -66,7 +66,7 @@ export class Ingest {
           last_seen = max(routes.last_seen, excluded.last_seen)`),
       routeCount: db.prepare('SELECT count(*) FROM routes WHERE tid = ?').pluck(),
       trimRoutes: db.prepare(`DELETE FROM routes WHERE tid = ? AND hash IN (SELECT hash FROM routes WHERE tid = ? ORDER BY last_seen LIMIT ?)`),
-      change: db.prepare('INSERT OR REPLACE INTO route_changes (tid, ts, from_hash, to_hash) VALUES (?, ?, ?, ?)'),
+      change: db.prepare('INSERT OR REPLACE INTO route_changes (tid, ts, from_hash, to_hash, diff) VALUES (?, ?, ?, ?, ?)'),
     };
     this.rolled = new Map(kinds.map((k) => [layouts.midOf(k.measurement), TIERS]));
     this.writeBatch = db.transaction((samples: readonly AnySample[]) => this.writeAll(samples));
@@ -143,6 +143,9 @@ export class Ingest {
   private route(tid: number, ts: number, f: Record<string, FieldValue>, hops: readonly AnySample[]): void {
     const hash = f.route_hash;
     if (typeof hash !== 'string') return; // a trace that failed before mtr ran: no route to remember
+    // A trace that saw a route not confirmed yet: its hops are not the confirmed
+    // route's, and that route was not seen (its last_seen must stay before the change).
+    if (f.route_pending === true) return;
     const hopList = [...hops]
       .sort((a, b) => Number(a.tags.ttl) - Number(b.tags.ttl))
       .map((h) => {
@@ -151,14 +154,20 @@ export class Ingest {
         for (const k of HOP_FIELDS) if (fields[k] !== undefined) hop[k] = fields[k]!;
         return hop;
       });
+    let firstSeen = ts;
     if (f.route_changed === true) {
-      const from = this.st.prevRoute.get(tid, ts, hash) as string | undefined;
-      this.st.change.run(tid, ts, from ?? null, hash);
+      // A change is dated by the first trace that saw the new route (the confirming one came later).
+      const at = typeof f.route_first_seen_ms === 'number' && f.route_first_seen_ms <= ts ? f.route_first_seen_ms : ts;
+      const from = this.st.prevRoute.get(tid, at, hash) as string | undefined;
+      this.st.change.run(tid, at, from ?? null, hash, typeof f.route_diff === 'string' ? f.route_diff : null);
       // The overview shows each target's last change: kept beside its latest state.
-      this.st.latest.run(tid, this.layouts.midOf('route'), ROUTE_CHANGE_SUB, ts, '[]', null, ts);
+      this.st.latest.run(tid, this.layouts.midOf('route'), ROUTE_CHANGE_SUB, at, '[]', null, at);
+      firstSeen = at;
     }
     const reached = f.reached === undefined ? null : f.reached ? 1 : 0;
-    this.st.route.run(tid, hash, ts, ts, f.hop_count ?? null, reached, f.path ?? null, JSON.stringify(hopList));
+    // The confirmed route's path (ECMP sets, never a TTL silent by loss); the trace's own before it existed.
+    const path = f.route_path ?? f.path ?? null;
+    this.st.route.run(tid, hash, firstSeen, ts, f.hop_count ?? null, reached, path, JSON.stringify(hopList));
     const n = this.st.routeCount.get(tid) as number;
     if (n > MAX_ROUTES_PER_TARGET) this.st.trimRoutes.run(tid, tid, n - MAX_ROUTES_PER_TARGET);
   }

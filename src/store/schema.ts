@@ -28,8 +28,9 @@ import { TIERS, kindColumns, tableOf } from './rollup-spec.js';
  * latest (tid, mid, sub) — the last point of each measurement per target,
  *   with `since` (when its success last flipped): the overview's state.
  * routes (tid, hash), route_changes (tid, ts) — route history for the whole
- *   retention without keeping hop points: each distinct route once, with
- *   first/last seen and its hops as last measured.
+ *   retention without keeping hop points: each confirmed route once, with
+ *   first/last seen and its hops as last measured; each confirmed change at
+ *   the time of the first trace that saw it, with its TTL-by-TTL diff.
  * dirty — buckets already rolled up that received a late point; rolled up
  *   again (in the same transaction as the point, so a crash loses no mark).
  * meta — rollup watermarks and import progress.
@@ -39,13 +40,20 @@ import { TIERS, kindColumns, tableOf } from './rollup-spec.js';
  * rows); it must be chosen before the first table, hence the VACUUM of the
  * empty file.
  */
-export const SCHEMA_VERSION = 1;
+/** 1: first release; 2: route_changes.diff. */
+export const SCHEMA_VERSION = 2;
 
 /** A prepared statement taking positional parameters. */
 export type Statement = Database.Statement<unknown[]>;
 
 export function createSchema(db: Db, kinds: readonly RollupSpec[]): void {
-  if (Number(db.pragma('user_version', { simple: true })) < SCHEMA_VERSION) createBaseTables(db);
+  const version = Number(db.pragma('user_version', { simple: true }));
+  if (version === 1) {
+    db.transaction(() => {
+      db.exec('ALTER TABLE route_changes ADD COLUMN diff TEXT');
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
+  } else if (version < SCHEMA_VERSION) createBaseTables(db);
   createRollupTables(db, kinds);
 }
 
@@ -93,7 +101,7 @@ function createBaseTables(db: Db): void {
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS routes_seen ON routes (tid, last_seen);
       CREATE TABLE IF NOT EXISTS route_changes (
-        tid INTEGER NOT NULL, ts INTEGER NOT NULL, from_hash TEXT, to_hash TEXT NOT NULL,
+        tid INTEGER NOT NULL, ts INTEGER NOT NULL, from_hash TEXT, to_hash TEXT NOT NULL, diff TEXT,
         PRIMARY KEY (tid, ts)
       ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS dirty (tier TEXT NOT NULL, tid INTEGER NOT NULL, b INTEGER NOT NULL, PRIMARY KEY (tier, tid, b)) WITHOUT ROWID;

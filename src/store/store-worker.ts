@@ -6,9 +6,11 @@
  */
 import Database from 'better-sqlite3';
 import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Deadline } from '../lifecycle/component.js';
 import { SupervisedLoop } from '../lifecycle/supervised-loop.js';
+import { pageCacheBytes } from '../sqlite/sqlite-db.js';
 import { StoreEngine } from './store-engine.js';
 import { CALLS, toWire, type CallName, type FromWorker, type MaintenanceSteps, type ToWorker, type WorkerInit } from './worker-protocol.js';
 
@@ -93,7 +95,9 @@ const calls: Record<CallName, (...args: never[]) => unknown> = {
 
 const stats = setInterval(() => {
   try {
-    post({ type: 'stats', stats: engine.stats(), maintenance: maintenance.health(), max_step_ms: Math.round(maxStepMs * 10) / 10, steps });
+    const heap = getHeapStatistics();
+    const memory = { heap_used_bytes: heap.used_heap_size, heap_size_bytes: heap.total_heap_size, page_cache_max_bytes: pageCacheBytes(db) };
+    post({ type: 'stats', stats: engine.stats(), maintenance: maintenance.health(), max_step_ms: Math.round(maxStepMs * 10) / 10, steps, memory });
     maxStepMs = 0;
   } catch (err) {
     post({ type: 'error', component: 'store', error: toWire(err), message: 'store statistics failed' });

@@ -55,9 +55,12 @@ export type Col = (number | null)[];
 export type Columns = { t: number[] } & { [output: string]: Col };
 
 export interface RouteChange {
+  /** When the new route was first seen (epoch seconds). */
   time: number;
   from_hash: string | null;
   to_hash: string;
+  /** TTL by TTL, `2:10.77.2.2>10.77.5.2;4:+10.77.9.1` (docs/schema.md, route_diff); null for changes stored before diffs were. */
+  diff: string | null;
 }
 
 export interface SeriesHead {
@@ -71,6 +74,13 @@ export interface SeriesHead {
   buckets: number;
   /** Per probe kind (icmp, trace, http, ...): runs ok and failed per bucket. */
   probes?: Record<string, Columns>;
+  /**
+   * Each rollup's outputs over the whole range (one value each), and under
+   * `probes` each probe's runs ok and failed: the target page's stat row.
+   */
+  summary?: Record<string, Record<string, number | null>> & { probes?: Record<string, Record<string, number | null>> };
+  /** true: computed from raw points (percentiles of every echo); false: merged from stored buckets. */
+  summary_exact?: boolean;
   /** Route changes in the range, epoch s. */
   route_changes: RouteChange[];
 }
@@ -122,7 +132,7 @@ export interface RoutesResult {
   /** Other routes seen in the range, most recently seen first (at most 100). */
   earlier: RouteSummary[];
   /** Route changes in the range, oldest first (ISO times). */
-  changes: { time: string; from_hash: string | null; to_hash: string }[];
+  changes: { time: string; from_hash: string | null; to_hash: string; diff: string | null }[];
   /** From the target's latest `geo` point. */
   source: { lat: number; lon: number } | null;
   destination: { ip: string | null; lat: number | null; lon: number | null } | null;
@@ -145,6 +155,9 @@ export interface Sparkline {
   rtt_ms: (number | null)[];
   /** From the bucket's summed sent/received. */
   loss_pct: (number | null)[];
+  /** Echo requests sent and answered over the whole range: its loss rate is 100 x (sent - received) / sent. */
+  sent: number;
+  received: number;
 }
 
 export interface ProbeState {

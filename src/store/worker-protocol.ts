@@ -29,6 +29,13 @@ export interface MaintenanceSteps {
   max_ms_by_work: Partial<Record<MaintenanceWork, number>>;
 }
 
+/** The worker thread's own memory: its V8 heap, and its SQLite connection's page cache bound. */
+export interface WorkerMemory {
+  heap_used_bytes: number;
+  heap_size_bytes: number;
+  page_cache_max_bytes: number;
+}
+
 /** An error as it crosses the thread boundary (class lost, name and code kept). */
 export interface WireError {
   name: string;
@@ -42,7 +49,7 @@ export type FromWorker =
   | { type: 'written'; id: number; points: number }
   | { type: 'failed'; id: number; error: WireError }
   | { type: 'result'; id: number; value: unknown }
-  | { type: 'stats'; stats: EngineStats; maintenance: ComponentHealth; max_step_ms: number; steps: MaintenanceSteps }
+  | { type: 'stats'; stats: EngineStats; maintenance: ComponentHealth; max_step_ms: number; steps: MaintenanceSteps; memory: WorkerMemory }
   | { type: 'dropped'; reason: DropReason; points: number }
   | { type: 'error'; component: string; error: WireError; message: string }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string; fields?: Record<string, unknown> }

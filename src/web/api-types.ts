@@ -6,9 +6,9 @@
  */
 import type { FigureSpec, PanelSpec } from '../probes/view.js';
 
-export type { ChartLine, ChartSpec, PanelSpec } from '../probes/view.js';
+export type { ChartLine, ChartSpec, PanelSpec, StatSpec } from '../probes/view.js';
 
-export type Status = 'ok' | 'failing' | 'unknown' | 'unavailable';
+export type Status = 'ok' | 'degraded' | 'failing' | 'unknown' | 'unavailable';
 export type Num = number | null;
 
 export interface Member {
@@ -26,6 +26,18 @@ export interface Failure {
   since: string | null;
 }
 
+/** A threshold the last run of a probe crossed (why a target is degraded). */
+export interface Crossed {
+  threshold: string;
+  probe: string;
+  value: number;
+  limit: number;
+  when: 'above' | 'below';
+  unit: string;
+  /** `loss_pct 20 % >= 5 %` */
+  text: string;
+}
+
 export interface TargetRow {
   name: string;
   host: string;
@@ -34,9 +46,15 @@ export interface TargetRow {
   owner: string | null;
   available: boolean;
   status: Status;
+  state_since?: string | null;
   failing: Failure[];
+  /** Why it is degraded: each threshold the last runs crossed. */
+  crossed?: Crossed[];
   /** The probes' figures of the last run by key (FigureColumn.key); ISO strings for `time` figures. */
   last: ({ time: string | null } & Record<string, number | string | null>) | null;
+  /** Echoes lost over echoes sent in the last hour. */
+  loss_hour_pct?: Num;
+  echoes_hour?: { sent: number; received: number } | null;
   spark: { from: number; step_s: number; rtt_ms: Num[]; loss_pct: Num[] } | null;
 }
 
@@ -78,6 +96,9 @@ export interface TargetDetail {
   owner: string | null;
   available: boolean;
   status: Status;
+  state_since?: string | null;
+  crossed?: Crossed[];
+  thresholds?: Record<string, number | null>;
   probe_status: ProbeStatus[];
   /** Each probe's settings in words. */
   settings: { probe: string; summary: string }[];
@@ -90,6 +111,8 @@ export interface RouteChange {
   time: number | string;
   from_hash: string | null;
   to_hash: string;
+  /** TTL by TTL, `2:10.77.2.2>10.77.5.2;4:+10.77.9.1` (docs/schema.md, route_diff); null for changes stored before diffs were. */
+  diff?: string | null;
 }
 
 /** One rollup's columns: `t` (bucket starts, epoch s) and one value per bucket for each output. */
@@ -101,7 +124,12 @@ export interface SeriesHead {
   to: number | string;
   step_s: number;
   resolution: 'raw' | 'rollup';
+  tier?: 'raw' | '5m' | '1h';
   route_changes?: RouteChange[];
+  /** Each rollup's outputs over the whole range; `probes`: each probe's runs ok and failed. */
+  summary?: Record<string, Record<string, Num>> & { probes?: Record<string, Record<string, Num>> };
+  /** true: from raw points (percentiles of every echo); false: merged from stored buckets. */
+  summary_exact?: boolean;
 }
 
 /** /series: the head, and each rollup's Columns under its name (ChartSpec.rollup). */
@@ -121,7 +149,7 @@ export interface Hop {
 }
 
 export interface Routes {
-  current: { hash: string; first_seen: string; last_seen: string; reached: boolean; hop_count: number; hops: Hop[] } | null;
+  current: { hash: string; first_seen: string; last_seen: string; reached: boolean; hop_count: number; path?: string | null; hops: Hop[] } | null;
   earlier: { hash: string; first_seen: string; last_seen: string; hop_count: number; reached: boolean; path: string }[];
   changes: RouteChange[];
   source: { lat: number; lon: number } | null;

@@ -1,5 +1,6 @@
 import { errorBox, h } from './dom.js';
 import { StatusStrip } from './status-strip.js';
+import { timeZoneToggle } from './format.js';
 import { themeToggle } from './theme.js';
 
 /**
@@ -17,7 +18,7 @@ async function boot(): Promise<void> {
   const header = document.getElementById('top')!;
   const main = document.getElementById('main')!;
   const strip = new StatusStrip(document.getElementById('status-strip')!);
-  header.append(themeToggle());
+  header.append(timeZoneToggle(), themeToggle());
   strip.start();
 
   const path = location.pathname;

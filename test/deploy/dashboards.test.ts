@@ -262,7 +262,7 @@ test('every dashboard query names only measurements, fields and tags the daemon 
   // And the dashboards show what issue 7/8 ask for (coverage, not just consistency).
   const want: Record<string, string[]> = {
     ping: ['rtt_min_ms', 'rtt_avg_ms', 'rtt_max_ms', 'loss_pct', 'jitter_ms', 'mos', 'r_factor'],
-    route: ['hop_count', 'route_changed', 'path'],
+    route: ['hop_count', 'route_changed', 'route_diff', 'path'],
     hop: ['ttl', 'ip', 'loss_pct', 'rtt_avg_ms', 'rtt_best_ms', 'rtt_worst_ms', 'hostname', 'ecmp_ips', 'lat', 'lon'],
     http: ['dns_ms', 'connect_ms', 'tls_ms', 'ttfb_ms', 'transfer_ms', 'total_ms', 'status_code', 'cert_expiry_days'],
     dns: ['query_ms', 'rcode'],

@@ -152,3 +152,31 @@ export function buildChain(opts: { /** first two octets instead of 10.N (e.g. pu
     throw err;
   }
 }
+
+/** Drop `pct` % of the echo requests that reach `ns` itself (loss at a destination, not on the way). */
+export function dropEchoRequests(chain: Chain, ns: string, pct: number): void {
+  chain.ns.nft(ns, `table inet echo_loss {\n chain in_drop {\n type filter hook input priority 0;\n icmp type echo-request numgen random mod 100 < ${pct} counter drop\n }\n}\n`);
+}
+
+/** A router that forwards but never says so: it drops its own time-exceeded messages (a silent hop). */
+export function silenceRouter(chain: Chain, router: string): void {
+  chain.ns.nft(router, 'table inet silent {\n chain out {\n type filter hook output priority 0;\n icmp type time-exceeded drop\n }\n}\n');
+}
+
+/**
+ * A second router r2b beside r2 (r1 -> r2b -> r3 over links 7 and 8) and
+ * r1's route to the server as two equal-cost next hops, hashed on ports
+ * (fib_multipath_hash_policy=1): UDP and TCP traces see both at TTL 2;
+ * ICMP ones keep to one. Returns r2b's address seen at hop 2.
+ */
+export function addEcmpTwin(chain: Chain): string {
+  const p = chain.prefix;
+  const r2b = chain.ns.add('r2b', true);
+  chain.ns.link(chain.r1, `${p}.7.1/24`, r2b, `${p}.7.2/24`);
+  chain.ns.link(r2b, `${p}.8.1/24`, chain.r3, `${p}.8.2/24`);
+  chain.ns.route(r2b, ['add', `${p}.4.0/24`, 'via', `${p}.8.2`]);
+  chain.ns.route(r2b, ['add', `${p}.1.0/24`, 'via', `${p}.7.1`]);
+  inNs(chain.r1, 'sysctl', ['-qw', 'net.ipv4.fib_multipath_hash_policy=1']);
+  chain.ns.route(chain.r1, ['replace', `${p}.4.0/24`, 'nexthop', 'via', `${p}.2.2`, 'nexthop', 'via', `${p}.7.2`]);
+  return `${p}.7.2`;
+}

@@ -126,18 +126,17 @@ test('20% random forward drop at r2: ICMP loss 20 +/- 8 % over 200 packets; loss
   }
 });
 
-test('route change: a new path changes route_hash with route_changed=true once, then false', async () => {
+test('route change across restarts: a new path is pending on the first run that sees it, confirmed with its diff on the next', async () => {
+  // Each collect --once is a new process: the route memory (candidate included) lives in DATA_DIR.
   const env = { TARGET_FQDNS: chain.serverIp, DEFAULT_PROBES: 'trace' };
   const first = route(pick(await collectInClient(env), 'trace'));
-  const again = route(pick(await collectInClient(env), 'trace'));
-  assert.equal(again.route_changed, false, 'same route, remembered across runs (a restart is not a change)');
-  assert.equal(again.route_hash, first.route_hash);
   const r4 = chain.rerouteViaR4();
-  const changed = pick(await collectInClient(env), 'trace');
-  assert.equal(route(changed).route_changed, true);
-  assert.notEqual(route(changed).route_hash, first.route_hash);
-  assert.equal(hops(changed)[1]!.ip, r4);
-  const after = route(pick(await collectInClient(env), 'trace'));
-  assert.equal(after.route_changed, false);
-  assert.equal(after.route_hash, route(changed).route_hash);
+  const seen = pick(await collectInClient(env), 'trace');
+  // The confirmed route is still the one the previous process saw.
+  assert.deepEqual([route(seen).route_changed, route(seen).route_pending, route(seen).route_hash], [false, true, first.route_hash]);
+  assert.equal(hops(seen)[1]!.ip, r4, 'the hops are what this trace saw');
+  const confirmed = route(pick(await collectInClient(env), 'trace'));
+  assert.equal(confirmed.route_changed, true);
+  assert.equal(confirmed.route_diff, `2:${chain.hopIps[1]}>${r4}`);
+  assert.notEqual(confirmed.route_hash, first.route_hash);
 });

@@ -1,5 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SCHEMA_VERSION } from '../../src/store/schema.js';
 import { DAY, HOUR, MIN, T0, http, openTestStore, ping, probe, trace, type TestStore } from './fixtures.js';
 
 /** `days` of 1-minute slots for target a (ping + icmp probe + http), maintenance run hourly as the worker would. */
@@ -17,6 +22,8 @@ test('series() picks raw slots for 1 h, 5-minute buckets for 24 h, hourly ones f
   const s = openTestStore();
   try {
     const now = history(s, 7, (ts) => (ts % HOUR < 30 * MIN ? 10 : 20));
+    // "Probe now" 20 s after a slot: an ad-hoc run is not a slot length, the 1 h view keeps its 60 s slots.
+    s.engine.write([ping(now - 10 * MIN + 20_000, { median: 10 }, { adhoc: true }), probe(now - 10 * MIN + 20_000, 'icmp', true, { adhoc: true })]);
     const one = s.engine.series({ target: 'a', fromMs: now - HOUR, toMs: now });
     assert.deepEqual([one.resolution, one.tier, one.step_s, one.buckets], ['raw', 'raw', 60, 60]);
     assert.equal(one.ping!.rtt_median!.filter((v) => v !== null).length, 60);
@@ -103,6 +110,65 @@ test('routes(): the current route hop by hop with geolocation, earlier routes wi
     assert.deepEqual(s.engine.routes({ target: 'nope' }), { current: null, earlier: [], changes: [], source: null, destination: null });
   } finally {
     s.close();
+  }
+});
+
+test('routes(): a trace waiting for confirmation leaves the route history alone; a change is dated by the first trace that saw it, with its diff', () => {
+  const s = openTestStore();
+  try {
+    const A = ['10.0.0.1', '10.0.0.2', '203.0.113.9'];
+    const B = ['10.0.0.1', '10.9.9.9', '203.0.113.9'];
+    const withFields = (samples: ReturnType<typeof trace>, f: Record<string, unknown>) => {
+      Object.assign(samples[0]!.fields, f);
+      return samples;
+    };
+    s.engine.write(withFields(trace(T0, A, false), { route_hash: 'ra', route_path: A.join('>') }));
+    // A lossy trace of route A, read against it: the route's path stays the confirmed one.
+    s.engine.write(withFields(trace(T0 + MIN, ['10.0.0.1', '*', '203.0.113.9'], false), { route_hash: 'ra', route_path: A.join('>') }));
+    // B seen, waiting for confirmation: the point says the confirmed route is still A.
+    s.engine.write(withFields(trace(T0 + 2 * MIN, B, false), { route_hash: 'ra', route_path: A.join('>'), route_pending: true }));
+    s.engine.write(withFields(trace(T0 + 3 * MIN, B, true), { route_hash: 'rb', route_path: B.join('>'), route_diff: '2:10.0.0.2>10.9.9.9', route_first_seen_ms: T0 + 2 * MIN }));
+    s.clock.now = T0 + 4 * MIN;
+    const r = s.engine.routes({ target: 'a' });
+    assert.equal(r.current!.hash, 'rb');
+    assert.equal(r.current!.first_seen, new Date(T0 + 2 * MIN).toISOString());
+    assert.deepEqual(
+      r.earlier.map((e) => [e.hash, e.path, e.first_seen, e.last_seen]),
+      [['ra', A.join('>'), new Date(T0).toISOString(), new Date(T0 + MIN).toISOString()]],
+    );
+    assert.deepEqual(r.changes, [{ time: new Date(T0 + 2 * MIN).toISOString(), from_hash: 'ra', to_hash: 'rb', diff: '2:10.0.0.2>10.9.9.9' }]);
+    assert.deepEqual(s.engine.series({ target: 'a', fromMs: T0, toMs: T0 + 4 * MIN }).route_changes, [{ time: (T0 + 2 * MIN) / 1000, from_hash: 'ra', to_hash: 'rb', diff: '2:10.0.0.2>10.9.9.9' }]);
+    assert.equal(s.engine.latest()[0]!.route_changed_at, new Date(T0 + 2 * MIN).toISOString());
+  } finally {
+    s.close();
+  }
+});
+
+test('a store of schema version 1 gains route_changes.diff and keeps its changes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nt-store-v1-'));
+  const s = openTestStore({}, T0, dir);
+  try {
+    s.engine.write(trace(T0, ['10.0.0.1', '10.0.0.2'], false));
+    s.engine.write(trace(T0 + MIN, ['10.0.0.1', '10.0.0.3'], true));
+  } finally {
+    s.engine.close();
+    s.db.close();
+  }
+  // Back to what version 1 had.
+  const db = new Database(join(dir, 'store.db'));
+  db.exec('ALTER TABLE route_changes DROP COLUMN diff');
+  db.pragma('user_version = 1');
+  db.close();
+  const again = openTestStore({}, T0 + 2 * MIN, dir);
+  try {
+    assert.equal(again.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    assert.deepEqual(again.engine.routes({ target: 'a' }).changes.map((c) => [c.to_hash, c.diff]), [['h-10.0.0.1>10.0.0.3', null]]);
+    const back = trace(T0 + 2 * MIN, ['10.0.0.1', '10.0.0.2'], true);
+    Object.assign(back[0]!.fields, { route_diff: '2:10.0.0.3>10.0.0.2' });
+    again.engine.write(back);
+    assert.deepEqual(again.engine.routes({ target: 'a' }).changes.map((c) => c.diff), [null, '2:10.0.0.3>10.0.0.2']);
+  } finally {
+    again.close();
   }
 });
 

@@ -82,8 +82,11 @@ export class FpingBatcher {
     const ips = [...b.ips];
     const budgetMs = b.members.reduce((lo, m) => Math.min(lo, m.deadline), Infinity) - Date.now();
     // Per-reply wait: what is left after the last request goes out, at most 2 s.
+    // 30 % of the budget stays free for the process start and the batch wait:
+    // with loss, fping waits the full reply timeout for a lost last echo, and on a
+    // busy host a 10 % margin was not enough (the run was killed, its echoes unknown).
     const sendSpan = (b.count - 1) * b.periodMs;
-    const perReplyMs = Math.max(50, Math.min(2000, Math.floor(budgetMs * 0.9 - sendSpan)));
+    const perReplyMs = Math.max(50, Math.min(2000, Math.floor(budgetMs * 0.7 - sendSpan)));
     const args = ['-C', String(b.count), '-q', '-p', String(b.periodMs), '-t', String(perReplyMs), '-i', '1', '-B', '1', '-r', '0', b.family === 6 ? '-6' : '-4', ...ips];
     const run = await this.runner.run(this.opts.fpingPath, args, { timeoutMs: Math.max(100, budgetMs) });
     const fanOut = (r: (ip: string) => EchoResult) => b.members.forEach((m) => m.resolve(r(m.ip)));
@@ -143,6 +146,12 @@ export function createIcmpProbe(batcher: FpingBatcher): Probe<IcmpSpec> {
       rtt_avg_ms: st.rttAvgMs,
       rtt_max_ms: st.rttMaxMs,
       rtt_median_ms: st.rttMedianMs,
+      rtt_p10_ms: st.rttPercentilesMs?.p10,
+      rtt_p25_ms: st.rttPercentilesMs?.p25,
+      rtt_p75_ms: st.rttPercentilesMs?.p75,
+      rtt_p90_ms: st.rttPercentilesMs?.p90,
+      // Every echo as fping reported it, so a chart can draw the smoke and a person can check the figures.
+      rtts_ms: JSON.stringify(result.rtts),
       rtt_stddev_ms: st.rttStddevMs,
       jitter_ms: st.jitterMs,
       r_factor: st.rFactor,

@@ -3,6 +3,7 @@ import { bool, int, seconds } from '../../env/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { HOP, ROUTE } from './measurements.js';
 import { ReverseDns } from './reverse-dns.js';
+import { DEFAULT_ROUTE_CHANGE_CONFIRM } from './route-change.js';
 import { createTraceProbe, type TraceSpec, TRACE_TIMEOUT_MARGIN_S } from './trace-probe.js';
 import { ROUTE_FIGURES, ROUTE_METRICS, ROUTE_PANEL } from './view.js';
 
@@ -20,6 +21,8 @@ const env = {
   TRACE_PACKET_INTERVAL: seconds(1, 0.1, 60),
   TRACE_GRACE: seconds(1, 0.1, 30),
   TRACE_REVERSE_DNS: bool(false),
+  /** Consecutive traces that must agree on a new route before it counts as a change (route-change.ts). */
+  ROUTE_CHANGE_CONFIRM: int(DEFAULT_ROUTE_CHANGE_CONFIRM, 1, 10),
   MTR_PATH: z.string().default('mtr'),
 };
 
@@ -127,7 +130,7 @@ export const traceModule = {
     createTraceProbe(
       deps.traceRunner,
       deps.routeMemory,
-      { mtrPath: deps.env.MTR_PATH, reverseDns: deps.env.TRACE_REVERSE_DNS ? new ReverseDns(deps.cache) : undefined },
+      { mtrPath: deps.env.MTR_PATH, reverseDns: deps.env.TRACE_REVERSE_DNS ? new ReverseDns(deps.cache) : undefined, confirm: deps.env.ROUTE_CHANGE_CONFIRM },
       deps.log,
     ),
 } satisfies ProbeModule<TraceSpec, typeof env>;

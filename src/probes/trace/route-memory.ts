@@ -2,14 +2,24 @@ import type { Logger } from 'pino';
 import { BaseComponent, type ComponentHealth } from '../../lifecycle/component.js';
 import type { Statement } from 'better-sqlite3';
 import { closeDb, openDb, type Db } from '../../sqlite/sqlite-db.js';
-import type { HopSummary, RouteSummary } from './route.js';
+import { initialState, type RouteState } from './route-change.js';
 
-export type RememberedRoute = Pick<RouteSummary, 'hopCount' | 'reached' | 'routeHash'> & { hops: HopSummary[] };
+/** What versions before route-change confirmation kept: the last trace's route. */
+interface LegacyRoute {
+  hopCount: number;
+  reached: boolean;
+  routeHash: string;
+  hops: { ip: string; others: string[] }[];
+}
 
 /**
- * The last route seen per target, on disk (DATA_DIR/state.db), so that a
- * restart compares with the route before the restart instead of reporting a
- * change. One row per target; written after each successful trace.
+ * Each target's route state (route-change.ts) on disk, DATA_DIR/state.db:
+ * the confirmed route with its learned ECMP sets, the earlier routes, and
+ * the candidate waiting for confirmation. All of it survives a restart, so
+ * a restart neither reports a change nor forgets one half-confirmed (a
+ * candidate older than its staleness bound is dropped when read: the
+ * traces in between were missed). One row per target, written after each
+ * trace that produced a route.
  */
 export class RouteMemory extends BaseComponent {
   readonly name = 'state';
@@ -37,19 +47,28 @@ export class RouteMemory extends BaseComponent {
     this.db = db;
   }
 
-  previous(target: string): RememberedRoute | undefined {
+  /** The target's route state; a row an earlier version wrote becomes the confirmed route, keeping its hash. */
+  state(target: string): RouteState | undefined {
     const row = this.get_?.get(target) as { route: string } | undefined;
     if (!row) return undefined;
+    let parsed: unknown;
     try {
-      return JSON.parse(row.route) as RememberedRoute;
+      parsed = JSON.parse(row.route);
     } catch {
+      this.log?.warn({ target }, 'route state unreadable: the next trace starts it afresh');
       return undefined;
     }
+    if ((parsed as RouteState).v === 2) return parsed as RouteState;
+    const legacy = parsed as LegacyRoute;
+    if (!Array.isArray(legacy.hops) || typeof legacy.routeHash !== 'string') return undefined;
+    const hops = legacy.hops.map((h) => (h.ip === '*' ? [] : [h.ip, ...(h.others ?? [])]));
+    const s = initialState({ hops, destTtl: legacy.reached ? legacy.hopCount : null });
+    s.confirmed.id = legacy.routeHash;
+    return s;
   }
 
-  remember(target: string, r: RouteSummary): void {
-    const keep: RememberedRoute = { hopCount: r.hopCount, reached: r.reached, routeHash: r.routeHash, hops: r.hops };
-    this.put?.run(target, JSON.stringify(keep), Date.now());
+  save(target: string, s: RouteState): void {
+    this.put?.run(target, JSON.stringify(s), Date.now());
   }
 
   health(): ComponentHealth {

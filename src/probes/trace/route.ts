@@ -1,5 +1,5 @@
-import { shortSha } from '../../util/hash.js';
 import type { RawHop, RawTrace } from './mtr-raw.js';
+import { observedModel, routeLength, type RouteModel } from './route-change.js';
 
 export interface HopSummary {
   ttl: number;
@@ -15,48 +15,99 @@ export interface HopSummary {
   rttStddevMs?: number;
 }
 
-export interface RouteSummary {
+/** What one trace saw, hop by hop, up to the destination's TTL. */
+export interface TraceSummary {
   hops: HopSummary[];
-  /** TTL at which the destination answered, or the last TTL tried. */
+  /** The destination's TTL; when it did not answer, the route's known length. */
   hopCount: number;
+  /** The destination answered (at any TTL). */
   reached: boolean;
   respondingHops: number;
   /** `ip>ip>*>ip`, ECMP sets as `a|b`. */
   path: string;
-  routeHash: string;
 }
 
 const r3 = (n: number) => Math.round(n * 1000) / 1000;
 
-/** Cut the trace at the destination (mtr keeps probing one TTL past it) and summarize each hop. */
-export function summarizeRoute(trace: RawTrace, destination: string): RouteSummary {
-  const destIdx = trace.hops.findIndex((h) => h.ips.includes(destination));
-  const reached = destIdx >= 0;
-  const kept = reached ? trace.hops.slice(0, destIdx + 1) : trace.hops;
-  const lastTtl = kept.length ? kept[kept.length - 1]!.ttl : 0;
-  // Fill TTLs mtr never reported (no line at all) as silent hops.
-  const byTtl = new Map(kept.map((h) => [h.ttl, h]));
+/** The trace as a route model (every TTL that is the route; the destination's TTL the lowest it answered at). */
+export function traceModel(trace: RawTrace, destination: string): RouteModel {
+  return observedModel(routeHops(trace, destination), destination);
+}
+
+/**
+ * The TTLs of a trace that are the route. When the destination never
+ * answered, the last router often answers every probe sent beyond it (ICMP
+ * host or network unreachable: it has no way on, e.g. nobody owns the
+ * address), so mtr lists it at TTL 4, 5, ... 16. One address at two TTLs is
+ * never two hops (each router takes one off the TTL): from the first TTL of
+ * that trailing run on, it is one hop where the route ends, and its later
+ * answers — late by an ARP timeout — are not its latency.
+ */
+export function routeHops(trace: RawTrace, destination: string): RawHop[] {
+  const hops = [...trace.hops].sort((a, b) => a.ttl - b.ttl);
+  if (hops.some((h) => h.ips.includes(destination))) return hops;
+  const last = hops.filter((h) => h.ips.length > 0).at(-1);
+  if (!last || last.ips.length !== 1) return hops;
+  const x = last.ips[0]!;
+  let end = last.ttl;
+  for (let i = hops.indexOf(last); i >= 0; i--) {
+    const h = hops[i]!;
+    if (h.ips.length === 0) continue;
+    if (!h.ips.every((ip) => ip === x)) break;
+    end = h.ttl;
+  }
+  return hops.filter((h) => h.ttl <= end);
+}
+
+/**
+ * The trace's hops, read against the route it belongs to (`ref`, from
+ * route-change.ts): the destination's TTL is the lowest at which it answered
+ * in this trace or in `ref`. Its hop gathers every probe sent at that TTL or
+ * beyond — they all reached the destination, so silent TTLs before its late
+ * answers are its own loss, not hops. Without an answer from the
+ * destination, the trace runs to the last TTL that answered here or in
+ * `ref`: the silent TTLs mtr tried after it are not hops either.
+ */
+export function summarizeTrace(whole: RawTrace, destination: string, ref?: RouteModel): TraceSummary {
+  const trace = { ...whole, hops: routeHops(whole, destination) };
+  const obs = traceModel(trace, destination);
+  const d = Math.min(obs.destTtl ?? Infinity, ref?.destTtl ?? Infinity);
+  const len = Number.isFinite(d) ? d : Math.max(routeLength(obs), ref ? routeLength(ref) : 0);
+  const byTtl = new Map(trace.hops.map((h) => [h.ttl, h]));
+  const empty = (ttl: number): RawHop => ({ ttl, ips: [], sent: 0, rtts: [] });
   const hops: HopSummary[] = [];
-  for (let ttl = 1; ttl <= lastTtl; ttl++) hops.push(summarizeHop(byTtl.get(ttl) ?? { ttl, ips: [], sent: 0, rtts: [] }, reached && ttl === lastTtl ? destination : undefined));
-  const path = hops.map((h) => (h.ip === '*' ? '*' : [h.ip, ...h.others].join('|'))).join('>');
+  for (let ttl = 1; ttl <= len; ttl++) {
+    if (ttl < d) {
+      hops.push(summarizeHop(byTtl.get(ttl) ?? empty(ttl)));
+      continue;
+    }
+    // The destination's TTL: every probe from here on reached the destination.
+    const beyond = trace.hops.filter((h) => h.ttl === ttl || (h.ttl > ttl && h.ips.every((ip) => ip === destination)));
+    const others = (byTtl.get(ttl)?.ips ?? []).filter((ip) => ip !== destination);
+    hops.push(
+      summarizeHop({
+        ttl,
+        ips: beyond.some((h) => h.ips.includes(destination)) ? [destination, ...others] : others,
+        sent: beyond.reduce((a, h) => a + Math.max(h.sent, h.rtts.length), 0),
+        rtts: beyond.flatMap((h) => h.rtts),
+      }),
+    );
+  }
   return {
     hops,
-    hopCount: lastTtl,
-    reached,
+    hopCount: len,
+    reached: obs.destTtl !== null,
     respondingHops: hops.filter((h) => h.ip !== '*').length,
-    path,
-    routeHash: shortSha(hops.map((h) => `${h.ttl}:${h.ip === '*' ? '*' : [h.ip, ...h.others].sort().join('|')}`).join(';')),
+    path: hops.map((h) => (h.ip === '*' ? '*' : [h.ip, ...h.others].join('|'))).join('>'),
   };
 }
 
-function summarizeHop(h: RawHop, destination?: string): HopSummary {
-  // At the destination TTL, put the destination first even if another address was seen first.
-  const ips = destination ? [destination, ...h.ips.filter((ip) => ip !== destination)] : h.ips;
+function summarizeHop(h: RawHop): HopSummary {
   const sent = Math.max(h.sent, h.rtts.length);
   const out: HopSummary = {
     ttl: h.ttl,
-    ip: ips[0] ?? '*',
-    others: ips.slice(1),
+    ip: h.ips[0] ?? '*',
+    others: h.ips.slice(1),
     sent,
     lossPct: sent === 0 ? 100 : r3((100 * (sent - h.rtts.length)) / sent),
   };
@@ -68,22 +119,4 @@ function summarizeHop(h: RawHop, destination?: string): HopSummary {
     out.rttStddevMs = r3(Math.sqrt(h.rtts.reduce((a, b) => a + (b - avg) ** 2, 0) / h.rtts.length));
   }
   return out;
-}
-
-/**
- * Did the route change since the previous trace? Yes when the length or
- * reachability differs, or when at some TTL both traces heard answers and
- * the address sets share nothing. A hop that was silent in one trace only
- * (ICMP rate limiting) is not a change.
- */
-export function routeChanged(prev: Pick<RouteSummary, 'hopCount' | 'reached' | 'hops'>, cur: RouteSummary): boolean {
-  if (prev.hopCount !== cur.hopCount || prev.reached !== cur.reached) return true;
-  for (let i = 0; i < cur.hops.length; i++) {
-    const a = prev.hops[i];
-    const b = cur.hops[i]!;
-    if (!a || a.ip === '*' || b.ip === '*') continue;
-    const as = new Set([a.ip, ...a.others]);
-    if (![b.ip, ...b.others].some((ip) => as.has(ip))) return true;
-  }
-  return false;
 }

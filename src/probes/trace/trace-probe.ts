@@ -6,7 +6,8 @@ import { resolveHost } from '../resolve.js';
 import type { Probe, ProbeOutcome, Reason } from '../types.js';
 import { MtrParseError, parseMtrRaw } from './mtr-raw.js';
 import type { ReverseDns } from './reverse-dns.js';
-import { routeChanged, summarizeRoute, type RouteSummary } from './route.js';
+import { summarizeTrace, traceModel, type TraceSummary } from './route.js';
+import { DEFAULT_ROUTE_CHANGE_CONFIRM, routePath, track, type Verdict } from './route-change.js';
 import type { RouteMemory } from './route-memory.js';
 
 export interface TraceSpec {
@@ -29,6 +30,8 @@ export const TRACE_TIMEOUT_MARGIN_S = 0.05;
 export interface TraceOptions {
   mtrPath: string;
   reverseDns?: ReverseDns;
+  /** Consecutive traces that must agree on a new route before it is a change (ROUTE_CHANGE_CONFIRM, default 2). */
+  confirm?: number;
 }
 
 /** mtr arguments for one trace of `ip`. */
@@ -43,8 +46,9 @@ export function mtrArgs(tr: TraceSpec, ip: string, family: 4 | 6): string[] {
 
 /**
  * The route to the target with mtr (--raw, see mtr-raw.ts): a `route` point
- * with the summary and a `hop` point per TTL. route_changed compares with the
- * previous trace of the target, remembered on disk across restarts.
+ * with the summary and a `hop` point per TTL. Each trace is read against the
+ * target's confirmed route (route-change.ts, kept on disk across restarts):
+ * route_changed is true on the trace that confirms a change.
  */
 export function createTraceProbe(runner: ProcessRunner, memory: RouteMemory, o: TraceOptions, log: Logger): Probe<TraceSpec> {
   return async ({ target, timeMs, tags, signal }, spec): Promise<ProbeOutcome> => {
@@ -76,20 +80,26 @@ export function createTraceProbe(runner: ProcessRunner, memory: RouteMemory, o: 
       if (/non-root users cannot/i.test(err)) return fail('no_permission', `${err} — set TRACE_PACKET_INTERVAL >= 1 when not root`);
       return fail('tool_error', `mtr exit ${run.code}: ${err}`);
     }
-    let summary: RouteSummary;
+    let trace: ReturnType<typeof parseMtrRaw>;
     try {
-      const trace = parseMtrRaw(run.stdout);
-      if (trace.unparsed.length) log.warn({ target: target.name, lines: trace.unparsed.slice(0, 5) }, 'mtr printed lines we do not understand');
-      summary = summarizeRoute(trace, ip);
+      trace = parseMtrRaw(run.stdout);
     } catch (err) {
       if (!(err instanceof MtrParseError)) throw err;
       log.warn({ target: target.name, excerpt: excerpt(run.stdout, 300) }, 'mtr output could not be parsed');
       return fail('parse_error', `${err.message}: ${excerpt(run.stdout, 120)}`);
     }
+    if (trace.unparsed.length) log.warn({ target: target.name, lines: trace.unparsed.slice(0, 5) }, 'mtr printed lines we do not understand');
 
-    const prev = memory.previous(target.name);
-    const changed = prev ? routeChanged(prev, summary) : false;
-    memory.remember(target.name, summary);
+    const confirm = o.confirm ?? DEFAULT_ROUTE_CHANGE_CONFIRM;
+    const { state, verdict } = track(memory.state(target.name), traceModel(trace, ip), ip, {
+      timeMs,
+      confirm,
+      staleMs: (confirm + 1) * spec.intervalS * 1000,
+    });
+    memory.save(target.name, state);
+    logVerdict(log, target.name, verdict, timeMs);
+    const summary: TraceSummary = summarizeTrace(trace, ip, verdict.ref);
+    const changed = verdict.changed;
 
     const names = o.reverseDns ? await o.reverseDns.names(summary.hops.flatMap((h) => (h.ip === '*' ? [] : [h.ip])), 1500) : new Map<string, string>();
     const hops: Sample<'hop'>[] = summary.hops.map((h) => ({
@@ -113,15 +123,25 @@ export function createTraceProbe(runner: ProcessRunner, memory: RouteMemory, o: 
       hop_count: summary.hopCount,
       reached: summary.reached,
       responding_hops: summary.respondingHops,
-      route_hash: summary.routeHash,
-      route_changed: changed,
       path: summary.path,
+      route_hash: verdict.id,
+      route_path: routePath(state.confirmed),
+      route_changed: changed,
+      route_pending: verdict.pending,
+      route_diff: verdict.diff,
+      route_first_seen_ms: verdict.firstSeenMs,
     });
     const result = {
       samples: [route, ...hops],
-      summary: { ip, hop_count: summary.hopCount, reached: summary.reached, route_changed: changed, path: summary.path },
+      summary: { ip, hop_count: summary.hopCount, reached: summary.reached, route_changed: changed, path: summary.path, ...(verdict.diff ? { route_diff: verdict.diff } : {}) },
     };
-    if (!summary.reached) return { success: false, reason: 'not_reached', detail: `${ip} did not answer within ${summary.hopCount} hops`, ...result };
+    const tried = trace.hops.at(-1)?.ttl ?? 0;
+    if (!summary.reached) return { success: false, reason: 'not_reached', detail: `${ip} did not answer within ${tried} hops`, ...result };
     return { success: true, ...result };
   };
+}
+
+function logVerdict(log: Logger, target: string, v: Verdict, timeMs: number): void {
+  if (v.changed) log.info({ target, diff: v.diff, first_seen: new Date(v.firstSeenMs ?? timeMs).toISOString(), route_hash: v.id }, 'route changed');
+  if (v.learned.length) log.debug({ target, ecmp: v.learned }, 'route: addresses alternating at one TTL kept as one hop (ECMP)');
 }

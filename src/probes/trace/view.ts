@@ -7,7 +7,7 @@ import type { FigureSpec, PanelSpec, TargetMetricSpec } from '../view.js';
  */
 
 export const ROUTE_FIGURES: readonly FigureSpec[] = [
-  { key: 'route_changed_at', label: 'Route changed', unit: 'time', measurement: 'route', flag: 'route_changed', sort: 'route_change' },
+  { key: 'route_changed_at', label: 'Route changed', unit: 'time', measurement: 'route', flag: 'route_changed', flagTime: 'route_first_seen_ms', sort: 'route_change' },
   { key: 'hop_count', label: 'Hops', unit: '', measurement: 'route', fields: ['hop_count'], sort: 'hops', column: false },
 ];
 

@@ -34,7 +34,7 @@ export class RoutesRunner {
       changeBefore: db.prepare('SELECT to_hash FROM route_changes WHERE tid = ? AND ts <= ? ORDER BY ts DESC LIMIT 1').pluck(),
       changeAfter: db.prepare('SELECT from_hash FROM route_changes WHERE tid = ? AND ts > ? ORDER BY ts LIMIT 1').pluck(),
       earlier: db.prepare('SELECT hash, first_seen, last_seen, hop_count, reached, path FROM routes WHERE tid = ? AND last_seen >= ? AND first_seen <= ? AND hash <> ? ORDER BY last_seen DESC LIMIT ?'),
-      changes: db.prepare('SELECT ts, from_hash, to_hash FROM route_changes WHERE tid = ? AND ts >= ? AND ts <= ? ORDER BY ts'),
+      changes: db.prepare('SELECT ts, from_hash, to_hash, diff FROM route_changes WHERE tid = ? AND ts >= ? AND ts <= ? ORDER BY ts'),
       geo: db.prepare(`SELECT f FROM latest WHERE tid = ? AND mid = ${geoMid} AND sub = ''`).pluck(),
     };
   }
@@ -48,10 +48,11 @@ export class RoutesRunner {
     const cur = this.currentAt(tid, to);
     if (cur) out.current = { ...summary(cur), hops: (JSON.parse(cur.hops) as Record<string, FieldValue>[]).map(hop) };
     out.earlier = (this.st.earlier.all(tid, from, to, cur?.hash ?? '', EARLIER_MAX) as RouteRow[]).map(summary);
-    out.changes = (this.st.changes.all(tid, from, to) as { ts: number; from_hash: string | null; to_hash: string }[]).map((c) => ({
+    out.changes = (this.st.changes.all(tid, from, to) as { ts: number; from_hash: string | null; to_hash: string; diff: string | null }[]).map((c) => ({
       time: iso(c.ts),
       from_hash: c.from_hash,
       to_hash: c.to_hash,
+      diff: c.diff,
     }));
     const geoF = this.st.geo.get(tid) as string | undefined;
     if (geoF) {
