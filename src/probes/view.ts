@@ -64,12 +64,15 @@ export function crosses(f: FigureSpec, value: FigureValue, limit: number | undef
  *   stacked  parts stacked into a total (HTTP phases)
  *
  * `failed` (a column of failed runs per bucket) marks failures under a chart.
+ * Where several sites are compared (one line per source), a chart draws one
+ * column: the median of `smoke`, each line of `lines`, and the `total` of
+ * `stacked` (without one, the sum of its parts).
  */
 export type ChartSpec = { id: string; title: string; rollup: string } & (
   | { type: 'smoke'; median: string; min: string; max: string; loss: string; worst?: string; bands?: { outer: readonly [string, string]; inner: readonly [string, string] } }
   | { type: 'loss'; column: string; worst?: string }
   | { type: 'lines'; lines: readonly ChartLine[]; failed?: string }
-  | { type: 'stacked'; unit: string; parts: readonly { column: string; label: string }[]; failed?: string }
+  | { type: 'stacked'; unit: string; parts: readonly { column: string; label: string }[]; failed?: string; total?: string }
 );
 
 export interface ChartLine {

@@ -47,6 +47,7 @@ export const HTTP_PANEL: PanelSpec = {
       type: 'stacked',
       unit: 'ms',
       parts: PHASES.map((p) => ({ column: `${p}_ms`, label: p })),
+      total: 'total_ms',
       failed: 'failed',
     },
   ],
