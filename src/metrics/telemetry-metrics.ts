@@ -62,6 +62,13 @@ export class TelemetryMetrics {
   readonly probeLastDuration = this.perTargetGauge('telemetry_probe_last_duration_seconds', 'Duration of the last run of the probe on the target', 'probe');
   /** 0 ok, 1 degraded, 2 failing (status/target-state.ts); no series before the first run. */
   readonly targetState = this.perTargetGauge('telemetry_target_state', 'State of the target: 0 ok, 1 degraded (a threshold crossed), 2 failing (a probe failed)');
+  // Several sites (SITES): where a target's problem sits, from every source's state and route (src/sites/fault-domain.ts).
+  readonly faultDomain = this.perTargetGauge(
+    'telemetry_target_fault_domain',
+    'Where the target\'s problem sits, seen from every site (value 1 on the current domain: none, target, path, undetermined)',
+    'domain',
+  );
+  readonly faultSource = this.perTargetGauge('telemetry_target_fault_source', 'Sources whose path to the target is named by the fault domain `path` (value 1)', 'source');
   readonly childProcesses = this.gauge('telemetry_child_processes', 'Probe tool processes running now, per pool (fping, mtr)', ['pool']);
   readonly childProcessesMax = this.gauge('telemetry_child_processes_max', 'Bound of each tool pool (mtr: WORKER_POOL_SIZE; fping: ceil(MAX_CONCURRENT_OPERATIONS / BATCH_SIZE))', ['pool']);
   readonly childProcessesStarted = this.counter('telemetry_child_processes_started_total', 'Probe tool processes started', ['tool']);
@@ -128,14 +135,24 @@ export class TelemetryMetrics {
   readonly lookupCacheMax = this.gauge('telemetry_lookup_cache_max_entries', 'LOOKUP_CACHE_SIZE: bound of the in-process lookup cache');
   readonly slotClaims = this.counter(
     'telemetry_slot_claims_total',
-    'Slot claims by result: won, lost, late (Redis ran it after the replica stopped waiting) and error (the view decided), unshared (no fresh view: collected without a claim)',
+    'Slot claims by result: won, lost, late (Redis ran it after the replica stopped waiting) and error (the view decided), foreign (held by no verified member: the view decided), unshared (no fresh view: collected without a claim)',
     ['result'],
+  );
+  readonly clusterMembersRejected = this.counter(
+    'telemetry_cluster_members_rejected_total',
+    'Member records in Redis ignored because their proof is missing, wrong (another CLUSTER_SECRET, or forged), stale or future-dated; counted once per member id',
+    ['reason'],
   );
   readonly rebalances = this.counter('telemetry_cluster_rebalances_total', 'Ownership recomputations that moved targets');
   readonly redisConnected = this.gauge('telemetry_redis_connected', '1 while the Redis connection is ready (cluster mode)');
   readonly clusterViewAge = this.gauge('telemetry_cluster_view_age_seconds', 'Seconds since the last successful cluster heartbeat (-1 before the first)');
   readonly clusterClockOffset = this.gauge('telemetry_cluster_clock_offset_seconds', "Redis's clock minus this replica's, estimated from heartbeats (claims name slots by Redis's clock)");
   readonly peerRequests = this.counter('telemetry_peer_requests_total', 'Requests to other cluster members by result (ok, or why the member was unavailable)', ['result']);
+
+  // --- sites (SITES, QUERY_URL) --------------------------------------------
+  readonly siteRequests = this.counter('telemetry_site_requests_total', 'Requests to other sites (SITES) by site and result (ok, or why the site was unavailable)', ['site', 'result']);
+  readonly siteUp = this.gauge('telemetry_site_up', '1 when the site answered the last refresh of its targets\' states, 0 when it did not', ['site']);
+  readonly historyQueries = this.counter('telemetry_history_queries_total', 'History reads from QUERY_URL by result (ok, or why the embedded store answered instead)', ['result']);
 
   // --- memory (where RSS is: docs/sizing.md "Memory") ----------------------
   readonly residentMemory = this.gauge(
@@ -166,6 +183,12 @@ export class TelemetryMetrics {
   readonly adhocRuns = this.gauge('telemetry_adhoc_runs_in_flight', 'POST /collect runs in flight (bound: MAX_ADHOC_RUNS)');
   readonly apiConnections = this.gauge('telemetry_api_connections', 'Open connections to the daemon\'s HTTP server (bound: MAX_API_CONNECTIONS)');
   readonly apiConnectionsMax = this.gauge('telemetry_api_connections_max', 'MAX_API_CONNECTIONS');
+  readonly apiConnectionsClosed = this.counter(
+    'telemetry_api_connections_closed_total',
+    'Connections the API closed because its table was full (MAX_API_CONNECTIONS): displaced (the longest-idle one, to let a newcomer in), refused (every connection was serving a request)',
+    ['reason'],
+  );
+  readonly authFailures = this.counter('telemetry_api_auth_failures_total', 'Basic-auth attempts that failed: wrong (a bcrypt check said no), throttled (refused without a check: too many failures from that client), busy (refused without a check: too many checks waiting)', ['result']);
   readonly httpRequests = this.counter('telemetry_http_requests_total', 'Requests to the daemon API by route and status', ['route', 'status']);
 
   // --- configuration -------------------------------------------------------

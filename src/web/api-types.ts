@@ -188,3 +188,94 @@ export interface CollectReply {
   failed: number;
   results: CollectResult[];
 }
+
+/** Several sites: a source's view of a target (GET /api/targets/<name>/sources). */
+export type SourceState = 'ok' | 'degraded' | 'failing' | 'unknown';
+
+export interface HopRef {
+  ttl: number;
+  ip: string;
+}
+
+export interface Onset extends HopRef {
+  kind: 'loss' | 'latency';
+  value: number;
+  own: boolean;
+}
+
+export interface PathFault {
+  source: string;
+  state: SourceState;
+  why: string | null;
+  own_hops: HopRef[];
+  joins_at: HopRef | null;
+  loss_begins: Onset | null;
+  latency_begins: Onset | null;
+  summary: string;
+}
+
+export interface Verdict {
+  domain: 'none' | 'target' | 'path' | 'undetermined';
+  summary: string;
+  healthy: string[];
+  affected: string[];
+  no_data: string[];
+  common_hops?: HopRef[];
+  paths?: PathFault[];
+}
+
+export interface SourceRoute {
+  at: string;
+  reached: boolean;
+  traces: number;
+  hops: { ttl: number; ip: string; sent: number; loss_pct: Num; rtt_avg_ms: Num }[];
+}
+
+export interface SourceView {
+  source: string;
+  available: boolean;
+  reason?: string;
+  url?: string;
+  state: SourceState;
+  why: string | null;
+  /** The last runs' figures by their keys (TargetSources.figures names them). */
+  last: { time: string | null } & Record<string, number | string | null>;
+  route?: SourceRoute | null;
+}
+
+export interface TargetSources {
+  /** The figures of the target's probes (probes' view.ts), a column each. */
+  figures: Pick<FigureSpec, 'key' | 'label' | 'unit'>[];
+  sources: SourceView[];
+  verdict: Verdict;
+}
+
+export interface SourceSeries {
+  /** `query_url`: the shared database; `sites`: each site's own store. */
+  history: 'query_url' | 'sites';
+  /** Why the shared database did not answer (the sites did instead). */
+  fallback?: string;
+  sources: { source: string; available: boolean; reason?: string; series?: Series & { probes?: Record<string, { t: number[]; ok: Num[]; failed: Num[] }> } }[];
+}
+
+export interface SourceRoutes {
+  sources: { source: string; available: boolean; reason?: string; routes?: Routes }[];
+}
+
+export interface MatrixCell {
+  state: SourceState;
+  rtt_ms: Num;
+  loss_pct: Num;
+  time: string | null;
+  why: string | null;
+}
+
+export interface Matrix {
+  total: number;
+  offset: number;
+  limit: number;
+  generated_at: string;
+  sources: { name: string; self: boolean; url?: string; available: boolean; reason?: string; age_s?: number }[];
+  counts: Record<SourceState, number>;
+  targets: { name: string; worst: SourceState; fault: { domain: Verdict['domain']; affected: string[]; summary: string } | null; cells: MatrixCell[] }[];
+}

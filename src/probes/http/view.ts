@@ -47,7 +47,9 @@ export const HTTP_PANEL: PanelSpec = {
       type: 'stacked',
       unit: 'ms',
       parts: PHASES.map((p) => ({ column: `${p}_ms`, label: p })),
+      total: 'total_ms',
       failed: 'failed',
+      unsure: 'unsure',
     },
   ],
 };

@@ -11,6 +11,7 @@ import { renderPathMap } from './path-map.js';
 import { ProbeNow } from './probe-now.js';
 import { currentRoute, routeHistory } from './routes-panel.js';
 import { buildSeriesCharts } from './series-charts.js';
+import { SourcesPanel } from './sources-panel.js';
 import { apiParams, bounds, isLive, rangePicker, rangeQuery, readRange, type Range } from './time-range.js';
 
 /**
@@ -41,6 +42,8 @@ export class TargetPage {
   private readonly mapEl = h('div', { class: 'map-holder' });
   private readonly probeNow: ProbeNow;
   private readonly lossKey = h('p', { class: 'loss-key small' });
+  /** Every site's view of the target (SITES); hidden when there is none. */
+  private readonly sources: SourcesPanel;
   private readonly routeSection: HTMLElement;
 
   constructor(
@@ -48,6 +51,7 @@ export class TargetPage {
     private readonly name: string,
   ) {
     this.probeNow = new ProbeNow(name, () => this.poller.now());
+    this.sources = new SourcesPanel(name, (a, b) => this.setRange({ from: a, to: b }));
     this.routeSection = section('Route', 'route-section', this.routeEl, this.historyEl, h('h3', {}, 'Each hop over the range'), this.hopsEl, this.mapEl);
   }
 
@@ -59,6 +63,7 @@ export class TargetPage {
       this.probeNow.panel,
       this.statsEl,
       section('History', 'history-section', this.pickerHolder, this.lossKey, this.chartsNote, this.chartsEl),
+      this.sources.el,
       this.routeSection,
       section('Probes', 'probes-section', this.probes),
     );
@@ -96,10 +101,12 @@ export class TargetPage {
     params.set('buckets', String(Math.min(1000, Math.max(60, Math.round(this.chartsEl.clientWidth || 1000)))));
     const routeParams = apiParams(range);
     await Promise.all([
+      this.sources.load(signal, params, routeParams, bounds(range)),
       request<TargetDetail>(targetPath(this.name), { signal }).then(
         (d) => {
           this.renderDetail(d);
           this.panels = d.panels;
+          this.sources.setPanels(d.panels);
           this.renderCharts();
           this.renderRoutes();
         },
@@ -256,12 +263,14 @@ export class TargetPage {
   private redraw(): void {
     this.renderCharts();
     this.renderHops();
+    this.sources.renderCharts();
     if (this.lastRoutes && !this.routeSection.hidden) void renderPathMap(this.mapEl, this.lastRoutes);
   }
 
   dispose(): void {
     this.poller.stop();
     for (const c of this.charts) c.destroy();
+    this.sources.dispose();
   }
 }
 
