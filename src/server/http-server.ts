@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -226,7 +226,15 @@ export class ApiServer extends BaseComponent {
     this.tokenFile = file;
     if (existsSync(file)) {
       const t = readFileSync(file, 'utf8').trim();
-      if (t.length >= 16) return t;
+      if (t.length >= 16) {
+        const mode = statSync(file).mode & 0o777;
+        if ((mode & 0o077) !== 0) {
+          // Anyone who can read it can run probes and reloads: made private, and said so (it may have been read already).
+          chmodSync(file, 0o600);
+          this.log.warn({ file, was: `0${mode.toString(8)}` }, `the token file was readable by other users (mode 0${mode.toString(8)}): changed to 0600; replace the token if others may have read it (delete the file and restart)`);
+        }
+        return t;
+      }
     }
     const token = randomBytes(24).toString('base64url');
     writeFileSync(file, `${token}\n`, { mode: 0o600 });
