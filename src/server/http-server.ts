@@ -236,7 +236,15 @@ export class ApiServer extends BaseComponent {
     this.tokenFile = file;
     if (existsSync(file)) {
       const t = readFileSync(file, 'utf8').trim();
-      if (t.length >= 16) return t;
+      if (t.length >= 16) {
+        const mode = statSync(file).mode & 0o777;
+        if ((mode & 0o077) !== 0) {
+          // Anyone who can read it can run probes and reloads: made private, and said so (it may have been read already).
+          chmodSync(file, 0o600);
+          this.log.warn({ file, was: `0${mode.toString(8)}` }, `the token file was readable by other users (mode 0${mode.toString(8)}): changed to 0600; replace the token if others may have read it (delete the file and restart)`);
+        }
+        return t;
+      }
     }
     const token = randomBytes(24).toString('base64url');
     writeFileSync(file, `${token}\n`, { mode: 0o600 });
