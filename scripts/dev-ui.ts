@@ -1,6 +1,6 @@
 /**
  * DEVELOPMENT AID, NOT A TEST AND NOT SHIPPED: serves the web UI with the
- * JSON API contract of issue #13 answered from GENERATED data, so the pages
+ * JSON API contract (docs/api.md) answered from GENERATED data, so the pages
  * can be worked on without a daemon, probes or a network. Every number here
  * is made up (a seeded pseudo-random walk). The browser tests run against a
  * live daemon (test/web/); bench/ui.ts --dev uses this only to time the
@@ -201,7 +201,7 @@ export async function startDevUi(opts: { targets?: number; port?: number; token?
         const ping = series(t, from, to, step);
         const http = t.probes.includes('http') ? { t: ping.t, dns_ms: ping.t.map(() => 1.2), connect_ms: ping.rtt_median, tls_ms: ping.rtt_median.map((v) => (v === null ? null : v * 2)), ttfb_ms: ping.rtt_avg.map((v) => (v === null ? null : v * 1.5)), transfer_ms: ping.t.map(() => 0.8), total_ms: ping.rtt_max.map((v) => (v === null ? null : v * 5)), failed: ping.loss_pct.map((l) => (l && l > 50 ? 1 : 0)) } : undefined;
         const changed = t.routeChangedAt ?? now - 3 * 3600;
-        return [200, { target: t.name, from, to, step_s: step, resolution: step > 60 ? 'rollup' : 'raw', ...(t.probes.includes('icmp') ? { ping } : {}), ...(http ? { http } : {}), ...(t.probes.includes('dns') ? { dns: { t: ping.t, query_ms: ping.rtt_min, failed: ping.t.map(() => 0) } } : {}), ...(t.probes.includes('tcp') ? { tcp: { t: ping.t, connect_ms: ping.rtt_median, failed: ping.t.map(() => 0) } } : {}), route_changes: changed >= from ? [{ time: changed, from_hash: '0f9e8d7c6b5a', to_hash: 'a1b2c3d4e5f6' }] : [] }];
+        return [200, { target: t.name, from, to, step_s: step, resolution: step > 60 ? 'rollup' : 'raw', ...(t.probes.includes('icmp') ? { ping } : {}), ...(http ? { http } : {}), ...(t.probes.includes('dns') ? { dns: { t: ping.t, query_ms: ping.rtt_min, failed: ping.t.map(() => 0) } } : {}), ...(t.probes.includes('tcp') ? { tcp: { t: ping.t, connect_ms: ping.rtt_median, failed: ping.t.map(() => 0), unsure: ping.t.map((_, i) => (i % 9 === 4 ? 1 : 0)) } } : {}), route_changes: changed >= from ? [{ time: changed, from_hash: '0f9e8d7c6b5a', to_hash: 'a1b2c3d4e5f6' }] : [] }];
       }
       return [200, { name: t.name, host: t.host, probes: t.probes, interval_s: 60, timeout_s: 5, owner: t.owner, available: true, status: t.status, probe_status: t.probes.map((pr) => ({ probe: pr, success: t.status !== 'failing', reason: t.status === 'failing' ? 'timeout' : null, detail: t.status === 'failing' ? 'no reply within 5 s' : null, at: iso(now - 30), since: iso(now - 3600) })), settings: t.probes.map((pr) => ({ probe: pr, summary: pr === 'http' ? `GET ${t.host.startsWith('http') ? t.host : `https://${t.host}/`}` : `made-up settings of ${pr}` })), panels: t.probes.flatMap((pr) => { const m = PROBE_MODULES.find((x) => x.kind === pr); return m ? [{ probe: pr, ...panelOf(m as ProbeModule) }] : []; }) }];
     }

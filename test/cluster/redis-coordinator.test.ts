@@ -2,12 +2,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { Redis } from '../../scripts/lib/services.js';
+import { ClusterCredentials } from '../../src/cluster/member-auth.js';
 import { RedisCoordinator, type ClusterOptions } from '../../src/cluster/redis-coordinator.js';
 import { Deadline } from '../../src/lifecycle/component.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { TelemetryMetrics } from '../../src/metrics/telemetry-metrics.js';
 import { sleep, startSilentServer, waitFor } from '../helpers/net.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { reportErrors } from '../../src/lifecycle/error-reporter.js';
 
 /**
  * RedisCoordinator against a real redis-server, in process (two or three
@@ -31,15 +33,17 @@ after(async () => {
   await redis?.cleanup();
 });
 
+const SECRET = new ClusterCredentials('coordinator-test-secret');
 const TARGETS = Array.from({ length: 40 }, (_, i) => `target-${i}`);
 
 function coordinator(prefix: string, id: string, o: Partial<ClusterOptions> & { redisUrl?: string; targets?: string[] } = {}): { c: RedisCoordinator; metrics: TelemetryMetrics } {
   const metrics = new TelemetryMetrics();
   const c = new RedisCoordinator(
     o.targets ?? TARGETS,
-    { redisUrl: o.redisUrl ?? redis.url, prefix, heartbeatMs: HB, memberTtlMs: TTL, advertiseUrl: `http://127.0.0.1:1${id.length}00/${id}`, memberId: id, ...o },
+    { redisUrl: o.redisUrl ?? redis.url, prefix, heartbeatMs: HB, memberTtlMs: TTL, advertiseUrl: `http://127.0.0.1:1${id.length}00/${id}`, memberId: id, credentials: SECRET, ...o },
     metrics,
     silentLogger(),
+    reportErrors(metrics, silentLogger()),
   );
   live.push(c);
   return { c, metrics };

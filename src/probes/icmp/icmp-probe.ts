@@ -93,8 +93,15 @@ export class FpingBatcher {
 
     if (run.spawnError) {
       const code = run.spawnError.code;
-      const reason: Reason = code === 'ENOENT' ? 'tool_missing' : code === 'EACCES' ? 'no_permission' : 'tool_error';
-      const detail = code === 'ENOENT' ? `${this.opts.fpingPath} not found: apt-get install fping` : `${code}: ${run.spawnError.message}`;
+      // EPERM: the kernel refused to start a binary whose file capability (cap_net_raw) is outside
+      // our bounding set — a non-root user in a container or unit that dropped NET_RAW.
+      const reason: Reason = code === 'ENOENT' ? 'tool_missing' : code === 'EACCES' || code === 'EPERM' ? 'no_permission' : 'tool_error';
+      const detail =
+        code === 'ENOENT'
+          ? `${this.opts.fpingPath} not found: apt-get install fping`
+          : code === 'EPERM'
+            ? `${code}: ${run.spawnError.message} — fping's CAP_NET_RAW is outside this process's capability bounding set: run as root, or keep NET_RAW (Docker --cap-add NET_RAW, Kubernetes capabilities.add, systemd CapabilityBoundingSet)`
+            : `${code}: ${run.spawnError.message}`;
       return fanOut(() => ({ reason, detail }));
     }
     if (run.killed) {

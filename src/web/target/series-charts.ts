@@ -38,6 +38,9 @@ function pctOf(values: readonly (number | null | undefined)[], p: number): numbe
 /** Upper edge of the latency axis: outliers above it are marked, not scaled to. */
 export const Y_CAP_PERCENTILE = 98;
 
+/** A band's legend name: its percentile (`rtt_p90` -> `p90`), else the column. */
+const bandLabel = (column: string) => /(p\d+)$/.exec(column)?.[1] ?? column;
+
 /** The loss a bucket is coloured by: its worst slot when the rollup keeps it, else its rate. */
 function colourLoss(p: Columns, loss: string, worst: string | undefined, n: number): (number | null)[] {
   const mean = nums(p[loss], n);
@@ -75,10 +78,10 @@ function smokeChart(spec: Of<'smoke'>, p: Columns, step: number, c: Common): Plo
     height: 280,
     data: [p.t, hi, lo, q3, q1, median, nums(p[spec.loss], n), colourBy, max],
     series: [
-      { label: hasSmoke ? spec.bands!.outer[1] : 'max', stroke: cssVar('--smoke-edge'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
-      { label: hasSmoke ? spec.bands!.outer[0] : 'min', stroke: cssVar('--smoke-edge'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
-      { label: hasSmoke ? spec.bands!.inner[1] : '', show: hasSmoke, stroke: 'transparent', width: 0, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
-      { label: hasSmoke ? spec.bands!.inner[0] : '', show: hasSmoke, stroke: 'transparent', width: 0, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
+      { label: hasSmoke ? bandLabel(spec.bands!.outer[1]) : 'max', stroke: cssVar('--smoke-edge'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
+      { label: hasSmoke ? bandLabel(spec.bands!.outer[0]) : 'min', stroke: cssVar('--smoke-edge'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
+      { label: hasSmoke ? bandLabel(spec.bands!.inner[1]) : '', show: hasSmoke, stroke: 'transparent', width: 0, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
+      { label: hasSmoke ? bandLabel(spec.bands!.inner[0]) : '', show: hasSmoke, stroke: 'transparent', width: 0, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
       { label: 'median', stroke: cssVar('--muted'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
       { label: 'loss', show: false, value: (_u, v) => fmt(v, '%') },
       { label: 'worst slot', show: false, value: (_u, v) => fmt(v, '%') },
@@ -206,6 +209,7 @@ function linesChart(spec: Of<'lines'>, p: Columns, c: Common): PlotSpec {
   const scaleOf = (l: ChartLine) => `u${Math.max(0, units.indexOf(l.unit))}`;
   const values = spec.lines.map((l) => nums(p[l.column], n));
   const failed = spec.failed ? nums(p[spec.failed], n) : undefined;
+  const unsure = spec.unsure ? nums(p[spec.unsure], n) : undefined;
   const scales: uPlot.Scales = {};
   for (const [i, unit] of units.entries()) {
     const fixed = spec.lines.find((l) => l.unit === unit && l.range)?.range;
@@ -216,7 +220,7 @@ function linesChart(spec: Of<'lines'>, p: Columns, c: Common): PlotSpec {
     ...c,
     id: spec.id,
     title: spec.title,
-    summary: `${spec.title}: ${described}, ${drawnCount(values[0] ?? [])} slots${failed ? `, ${failed.filter((f) => f !== null && f > 0).length} with failures (red marks at the bottom)` : ''}.`,
+    summary: `${spec.title}: ${described}, ${drawnCount(values[0] ?? [])} slots${failed ? `, ${failed.filter((f) => f !== null && f > 0).length} with failures (red marks at the bottom)` : ''}${unsureNote(unsure)}.`,
     height: spec.lines.length > 1 ? 180 : 160,
     data: [p.t, ...values],
     series: spec.lines.map((l, i) => ({
@@ -230,7 +234,7 @@ function linesChart(spec: Of<'lines'>, p: Columns, c: Common): PlotSpec {
     })),
     scales,
     axes: [{}, ...units.map((unit, i) => valueAxis(unit, i === 0 ? { scale: 'u0' } : { scale: `u${i}`, side: 1, grid: { show: false } }))] as uPlot.Axis[],
-    draw: failed ? (u) => failures(u, failed) : undefined,
+    draw: marks(failed, unsure),
   };
 }
 
@@ -252,11 +256,12 @@ function stackedChart(spec: Of<'stacked'>, s: Columns, c: Common): PlotSpec {
   }
   const colours = parts.map((_, i) => cssVar(`--phase-${(i % 5) + 1}`));
   const failed = spec.failed ? nums(s[spec.failed], n) : undefined;
+  const unsure = spec.unsure ? nums(s[spec.unsure], n) : undefined;
   return {
     ...c,
     id: spec.id,
     title: spec.title,
-    summary: `${spec.title}: ${drawnCount(stacked[parts.length - 1] ?? [])} slots.`,
+    summary: `${spec.title}: ${drawnCount(stacked[parts.length - 1] ?? [])} slots${unsureNote(unsure)}.`,
     height: 220,
     data: [s.t, ...stacked],
     series: parts.map((k, i) => ({
@@ -269,8 +274,35 @@ function stackedChart(spec: Of<'stacked'>, s: Columns, c: Common): PlotSpec {
     bands: parts.slice(1).map((_, i) => ({ series: [i + 2, i + 1] as [number, number], fill: `${colours[i + 1]}99` })),
     scales: { y: { range: (_u, _min, max) => [0, niceMax(max)] } },
     axes: [{}, valueAxis(spec.unit)] as uPlot.Axis[],
-    draw: failed ? (u) => failures(u, failed) : undefined,
+    draw: marks(failed, unsure),
   };
+}
+
+function marks(failed: (number | null)[] | undefined, unsure: (number | null)[] | undefined): ((u: uPlot) => void) | undefined {
+  if (!failed && !unsure?.some((x) => x !== null && x > 0)) return undefined;
+  return (u) => {
+    if (failed) failures(u, failed);
+    if (unsure) unsureMarks(u, unsure);
+  };
+}
+
+function unsureNote(unsure: (number | null)[] | undefined): string {
+  const k = unsure?.filter((x) => x !== null && x > 0).length ?? 0;
+  return k ? `, ${k} with timings taken while the daemon was busy, which may read long (amber marks at the top)` : '';
+}
+
+/** An amber mark at the top of every slot with timings the daemon was unsure of (timing_uncertain). */
+function unsureMarks(u: uPlot, unsure: (number | null)[]): void {
+  const t = u.data[0];
+  inPlot(u, (ctx) => {
+    ctx.fillStyle = cssVar('--warn');
+    for (let i = 0; i < t.length; i++) {
+      const f = unsure[i];
+      if (f === null || f === undefined || f <= 0) continue;
+      const x = u.valToPos(t[i]!, 'x', true);
+      ctx.fillRect(x - 2 * devicePixelRatio, u.bbox.top, 4 * devicePixelRatio, 6 * devicePixelRatio);
+    }
+  });
 }
 
 /** A red mark at the bottom of every slot where the probe failed. */
