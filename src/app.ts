@@ -1,3 +1,4 @@
+import { statfsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { createCluster, type Coordinator, type PeerClient } from './cluster/index.js';
 import { ConfigReloader, type ReloadOutcome, type ReloadTrigger } from './config/config-reloader.js';
@@ -137,6 +138,17 @@ export class App {
     };
     this.lifecycle = new Lifecycle(log);
 
+    // The data volume as the process sees it (alerts: TelemetryDataVolumeLow), read at each scrape.
+    m.onCollect(() => {
+      try {
+        const fs = statfsSync(env.DATA_DIR);
+        m.dataDirAvailableBytes.set(fs.bavail * fs.bsize);
+        m.dataDirSizeBytes.set(fs.blocks * fs.bsize);
+      } catch {
+        // Not created yet, or gone: the store and the outbox report that themselves.
+      }
+    });
+
     const routeMemory = new RouteMemory(env.DATA_DIR, log);
     this.lifecycle.add(routeMemory, 0.05, { hidden: true });
 
@@ -178,8 +190,6 @@ export class App {
       log,
       http: this.http,
       errors: reporter,
-      // With WEB_CONFIG_FILE users, peers read each other's API with the shared COLLECT_TOKEN.
-      peer: env.COLLECT_TOKEN ? { headers: { authorization: `Bearer ${env.COLLECT_TOKEN}` } } : undefined,
     });
     this.coordinator = cluster.coordinator;
     this.peers = cluster.peers;
@@ -307,9 +317,14 @@ export class App {
           port: env.PORT,
           host: env.LISTEN_ADDRESS,
           token: env.COLLECT_TOKEN,
+          readToken: cluster.readToken,
           dataDir: env.DATA_DIR,
           webConfigFile: env.WEB_CONFIG_FILE,
-          requestTimeoutMs: (env.COLLECT_TIMEOUT + 10) * 1000,
+          webConfigCheckMs: env.WEB_CONFIG_CHECK_INTERVAL * 1000,
+          headersTimeoutMs: env.API_HEADERS_TIMEOUT * 1000,
+          requestTimeoutMs: env.API_REQUEST_TIMEOUT * 1000,
+          idleTimeoutMs: env.API_IDLE_TIMEOUT * 1000,
+          handlerTimeoutMs: (env.COLLECT_TIMEOUT + 10) * 1000,
           maxConnections: env.MAX_API_CONNECTIONS,
         },
         m,
@@ -407,8 +422,8 @@ export class App {
     return this.adhoc.run(names, kinds, o);
   }
 
-  reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
-    return this.reloader.reload(trigger);
+  reload(trigger: ReloadTrigger, o: { force?: boolean } = {}): Promise<ReloadOutcome> {
+    return this.reloader.reload(trigger, o);
   }
 
   health(): { status: HealthStatus; body: Record<string, unknown> } {
@@ -438,14 +453,21 @@ export class App {
     return { ready: reasons.length === 0, reasons };
   }
 
+  live(): { live: boolean; problem?: string } {
+    if (!this.schedules) return { live: true };
+    const s = this.scheduler.stall(this.cfg.env.LIVENESS_MISSED_ROUNDS);
+    return s ? { live: false, problem: `no round completed for ${Math.round(s.ageS)} s (limit ${s.limitS} s) while this replica owns targets` } : { live: true };
+  }
+
   /** The narrow interface the HTTP server gets. */
   private api(): DaemonApi {
     return {
       health: () => this.health(),
       ready: () => this.ready(),
+      live: () => this.live(),
       metrics: async () => ({ text: await this.metrics.render(), contentType: this.metrics.registry.contentType }),
       collect: (names, probes) => this.adhoc.run(names, probes),
-      reload: (trigger) => this.reload(trigger),
+      reload: (trigger, o) => this.reload(trigger, o),
       resetCircuits: (host) => this.http.breakers.reset(host),
       cluster: () => ({ ...this.coordinator.health(), peers: this.coordinator.members(), owned_targets: this.coordinator.ownedTargets() }),
       peers: () => this.peers.fanOut('/health/live', Deadline.in(2000)),

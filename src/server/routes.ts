@@ -78,7 +78,15 @@ export function daemonRoutes(api: DaemonApi): Route[] {
   const range = timeRange;
 
   return [
-    { method: 'GET', path: '/health/live', access: 'open', handler: () => ({ json: { status: 'alive' } }) },
+    {
+      method: 'GET',
+      path: '/health/live',
+      access: 'open',
+      handler: () => {
+        const l = api.live();
+        return l.live ? { json: { status: 'alive' } } : { status: 503, json: { status: 'stalled', problem: l.problem } };
+      },
+    },
     {
       method: 'GET',
       path: '/health/ready',
@@ -141,9 +149,10 @@ export function daemonRoutes(api: DaemonApi): Route[] {
       method: 'POST',
       path: '/-/reload',
       access: 'write',
-      handler: async (req) => {
+      handler: async (req, url) => {
         await readJson(req); // no body expected; drain it
-        const r = await api.reload('POST /-/reload');
+        const force = url.searchParams.get('force');
+        const r = await api.reload('POST /-/reload', { force: force === '1' || force === 'true' });
         return { status: r.ok ? 200 : 400, json: r.ok ? r : { error: 'the new configuration was rejected; the running one is kept', ...r } };
       },
     },
