@@ -1,3 +1,4 @@
+import { statfsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { createCluster, type Coordinator, type PeerClient } from './cluster/index.js';
 import { ConfigReloader, type ReloadOutcome, type ReloadTrigger } from './config/config-reloader.js';
@@ -8,7 +9,7 @@ import { createHttpClient } from './http-client/create-http-client.js';
 import type { HttpClient } from './http-client/http-client.js';
 import { Deadline, type HealthStatus } from './lifecycle/component.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
-import type { ErrorReporter } from './lifecycle/supervised-loop.js';
+import { reportErrors } from './lifecycle/error-reporter.js';
 import { TelemetryMetrics } from './metrics/telemetry-metrics.js';
 import type { ProbeModule } from './probes/module.js';
 import { createProbes, PROBE_MODULES, rollupsOf, sparklineOf } from './probes/registry.js';
@@ -129,13 +130,20 @@ export class App {
     const moduleOf = (kind: string) => modules.find((x) => x.kind === kind);
     m.info.set({ version: VERSION, node: process.version }, 1);
     m.collectionInterval.set(env.COLLECTION_INTERVAL);
-    const reporter: ErrorReporter = {
-      error: (component, err, message) => {
-        m.errors.inc({ component });
-        log.error({ component, err }, message);
-      },
-    };
+    // The one error reporter: telemetry_errors_total{component} and the log, for every part that keeps going.
+    const reporter = reportErrors(m, log);
     this.lifecycle = new Lifecycle(log);
+
+    // The data volume as the process sees it (alerts: TelemetryDataVolumeLow), read at each scrape.
+    m.onCollect(() => {
+      try {
+        const fs = statfsSync(env.DATA_DIR);
+        m.dataDirAvailableBytes.set(fs.bavail * fs.bsize);
+        m.dataDirSizeBytes.set(fs.blocks * fs.bsize);
+      } catch {
+        // Not created yet, or gone: the store and the outbox report that themselves.
+      }
+    });
 
     const routeMemory = new RouteMemory(env.DATA_DIR, log);
     this.lifecycle.add(routeMemory, 0.05, { hidden: true });
@@ -143,7 +151,7 @@ export class App {
     // Before the sinks: they deliver through it while they flush at stop.
     this.http = createHttpClient(env, m, log, opts.now);
     this.lifecycle.add(this.http, 0.05, { hidden: true });
-    const sinks = createSinks({ cfg, http: this.http, metrics: m, log, storeSpecs: { rollups: rollupsOf(modules), sparkline: sparklineOf(modules) } }, { discard: oneShot });
+    const sinks = createSinks({ cfg, http: this.http, metrics: m, log, errors: reporter, storeSpecs: { rollups: rollupsOf(modules), sparkline: sparklineOf(modules) } }, { discard: oneShot });
     this.sink = sinks.sink;
     this.store = sinks.store;
     // Cluster mode with an outbox: a replica leaving for good hands its undelivered points over.
@@ -308,6 +316,7 @@ export class App {
           readToken: cluster.readToken,
           dataDir: env.DATA_DIR,
           webConfigFile: env.WEB_CONFIG_FILE,
+          webConfigCheckMs: env.WEB_CONFIG_CHECK_INTERVAL * 1000,
           headersTimeoutMs: env.API_HEADERS_TIMEOUT * 1000,
           requestTimeoutMs: env.API_REQUEST_TIMEOUT * 1000,
           idleTimeoutMs: env.API_IDLE_TIMEOUT * 1000,
@@ -440,11 +449,18 @@ export class App {
     return { ready: reasons.length === 0, reasons };
   }
 
+  live(): { live: boolean; problem?: string } {
+    if (!this.schedules) return { live: true };
+    const s = this.scheduler.stall(this.cfg.env.LIVENESS_MISSED_ROUNDS);
+    return s ? { live: false, problem: `no round completed for ${Math.round(s.ageS)} s (limit ${s.limitS} s) while this replica owns targets` } : { live: true };
+  }
+
   /** The narrow interface the HTTP server gets. */
   private api(): DaemonApi {
     return {
       health: () => this.health(),
       ready: () => this.ready(),
+      live: () => this.live(),
       metrics: async () => ({ text: await this.metrics.render(), contentType: this.metrics.registry.contentType }),
       collect: (names, probes) => this.adhoc.run(names, probes),
       reload: (trigger, o) => this.reload(trigger, o),

@@ -2,11 +2,11 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { rootCertificates, type TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
-import type { ComponentHealth, Deadline } from '../lifecycle/component.js';
+import { BaseComponent, Deadline, type ComponentHealth } from '../lifecycle/component.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { BreakerRegistry, type BreakerRegistryOptions } from './breaker-registry.js';
 import { BREAKER_STATE_VALUE, CircuitOpenError, type BreakerPermit } from './circuit-breaker.js';
@@ -33,6 +33,8 @@ export interface HttpClientOptions {
   connectTimeoutMs: number;
   readTimeoutMs: number;
   breaker: BreakerRegistryOptions;
+  /** WEB_CLIENT_CA_FILE: PEM CAs trusted, besides the system's, for calls made with `trust: 'peer'` only (members behind TLS). */
+  peerCa?: Buffer;
 }
 
 export interface PhaseTimings {
@@ -100,6 +102,8 @@ export interface HttpRequestOptions {
   /** Keep up to this many body bytes (0: count and discard). */
   keepBodyBytes?: number;
   insecureTls?: boolean;
+  /** 'peer': a call to another cluster member; its certificate may also be signed by WEB_CLIENT_CA_FILE's CAs. */
+  trust?: 'peer';
   /** false: close the connection after this exchange. */
   reuseConnection?: boolean;
   policy?: BreakerPolicy;
@@ -144,13 +148,16 @@ diagnosticsChannel.subscribe('undici:client:sendHeaders', (msg) => {
   h.attach(socket, info);
 });
 
-export class HttpClient {
+/** How long close() waits for the connections to close (a tool exiting; requests in flight fail). */
+const CLOSE_WAIT_MS = 10_000;
+
+export class HttpClient extends BaseComponent {
   readonly name = 'http-client';
   readonly breakers: BreakerRegistry;
   readonly budget: ConnectionBudget;
-  private readonly agents: { strict: Agent; insecure: Agent };
+  private readonly agents: { strict: Agent; insecure: Agent; peer: Agent };
   private sweep?: NodeJS.Timeout;
-  private closing?: Promise<void>;
+  private destroyed?: Promise<void>;
 
   constructor(
     readonly opts: HttpClientOptions,
@@ -158,6 +165,7 @@ export class HttpClient {
     now: () => number = Date.now,
     log?: Logger,
   ) {
+    super();
     this.budget = new ConnectionBudget(opts.maxConnections);
     this.breakers = new BreakerRegistry(opts.breaker, now, {
       transition: (host, from, to) => {
@@ -167,7 +175,9 @@ export class HttpClient {
       },
       evicted: (host) => metrics?.breakerState.remove({ host }),
     });
-    this.agents = { strict: this.makeAgent(true), insecure: this.makeAgent(false) };
+    // Probes keep the system's trust: a private CA for members must not make a target's certificate valid.
+    const strict = this.makeAgent(true);
+    this.agents = { strict, insecure: this.makeAgent(false), peer: opts.peerCa ? this.makeAgent(true, [...rootCertificates, opts.peerCa.toString('utf8')]) : strict };
     if (metrics) {
       metrics.poolMax.set(opts.maxConnections);
       metrics.breakersMax.set(opts.breaker.maxBreakers);
@@ -181,8 +191,7 @@ export class HttpClient {
     }
   }
 
-  async start(): Promise<void> {
-    if (this.sweep || this.closing) return;
+  protected async onStart(): Promise<void> {
     // One shared sweep evicts idle breakers even when no new call arrives.
     this.sweep = setInterval(() => this.breakers.evict(), Math.min(30_000, Math.max(1000, this.opts.breaker.idleEvictMs / 4)));
     this.sweep.unref();
@@ -198,23 +207,28 @@ export class HttpClient {
     };
   }
 
-  /** Close every connection; requests in flight fail. Idempotent, safe without start. */
-  stop(deadline?: Deadline): Promise<void> {
-    this.closing ??= (async () => {
-      clearInterval(this.sweep);
-      const destroy = Promise.allSettled([this.agents.strict.destroy(), this.agents.insecure.destroy()]);
-      await (deadline ? deadline.race(destroy) : destroy);
-    })();
-    return this.closing;
+  /** Close every connection by the deadline; requests in flight fail. */
+  protected async onStop(deadline: Deadline): Promise<void> {
+    clearInterval(this.sweep);
+    await deadline.race(this.destroyAgents());
   }
 
-  /** Same as stop() without a deadline (one-shot tools and tests). */
-  close(): Promise<void> {
-    return this.stop();
+  /**
+   * For one-shot tools and tests, which may use the client without start():
+   * stop it, and close every connection even if it was never started.
+   */
+  async close(): Promise<void> {
+    await this.stop(Deadline.in(CLOSE_WAIT_MS));
+    await this.destroyAgents();
   }
 
-  private makeAgent(rejectUnauthorized: boolean): Agent {
-    const base = buildConnector({ timeout: this.opts.connectTimeoutMs, rejectUnauthorized, keepAlive: true });
+  private destroyAgents(): Promise<void> {
+    this.destroyed ??= Promise.allSettled([...new Set(Object.values(this.agents))].map((a) => a.destroy())).then(() => undefined);
+    return this.destroyed;
+  }
+
+  private makeAgent(rejectUnauthorized: boolean, ca?: string[]): Agent {
+    const base = buildConnector({ timeout: this.opts.connectTimeoutMs, rejectUnauthorized, keepAlive: true, ...(ca ? { ca } : {}) });
     const connect: buildConnector.connector = (options, callback) => {
       this.budget.acquire(this.opts.connectTimeoutMs).then(
         () => {
@@ -265,7 +279,7 @@ export class HttpClient {
   /** Requests waiting inside undici for a connection of their origin. */
   pendingRequests(): number {
     let n = 0;
-    for (const agent of [this.agents.strict, this.agents.insecure]) {
+    for (const agent of new Set(Object.values(this.agents))) {
       for (const s of Object.values(agent.stats)) n += (s as { pending?: number }).pending ?? 0;
     }
     return n + this.budget.waiting;
@@ -302,7 +316,7 @@ export class HttpClient {
       if (o.signal?.aborted) return handler.fail(abortError(o.signal));
       const headers: Record<string, string> = { 'user-agent': 'network-telemetry', ...o.headers };
       if (o.reuseConnection === false) headers.connection = 'close';
-      const agent = o.insecureTls ? this.agents.insecure : this.agents.strict;
+      const agent = o.insecureTls ? this.agents.insecure : o.trust === 'peer' ? this.agents.peer : this.agents.strict;
       const opts: Dispatcher.DispatchOptions = {
         origin: u.origin,
         path: u.pathname + u.search,
