@@ -242,6 +242,15 @@ ${table(
   ['tool', 'echo requests', 'CPU s / 1000 echoes', 'driver CPU s / 1000', 'RSS MB', 'mean RTT ms'],
   r.icmp.map((x) => [x.tool, x.echoes, x.cpuPer1000, x.driverCpuPer1000, x.rssMb, x.rttAvgMs]),
 )}
+
+smokeping_prober's mean RTT is not a unit error: its histogram is in seconds and converted
+once (2 loopback hosts: 0.16 ms). It is its own receive backlog: with \`--privileged\` every
+pinger opens a raw ICMP socket, and the kernel hands every echo reply to every raw socket, so
+1,000 hosts at 1/s make a million deliveries a second for one process to sort; replies wait in
+its socket buffers and are timed when read. Measured alone on this 2-core machine (load average
+about 35, so every figure high): 2 hosts 0.16 ms, 10 hosts 7.6 ms, 100 hosts 494 ms, 1,000 hosts
+no reply read within 12 s after start. Its row shows what it would report at this scale, not the
+path; fping and we read one socket per fping process and report the path's 0.01 ms.
 `);
   }
   if (r.trace) {

@@ -10,7 +10,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # GEO=offline's database is not part of the default install (150 MB); the
 # geolocation tests need it (the command is GEOIP_LITE_INSTALL in src/config/optional-packages.ts).
-[ -d node_modules/geoip-lite ] || npm install --no-save --no-audit --no-fund geoip-lite@1.4 >/dev/null
+if [ ! -d node_modules/geoip-lite ]; then
+  echo "npm test: installing geoip-lite@1.4 for the GEO=offline tests (150 MB, once, not saved to package.json)" >&2
+  npm install --no-save --no-audit --no-fund geoip-lite@1.4 >/dev/null
+fi
 shopt -s globstar nullglob
 files=()
 # test/container/ needs the images scripts/container/test.sh builds: `npm run test:container` runs it.

@@ -13,6 +13,8 @@ import { TelemetryMetrics } from './metrics/telemetry-metrics.js';
 import type { ProbeModule } from './probes/module.js';
 import { createProbes, PROBE_MODULES, rollupsOf, sparklineOf } from './probes/registry.js';
 import { ProbeTools } from './probes/tools/probe-tools.js';
+import { LoopDelay } from './probes/timing/loop-delay.js';
+import { TimingThread } from './probes/timing/timing-thread.js';
 import { RouteMemory } from './probes/trace/route-memory.js';
 import type { Sample } from './samples/sample.js';
 import { AdhocRunner } from './scheduler/adhoc-runner.js';
@@ -20,8 +22,10 @@ import { capacityNeed } from './scheduler/capacity.js';
 import { Collector } from './scheduler/collector.js';
 import { Scheduler, type RoundSummary } from './scheduler/scheduler.js';
 import type { DaemonApi } from './server/daemon-api.js';
+import type { DataApi } from './status/data-api.js';
 import { ApiServer } from './server/http-server.js';
 import { daemonRoutes } from './server/routes.js';
+import { siteRoutes } from './server/site-routes.js';
 import { StaticUi } from './server/static-ui.js';
 import { uiRoutes } from './server/ui-routes.js';
 import { createSinks } from './sinks/create-sinks.js';
@@ -32,7 +36,17 @@ import { randomUUID } from 'node:crypto';
 import { openConnections } from './sqlite/sqlite-db.js';
 import type { EmbeddedStore } from './store/embedded-store.js';
 import type { FanoutSink } from './sinks/fanout-sink.js';
+import { parseSites } from './config/site-list.js';
+import { PromQueryClient, queryEndpoint } from './history/prom-query.js';
+import { PromSeries } from './history/prom-series.js';
+import { RecentRoutes } from './sites/recent-routes.js';
+import { SiteClient } from './sites/site-client.js';
+import { SiteView, type LocalTargetState } from './sites/site-view.js';
+import { Vantage } from './sites/vantage.js';
+import { rollupsWith } from './store/rollup-spec.js';
 import { createDataApi } from './status/data-api.js';
+import { targetFigures } from './status/probe-views.js';
+import { describeCrossed } from './status/target-state.js';
 import { TargetStatusBoard } from './status/target-status.js';
 import { collectGarbageNow } from './util/heap.js';
 import { Semaphore } from './util/semaphore.js';
@@ -87,6 +101,13 @@ export class App {
   readonly adhoc: AdhocRunner;
   readonly reloader: ConfigReloader;
   readonly server?: ApiServer;
+  /** Each target's last traces, for the other sites and the fault-domain verdict. */
+  readonly recentRoutes = new RecentRoutes();
+  /** This site's view of its targets, which other sites read. */
+  readonly siteView: SiteView;
+  /** Several sites (SITES) and the shared database's history (QUERY_URL); absent when neither is set. */
+  readonly vantage?: Vantage;
+  private readonly data: DataApi;
   private readonly startedAt = Date.now();
   private stopping?: Promise<void>;
   /** Runs the scheduler: the capacity check is about its rounds. */
@@ -177,10 +198,19 @@ export class App {
     this.status = new TargetStatusBoard(m, log, env.PER_TARGET_METRICS, modules);
     const operations = new Semaphore(env.MAX_CONCURRENT_OPERATIONS);
     m.operationsInFlightMax.set(env.MAX_CONCURRENT_OPERATIONS);
-    const probes = createProbes({ env, http: this.http, pingRunner: this.tools.pingRunner, traceRunner: this.tools.traceRunner, routeMemory, cache: cluster.cache, metrics: m, log }, modules);
+    // tcp and dns timings on a thread of their own, away from this loop's lag; a one-shot run has no busy loop.
+    // How late this loop runs: the slack of the timings taken on it (http; tcp and dns in one-shot runs).
+    const loopDelay = new LoopDelay();
+    this.lifecycle.add(loopDelay, 0.01, { hidden: true });
+    const timed = cfg.targets.some((t) => t.probes.includes('tcp') || t.probes.includes('dns'));
+    const timingThread = oneShot ? undefined : new TimingThread(env.TIMING_SLACK_MAX_MS, log, m, timed);
+    if (timingThread) this.lifecycle.add(timingThread, 0.02);
+    const probes = createProbes({ env, http: this.http, pingRunner: this.tools.pingRunner, traceRunner: this.tools.traceRunner, routeMemory, timingThread, loopDelay, cache: cluster.cache, metrics: m, log }, modules);
     this.collector = new Collector(probes, operations, this.sink, m, log, cfg.sourceName, this.geo?.enricher, (target, r, o) => {
       if (r.reason === 'tool_missing' || r.reason === 'no_permission') this.tools.recheckSoon();
-      if (!oneShot) this.status.record(target, r, o);
+      if (oneShot) return;
+      this.status.record(target, r, o);
+      if (!o.adhoc) this.recentRoutes.record(target.name, r.samples, o.timeMs);
     });
     this.scheduler = new Scheduler(cfg.targets, this.collector, this.coordinator, m, log, {
       maxConcurrentTargets: env.MAX_CONCURRENT_TARGETS,
@@ -206,11 +236,73 @@ export class App {
     this.reloader = new ConfigReloader(cfg, (next) => this.applyConfig(next), m, log, reporter);
     if (schedule) this.lifecycle.add(this.reloader, 0.02);
 
+    this.data = createDataApi({
+      targets: () => this.cfg.targets,
+      status: this.status,
+      store: this.store,
+      peers: this.peers,
+      modules: this.modules,
+      ownership: {
+        ownerOf: (t) => this.coordinator.ownerOf(t),
+        members: () => this.coordinator.members().map((mb) => ({ id: mb.id, url: mb.url || null, self: mb.self })),
+        selfId: () => this.coordinator.memberId,
+        mode: () => (this.coordinator.health().mode === 'cluster' ? 'cluster' : 'standalone'),
+      },
+      health: () => {
+        const h = this.health();
+        return { status: h.status, components: h.body.components as Record<string, unknown> };
+      },
+      about: () => ({ version: VERSION, source: this.cfg.sourceName, instance: this.cfg.instanceName, uptimeS: Math.round((Date.now() - this.startedAt) / 1000) }),
+      breakers: () => ({ open: this.http.breakers.notClosed(), hosts: this.http.breakers.size }),
+      lastRound: () => (this.scheduler.lastRoundAt === undefined ? null : { atMs: this.scheduler.lastRoundAt, durationS: (this.scheduler.lastRoundMs ?? 0) / 1000 }),
+      backlog: () => this.sink.backlog(),
+    });
+    this.siteView = new SiteView({
+      source: cfg.sourceName,
+      targets: () => this.cfg.targets,
+      local: (name) => this.localState(name),
+      route: (name) => this.recentRoutes.current(name),
+      ownerOf: (t) => this.coordinator.ownerOf(t),
+      selfId: () => this.coordinator.memberId,
+      askMember: (member, path, deadline) => this.peers.get(member, path, deadline),
+    });
+    const sites = parseSites(env.SITES, cfg.sourceName).sites;
+    if (serve && (sites.length || env.QUERY_URL)) {
+      this.vantage = new Vantage({
+        self: cfg.sourceName,
+        sites,
+        client: new SiteClient(sites, this.http, m),
+        view: this.siteView,
+        targets: () => this.cfg.targets,
+        figures: (name) => {
+          const t = this.cfg.targets.find((x) => x.name === name);
+          return t ? targetFigures(t, this.modules) : [];
+        },
+        refreshMs: env.SITES_REFRESH * 1000,
+        siteTimeoutMs: env.SITE_TIMEOUT * 1000,
+        localSeries: this.store ? (name, q) => this.data.series(name, q) : undefined,
+        localRoutes: this.store ? (name, q) => this.data.routes(name, q) : undefined,
+        history: env.QUERY_URL
+          ? new PromSeries(
+              new PromQueryClient(
+                queryEndpoint(env.QUERY_URL, { username: env.QUERY_USERNAME, password: env.QUERY_PASSWORD, bearerToken: env.QUERY_BEARER_TOKEN, orgId: env.QUERY_ORG_ID }),
+                this.http,
+              ),
+              rollupsWith(rollupsOf(this.modules)),
+            )
+          : undefined,
+        metrics: m,
+        reporter,
+        log,
+      });
+      this.lifecycle.add(this.vantage, 0.02);
+    }
+
     if (serve) {
       const ui = new StaticUi();
       this.lifecycle.add(ui, 0.01);
       this.server = new ApiServer(
-        [...daemonRoutes(this.api()), ...uiRoutes(ui)],
+        [...daemonRoutes(this.api()), ...siteRoutes(this.siteView, this.vantage), ...uiRoutes(ui)],
         {
           port: env.PORT,
           host: env.LISTEN_ADDRESS,
@@ -242,6 +334,7 @@ export class App {
     this.checkCapacity(next.targets);
     this.coordinator.setTargets(next.targets.map((t) => t.name));
     this.status.setTargets(next.targets);
+    this.recentRoutes.retain(next.targets.map((t) => t.name));
     // Breakers of origins no target uses any more go with them.
     const origins = (ts: readonly Target[]) => new Set(ts.flatMap((t) => t.probes.flatMap((k) => this.modules.find((x) => x.kind === k)?.origins?.(t.specs[k]) ?? [])));
     const still = origins(next.targets);
@@ -356,27 +449,23 @@ export class App {
       resetCircuits: (host) => this.http.breakers.reset(host),
       cluster: () => ({ ...this.coordinator.health(), peers: this.coordinator.members(), owned_targets: this.coordinator.ownedTargets() }),
       peers: () => this.peers.fanOut('/health/live', Deadline.in(2000)),
-      data: createDataApi({
-        targets: () => this.cfg.targets,
-        status: this.status,
-        store: this.store,
-        peers: this.peers,
-        modules: this.modules,
-        ownership: {
-          ownerOf: (t) => this.coordinator.ownerOf(t),
-          members: () => this.coordinator.members().map((mb) => ({ id: mb.id, url: mb.url || null, self: mb.self })),
-          selfId: () => this.coordinator.memberId,
-          mode: () => (this.coordinator.health().mode === 'cluster' ? 'cluster' : 'standalone'),
-        },
-        health: () => {
-          const h = this.health();
-          return { status: h.status, components: h.body.components as Record<string, unknown> };
-        },
-        about: () => ({ version: VERSION, source: this.cfg.sourceName, instance: this.cfg.instanceName, uptimeS: Math.round((Date.now() - this.startedAt) / 1000) }),
-        breakers: () => ({ open: this.http.breakers.notClosed(), hosts: this.http.breakers.size }),
-        lastRound: () => (this.scheduler.lastRoundAt === undefined ? null : { atMs: this.scheduler.lastRoundAt, durationS: (this.scheduler.lastRoundMs ?? 0) / 1000 }),
-        backlog: () => this.sink.backlog(),
-      }),
+      data: this.data,
+      site: this.siteView,
+      sites: this.vantage,
+    };
+  }
+
+  /** This member's state of a target, as other sites read it. */
+  private localState(name: string): LocalTargetState | undefined {
+    const st = this.status.get(name);
+    if (!st) return undefined;
+    const probes = [...st.probes.values()];
+    // Failing probes first, then the thresholds crossed (what makes it degraded).
+    const why = [...probes.filter((p) => !p.success).map((p) => `${p.probe}: ${p.reason ?? 'failed'}`), ...probes.flatMap((p) => p.crossed.map(describeCrossed))];
+    return {
+      state: this.status.status(name),
+      why: why.length ? why.join(', ') : null,
+      last: this.status.lastFigures(name),
     };
   }
 

@@ -84,9 +84,11 @@ export class Victoria {
   constructor(
     readonly port: number,
     readonly dataDir: string,
+    /** Listen address (another than loopback when network namespaces of a test write to it). */
+    readonly host = '127.0.0.1',
   ) {
     this.proc = new Proc('victoria-metrics', [
-      `-httpListenAddr=127.0.0.1:${port}`,
+      `-httpListenAddr=${host}:${port}`,
       `-storageDataPath=${dataDir}`,
       '-search.latencyOffset=0s',
       '-loggerLevel=WARN',
@@ -94,13 +96,13 @@ export class Victoria {
       '-dedup.minScrapeInterval=1ms',
     ]);
   }
-  static async start(port?: number): Promise<Victoria> {
-    const v = new Victoria(port ?? (await freePort()), mkdtempSync(join(tmpdir(), 'nt-vm-')));
+  static async start(port?: number, host?: string): Promise<Victoria> {
+    const v = new Victoria(port ?? (await freePort()), mkdtempSync(join(tmpdir(), 'nt-vm-')), host);
     await v.up();
     return v;
   }
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.host}:${this.port}`;
   }
   async up(): Promise<void> {
     this.proc.start();

@@ -1,3 +1,4 @@
+import { fstatSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { App } from '../app.js';
 import type { AppConfig } from '../config/load-config.js';
@@ -77,8 +78,10 @@ export async function runCommand(): Promise<number> {
   } catch (err) {
     if (stopping) return new Promise<number>(() => {}); // a signal during start: stop() exits
     await app.stop(Deadline.in(2000)).catch(() => {});
+    // The log has the line (log shippers see it); a person reading stderr
+    // gets it plain too, unless stderr is where the log goes already.
     const code = reportOperatorError(err, (line) => {
-      console.error(line);
+      if (!logReachesStderr(log)) console.error(line);
       log.fatal(line);
     });
     if (code !== undefined) return code;
@@ -87,6 +90,22 @@ export async function runCommand(): Promise<number> {
   }
   if (!stopping) logStarted(app, cfg, log);
   return new Promise<number>(() => {}); // runs until a signal
+}
+
+/**
+ * stdout (the log) and stderr are one file — a terminal, one pipe (`2>&1`),
+ * the journal — and the logger prints fatal lines: saying a thing on both
+ * would show it twice.
+ */
+function logReachesStderr(log: Logger): boolean {
+  if (!log.isLevelEnabled('fatal')) return false;
+  try {
+    const out = fstatSync(1);
+    const err = fstatSync(2);
+    return out.dev === err.dev && out.ino === err.ino;
+  } catch {
+    return false;
+  }
 }
 
 /** One line that tells a person where to look and when data will be there. */
@@ -107,6 +126,22 @@ function logStarted(app: App, cfg: AppConfig, log: Logger): void {
       first_round: first === undefined ? null : new Date(first).toISOString(),
       ...(app.server?.generatedTokenFile ? { token_file: app.server.generatedTokenFile } : {}),
     },
-    `network-telemetry started: UI and API at ${url}, ${cfg.targets.length} target(s), first probes in ${inS ?? '?'} s, a round every ${cfg.env.COLLECTION_INTERVAL} s`,
+    `network-telemetry started: UI and API at ${url}, ${targetsSaid(cfg)}, first probes in ${inS ?? '?'} s, a round every ${cfg.env.COLLECTION_INTERVAL} s`,
   );
+}
+
+/**
+ * How many targets and where they came from. The default targets apply only
+ * while none is configured: a TARGETS_FILE replaces them, which people who
+ * expect the file to add to them would not guess.
+ */
+function targetsSaid(cfg: AppConfig): string {
+  const from = [
+    ...(cfg.explicit.has('TARGET_FQDN') ? ['TARGET_FQDN'] : []),
+    ...(cfg.explicit.has('TARGET_FQDNS') ? ['TARGET_FQDNS'] : []),
+    ...(cfg.env.TARGETS_FILE ? ['TARGETS_FILE'] : []),
+  ];
+  const n = cfg.targets.length;
+  if (!from.length) return `${n} default target(s) (set TARGET_FQDNS or TARGETS_FILE for yours)`;
+  return `${n} target(s) from ${from.join(' + ')} (the default targets are off)`;
 }

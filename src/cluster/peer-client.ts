@@ -32,8 +32,12 @@ export interface MemberDirectory {
 export interface PeerClientOptions {
   /** Sent with every call (e.g. authorization when WEB_CONFIG_FILE protects the API). */
   headers?: Record<string, string>;
+  /** Sent with the calls to one member, over `headers` (other sites each have their own credential). */
+  headersFor?: (memberId: string) => Record<string, string> | undefined;
   /** Largest answer accepted (default 8 MiB). */
   maxBodyBytes?: number;
+  /** Counts each answer (default: telemetry_peer_requests_total{result}). */
+  onResult?: (memberId: string, result: 'ok' | PeerFailure) => void;
 }
 
 /**
@@ -92,7 +96,7 @@ export class PeerClient {
         signal,
         readTimeoutMs: ms,
         keepBodyBytes: this.maxBodyBytes,
-        headers: { accept: 'application/json', ...this.o.headers },
+        headers: { accept: 'application/json', ...this.o.headers, ...this.o.headersFor?.(member.id) },
       });
     } finally {
       dispose();
@@ -117,12 +121,17 @@ export class PeerClient {
         return this.fail(who, 'http_status', 'answer is not the JSON it claims to be', outcome.statusCode);
       }
     }
-    this.metrics?.peerRequests.inc({ result: 'ok' });
+    this.count(member.id, 'ok');
     return { status: 'ok', member: member.id, url: member.url, statusCode: outcome.statusCode, body, ms: Math.round(outcome.timings.totalMs * 10) / 10 };
   }
 
+  private count(member: string, result: 'ok' | PeerFailure): void {
+    if (this.o.onResult) this.o.onResult(member, result);
+    else this.metrics?.peerRequests.inc({ result });
+  }
+
   private fail(who: { member: string; url?: string }, reason: PeerFailure, detail: string, statusCode?: number): PeerAnswer {
-    this.metrics?.peerRequests.inc({ result: reason });
+    this.count(who.member, reason);
     return { status: 'unavailable', ...who, reason, detail, ...(statusCode !== undefined ? { statusCode } : {}) };
   }
 }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { geoipLiteInstalled, GEOIP_LITE_INSTALL } from './optional-packages.js';
 import { remoteWriteUrls } from './remote-write-config.js';
+import { parseSites } from './site-list.js';
 import { SpecError } from '../probes/module.js';
 import { PROBE_KINDS, type ProbeKind } from '../probes/registry.js';
 import { cleanEnv, envSchema, type Env } from './env-schema.js';
@@ -142,6 +143,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, o: LoadOptio
   }
   const remoteWrite = remoteWriteUrls(env);
   problems.push(...remoteWrite.problems);
+  problems.push(...parseSites(env.SITES, env.SOURCE_NAME ?? hostname()).problems);
+  if (env.QUERY_PASSWORD && !env.QUERY_USERNAME) problems.push('QUERY_USERNAME: required with QUERY_PASSWORD');
+  if (env.QUERY_USERNAME && env.QUERY_BEARER_TOKEN) problems.push('QUERY_BEARER_TOKEN: set either it or QUERY_USERNAME/QUERY_PASSWORD, not both');
   if (env.MAX_CONNECTIONS_PER_HOST > env.MAX_CONNECTIONS) {
     problems.push(`MAX_CONNECTIONS_PER_HOST: ${env.MAX_CONNECTIONS_PER_HOST} exceeds MAX_CONNECTIONS ${env.MAX_CONNECTIONS}: lower it or raise MAX_CONNECTIONS`);
   }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
 import { LineCounter, parse, parseDocument, isNode } from 'yaml';
-import { SpecError, type ProbeModule, type SpecContext } from '../probes/module.js';
+import { SpecError, thresholdEnv, type ProbeModule, type SpecContext } from '../probes/module.js';
 import { PROBE_MODULES, type ProbeKind } from '../probes/registry.js';
 import type { TargetRef } from '../probes/types.js';
 import type { Env } from './env-schema.js';
@@ -17,7 +17,23 @@ export interface Target extends TargetRef {
   probes: ProbeKind[];
   /** Probe kind -> that probe's settings (its module's spec). */
   specs: Record<string, unknown>;
+  /** When an answering target counts as degraded (status/target-state.ts). */
+  thresholds: Thresholds;
 }
+
+/**
+ * Threshold key (`loss_pct`, declared by the probe modules) -> limit, null
+ * for none; the target's own, else the file's `defaults.thresholds`, else
+ * THRESHOLD_<KEY>. Keys of probes the target does not run are left out.
+ */
+export interface Thresholds {
+  limits: Record<string, number | null>;
+  /** Consecutive slots that must agree before the state changes (STATE_HYSTERESIS_SLOTS). */
+  hysteresisSlots: number;
+}
+
+/** Targets-file `thresholds:` values (target or defaults). */
+type ThresholdBlock = Record<string, number | null | undefined> & { hysteresis_slots?: number };
 
 /** The settings of one probe of a target (as its module built them). */
 export function specOf<S>(t: Target, kind: string): S {
@@ -85,6 +101,30 @@ interface Draft {
   timeoutFrom: string;
   intervalFrom: string;
   blocks: Record<string, unknown>;
+  /** Targets-file thresholds: the file's defaults, then the target's own. */
+  thresholds?: ThresholdBlock[];
+}
+
+/** The thresholds the modules' figures declare (probes/<kind>/view.ts): the keys of a `thresholds:` block. */
+function thresholdNames(modules: readonly ProbeModule[]): string[] {
+  return modules.flatMap((m) => (m.figures ?? []).flatMap((f) => (f.threshold ? [f.threshold.name] : [])));
+}
+
+function thresholdsOf(d: Draft, defaults: TargetDefaults, modules: readonly ProbeModule[]): Thresholds {
+  const env = defaults.env as unknown as Record<string, unknown>;
+  const limits: Record<string, number | null> = {};
+  const blocks = d.thresholds ?? [];
+  for (const m of modules) {
+    if (!d.probes.includes(m.kind as ProbeKind)) continue;
+    for (const name of thresholdNames([m])) {
+      let v = (env[thresholdEnv(name)] as number | null | undefined) ?? null;
+      for (const b of blocks) if (b[name] !== undefined) v = b[name]!;
+      limits[name] = v;
+    }
+  }
+  let slots = defaults.env.STATE_HYSTERESIS_SLOTS ?? 1;
+  for (const b of blocks) if (b.hysteresis_slots !== undefined) slots = b.hysteresis_slots;
+  return { limits, hysteresisSlots: slots };
 }
 
 /** Build a target: order its probes, fit its timeout, let each module build its settings. */
@@ -104,7 +144,7 @@ function finish(d: Draft, defaults: TargetDefaults): Target {
     specs[kind] = m.spec(d.blocks[kind], ctx);
   }
   const probes = [...d.probes].sort((a, b) => order.indexOf(a) - order.indexOf(b));
-  return { ...ref, probes, specs };
+  return { ...ref, probes, specs, thresholds: thresholdsOf(d, defaults, modules) };
 }
 
 // ---------------------------------------------------------------------------
@@ -170,6 +210,14 @@ function fileSchemas(modules: readonly ProbeModule[]) {
   const kinds = modules.map((m) => m.kind) as [string, ...string[]];
   const probeList = z.array(z.enum(kinds)).min(1).refine((l) => new Set(l).size === l.length, 'lists a probe twice');
   const blocks = Object.fromEntries(modules.map((m) => [m.kind, m.block.optional()]));
+  // Every module's threshold keys: a limit >= 0, or null for none (turns a global default off).
+  const limit = z.number().min(0).nullable().optional();
+  const thresholds = z
+    .strictObject({
+      ...Object.fromEntries(thresholdNames(modules).map((name) => [name, limit])),
+      hysteresis_slots: z.number().int().min(1).max(100).optional(),
+    })
+    .optional();
   const target = z.strictObject({
     name: z.string().min(1).max(200).optional(),
     host: z.string().min(1).refine(isValidHost, 'is not a host name or IP address').optional(),
@@ -177,6 +225,7 @@ function fileSchemas(modules: readonly ProbeModule[]) {
     probes: probeList.optional(),
     interval: z.number().min(1).max(86_400).optional(),
     timeout: z.number().min(0.1).max(600).optional(),
+    thresholds,
     ...blocks,
   });
   const file = z.strictObject({
@@ -185,6 +234,7 @@ function fileSchemas(modules: readonly ProbeModule[]) {
         interval: z.number().min(1).max(86_400).optional(),
         timeout: z.number().min(0.1).max(600).optional(),
         probes: probeList.optional(),
+        thresholds,
       })
       .optional(),
     targets: z.array(target).min(1),
@@ -200,8 +250,9 @@ type FileTarget = Record<string, unknown> & {
   interval?: number;
   timeout?: number;
   http?: { url: string };
+  thresholds?: ThresholdBlock;
 };
-type FileDefaults = { interval?: number; timeout?: number; probes?: string[] };
+type FileDefaults = { interval?: number; timeout?: number; probes?: string[]; thresholds?: ThresholdBlock };
 
 /** Parse a targets file; every problem is reported as `file:line: path: message`. */
 export function loadTargetsFile(path: string, defaults: TargetDefaults): Target[] {
@@ -307,6 +358,7 @@ function targetFromFile(ft: FileTarget, fd: FileDefaults, d: TargetDefaults, mod
       timeoutS: ft.timeout ?? fd.timeout ?? d.timeoutS,
       timeoutFrom: ft.timeout !== undefined ? 'timeout' : fd.timeout !== undefined ? 'defaults.timeout' : 'PROBE_TIMEOUT',
       blocks,
+      thresholds: [fd.thresholds, ft.thresholds].filter((b): b is ThresholdBlock => b !== undefined),
     },
     d,
   );

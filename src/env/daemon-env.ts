@@ -20,6 +20,8 @@ export const daemonEnv = {
   SOURCE_NAME: optionalText,
   /** `instance` tag of the collector measurement; default host name + port, unique per process. */
   INSTANCE_NAME: optionalText,
+  /** A target's state (ok / degraded / failing) changes after this many consecutive slots agree on the new one. */
+  STATE_HYSTERESIS_SLOTS: int(1, 1, 100),
 
   // --- seed guide: concurrency ------------------------------------------
   MAX_CONCURRENT_TARGETS: int(50, 1, 100_000),
@@ -96,6 +98,21 @@ export const daemonEnv = {
   POD_NAMESPACE: optionalText,
   /** Lookup cache entries kept in memory (reverse DNS; in front of Redis in a cluster). */
   LOOKUP_CACHE_SIZE: int(100_000, 1, 10_000_000),
+
+  // --- several sites (src/sites, docs/operations.md "Several sites") ------
+  /** Other sites this one shows: `name=URL` (name = that site's SOURCE_NAME), comma-separated. */
+  SITES: optionalText,
+  /** How long a page or a refresh waits for another site. */
+  SITE_TIMEOUT: seconds(3, 0.1, 60),
+  /** How often the other sites' states are read (the matrix, the fault-domain verdicts and their metric). */
+  SITES_REFRESH: seconds(15, 1, 3600),
+  /** Prometheus query API of the shared database (history of every source); unset: the embedded store and the sites. */
+  QUERY_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL of a Prometheus query API, e.g. http://victoria:8428 or http://vmselect:8481/select/0/prometheus' }).optional(),
+  QUERY_USERNAME: optionalText,
+  QUERY_PASSWORD: optionalText,
+  QUERY_BEARER_TOKEN: optionalText,
+  /** X-Scope-OrgID sent with every query (Mimir, Cortex, Thanos tenants). */
+  QUERY_ORG_ID: optionalText,
 
   // --- geolocation ------------------------------------------------------
   GEO: z.enum(['off', 'offline', 'http']).default('off'),

@@ -48,7 +48,15 @@ export function urlHasSecret(u: string): boolean {
 export function redactEnvValue(name: string, value: string): string {
   if (name === 'REDIS_URL') return redactUrl(value);
   if (isSecretVariable(name)) return REDACTED;
-  // URLs anywhere (INFLUXDB_URLS, TARGET_FQDNS entries): each one redacted.
-  if (/_URLS?$/.test(name) || value.includes('://')) return value.split(',').map((v) => redactUrl(v.trim())).join(',');
+  // URLs anywhere (INFLUXDB_URLS, TARGET_FQDNS entries, SITES' name=URL entries): each one redacted.
+  if (/_URLS?$/.test(name) || value.includes('://')) {
+    return value
+      .split(',')
+      .map((v) => {
+        const named = /^([A-Za-z0-9_.:-]+)=([a-z][a-z0-9+.-]*:\/\/.*)$/i.exec(v.trim());
+        return named ? `${named[1]}=${redactUrl(named[2]!)}` : redactUrl(v.trim());
+      })
+      .join(',');
+  }
   return value;
 }

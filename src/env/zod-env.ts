@@ -10,3 +10,13 @@ export const seconds = (def: number, min = 0.001, max = 86_400) => z.coerce.numb
 export const int = (def: number, min = 1, max = 1_000_000) => z.coerce.number().int().min(min).max(max).default(def);
 export const optionalText = z.string().min(1).optional();
 export const bool = (def: boolean) => z.stringbool().default(def);
+
+/**
+ * A threshold (THRESHOLD_*): a number >= 0, or `off` for none. Unset gives
+ * the default (null = no threshold until one is set).
+ */
+export const threshold = (def: number | null = null) =>
+  z
+    .union([z.literal('off').transform(() => null), z.coerce.number().min(0)])
+    .optional()
+    .transform((v) => (v === undefined ? def : v));

@@ -60,6 +60,15 @@ export class TelemetryMetrics {
   private readonly perTarget: PerTargetGauge[] = [];
   readonly probeSuccess = this.perTargetGauge('telemetry_probe_success', 'Last run of the probe on the target succeeded (1) or failed (0)', 'probe');
   readonly probeLastDuration = this.perTargetGauge('telemetry_probe_last_duration_seconds', 'Duration of the last run of the probe on the target', 'probe');
+  /** 0 ok, 1 degraded, 2 failing (status/target-state.ts); no series before the first run. */
+  readonly targetState = this.perTargetGauge('telemetry_target_state', 'State of the target: 0 ok, 1 degraded (a threshold crossed), 2 failing (a probe failed)');
+  // Several sites (SITES): where a target's problem sits, from every source's state and route (src/sites/fault-domain.ts).
+  readonly faultDomain = this.perTargetGauge(
+    'telemetry_target_fault_domain',
+    'Where the target\'s problem sits, seen from every site (value 1 on the current domain: none, target, path, undetermined)',
+    'domain',
+  );
+  readonly faultSource = this.perTargetGauge('telemetry_target_fault_source', 'Sources whose path to the target is named by the fault domain `path` (value 1)', 'source');
   readonly childProcesses = this.gauge('telemetry_child_processes', 'Probe tool processes running now, per pool (fping, mtr)', ['pool']);
   readonly childProcessesMax = this.gauge('telemetry_child_processes_max', 'Bound of each tool pool (mtr: WORKER_POOL_SIZE; fping: ceil(MAX_CONCURRENT_OPERATIONS / BATCH_SIZE))', ['pool']);
   readonly childProcessesStarted = this.counter('telemetry_child_processes_started_total', 'Probe tool processes started', ['tool']);
@@ -134,6 +143,11 @@ export class TelemetryMetrics {
   readonly clusterViewAge = this.gauge('telemetry_cluster_view_age_seconds', 'Seconds since the last successful cluster heartbeat (-1 before the first)');
   readonly clusterClockOffset = this.gauge('telemetry_cluster_clock_offset_seconds', "Redis's clock minus this replica's, estimated from heartbeats (claims name slots by Redis's clock)");
   readonly peerRequests = this.counter('telemetry_peer_requests_total', 'Requests to other cluster members by result (ok, or why the member was unavailable)', ['result']);
+
+  // --- sites (SITES, QUERY_URL) --------------------------------------------
+  readonly siteRequests = this.counter('telemetry_site_requests_total', 'Requests to other sites (SITES) by site and result (ok, or why the site was unavailable)', ['site', 'result']);
+  readonly siteUp = this.gauge('telemetry_site_up', '1 when the site answered the last refresh of its targets\' states, 0 when it did not', ['site']);
+  readonly historyQueries = this.counter('telemetry_history_queries_total', 'History reads from QUERY_URL by result (ok, or why the embedded store answered instead)', ['result']);
 
   // --- memory (where RSS is: docs/sizing.md "Memory") ----------------------
   readonly residentMemory = this.gauge(

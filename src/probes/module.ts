@@ -7,6 +7,8 @@ import type { MeasurementSchema } from '../samples/measurement.js';
 import type { RollupSpec, SparklineSpec } from '../samples/rollup.js';
 import type { SharedCache } from '../util/shared-cache.js';
 import type { ProcessRunner } from './tools/process-runner.js';
+import type { LoopDelay } from './timing/loop-delay.js';
+import type { TimingThread } from './timing/timing-thread.js';
 import type { RouteMemory } from './trace/route-memory.js';
 import type { Probe } from './types.js';
 import type { FigureSpec, PanelSpec, TargetMetricSpec } from './view.js';
@@ -78,6 +80,9 @@ export interface ProbeModule<Spec = unknown, E extends z.ZodRawShape = z.ZodRawS
   readonly sparkline?: SparklineSpec;
 }
 
+/** The environment variable that holds a threshold's global default. */
+export const thresholdEnv = (key: string): string => `THRESHOLD_${key.toUpperCase()}`;
+
 /** The environment a module sees: the daemon's variables and its own. */
 export type ModuleEnv<E extends z.ZodRawShape> = DaemonEnv & z.infer<z.ZodObject<E>>;
 
@@ -114,6 +119,10 @@ export interface ProbeDeps<Env = DaemonEnv> {
   /** mtr processes (WORKER_POOL_SIZE). */
   traceRunner: ProcessRunner;
   routeMemory: RouteMemory;
+  /** The thread the tcp and dns probes run on (the daemon); absent: they run on the calling loop (one-shot runs, tests). */
+  timingThread?: TimingThread;
+  /** This thread's event-loop monitor: the slack of timings taken here (http; tcp and dns without the thread). */
+  loopDelay?: LoopDelay;
   /** Lookup cache (Redis-shared in a cluster): reverse DNS. */
   cache: SharedCache;
   metrics: TelemetryMetrics;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { ProcessRunner } from './tools/process-runner.js';
+import type { ProcessRunner, ToolRun } from './tools/process-runner.js';
 import { excerpt } from './tools/process-runner.js';
 
 export type IcmpMode = 'root' | 'cap_net_raw' | 'ping_group_range' | 'none';
@@ -33,6 +33,14 @@ function inPingGroupRange(): boolean {
   } catch {
     return false;
   }
+}
+
+/** What a failed self-test said, or what happened to it when it said nothing. */
+function why(r: ToolRun): string {
+  const said = excerpt(r.stderr) || excerpt(r.stdout);
+  if (said) return said;
+  if (r.killed) return `no output; stopped after ${r.durationMs} ms (${r.killed === 'timeout' ? 'timed out' : r.killed})`;
+  return `exit code ${r.code} with no output`;
 }
 
 /**
@@ -71,8 +79,8 @@ export async function checkPrivileges(runner: ProcessRunner, fpingPath: string, 
         `give fping CAP_NET_RAW (\`setcap cap_net_raw+ep ${fpingPath.includes('/') ? fpingPath : `$(command -v ${fpingPath})`}\`, FPING_PATH=${fpingPath}; Docker --cap-add NET_RAW) — traces work as they are`,
     );
   } else if (fping === 'error') {
-    problems.push(`fping self-test against 127.0.0.1 failed: ${excerpt(fp.stderr)}`);
+    problems.push(`fping self-test against 127.0.0.1 failed: ${why(fp)}`);
   }
-  if (mtr === 'error') problems.push(`mtr self-test against 127.0.0.1 failed: ${excerpt(mt.stderr)}`);
+  if (mtr === 'error') problems.push(`mtr self-test against 127.0.0.1 failed: ${why(mt)}`);
   return { mode, fping, mtr, problem: problems.length ? problems.join('; ') : undefined };
 }

@@ -55,18 +55,24 @@ export function crosses(f: FigureSpec, value: FigureValue, limit: number | undef
  * the probe's rollups (`rollup` names it). The types are the drawings the
  * page knows, named for what they draw, not for a probe:
  *
- *   smoke    SmokePing's latency: min-max band, the median coloured by loss
- *   loss     loss per bucket as bars in the same colours
+ *   smoke    SmokePing's latency: the median coloured by loss (its worst slot
+ *            with `worst`) in bands of percentiles (`bands`: outer p10-p90,
+ *            inner p25-p75), or min-max where a bucket has none
+ *   loss     loss per bucket as bars in the same colours (`worst`: the
+ *            bucket's worst slot drawn around it)
  *   lines    one or two axes of lines (a `range` fixes an axis: MOS 1-5)
  *   stacked  parts stacked into a total (HTTP phases)
  *
  * `failed` (a column of failed runs per bucket) marks failures under a chart.
+ * Where several sites are compared (one line per source), a chart draws one
+ * column: the median of `smoke`, each line of `lines`, and the `total` of
+ * `stacked` (without one, the sum of its parts).
  */
 export type ChartSpec = { id: string; title: string; rollup: string } & (
-  | { type: 'smoke'; median: string; min: string; max: string; loss: string }
-  | { type: 'loss'; column: string }
+  | { type: 'smoke'; median: string; min: string; max: string; loss: string; worst?: string; bands?: { outer: readonly [string, string]; inner: readonly [string, string] } }
+  | { type: 'loss'; column: string; worst?: string }
   | { type: 'lines'; lines: readonly ChartLine[]; failed?: string }
-  | { type: 'stacked'; unit: string; parts: readonly { column: string; label: string }[]; failed?: string }
+  | { type: 'stacked'; unit: string; parts: readonly { column: string; label: string }[]; failed?: string; total?: string }
 );
 
 export interface ChartLine {
@@ -77,10 +83,29 @@ export interface ChartLine {
   range?: readonly [number, number];
 }
 
+/**
+ * One figure of the target page's stat row, over the selected range, from
+ * the series answer: `range` — an output of the rollup over the whole range
+ * (series `summary`); `last` — the newest bucket's value; `p95` — the 95th
+ * percentile of the buckets' values (one per run at raw resolution).
+ */
+export interface StatSpec {
+  id: string;
+  label: string;
+  rollup: string;
+  column: string;
+  unit: 'ms' | '%' | '';
+  how: 'range' | 'last' | 'p95';
+  /** The tooltip: what the figure is. */
+  title: string;
+}
+
 /** What a probe adds to its target's page. */
 export interface PanelSpec {
   /** Charts of the History section, in this order. */
   charts: readonly ChartSpec[];
+  /** Figures of the stat row, in this order. */
+  stats?: readonly StatSpec[];
   /** The Route section: the route hop by hop, its history and the map (GET /api/targets/<name>/routes). */
   route?: boolean;
 }

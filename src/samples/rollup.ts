@@ -30,6 +30,12 @@ export type RollupOp =
    */
   | { op: 'median'; field: string; scale: number }
   | { op: 'percentile'; field: string; p: number; scale: number }
+  /**
+   * The p-th percentile of every number in the bucket's JSON-array field
+   * (a slot's echoes: SmokePing's smoke), exact from raw points; a merged
+   * bucket takes the median of its buckets' values.
+   */
+  | { op: 'echoes'; field: string; p: number; scale: number }
   /** Two stored columns, `<name>_sum` (scaled) and `<name>_n` (rows with a value): exact means at any width. */
   | { op: 'avg'; field: string; scale: number };
 
@@ -57,6 +63,15 @@ export interface RollupSpec {
   measurement: string;
   aggs: readonly RollupAgg[];
   outputs: readonly RollupOutput[];
+  /**
+   * A boolean field that marks a point's values as unsure (`timing_uncertain`:
+   * timed in JavaScript while the event loop was late). Such a point still
+   * counts as a run (count, true, sum) but gives no value to min, max, avg,
+   * median or percentile while its bucket has sure points, so a busy loop
+   * does not move the percentiles; a bucket of unsure points only keeps
+   * their values, and its `unsure` count (rollup.unsure) says so.
+   */
+  unsure?: string;
 }
 
 /** Times are stored as integer microseconds (a value in ms x 1000): SQLite stores an integer in 1-4 bytes, a REAL in 8. */
@@ -71,6 +86,7 @@ export const rollup = {
   max: (name: string, field: string, scale = US): RollupAgg => ({ name, how: { op: 'max', field, scale } }),
   median: (name: string, field: string, scale = US): RollupAgg => ({ name, how: { op: 'median', field, scale } }),
   percentile: (name: string, field: string, p: number, scale = US): RollupAgg => ({ name, how: { op: 'percentile', field, p, scale } }),
+  echoes: (name: string, field: string, p: number, scale = US): RollupAgg => ({ name, how: { op: 'echoes', field, p, scale } }),
   sum: (name: string, field: string): RollupAgg => ({ name, how: { op: 'sum', field } }),
   /** Lowest, mean and highest of one timing: aggregates `<name>_min`, `<name>`, `<name>_max`. */
   spread: (name: string, field: string): RollupAgg[] => [rollup.min(`${name}_min`, field), rollup.avg(name, field), rollup.max(`${name}_max`, field)],
@@ -80,6 +96,9 @@ export const rollup = {
     { name: `${name}_ms`, from: 'mean', agg: name, scale: US },
     { name: `${name}_max_ms`, from: 'column', column: `${name}_max`, scale: US },
   ],
+  /** Runs whose timings were unsure (see RollupSpec.unsure), per bucket: aggregate and output `unsure`. */
+  unsure: { name: 'unsure', how: { op: 'true', field: 'timing_uncertain' } } as RollupAgg,
+  unsureOut: { name: 'unsure', from: 'column', column: 'unsure' } as RollupOutput,
   /** Outputs `ok` and `failed` (runs per bucket) from `count` and `ok`. */
   counts: [
     { name: 'ok', from: 'column', column: 'ok' },

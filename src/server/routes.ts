@@ -34,12 +34,12 @@ function zodMessage(err: z.ZodError): string {
   return err.issues.map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`).join('; ');
 }
 
-function onlyParams(url: URL, known: readonly string[]): void {
+export function onlyParams(url: URL, known: readonly string[]): void {
   const unknown = [...url.searchParams.keys()].filter((k) => !known.includes(k));
   if (unknown.length) throw new HttpError(400, `unknown query parameter ${unknown.join(', ')} (known: ${known.join(', ')})`);
 }
 
-function intParam(url: URL, name: string, def: number, min: number, max: number): number {
+export function intParam(url: URL, name: string, def: number, min: number, max: number): number {
   const raw = url.searchParams.get(name);
   if (raw === null || raw === '') return def;
   const n = Number(raw);
@@ -47,11 +47,21 @@ function intParam(url: URL, name: string, def: number, min: number, max: number)
   return n;
 }
 
-function oneOf<T extends string>(url: URL, name: string, allowed: readonly T[], def?: T): T | undefined {
+export function oneOf<T extends string>(url: URL, name: string, allowed: readonly T[], def?: T): T | undefined {
   const raw = url.searchParams.get(name);
   if (raw === null || raw === '') return def;
   if (!(allowed as readonly string[]).includes(raw)) throw new HttpError(400, `${name}: one of ${allowed.join(', ')}`);
   return raw as T;
+}
+
+/** `from` and `to` of a history request (default: the last `defaultAgeMs`). */
+export function timeRange(url: URL, defaultAgeMs: number): { fromMs: number; toMs: number } {
+  const now = Date.now();
+  const toMs = parseTime('to', url.searchParams.get('to'), now) ?? now;
+  const fromMs = parseTime('from', url.searchParams.get('from'), now) ?? toMs - defaultAgeMs;
+  if (fromMs >= toMs) throw new HttpError(400, 'from: must be before to');
+  if (toMs - fromMs > 400 * 86_400_000) throw new HttpError(400, 'from/to: at most 400 days at once');
+  return { fromMs, toMs };
 }
 
 /** Default window of /api/points when `since` is not given (a query never scans the whole store). */
@@ -65,14 +75,7 @@ export function daemonRoutes(api: DaemonApi): Route[] {
     if (v === undefined) throw new HttpError(404, `not a configured target: ${name}`);
     return v;
   };
-  const range = (url: URL, defaultAgeMs: number) => {
-    const now = Date.now();
-    const toMs = parseTime('to', url.searchParams.get('to'), now) ?? now;
-    const fromMs = parseTime('from', url.searchParams.get('from'), now) ?? toMs - defaultAgeMs;
-    if (fromMs >= toMs) throw new HttpError(400, 'from: must be before to');
-    if (toMs - fromMs > 400 * 86_400_000) throw new HttpError(400, 'from/to: at most 400 days at once');
-    return { fromMs, toMs };
-  };
+  const range = timeRange;
 
   return [
     { method: 'GET', path: '/health/live', access: 'open', handler: () => ({ json: { status: 'alive' } }) },
@@ -189,7 +192,7 @@ export function daemonRoutes(api: DaemonApi): Route[] {
           sort: oneOf(url, 'sort', data.sortKeys, 'name')!,
           order: oneOf(url, 'order', ['asc', 'desc'] as const, 'asc')!,
           q: url.searchParams.get('q')?.slice(0, 200) || undefined,
-          status: oneOf(url, 'status', ['ok', 'failing', 'unknown', 'unavailable'] as const),
+          status: oneOf(url, 'status', ['ok', 'degraded', 'failing', 'unknown', 'unavailable'] as const),
         };
         return { json: await data.targets(q) };
       },
@@ -236,7 +239,11 @@ export function daemonRoutes(api: DaemonApi): Route[] {
       access: 'read',
       handler: async (_req, url, [name]) => {
         onlyParams(url, ['local']);
-        return { json: targetOr404(name!, await data.target(name!, url.searchParams.has('local'))) };
+        const local = url.searchParams.has('local');
+        const t = targetOr404(name!, await data.target(name!, local));
+        // With SITES: every source's state and the fault-domain verdict (src/sites).
+        const vantage = !local && api.sites?.sites.length ? await api.sites.target(name!) : undefined;
+        return { json: vantage ? { ...t, sources: vantage.sources, verdict: vantage.verdict } : t };
       },
     },
   ];

@@ -7,7 +7,7 @@ import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:z
 import { BaseComponent, type ComponentHealth } from '../lifecycle/component.js';
 
 /**
- * The web UI's files: the HTML shell for `/` and `/targets/<name>`, and the
+ * The web UI's files: the HTML shell for `/`, `/targets/<name>` and `/matrix`, and the
  * bundled, content-hashed assets under `/ui/`.
  *
  * Where the bundle comes from (decided by what sits beside this module):
@@ -70,7 +70,7 @@ const CONTENT_TYPES: Record<string, string> = {
  */
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
-const SHELL_PATH = /^\/(?:targets\/[^/]+)?$/;
+const SHELL_PATH = /^\/(?:targets\/[^/]+|matrix)?$/;
 const MANIFEST = 'manifest.json';
 
 function contentType(path: string): string {

@@ -18,6 +18,7 @@ export function uiRoutes(ui: StaticUi): Route[] {
   return [
     { method: 'GET', path: '/', access: 'read', label: '/', handler: serve },
     { method: 'GET', path: /^\/targets\/[^/]+$/, access: 'read', label: '/targets/:name', handler: serve },
+    { method: 'GET', path: '/matrix', access: 'read', label: '/matrix', handler: serve },
     { method: 'GET', path: /^\/ui\/.+$/, access: 'read', label: '/ui/', handler: serve },
   ];
 }

@@ -154,7 +154,12 @@ export function createDataApi(d: DataSources): DataApi {
         counts,
         members,
         columns: figureColumns(figures),
-        targets: page.map((r) => ({ ...r, spark: sparks.get(r.name) ?? null })),
+        targets: page.map((r) => {
+          const spark = sparks.get(r.name) ?? null;
+          // The last hour's loss rate: echoes lost over echoes sent, not a mean of slot percentages.
+          const lost = spark && spark.sent ? Math.round((100_000 * (spark.sent - spark.received)) / spark.sent) / 1000 : null;
+          return { ...r, loss_hour_pct: lost, echoes_hour: spark && spark.sent ? { sent: spark.sent, received: spark.received } : null, spark };
+        }),
       };
     },
 
@@ -184,6 +189,10 @@ export function createDataApi(d: DataSources): DataApi {
         owner: row.owner,
         available: row.available,
         status: row.status,
+        state_since: row.state_since,
+        crossed: row.crossed,
+        thresholds: row.thresholds,
+        hysteresis_slots: t.thresholds.hysteresisSlots,
         ...(fromOwner ? { unavailable_reason: fromOwner.unavailable } : {}),
         probe_status: st
           ? [...st.probes.values()].map((p) => ({ probe: p.probe, success: p.success, reason: p.reason ?? null, detail: p.detail ?? null, at: new Date(p.at).toISOString(), since: new Date(p.since).toISOString() }))

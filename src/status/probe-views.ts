@@ -22,6 +22,11 @@ export function probeSettings(t: Target, modules: readonly ProbeModule[]): { pro
   });
 }
 
+/** The figures of the target's probes (key, label, unit), in the order of its probes: a column each where sources are compared. */
+export function targetFigures(t: Target, modules: readonly ProbeModule[]): { key: string; label: string; unit: FigureSpec['unit'] }[] {
+  return t.probes.flatMap((kind) => (modules.find((x) => x.kind === kind)?.figures ?? []).map((f) => ({ key: f.key, label: f.label, unit: f.unit })));
+}
+
 /** Each probe of the target: its panel on the target page. */
 export function probePanels(t: Target, modules: readonly ProbeModule[]): ({ probe: string } & PanelSpec)[] {
   return t.probes.flatMap((kind) => {

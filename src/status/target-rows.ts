@@ -1,4 +1,5 @@
 import type { Target } from '../config/targets.js';
+import { describeCrossed, type Crossed } from './target-state.js';
 import type { FigureValues, TargetStatus, TargetStatusBoard } from './target-status.js';
 
 /** A target as the replica that probes it sees it: what /api/local/targets serves to the other members. */
@@ -8,7 +9,13 @@ export interface TargetRow {
   probes: string[];
   interval_s: number;
   status: TargetStatus | 'unavailable';
+  /** Since when the shown state holds. */
+  state_since: string | null;
   failing: { probe: string; reason: string | null; detail: string | null; since: string }[];
+  /** Thresholds the last run of each probe crossed: why the target is degraded. */
+  crossed: (Crossed & { text: string })[];
+  /** The target's thresholds (null: none). */
+  thresholds: Record<string, number | null>;
   /** The probes' figures of the last runs (probes/view.ts), and the newest point's time. */
   last: { time: string | null } & FigureValues;
 }
@@ -32,9 +39,12 @@ export function localRow(t: Target, board: TargetStatusBoard): TargetRow {
     probes: [...t.probes],
     interval_s: t.intervalS,
     status: board.status(t.name),
+    state_since: st && st.state.since ? new Date(st.state.since).toISOString() : null,
     failing: st
       ? [...st.probes.values()].filter((p) => !p.success).map((p) => ({ probe: p.probe, reason: p.reason ?? null, detail: p.detail ?? null, since: new Date(p.since).toISOString() }))
       : [],
+    crossed: st ? [...st.probes.values()].flatMap((p) => p.crossed.map((c) => ({ ...c, text: describeCrossed(c) }))) : [],
+    thresholds: t.thresholds.limits,
     last: board.lastFigures(t.name),
   };
 }

@@ -9,6 +9,9 @@ import { figuresOf, PROBE_MODULES } from '../probes/registry.js';
 import type { FigureSpec, FigureValue, TargetMetricSpec } from '../probes/view.js';
 import type { AnySample, FieldValue } from '../samples/sample.js';
 import type { LatestState } from '../store/types.js';
+import { crossedBy, describeCrossed, rawStatus, StateHysteresis, STATE_VALUE, type Crossed, type TargetStatus } from './target-state.js';
+
+export type { TargetStatus } from './target-state.js';
 
 /** The last run of one probe of one target. */
 export interface ProbeState {
@@ -21,6 +24,8 @@ export interface ProbeState {
   /** When the current state (ok or failing) began, epoch ms. */
   since: number;
   durationMs: number;
+  /** Thresholds its last run crossed (the target is degraded while any is). */
+  crossed: Crossed[];
 }
 
 export interface TargetState {
@@ -29,9 +34,9 @@ export interface TargetState {
   figures: Map<string, number>;
   /** Time of the newest point, epoch ms. */
   time: number | null;
+  /** The shown state (ok, degraded, failing) and since when. */
+  state: StateHysteresis;
 }
-
-export type TargetStatus = 'ok' | 'failing' | 'unknown';
 
 /** A figure's value as the API shows it: numbers, ISO times for `time` figures, null when unknown. */
 export type FigureValues = Record<string, FigureValue>;
@@ -64,6 +69,8 @@ export class TargetStatusBoard {
   private readonly figuresOf = new Map<string, FigureSpec[]>();
   private readonly metricsOf = new Map<string, MetricOf[]>();
   private readonly figureSpecs: readonly FigureSpec[];
+  /** Measurement -> the probe that writes it. */
+  private readonly probeOf = new Map<string, string>();
 
   constructor(
     private readonly metrics: TelemetryMetrics,
@@ -72,6 +79,7 @@ export class TargetStatusBoard {
     modules: readonly ProbeModule[] = PROBE_MODULES as readonly ProbeModule[],
   ) {
     this.figureSpecs = figuresOf(modules);
+    for (const m of modules) for (const measurement of Object.keys(m.measurements)) this.probeOf.set(measurement, m.kind);
     for (const f of this.figureSpecs) this.figuresOf.set(f.measurement, [...(this.figuresOf.get(f.measurement) ?? []), f]);
     for (const spec of modules.flatMap((m) => m.targetMetrics ?? [])) {
       const gauge = metrics.perTargetGauge(spec.name, spec.help, spec.label);
@@ -94,13 +102,25 @@ export class TargetStatusBoard {
       at: o.timeMs,
       since: changed ? now : prev.since,
       durationMs: r.durationMs,
+      crossed: r.success ? crossedBy(r.probe, r.samples as AnySample[], target.thresholds, this.figureSpecs) : [],
     });
-    if (changed && !r.success) {
-      this.log.warn({ target: target.name, probe: r.probe, reason: r.reason, detail: r.detail }, prev ? 'target failing' : 'target failing from its first run');
-    } else if (changed && prev) {
-      this.log.info({ target: target.name, probe: r.probe, failing_for_s: Math.round((now - prev.since) / 1000) }, 'target recovered');
-    }
     this.figures(target.name, st, r, o.timeMs);
+    const was = st.state.feed(rawStatus(st.probes.values()), o.timeMs, target.thresholds.hysteresisSlots, now);
+    if (was !== undefined) this.stateChanged(target.name, st, was, now);
+  }
+
+  /** One log line per change of a target's state, saying why; the state gauge follows. */
+  private stateChanged(name: string, st: TargetState, was: TargetStatus, now: number): void {
+    const state = st.state.state;
+    if (state !== 'unknown') this.metrics.targetState.set(name, STATE_VALUE[state]);
+    const failing = [...st.probes.values()].filter((p) => !p.success).map((p) => ({ probe: p.probe, reason: p.reason, detail: p.detail }));
+    const crossed = [...st.probes.values()].flatMap((p) => p.crossed.map(describeCrossed));
+    // The first failing probe's reason at the top level too: what a log search filters on.
+    const first = failing[0] ? { probe: failing[0].probe, reason: failing[0].reason, detail: failing[0].detail } : {};
+    const fields = { target: name, state, was, ...first, ...(failing.length > 1 ? { failing } : {}), ...(crossed.length ? { crossed } : {}) };
+    if (state === 'failing') this.log.warn(fields, was === 'unknown' ? 'target failing from its first run' : 'target failing');
+    else if (state === 'degraded') this.log.warn(fields, 'target degraded');
+    else if (state === 'ok' && was !== 'unknown') this.log.info({ ...fields, [`${was}_for_s`]: Math.round((now - st.state.since) / 1000) }, 'target ok again');
   }
 
   private figures(name: string, st: TargetState, r: ProbeResult, timeMs: number): void {
@@ -137,7 +157,7 @@ export class TargetStatusBoard {
   private stateOf(name: string): TargetState {
     let st = this.states.get(name);
     if (!st) {
-      st = { probes: new Map(), figures: new Map(), time: null };
+      st = { probes: new Map(), figures: new Map(), time: null, state: new StateHysteresis() };
       this.states.set(name, st);
     }
     return st;
@@ -158,7 +178,12 @@ export class TargetStatusBoard {
       const st = this.stateOf(s.target);
       for (const p of s.probes) {
         if (p.success === null || !t.probes.includes(p.probe as never)) continue;
-        st.probes.set(p.probe, { probe: p.probe, success: p.success, reason: p.reason ?? undefined, detail: p.detail ?? undefined, at: Date.parse(p.at), since: Date.parse(p.since), durationMs: p.duration_ms ?? 0 });
+        // The thresholds its last points crossed, from the figures the store kept of them.
+        const samples = Object.entries(s.measurements)
+          .filter(([m]) => this.probeOf.get(m) === p.probe)
+          .map(([measurement, v]) => ({ measurement, fields: v.fields as Record<string, unknown> }));
+        const crossed = p.success ? crossedBy(p.probe, samples, t.thresholds, this.figureSpecs) : [];
+        st.probes.set(p.probe, { probe: p.probe, success: p.success, reason: p.reason ?? undefined, detail: p.detail ?? undefined, at: Date.parse(p.at), since: Date.parse(p.since), durationMs: p.duration_ms ?? 0, crossed });
         if (this.perTargetMetrics) {
           this.metrics.probeSuccess.set(t.name, p.success ? 1 : 0, p.probe);
           if (p.duration_ms !== null) this.metrics.probeLastDuration.set(t.name, p.duration_ms / 1000, p.probe);
@@ -175,6 +200,9 @@ export class TargetStatusBoard {
         const m = s.measurements[f.measurement];
         if (m) readFigure(st.figures, f, m.fields, Date.parse(m.time));
       }
+      const state = rawStatus(st.probes.values());
+      st.state.restore(state, Math.max(0, ...[...st.probes.values()].map((p) => p.since)));
+      if (state !== 'unknown') this.metrics.targetState.set(t.name, STATE_VALUE[state]);
       seeded++;
     }
     return seeded;
@@ -206,10 +234,7 @@ export class TargetStatusBoard {
   }
 
   status(name: string): TargetStatus {
-    const st = this.states.get(name);
-    if (!st || st.probes.size === 0) return 'unknown';
-    for (const p of st.probes.values()) if (!p.success) return 'failing';
-    return 'ok';
+    return this.states.get(name)?.state.state ?? 'unknown';
   }
 
   /** Probes failing now, oldest failure first. */
@@ -234,11 +259,16 @@ export class TargetStatusBoard {
       }
     }
     const all = probes > 0 && failing === probes;
+    const states: Record<TargetStatus, number> = { ok: 0, degraded: 0, failing: 0, unknown: 0 };
+    for (const st of this.states.values()) states[st.state.state]++;
+    // Configured targets that never reported are unknown too.
+    if (this.configured) for (const name of this.configured.keys()) if (!this.states.has(name)) states.unknown++;
     return {
       status: all ? 'degraded' : 'ok',
       probes,
       failing,
       failing_targets: targets.size,
+      target_states: states,
       ...(all ? { problem: `all ${probes} probes of ${targets.size} target(s) are failing: see /api/targets or the log for the reasons` } : {}),
       ...(failing ? { examples: this.failing(5).map((f) => `${f.target} ${f.probe}: ${f.reason}${f.detail ? ` (${f.detail})` : ''}`) } : {}),
     };

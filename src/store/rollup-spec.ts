@@ -44,7 +44,7 @@ export function rollupsWith(probeRollups: readonly RollupSpec[]): readonly Rollu
     }
     // Retention counts the slots a dropped bucket summarized from it.
     if (!k.aggs.some((a) => a.name === 'n' && a.how.op === 'count')) throw new Error(`rollup ${k.name}: needs the run count (rollup.count, column n)`);
-    for (const a of k.aggs) if (a.how.op === 'percentile' && !(a.how.p >= 0 && a.how.p <= 100)) throw new Error(`rollup ${k.name}: ${a.name} percentile ${a.how.p} is not within 0-100`);
+    for (const a of k.aggs) if ((a.how.op === 'percentile' || a.how.op === 'echoes') && !(a.how.p >= 0 && a.how.p <= 100)) throw new Error(`rollup ${k.name}: ${a.name} percentile ${a.how.p} is not within 0-100`);
   }
   return all;
 }
@@ -90,6 +90,11 @@ export const kindColumns = (k: RollupSpec): string[] => k.aggs.flatMap(columnsOf
  * column. `field(name)` gives the SQL of a raw field's value.
  */
 export function rawAggSql(k: RollupSpec, field: (name: string) => string): string[] {
+  // Values of unsure points (RollupSpec.unsure) are left out while the bucket has sure ones; a bucket of
+  // unsure points only keeps them (its `unsure` count says so) rather than showing nothing.
+  const sure = (name: string) => `(CASE WHEN ${field(k.unsure!)} = 1 THEN NULL ELSE ${field(name)} END)`;
+  const pick = (agg: (v: string) => string, name: string) =>
+    k.unsure ? `(CASE WHEN count(${sure(name)}) > 0 THEN ${agg(sure(name))} ELSE ${agg(field(name))} END)` : agg(field(name));
   return k.aggs.flatMap(({ how }) => {
     switch (how.op) {
       case 'count':
@@ -103,11 +108,13 @@ export function rawAggSql(k: RollupSpec, field: (name: string) => string): strin
       case 'min':
       case 'max':
       case 'median':
-        return [`CAST(round(${how.op}(${field(how.field)}) * ${how.scale}) AS INTEGER)`];
+        return [`CAST(round(${pick((v) => `${how.op}(${v})`, how.field)} * ${how.scale}) AS INTEGER)`];
       case 'percentile':
-        return [`CAST(round(percentile(${field(how.field)}, ${how.p}) * ${how.scale}) AS INTEGER)`];
+        return [`CAST(round(${pick((v) => `percentile(${v}, ${how.p})`, how.field)} * ${how.scale}) AS INTEGER)`];
+      case 'echoes':
+        return [`CAST(round(${pick((v) => `echo_percentile(${v}, ${how.p})`, how.field)} * ${how.scale}) AS INTEGER)`];
       case 'avg':
-        return [`CAST(round(sum(${field(how.field)}) * ${how.scale}) AS INTEGER)`, `count(${field(how.field)})`];
+        return [`CAST(round(${pick((v) => `sum(${v})`, how.field)} * ${how.scale}) AS INTEGER)`, pick((v) => `count(${v})`, how.field)];
     }
   });
 }
@@ -144,6 +151,7 @@ export function mergeAggSql(k: RollupSpec): string[] {
       case 'max':
         return [`${how.op}(${a.name})`];
       case 'median':
+      case 'echoes':
         return [`CAST(round(median(${a.name})) AS INTEGER)`];
       case 'percentile':
         return [`CAST(round(percentile(${a.name}, ${how.p})) AS INTEGER)`];
@@ -179,6 +187,36 @@ export function outputValue(o: RollupOutput, r: BucketRow): number | null {
       return total ? round3((100 * (total - (r[o.kept] ?? 0))) / total) : null;
     }
   }
+}
+
+/**
+ * SQL aggregate echo_percentile(json_array_text, p): percentile p (0-100) of
+ * every number in the arrays of the group, linear between the closest ranks
+ * (the icmp probe's rule for one slot). Registered on each connection that
+ * rolls up or reads series.
+ */
+export function registerEchoPercentile(db: { aggregate(name: string, o: object): unknown }): void {
+  db.aggregate('echo_percentile', {
+    start: () => ({ values: [] as number[], p: 50 }),
+    step: (acc: { values: number[]; p: number }, json: unknown, p: number) => {
+      acc.p = p;
+      if (typeof json !== 'string') return acc;
+      try {
+        for (const v of JSON.parse(json) as unknown[]) if (typeof v === 'number') acc.values.push(v);
+      } catch {
+        // a malformed array counts as no echoes
+      }
+      return acc;
+    },
+    result: (acc: { values: number[]; p: number }) => {
+      const v = acc.values.sort((a, b) => a - b);
+      if (!v.length) return null;
+      const rank = (acc.p / 100) * (v.length - 1);
+      const lo = Math.floor(rank);
+      const hi = Math.min(v.length - 1, lo + 1);
+      return v[lo]! + (v[hi]! - v[lo]!) * (rank - lo);
+    },
+  });
 }
 
 function round3(x: number): number {

@@ -12,7 +12,7 @@ import { RoutesRunner } from './queries/routes.js';
 import { SeriesRunner } from './queries/series.js';
 import { SparklinesRunner } from './queries/sparklines.js';
 import { Retention, type DropReason } from './retention.js';
-import { rollupsWith } from './rollup-spec.js';
+import { registerEchoPercentile, rollupsWith } from './rollup-spec.js';
 import { Rollups } from './rollups.js';
 import { createSchema } from './schema.js';
 import type { LatestState, PointQuery, PointsResult, RoutesQuery, RoutesResult, SeriesQuery, SeriesResult, Sparkline, SparklineOptions } from './types.js';
@@ -85,6 +85,7 @@ export class StoreEngine {
     const now = (this.now = hooks.now ?? Date.now);
     const kinds = rollupsWith(o.rollups);
     createSchema(db, kinds);
+    registerEchoPercentile(db);
     this.layouts = new FieldLayouts(db);
     this.rollups = new Rollups(db, this.layouts, kinds, now);
     this.ingest = new Ingest(db, this.layouts, (t) => this.rollups.watermark(t), kinds);

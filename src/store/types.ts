@@ -74,6 +74,13 @@ export interface SeriesHead {
   buckets: number;
   /** Per probe kind (icmp, trace, http, ...): runs ok and failed per bucket. */
   probes?: Record<string, Columns>;
+  /**
+   * Each rollup's outputs over the whole range (one value each), and under
+   * `probes` each probe's runs ok and failed: the target page's stat row.
+   */
+  summary?: Record<string, Record<string, number | null>> & { probes?: Record<string, Record<string, number | null>> };
+  /** true: computed from raw points (percentiles of every echo); false: merged from stored buckets. */
+  summary_exact?: boolean;
   /** Route changes in the range, epoch s. */
   route_changes: RouteChange[];
 }
@@ -148,6 +155,9 @@ export interface Sparkline {
   rtt_ms: (number | null)[];
   /** From the bucket's summed sent/received. */
   loss_pct: (number | null)[];
+  /** Echo requests sent and answered over the whole range: its loss rate is 100 x (sent - received) / sent. */
+  sent: number;
+  received: number;
 }
 
 export interface ProbeState {

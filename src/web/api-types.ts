@@ -6,9 +6,9 @@
  */
 import type { FigureSpec, PanelSpec } from '../probes/view.js';
 
-export type { ChartLine, ChartSpec, PanelSpec } from '../probes/view.js';
+export type { ChartLine, ChartSpec, PanelSpec, StatSpec } from '../probes/view.js';
 
-export type Status = 'ok' | 'failing' | 'unknown' | 'unavailable';
+export type Status = 'ok' | 'degraded' | 'failing' | 'unknown' | 'unavailable';
 export type Num = number | null;
 
 export interface Member {
@@ -26,6 +26,18 @@ export interface Failure {
   since: string | null;
 }
 
+/** A threshold the last run of a probe crossed (why a target is degraded). */
+export interface Crossed {
+  threshold: string;
+  probe: string;
+  value: number;
+  limit: number;
+  when: 'above' | 'below';
+  unit: string;
+  /** `loss_pct 20 % >= 5 %` */
+  text: string;
+}
+
 export interface TargetRow {
   name: string;
   host: string;
@@ -34,9 +46,15 @@ export interface TargetRow {
   owner: string | null;
   available: boolean;
   status: Status;
+  state_since?: string | null;
   failing: Failure[];
+  /** Why it is degraded: each threshold the last runs crossed. */
+  crossed?: Crossed[];
   /** The probes' figures of the last run by key (FigureColumn.key); ISO strings for `time` figures. */
   last: ({ time: string | null } & Record<string, number | string | null>) | null;
+  /** Echoes lost over echoes sent in the last hour. */
+  loss_hour_pct?: Num;
+  echoes_hour?: { sent: number; received: number } | null;
   spark: { from: number; step_s: number; rtt_ms: Num[]; loss_pct: Num[] } | null;
 }
 
@@ -78,6 +96,9 @@ export interface TargetDetail {
   owner: string | null;
   available: boolean;
   status: Status;
+  state_since?: string | null;
+  crossed?: Crossed[];
+  thresholds?: Record<string, number | null>;
   probe_status: ProbeStatus[];
   /** Each probe's settings in words. */
   settings: { probe: string; summary: string }[];
@@ -103,7 +124,12 @@ export interface SeriesHead {
   to: number | string;
   step_s: number;
   resolution: 'raw' | 'rollup';
+  tier?: 'raw' | '5m' | '1h';
   route_changes?: RouteChange[];
+  /** Each rollup's outputs over the whole range; `probes`: each probe's runs ok and failed. */
+  summary?: Record<string, Record<string, Num>> & { probes?: Record<string, Record<string, Num>> };
+  /** true: from raw points (percentiles of every echo); false: merged from stored buckets. */
+  summary_exact?: boolean;
 }
 
 /** /series: the head, and each rollup's Columns under its name (ChartSpec.rollup). */
@@ -123,7 +149,7 @@ export interface Hop {
 }
 
 export interface Routes {
-  current: { hash: string; first_seen: string; last_seen: string; reached: boolean; hop_count: number; hops: Hop[] } | null;
+  current: { hash: string; first_seen: string; last_seen: string; reached: boolean; hop_count: number; path?: string | null; hops: Hop[] } | null;
   earlier: { hash: string; first_seen: string; last_seen: string; hop_count: number; reached: boolean; path: string }[];
   changes: RouteChange[];
   source: { lat: number; lon: number } | null;
@@ -161,4 +187,95 @@ export interface CollectReply {
   ok: number;
   failed: number;
   results: CollectResult[];
+}
+
+/** Several sites: a source's view of a target (GET /api/targets/<name>/sources). */
+export type SourceState = 'ok' | 'degraded' | 'failing' | 'unknown';
+
+export interface HopRef {
+  ttl: number;
+  ip: string;
+}
+
+export interface Onset extends HopRef {
+  kind: 'loss' | 'latency';
+  value: number;
+  own: boolean;
+}
+
+export interface PathFault {
+  source: string;
+  state: SourceState;
+  why: string | null;
+  own_hops: HopRef[];
+  joins_at: HopRef | null;
+  loss_begins: Onset | null;
+  latency_begins: Onset | null;
+  summary: string;
+}
+
+export interface Verdict {
+  domain: 'none' | 'target' | 'path' | 'undetermined';
+  summary: string;
+  healthy: string[];
+  affected: string[];
+  no_data: string[];
+  common_hops?: HopRef[];
+  paths?: PathFault[];
+}
+
+export interface SourceRoute {
+  at: string;
+  reached: boolean;
+  traces: number;
+  hops: { ttl: number; ip: string; sent: number; loss_pct: Num; rtt_avg_ms: Num }[];
+}
+
+export interface SourceView {
+  source: string;
+  available: boolean;
+  reason?: string;
+  url?: string;
+  state: SourceState;
+  why: string | null;
+  /** The last runs' figures by their keys (TargetSources.figures names them). */
+  last: { time: string | null } & Record<string, number | string | null>;
+  route?: SourceRoute | null;
+}
+
+export interface TargetSources {
+  /** The figures of the target's probes (probes' view.ts), a column each. */
+  figures: Pick<FigureSpec, 'key' | 'label' | 'unit'>[];
+  sources: SourceView[];
+  verdict: Verdict;
+}
+
+export interface SourceSeries {
+  /** `query_url`: the shared database; `sites`: each site's own store. */
+  history: 'query_url' | 'sites';
+  /** Why the shared database did not answer (the sites did instead). */
+  fallback?: string;
+  sources: { source: string; available: boolean; reason?: string; series?: Series & { probes?: Record<string, { t: number[]; ok: Num[]; failed: Num[] }> } }[];
+}
+
+export interface SourceRoutes {
+  sources: { source: string; available: boolean; reason?: string; routes?: Routes }[];
+}
+
+export interface MatrixCell {
+  state: SourceState;
+  rtt_ms: Num;
+  loss_pct: Num;
+  time: string | null;
+  why: string | null;
+}
+
+export interface Matrix {
+  total: number;
+  offset: number;
+  limit: number;
+  generated_at: string;
+  sources: { name: string; self: boolean; url?: string; available: boolean; reason?: string; age_s?: number }[];
+  counts: Record<SourceState, number>;
+  targets: { name: string; worst: SourceState; fault: { domain: Verdict['domain']; affected: string[]; summary: string } | null; cells: MatrixCell[] }[];
 }

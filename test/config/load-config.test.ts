@@ -168,3 +168,29 @@ test('check-config prints the effective configuration with secrets redacted', as
   assert.equal(cfg.targets[0].name, 'x.example');
   assert.ok(!r.stdout.includes('hunter2'));
 });
+
+test('thresholds: global defaults from THRESHOLD_*, the file defaults, then the target; null turns one off; bad values are named', () => {
+  const p = file(`defaults:
+  thresholds: { rtt_ms: 80, hysteresis_slots: 2 }
+targets:
+  - host: a.example
+    probes: [icmp]
+  - host: b.example
+    probes: [icmp, http]
+    thresholds: { loss_pct: 25, rtt_ms: null, cert_days: 30 }
+`);
+  const { targets } = loadConfig({ TARGETS_FILE: p, THRESHOLD_JITTER_MS: '4' });
+  const [a, b] = targets;
+  assert.deepEqual(a!.thresholds, { limits: { loss_pct: 5, rtt_ms: 80, jitter_ms: 4 }, hysteresisSlots: 2 }, 'probes it does not run have no threshold');
+  assert.deepEqual(b!.thresholds.limits, { loss_pct: 25, rtt_ms: null, jitter_ms: 4, http_total_ms: null, cert_days: 30 });
+  assert.equal(loadConfig({ TARGET_FQDNS: 'c.example', THRESHOLD_LOSS_PCT: 'off' }).targets[0]!.thresholds.limits.loss_pct, null);
+
+  const bad = file(`targets:
+  - host: a.example
+    thresholds: { loss: 5, rtt_ms: -1 }
+`);
+  const text = problems({ TARGETS_FILE: bad }).join('\n');
+  assert.match(text, new RegExp(`${bad}:3: targets\\[0\\]\\.thresholds\\.loss: `), text);
+  assert.match(text, /targets\[0\]\.thresholds\.rtt_ms: .*>=0/, text);
+  assert.match(problems({ ...base, THRESHOLD_RTT_MS: 'fast' }).join('\n'), /THRESHOLD_RTT_MS/);
+});

@@ -179,7 +179,7 @@ test('logs: JSON with level names off a terminal; a failing target logged once, 
   const summary = daemon.logs.filter((l) => l.msg === 'round complete').at(-1)!;
   assert.match(String(summary.failing), new RegExp(`${closed.replace(/\./g, '\\.')} tcp: refused`));
   const started = daemon.logs.find((l) => String(l.msg).startsWith('network-telemetry started'))!;
-  assert.match(String(started.msg), /UI and API at http:\/\/127\.0\.0\.1:\d+\/, 4 target\(s\), first probes in \d+ s/);
+  assert.match(String(started.msg), /UI and API at http:\/\/127\.0\.0\.1:\d+\/, 4 target\(s\) from TARGET_FQDNS \(the default targets are off\), first probes in \d+ s/);
 });
 
 test('the instance tag of the collector measurement is unique per process (host name and port)', async () => {

@@ -76,6 +76,23 @@ test('Prometheus config (as entrypoint.sh renders it), rules and rule unit tests
   check('amtool', ['check-config', 'prometheus/alertmanager.yml']);
 });
 
+test('the scrape job docs/operations.md gives for your own Prometheus is valid and carries the label the rules select by', () => {
+  const md = readFileSync(join(REPO, 'docs/operations.md'), 'utf8');
+  const m = /\*\*Loading the rules into your own Prometheus:\*\*[\s\S]*?```yaml\n([\s\S]*?)\n```/.exec(md);
+  assert.ok(m, 'docs/operations.md shows the scrape job');
+  const job = (parse(m[1]!) as { scrape_configs: { static_configs: { labels?: Record<string, string> }[] }[] }).scrape_configs[0]!;
+  const rules = readFileSync(join(REPO, 'prometheus/rules/scaling_alerts.yml'), 'utf8');
+  assert.match(rules, /absent\(up\{app_kubernetes_io_name="network-telemetry"\} == 1\)/, 'the label the rules select the daemons by');
+  assert.equal(job.static_configs[0]!.labels?.app_kubernetes_io_name, 'network-telemetry');
+  const dir = mkdtempSync(join(tmpdir(), 'nt-prom-own-'));
+  try {
+    writeFileSync(join(dir, 'prometheus.yml'), `rule_files: [${JSON.stringify(join(REPO, 'prometheus/rules/*.yml'))}]\n${m[1]}\n`);
+    check('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('one pair of variables sets the HAProxy stats credentials for HAProxy and for Prometheus', async () => {
   assert.ok(!existsSync(join(REPO, 'prometheus/haproxy-stats-password')), 'no committed password file');
   const ha = compose('docker-compose.ha.yml').services;

@@ -1,5 +1,6 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import { join } from 'node:path';
 
 /**
  * Network namespaces built by a test and torn down by name, even when the
@@ -27,6 +28,7 @@ export function inNs(ns: string, cmd: string, args: string[], input?: string): s
 export class Namespaces {
   readonly prefix = `nt${process.pid % 10000}${randomInt(100, 999)}`;
   private readonly made: string[] = [];
+  private readonly procs: ChildProcess[] = [];
 
   /** A namespace with loopback up and the given forwarding setting. */
   add(short: string, router = false): string {
@@ -34,12 +36,9 @@ export class Namespaces {
     sh('ip', ['netns', 'add', ns]);
     this.made.push(ns);
     live.add(ns);
-    inNs(ns, 'ip', ['link', 'set', 'lo', 'up']);
-    if (router) {
-      inNs(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-      // Fast mtr runs otherwise see false loss on middle hops (COOKBOOK).
-      inNs(ns, 'sysctl', ['-qw', 'net.ipv4.icmp_ratelimit=0']);
-    }
+    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    // Fast mtr runs otherwise see false loss on middle hops (COOKBOOK).
+    if (router) inNs(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.icmp_ratelimit=0']);
     return ns;
   }
 
@@ -67,7 +66,31 @@ export class Namespaces {
     inNs(ns, 'nft', ['-f', '-'], ruleset);
   }
 
+  /**
+   * A TUN device `dev` in router `ns` that hands every packet routed into it
+   * back after `delayMs` (test/helpers/tun-delay.py; the kernel has no netem).
+   * Resolves once the device is up; the delayer is killed by PID in cleanup().
+   * Route traffic into it with `ip route ... dev <dev>` and out again with a
+   * rule `iif <dev> lookup <table>`.
+   */
+  async delay(ns: string, dev: string, delayMs: number): Promise<void> {
+    const p = spawn('ip', ['netns', 'exec', ns, 'python3', join(import.meta.dirname, 'tun-delay.py'), dev, String(delayMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.procs.push(p);
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      p.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes(`up ${dev}`)) resolve();
+      });
+      p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      p.once('exit', (code) => reject(new Error(`tun-delay in ${ns} exited ${code}: ${out}`)));
+    });
+    inNs(ns, 'ip', ['link', 'set', dev, 'up']);
+    inNs(ns, 'sysctl', ['-qw', `net.ipv4.conf.${dev}.rp_filter=0`, 'net.ipv4.conf.all.rp_filter=0']);
+  }
+
   cleanup(): void {
+    for (const p of this.procs.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     for (const ns of this.made.reverse()) {
       spawnSync('ip', ['netns', 'del', ns]);
       live.delete(ns);
@@ -150,6 +173,206 @@ export function buildChain(opts: { /** first two octets instead of 10.N (e.g. pu
   } catch (err) {
     ns.cleanup();
     throw err;
+  }
+}
+
+export type SiteName = 'a' | 'b' | 'c';
+export const SITE_NAMES: readonly SiteName[] = ['a', 'b', 'c'];
+
+export interface ThreeSites {
+  ns: Namespaces;
+  /** The namespace each site's daemon runs in. */
+  site: Record<SiteName, string>;
+  /** The management LAN (10.M.250.0/24): the root namespace's address (tests, the browser, databases listen here) and each site's. */
+  mgmt: { root: string; site: Record<SiteName, string> };
+  /** The target every site probes: behind `core` (a LAN all sites' paths enter) and `edge`. */
+  targetIp: string;
+  /** The target's namespace (to run a server there). */
+  targetNs: string;
+  /** What each site's traceroute shows, hop by hop, up to and with the target. */
+  hops: Record<SiteName, string[]>;
+  /** The addresses every path shares before the target: core's LAN address, edge's. */
+  shared: [string, string];
+  /** Drop `pct` % of what reaches b's second router from its first: loss from hop 2 of b's path on. */
+  lossOnB(pct: number): void;
+  clearLossOnB(): void;
+  /** Move c's path from its second router to `slow`, behind a link that delays each packet `delayMs`; the address of the new hop 2. */
+  rerouteCThroughSlowHop(delayMs: number): Promise<string>;
+  /** Put c's path back on its second router. */
+  restoreC(): void;
+  /** The target stops answering (its link goes down) and comes back. */
+  targetDown(): void;
+  targetUp(): void;
+  cleanup(): void;
+}
+
+/**
+ * Three sites with different paths to one target, for the vantage-point
+ * tests. Each site X (a, b, c = 1, 2, 3) has two routers of its own, then
+ * all paths enter one LAN where `core` answers from a single address, then
+ * `edge`, then the target:
+ *
+ *   site a ── a1 ── a2 ─┐
+ *   site b ── b1 ── b2 ─┼─ LAN 10.N.200.0/24 ── core ── edge ── target 10.N.202.2
+ *   site c ── c1 ── c2 ─┘                  │
+ *               └──── slow ────────────────┘   (c's path after rerouteCThroughSlowHop)
+ *
+ * Site X's own links are 10.N.X1.0/24 (site .1, X1 .2) and 10.N.X2.0/24
+ * (X1 .1, X2 .2); X2 is 10.N.200.X1 on the LAN, core 10.N.200.1; core-edge
+ * 10.N.201.0/24, edge-target 10.N.202.0/24. Routers answer from the
+ * address facing the site, so site a's trace reads 10.N.11.2, 10.N.12.2,
+ * 10.N.200.1, 10.N.201.2, 10.N.202.2. A separate management LAN joins the
+ * root namespace and the three sites (daemons' APIs, remote write).
+ */
+export function buildThreeSites(): ThreeSites {
+  const ns = new Namespaces();
+  const N = randomInt(100, 250);
+  const M = randomInt(100, 250);
+  const ip = (c: number, d: number) => `10.${N}.${c}.${d}`;
+  const mgmtIp = (d: number) => `10.${M}.250.${d}`;
+  const idx: Record<SiteName, number> = { a: 1, b: 2, c: 3 };
+  // About 150 ip commands: one `ip -batch` per namespace instead of a process each (15 s -> 2 s on a loaded machine).
+  const batch = new IpBatch();
+  try {
+    const core = ns.add('core', true);
+    const edge = ns.add('edge', true);
+    const target = ns.add('t');
+    const m = ns.add('m');
+    const slow = ns.add('slow', true);
+    const site = {} as Record<SiteName, string>;
+    const r1 = {} as Record<SiteName, string>;
+    const r2 = {} as Record<SiteName, string>;
+    for (const s of SITE_NAMES) {
+      site[s] = ns.add(s);
+      r1[s] = ns.add(`${s}1`, true);
+      r2[s] = ns.add(`${s}2`, true);
+    }
+    batch.add(core, 'link add br0 type bridge', 'link set br0 up', `addr add ${ip(200, 1)}/24 dev br0`);
+    batch.add(m, 'link add br0 type bridge', 'link set br0 up');
+    batch.link(core, `${ip(201, 1)}/24`, edge, `${ip(201, 2)}/24`);
+    const targetIf = batch.link(edge, `${ip(202, 1)}/24`, target, `${ip(202, 2)}/24`)[1];
+    batch.route(core, `${ip(202, 0)}/24 via ${ip(201, 2)}`);
+    batch.route(edge, `default via ${ip(201, 1)}`);
+    batch.route(target, `default via ${ip(202, 1)}`);
+    batch.port(m, null, `${mgmtIp(1)}/24`);
+
+    const mgmtSite = {} as Record<SiteName, string>;
+    const hops = {} as Record<SiteName, string[]>;
+    for (const s of SITE_NAMES) {
+      const x = idx[s] * 10;
+      batch.link(site[s], `${ip(x + 1, 1)}/24`, r1[s], `${ip(x + 1, 2)}/24`);
+      batch.link(r1[s], `${ip(x + 2, 1)}/24`, r2[s], `${ip(x + 2, 2)}/24`);
+      batch.port(core, r2[s], `${ip(200, x + 1)}/24`);
+      batch.route(site[s], `default via ${ip(x + 1, 2)}`);
+      batch.route(r1[s], `default via ${ip(x + 2, 2)}`);
+      batch.route(r2[s], `default via ${ip(200, 1)}`, `${ip(x + 1, 0)}/24 via ${ip(x + 2, 1)}`);
+      batch.route(core, `${ip(x + 1, 0)}/24 via ${ip(200, x + 1)}`, `${ip(x + 2, 0)}/24 via ${ip(200, x + 1)}`);
+      mgmtSite[s] = mgmtIp(x + 1);
+      batch.port(m, site[s], `${mgmtSite[s]}/24`);
+      hops[s] = [ip(x + 1, 2), ip(x + 2, 2), ip(200, 1), ip(201, 2), ip(202, 2)];
+    }
+    // c's alternative: c1 -> slow -> the LAN, behind a delaying TUN in c1 (set up on demand).
+    const slowIf = batch.link(r1.c, `${ip(34, 1)}/24`, slow, `${ip(34, 2)}/24`)[0];
+    batch.port(core, slow, `${ip(200, 5)}/24`);
+    batch.route(slow, `default via ${ip(200, 1)}`, `${ip(31, 0)}/24 via ${ip(34, 1)}`);
+    batch.route(core, `${ip(34, 0)}/24 via ${ip(200, 5)}`);
+    batch.run();
+    const b1Facing = batch.ifaceOf(r2.b, `${ip(22, 2)}/24`);
+    let delayer: Promise<void> | undefined;
+
+    return {
+      ns,
+      site,
+      mgmt: { root: mgmtIp(1), site: mgmtSite },
+      targetIp: ip(202, 2),
+      targetNs: target,
+      hops,
+      shared: [ip(200, 1), ip(201, 2)],
+      lossOnB(pct) {
+        // On the way in from b1: probes with TTL 2 (answered by b2) are lost too, so the trace shows it from hop 2 on.
+        ns.nft(r2.b, `table inet lossy {\n chain pre {\n type filter hook prerouting priority -300; policy accept;\n iifname "${b1Facing}" numgen random mod 100 < ${pct} counter drop\n }\n}\n`);
+      },
+      clearLossOnB() {
+        inNs(r2.b, 'nft', ['delete', 'table', 'inet', 'lossy']);
+      },
+      async rerouteCThroughSlowHop(delayMs) {
+        delayer ??= ns.delay(r1.c, 'dtun', delayMs).then(() => {
+          sh('ip', ['-n', r1.c, '-batch', '-'], `route add default via ${ip(34, 2)} dev ${slowIf} table 100\nrule add iif dtun lookup 100\n`);
+        });
+        await delayer;
+        sh('ip', ['-n', r1.c, '-batch', '-'], [200, 201, 202].map((net) => `route replace ${ip(net, 0)}/24 dev dtun`).join('\n') + '\n');
+        return ip(34, 2);
+      },
+      restoreC() {
+        sh('ip', ['-n', r1.c, '-batch', '-'], [200, 201, 202].map((net) => `route del ${ip(net, 0)}/24`).join('\n') + '\n');
+      },
+      targetDown() {
+        sh('ip', ['-n', target, 'link', 'set', targetIf, 'down']);
+      },
+      targetUp() {
+        sh('ip', ['-n', target, '-batch', '-'], `link set ${targetIf} up\nroute replace default via ${ip(202, 1)}\n`);
+      },
+      cleanup: () => ns.cleanup(),
+    };
+  } catch (err) {
+    ns.cleanup();
+    throw err;
+  }
+}
+
+/**
+ * ip commands collected per namespace, run as one `ip -batch` each: the
+ * root namespace's first (it makes the veth pairs), then every other in the
+ * order they were first named. Pair and port names are unique per call.
+ */
+class IpBatch {
+  private readonly root: string[] = [];
+  private readonly byNs = new Map<string, string[]>();
+  private readonly addrs = new Map<string, string>();
+
+  add(ns: string | null, ...lines: string[]): void {
+    if (ns === null) this.root.push(...lines);
+    else (this.byNs.get(ns) ?? this.byNs.set(ns, []).get(ns)!).push(...lines);
+  }
+
+  route(ns: string, ...routes: string[]): void {
+    this.add(ns, ...routes.map((r) => `route add ${r}`));
+  }
+
+  /** A veth pair with an address (CIDR) on each end; the two interface names. */
+  link(a: string, aAddr: string, b: string, bAddr: string): [string, string] {
+    const id = randomInt(10_000, 99_999);
+    const [aIf, bIf] = [`v${id}a`, `v${id}b`];
+    this.root.push(`link add ${aIf} netns ${a} type veth peer name ${bIf} netns ${b}`);
+    this.up(a, aIf, aAddr);
+    this.up(b, bIf, bAddr);
+    return [aIf, bIf];
+  }
+
+  /** A veth from `peer` (null: the root namespace) with address `addr`, its other end a port of br0 in `ns`. */
+  port(ns: string, peer: string | null, addr: string): string {
+    const id = randomInt(10_000, 99_999);
+    const [brIf, peerIf] = [`p${id}b`, `p${id}a`];
+    this.root.push(`link add ${brIf} netns ${ns} type veth peer name ${peerIf}${peer ? ` netns ${peer}` : ''}`);
+    this.add(ns, `link set ${brIf} master br0 up`);
+    this.up(peer, peerIf, addr);
+    return peerIf;
+  }
+
+  ifaceOf(ns: string, addr: string): string {
+    return this.addrs.get(`${ns} ${addr}`)!;
+  }
+
+  private up(ns: string | null, dev: string, addr: string): void {
+    if (ns) this.addrs.set(`${ns} ${addr}`, dev);
+    this.add(ns, `addr add ${addr} dev ${dev}`, `link set ${dev} up`);
+  }
+
+  run(): void {
+    if (this.root.length) sh('ip', ['-batch', '-'], `${this.root.join('\n')}\n`);
+    for (const [ns, lines] of this.byNs) sh('ip', ['-n', ns, '-batch', '-'], `${lines.join('\n')}\n`);
+    this.root.length = 0;
+    this.byNs.clear();
   }
 }
 

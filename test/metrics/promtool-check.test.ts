@@ -95,6 +95,9 @@ test('/metrics is promtool-clean: every probe kind, failing targets, a dead data
       }).then(started),
     ]);
 
+    const startLine = standalone.logs.find((l) => String(l.msg).startsWith('network-telemetry started'));
+    assert.match(String(startLine?.msg), /, 9 target\(s\) from TARGETS_FILE \(the default targets are off\), /, 'the start line says where the targets came from');
+
     const runs: [string, string][] = [
       ['web', 'http'], ['web-tls', 'http'], ['web-down', 'http'],
       ['port', 'tcp'], ['port-closed', 'tcp'],

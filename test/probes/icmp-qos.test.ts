@@ -36,3 +36,13 @@ test('E-model reference values', () => {
   assert.equal(mosFromR(100), 4.5);
   assert.ok(Math.abs(mosFromR(50) - 2.58) < 0.01);
 });
+
+test('percentiles of the received echoes: linear between closest ranks, the median their p50', () => {
+  const echoes = [5, 1, null, 3, 2, 4, 10, 6, 7, 9, 8];
+  const s = echoStats(echoes);
+  // Sorted 1..10: rank p/100 x 9.
+  assert.deepEqual(s.rttPercentilesMs, { p10: 1.9, p25: 3.25, p75: 7.75, p90: 9.1 });
+  assert.equal(s.rttMedianMs, 5.5);
+  assert.deepEqual(echoStats([4]).rttPercentilesMs, { p10: 4, p25: 4, p75: 4, p90: 4 }, 'one echo is every percentile');
+  assert.equal(echoStats([null, null]).rttPercentilesMs, undefined, 'no echo, no percentile');
+});

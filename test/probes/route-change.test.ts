@@ -88,6 +88,14 @@ test('silence is a wildcard: a silent router, a destination that stops answering
   const u = run(Array.from({ length: 20 }, (_, i) => (i % 3 === 0 ? unreached : raw(`${A}>${B}>${C}>*>*`))), meta.unowned);
   assert.equal(changes(u.verdicts), 0);
   assert.equal(routePath(u.state.confirmed), `${A}>${B}>${C}`);
+  // Once r3 gives up on the address it answers every probe beyond it (host unreachable): still r3 once, the route's end.
+  const unreachables = raw(`${A}>${B}>${C}>${C}>${C}>*>${C}>*`);
+  const v = run(Array.from({ length: 8 }, (_, i) => (i < 2 ? raw(`${A}>${B}>${C}>*>*`) : unreachables)), meta.unowned);
+  assert.equal(changes(v.verdicts), 0);
+  assert.ok(v.verdicts.every((x) => !x.pending));
+  assert.equal(routePath(v.state.confirmed), `${A}>${B}>${C}`);
+  const sum = summarizeTrace(unreachables, meta.unowned, v.state.confirmed);
+  assert.deepEqual([sum.hopCount, sum.path, sum.reached], [3, `${A}>${B}>${C}`, false]);
 });
 
 test('a moved hop is a change confirmed by the second trace that sees it, dated by the first, with its diff', () => {

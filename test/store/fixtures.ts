@@ -19,7 +19,7 @@ export interface Run {
 
 const tags = (o: Run, extra: Record<string, string>) => ({ target: o.target ?? 'a', source: 's', ...(o.adhoc ? { mode: 'adhoc' } : {}), ...extra });
 
-export function ping(ts: number, f: { median?: number; min?: number; max?: number; avg?: number; sent?: number; received?: number; jitter?: number; mos?: number }, o: Run = {}): AnySample {
+export function ping(ts: number, f: { median?: number; min?: number; max?: number; avg?: number; sent?: number; received?: number; jitter?: number; mos?: number; rtts?: (number | null)[] }, o: Run = {}): AnySample {
   const sent = f.sent ?? 5;
   const received = f.received ?? sent;
   return {
@@ -41,6 +41,7 @@ export function ping(ts: number, f: { median?: number; min?: number; max?: numbe
         : {}),
       ip: '192.0.2.1',
       success: received > 0,
+      ...(f.rtts ? { rtts_ms: JSON.stringify(f.rtts) } : {}),
     },
     timeMs: ts,
   };

@@ -22,6 +22,8 @@ test('series() picks raw slots for 1 h, 5-minute buckets for 24 h, hourly ones f
   const s = openTestStore();
   try {
     const now = history(s, 7, (ts) => (ts % HOUR < 30 * MIN ? 10 : 20));
+    // "Probe now" 20 s after a slot: an ad-hoc run is not a slot length, the 1 h view keeps its 60 s slots.
+    s.engine.write([ping(now - 10 * MIN + 20_000, { median: 10 }, { adhoc: true }), probe(now - 10 * MIN + 20_000, 'icmp', true, { adhoc: true })]);
     const one = s.engine.series({ target: 'a', fromMs: now - HOUR, toMs: now });
     assert.deepEqual([one.resolution, one.tier, one.step_s, one.buckets], ['raw', 'raw', 60, 60]);
     assert.equal(one.ping!.rtt_median!.filter((v) => v !== null).length, 60);

@@ -184,6 +184,25 @@ test('http, dns, tcp and per-probe buckets: phase means, status classes, success
   }
 });
 
+test('timings taken while the loop was late (timing_uncertain) stay out of the bucket\'s figures while it has sure ones, and are counted', () => {
+  const s = openTestStore();
+  try {
+    const tcpAt = (ts: number, ms: number, unsure: boolean): AnySample => ({ measurement: 'tcp', tags: { target: 'a', source: 's', port: '443' }, fields: { connect_ms: ms, success: true, ip: '192.0.2.1', timing_slack_ms: unsure ? 40 : 0.5, timing_uncertain: unsure }, timeMs: ts });
+    // Bucket 1: three sure connects of 1-3 ms and two stretched to 40+ ms by a busy loop. Bucket 2: unsure only.
+    for (const [i, ms, unsure] of [[0, 1, false], [1, 2, false], [2, 45, true], [3, 3, false], [4, 41, true]] as const) s.engine.write([tcpAt(T0 + i * MIN, ms, unsure)]);
+    for (let i = 0; i < 2; i++) s.engine.write([tcpAt(T0 + 5 * MIN + i * MIN, 30 + i, true)]);
+    s.at(T0 + 20 * MIN);
+    for (const r of [s.engine.series({ target: 'a', fromMs: T0, toMs: T0 + 10 * MIN, maxBuckets: 2 })]) {
+      assert.equal(r.tier, '5m');
+      assert.deepEqual([r.tcp!.connect_min_ms![0], r.tcp!.connect_ms![0], r.tcp!.connect_max_ms![0]], [1, 2, 3], 'the sure connects only');
+      assert.deepEqual([r.tcp!.ok![0], r.tcp!.unsure![0]], [5, 2], 'every run counted, the unsure ones said');
+      assert.deepEqual([r.tcp!.connect_min_ms![1], r.tcp!.connect_max_ms![1], r.tcp!.unsure![1], r.tcp!.ok![1]], [30, 31, 2, 2], 'a bucket of unsure timings keeps them, marked');
+    }
+  } finally {
+    s.close();
+  }
+});
+
 test('raw points leave after EMBEDDED_RAW_HOURS (counted as retention) while their buckets stay for the views', () => {
   const s = openTestStore({ rawWindowMs: 3 * HOUR });
   try {

@@ -1,8 +1,10 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { threshold } from '../../env/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { dnsProbe, type DnsSpec } from './dns-probe.js';
 import { DNS_RECORD_TYPES, type DnsRecordType } from './dns-wire.js';
+import { timingSlackEnv, withTimingSlack } from '../timing/timing-slack.js';
 import { DNS } from './measurements.js';
 import { DNS_FIGURES, DNS_METRICS, DNS_PANEL, DNS_ROLLUP } from './view.js';
 
@@ -15,7 +17,11 @@ export function isValidDnsServer(s: string): boolean {
 }
 
 /** Environment variables of the dns probe (docs/configuration.md). */
-const env = {};
+const env = {
+  ...timingSlackEnv,
+  /** Query time (ms) at or above which a target is degraded; none by default. */
+  THRESHOLD_DNS_MS: threshold(),
+};
 
 /** One DNS question with our own wire client — see README.md in this folder. */
 export const dnsModule = {
@@ -44,7 +50,8 @@ export const dnsModule = {
     return spec;
   },
   summary: (s: DnsSpec) => `${s.record} ${s.name} via ${s.server ?? 'the system resolver'}`,
-  create: () => dnsProbe,
+  // On the timing thread in the daemon (its own event loop: see timing/timing-thread.ts).
+  create: (deps) => (deps.timingThread ? (ctx, spec) => deps.timingThread!.run('dns', ctx, spec) : withTimingSlack(dnsProbe, 'dns', deps.env.TIMING_SLACK_MAX_MS, deps.loopDelay)),
 } satisfies ProbeModule<DnsSpec, typeof env>;
 
 export { DNS_RECORD_TYPES, type DnsRecordType, type DnsSpec };

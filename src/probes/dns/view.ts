@@ -6,15 +6,17 @@ import type { FigureSpec, PanelSpec, TargetMetricSpec } from '../view.js';
 export const DNS_ROLLUP: RollupSpec = {
   name: 'dns',
   measurement: 'dns',
-  aggs: [rollup.count, rollup.ok, ...rollup.spread('query', 'query_ms')],
-  outputs: [...rollup.spreadOut('query'), ...rollup.counts],
+  unsure: 'timing_uncertain',
+  aggs: [rollup.count, rollup.ok, rollup.unsure, ...rollup.spread('query', 'query_ms')],
+  outputs: [...rollup.spreadOut('query'), ...rollup.counts, rollup.unsureOut],
 };
 
 export const DNS_FIGURES: readonly FigureSpec[] = [
-  { key: 'dns_ms', label: 'DNS', unit: 'ms', measurement: 'dns', fields: ['query_ms'], sort: 'dns', column: false, threshold: { name: 'dns_ms', worse: 'higher' } },
+  { key: 'dns_ms', label: 'DNS', unit: 'ms', measurement: 'dns', fields: ['query_ms'], sort: 'dns', threshold: { name: 'dns_ms', worse: 'higher' } },
 ];
 
 export const DNS_PANEL: PanelSpec = {
+  stats: [{ id: 'dns-p95', label: 'DNS p95', rollup: 'dns', column: 'query_ms', unit: 'ms', how: 'p95', title: '95th percentile of the query time per bucket' }],
   charts: [{ id: 'chart-dns', title: 'DNS query time', rollup: 'dns', type: 'lines', lines: [{ column: 'query_ms', label: 'query', unit: 'ms' }], failed: 'failed' }],
 };
 

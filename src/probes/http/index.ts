@@ -1,9 +1,10 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { redactUrl } from '../../env/redact.js';
-import { bool } from '../../env/zod-env.js';
+import { bool, threshold } from '../../env/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { createHttpProbe, type HttpSpec } from './http-probe.js';
+import { timingSlackEnv, withTimingSlack } from '../timing/timing-slack.js';
 import { HTTP } from './measurements.js';
 import { HTTP_FIGURES, HTTP_METRICS, HTTP_PANEL, HTTP_ROLLUP } from './view.js';
 
@@ -15,6 +16,11 @@ const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const env = {
   /** http probes keep their connection for the next probe (false: DNS + connect + TLS measured every time). */
   HTTP_REUSE_CONNECTIONS: bool(true),
+  ...timingSlackEnv,
+  /** Total request time (ms) at or above which a target is degraded; none by default. */
+  THRESHOLD_HTTP_TOTAL_MS: threshold(),
+  /** Days of certificate validity left at or below which a target is degraded. */
+  THRESHOLD_CERT_DAYS: threshold(14),
 };
 
 /** HTTP(S) exchange with phase timings — see README.md in this folder. */
@@ -69,7 +75,8 @@ export const httpModule = {
   },
   summary: (s: HttpSpec) =>
     `${s.method} ${redactUrl(s.url)}${s.expectStatus ? ` expecting ${s.expectStatus.join('|')}` : ''}${Object.keys(s.headers).length ? ` with headers ${Object.keys(s.headers).join(', ')}` : ''}${s.reuseConnection ? '' : ', new connection each time'}`,
-  create: (deps) => createHttpProbe(deps.http),
+  // On the main loop (the shared pool and breakers live there): its slack says how busy that was.
+  create: (deps) => withTimingSlack(createHttpProbe(deps.http), 'http', deps.env.TIMING_SLACK_MAX_MS, deps.loopDelay),
 } satisfies ProbeModule<HttpSpec, typeof env>;
 
 export type { HttpSpec };

@@ -1,3 +1,5 @@
+import { TIMING_SLACK_FIELDS } from '../timing/fields.js';
+
 /** The `http` measurement: one point per exchange. */
 export const HTTP = {
   tags: ['method'],
@@ -15,6 +17,7 @@ export const HTTP = {
     cert_expiry_days: 'float',
     http_version: 'string',
     ip: 'string',
+    ...TIMING_SLACK_FIELDS,
   },
 } as const;
 

@@ -10,9 +10,11 @@ const status = (name: string, lo: number) => ({ name, how: { op: 'range' as cons
 export const HTTP_ROLLUP: RollupSpec = {
   name: 'http',
   measurement: 'http',
+  unsure: 'timing_uncertain',
   aggs: [
     rollup.count,
     rollup.ok,
+    rollup.unsure,
     status('s2xx', 200),
     status('s3xx', 300),
     status('s4xx', 400),
@@ -25,6 +27,7 @@ export const HTTP_ROLLUP: RollupSpec = {
     ...[...PHASES, 'total'].map((p) => ({ name: `${p}_ms`, from: 'mean' as const, agg: p, scale: US })),
     { name: 'total_max_ms', from: 'column', column: 'total_max', scale: US },
     ...rollup.counts,
+    rollup.unsureOut,
     ...['2xx', '3xx', '4xx', '5xx'].map((c) => ({ name: `status_${c}`, from: 'column' as const, column: `s${c}` })),
   ],
 };
@@ -35,6 +38,7 @@ export const HTTP_FIGURES: readonly FigureSpec[] = [
 ];
 
 export const HTTP_PANEL: PanelSpec = {
+  stats: [{ id: 'http-p95', label: 'HTTP p95', rollup: 'http', column: 'total_ms', unit: 'ms', how: 'p95', title: '95th percentile of the total request time per bucket' }],
   charts: [
     {
       id: 'chart-http',
@@ -43,6 +47,7 @@ export const HTTP_PANEL: PanelSpec = {
       type: 'stacked',
       unit: 'ms',
       parts: PHASES.map((p) => ({ column: `${p}_ms`, label: p })),
+      total: 'total_ms',
       failed: 'failed',
     },
   ],

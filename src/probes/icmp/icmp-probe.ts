@@ -82,16 +82,26 @@ export class FpingBatcher {
     const ips = [...b.ips];
     const budgetMs = b.members.reduce((lo, m) => Math.min(lo, m.deadline), Infinity) - Date.now();
     // Per-reply wait: what is left after the last request goes out, at most 2 s.
+    // 30 % of the budget stays free for the process start and the batch wait:
+    // with loss, fping waits the full reply timeout for a lost last echo, and on a
+    // busy host a 10 % margin was not enough (the run was killed, its echoes unknown).
     const sendSpan = (b.count - 1) * b.periodMs;
-    const perReplyMs = Math.max(50, Math.min(2000, Math.floor(budgetMs * 0.9 - sendSpan)));
+    const perReplyMs = Math.max(50, Math.min(2000, Math.floor(budgetMs * 0.7 - sendSpan)));
     const args = ['-C', String(b.count), '-q', '-p', String(b.periodMs), '-t', String(perReplyMs), '-i', '1', '-B', '1', '-r', '0', b.family === 6 ? '-6' : '-4', ...ips];
     const run = await this.runner.run(this.opts.fpingPath, args, { timeoutMs: Math.max(100, budgetMs) });
     const fanOut = (r: (ip: string) => EchoResult) => b.members.forEach((m) => m.resolve(r(m.ip)));
 
     if (run.spawnError) {
       const code = run.spawnError.code;
-      const reason: Reason = code === 'ENOENT' ? 'tool_missing' : code === 'EACCES' ? 'no_permission' : 'tool_error';
-      const detail = code === 'ENOENT' ? `${this.opts.fpingPath} not found: apt-get install fping` : `${code}: ${run.spawnError.message}`;
+      // EPERM: the kernel refused to start a binary whose file capability (cap_net_raw) is outside
+      // our bounding set — a non-root user in a container or unit that dropped NET_RAW.
+      const reason: Reason = code === 'ENOENT' ? 'tool_missing' : code === 'EACCES' || code === 'EPERM' ? 'no_permission' : 'tool_error';
+      const detail =
+        code === 'ENOENT'
+          ? `${this.opts.fpingPath} not found: apt-get install fping`
+          : code === 'EPERM'
+            ? `${code}: ${run.spawnError.message} — fping's CAP_NET_RAW is outside this process's capability bounding set: run as root, or keep NET_RAW (Docker --cap-add NET_RAW, Kubernetes capabilities.add, systemd CapabilityBoundingSet)`
+            : `${code}: ${run.spawnError.message}`;
       return fanOut(() => ({ reason, detail }));
     }
     if (run.killed) {
@@ -143,6 +153,12 @@ export function createIcmpProbe(batcher: FpingBatcher): Probe<IcmpSpec> {
       rtt_avg_ms: st.rttAvgMs,
       rtt_max_ms: st.rttMaxMs,
       rtt_median_ms: st.rttMedianMs,
+      rtt_p10_ms: st.rttPercentilesMs?.p10,
+      rtt_p25_ms: st.rttPercentilesMs?.p25,
+      rtt_p75_ms: st.rttPercentilesMs?.p75,
+      rtt_p90_ms: st.rttPercentilesMs?.p90,
+      // Every echo as fping reported it, so a chart can draw the smoke and a person can check the figures.
+      rtts_ms: JSON.stringify(result.rtts),
       rtt_stddev_ms: st.rttStddevMs,
       jitter_ms: st.jitterMs,
       r_factor: st.rFactor,

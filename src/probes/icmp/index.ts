@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { int, seconds } from '../../env/zod-env.js';
+import { int, seconds, threshold } from '../../env/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { createIcmpProbe, FpingBatcher, type IcmpSpec } from './icmp-probe.js';
 import { PING } from './measurements.js';
@@ -10,13 +10,19 @@ const SEND_SHARE = 0.9;
 
 /** Environment variables of the icmp probe (docs/configuration.md). */
 const env = {
-  /** Echo requests per target per slot. */
-  ICMP_COUNT: int(5, 1, 1000),
-  /** Seconds between the echo requests to one target (fping -p). */
-  ICMP_PACKET_INTERVAL: seconds(0.2, 0.01, 60),
+  /** Echo requests per target per slot: SmokePing's 20, so its loss colours (1/20 = 5 %) can occur in one slot. */
+  ICMP_COUNT: int(20, 1, 1000),
+  /** Seconds between the echo requests to one target (fping -p): 20 echoes take 0.95 s. */
+  ICMP_PACKET_INTERVAL: seconds(0.05, 0.01, 60),
   /** How long an fping batch waits to fill up before it starts. */
   ICMP_BATCH_WAIT: seconds(0.05, 0, 10),
   FPING_PATH: z.string().default('fping'),
+  /** Loss (%) at or above which a target that answers is degraded. */
+  THRESHOLD_LOSS_PCT: threshold(5),
+  /** Median RTT (ms) at or above which a target is degraded; none by default. */
+  THRESHOLD_RTT_MS: threshold(),
+  /** Jitter (ms) at or above which a target is degraded; none by default. */
+  THRESHOLD_JITTER_MS: threshold(),
 };
 
 /** ICMP echo: latency, loss, jitter, MOS — see README.md in this folder. */

@@ -6,6 +6,10 @@
  * - rtt min/avg/max over received replies; rtt_stddev_ms = population standard deviation
  * - rtt_median_ms: the median of the received replies (mean of the middle two
  *   for an even count) — the line of a SmokePing-style chart
+ * - rtt_p10_ms, rtt_p25_ms, rtt_p75_ms, rtt_p90_ms: percentiles of the
+ *   received replies, linear between the closest ranks (p = rank / (n - 1),
+ *   the median above is p50 of the same rule) — SmokePing's smoke
+ * - rtts_ms: every echo in send order as a JSON array, null for a lost one
  * - jitter_ms = mean |RTT(i) - RTT(i-1)| over consecutive *received* replies
  *   (the instantaneous inter-arrival variation D(i-1,i) of RFC 3550 §6.4.1,
  *   averaged plainly instead of RFC 3550's 1/16 smoothing, since a slot has
@@ -28,6 +32,8 @@ export interface EchoStats {
   rttAvgMs?: number;
   rttMaxMs?: number;
   rttMedianMs?: number;
+  /** p10, p25, p75, p90 of the received replies. */
+  rttPercentilesMs?: { p10: number; p25: number; p75: number; p90: number };
   rttStddevMs?: number;
   jitterMs?: number;
   rFactor?: number;
@@ -51,6 +57,7 @@ export function echoStats(rtts: readonly (number | null)[]): EchoStats {
   const sorted = [...got].sort((a, b) => a - b);
   const mid = received >> 1;
   s.rttMedianMs = r3(received % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2);
+  s.rttPercentilesMs = { p10: r3(percentile(sorted, 10)), p25: r3(percentile(sorted, 25)), p75: r3(percentile(sorted, 75)), p90: r3(percentile(sorted, 90)) };
   s.rttStddevMs = r3(Math.sqrt(variance));
   if (received >= 2) {
     let sum = 0;
@@ -61,6 +68,15 @@ export function echoStats(rtts: readonly (number | null)[]): EchoStats {
   s.rFactor = r3(r);
   s.mos = r3(mosFromR(r));
   return s;
+}
+
+/** Percentile `p` (0-100) of ascending values, linear between the closest ranks (numpy's default). */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 1) return sorted[0]!;
+  const rank = (p / 100) * (sorted.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.min(sorted.length - 1, lo + 1);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (rank - lo);
 }
 
 export function rFactor(rttAvgMs: number, jitterMs: number, lossPct: number): number {

@@ -18,6 +18,10 @@ export const PING_ROLLUP: RollupSpec = {
     rollup.max('rtt_max', 'rtt_max_ms'),
     rollup.avg('jitter', 'jitter_ms'),
     rollup.avg('mos', 'mos'),
+    // The worst slot: a 5-minute outage stays an outage in an hourly bucket (loss in thousandths of a percent).
+    rollup.max('loss_max', 'loss_pct', 1000),
+    // SmokePing's smoke: percentiles of every echo of the bucket (rtts_ms), and the p95 of the stat row.
+    ...[10, 25, 75, 90, 95].map((p) => rollup.echoes(`rtt_p${p}`, 'rtts_ms', p)),
   ],
   outputs: [
     { name: 'rtt_min', from: 'column', column: 'rtt_min', scale: US },
@@ -25,6 +29,10 @@ export const PING_ROLLUP: RollupSpec = {
     { name: 'rtt_avg', from: 'mean', agg: 'rtt_avg', scale: US },
     { name: 'rtt_max', from: 'column', column: 'rtt_max', scale: US },
     { name: 'loss_pct', from: 'lost_pct', total: 'sent', kept: 'received' },
+    { name: 'loss_max_pct', from: 'column', column: 'loss_max', scale: 1000 },
+    { name: 'sent', from: 'column', column: 'sent' },
+    { name: 'received', from: 'column', column: 'received' },
+    ...[10, 25, 75, 90, 95].map((p) => ({ name: `rtt_p${p}`, from: 'column' as const, column: `rtt_p${p}`, scale: US })),
     { name: 'jitter_ms', from: 'mean', agg: 'jitter', scale: US },
     { name: 'mos', from: 'mean', agg: 'mos', scale: US },
     ...rollup.counts,
@@ -38,9 +46,26 @@ export const PING_FIGURES: readonly FigureSpec[] = [
 ];
 
 export const PING_PANEL: PanelSpec = {
+  stats: [
+    { id: 'rtt-now', label: 'RTT now', rollup: 'ping', column: 'rtt_median', unit: 'ms', how: 'last', title: 'median of the newest bucket with replies' },
+    { id: 'rtt-avg', label: 'RTT avg', rollup: 'ping', column: 'rtt_avg', unit: 'ms', how: 'range', title: 'mean over the range' },
+    { id: 'rtt-p95', label: 'RTT p95', rollup: 'ping', column: 'rtt_p95', unit: 'ms', how: 'range', title: '95th percentile of every echo of the range' },
+    { id: 'loss', label: 'Loss', rollup: 'ping', column: 'loss_pct', unit: '%', how: 'range', title: 'echoes lost over echoes sent in the range' },
+  ],
   charts: [
-    { id: 'chart-latency', title: 'Latency (median, min–max band; median coloured by loss)', rollup: 'ping', type: 'smoke', median: 'rtt_median', min: 'rtt_min', max: 'rtt_max', loss: 'loss_pct' },
-    { id: 'chart-loss', title: 'Packet loss', rollup: 'ping', type: 'loss', column: 'loss_pct' },
+    {
+      id: 'chart-latency',
+      title: 'Latency: median coloured by loss, smoke p10–p90 and p25–p75 of the echoes',
+      rollup: 'ping',
+      type: 'smoke',
+      median: 'rtt_median',
+      min: 'rtt_min',
+      max: 'rtt_max',
+      loss: 'loss_pct',
+      worst: 'loss_max_pct',
+      bands: { outer: ['rtt_p10', 'rtt_p90'], inner: ['rtt_p25', 'rtt_p75'] },
+    },
+    { id: 'chart-loss', title: 'Packet loss: bucket rate (solid) and worst slot (pale)', rollup: 'ping', type: 'loss', column: 'loss_pct', worst: 'loss_max_pct' },
     {
       id: 'chart-jitter',
       title: 'Jitter and MOS',

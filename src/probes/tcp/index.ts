@@ -1,11 +1,17 @@
 import { z } from 'zod';
+import { threshold } from '../../env/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
+import { timingSlackEnv, withTimingSlack } from '../timing/timing-slack.js';
 import { TCP } from './measurements.js';
 import { tcpProbe, type TcpSpec } from './tcp-probe.js';
 import { TCP_FIGURES, TCP_METRICS, TCP_PANEL, TCP_ROLLUP } from './view.js';
 
 /** Environment variables of the tcp probe (docs/configuration.md). */
-const env = {};
+const env = {
+  ...timingSlackEnv,
+  /** Connect time (ms) at or above which a target is degraded; none by default. */
+  THRESHOLD_TCP_MS: threshold(),
+};
 
 /** TCP connect time — see README.md in this folder. */
 export const tcpModule = {
@@ -26,7 +32,8 @@ export const tcpModule = {
     return { port: b.port };
   },
   summary: (s: TcpSpec) => `connect to port ${s.port}`,
-  create: () => tcpProbe,
+  // On the timing thread in the daemon (its own event loop: see timing/timing-thread.ts).
+  create: (deps) => (deps.timingThread ? (ctx, spec) => deps.timingThread!.run('tcp', ctx, spec) : withTimingSlack(tcpProbe, 'tcp', deps.env.TIMING_SLACK_MAX_MS, deps.loopDelay)),
 } satisfies ProbeModule<TcpSpec, typeof env>;
 
 export type { TcpSpec };

@@ -6,15 +6,17 @@ import type { FigureSpec, PanelSpec, TargetMetricSpec } from '../view.js';
 export const TCP_ROLLUP: RollupSpec = {
   name: 'tcp',
   measurement: 'tcp',
-  aggs: [rollup.count, rollup.ok, ...rollup.spread('connect', 'connect_ms')],
-  outputs: [...rollup.spreadOut('connect'), ...rollup.counts],
+  unsure: 'timing_uncertain',
+  aggs: [rollup.count, rollup.ok, rollup.unsure, ...rollup.spread('connect', 'connect_ms')],
+  outputs: [...rollup.spreadOut('connect'), ...rollup.counts, rollup.unsureOut],
 };
 
 export const TCP_FIGURES: readonly FigureSpec[] = [
-  { key: 'tcp_ms', label: 'TCP connect', unit: 'ms', measurement: 'tcp', fields: ['connect_ms'], sort: 'tcp', column: false, threshold: { name: 'tcp_ms', worse: 'higher' } },
+  { key: 'tcp_ms', label: 'TCP connect', unit: 'ms', measurement: 'tcp', fields: ['connect_ms'], sort: 'tcp', threshold: { name: 'tcp_ms', worse: 'higher' } },
 ];
 
 export const TCP_PANEL: PanelSpec = {
+  stats: [{ id: 'tcp-p95', label: 'TCP p95', rollup: 'tcp', column: 'connect_ms', unit: 'ms', how: 'p95', title: '95th percentile of the connect time per bucket' }],
   charts: [{ id: 'chart-tcp', title: 'TCP connect time', rollup: 'tcp', type: 'lines', lines: [{ column: 'connect_ms', label: 'connect', unit: 'ms' }], failed: 'failed' }],
 };
 

@@ -73,6 +73,9 @@ export class ProbeTools extends BaseComponent {
       try {
         const before = this.report;
         const r = await checkPrivileges(this.traceRunner, this.env.FPING_PATH, this.env.MTR_PATH);
+        // Stopped while checking (a start that failed, a quick Ctrl-C): stop() killed the
+        // tools, so the check says nothing about them.
+        if (this.stopped) return;
         this.report = r;
         if (before) this.metrics.icmpMode.set({ mode: before.mode }, 0);
         this.metrics.icmpMode.set({ mode: r.mode }, 1);

@@ -29,9 +29,34 @@ export interface TraceSummary {
 
 const r3 = (n: number) => Math.round(n * 1000) / 1000;
 
-/** The trace as a route model (every TTL mtr reported; the destination's TTL the lowest it answered at). */
+/** The trace as a route model (every TTL that is the route; the destination's TTL the lowest it answered at). */
 export function traceModel(trace: RawTrace, destination: string): RouteModel {
-  return observedModel(trace.hops, destination);
+  return observedModel(routeHops(trace, destination), destination);
+}
+
+/**
+ * The TTLs of a trace that are the route. When the destination never
+ * answered, the last router often answers every probe sent beyond it (ICMP
+ * host or network unreachable: it has no way on, e.g. nobody owns the
+ * address), so mtr lists it at TTL 4, 5, ... 16. One address at two TTLs is
+ * never two hops (each router takes one off the TTL): from the first TTL of
+ * that trailing run on, it is one hop where the route ends, and its later
+ * answers — late by an ARP timeout — are not its latency.
+ */
+export function routeHops(trace: RawTrace, destination: string): RawHop[] {
+  const hops = [...trace.hops].sort((a, b) => a.ttl - b.ttl);
+  if (hops.some((h) => h.ips.includes(destination))) return hops;
+  const last = hops.filter((h) => h.ips.length > 0).at(-1);
+  if (!last || last.ips.length !== 1) return hops;
+  const x = last.ips[0]!;
+  let end = last.ttl;
+  for (let i = hops.indexOf(last); i >= 0; i--) {
+    const h = hops[i]!;
+    if (h.ips.length === 0) continue;
+    if (!h.ips.every((ip) => ip === x)) break;
+    end = h.ttl;
+  }
+  return hops.filter((h) => h.ttl <= end);
 }
 
 /**
@@ -43,7 +68,8 @@ export function traceModel(trace: RawTrace, destination: string): RouteModel {
  * destination, the trace runs to the last TTL that answered here or in
  * `ref`: the silent TTLs mtr tried after it are not hops either.
  */
-export function summarizeTrace(trace: RawTrace, destination: string, ref?: RouteModel): TraceSummary {
+export function summarizeTrace(whole: RawTrace, destination: string, ref?: RouteModel): TraceSummary {
+  const trace = { ...whole, hops: routeHops(whole, destination) };
   const obs = traceModel(trace, destination);
   const d = Math.min(obs.destTtl ?? Infinity, ref?.destTtl ?? Infinity);
   const len = Number.isFinite(d) ? d : Math.max(routeLength(obs), ref ? routeLength(ref) : 0);

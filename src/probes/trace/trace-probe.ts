@@ -68,7 +68,9 @@ export function createTraceProbe(runner: ProcessRunner, memory: RouteMemory, o: 
       const code = run.spawnError.code;
       return code === 'ENOENT'
         ? fail('tool_missing', `${o.mtrPath} not found: apt-get install mtr-tiny`)
-        : fail(code === 'EACCES' ? 'no_permission' : 'tool_error', `${code}: ${run.spawnError.message}`);
+        : code === 'EPERM'
+          ? fail('no_permission', `${code}: ${run.spawnError.message} — mtr's CAP_NET_RAW is outside this process's capability bounding set: run as root, or keep NET_RAW`)
+          : fail(code === 'EACCES' ? 'no_permission' : 'tool_error', `${code}: ${run.spawnError.message}`);
     }
     if (run.killed) {
       const reason: Reason = run.killed === 'output_limit' ? 'tool_error' : reasonForError(signal.reason, signal).reason === 'aborted' ? 'aborted' : 'timeout';
@@ -78,6 +80,11 @@ export function createTraceProbe(runner: ProcessRunner, memory: RouteMemory, o: 
       const err = excerpt(run.stderr || run.stdout);
       if (/permission|not permitted|raw socket|Failure to open/i.test(err)) return fail('no_permission', `${err} — run as root or give mtr-packet CAP_NET_RAW`);
       if (/non-root users cannot/i.test(err)) return fail('no_permission', `${err} — set TRACE_PACKET_INTERVAL >= 1 when not root`);
+      // mtr runs mtr-packet, which carries the capability; the kernel refuses to start it when NET_RAW
+      // is outside the bounding set, and mtr reports that as "Invalid argument" (or EPERM).
+      if (/Failure to start mtr-packet/i.test(err) && !/No such file/i.test(err)) {
+        return fail('no_permission', `${err} — mtr-packet cannot get CAP_NET_RAW here: run as root, or keep NET_RAW in the capability bounding set (Docker --cap-add NET_RAW, Kubernetes capabilities.add, systemd CapabilityBoundingSet)`);
+      }
       return fail('tool_error', `mtr exit ${run.code}: ${err}`);
     }
     let trace: ReturnType<typeof parseMtrRaw>;

@@ -56,7 +56,10 @@ export class SeriesRunner {
       }
     }
     this.probeMid = layouts.midOf('probe');
-    this.slotTimes = db.prepare('SELECT DISTINCT r.ts FROM times t CROSS JOIN raw r ON r.mid = ? AND r.ts = t.ts AND r.tid = ? WHERE t.ts >= ? AND t.ts < ? ORDER BY t.ts DESC LIMIT 40').pluck();
+    // Scheduled slots only: an ad-hoc run ("probe now") between two slots is not a slot length.
+    this.slotTimes = db.prepare(
+      'SELECT DISTINCT r.ts FROM times t CROSS JOIN raw r ON r.mid = ? AND r.ts = t.ts AND r.tid = ? JOIN series s ON s.sid = r.sid WHERE t.ts >= ? AND t.ts < ? AND s.adhoc = 0 ORDER BY t.ts DESC LIMIT 40',
+    ).pluck();
     this.changes = db.prepare('SELECT ts, from_hash, to_hash, diff FROM route_changes WHERE tid = ? AND ts >= ? AND ts < ? ORDER BY ts');
   }
 
@@ -79,9 +82,11 @@ export class SeriesRunner {
     };
     const rollups: Record<string, Columns> = {};
     if (tid === undefined) return head as SeriesResult;
+    const stepped = new Map<RollupSpec, Row[]>();
     for (const k of this.rollups.kinds) {
       const rows = this.rows(k, tid, from, q.toMs, pick.stepMs, pick.tier);
       if (!rows.length) continue;
+      stepped.set(k, rows);
       const bySub = new Map<string, Row[]>();
       for (const r of rows) (bySub.get(r.sub) ?? bySub.set(r.sub, []).get(r.sub)!).push(r);
       if (k === PROBE_RUNS_ROLLUP) {
@@ -93,6 +98,7 @@ export class SeriesRunner {
         rollups[k.name] = columns(k, bySub.get('') ?? [], from, pick.stepMs, n);
       }
     }
+    this.summary(head, tid, from, q.toMs, stepped);
     head.route_changes = (this.changes.all(tid, from, q.toMs) as { ts: number; from_hash: string | null; to_hash: string; diff: string | null }[]).map((c) => ({
       time: c.ts / 1000,
       from_hash: c.from_hash,
@@ -100,6 +106,33 @@ export class SeriesRunner {
       diff: c.diff,
     }));
     return { ...head, ...rollups } as SeriesResult;
+  }
+
+  /**
+   * Every rollup's outputs over the whole range, as one bucket (the target
+   * page's stat row: loss as echoes lost over echoes sent, the mean of
+   * every slot, the p95 of every echo...). Exact from raw points while the
+   * raw window holds the range; from stored buckets otherwise, merged as
+   * series() merges them (medians and percentiles: the median of the
+   * buckets'), said by `summary_exact: false`.
+   */
+  private summary(head: SeriesHead, tid: number, from: number, to: number, stepped: Map<RollupSpec, Row[]>): void {
+    const exact = head.resolution === 'raw';
+    const out: Record<string, Record<string, number | null>> = {};
+    const probes: Record<string, Record<string, number | null>> = {};
+    for (const [k, stepRows] of stepped) {
+      const rows = exact ? (this.raw.get(k.name)!.all(Number.MAX_SAFE_INTEGER, tid, from, to) as Row[]) : stepRows;
+      const bySub = new Map<string, Row[]>();
+      for (const r of rows) (bySub.get(r.sub) ?? bySub.set(r.sub, []).get(r.sub)!).push(r);
+      for (const [sub, list] of bySub) {
+        const one = exact && list.length === 1 ? list[0]! : mergeRows(k, list);
+        const values = Object.fromEntries(k.outputs.map((o) => [o.name, outputValue(o, one)]));
+        if (k === PROBE_RUNS_ROLLUP) probes[sub] = values;
+        else if (sub === '') out[k.name] = values;
+      }
+    }
+    head.summary = Object.assign(out, { probes });
+    head.summary_exact = exact;
   }
 
   /**
@@ -150,4 +183,38 @@ function columns(k: RollupSpec, rows: readonly Row[], from: number, stepMs: numb
     for (const o of k.outputs) cols[o.name]![i] = outputValue(o, r);
   }
   return { ...cols, t };
+}
+
+/** Stored buckets merged into one in JS, the way mergeAggSql() merges them in SQL. */
+function mergeRows(k: RollupSpec, rows: readonly Row[]): Row {
+  const out: Row = { b: 0, sub: rows[0]?.sub ?? '' } as Row;
+  const median = (v: number[]) => {
+    if (!v.length) return null;
+    const s = [...v].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return s.length % 2 ? s[m]! : Math.round((s[m - 1]! + s[m]!) / 2);
+  };
+  for (const a of k.aggs) {
+    const vals = (c: string) => rows.map((r) => r[c]).filter((v): v is number => v !== null && v !== undefined);
+    switch (a.how.op) {
+      case 'avg':
+        out[`${a.name}_sum`] = vals(`${a.name}_sum`).reduce((x, y) => x + y, 0);
+        out[`${a.name}_n`] = vals(`${a.name}_n`).reduce((x, y) => x + y, 0);
+        break;
+      case 'min':
+        out[a.name] = vals(a.name).length ? Math.min(...vals(a.name)) : null;
+        break;
+      case 'max':
+        out[a.name] = vals(a.name).length ? Math.max(...vals(a.name)) : null;
+        break;
+      case 'median':
+      case 'percentile':
+      case 'echoes':
+        out[a.name] = median(vals(a.name));
+        break;
+      default:
+        out[a.name] = vals(a.name).reduce((x, y) => x + y, 0);
+    }
+  }
+  return out;
 }

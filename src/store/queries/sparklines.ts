@@ -53,7 +53,7 @@ export class SparklinesRunner {
     const start = Math.floor(to / stepMs) * stepMs + stepMs - buckets * stepMs;
     const out: Record<string, Sparkline> = {};
     for (const name of targets) {
-      const line: Sparkline = { from: start / 1000, step_s: stepMs / 1000, rtt_ms: new Array(buckets).fill(null), loss_pct: new Array(buckets).fill(null) };
+      const line: Sparkline = { from: start / 1000, step_s: stepMs / 1000, rtt_ms: new Array(buckets).fill(null), loss_pct: new Array(buckets).fill(null), sent: 0, received: 0 };
       const tid = this.lookups.tid(name);
       if (tid !== undefined && this.st) {
         for (const r of this.st.all(start, stepMs, tid, start, start + buckets * stepMs) as { i: number; rtt: number | null; sent: number | null; received: number | null }[]) {
@@ -61,6 +61,8 @@ export class SparklinesRunner {
           if (i < 0 || i >= buckets) continue;
           line.rtt_ms[i] = r.rtt === null ? null : Math.round(r.rtt * 1000) / 1000;
           line.loss_pct[i] = r.sent ? Math.round((100_000 * (r.sent - (r.received ?? 0))) / r.sent) / 1000 : null;
+          line.sent += r.sent ?? 0;
+          line.received += r.received ?? 0;
         }
       }
       out[name] = line;

@@ -1,7 +1,7 @@
 import { isAbort, pagePath, request } from '../api.js';
 import type { FigureColumn, Status, TargetList, TargetRow } from '../api-types.js';
 import { errorBox, h } from '../dom.js';
-import { ago, dateTime, ms, num, pct } from '../format.js';
+import { ago, dateTime, ms, num, pct, TIME_ZONE_EVENT } from '../format.js';
 import { Poller } from '../poller.js';
 import { THEME_EVENT } from '../theme.js';
 import { drawSparkline } from './sparkline.js';
@@ -15,7 +15,8 @@ import { drawSparkline } from './sparkline.js';
 
 /** `name`, `status`, or a figure column's sort name (the daemon lists them with each answer). */
 type SortKey = string;
-const STATUSES: Status[] = ['ok', 'failing', 'unknown', 'unavailable'];
+/** Worst first, as the default order. */
+const STATUSES: Status[] = ['failing', 'degraded', 'unavailable', 'unknown', 'ok'];
 const PAGE_SIZES = [50, 100, 250, 500];
 
 interface View {
@@ -31,8 +32,11 @@ interface Column {
   key: SortKey | null;
   label: string;
   numeric?: boolean;
+  title?: string;
   /** The probe figure it shows (a column the probes declare). */
   figure?: FigureColumn;
+  /** The last hour's loss rate (echoes lost over sent, from the sparkline's sums). */
+  hourLoss?: boolean;
 }
 
 /**
@@ -46,8 +50,22 @@ function columnsOf(figures: readonly FigureColumn[]): Column[] {
     { key: 'status', label: 'Status' },
     { key: null, label: 'Probes' },
     ...figures.map((f) => ({ key: f.sort, label: f.label, numeric: f.unit !== 'time', figure: f })),
+    { key: null, label: 'Loss 1 h', numeric: true, title: 'echoes lost over echoes sent in the last hour', hourLoss: true },
     { key: null, label: 'Last hour' },
   ];
+}
+
+/**
+ * The columns worth showing for a page of rows: a figure no row of the page
+ * has (DNS on a page of ICMP targets) is left out, so each target's own
+ * figures fit on a narrow screen.
+ */
+function shownColumns(all: readonly Column[], rows: readonly TargetRow[]): Column[] {
+  return all.filter((c) => {
+    if (c.hourLoss) return rows.some((t) => t.loss_hour_pct !== null && t.loss_hour_pct !== undefined);
+    if (!c.figure || c.figure.unit === 'time') return true;
+    return rows.some((t) => typeof t.last?.[c.figure!.key] === 'number');
+  });
 }
 
 /** A figure's cell: a number in its unit, a time as "3 min ago". */
@@ -57,7 +75,7 @@ function figureCell(f: FigureColumn, t: TargetRow): HTMLElement {
     return typeof v === 'string' ? h('td', { title: dateTime(v) }, ago(v)) : h('td', {}, h('span', { class: 'muted' }, 'never'));
   }
   const n = typeof v === 'number' ? v : null;
-  return h('td', { class: 'num' }, f.unit === 'ms' ? ms(n) : f.unit === '%' ? pct(n) : f.unit === 'days' ? (n === null ? '–' : `${num(n, 0)} d`) : num(n, 0));
+  return h('td', { class: 'num', 'data-figure': f.key }, f.unit === 'ms' ? ms(n) : f.unit === '%' ? pct(n) : f.unit === 'days' ? (n === null ? '–' : `${num(n, 0)} d`) : num(n, 0));
 }
 
 function readView(): View {
@@ -69,7 +87,8 @@ function readView(): View {
     q: p.get('q') ?? '',
     status: status && STATUSES.includes(status) ? status : '',
     sort: sort || 'status',
-    order: p.get('order') === 'asc' ? 'asc' : p.get('order') === 'desc' ? 'desc' : sort ? 'asc' : 'desc',
+    // Ascending status is worst first: failing, degraded, unavailable, unknown, ok.
+    order: p.get('order') === 'desc' ? 'desc' : 'asc',
     offset: Math.max(0, Math.floor(Number(p.get('offset')) || 0)),
     limit: PAGE_SIZES.includes(limit) ? limit : 100,
   };
@@ -124,6 +143,7 @@ export class OverviewPage {
       this.poller.now();
     });
     window.addEventListener(THEME_EVENT, () => this.last && this.renderRows(this.last));
+    window.addEventListener(TIME_ZONE_EVENT, () => this.last && this.renderRows(this.last));
     this.poller.start();
   }
 
@@ -155,7 +175,7 @@ export class OverviewPage {
         return this.load(signal);
       }
       this.last = list;
-      const columns = columnsOf(list.columns ?? []);
+      const columns = shownColumns(columnsOf(list.columns ?? []), list.targets);
       if (columns.map((c) => c.label).join('|') !== this.columns.map((c) => c.label).join('|')) {
         this.columns = columns;
         this.renderHead();
@@ -176,12 +196,12 @@ export class OverviewPage {
   private renderHead(): void {
     this.theadRow.replaceChildren(
       ...this.columns.map((c) => {
-        if (!c.key) return h('th', { scope: 'col' }, c.label);
+        if (!c.key) return h('th', { scope: 'col', class: c.numeric ? 'num' : null, title: c.title ?? null }, c.label);
         const active = this.view.sort === c.key;
         const key = c.key;
         const btn = h('button', { type: 'button', class: 'sort', 'data-sort': key }, c.label, h('span', { class: 'sort-mark', 'aria-hidden': 'true' }, active ? (this.view.order === 'asc' ? ' ▲' : ' ▼') : ''));
         btn.addEventListener('click', () => this.update({ sort: key, order: active && this.view.order === 'asc' ? 'desc' : 'asc', offset: 0 }));
-        return h('th', { scope: 'col', class: c.numeric ? 'num' : null, 'aria-sort': active ? (this.view.order === 'asc' ? 'ascending' : 'descending') : null }, btn);
+        return h('th', { scope: 'col', class: c.numeric ? 'num' : null, title: c.title ?? null, 'aria-sort': active ? (this.view.order === 'asc' ? 'ascending' : 'descending') : null }, btn);
       }),
     );
   }
@@ -214,6 +234,13 @@ export class OverviewPage {
           h('td', { class: 'status-cell' }, statusCell(t, members)),
           h('td', { class: 'probes' }, t.probes.join(' ')),
           ...this.columns.flatMap((c) => (c.figure ? [figureCell(c.figure, t)] : [])),
+          this.columns.some((c) => c.hourLoss)
+            ? h(
+                'td',
+                { class: 'num loss-hour', title: t.echoes_hour ? `${(t.echoes_hour.sent - t.echoes_hour.received).toLocaleString()} of ${t.echoes_hour.sent.toLocaleString()} echoes lost in the last hour` : '' },
+                pct(t.loss_hour_pct ?? null),
+              )
+            : null,
           h('td', {}, t.spark ? canvas : h('span', { class: 'muted' }, '–')),
         );
       }),
@@ -262,6 +289,8 @@ function statusCell(t: TargetRow, members: Map<string, { id: string; reason?: st
   for (const f of t.failing) {
     out.push(h('div', { class: 'why', title: f.since ? `failing since ${dateTime(f.since)}` : '' }, h('strong', {}, `${f.probe}: ${f.reason}`), f.detail ? ` — ${f.detail}` : ''));
   }
+  // Why it is degraded: each threshold crossed, with its value and limit.
+  if (t.status !== 'failing') for (const c of t.crossed ?? []) out.push(h('div', { class: 'why crossed', 'data-threshold': c.threshold }, c.text));
   return out;
 }
 

@@ -1,6 +1,6 @@
 import uPlot from 'uplot';
 import { h } from '../dom.js';
-import { dateTime } from '../format.js';
+import { axisTime, dateTime, useUtc } from '../format.js';
 import { cssVar } from '../theme.js';
 
 /**
@@ -39,19 +39,53 @@ export interface Chart {
 
 const SYNC_KEY = 'nt-target';
 
+/** Width in CSS px the longest label of an axis needs (so `1250 ms` is not clipped). */
+function labelWidth(u: uPlot, values: string[] | undefined): number {
+  if (!values?.length) return 40;
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.font = `${12 * uPlot.pxRatio}px system-ui, sans-serif`;
+  let w = 0;
+  for (const v of values) w = Math.max(w, ctx.measureText(v ?? '').width);
+  ctx.restore();
+  return Math.ceil(w / uPlot.pxRatio) + 18;
+}
+
 export function valueAxis(unit: string, extra: Partial<uPlot.Axis> = {}): uPlot.Axis {
   return {
     stroke: cssVar('--fg'),
     grid: { stroke: cssVar('--grid'), width: 1 },
     ticks: { stroke: cssVar('--grid'), width: 1 },
-    size: 64,
+    font: '12px system-ui, sans-serif',
+    size: (u, values) => labelWidth(u, values),
     values: (_u, vals) => vals.map((v) => (v === null ? '' : `${+v.toFixed(3)}${unit ? ` ${unit}` : ''}`)),
     ...extra,
   };
 }
 
+/**
+ * Time labels in the page's zone (the header's toggle): `14:05`, the date
+ * where the day changes, `12-05` over several days; 90 px apart at least,
+ * so a 6-hour axis on a phone does not overlap.
+ */
 function timeAxis(): uPlot.Axis {
-  return { stroke: cssVar('--fg'), grid: { stroke: cssVar('--grid'), width: 1 }, ticks: { stroke: cssVar('--grid'), width: 1 } };
+  return {
+    stroke: cssVar('--fg'),
+    grid: { stroke: cssVar('--grid'), width: 1 },
+    ticks: { stroke: cssVar('--grid'), width: 1 },
+    font: '12px system-ui, sans-serif',
+    space: 90,
+    values: (u, splits) => {
+      const span = (u.scales.x?.max ?? 0) - (u.scales.x?.min ?? 0);
+      let lastDay = '';
+      return splits.map((s) => {
+        const day = dateTime(s, { zone: false }).slice(0, 10);
+        const withDate = day !== lastDay && lastDay !== '';
+        lastDay = day;
+        return axisTime(s, span, withDate || (span > 86400 && splits.length <= 8));
+      });
+    },
+  };
 }
 
 /** Clip drawing to the plot area. */
@@ -114,6 +148,7 @@ export function makeChart(parent: HTMLElement, spec: PlotSpec): Chart {
     series: [{ label: 'time', value: (_u, v) => (v === null ? '–' : dateTime(v)) }, ...spec.series],
     bands: spec.bands,
     scales: { x: { time: true, range: () => spec.range }, ...spec.scales },
+    tzDate: (ts) => (useUtc() ? uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC') : new Date(ts * 1000)),
     // The x axis is always the shared time axis; specs give the value axes.
     axes: [timeAxis(), ...(spec.axes?.slice(1) ?? [valueAxis('ms')])],
     cursor: { sync: { key: SYNC_KEY }, drag: { x: true, y: false, setScale: false } },

@@ -1,6 +1,7 @@
 import type { Hop, Routes } from '../api-types.js';
 import { h } from '../dom.js';
 import { ago, dateTime, ms, pct } from '../format.js';
+import { describeHopChange, diffPaths, parseRouteDiff } from './route-diff.js';
 
 /** The current route hop by hop, the earlier routes and the changes between them. */
 
@@ -54,6 +55,15 @@ export function currentRoute(r: Routes): HTMLElement {
   );
 }
 
+/** What a change changed, hop by hop: its stored diff (route_diff), else the two routes' paths. */
+function changeDiff(r: Routes, c: Routes['changes'][number]): string[] {
+  const paths = new Map<string, string>();
+  for (const e of r.earlier) paths.set(e.hash, e.path);
+  if (r.current?.path) paths.set(r.current.hash, r.current.path);
+  const hops = c.diff ? parseRouteDiff(c.diff) : diffPaths(c.from_hash ? paths.get(c.from_hash) : null, paths.get(c.to_hash));
+  return hops.map(describeHopChange);
+}
+
 export function routeHistory(r: Routes): HTMLElement {
   const changes = [...r.changes].sort((a, b) => timeOf(b.time) - timeOf(a.time));
   return h(
@@ -61,7 +71,21 @@ export function routeHistory(r: Routes): HTMLElement {
     { class: 'route-history' },
     h('h3', {}, 'Route changes'),
     changes.length
-      ? h('ol', { id: 'route-changes', reversed: true }, ...changes.map((c) => h('li', { 'data-time': String(c.time) }, h('time', { datetime: String(c.time) }, dateTime(c.time)), ` ${short(c.from_hash)} → ${short(c.to_hash)}`)))
+      ? h(
+          'ol',
+          { id: 'route-changes', reversed: true },
+          ...changes.map((c) => {
+            const diff = changeDiff(r, c);
+            return h(
+              'li',
+              { 'data-time': String(c.time), 'data-diff': diff.join('; ') },
+              h('time', { datetime: String(c.time) }, dateTime(c.time)),
+              ' ',
+              diff.length ? h('strong', { class: 'route-diff' }, diff.join('; ')) : h('span', { class: 'muted' }, 'hops not comparable (a route is no longer kept)'),
+              h('span', { class: 'muted small' }, ` (route ${short(c.from_hash)} → ${short(c.to_hash)})`),
+            );
+          }),
+        )
       : h('p', { id: 'route-changes', class: 'muted' }, 'No route change in this range.'),
     h('h3', {}, 'Earlier routes'),
     r.earlier.length

@@ -26,90 +26,171 @@ const nums = (a: Num[] | undefined, n: number): (number | null)[] => (a ?? new A
 
 type Of<T extends ChartSpec['type']> = Extract<ChartSpec, { type: T }>;
 
+/** Percentile `p` of the non-null values (linear between closest ranks). */
+function pctOf(values: readonly (number | null | undefined)[], p: number): number | null {
+  const v = values.filter((x): x is number => x !== null && x !== undefined && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const rank = (p / 100) * (v.length - 1);
+  const lo = Math.floor(rank);
+  return v[lo]! + (v[Math.min(v.length - 1, lo + 1)]! - v[lo]!) * (rank - lo);
+}
+
+/** Upper edge of the latency axis: outliers above it are marked, not scaled to. */
+export const Y_CAP_PERCENTILE = 98;
+
+/** The loss a bucket is coloured by: its worst slot when the rollup keeps it, else its rate. */
+function colourLoss(p: Columns, loss: string, worst: string | undefined, n: number): (number | null)[] {
+  const mean = nums(p[loss], n);
+  const w = worst ? nums(p[worst], n) : mean;
+  return mean.map((m, i) => w[i] ?? m);
+}
+
 /**
- * SmokePing's latency graph: the min..max "smoke" band, and the median as
- * a bar per slot coloured by that slot's loss. A slot where every packet
- * was lost has no median; it is marked at the top in the 100 % colour.
+ * SmokePing's latency graph: the smoke is the spread of the echoes (the
+ * spec's outer band, p10-p90, light; inner, p25-p75, darker; min-max for
+ * points stored without echoes) around the median, a bar per bucket
+ * coloured by that bucket's loss (its worst slot in a rollup bucket). The
+ * y-axis ends at the 98th percentile of the buckets' upper edge, so one
+ * 350 ms echo does not flatten a 50 -> 67 ms step; values above it are
+ * marked at the top edge. A bucket where every echo was lost has no median;
+ * it is marked at the top in the 100 % colour.
  */
 function smokeChart(spec: Of<'smoke'>, p: Columns, step: number, c: Common): PlotSpec {
   const n = p.t.length;
   const median = nums(p[spec.median], n);
+  const hasSmoke = !!spec.bands && nums(p[spec.bands.outer[1]], n).some((v) => v !== null);
+  const hi = hasSmoke ? nums(p[spec.bands!.outer[1]], n) : nums(p[spec.max], n);
+  const lo = hasSmoke ? nums(p[spec.bands!.outer[0]], n) : nums(p[spec.min], n);
+  const q3 = hasSmoke ? nums(p[spec.bands!.inner[1]], n) : new Array<number | null>(n).fill(null);
+  const q1 = hasSmoke ? nums(p[spec.bands!.inner[0]], n) : new Array<number | null>(n).fill(null);
+  const max = nums(p[spec.max], n);
+  const colourBy = colourLoss(p, spec.loss, spec.worst, n);
+  const cap = niceMax(Math.max(pctOf(hi, Y_CAP_PERCENTILE) ?? 0, pctOf(median, Y_CAP_PERCENTILE) ?? 0) || null);
+  const clipped = max.filter((v, i) => (v !== null && v > cap) || (median[i] !== null && median[i]! > cap)).length;
   return {
     ...c,
     id: spec.id,
-    title: spec.title,
-    summary: `Round-trip time per slot: ${drawnCount(median)} slots with a median.`,
+    title: hasSmoke ? spec.title : spec.title.replace(/smoke .*$/, 'min–max band'),
+    summary: `Round-trip time per bucket: ${drawnCount(median)} buckets with a median; the axis ends at ${cap} ms, ${clipped} buckets above it are marked at the top.`,
     height: 280,
-    data: [p.t, nums(p[spec.max], n), nums(p[spec.min], n), median, nums(p[spec.loss], n)],
+    data: [p.t, hi, lo, q3, q1, median, nums(p[spec.loss], n), colourBy, max],
     series: [
-      { label: 'max', stroke: cssVar('--smoke-edge'), width: 1, value: (_u, v) => fmt(v, 'ms') },
-      { label: 'min', stroke: cssVar('--smoke-edge'), width: 1, value: (_u, v) => fmt(v, 'ms') },
-      { label: 'median', stroke: cssVar('--muted'), width: 1, value: (_u, v) => fmt(v, 'ms') },
+      { label: hasSmoke ? spec.bands!.outer[1] : 'max', stroke: cssVar('--smoke-edge'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
+      { label: hasSmoke ? spec.bands!.outer[0] : 'min', stroke: cssVar('--smoke-edge'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
+      { label: hasSmoke ? spec.bands!.inner[1] : '', show: hasSmoke, stroke: 'transparent', width: 0, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
+      { label: hasSmoke ? spec.bands!.inner[0] : '', show: hasSmoke, stroke: 'transparent', width: 0, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
+      { label: 'median', stroke: cssVar('--muted'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
       { label: 'loss', show: false, value: (_u, v) => fmt(v, '%') },
+      { label: 'worst slot', show: false, value: (_u, v) => fmt(v, '%') },
+      { label: 'max', show: false, value: (_u, v) => fmt(v, 'ms') },
     ],
-    bands: [{ series: [1, 2], fill: cssVar('--smoke') }],
-    scales: { y: { range: (_u, _min, max) => [0, niceMax(max)] } },
+    bands: [{ series: [1, 2], fill: cssVar('--smoke') }, ...(hasSmoke ? [{ series: [3, 4] as [number, number], fill: cssVar('--smoke-core') }] : [])],
+    scales: { y: { range: () => [0, cap] } },
     draw: (u) => {
       const t = u.data[0];
-      const med = u.data[3] as (number | null)[];
-      const loss = u.data[4] as (number | null)[];
+      const med = u.data[5] as (number | null)[];
+      const loss = u.data[7] as (number | null)[];
+      const top = u.data[8] as (number | null)[];
       let drawn = 0;
+      let marks = 0;
       inPlot(u, (ctx) => {
         const half = step / 2;
+        const px = devicePixelRatio;
         for (let i = 0; i < t.length; i++) {
           const l = loss[i] ?? 0;
           const m = med[i];
           const x0 = u.valToPos(t[i]! - half, 'x', true);
           const x1 = u.valToPos(t[i]! + half, 'x', true);
-          const w = Math.max(2 * devicePixelRatio, x1 - x0);
+          const w = Math.max(2 * px, x1 - x0);
           if (m === null || m === undefined) {
             if (loss[i] !== null && loss[i] !== undefined && l >= 100) {
               ctx.fillStyle = lossColour(100);
-              ctx.fillRect(x0, u.bbox.top, w, 4 * devicePixelRatio);
+              ctx.fillRect(x0, u.bbox.top, w, 4 * px);
             }
             continue;
           }
           drawn++;
           ctx.fillStyle = lossColour(l);
-          const y = u.valToPos(m, 'y', true);
-          ctx.fillRect(x0, y - 1.5 * devicePixelRatio, w, 3 * devicePixelRatio);
+          const y = Math.max(u.bbox.top + 1.5 * px, u.valToPos(Math.min(m, cap), 'y', true));
+          ctx.fillRect(x0, y - 1.5 * px, w, 3 * px);
+          if ((top[i] ?? 0) > cap || m > cap) {
+            // Above the axis: a small triangle at the top edge.
+            marks++;
+            const xm = (x0 + x1) / 2;
+            ctx.fillStyle = cssVar('--fg');
+            ctx.beginPath();
+            ctx.moveTo(xm - 4 * px, u.bbox.top + 7 * px);
+            ctx.lineTo(xm + 4 * px, u.bbox.top + 7 * px);
+            ctx.lineTo(xm, u.bbox.top);
+            ctx.closePath();
+            ctx.fill();
+          }
         }
       });
-      u.root.closest('figure')?.setAttribute('data-points', String(drawn));
+      const fig = u.root.closest('figure');
+      fig?.setAttribute('data-points', String(drawn));
+      fig?.setAttribute('data-clipped', String(marks));
+      fig?.setAttribute('data-ymax', String(cap));
+      fig?.setAttribute('data-smoke', hasSmoke ? 'percentiles' : 'min-max');
     },
   };
 }
 
-/** Loss % as bars in the same colours. */
+/**
+ * Loss % as bars in the same colours. With the spec's `worst` column (a
+ * rollup bucket's worst slot) the bar reaches the worst slot (pale) with the
+ * bucket's rate solid inside it, coloured by the worst slot: a 5-minute
+ * outage a week ago still shows as an outage in an hourly bucket; hovering
+ * shows both.
+ */
 function lossChart(spec: Of<'loss'>, p: Columns, step: number, c: Common): PlotSpec {
-  const loss = nums(p[spec.column], p.t.length);
+  const n = p.t.length;
+  const loss = nums(p[spec.column], n);
+  const worst = colourLoss(p, spec.column, spec.worst, n);
   return {
     ...c,
     id: spec.id,
     title: spec.title,
-    summary: `Packet loss per slot: ${loss.filter((v) => v !== null && v > 0).length} of ${drawnCount(loss)} slots lost packets.`,
+    summary: `Packet loss per bucket: ${loss.filter((v) => v !== null && v > 0).length} of ${drawnCount(loss)} buckets lost packets; worst slot ${fmt(Math.max(0, ...worst.filter((v): v is number => v !== null)), '%')}.`,
     height: 140,
-    data: [p.t, loss],
-    series: [{ label: 'loss', stroke: cssVar('--muted'), width: 0, points: { show: false }, value: (_u, v) => fmt(v, '%'), paths: () => null }],
+    data: [p.t, loss, worst],
+    series: [
+      { label: 'loss', stroke: cssVar('--muted'), width: 0, points: { show: false }, value: (_u, v) => fmt(v, '%'), paths: () => null },
+      { label: 'worst slot', stroke: cssVar('--muted'), width: 0, points: { show: false }, value: (_u, v) => fmt(v, '%'), paths: () => null },
+    ],
     scales: { y: { range: [0, 100] } },
     axes: [{}, valueAxis('%', { splits: () => [0, 25, 50, 75, 100] })] as uPlot.Axis[],
     draw: (u) => {
       const t = u.data[0];
       const v = u.data[1] as (number | null)[];
+      const wv = u.data[2] as (number | null)[];
       let drawn = 0;
+      let worstDrawn = 0;
       inPlot(u, (ctx) => {
+        const bottom = u.bbox.top + u.bbox.height;
         for (let i = 0; i < t.length; i++) {
           const l = v[i];
           if (l === null || l === undefined) continue;
           drawn++;
+          const w = wv[i] ?? l;
           const x0 = u.valToPos(t[i]! - step / 2, 'x', true);
           const x1 = u.valToPos(t[i]! + step / 2, 'x', true);
+          const width = Math.max(1, x1 - x0 - 1);
+          ctx.fillStyle = lossColour(w);
+          if (w > l) {
+            worstDrawn++;
+            const yw = u.valToPos(w, 'y', true);
+            ctx.globalAlpha = 0.35;
+            ctx.fillRect(x0, yw, width, bottom - yw);
+            ctx.globalAlpha = 1;
+          }
           const y = u.valToPos(Math.max(l, 0.8), 'y', true); // a hairline for 0 %, so "measured, no loss" shows
-          ctx.fillStyle = lossColour(l);
-          ctx.fillRect(x0, y, Math.max(1, x1 - x0 - 1), u.bbox.top + u.bbox.height - y);
+          ctx.fillRect(x0, y, width, bottom - y);
         }
       });
-      u.root.closest('figure')?.setAttribute('data-points', String(drawn));
+      const fig = u.root.closest('figure');
+      fig?.setAttribute('data-points', String(drawn));
+      fig?.setAttribute('data-worst-bars', String(worstDrawn));
     },
   };
 }

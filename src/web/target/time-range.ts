@@ -1,4 +1,5 @@
 import { h } from '../dom.js';
+import { parts, useUtc, zoneLabel } from '../format.js';
 
 /** The time range of the target page: a preset age or a custom from..to, kept in the query string. */
 
@@ -34,10 +35,15 @@ export function apiParams(r: Range): URLSearchParams {
 /** A live range follows the clock (refreshed); a custom one is fixed. */
 export const isLive = (r: Range) => 'preset' in r;
 
+/** A datetime-local value in the page's time zone (the header's toggle). */
 function toLocalInput(s: number): string {
-  const d = new Date(s * 1000);
+  const p = parts(new Date(s * 1000));
   const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return `${p.y}-${pad(p.mo)}-${pad(p.d)}T${pad(p.h)}:${pad(p.mi)}`;
+}
+
+function fromLocalInput(v: string): number {
+  return Date.parse(useUtc() ? `${v}Z` : v) / 1000;
 }
 
 export function rangePicker(current: Range, onPick: (r: Range) => void): HTMLElement {
@@ -52,13 +58,14 @@ export function rangePicker(current: Range, onPick: (r: Range) => void): HTMLEle
     from,
     h('label', { for: 'range-to' }, 'to'),
     to,
+    h('span', { class: 'muted small' }, zoneLabel()),
     h('button', { type: 'submit', 'aria-pressed': String(!('preset' in current)) }, 'Show range'),
     error,
   );
   custom.addEventListener('submit', (e) => {
     e.preventDefault();
-    const a = Date.parse(from.value) / 1000;
-    const b = Date.parse(to.value) / 1000;
+    const a = fromLocalInput(from.value);
+    const b = fromLocalInput(to.value);
     if (!Number.isFinite(a) || !Number.isFinite(b) || b <= a) {
       error.textContent = 'Choose a start before the end.';
       return;

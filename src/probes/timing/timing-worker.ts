@@ -1,0 +1,45 @@
+/**
+ * The timing thread (see timing-thread.ts): runs the tcp and dns probes on
+ * an event loop of their own, which does nothing else, so the callbacks
+ * that stamp a connect or an answer run when the kernel delivers them, not
+ * after the daemon's store writes, scheduling and API work.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { dnsProbe } from '../dns/dns-probe.js';
+import { tcpProbe } from '../tcp/tcp-probe.js';
+import { failure, type Probe, type ProbeOutcome } from '../types.js';
+import { DeadlineError } from '../../util/abort.js';
+import { LoopDelay } from './loop-delay.js';
+import { withTimingSlack } from './timing-slack.js';
+import type { ToTimingThread } from './timing-thread.js';
+
+const maxMs = (workerData as { slackMaxMs: number }).slackMaxMs;
+const monitor = new LoopDelay();
+await monitor.start();
+const probes: Record<string, Probe> = {
+  tcp: withTimingSlack(tcpProbe, 'tcp', maxMs, monitor) as Probe,
+  dns: withTimingSlack(dnsProbe, 'dns', maxMs, monitor) as Probe,
+};
+const running = new Map<number, AbortController>();
+const port = parentPort!;
+// Loaded and listening (TimingThread.whenReady).
+port.postMessage({ ready: true });
+port.on('message', (m: ToTimingThread) => {
+  if (m.type === 'abort') {
+    const err = m.deadline !== undefined ? new DeadlineError(m.deadline) : Object.assign(new Error('probe aborted'), { name: 'AbortError' });
+    running.get(m.id)?.abort(err);
+    return;
+  }
+  const ctl = new AbortController();
+  running.set(m.id, ctl);
+  const probe = probes[m.kind];
+  const run: Promise<ProbeOutcome> = probe
+    ? probe({ target: m.target, timeMs: m.timeMs, tags: m.tags, signal: ctl.signal }, m.spec)
+    : Promise.resolve(failure('internal_error', `the timing thread has no ${m.kind} probe`));
+  run
+    .catch((err: unknown) => failure('internal_error', `${m.kind} probe threw: ${(err as Error).stack ?? String(err)}`))
+    .then((outcome) => {
+      running.delete(m.id);
+      port.postMessage({ id: m.id, outcome });
+    });
+});
