@@ -178,8 +178,6 @@ export class App {
       log,
       http: this.http,
       errors: reporter,
-      // With WEB_CONFIG_FILE users, peers read each other's API with the shared COLLECT_TOKEN.
-      peer: env.COLLECT_TOKEN ? { headers: { authorization: `Bearer ${env.COLLECT_TOKEN}` } } : undefined,
     });
     this.coordinator = cluster.coordinator;
     this.peers = cluster.peers;
@@ -307,9 +305,13 @@ export class App {
           port: env.PORT,
           host: env.LISTEN_ADDRESS,
           token: env.COLLECT_TOKEN,
+          readToken: cluster.readToken,
           dataDir: env.DATA_DIR,
           webConfigFile: env.WEB_CONFIG_FILE,
-          requestTimeoutMs: (env.COLLECT_TIMEOUT + 10) * 1000,
+          headersTimeoutMs: env.API_HEADERS_TIMEOUT * 1000,
+          requestTimeoutMs: env.API_REQUEST_TIMEOUT * 1000,
+          idleTimeoutMs: env.API_IDLE_TIMEOUT * 1000,
+          handlerTimeoutMs: (env.COLLECT_TIMEOUT + 10) * 1000,
           maxConnections: env.MAX_API_CONNECTIONS,
         },
         m,
@@ -407,8 +409,8 @@ export class App {
     return this.adhoc.run(names, kinds, o);
   }
 
-  reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
-    return this.reloader.reload(trigger);
+  reload(trigger: ReloadTrigger, o: { force?: boolean } = {}): Promise<ReloadOutcome> {
+    return this.reloader.reload(trigger, o);
   }
 
   health(): { status: HealthStatus; body: Record<string, unknown> } {
@@ -445,7 +447,7 @@ export class App {
       ready: () => this.ready(),
       metrics: async () => ({ text: await this.metrics.render(), contentType: this.metrics.registry.contentType }),
       collect: (names, probes) => this.adhoc.run(names, probes),
-      reload: (trigger) => this.reload(trigger),
+      reload: (trigger, o) => this.reload(trigger, o),
       resetCircuits: (host) => this.http.breakers.reset(host),
       cluster: () => ({ ...this.coordinator.health(), peers: this.coordinator.members(), owned_targets: this.coordinator.ownedTargets() }),
       peers: () => this.peers.fanOut('/health/live', Deadline.in(2000)),

@@ -113,8 +113,8 @@ export async function spawnDaemon(env: Record<string, string>, opts: DaemonOptio
           return (await fetch(`${url}/health/live`)).ok;
         },
         `daemon /health/live on ${port}`,
-        // Polled, so a quiet machine answers in 1-3 s; a loaded one (many test daemons, tsc) has taken 25.
-        opts.liveTimeoutMs ?? 60_000,
+        // Polled, so a quiet machine answers in 1-3 s; a loaded one (many test daemons, tsc) has taken 25 (NT_TEST_START_TIMEOUT_MS to wait longer).
+        opts.liveTimeoutMs ?? Number(process.env.NT_TEST_START_TIMEOUT_MS ?? 60_000),
       );
     } catch (e) {
       await d.cleanup();

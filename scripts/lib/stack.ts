@@ -55,6 +55,7 @@ export async function startStack(opts: { daemons?: number; log?: (m: string) => 
       COLLECTION_INTERVAL: '5',
       SOURCE_NAME: 'staging-loopback',
       REDIS_URL: redis.url,
+      CLUSTER_SECRET: 'cluster-test-secret-0123',
       REDIS_KEY_PREFIX: 'stack:',
       INFLUXDB_URLS: write.join(','),
       INFLUXDB_TOKEN: 'stack-token',

@@ -7,13 +7,16 @@
 /**
  * Heartbeat. KEYS: members (zset id -> last seen), urls (hash id -> API
  * address), configs (hash id -> target-list hash), blob (the target list of
- * this replica's configuration), tombstone (set when this member left).
+ * this replica's configuration), tombstone (set when this member left),
+ * proofs (hash id -> the member's signature over its record, member-auth.ts).
  * ARGV: id, dropAfterMs, keepMs, url, configHash, blob ('' = already
- * stored, just keep it).
+ * stored, just keep it), proof.
  *
- * Registers us, drops members not seen for dropAfterMs (with their url and
- * config entries), keeps every key alive for keepMs, and returns
- * { now, blobPresent, id1, url1, config1, id2, ... }. blobPresent is 0 when
+ * Registers us, drops members not seen for dropAfterMs (with their url,
+ * config and proof entries), keeps every key alive for keepMs, and returns
+ * { now, blobPresent, id1, url1, config1, proof1, id2, ... }. Nothing here
+ * is trusted by the reader: each record's proof is checked in the replica
+ * (Redis holds no secret). blobPresent is 0 when
  * our target list is gone from Redis (expired, or Redis restarted empty): the
  * caller sends it again at once. A heartbeat that arrives after its member
  * left (it was held up on the way) changes nothing and returns { now, -1 }.
@@ -27,12 +30,14 @@ local keep = tonumber(ARGV[3])
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff)) do
   redis.call('HDEL', KEYS[2], m)
   redis.call('HDEL', KEYS[3], m)
+  redis.call('HDEL', KEYS[6], m)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], keep) end
+redis.call('HSET', KEYS[6], ARGV[1], ARGV[7])
+for _, i in ipairs({ 1, 2, 3, 6 }) do redis.call('PEXPIRE', KEYS[i], keep) end
 local blob
 if ARGV[6] ~= '' then
   redis.call('SET', KEYS[4], ARGV[6], 'PX', keep)
@@ -45,6 +50,7 @@ for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   out[#out + 1] = m
   out[#out + 1] = redis.call('HGET', KEYS[2], m) or ''
   out[#out + 1] = redis.call('HGET', KEYS[3], m) or ''
+  out[#out + 1] = redis.call('HGET', KEYS[6], m) or ''
 end
 return out
 `;
@@ -78,7 +84,7 @@ return { 'lost', slot, holder or '' }
 `;
 
 /**
- * Graceful leave. KEYS: members, urls, configs, tombstone. ARGV: id, events
+ * Graceful leave. KEYS: members, urls, configs, tombstone, proofs. ARGV: id, events
  * channel, keepMs. Peers heartbeat on the event and recompute ownership at
  * once; the tombstone keeps a heartbeat still on its way from re-adding us.
  */
@@ -87,6 +93,7 @@ redis.call('SET', KEYS[4], '1', 'PX', tonumber(ARGV[3]))
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1])
 redis.call('PUBLISH', ARGV[2], 'leave ' .. ARGV[1])
 return 1
 `;

@@ -22,7 +22,8 @@ import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { shortSha } from '../util/hash.js';
 import { MemoryCache, type SharedCache } from '../util/shared-cache.js';
 import { StandaloneCoordinator, type Coordinator } from './coordinator.js';
-import { PeerClient, type PeerClientOptions } from './peer-client.js';
+import { ClusterCredentials, type MemberUrlPolicy } from './member-auth.js';
+import { PeerClient } from './peer-client.js';
 import { RedisCache } from './redis-cache.js';
 import { RedisCoordinator } from './redis-coordinator.js';
 import { RedisRateBudget } from './redis-rate-budget.js';
@@ -31,6 +32,7 @@ export { StandaloneCoordinator, type Coordinator, type Member } from './coordina
 export { RedisCoordinator, type ClusterOptions } from './redis-coordinator.js';
 export { PeerClient, type PeerAnswer, type PeerFailure, type MemberDirectory, type PeerClientOptions } from './peer-client.js';
 export { RedisCache } from './redis-cache.js';
+export { ClusterCredentials, memberUrlProblem, type MemberUrlPolicy } from './member-auth.js';
 export { RedisRateBudget } from './redis-rate-budget.js';
 
 export type ClusterEnv = Pick<
@@ -40,6 +42,10 @@ export type ClusterEnv = Pick<
   | 'CLUSTER_HEARTBEAT_INTERVAL'
   | 'CLUSTER_MEMBER_TTL'
   | 'CLUSTER_ADVERTISE_URL'
+  | 'CLUSTER_SECRET'
+  | 'CLUSTER_READ_TOKEN'
+  | 'CLUSTER_PEER_PORTS'
+  | 'COLLECT_TOKEN'
   | 'PORT'
   | 'LISTEN_ADDRESS'
   | 'SOURCE_NAME'
@@ -60,8 +66,6 @@ export interface ClusterDeps {
   http: HttpClient;
   /** Where the heartbeat loop reports bugs (default: telemetry_errors_total{component} and the log). */
   errors?: ErrorReporter;
-  /** Headers for peer calls (e.g. authorization when WEB_CONFIG_FILE protects /api). */
-  peer?: PeerClientOptions;
 }
 
 export interface Cluster {
@@ -77,11 +81,16 @@ export interface Cluster {
   peers: PeerClient;
   /** The URL this replica advertises to its peers. */
   advertiseUrl: string;
+  /** The read-only token members send each other (the API accepts it for reads); undefined standalone without a secret. */
+  readToken?: string;
 }
 
 export function createCluster(env: ClusterEnv, deps: ClusterDeps): Cluster {
   const { metrics: m, log } = deps;
   const advertiseUrl = advertisedUrl(env);
+  const credentials = ClusterCredentials.fromEnv(env);
+  const urlPolicy: MemberUrlPolicy = { selfUrl: advertiseUrl, ports: peerPorts(env.CLUSTER_PEER_PORTS) };
+  const peerOptions = { readToken: credentials?.readToken, urlPolicy };
   if (!env.REDIS_URL) {
     const coordinator = new StandaloneCoordinator(deps.targets, advertiseUrl);
     m.onCollect(() => {
@@ -89,8 +98,10 @@ export function createCluster(env: ClusterEnv, deps: ClusterDeps): Cluster {
       m.targetsOwned.set(coordinator.ownedCount());
     });
     if (env.GEO === 'http') m.geoRateLimit.set({ scope: 'process' }, env.GEO_HTTP_RATE_PER_MINUTE / 60);
-    return { coordinator, cache: new MemoryCache(env.LOOKUP_CACHE_SIZE), peers: new PeerClient(coordinator, deps.http, m, deps.peer), advertiseUrl };
+    return { coordinator, cache: new MemoryCache(env.LOOKUP_CACHE_SIZE), peers: new PeerClient(coordinator, deps.http, m, peerOptions), advertiseUrl, readToken: credentials?.readToken };
   }
+  // load-config refuses cluster mode without a secret; this is the last line of defence.
+  if (!credentials) throw new Error('cluster mode without CLUSTER_SECRET or COLLECT_TOKEN');
   const coordinator = new RedisCoordinator(
     deps.targets,
     {
@@ -99,6 +110,7 @@ export function createCluster(env: ClusterEnv, deps: ClusterDeps): Cluster {
       heartbeatMs: env.CLUSTER_HEARTBEAT_INTERVAL * 1000,
       memberTtlMs: env.CLUSTER_MEMBER_TTL * 1000,
       advertiseUrl,
+      credentials,
     },
     m,
     log,
@@ -118,9 +130,19 @@ export function createCluster(env: ClusterEnv, deps: ClusterDeps): Cluster {
       env.GEO === 'http'
         ? new RedisRateBudget(redis, `${env.REDIS_KEY_PREFIX}geo-budget:${shortSha(`${new URL(env.GEO_HTTP_URL).origin} ${env.GEO_HTTP_KEY ?? ''}`)}`, () => coordinator.members().length, m)
         : undefined,
-    peers: new PeerClient(coordinator, deps.http, m, deps.peer),
+    peers: new PeerClient(coordinator, deps.http, m, peerOptions),
     advertiseUrl,
+    readToken: credentials.readToken,
   };
+}
+
+/** CLUSTER_PEER_PORTS: `8080` or `8080,8443`; empty means any port (load-config checked the syntax). */
+export function peerPorts(raw: string | undefined): number[] {
+  return (raw ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map(Number);
 }
 
 const WILDCARD = new Set(['0.0.0.0', '::', '[::]', '']);

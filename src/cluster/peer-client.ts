@@ -3,6 +3,7 @@ import type { Deadline } from '../lifecycle/component.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { deadlineSignal, isDeadline } from '../util/abort.js';
 import type { Member } from './coordinator.js';
+import { memberUrlProblem, type MemberUrlPolicy } from './member-auth.js';
 
 /** Why a member did not give an answer. */
 export type PeerFailure =
@@ -18,7 +19,9 @@ export type PeerFailure =
   /** It answered with a status other than 2xx. */
   | 'http_status'
   | 'too_large'
-  | 'bad_path';
+  | 'bad_path'
+  /** Its advertised URL is not one this replica calls (CLUSTER_PEER_PORTS, scheme, a path or userinfo). */
+  | 'url_refused';
 
 export type PeerAnswer =
   | { status: 'ok'; member: string; url: string; statusCode: number; /** Parsed JSON, or the text. */ body: unknown; ms: number }
@@ -30,6 +33,10 @@ export interface MemberDirectory {
 }
 
 export interface PeerClientOptions {
+  /** The read-only member-to-member token (ClusterCredentials.readToken), sent as a bearer token. Never COLLECT_TOKEN. */
+  readToken?: string;
+  /** Which advertised URLs are called at all (member-auth.ts memberUrlProblem). */
+  urlPolicy?: MemberUrlPolicy;
   /** Sent with every call (e.g. authorization when WEB_CONFIG_FILE protects the API). */
   headers?: Record<string, string>;
   /** Sent with the calls to one member, over `headers` (other sites each have their own credential). */
@@ -78,6 +85,8 @@ export class PeerClient {
   private async ask(member: Member, path: string, deadline: Deadline): Promise<PeerAnswer> {
     const who = { member: member.id, url: member.url || undefined };
     if (!member.url) return this.fail(who, 'no_url', `${member.id} advertises no API address (CLUSTER_ADVERTISE_URL)`);
+    const refused = this.o.urlPolicy && !member.self ? memberUrlProblem(member.url, this.o.urlPolicy) : undefined;
+    if (refused) return this.fail(who, 'url_refused', `not calling ${member.id}: its URL is refused (${refused})`);
     let url: URL;
     try {
       const base = new URL(member.url);
@@ -96,7 +105,7 @@ export class PeerClient {
         signal,
         readTimeoutMs: ms,
         keepBodyBytes: this.maxBodyBytes,
-        headers: { accept: 'application/json', ...this.o.headers, ...this.o.headersFor?.(member.id) },
+        headers: { accept: 'application/json', ...(this.o.readToken ? { authorization: `Bearer ${this.o.readToken}` } : {}), ...this.o.headers, ...this.o.headersFor?.(member.id) },
       });
     } finally {
       dispose();
@@ -107,8 +116,8 @@ export class PeerClient {
       return this.fail(who, timedOut ? 'timeout' : 'unreachable', `${outcome.error.code ?? outcome.error.name}: ${outcome.error.message}`);
     }
     if (outcome.statusCode < 200 || outcome.statusCode > 299) {
-      const text = outcome.body?.toString('utf8').replace(/\s+/g, ' ').slice(0, 200) ?? '';
-      return this.fail(who, 'http_status', `HTTP ${outcome.statusCode}${text ? `: ${text}` : ''}`, outcome.statusCode);
+      // The status only: a member's answer is never shown raw (it reaches our API and UI).
+      return this.fail(who, 'http_status', `HTTP ${outcome.statusCode}`, outcome.statusCode);
     }
     if (outcome.bodyTruncated) return this.fail(who, 'too_large', `answer larger than ${this.maxBodyBytes} bytes`);
     const text = outcome.body?.toString('utf8') ?? '';

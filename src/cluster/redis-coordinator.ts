@@ -9,6 +9,7 @@ import { shortSha } from '../util/hash.js';
 import { ClockOffset } from './clock-offset.js';
 import { CLAIM_LUA, HEARTBEAT_LUA, LEAVE_LUA } from './cluster-scripts.js';
 import type { Coordinator, Member } from './coordinator.js';
+import type { ClusterCredentials, ProofCheck } from './member-auth.js';
 import { owners } from './rendezvous.js';
 
 export interface ClusterOptions {
@@ -21,6 +22,8 @@ export interface ClusterOptions {
   memberTtlMs: number;
   /** This replica's API address as peers should call it (CLUSTER_ADVERTISE_URL). */
   advertiseUrl: string;
+  /** Proves our member record and checks the others' (CLUSTER_SECRET). */
+  credentials: ClusterCredentials;
   /** Longest wait for a claim before the view decides (default: a quarter of the interval, at most 500 ms). */
   claimTimeoutMs?: number;
   /** Test seams. */
@@ -31,9 +34,9 @@ export interface ClusterOptions {
 type Reply = (string | number)[];
 
 interface ClusterRedis extends Redis {
-  heartbeat(members: string, urls: string, configs: string, blob: string, tombstone: string, id: string, dropAfterMs: number, keepMs: number, url: string, config: string, blobValue: string): Promise<Reply>;
+  heartbeat(members: string, urls: string, configs: string, blob: string, tombstone: string, proofs: string, id: string, dropAfterMs: number, keepMs: number, url: string, config: string, blobValue: string, proof: string): Promise<Reply>;
   claim(prefix: string, target: string, elapsedMs: number, intervalMs: number, id: string, notAfterMs: number): Promise<Reply>;
-  leave(members: string, urls: string, configs: string, tombstone: string, id: string, channel: string, keepMs: number): Promise<number>;
+  leave(members: string, urls: string, configs: string, tombstone: string, proofs: string, id: string, channel: string, keepMs: number): Promise<number>;
 }
 
 /** Options that make every command fail fast instead of hanging while Redis is away. */
@@ -116,6 +119,8 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
   /** Former targets still claimable until this time (grace after a view change). */
   private readonly graceUntil = new Map<string, number>();
   private heartbeatFailures = 0;
+  /** Member ids seen in Redis without a valid proof (logged once each). */
+  private readonly rejected = new Set<string>();
   private lastError?: string;
   private connectionLost = false;
   private deregistered = false;
@@ -182,9 +187,9 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
     this.cmd = make({});
     this.sub = make({ commandTimeout: undefined });
     for (const c of [this.hb, this.cmd]) {
-      c.defineCommand('heartbeat', { numberOfKeys: 5, lua: HEARTBEAT_LUA });
+      c.defineCommand('heartbeat', { numberOfKeys: 6, lua: HEARTBEAT_LUA });
       c.defineCommand('claim', { numberOfKeys: 1, lua: CLAIM_LUA });
-      c.defineCommand('leave', { numberOfKeys: 4, lua: LEAVE_LUA });
+      c.defineCommand('leave', { numberOfKeys: 5, lua: LEAVE_LUA });
     }
     for (const c of [this.hb, this.cmd, this.sub]) c.on('error', (err: Error) => (this.lastError = err.message));
     this.hb.on('ready', () => {
@@ -218,7 +223,7 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
     this.deregistered = true; // no heartbeat may re-add us from here on
     if (this.fresh() && this.cmd?.status === 'ready') {
       try {
-        await this.cmd.leave(this.key('members'), this.key('member-urls'), this.key('member-targets'), this.key(`left:${this.memberId}`), this.memberId, this.key('events'), this.opts.memberTtlMs * 10);
+        await this.cmd.leave(this.key('members'), this.key('member-urls'), this.key('member-targets'), this.key(`left:${this.memberId}`), this.key('member-proofs'), this.memberId, this.key('events'), this.opts.memberTtlMs * 10);
         // Peers heartbeat on the event (or within one interval): stay owner until then.
         await deadline.within(this.opts.heartbeatMs + 250).sleep();
       } catch (err) {
@@ -344,7 +349,12 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
     const notAfter = Math.round(t + offset + timeoutMs / 2);
     try {
       const r = await withTimeout(cmd.claim(this.key('claim:'), target, t - slotMs, intervalMs, this.memberId, notAfter), timeoutMs);
-      const result = r[0] === 'won' || r[0] === 'lost' || r[0] === 'late' ? r[0] : 'error';
+      let result = r[0] === 'won' || r[0] === 'lost' || r[0] === 'late' ? r[0] : 'error';
+      // Held by someone who is not a member we verified (a key written into
+      // Redis by hand, or a replica without the secret): it cannot keep the
+      // owner out of its slot. A member that just joined may hold it too: a
+      // duplicate then, never a gap.
+      if (result === 'lost' && !this.view?.members.has(String(r[2] ?? ''))) result = 'foreign';
       this.metrics.slotClaims.inc({ result });
       if (result === 'won') return true;
       if (result === 'lost') return false;
@@ -390,18 +400,21 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
       const config = this.configHash;
       const sendBlob = this.blobStoredFor !== config;
       const sent = this.now();
+      const proof = this.opts.credentials.prove({ id: this.memberId, url: this.opts.advertiseUrl, config }, sent + (this.clock.offsetMs ?? 0));
       const reply = await hb.heartbeat(
         this.key('members'),
         this.key('member-urls'),
         this.key('member-targets'),
         this.key(`targets:${config}`),
         this.key(`left:${this.memberId}`),
+        this.key('member-proofs'),
         this.memberId,
         this.opts.memberTtlMs - this.opts.heartbeatMs,
         this.opts.memberTtlMs * 10,
         this.opts.advertiseUrl,
         config,
         sendBlob ? this.configBlob : '',
+        proof,
       );
       const received = this.now();
       this.clock.add(sent, received, Number(reply[0]));
@@ -413,8 +426,7 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
       this.lastOkAt = received;
       const blobPresent = Number(reply[1]) === 1;
       this.blobStoredFor = blobPresent ? config : undefined;
-      const members = new Map<string, { url: string; config: string }>();
-      for (let i = 2; i + 2 < reply.length; i += 3) members.set(String(reply[i]), { url: String(reply[i + 1]), config: String(reply[i + 2]) });
+      const members = this.verifiedMembers(reply, Number(reply[0]));
       if (sendBlob && blobPresent) void this.cmd?.publish(this.key('events'), `targets ${this.memberId}`).catch(() => {});
       await this.learnLists(members);
       this.applyView(members);
@@ -433,6 +445,38 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
     }
   }
 
+  /**
+   * The members of a heartbeat's answer whose record carries a valid proof
+   * (member-auth.ts); the others are not members: no ownership, no request,
+   * no token. Each rejected id is logged once (bounded) and counted.
+   */
+  private verifiedMembers(reply: Reply, redisNow: number): Map<string, { url: string; config: string }> {
+    const members = new Map<string, { url: string; config: string }>();
+    const seenNow = new Set<string>();
+    for (let i = 2; i + 3 < reply.length; i += 4) {
+      const record = { id: String(reply[i]), url: String(reply[i + 1]), config: String(reply[i + 2]) };
+      const verdict: ProofCheck = this.opts.credentials.check(record, String(reply[i + 3]), redisNow, this.opts.memberTtlMs);
+      if (verdict === 'ok') {
+        members.set(record.id, { url: record.url, config: record.config });
+        continue;
+      }
+      seenNow.add(record.id);
+      if (!this.rejected.has(record.id)) {
+        this.metrics.clusterMembersRejected.inc({ reason: verdict });
+        if (this.rejected.size < 1000) {
+          this.log.warn(
+            { member: record.id.slice(0, 100), reason: verdict },
+            'ignoring a cluster member whose record does not carry a valid proof (a replica with another CLUSTER_SECRET, or a record written into Redis by someone else): it gets no targets, no requests and no token',
+          );
+        }
+      }
+      this.rejected.add(record.id);
+    }
+    // Forget ids that are gone, so one that comes back is logged again.
+    for (const id of this.rejected) if (!seenNow.has(id)) this.rejected.delete(id);
+    return members;
+  }
+
   /** Fetch the target lists of config hashes we have not seen (a peer reloaded); forget unused ones. */
   private async learnLists(members: Map<string, { config: string }>): Promise<void> {
     const inUse = new Set([this.configHash, ...[...members.values()].map((m) => m.config).filter(Boolean)]);
@@ -444,6 +488,8 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
       unknown.forEach((h, i) => {
         const b = blobs[i];
         if (!b) return; // not there (yet): that member counts as listing everything
+        // The hash is signed by the member (its record); the list must be the one it hashes.
+        if (shortSha(b) !== h) return;
         try {
           const names = JSON.parse(b) as unknown;
           if (Array.isArray(names)) this.lists.set(h, new Set(names.map(String)));

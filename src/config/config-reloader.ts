@@ -73,13 +73,13 @@ export class ConfigReloader extends BaseComponent {
   }
 
   /** Load the configuration again and apply it (reloads run one at a time). */
-  reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
-    const next = this.chain.then(() => this.reloadNow(trigger));
+  reload(trigger: ReloadTrigger, o: { force?: boolean } = {}): Promise<ReloadOutcome> {
+    const next = this.chain.then(() => this.reloadNow(trigger, o.force === true));
     this.chain = next.catch(() => {});
     return next;
   }
 
-  private reloadNow(trigger: ReloadTrigger): ReloadOutcome {
+  private reloadNow(trigger: ReloadTrigger, force: boolean): ReloadOutcome {
     let outcome: ReloadOutcome;
     // What is read now is what is judged: the watcher must not load this version again.
     const file = this.current.env.TARGETS_FILE;
@@ -90,6 +90,7 @@ export class ConfigReloader extends BaseComponent {
     }
     try {
       const cfg = loadConfig(this.env, this.loadOptions);
+      if (!force) refuseMassRemoval(this.current, cfg);
       const diff = this.apply(cfg);
       this.current = cfg;
       outcome = { ok: true, trigger, ...diff, targets: cfg.targets.length };
@@ -141,6 +142,22 @@ export class ConfigReloader extends BaseComponent {
   protected async onStop(deadline: Deadline): Promise<void> {
     await this.watcher?.stop(deadline);
   }
+}
+
+/**
+ * A reload that would remove more than RELOAD_MAX_REMOVAL of the running
+ * targets is refused: an emptied or truncated file is far more often a
+ * mistake than a decision, and applying it silently stops the measurements.
+ * Removing a single target is always allowed (a list of two may lose one).
+ */
+function refuseMassRemoval(current: AppConfig, next: AppConfig): void {
+  const keep = new Set(next.targets.map((t) => t.name));
+  const removed = current.targets.filter((t) => !keep.has(t.name)).length;
+  const share = current.env.RELOAD_MAX_REMOVAL;
+  if (removed <= Math.max(1, share * current.targets.length)) return;
+  throw new ConfigError([
+    `the new configuration would remove ${removed} of the ${current.targets.length} running targets (${Math.round((100 * removed) / current.targets.length)} %), more than RELOAD_MAX_REMOVAL (${Math.round(share * 100)} %): if that is meant, send POST /-/reload?force=1; otherwise fix ${current.env.TARGETS_FILE ?? 'the configuration'}`,
+  ]);
 }
 
 /** Identity of the file's current version: follows symlinks (a ConfigMap swap changes the inode). */

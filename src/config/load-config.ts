@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { z } from 'zod';
 import { geoipLiteInstalled, GEOIP_LITE_INSTALL } from './optional-packages.js';
 import { remoteWriteUrls } from './remote-write-config.js';
 import { parseSites } from './site-list.js';
@@ -64,7 +65,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, o: LoadOptio
         const key = String(i.path[0] ?? '?');
         const value = cleaned[key];
         const shown = value === undefined ? '' : isSecretVariable(key) ? ' (value redacted)' : ` (got "${redactEnvValue(key, value)}")`;
-        return `${key}: ${i.message}${shown}`;
+        return `${key}: ${envIssueMessage(i, envSchema.shape[key as keyof typeof envSchema.shape]?.description)}${shown}`;
       }),
     );
   }
@@ -152,6 +153,18 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, o: LoadOptio
   if ((env.SOURCE_LAT === undefined) !== (env.SOURCE_LON === undefined)) {
     problems.push('SOURCE_LAT / SOURCE_LON: set both or neither');
   }
+  if (env.API_HEADERS_TIMEOUT > env.API_REQUEST_TIMEOUT) {
+    problems.push(`API_HEADERS_TIMEOUT: ${env.API_HEADERS_TIMEOUT} s exceeds API_REQUEST_TIMEOUT ${env.API_REQUEST_TIMEOUT} s (the headers are part of the request): lower it or raise API_REQUEST_TIMEOUT`);
+  }
+  if (env.REDIS_URL && !env.CLUSTER_SECRET && !env.COLLECT_TOKEN) {
+    problems.push('CLUSTER_SECRET: cluster mode (REDIS_URL) needs a secret every replica shares, so a member listed in Redis by someone else is not believed: set CLUSTER_SECRET (e.g. `openssl rand -hex 32`) or COLLECT_TOKEN on every replica');
+  }
+  if (env.CLUSTER_ADVERTISE_URL) {
+    const u = new URL(env.CLUSTER_ADVERTISE_URL);
+    if (u.username || u.password || (u.pathname !== '/' && u.pathname !== '') || u.search || u.hash) {
+      problems.push(`CLUSTER_ADVERTISE_URL: must be the API root, scheme://host:port, without a user, path, query or fragment (got "${redactUrl(env.CLUSTER_ADVERTISE_URL)}"): peers refuse any other`);
+    }
+  }
   if (env.CLUSTER_MEMBER_TTL <= env.CLUSTER_HEARTBEAT_INTERVAL * 2) {
     problems.push('CLUSTER_MEMBER_TTL: must be more than twice CLUSTER_HEARTBEAT_INTERVAL, or one late heartbeat drops a live member');
   }
@@ -171,6 +184,18 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, o: LoadOptio
     warnings: unknownVariableWarnings(rawEnv, Object.keys(envSchema.shape)),
     explicit,
   };
+}
+
+/** zod's message about an environment variable, said the way an operator reads it; `unit` is the schema's description (seconds, e.g. 60). */
+function envIssueMessage(i: z.core.$ZodIssue, unit: string | undefined): string {
+  const seconds = unit?.startsWith('seconds') === true;
+  if (i.code === 'invalid_type' && (i.expected === 'number' || i.expected === 'int')) {
+    return seconds ? `must be a number of ${unit}` : unit ? `must be ${unit}` : i.expected === 'int' ? 'must be a whole number' : 'must be a number';
+  }
+  if (i.code === 'too_small' && i.origin === 'number') return `must be at least ${i.minimum}${seconds ? ' s' : ''}`;
+  if (i.code === 'too_big' && i.origin === 'number') return `must be at most ${i.maximum}${seconds ? ' s' : ''}`;
+  if (i.code === 'invalid_value') return `must be one of ${i.values.map(String).join(', ')}`;
+  return i.message;
 }
 
 export function splitList(s: string): string[] {

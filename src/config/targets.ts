@@ -1,14 +1,14 @@
 import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
-import { LineCounter, parse, parseDocument, isNode } from 'yaml';
 import { SpecError, thresholdEnv, type ProbeModule, type SpecContext } from '../probes/module.js';
 import { PROBE_MODULES, type ProbeKind } from '../probes/registry.js';
 import type { TargetRef } from '../probes/types.js';
 import type { Env } from './env-schema.js';
 import { collectGarbageNow } from '../util/heap.js';
 import { redactUrl } from '../env/redact.js';
+import { distance } from './suggest.js';
+import { parseYaml, YamlError, type YamlDocument } from './yaml-file.js';
 
 export { PROBE_KINDS, type ProbeKind } from '../probes/registry.js';
 
@@ -194,6 +194,9 @@ export function targetFromEntry(entry: string, defaults: TargetDefaults): Target
 
   const host = stripBrackets(entry);
   if (!isValidHost(host)) {
+    if (/^[A-Za-z0-9.-]+(:\d+)?\/./.test(entry) && isValidHost(entry.split(/[:/]/)[0]!)) {
+      throw new SpecError(`"${entry}" looks like a URL without its scheme: write "https://${entry}" (or http://)`);
+    }
     throw new SpecError(`"${entry}" is not a host name, IP address, host:port or http(s) URL`);
   }
   return finish(draft(entry, host, defaults.probes ?? defaultProbesFor(host, modulesOf(defaults))), defaults);
@@ -269,54 +272,40 @@ export function loadTargetsFile(path: string, defaults: TargetDefaults): Target[
 
 /** Past this size (~2,000 targets) the parse steps are followed by a full GC. */
 const LARGE_FILE_CHARS = 256 * 1024;
+/** Problems listed at most (the rest are counted): a file broken everywhere needs its first fixes first. */
+const MAX_PROBLEMS = 20;
 
 export function parseTargetsYaml(text: string, path: string, defaults: TargetDefaults): Target[] {
   const modules = modulesOf(defaults);
   const schemas = fileSchemas(modules);
-  // Data first, with js-yaml: the `yaml` package builds a Document (every
-  // node with its source range) even for a plain parse, which for a
-  // 10,000-target file (1.4 MB) took 2.5 s and a 234 MB resident peak here,
-  // against 0.33 s and 106 MB for js-yaml (YAML 1.2 core schema, the same
-  // scalars as `yaml`'s default). `yaml` stays the reference for problems:
-  // its Document is built only when something is wrong and an error needs
-  // a line number, so messages are the same whichever parser found it.
-  let source: { doc: ReturnType<typeof parseDocument>; lines: LineCounter } | undefined;
-  const located = () => {
-    if (!source) {
-      const lines = new LineCounter();
-      source = { doc: parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false }), lines };
-    }
-    return source;
-  };
-  const at = (offset: number | undefined) => `TARGETS_FILE ${offset === undefined ? path : `${path}:${located().lines.linePos(offset).line}`}`;
-  let data: unknown;
+  const at = (line: number | undefined) => `TARGETS_FILE ${line === undefined ? path : `${path}:${line}`}`;
+  let doc: YamlDocument;
   try {
-    data = loadYaml(text, { schema: CORE_SCHEMA, filename: path });
-  } catch {
-    // Rejected by js-yaml (a syntax error, a duplicate key): `yaml` says where.
-    try {
-      data = parse(text, { uniqueKeys: true, prettyErrors: false });
-    } catch {
-      const { doc } = located();
-      throw new TargetConfigError(doc.errors.map((e) => `${at(e.pos[0])}: ${e.message.split('\n')[0]}`));
-    }
+    doc = parseYaml(text, path);
+  } catch (err) {
+    if (err instanceof YamlError) throw new TargetConfigError([`${at(err.line)}: ${err.reason}`]);
+    throw err;
   }
   // A large file's parse leaves tens of MB of garbage; collected before the
   // next step allocates, the heap (and the process's resident peak) does not
   // have to grow to hold both.
   const large = text.length > LARGE_FILE_CHARS;
   if (large) collectGarbageNow();
-  const parsed = schemas.file.safeParse(data);
+  const parsed = schemas.file.safeParse(doc.data, { reportInput: true });
   if (large) collectGarbageNow();
   if (!parsed.success) {
+    const issues = parsed.error.issues;
     throw new TargetConfigError(
-      parsed.error.issues.map((issue) => {
-        // Unknown keys are reported on their parent; point at the key itself.
-        const keyPath = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] as string] : issue.path;
-        const node = nodeAt(located().doc, keyPath as (string | number)[]);
-        const where = keyPath.length ? keyPath.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(top)';
-        return `${at(node)}: ${where}: ${issue.message}`;
-      }),
+      capped(
+        issues.map((issue) => {
+          // Unknown keys are reported on their parent; point at the key itself, and suggest the known one it resembles.
+          const unknownKey = issue.code === 'unrecognized_keys' ? (issue.keys[0] as string) : undefined;
+          const keyPath = (unknownKey !== undefined ? [...issue.path, unknownKey] : issue.path) as (string | number)[];
+          const where = keyPath.length ? keyPath.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(top)';
+          const message = unknownKey !== undefined ? unknownKeyMessage(unknownKey, knownKeysAt(schemas.file, issue.path as (string | number)[])) : issueMessage(issue);
+          return `${at(doc.lineOf(keyPath))}: ${where}: ${message}`;
+        }),
+      ),
     );
   }
 
@@ -328,11 +317,74 @@ export function parseTargetsYaml(text: string, path: string, defaults: TargetDef
       targets.push(targetFromFile(ft, fd, defaults, modules));
     } catch (err) {
       if (!(err instanceof SpecError)) throw err;
-      problems.push(`${at(nodeAt(located().doc, ['targets', i]))}: targets[${i}]: ${err.message}`);
+      problems.push(`${problems.length < MAX_PROBLEMS ? at(doc.lineOf(['targets', i])) : ''}: targets[${i}]: ${err.message}`);
     }
   });
-  if (problems.length) throw new TargetConfigError(problems);
+  if (problems.length) throw new TargetConfigError(capped(problems));
   return targets;
+}
+
+function capped(problems: string[]): string[] {
+  return problems.length <= MAX_PROBLEMS ? problems : [...problems.slice(0, MAX_PROBLEMS), `... and ${problems.length - MAX_PROBLEMS} more problems in TARGETS_FILE`];
+}
+
+/** zod's message, said the way an operator reads it. */
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type') {
+    const got = issue.input === undefined ? 'nothing' : issue.input === null ? 'an empty value' : Array.isArray(issue.input) ? 'a list' : typeof issue.input === 'object' ? 'a mapping' : `${typeof issue.input} ${JSON.stringify(issue.input)}`;
+    return issue.input === undefined ? `is required (${issue.expected})` : `must be ${article(issue.expected)} ${issue.expected}, got ${got}`;
+  }
+  if (issue.code === 'too_small' && issue.origin === 'number') return `must be at least ${issue.minimum}${issue.inclusive === false ? ' (exclusive)' : ''}`;
+  if (issue.code === 'too_big' && issue.origin === 'number') return `must be at most ${issue.maximum}`;
+  if (issue.code === 'invalid_value') {
+    const values = issue.values.map((v) => String(v));
+    const close = typeof issue.input === 'string' ? closest(issue.input, values) : undefined;
+    return `${typeof issue.input === 'string' ? `"${issue.input.slice(0, 40)}" is not known: ` : ''}must be one of ${values.join(', ')}${close ? ` (did you mean "${close}"?)` : ''}`;
+  }
+  return issue.message;
+}
+
+const article = (w: string) => (/^[aeiou]/.test(w) ? 'an' : 'a');
+
+/** The known word `word` is most likely a typo of (a third of its letters off at most), or the only one it begins (`loss` for `loss_pct`). */
+function closest(word: string, known: readonly string[]): string | undefined {
+  const w = word.toLowerCase();
+  const typo = known
+    .map((k) => ({ k, d: distance(w, k.toLowerCase()) }))
+    .filter(({ k, d }) => d <= Math.max(1, Math.floor(Math.min(k.length, word.length) / 3)))
+    .sort((a, b) => a.d - b.d)[0]?.k;
+  if (typo) return typo;
+  const begun = w.length >= 3 ? known.filter((k) => k.toLowerCase().startsWith(w)) : [];
+  return begun.length === 1 ? begun[0] : undefined;
+}
+
+function unknownKeyMessage(key: string, known: string[]): string {
+  const close = closest(key, known);
+  if (close) return `unknown key "${key}": did you mean "${close}"?`;
+  return `unknown key "${key}"${known.length ? ` (known here: ${known.join(', ')})` : ''}`;
+}
+
+/** The keys the schema accepts at `path` (an object under optionals, defaults and arrays); [] when it is not an object. */
+function knownKeysAt(schema: z.ZodType, path: readonly (string | number)[]): string[] {
+  let s: z.ZodType | undefined = schema;
+  const unwrap = (x: z.ZodType | undefined): z.ZodType | undefined => {
+    for (let i = 0; i < 10 && x; i++) {
+      const def = (x as unknown as { def: { type: string; innerType?: z.ZodType; in?: z.ZodType } }).def;
+      if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'prefault') x = def.innerType;
+      else if (def.type === 'pipe') x = def.in;
+      else return x;
+    }
+    return x;
+  };
+  for (const p of path) {
+    s = unwrap(s);
+    const def = (s as unknown as { def?: { type: string; element?: z.ZodType; shape?: Record<string, z.ZodType> } } | undefined)?.def;
+    if (!def) return [];
+    if (typeof p === 'number') s = def.type === 'array' ? def.element : undefined;
+    else s = def.type === 'object' ? def.shape?.[p] : undefined;
+  }
+  const def = (unwrap(s) as unknown as { def?: { type: string; shape?: Record<string, z.ZodType> } } | undefined)?.def;
+  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : [];
 }
 
 function targetFromFile(ft: FileTarget, fd: FileDefaults, d: TargetDefaults, modules: readonly ProbeModule[]): Target {
@@ -362,25 +414,4 @@ function targetFromFile(ft: FileTarget, fd: FileDefaults, d: TargetDefaults, mod
     },
     d,
   );
-}
-
-/** Offset in the source of the node at `path` (or of its nearest existing parent). */
-function nodeAt(doc: ReturnType<typeof parseDocument>, path: (string | number)[]): number | undefined {
-  for (let n = path.length; n >= 0; n--) {
-    const sub = path.slice(0, n);
-    if (sub.length && typeof sub[sub.length - 1] === 'string') {
-      // Prefer the key's position for map entries.
-      const parent = sub.length > 1 ? doc.getIn(sub.slice(0, -1), true) : doc.contents;
-      if (parent && typeof parent === 'object' && 'items' in parent) {
-        const items = (parent as { items: unknown[] }).items;
-        for (const item of items) {
-          const key = (item as { key?: unknown }).key;
-          if (isNode(key) && (key as { value?: unknown }).value === sub[sub.length - 1]) return key.range?.[0];
-        }
-      }
-    }
-    const node = sub.length ? doc.getIn(sub, true) : doc.contents;
-    if (isNode(node) && node.range) return node.range[0];
-  }
-  return undefined;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, int, optionalText, seconds } from './zod-env.js';
+import { bool, httpUrl, int, optionalText, seconds } from './zod-env.js';
 
 /**
  * The daemon's own environment variables (each probe declares its own in its
@@ -14,6 +14,8 @@ export const daemonEnv = {
   TARGET_FQDN: optionalText,
   TARGET_FQDNS: optionalText,
   TARGETS_FILE: optionalText,
+  /** Largest share (0-1) of the running targets a reload may remove unless forced (POST /-/reload?force=1). */
+  RELOAD_MAX_REMOVAL: z.coerce.number().min(0).max(1).default(0.5).describe('a share between 0 and 1, e.g. 0.5'),
   DEFAULT_PROBES: optionalText,
   COLLECTION_INTERVAL: seconds(60, 1, 86_400),
   PROBE_TIMEOUT: seconds(10, 0.1, 600),
@@ -52,7 +54,7 @@ export const daemonEnv = {
   // At least 3 h: hourly buckets are rolled up from raw points once their hour has closed.
   EMBEDDED_RAW_HOURS: z.coerce.number().min(3).max(8760).default(6),
   EMBEDDED_MAX_BYTES: z.coerce.number().int().min(64 * 1024 * 1024).default(4 * 1024 ** 3),
-  INFLUXDB_URL: z.url().optional(),
+  INFLUXDB_URL: httpUrl().optional(),
   INFLUXDB_URLS: optionalText,
   INFLUXDB_TOKEN: optionalText,
   INFLUXDB_ORG: optionalText,
@@ -69,7 +71,7 @@ export const daemonEnv = {
   /** The outbox's file and WAL together (src/outbox/README.md). */
   OUTBOX_MAX_BYTES: z.coerce.number().int().min(256 * 1024).default(1024 ** 3),
   // --- outbox: Prometheus remote write (src/outbox) -----------------------
-  REMOTE_WRITE_URL: z.url().optional(),
+  REMOTE_WRITE_URL: httpUrl().optional(),
   REMOTE_WRITE_URLS: optionalText,
   REMOTE_WRITE_USERNAME: optionalText,
   REMOTE_WRITE_PASSWORD: optionalText,
@@ -81,7 +83,17 @@ export const daemonEnv = {
   CLUSTER_HEARTBEAT_INTERVAL: seconds(1, 0.05, 60),
   CLUSTER_MEMBER_TTL: seconds(5, 0.2, 600),
   /** API address peers use to reach this replica (default http://<LISTEN_ADDRESS or first non-internal IPv4>:<PORT>). */
-  CLUSTER_ADVERTISE_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL peers can reach, e.g. http://10.0.3.7:8080' }).optional(),
+  CLUSTER_ADVERTISE_URL: httpUrl().optional(),
+  /**
+   * Shared by every replica of a cluster: members sign their record in Redis
+   * with it and ignore records that are not signed (src/cluster/member-auth.ts).
+   * Default: derived from COLLECT_TOKEN; cluster mode needs one of the two.
+   */
+  CLUSTER_SECRET: z.string().min(16, 'must be at least 16 characters (e.g. `openssl rand -hex 32`)').optional(),
+  /** Read-only bearer token members (and other sites) send each other; default derived from CLUSTER_SECRET. */
+  CLUSTER_READ_TOKEN: z.string().min(16, 'must be at least 16 characters (e.g. `openssl rand -hex 32`)').optional(),
+  /** Ports a member may advertise in its URL, comma-separated (default: any). */
+  CLUSTER_PEER_PORTS: z.string().regex(/^\s*\d{1,5}(\s*,\s*\d{1,5})*\s*$/, 'must be a comma-separated list of ports, e.g. 8080 or 8080,8443').optional(),
   /**
    * At stop, hand what the outbox could not deliver over to the other replicas
    * (a Redis stream they drain): `auto` when the StatefulSet scaled this
@@ -92,7 +104,7 @@ export const daemonEnv = {
   /** Compressed bytes all replicas together may leave in the hand-off stream (Redis memory). */
   OUTBOX_HANDOFF_MAX_BYTES: z.coerce.number().int().min(64 * 1024).default(64 * 1024 ** 2),
   /** The Kubernetes API for the departure check when not the in-cluster one (kubectl proxy; npm run scale-sim). */
-  KUBERNETES_API_URL: z.url({ protocol: /^https?$/ }).optional(),
+  KUBERNETES_API_URL: httpUrl().optional(),
   /** This pod's name and namespace (downward API); default: the host name and the service account's namespace. */
   POD_NAME: optionalText,
   POD_NAMESPACE: optionalText,
@@ -116,7 +128,7 @@ export const daemonEnv = {
 
   // --- geolocation ------------------------------------------------------
   GEO: z.enum(['off', 'offline', 'http']).default('off'),
-  GEO_HTTP_URL: z.url().default('http://ip-api.com/json/'),
+  GEO_HTTP_URL: httpUrl().default('http://ip-api.com/json/'),
   GEO_HTTP_KEY: optionalText,
   GEO_HTTP_RATE_PER_MINUTE: int(45, 1, 1_000_000),
   GEO_CACHE_SIZE: int(10_000, 1, 10_000_000),
@@ -124,7 +136,7 @@ export const daemonEnv = {
   SOURCE_LAT: z.coerce.number().min(-90).max(90).optional(),
   SOURCE_LON: z.coerce.number().min(-180).max(180).optional(),
   SOURCE_IP: z.union([z.ipv4(), z.ipv6()]).optional(),
-  PUBLIC_IP_URL: z.url().optional(),
+  PUBLIC_IP_URL: httpUrl().optional(),
 
   // --- server / process -------------------------------------------------
   PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
@@ -138,6 +150,12 @@ export const daemonEnv = {
   COLLECT_MAX_PROBES: int(1000, 1, 1_000_000),
   /** Most open connections to the API; more wait in the kernel's backlog. */
   MAX_API_CONNECTIONS: int(256, 1, 100_000),
+  /** From accept (or the end of the previous request) to complete request headers; bounds the TLS handshake too. */
+  API_HEADERS_TIMEOUT: seconds(10, 0.05, 600),
+  /** To receive a whole request, its body included (not the time to answer it). */
+  API_REQUEST_TIMEOUT: seconds(30, 0.05, 3600),
+  /** A keep-alive connection without a new request is closed after this. */
+  API_IDLE_TIMEOUT: seconds(5, 0.05, 3600),
   /** Per-target series on /metrics (blackbox-style success, durations, timings). */
   PER_TARGET_METRICS: bool(true),
   SHUTDOWN_TIMEOUT: seconds(10, 0.1, 600),

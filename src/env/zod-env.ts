@@ -6,8 +6,30 @@ import { z } from 'zod';
  * Environment values are strings: numbers are coerced, booleans go through
  * z.stringbool ("false" is false), empty strings count as unset.
  */
-export const seconds = (def: number, min = 0.001, max = 86_400) => z.coerce.number().min(min).max(max).default(def);
-export const int = (def: number, min = 1, max = 1_000_000) => z.coerce.number().int().min(min).max(max).default(def);
+export const seconds = (def: number, min = 0.001, max = 86_400) => z.coerce.number().min(min).max(max).default(def).describe(`seconds, e.g. ${def}`);
+export const int = (def: number, min = 1, max = 1_000_000) => z.coerce.number().int().min(min).max(max).default(def).describe(`a whole number, e.g. ${def}`);
+
+/** An http(s) URL; a value without its scheme gets a message that says what to write. */
+export const httpUrl = () =>
+  z.string().superRefine((v, ctx) => {
+    const problem = httpUrlProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+export function httpUrlProblem(v: string): string | undefined {
+  // Shown back only when it cannot hold a secret (no userinfo, no query).
+  const hostLike = /^\[?[A-Za-z0-9._:-]+\]?(:\d+)?(\/[^?#@]*)?$/;
+  if (v.includes('://')) {
+    if (!URL.canParse(v)) return 'is not a valid URL (e.g. "http://influxdb:8086")';
+  } else if (!URL.canParse(v) || /^[A-Za-z0-9.-]+:\d+([/?#].*)?$/.test(v)) {
+    // "influxdb:8086" parses, with the scheme "influxdb:".
+    return hostLike.test(v) ? `is not a URL: it needs a scheme, e.g. "http://${v}"` : 'is not a URL: it needs a scheme (e.g. "http://influxdb:8086")';
+  }
+  const u = new URL(v);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `must be an http:// or https:// URL (not ${u.protocol.slice(0, -1)}://)`;
+  if (!u.hostname) return 'has no host (e.g. "http://influxdb:8086")';
+  return undefined;
+}
 export const optionalText = z.string().min(1).optional();
 export const bool = (def: boolean) => z.stringbool().default(def);
 

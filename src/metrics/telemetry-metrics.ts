@@ -135,8 +135,13 @@ export class TelemetryMetrics {
   readonly lookupCacheMax = this.gauge('telemetry_lookup_cache_max_entries', 'LOOKUP_CACHE_SIZE: bound of the in-process lookup cache');
   readonly slotClaims = this.counter(
     'telemetry_slot_claims_total',
-    'Slot claims by result: won, lost, late (Redis ran it after the replica stopped waiting) and error (the view decided), unshared (no fresh view: collected without a claim)',
+    'Slot claims by result: won, lost, late (Redis ran it after the replica stopped waiting) and error (the view decided), foreign (held by no verified member: the view decided), unshared (no fresh view: collected without a claim)',
     ['result'],
+  );
+  readonly clusterMembersRejected = this.counter(
+    'telemetry_cluster_members_rejected_total',
+    'Member records in Redis ignored because their proof is missing, wrong (another CLUSTER_SECRET, or forged), stale or future-dated; counted once per member id',
+    ['reason'],
   );
   readonly rebalances = this.counter('telemetry_cluster_rebalances_total', 'Ownership recomputations that moved targets');
   readonly redisConnected = this.gauge('telemetry_redis_connected', '1 while the Redis connection is ready (cluster mode)');
@@ -178,6 +183,12 @@ export class TelemetryMetrics {
   readonly adhocRuns = this.gauge('telemetry_adhoc_runs_in_flight', 'POST /collect runs in flight (bound: MAX_ADHOC_RUNS)');
   readonly apiConnections = this.gauge('telemetry_api_connections', 'Open connections to the daemon\'s HTTP server (bound: MAX_API_CONNECTIONS)');
   readonly apiConnectionsMax = this.gauge('telemetry_api_connections_max', 'MAX_API_CONNECTIONS');
+  readonly apiConnectionsClosed = this.counter(
+    'telemetry_api_connections_closed_total',
+    'Connections the API closed because its table was full (MAX_API_CONNECTIONS): displaced (the longest-idle one, to let a newcomer in), refused (every connection was serving a request)',
+    ['reason'],
+  );
+  readonly authFailures = this.counter('telemetry_api_auth_failures_total', 'Basic-auth attempts that failed: wrong (a bcrypt check said no), throttled (refused without a check: too many failures from that client), busy (refused without a check: too many checks waiting)', ['result']);
   readonly httpRequests = this.counter('telemetry_http_requests_total', 'Requests to the daemon API by route and status', ['route', 'status']);
 
   // --- configuration -------------------------------------------------------

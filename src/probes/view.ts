@@ -63,7 +63,9 @@ export function crosses(f: FigureSpec, value: FigureValue, limit: number | undef
  *   lines    one or two axes of lines (a `range` fixes an axis: MOS 1-5)
  *   stacked  parts stacked into a total (HTTP phases)
  *
- * `failed` (a column of failed runs per bucket) marks failures under a chart.
+ * `failed` (a column of failed runs per bucket) marks failures under a chart;
+ * `unsure` (runs whose timings were unsure: timing_uncertain) marks those
+ * buckets at its top edge.
  * Where several sites are compared (one line per source), a chart draws one
  * column: the median of `smoke`, each line of `lines`, and the `total` of
  * `stacked` (without one, the sum of its parts).
@@ -71,8 +73,8 @@ export function crosses(f: FigureSpec, value: FigureValue, limit: number | undef
 export type ChartSpec = { id: string; title: string; rollup: string } & (
   | { type: 'smoke'; median: string; min: string; max: string; loss: string; worst?: string; bands?: { outer: readonly [string, string]; inner: readonly [string, string] } }
   | { type: 'loss'; column: string; worst?: string }
-  | { type: 'lines'; lines: readonly ChartLine[]; failed?: string }
-  | { type: 'stacked'; unit: string; parts: readonly { column: string; label: string }[]; failed?: string; total?: string }
+  | { type: 'lines'; lines: readonly ChartLine[]; failed?: string; unsure?: string }
+  | { type: 'stacked'; unit: string; parts: readonly { column: string; label: string }[]; failed?: string; unsure?: string; total?: string }
 );
 
 export interface ChartLine {

@@ -14,7 +14,8 @@ export interface DaemonApi {
   metrics(): Promise<{ text: string; contentType: string }>;
   /** Probe now (POST /collect): a run, or why it cannot run. */
   collect(names: readonly string[] | undefined, probes: readonly string[] | undefined): Promise<AdhocRun | AdhocRejection>;
-  reload(trigger: ReloadTrigger): Promise<ReloadOutcome>;
+  /** `force`: apply even a reload that removes more than RELOAD_MAX_REMOVAL of the targets. */
+  reload(trigger: ReloadTrigger, o?: { force?: boolean }): Promise<ReloadOutcome>;
   resetCircuits(host?: string): string[];
   cluster(): Record<string, unknown>;
   /** Whether this replica reaches each other member's API. */

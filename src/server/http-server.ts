@@ -9,6 +9,9 @@ import { BaseComponent, type ComponentHealth, type Deadline } from '../lifecycle
 import { StartupError } from '../lifecycle/startup-error.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { ensureDataDir } from '../sqlite/sqlite-db.js';
+import { AuthFailures } from './auth-failures.js';
+import { ConnectionTable } from './connection-table.js';
+import { VerifierBusyError } from './password-verifier.js';
 import { BasicAuth, loadWebConfig, secretEquals, type WebConfig } from './web-config.js';
 
 /** A request problem that maps to one HTTP status and message. */
@@ -58,12 +61,26 @@ export interface ServerOptions {
   host: string;
   /** COLLECT_TOKEN; when unset one is generated into DATA_DIR/collect-token at start. */
   token?: string;
+  /** The cluster's read-only member-to-member token: accepted for `read` routes, never for `write`. */
+  readToken?: string;
   dataDir: string;
   webConfigFile?: string;
-  /** Longest request (POST /collect runs up to COLLECT_TIMEOUT). */
+  /** API_HEADERS_TIMEOUT: from accept (or the end of the previous request) to complete headers; bounds the TLS handshake too. */
+  headersTimeoutMs: number;
+  /** API_REQUEST_TIMEOUT: to receive a whole request, its body included (not the time to answer it). */
   requestTimeoutMs: number;
+  /** API_IDLE_TIMEOUT: how long a keep-alive connection may wait for its next request. */
+  idleTimeoutMs: number;
+  /** Longest a handler answers in (POST /collect: COLLECT_TIMEOUT); a connection silent longer than this is closed. */
+  handlerTimeoutMs: number;
   maxConnections: number;
 }
+
+/** Default timeouts (the env schema's defaults; tests of the server alone use them). */
+export const DEFAULT_TIMEOUTS = { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, idleTimeoutMs: 5_000, handlerTimeoutMs: 130_000 } as const;
+
+/** How long a basic-auth attempt refused without a check waits for its answer. */
+const TARPIT_MS = 1000;
 
 /** Name of the generated token file under DATA_DIR. */
 export const TOKEN_FILE = 'collect-token';
@@ -71,9 +88,15 @@ export const TOKEN_FILE = 'collect-token';
 /**
  * The daemon's HTTP server: the JSON API, /metrics and the web UI on one
  * port. A literal route table over node:http(s). Every request gets an
- * answer — unparsable targets included (400) — within requestTimeout;
- * connections are capped (MAX_API_CONNECTIONS) and idle keep-alive sockets
- * closed after 5 s, so a slow or hostile client cannot pin file descriptors.
+ * answer — unparsable targets included (400). No connection outlives its
+ * use: a TLS handshake or the headers must be done within
+ * API_HEADERS_TIMEOUT, the whole request within API_REQUEST_TIMEOUT, a
+ * keep-alive connection is closed after API_IDLE_TIMEOUT without a request,
+ * and one silent longer than the longest handler is closed. Connections are
+ * capped (MAX_API_CONNECTIONS) by a table in which a newcomer displaces the
+ * longest-idle connection (connection-table.ts), so a flood of silent or
+ * slow connections cannot keep /health/live or the UI out. Basic-auth
+ * passwords are checked in a worker thread, with a per-client failure limit.
  * Errors are JSON `{"error": "..."}` with the status that says what was wrong.
  */
 export class ApiServer extends BaseComponent {
@@ -83,7 +106,8 @@ export class ApiServer extends BaseComponent {
   private tokenFile?: string;
   private web: WebConfig = {};
   private auth?: BasicAuth;
-  private readonly sockets = new Set<Socket>();
+  private readonly failures = new AuthFailures();
+  private readonly connections: ConnectionTable;
 
   constructor(
     private readonly routes: Route[],
@@ -92,6 +116,10 @@ export class ApiServer extends BaseComponent {
     private readonly log: Logger,
   ) {
     super();
+    this.connections = new ConnectionTable(opts.maxConnections, {
+      evicted: () => metrics.apiConnectionsClosed.inc({ reason: 'displaced' }),
+      refused: () => metrics.apiConnectionsClosed.inc({ reason: 'refused' }),
+    });
   }
 
   get port(): number {
@@ -120,26 +148,50 @@ export class ApiServer extends BaseComponent {
   protected async onStart(): Promise<void> {
     if (this.opts.webConfigFile) {
       this.web = loadWebConfig(this.opts.webConfigFile);
-      if (this.web.users) this.auth = new BasicAuth(this.web.users);
+      if (this.web.users) {
+        this.auth = new BasicAuth(this.web.users);
+        this.auth.warm();
+      }
     }
     this.token = this.opts.token ?? this.loadOrCreateToken();
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
-    const server = this.web.tls ? createHttpsServer({ cert: this.web.tls.cert, key: this.web.tls.key }, handler) : createHttpServer(handler);
-    server.headersTimeout = 10_000;
-    server.requestTimeout = this.opts.requestTimeoutMs;
-    server.keepAliveTimeout = 5_000;
-    server.maxConnections = this.opts.maxConnections;
+    const o = this.opts;
+    const timeouts = {
+      headersTimeout: o.headersTimeoutMs,
+      requestTimeout: o.requestTimeoutMs,
+      keepAliveTimeout: o.idleTimeoutMs,
+      // How often node checks the two timeouts above (its default, 30 s, would let them overrun by that much).
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.round(o.headersTimeoutMs / 4))),
+    };
+    const server = this.web.tls
+      ? createHttpsServer({ cert: this.web.tls.cert, key: this.web.tls.key, handshakeTimeout: o.headersTimeoutMs, ...timeouts }, handler)
+      : createHttpServer(timeouts, handler);
+    // A socket with no traffic either way for longer than any handler may take (a client that stopped reading).
+    server.timeout = o.handlerTimeoutMs + o.requestTimeoutMs;
     server.on('connection', (s: Socket) => {
-      this.sockets.add(s);
-      s.once('close', () => this.sockets.delete(s));
+      if (!this.connections.admit(s)) s.destroy();
     });
-    // A malformed request line never reaches the handler: answer it here.
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      this.connections.begin(req.socket);
+      res.once('close', () => this.connections.end(req.socket));
+    });
+    // Requests that never reach the handler (a malformed request line, a
+    // timeout, a TLS handshake that failed or never came) end here. Answer
+    // what was an HTTP request, then close; anything else is closed at once
+    // (writing to a socket whose TLS handshake never finished only leaves
+    // it open, in CLOSE-WAIT once the client goes).
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      if (socket.writable && !socket.writableEnded) socket.end(`HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: application/json\r\n\r\n{"error":"bad request: ${err.code ?? 'parse error'}"}\n`);
-      else socket.destroy();
+      const code = err.code ?? 'parse error';
+      const status = code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : code.startsWith('HPE_') ? '400 Bad Request' : undefined;
+      // Not while an answer is being written on this connection (that answer would be corrupted).
+      const answering = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+      if (status && !answering && socket.writable && !socket.writableEnded) {
+        socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: application/json\r\n\r\n{"error":"bad request: ${code}"}\n`, () => socket.destroy());
+        setTimeout(() => socket.destroy(), 1000).unref();
+      } else socket.destroy();
     });
     this.server = server;
-    this.metrics.onCollect(() => this.metrics.apiConnections.set(this.sockets.size));
+    this.metrics.onCollect(() => this.metrics.apiConnections.set(this.connections.size));
     this.metrics.apiConnectionsMax.set(this.opts.maxConnections);
     await new Promise<void>((resolvePromise, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => reject(this.explainListenError(err)));
@@ -255,16 +307,65 @@ export class ApiServer extends BaseComponent {
     if (access === 'write') {
       const bearer = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1]?.trim();
       if (bearer !== undefined && this.token !== undefined && secretEquals(bearer, this.token)) return;
-      if (this.auth && (await this.auth.check(header))) return;
+      if (await this.basicAuthOk(header, req)) return;
       const where = this.opts.token ? 'COLLECT_TOKEN' : `the token in ${this.tokenFile ?? TOKEN_FILE}`;
       throw new HttpError(401, `missing or wrong bearer token: send "Authorization: Bearer <token>" with ${where}`, {}, { 'www-authenticate': this.auth ? 'Bearer, Basic realm="network-telemetry"' : 'Bearer' });
     }
     if (!this.auth) return;
-    // Peers of a cluster read each other's API with the shared bearer token.
+    // The collect token can do anything; members of a cluster read with their read-only token.
     const bearer = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1]?.trim();
     if (bearer !== undefined && this.token !== undefined && secretEquals(bearer, this.token)) return;
-    if (await this.auth.check(header)) return;
+    if (bearer !== undefined && this.opts.readToken !== undefined && secretEquals(bearer, this.opts.readToken)) return;
+    if (await this.basicAuthOk(header, req)) return;
     throw new HttpError(401, 'authentication required (WEB_CONFIG_FILE basic_auth_users)', {}, { 'www-authenticate': 'Basic realm="network-telemetry", charset="UTF-8"' });
+  }
+
+  /**
+   * Basic credentials that match a user. A client past its free failures
+   * waits (429, Retry-After) without costing a bcrypt run; a pair verified
+   * in the last minute passes even then (a user behind the same address as
+   * a brute-forcer is not locked out). Refusals without a check (throttled,
+   * or the verifier's queue full) are answered after a pause, with the
+   * connection counted idle meanwhile: a flood then gets a few answers a
+   * second per connection instead of thousands, and cannot hold the
+   * connection table.
+   */
+  private async basicAuthOk(header: string | undefined, req: IncomingMessage): Promise<boolean> {
+    const creds = this.auth ? BasicAuth.parse(header) : undefined;
+    if (!this.auth || !creds) return false;
+    if (this.auth.recentlyVerified(creds)) return true;
+    const client = req.socket.remoteAddress ?? 'unknown';
+    const wait = this.failures.retryAfterMs(client);
+    if (wait > 0) {
+      this.metrics.authFailures.inc({ result: 'throttled' });
+      await this.tarpit(req);
+      const s = Math.ceil(this.failures.retryAfterMs(client) / 1000);
+      throw new HttpError(429, `too many failed logins from ${client}: try again in ${s} s`, {}, { 'retry-after': String(s) });
+    }
+    let ok: boolean;
+    try {
+      ok = await this.auth.verify(creds);
+    } catch (err) {
+      if (!(err instanceof VerifierBusyError)) throw err;
+      // Not checked, so not known to be wrong; counted all the same, or a flood would never be throttled.
+      this.failures.failed(client);
+      this.metrics.authFailures.inc({ result: 'busy' });
+      await this.tarpit(req);
+      throw err;
+    }
+    if (ok) this.failures.succeeded(client);
+    else {
+      this.failures.failed(client);
+      this.metrics.authFailures.inc({ result: 'wrong' });
+    }
+    return ok;
+  }
+
+  /** Hold a refused request for TARPIT_MS, its connection displaceable meanwhile. */
+  private async tarpit(req: IncomingMessage): Promise<void> {
+    this.connections.end(req.socket);
+    await new Promise((r) => setTimeout(r, TARPIT_MS).unref());
+    this.connections.begin(req.socket);
   }
 
   health(): ComponentHealth {
@@ -272,7 +373,7 @@ export class ApiServer extends BaseComponent {
       status: 'ok',
       listening: this.server?.listening === true,
       url: this.server ? this.url : null,
-      connections: this.sockets.size,
+      connections: this.connections.size,
       connections_max: this.opts.maxConnections,
       tls: this.web.tls !== undefined,
       basic_auth: this.auth !== undefined,
@@ -286,7 +387,8 @@ export class ApiServer extends BaseComponent {
     const closed = new Promise<void>((r) => s.close(() => r()));
     s.closeIdleConnections();
     await deadline.race(closed);
-    for (const sock of this.sockets) sock.destroy();
+    for (const sock of this.connections.sockets()) sock.destroy();
+    await this.auth?.close();
   }
 }
 

@@ -141,9 +141,10 @@ export function daemonRoutes(api: DaemonApi): Route[] {
       method: 'POST',
       path: '/-/reload',
       access: 'write',
-      handler: async (req) => {
+      handler: async (req, url) => {
         await readJson(req); // no body expected; drain it
-        const r = await api.reload('POST /-/reload');
+        const force = url.searchParams.get('force');
+        const r = await api.reload('POST /-/reload', { force: force === '1' || force === 'true' });
         return { status: r.ok ? 200 : 400, json: r.ok ? r : { error: 'the new configuration was rejected; the running one is kept', ...r } };
       },
     },

@@ -1,10 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import bcrypt from 'bcryptjs';
-import { parse } from 'yaml';
 import { z } from 'zod';
+import { parseYaml, YamlError } from '../config/yaml-file.js';
 import { StartupError } from '../lifecycle/startup-error.js';
+import { PasswordVerifier } from './password-verifier.js';
 
 /**
  * WEB_CONFIG_FILE: TLS and basic auth for the daemon's HTTP server, in the
@@ -46,11 +46,12 @@ export function loadWebConfig(file: string): WebConfig {
   } catch (err) {
     throw fail(`cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  let data: unknown;
+  let data: unknown = {};
   try {
-    data = parse(text, { prettyErrors: false }) ?? {};
+    if (text.trim() !== '') data = parseYaml(text, file).data ?? {};
   } catch (err) {
-    throw fail(`not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    if (!(err instanceof YamlError)) throw err;
+    throw fail(`not valid YAML: ${err.message}`);
   }
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
@@ -85,36 +86,67 @@ export function loadWebConfig(file: string): WebConfig {
 const VERIFIED_TTL_MS = 60_000;
 const MAX_VERIFIED = 1000;
 
+export interface BasicCredentials {
+  user: string;
+  password: string;
+}
+
 /**
- * Basic auth against bcrypt hashes. bcrypt is slow on purpose (~100 ms per
- * check in pure JS); the async compare yields to the event loop, and a
- * verified pair is remembered for a minute by its SHA-256 (as the exporter
- * toolkit caches), so a page loading ten assets costs one check, not ten.
+ * Basic auth against bcrypt hashes. bcrypt is slow on purpose (~70-100 ms
+ * per check in pure JS): checks run in a worker thread with a bounded queue
+ * (PasswordVerifier), and a verified pair is remembered for a minute by its
+ * SHA-256 (as the exporter toolkit caches), so a page loading ten assets
+ * costs one check, not ten. The server limits failures per client
+ * (auth-failures.ts) before asking here.
  */
 export class BasicAuth {
   private readonly verified = new Map<string, number>();
 
-  constructor(private readonly users: Map<string, string>) {}
+  constructor(
+    private readonly users: Map<string, string>,
+    private readonly verifier = new PasswordVerifier(),
+  ) {}
 
-  async check(header: string | undefined): Promise<string | undefined> {
+  /** The user and password of a Basic authorization header, if it is one. */
+  static parse(header: string | undefined): BasicCredentials | undefined {
     const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
     if (!m) return undefined;
     const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) return undefined;
-    const user = decoded.slice(0, colon);
-    const password = decoded.slice(colon + 1);
-    const hash = this.users.get(user);
-    const key = createHash('sha256').update(`${user}\0${password}`).digest('hex');
-    const until = this.verified.get(key);
-    if (until !== undefined && until > Date.now()) return user;
-    // Unknown users cost a bcrypt run too, so timing does not tell which names exist.
-    const ok = await bcrypt.compare(password, hash ?? DUMMY_HASH);
-    if (!ok || !hash) return undefined;
-    if (this.verified.size >= MAX_VERIFIED) this.verified.delete(this.verified.keys().next().value as string);
-    this.verified.set(key, Date.now() + VERIFIED_TTL_MS);
-    return user;
+    return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
   }
+
+  /** Start the verifier's thread (at server start: the first login does not wait for it). */
+  warm(): void {
+    this.verifier.warm();
+  }
+
+  /** Verified within the last minute: no bcrypt needed. */
+  recentlyVerified(c: BasicCredentials): boolean {
+    const until = this.verified.get(cacheKey(c));
+    return until !== undefined && until > Date.now();
+  }
+
+  /** Whether the pair matches; throws VerifierBusyError when too many checks wait. */
+  async verify(c: BasicCredentials): Promise<boolean> {
+    if (this.recentlyVerified(c)) return true;
+    const hash = this.users.get(c.user);
+    // Unknown users cost a bcrypt run too, so timing does not tell which names exist.
+    const ok = await this.verifier.verify(c.password, hash ?? DUMMY_HASH);
+    if (!ok || !hash) return false;
+    if (this.verified.size >= MAX_VERIFIED) this.verified.delete(this.verified.keys().next().value as string);
+    this.verified.set(cacheKey(c), Date.now() + VERIFIED_TTL_MS);
+    return true;
+  }
+
+  close(): Promise<void> {
+    return this.verifier.close();
+  }
+}
+
+function cacheKey(c: BasicCredentials): string {
+  return createHash('sha256').update(`${c.user}\0${c.password}`).digest('hex');
 }
 
 const DUMMY_HASH = '$2b$10$CwTycUXWue0Thq9StjUM0uJ8.E4Mc2aA5xz5cBY1qfNoXl0B5pa1C';

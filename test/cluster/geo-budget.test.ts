@@ -44,6 +44,7 @@ test('two daemons sharing Redis never exceed one GEO_HTTP_RATE_PER_MINUTE togeth
       SOURCE_LAT: '51.5',
       SOURCE_LON: '-0.12',
       REDIS_URL: `redis://${host}:${redis.port}`,
+      CLUSTER_SECRET: 'cluster-test-secret-0123',
       REDIS_KEY_PREFIX: `geo-budget-${process.pid}:`,
       CLUSTER_HEARTBEAT_INTERVAL: '0.5',
       CLUSTER_MEMBER_TTL: '3',

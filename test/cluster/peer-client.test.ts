@@ -42,7 +42,7 @@ before(async () => {
     { id: 'old', url: '', self: false },
   ];
   metrics = new TelemetryMetrics();
-  peers = new PeerClient({ members: () => members }, http, metrics, { headers: { authorization: 'Bearer peer' }, maxBodyBytes: 1000 });
+  peers = new PeerClient({ members: () => members }, http, metrics, { readToken: 'peer', maxBodyBytes: 1000 });
 });
 
 after(async () => {
@@ -58,7 +58,7 @@ test('fanOut asks every other member at once and answers for each, whatever each
   assert.deepEqual(Object.keys(by).sort(), ['broken', 'gone', 'ok', 'old', 'silent'], 'everyone but me');
   assert.equal(by.ok!.status, 'ok');
   assert.deepEqual(by.ok!.status === 'ok' && by.ok!.body, { path: '/api/x?y=1', auth: 'Bearer peer' });
-  assert.deepEqual(by.broken, { status: 'unavailable', member: 'broken', url: broken.url, reason: 'http_status', detail: 'HTTP 500: boom', statusCode: 500 });
+  assert.deepEqual(by.broken, { status: 'unavailable', member: 'broken', url: broken.url, reason: 'http_status', detail: 'HTTP 500', statusCode: 500 });
   assert.equal(by.silent!.status === 'unavailable' && by.silent!.reason, 'timeout');
   assert.equal(by.gone!.status === 'unavailable' && by.gone!.reason, 'unreachable');
   assert.equal(by.old!.status === 'unavailable' && by.old!.reason, 'no_url');
@@ -85,6 +85,12 @@ test('unknown members, paths that would leave the member, answers over the size 
   assert.equal(await reason(peers.get('ok', 'x', Deadline.in(1000))), 'bad_path');
   assert.equal(await reason(peers.get('ok', '/big', Deadline.in(1000))), 'too_large');
   assert.equal(await reason(peers.get('ok', '/x', Deadline.in(0))), 'timeout');
+  // A member URL this replica does not call: refused before any request reaches it.
+  const guarded = new PeerClient({ members: () => [{ id: 'pathy', url: `${ok.url}/x`, self: false }, { id: 'port', url: ok.url, self: false }] }, http, metrics, { urlPolicy: { selfUrl: 'http://127.0.0.1:1', ports: [1] } });
+  const before = ok.requests.length;
+  assert.equal(await reason(guarded.get('pathy', '/x', Deadline.in(1000))), 'url_refused');
+  assert.match(((await guarded.get('port', '/x', Deadline.in(1000))) as { detail: string }).detail, /port \d+ is not in CLUSTER_PEER_PORTS \(1\)/);
+  assert.equal(ok.requests.length, before, 'no request sent');
   const counted = Object.fromEntries((await metrics.peerRequests.get()).values.map((v) => [v.labels.result, v.value]));
-  for (const r of ['ok', 'http_status', 'circuit_open', 'timeout', 'unreachable', 'no_url', 'unknown_member', 'bad_path', 'too_large']) assert.ok(counted[r]! > 0, `${r} counted`);
+  for (const r of ['ok', 'http_status', 'circuit_open', 'timeout', 'unreachable', 'no_url', 'unknown_member', 'bad_path', 'too_large', 'url_refused']) assert.ok(counted[r]! > 0, `${r} counted`);
 });

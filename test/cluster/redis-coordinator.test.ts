@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { Redis } from '../../scripts/lib/services.js';
+import { ClusterCredentials } from '../../src/cluster/member-auth.js';
 import { RedisCoordinator, type ClusterOptions } from '../../src/cluster/redis-coordinator.js';
 import { Deadline } from '../../src/lifecycle/component.js';
 import { silentLogger } from '../../src/logging/logger.js';
@@ -31,13 +32,14 @@ after(async () => {
   await redis?.cleanup();
 });
 
+const SECRET = new ClusterCredentials('coordinator-test-secret');
 const TARGETS = Array.from({ length: 40 }, (_, i) => `target-${i}`);
 
 function coordinator(prefix: string, id: string, o: Partial<ClusterOptions> & { redisUrl?: string; targets?: string[] } = {}): { c: RedisCoordinator; metrics: TelemetryMetrics } {
   const metrics = new TelemetryMetrics();
   const c = new RedisCoordinator(
     o.targets ?? TARGETS,
-    { redisUrl: o.redisUrl ?? redis.url, prefix, heartbeatMs: HB, memberTtlMs: TTL, advertiseUrl: `http://127.0.0.1:1${id.length}00/${id}`, memberId: id, ...o },
+    { redisUrl: o.redisUrl ?? redis.url, prefix, heartbeatMs: HB, memberTtlMs: TTL, advertiseUrl: `http://127.0.0.1:1${id.length}00/${id}`, memberId: id, credentials: SECRET, ...o },
     metrics,
     silentLogger(),
   );

@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from '../../scripts/lib/services.js';
+import { ClusterCredentials } from '../../src/cluster/member-auth.js';
 import { RedisCoordinator } from '../../src/cluster/redis-coordinator.js';
 import { Deadline } from '../../src/lifecycle/component.js';
 import { silentLogger } from '../../src/logging/logger.js';
@@ -37,7 +38,7 @@ const NEW = [...KEPT, ...ADDED];
 function make(id: string, targets: string[]): RedisCoordinator {
   const c = new RedisCoordinator(
     targets,
-    { redisUrl: redis.url, prefix: `reload-test-${process.pid}:`, heartbeatMs: HB, memberTtlMs: TTL, advertiseUrl: `http://127.0.0.1:9/${id}`, memberId: id },
+    { redisUrl: redis.url, prefix: `reload-test-${process.pid}:`, heartbeatMs: HB, memberTtlMs: TTL, advertiseUrl: `http://127.0.0.1:9/${id}`, memberId: id, credentials: new ClusterCredentials('reload-test-secret') },
     new TelemetryMetrics(),
     silentLogger(),
   );

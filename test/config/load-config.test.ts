@@ -79,7 +79,7 @@ test('bad TARGET_FQDNS entries are named', () => {
 test('secrets are validated without echoing them and redacted in check-config output', () => {
   const p = problems({ ...base, INFLUXDB_URL: 'http://db:8086', INFLUXDB_ORG: 'o', INFLUXDB_BUCKET: 'b' });
   assert.match(p.join('\n'), /INFLUXDB_TOKEN: required/);
-  const cfg = loadConfig({ ...base, INFLUXDB_URL: 'http://db:8086', INFLUXDB_TOKEN: 's3cret', INFLUXDB_ORG: 'o', INFLUXDB_BUCKET: 'b', REDIS_URL: 'redis://:pw@r:6379' });
+  const cfg = loadConfig({ ...base, INFLUXDB_URL: 'http://db:8086', INFLUXDB_TOKEN: 's3cret', INFLUXDB_ORG: 'o', INFLUXDB_BUCKET: 'b', REDIS_URL: 'redis://:pw@r:6379', CLUSTER_SECRET: 'cluster-s3cret-0123456789' });
   const shown = JSON.stringify(redactedConfig(cfg));
   assert.ok(!shown.includes('s3cret') && !shown.includes(':pw@'), shown);
 });
@@ -138,8 +138,33 @@ test('targets file: unknown keys, wrong types and YAML errors are reported with 
   assert.match(text, new RegExp(`${p}:8: targets\\[2\\]\\.tcp\\.port: `), text);
 
   const dup = file('targets:\n  - host: a.example\n    host: b.example\n');
-  assert.match(problems({ TARGETS_FILE: dup }).join('\n'), new RegExp(`${dup}:3: .*[Dd]uplicate|${dup}:3: .*unique`));
+  assert.match(problems({ TARGETS_FILE: dup }).join('\n'), new RegExp(`${dup}:3: the key "host" appears twice in the same mapping`));
   assert.match(problems({ TARGETS_FILE: '/nonexistent/t.yaml' }).join('\n'), /TARGETS_FILE: cannot read \/nonexistent\/t.yaml/);
+});
+
+test('targets file: one strict YAML reader; an undefined alias, merge keys, a second document and alias bombs are errors with their line; an unclosed "[" points at the line that opened it; typos get a "did you mean"', () => {
+  const one = (text: string) => problems({ TARGETS_FILE: file(text) }).join('\n');
+  // The typo of an anchor that used to make the file valid and empty.
+  assert.match(one('defaults: &d\n  interval: 30\ntargets:\n  - host: a.example\n    interval: *dd\n'), /:5: the alias \*dd refers to no anchor &dd/);
+  assert.match(one('base: &b { interval: 30 }\ntargets:\n  - <<: *b\n    host: a.example\n'), /:3: merge keys \(<<\) are not supported/);
+  assert.match(one('targets:\n  - host: a.example\n---\ntargets: []\n'), /more than one YAML document/);
+  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`), 'targets:\n  - host: a.example'].join('\n');
+  assert.match(one(bomb), /aliases expand this file to \d+ values/);
+  // A missing "]" on line 4 is reported on line 4 (the parser notices on line 5).
+  const bracket = one('targets:\n  - host: a.example\n  - host: b.example\n    probes: [icmp, tcp\n  - host: c.example\n');
+  assert.match(bracket, /:4: this "\[" is never closed \(a missing "\]"\?\)/);
+  assert.equal(bracket.split('\n').length, 1, bracket);
+  // Keys and values that are near a known one.
+  assert.match(one('defaults:\n  intervall: 30\ntargets:\n  - host: a.example\n'), /:2: defaults\.intervall: unknown key "intervall": did you mean "interval"\?/);
+  assert.match(one('targets:\n  - host: a.example\n    probes: [icmp, tpc]\n'), /"tpc" is not known: must be one of .*\(did you mean "tcp"\?\)/);
+  // A URL without its scheme, and numbers said without validator jargon.
+  assert.match(one('targets:\n  - name: api\n    http: { url: "api.example.com/health" }\n'), /:3: .*url: is not a URL: it needs a scheme, e.g. "http:\/\/api\.example\.com\/health"/);
+  assert.match(problems({ TARGET_FQDNS: 'api.example.com/health' }).join('\n'), /looks like a URL without its scheme: write "https:\/\/api\.example\.com\/health"/);
+  assert.match(one('targets:\n  - host: a.example\n    interval: "30s"\n'), /interval: must be a number, got string "30s"/);
+  const env = problems({ ...base, COLLECTION_INTERVAL: 'abc', MAX_CONNECTIONS: '1.5', INFLUXDB_URL: 'influxdb:8086' }).join('\n');
+  assert.match(env, /^COLLECTION_INTERVAL: must be a number of seconds, e\.g\. \d+ \(got "abc"\)$/m);
+  assert.match(env, /^INFLUXDB_URL: is not a URL: it needs a scheme, e\.g\. "http:\/\/influxdb:8086"/m);
+  assert.doesNotMatch(env, /expected number|NaN|Invalid input/);
 });
 
 test('every environment variable is documented in docs/configuration.md', () => {
@@ -191,6 +216,7 @@ targets:
 `);
   const text = problems({ TARGETS_FILE: bad }).join('\n');
   assert.match(text, new RegExp(`${bad}:3: targets\\[0\\]\\.thresholds\\.loss: `), text);
-  assert.match(text, /targets\[0\]\.thresholds\.rtt_ms: .*>=0/, text);
+  assert.match(text, /targets\[0\]\.thresholds\.rtt_ms: must be at least 0/, text);
+  assert.match(text, /thresholds\.loss: unknown key "loss": did you mean "loss_pct"\?/, text);
   assert.match(problems({ ...base, THRESHOLD_RTT_MS: 'fast' }).join('\n'), /THRESHOLD_RTT_MS/);
 });

@@ -68,6 +68,17 @@ test('reload without restart: TARGETS_FILE edits, SIGHUP and POST /-/reload add,
     assert.match(health.problem ?? '', /rejected/);
     assert.match(await metrics(), /^telemetry_config_reloads_total\{result="failure"\} 1$/m);
 
+    // 5. A file that would remove most targets (2 of 3, more than RELOAD_MAX_REMOVAL's half) is refused unless forced.
+    writeFileSync(file, yaml(['a']));
+    const mass = await daemon.get('/-/reload', { method: 'POST', headers: { authorization: 'Bearer reload-token-123' } });
+    const massBody = (await mass.json()) as { problems: string[] };
+    assert.equal(mass.status, 400, JSON.stringify(massBody));
+    assert.match(massBody.problems.join('\n'), /would remove 2 of the 3 running targets \(67 %\), more than RELOAD_MAX_REMOVAL \(50 %\): if that is meant, send POST \/-\/reload\?force=1/);
+    const forced = await daemon.get('/-/reload?force=1', { method: 'POST', headers: { authorization: 'Bearer reload-token-123' } });
+    const forcedBody = (await forced.json()) as { removed: string[]; targets: number };
+    assert.equal(forced.status, 200, JSON.stringify(forcedBody));
+    assert.deepEqual([forcedBody.removed.sort(), forcedBody.targets], [['d', 'e'], 1]);
+
     assert.equal(daemon.proc.pid, pid);
     assert.ok(daemon.logs.every((l) => l.pid === undefined || l.pid === pid), 'one process all along');
     assert.equal(daemon.proc.exitCode, null);

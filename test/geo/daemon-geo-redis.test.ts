@@ -34,6 +34,7 @@ test('two daemons sharing Redis: an address looked up by one is served from the 
     GEO: 'http',
     GEO_HTTP_URL: api.url,
     REDIS_URL: `redis://${host}:${redis.port}`,
+    CLUSTER_SECRET: 'cluster-test-secret-0123',
     REDIS_KEY_PREFIX: `geo-e2e-${process.pid}:`,
   };
   try {

@@ -32,6 +32,7 @@ export async function startClusterRig(o: { targets: number; intervalMs: number; 
       TARGET_FQDNS: targets.join(','),
       COLLECTION_INTERVAL: String(o.intervalMs / 1000),
       REDIS_URL: redis.url,
+      CLUSTER_SECRET: `${o.name}-secret-0123456789`,
       REDIS_KEY_PREFIX: `${o.name}-${process.pid}:`,
       CLUSTER_HEARTBEAT_INTERVAL: String(o.heartbeatMs / 1000),
       CLUSTER_MEMBER_TTL: String(o.ttlMs / 1000),

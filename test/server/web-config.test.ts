@@ -77,9 +77,12 @@ test('with WEB_CONFIG_FILE: TLS, 401 without credentials and 200 with them on ev
       await none.arrayBuffer();
       assert.equal(none.status, 401, `401 without credentials: ${path} answered ${none.status}`);
       assert.match(none.headers.get('www-authenticate') ?? '', /^Basic realm=/, `${path}: a browser is asked for credentials`);
-      const wrong = await req(path, { headers: { authorization: basic(USER, 'wrong') } });
-      await wrong.arrayBuffer();
-      assert.equal(wrong.status, 401, `wrong password: ${path} answered ${wrong.status}`);
+      // Four wrong passwords in all: a fifth failure from one address is throttled (hostile-auth.test.ts).
+      if (read.indexOf(path) < 4) {
+        const wrong = await req(path, { headers: { authorization: basic(USER, 'wrong') } });
+        await wrong.arrayBuffer();
+        assert.equal(wrong.status, 401, `wrong password: ${path} answered ${wrong.status}`);
+      }
       const ok = await req(path, { headers: { authorization: basic(USER, PASSWORD) } });
       const body = await ok.text();
       assert.equal(ok.status, 200, `200 with credentials: ${path} answered ${ok.status}: ${body.slice(0, 200)}`);

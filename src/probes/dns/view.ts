@@ -17,7 +17,7 @@ export const DNS_FIGURES: readonly FigureSpec[] = [
 
 export const DNS_PANEL: PanelSpec = {
   stats: [{ id: 'dns-p95', label: 'DNS p95', rollup: 'dns', column: 'query_ms', unit: 'ms', how: 'p95', title: '95th percentile of the query time per bucket' }],
-  charts: [{ id: 'chart-dns', title: 'DNS query time', rollup: 'dns', type: 'lines', lines: [{ column: 'query_ms', label: 'query', unit: 'ms' }], failed: 'failed' }],
+  charts: [{ id: 'chart-dns', title: 'DNS query time', rollup: 'dns', type: 'lines', lines: [{ column: 'query_ms', label: 'query', unit: 'ms' }], failed: 'failed', unsure: 'unsure' }],
 };
 
 export const DNS_METRICS: readonly TargetMetricSpec[] = [

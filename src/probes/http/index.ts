@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { redactUrl } from '../../env/redact.js';
-import { bool, threshold } from '../../env/zod-env.js';
+import { bool, httpUrl, threshold } from '../../env/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { createHttpProbe, type HttpSpec } from './http-probe.js';
 import { timingSlackEnv, withTimingSlack } from '../timing/timing-slack.js';
@@ -29,7 +29,7 @@ export const httpModule = {
   describe: 'HTTP(S) request: status, DNS / connect / TLS / first byte / transfer timings, certificate expiry',
   env,
   block: z.strictObject({
-    url: z.url({ protocol: /^https?$/ }),
+    url: httpUrl(),
     method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS', 'DELETE', 'PATCH']).default('GET'),
     expect_status: z.union([status, z.array(status).min(1)]).optional(),
     insecure_tls: z.boolean().default(false),

@@ -49,6 +49,7 @@ export const HTTP_PANEL: PanelSpec = {
       parts: PHASES.map((p) => ({ column: `${p}_ms`, label: p })),
       total: 'total_ms',
       failed: 'failed',
+      unsure: 'unsure',
     },
   ],
 };

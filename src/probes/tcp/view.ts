@@ -17,7 +17,7 @@ export const TCP_FIGURES: readonly FigureSpec[] = [
 
 export const TCP_PANEL: PanelSpec = {
   stats: [{ id: 'tcp-p95', label: 'TCP p95', rollup: 'tcp', column: 'connect_ms', unit: 'ms', how: 'p95', title: '95th percentile of the connect time per bucket' }],
-  charts: [{ id: 'chart-tcp', title: 'TCP connect time', rollup: 'tcp', type: 'lines', lines: [{ column: 'connect_ms', label: 'connect', unit: 'ms' }], failed: 'failed' }],
+  charts: [{ id: 'chart-tcp', title: 'TCP connect time', rollup: 'tcp', type: 'lines', lines: [{ column: 'connect_ms', label: 'connect', unit: 'ms' }], failed: 'failed', unsure: 'unsure' }],
 };
 
 export const TCP_METRICS: readonly TargetMetricSpec[] = [

@@ -206,6 +206,7 @@ function linesChart(spec: Of<'lines'>, p: Columns, c: Common): PlotSpec {
   const scaleOf = (l: ChartLine) => `u${Math.max(0, units.indexOf(l.unit))}`;
   const values = spec.lines.map((l) => nums(p[l.column], n));
   const failed = spec.failed ? nums(p[spec.failed], n) : undefined;
+  const unsure = spec.unsure ? nums(p[spec.unsure], n) : undefined;
   const scales: uPlot.Scales = {};
   for (const [i, unit] of units.entries()) {
     const fixed = spec.lines.find((l) => l.unit === unit && l.range)?.range;
@@ -216,7 +217,7 @@ function linesChart(spec: Of<'lines'>, p: Columns, c: Common): PlotSpec {
     ...c,
     id: spec.id,
     title: spec.title,
-    summary: `${spec.title}: ${described}, ${drawnCount(values[0] ?? [])} slots${failed ? `, ${failed.filter((f) => f !== null && f > 0).length} with failures (red marks at the bottom)` : ''}.`,
+    summary: `${spec.title}: ${described}, ${drawnCount(values[0] ?? [])} slots${failed ? `, ${failed.filter((f) => f !== null && f > 0).length} with failures (red marks at the bottom)` : ''}${unsureNote(unsure)}.`,
     height: spec.lines.length > 1 ? 180 : 160,
     data: [p.t, ...values],
     series: spec.lines.map((l, i) => ({
@@ -230,7 +231,7 @@ function linesChart(spec: Of<'lines'>, p: Columns, c: Common): PlotSpec {
     })),
     scales,
     axes: [{}, ...units.map((unit, i) => valueAxis(unit, i === 0 ? { scale: 'u0' } : { scale: `u${i}`, side: 1, grid: { show: false } }))] as uPlot.Axis[],
-    draw: failed ? (u) => failures(u, failed) : undefined,
+    draw: marks(failed, unsure),
   };
 }
 
@@ -252,11 +253,12 @@ function stackedChart(spec: Of<'stacked'>, s: Columns, c: Common): PlotSpec {
   }
   const colours = parts.map((_, i) => cssVar(`--phase-${(i % 5) + 1}`));
   const failed = spec.failed ? nums(s[spec.failed], n) : undefined;
+  const unsure = spec.unsure ? nums(s[spec.unsure], n) : undefined;
   return {
     ...c,
     id: spec.id,
     title: spec.title,
-    summary: `${spec.title}: ${drawnCount(stacked[parts.length - 1] ?? [])} slots.`,
+    summary: `${spec.title}: ${drawnCount(stacked[parts.length - 1] ?? [])} slots${unsureNote(unsure)}.`,
     height: 220,
     data: [s.t, ...stacked],
     series: parts.map((k, i) => ({
@@ -269,8 +271,35 @@ function stackedChart(spec: Of<'stacked'>, s: Columns, c: Common): PlotSpec {
     bands: parts.slice(1).map((_, i) => ({ series: [i + 2, i + 1] as [number, number], fill: `${colours[i + 1]}99` })),
     scales: { y: { range: (_u, _min, max) => [0, niceMax(max)] } },
     axes: [{}, valueAxis(spec.unit)] as uPlot.Axis[],
-    draw: failed ? (u) => failures(u, failed) : undefined,
+    draw: marks(failed, unsure),
   };
+}
+
+function marks(failed: (number | null)[] | undefined, unsure: (number | null)[] | undefined): ((u: uPlot) => void) | undefined {
+  if (!failed && !unsure?.some((x) => x !== null && x > 0)) return undefined;
+  return (u) => {
+    if (failed) failures(u, failed);
+    if (unsure) unsureMarks(u, unsure);
+  };
+}
+
+function unsureNote(unsure: (number | null)[] | undefined): string {
+  const k = unsure?.filter((x) => x !== null && x > 0).length ?? 0;
+  return k ? `, ${k} with timings taken while the daemon was busy, which may read long (amber marks at the top)` : '';
+}
+
+/** An amber mark at the top of every slot with timings the daemon was unsure of (timing_uncertain). */
+function unsureMarks(u: uPlot, unsure: (number | null)[]): void {
+  const t = u.data[0];
+  inPlot(u, (ctx) => {
+    ctx.fillStyle = cssVar('--warn');
+    for (let i = 0; i < t.length; i++) {
+      const f = unsure[i];
+      if (f === null || f === undefined || f <= 0) continue;
+      const x = u.valToPos(t[i]!, 'x', true);
+      ctx.fillRect(x - 2 * devicePixelRatio, u.bbox.top, 4 * devicePixelRatio, 6 * devicePixelRatio);
+    }
+  });
 }
 
 /** A red mark at the bottom of every slot where the probe failed. */
