@@ -37,6 +37,7 @@ export async function benchCluster(o: { replicas: number; targets: number; secon
     TARGET_FQDNS: targets.join(','),
     COLLECTION_INTERVAL: String(interval),
     REDIS_URL: redis.url,
+    COLLECT_TOKEN: 'bench-cluster-token',
     CLUSTER_SECRET: 'cluster-test-secret-0123',
     CLUSTER_HEARTBEAT_INTERVAL: '1',
     CLUSTER_MEMBER_TTL: String(ttl),

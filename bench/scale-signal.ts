@@ -88,6 +88,7 @@ export async function scaleSignal(o: { targets: number; delayMs: number; slots: 
           COLLECTION_INTERVAL: String(o.intervalS),
           SOURCE_NAME: 'scale-signal',
           REDIS_URL: redis.url,
+          COLLECT_TOKEN: `scale-signal-token-${process.pid}`,
           REDIS_KEY_PREFIX: `scale-signal-${process.pid}-${n}:`,
           CLUSTER_HEARTBEAT_INTERVAL: '0.5',
           CLUSTER_MEMBER_TTL: '2',

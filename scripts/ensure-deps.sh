@@ -15,6 +15,8 @@ NEEDED=(
   dnsmasq:dnsmasq
   openssl:openssl
   redis-server:redis-server
+  redis-sentinel:redis-sentinel
+  faketime:faketime
   haproxy:haproxy
   victoria-metrics:victoria-metrics
   influxdb:influxd

@@ -1,3 +1,4 @@
+import { statfsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { createCluster, type Coordinator, type PeerClient } from './cluster/index.js';
 import { ConfigReloader, type ReloadOutcome, type ReloadTrigger } from './config/config-reloader.js';
@@ -136,6 +137,17 @@ export class App {
       },
     };
     this.lifecycle = new Lifecycle(log);
+
+    // The data volume as the process sees it (alerts: TelemetryDataVolumeLow), read at each scrape.
+    m.onCollect(() => {
+      try {
+        const fs = statfsSync(env.DATA_DIR);
+        m.dataDirAvailableBytes.set(fs.bavail * fs.bsize);
+        m.dataDirSizeBytes.set(fs.blocks * fs.bsize);
+      } catch {
+        // Not created yet, or gone: the store and the outbox report that themselves.
+      }
+    });
 
     const routeMemory = new RouteMemory(env.DATA_DIR, log);
     this.lifecycle.add(routeMemory, 0.05, { hidden: true });
@@ -308,6 +320,7 @@ export class App {
           readToken: cluster.readToken,
           dataDir: env.DATA_DIR,
           webConfigFile: env.WEB_CONFIG_FILE,
+          webConfigCheckMs: env.WEB_CONFIG_CHECK_INTERVAL * 1000,
           headersTimeoutMs: env.API_HEADERS_TIMEOUT * 1000,
           requestTimeoutMs: env.API_REQUEST_TIMEOUT * 1000,
           idleTimeoutMs: env.API_IDLE_TIMEOUT * 1000,
@@ -440,11 +453,18 @@ export class App {
     return { ready: reasons.length === 0, reasons };
   }
 
+  live(): { live: boolean; problem?: string } {
+    if (!this.schedules) return { live: true };
+    const s = this.scheduler.stall(this.cfg.env.LIVENESS_MISSED_ROUNDS);
+    return s ? { live: false, problem: `no round completed for ${Math.round(s.ageS)} s (limit ${s.limitS} s) while this replica owns targets` } : { live: true };
+  }
+
   /** The narrow interface the HTTP server gets. */
   private api(): DaemonApi {
     return {
       health: () => this.health(),
       ready: () => this.ready(),
+      live: () => this.live(),
       metrics: async () => ({ text: await this.metrics.render(), contentType: this.metrics.registry.contentType }),
       collect: (names, probes) => this.adhoc.run(names, probes),
       reload: (trigger, o) => this.reload(trigger, o),

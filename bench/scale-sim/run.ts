@@ -183,6 +183,7 @@ export async function runScaleSim(o: SimOptions): Promise<SimSummary> {
       COLLECTION_INTERVAL: String(intervalS),
       SOURCE_NAME: 'scale-sim',
       REDIS_URL: redis.url,
+      COLLECT_TOKEN: `scale-sim-token-${process.pid}`,
       REDIS_KEY_PREFIX: `scale-sim-${process.pid}:`,
       CLUSTER_HEARTBEAT_INTERVAL: '0.2',
       CLUSTER_MEMBER_TTL: '1',

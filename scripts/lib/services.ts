@@ -296,3 +296,119 @@ export class Redis {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Redis without a single point: a primary, a replica, and three Sentinels
+ * (Debian's redis-sentinel) that promote the replica when the primary dies
+ * (COOKBOOK: down-after 2 s). Everything on loopback, every process by PID.
+ */
+export class RedisSentinels {
+  private constructor(
+    readonly name: string,
+    readonly dir: string,
+    readonly nodes: Proc[],
+    readonly nodePorts: number[],
+    readonly sentinels: Proc[],
+    readonly sentinelPorts: number[],
+  ) {}
+
+  static async start(o: { downAfterMs?: number; failoverTimeoutMs?: number; name?: string } = {}): Promise<RedisSentinels> {
+    const dir = mkdtempSync(join(tmpdir(), 'nt-sentinel-'));
+    const name = o.name ?? 'telemetry';
+    const nodePorts = [await freePort(), await freePort()];
+    const node = (port: number, replicaOf?: number) =>
+      new Proc('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--dbfilename', `dump-${port}.rdb`, '--repl-diskless-sync-delay', '0', ...(replicaOf ? ['--replicaof', '127.0.0.1', String(replicaOf)] : [])]);
+    const nodes = [node(nodePorts[0]!), node(nodePorts[1]!, nodePorts[0])];
+    const sentinelPorts = [await freePort(), await freePort(), await freePort()];
+    const sentinels = sentinelPorts.map((port) => {
+      const file = join(dir, `sentinel-${port}.conf`);
+      writeFileSync(
+        file,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${dir}`,
+          `sentinel monitor ${name} 127.0.0.1 ${nodePorts[0]} 2`,
+          `sentinel down-after-milliseconds ${name} ${o.downAfterMs ?? 2000}`,
+          `sentinel failover-timeout ${name} ${o.failoverTimeoutMs ?? 10_000}`,
+          `sentinel parallel-syncs ${name} 1`,
+          '',
+        ].join('\n'),
+      );
+      return new Proc('redis-sentinel', [file]);
+    });
+    const set = new RedisSentinels(name, dir, nodes, nodePorts, sentinels, sentinelPorts);
+    for (const n of nodes) n.start();
+    await until(() => nodes.every((n) => n.output.includes('Ready to accept connections')), `redis primary and replica: ${nodes.map((n) => n.output).join('\n')}`);
+    await until(() => nodes[1]!.output.includes('MASTER <-> REPLICA sync: Finished'), `replica in sync: ${nodes[1]!.output}`);
+    for (const sp of sentinels) sp.start();
+    await until(() => sentinels.every((x) => x.output.includes('+monitor master')), `three Sentinels: ${sentinels.map((x) => x.output).join('\n')}`);
+    return set;
+  }
+
+  /**
+   * Ready to fail over: every Sentinel has found the replica (from the
+   * primary's INFO, up to 10 s) and the two other Sentinels (hello messages).
+   * Clients can connect before this: the primary is named from the start.
+   */
+  async ready(): Promise<void> {
+    const { name, sentinelPorts, sentinels } = this;
+    // Each Sentinel has found the replica and the two other Sentinels (hello messages every 2 s).
+    await until(async () => {
+      for (const port of sentinelPorts) {
+        const info = await redisCli(port, ['SENTINEL', 'MASTER', name]);
+        const f = Object.fromEntries(info.split('\n').reduce<[string, string][]>((acc, l, i, a) => (i % 2 === 0 ? [...acc, [l, a[i + 1] ?? '']] : acc), []));
+        if (f['num-slaves'] !== '1' || f['num-other-sentinels'] !== '2') return false;
+      }
+      return true;
+    }, `three Sentinels that know the replica and each other: ${sentinels.map((x) => x.output).join('\n')}`, 30_000, 200);
+  }
+
+  /** REDIS_SENTINELS for the daemon. */
+  get sentinelList(): string {
+    return this.sentinelPorts.map((p) => `127.0.0.1:${p}`).join(',');
+  }
+
+  /** The primary's port as the Sentinels name it now. */
+  async primaryPort(): Promise<number> {
+    const out = await redisCli(this.sentinelPorts[0]!, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.name]);
+    return Number(out.split('\n')[1]);
+  }
+
+  /** The redis-server process listening on `port`. */
+  node(port: number): Proc {
+    return this.nodes[this.nodePorts.indexOf(port)]!;
+  }
+
+  /**
+   * Start the node on `port` again, empty and as a primary (as a promoted
+   * node whose configuration Sentinel rewrote comes back), and wait for it.
+   */
+  async revive(port: number): Promise<void> {
+    const i = this.nodePorts.indexOf(port);
+    const p = new Proc('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--dbfilename', `dump-${port}.rdb`]);
+    this.nodes[i] = p.start();
+    await until(() => p.output.includes('Ready to accept connections'), `redis on ${port}: ${p.output}`);
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all([...this.sentinels, ...this.nodes].map((p) => p.stop('SIGKILL')));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** redis-cli's raw answer (one line per element). */
+export function redisCli(port: number, args: string[]): Promise<string> {
+  return new Promise((res, rej) => {
+    const c = spawn('redis-cli', ['-h', '127.0.0.1', '-p', String(port), '--raw', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+    c.on('exit', (code) => {
+      clearTimeout(t);
+      if (code === 0) res(out.trim());
+      else rej(new Error(`redis-cli -p ${port} ${args.join(' ')}: ${out.trim()}`));
+    });
+  });
+}

@@ -4,11 +4,12 @@
  * through its environment), two VictoriaMetrics standing in for InfluxDB 2,
  * Redis, three daemons in cluster mode writing through HAProxy's per-replica
  * write frontends, Prometheus with prometheus/rules/*.yml, Alertmanager with
- * prometheus/alertmanager.yml. Used by `npm run stack:ha` and by its test.
+ * prometheus/alertmanager.yml delivering to a webhook receiver. Used by `npm run stack:ha` and by its test.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AlertReceiver, renderAlertmanagerConfig } from './alert-receiver.js';
 import { spawnDaemon, type Daemon } from './daemon-process.js';
 import { freePort, Haproxy, Proc, REPO, Redis, until, Victoria } from './services.js';
 
@@ -19,6 +20,8 @@ export interface Stack {
   daemons: Daemon[];
   prometheus: Proc;
   alertmanager: Proc;
+  /** Where Alertmanager delivers (its ops and watchdog receivers). */
+  receiver: AlertReceiver;
   urls: {
     influxRead: string;
     influxWrite: [string, string];
@@ -57,6 +60,7 @@ export async function startStack(opts: { daemons?: number; log?: (m: string) => 
       REDIS_URL: redis.url,
       CLUSTER_SECRET: 'cluster-test-secret-0123',
       REDIS_KEY_PREFIX: 'stack:',
+      COLLECT_TOKEN: 'stack-collect-token',
       INFLUXDB_URLS: write.join(','),
       INFLUXDB_TOKEN: 'stack-token',
       INFLUXDB_ORG: 'telemetry',
@@ -74,9 +78,12 @@ export async function startStack(opts: { daemons?: number; log?: (m: string) => 
     }
     log(`daemons ${daemons.map((d) => d.url).join(' ')}`);
 
-    // Alertmanager with the project's config, as is.
+    // Alertmanager with the project's config, its receivers pointed at a webhook receiver of the stack's own.
+    const receiver = await AlertReceiver.start();
+    started.push({ stop: () => receiver.close() });
+    const amConfig = await renderAlertmanagerConfig(REPO, join(dir, 'alertmanager-runtime'), receiver);
     const alertmanager = new Proc('prometheus-alertmanager', [
-      `--config.file=${join(REPO, 'prometheus/alertmanager.yml')}`,
+      `--config.file=${amConfig}`,
       `--storage.path=${join(dir, 'alertmanager')}`,
       `--web.listen-address=127.0.0.1:${am}`,
       '--cluster.listen-address=',
@@ -122,6 +129,7 @@ export async function startStack(opts: { daemons?: number; log?: (m: string) => 
       daemons,
       prometheus,
       alertmanager,
+      receiver,
       urls: {
         influxRead: lb.influxRead,
         influxWrite: write,

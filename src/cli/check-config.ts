@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { redactedConfig, type AppConfig } from '../config/load-config.js';
+import { describeEndpoint, redisEndpoint } from '../cluster/redis-connection.js';
 import { redactUrl } from '../env/redact.js';
 import { moduleOf } from '../probes/registry.js';
 import { loadWebConfig } from '../server/web-config.js';
@@ -40,7 +41,8 @@ export function summary(cfg: AppConfig): string[] {
   if (cfg.influxUrls.length) where.push(`InfluxDB ${env.INFLUX_API} ${cfg.influxUrls.map(redactUrl).join(', ')}${cfg.influxUrls.length > 1 ? ' (mirrored)' : ''}, through an outbox of at most ${(env.OUTBOX_MAX_BYTES / 2 ** 20).toFixed(0)} MiB`);
   where.push(`embedded store in ${resolve(env.DATA_DIR)} (${env.EMBEDDED_RETENTION_DAYS} days)`);
   out.push(`points:   ${where.join(' + ')}`);
-  out.push(`cluster:  ${env.REDIS_URL ? `Redis ${redactUrl(env.REDIS_URL)}, keys under "${env.REDIS_KEY_PREFIX}"` : 'standalone (set REDIS_URL to share targets between replicas)'}`);
+  const redis = redisEndpoint(env);
+  out.push(`cluster:  ${redis ? `${describeEndpoint(redis, redactUrl)}, keys under "${env.REDIS_KEY_PREFIX}"` : 'standalone (set REDIS_URL or REDIS_SENTINELS to share targets between replicas)'}`);
   out.push(`geo:      ${env.GEO === 'off' ? 'off' : env.GEO === 'offline' ? 'offline database (geoip-lite)' : `HTTP ${redactUrl(env.GEO_HTTP_URL)}, ${env.GEO_HTTP_RATE_PER_MINUTE}/min`}`);
   const auth = env.COLLECT_TOKEN ? 'COLLECT_TOKEN set' : `token generated into ${resolve(env.DATA_DIR, 'collect-token')}`;
   out.push(`api/ui:   ${env.LISTEN_ADDRESS}:${env.PORT}; POST /collect and /-/reload need a bearer token (${auth})${env.WEB_CONFIG_FILE ? `; TLS/basic auth from ${env.WEB_CONFIG_FILE}` : ''}`);

@@ -1,5 +1,5 @@
 /**
- * Cluster mode (REDIS_URL) or standalone, put together in one call for the
+ * Cluster mode (REDIS_URL or REDIS_SENTINELS) or standalone, put together in one call for the
  * wiring (src/cluster/README.md explains the behaviour and its trade-offs):
  *
  * ```ts
@@ -25,6 +25,7 @@ import { StandaloneCoordinator, type Coordinator } from './coordinator.js';
 import { ClusterCredentials, type MemberUrlPolicy } from './member-auth.js';
 import { PeerClient } from './peer-client.js';
 import { RedisCache } from './redis-cache.js';
+import { redisEndpoint } from './redis-connection.js';
 import { RedisCoordinator } from './redis-coordinator.js';
 import { RedisRateBudget } from './redis-rate-budget.js';
 
@@ -38,6 +39,14 @@ export { RedisRateBudget } from './redis-rate-budget.js';
 export type ClusterEnv = Pick<
   Env,
   | 'REDIS_URL'
+  | 'REDIS_SENTINELS'
+  | 'REDIS_SENTINEL_NAME'
+  | 'REDIS_USERNAME'
+  | 'REDIS_PASSWORD'
+  | 'REDIS_SENTINEL_USERNAME'
+  | 'REDIS_SENTINEL_PASSWORD'
+  | 'REDIS_TLS'
+  | 'REDIS_CA_FILE'
   | 'REDIS_KEY_PREFIX'
   | 'CLUSTER_HEARTBEAT_INTERVAL'
   | 'CLUSTER_MEMBER_TTL'
@@ -91,7 +100,8 @@ export function createCluster(env: ClusterEnv, deps: ClusterDeps): Cluster {
   const credentials = ClusterCredentials.fromEnv(env);
   const urlPolicy: MemberUrlPolicy = { selfUrl: advertiseUrl, ports: peerPorts(env.CLUSTER_PEER_PORTS) };
   const peerOptions = { readToken: credentials?.readToken, urlPolicy };
-  if (!env.REDIS_URL) {
+  const endpoint = redisEndpoint(env);
+  if (!endpoint) {
     const coordinator = new StandaloneCoordinator(deps.targets, advertiseUrl);
     m.onCollect(() => {
       m.clusterMembers.set(1);
@@ -105,7 +115,7 @@ export function createCluster(env: ClusterEnv, deps: ClusterDeps): Cluster {
   const coordinator = new RedisCoordinator(
     deps.targets,
     {
-      redisUrl: env.REDIS_URL,
+      redisUrl: endpoint,
       prefix: env.REDIS_KEY_PREFIX,
       heartbeatMs: env.CLUSTER_HEARTBEAT_INTERVAL * 1000,
       memberTtlMs: env.CLUSTER_MEMBER_TTL * 1000,

@@ -105,6 +105,7 @@ export class PeerClient {
         signal,
         readTimeoutMs: ms,
         keepBodyBytes: this.maxBodyBytes,
+        trust: 'peer',
         headers: { accept: 'application/json', ...(this.o.readToken ? { authorization: `Bearer ${this.o.readToken}` } : {}), ...this.o.headers, ...this.o.headersFor?.(member.id) },
       });
     } finally {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { BaseComponent, worstStatus, type ComponentHealth, type Deadline, type HealthStatus } from '../lifecycle/component.js';
 import { SupervisedLoop, type ErrorReporter } from '../lifecycle/supervised-loop.js';
@@ -9,11 +9,15 @@ import { shortSha } from '../util/hash.js';
 import { ClockOffset } from './clock-offset.js';
 import { CLAIM_LUA, HEARTBEAT_LUA, LEAVE_LUA } from './cluster-scripts.js';
 import type { Coordinator, Member } from './coordinator.js';
+import { connectRedis, type RedisEndpoint, redisOptions } from './redis-connection.js';
 import type { ClusterCredentials, ProofCheck } from './member-auth.js';
 import { owners } from './rendezvous.js';
 
+export { redisOptions } from './redis-connection.js';
+
 export interface ClusterOptions {
-  redisUrl: string;
+  /** REDIS_URL (a string), or a Sentinel-managed primary (REDIS_SENTINELS). */
+  redisUrl: string | RedisEndpoint;
   /** Every key starts with this (REDIS_KEY_PREFIX). */
   prefix: string;
   /** CLUSTER_HEARTBEAT_INTERVAL. */
@@ -37,20 +41,6 @@ interface ClusterRedis extends Redis {
   heartbeat(members: string, urls: string, configs: string, blob: string, tombstone: string, proofs: string, id: string, dropAfterMs: number, keepMs: number, url: string, config: string, blobValue: string, proof: string): Promise<Reply>;
   claim(prefix: string, target: string, elapsedMs: number, intervalMs: number, id: string, notAfterMs: number): Promise<Reply>;
   leave(members: string, urls: string, configs: string, tombstone: string, proofs: string, id: string, channel: string, keepMs: number): Promise<number>;
-}
-
-/** Options that make every command fail fast instead of hanging while Redis is away. */
-export function redisOptions(extra: RedisOptions = {}, reconnectCapMs = 5000): RedisOptions {
-  return {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: 500,
-    connectTimeout: 1000,
-    lazyConnect: true,
-    // Reconnect with capped exponential backoff and jitter.
-    retryStrategy: (times) => Math.min(reconnectCapMs, 100 * 2 ** Math.min(times, 6)) * (0.5 + Math.random() / 2),
-    ...extra,
-  };
 }
 
 interface View {
@@ -182,7 +172,7 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
 
   protected async onStart(): Promise<void> {
     const cap = Math.max(200, Math.min(5000, 2 * this.opts.heartbeatMs));
-    const make = (extra: RedisOptions) => new Redis(this.opts.redisUrl, redisOptions(extra, cap)) as ClusterRedis;
+    const make = (extra: RedisOptions) => connectRedis(typeof this.opts.redisUrl === 'string' ? { kind: 'url', url: this.opts.redisUrl } : this.opts.redisUrl, redisOptions(extra, cap)) as ClusterRedis;
     this.hb = make({ commandTimeout: this.heartbeatTimeoutMs });
     this.cmd = make({});
     this.sub = make({ commandTimeout: undefined });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { z } from 'zod';
 import { geoipLiteInstalled, GEOIP_LITE_INSTALL } from './optional-packages.js';
@@ -7,6 +8,7 @@ import { SpecError } from '../probes/module.js';
 import { PROBE_KINDS, type ProbeKind } from '../probes/registry.js';
 import { cleanEnv, envSchema, type Env } from './env-schema.js';
 import { isSecretVariable, redactEnvValue, redactUrl } from '../env/redact.js';
+import { clusterConfigured, redisProblems } from './redis-env.js';
 import { unknownVariableWarnings } from './suggest.js';
 import { loadTargetsFile, TargetConfigError, targetFromEntry, type Target, type TargetDefaults } from './targets.js';
 
@@ -153,11 +155,22 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, o: LoadOptio
   if ((env.SOURCE_LAT === undefined) !== (env.SOURCE_LON === undefined)) {
     problems.push('SOURCE_LAT / SOURCE_LON: set both or neither');
   }
+  problems.push(...redisProblems(env));
+  if (env.WEB_CLIENT_CA_FILE) {
+    try {
+      if (!/-----BEGIN CERTIFICATE-----/.test(readFileSync(env.WEB_CLIENT_CA_FILE, 'latin1'))) problems.push(`WEB_CLIENT_CA_FILE: ${env.WEB_CLIENT_CA_FILE} holds no PEM certificate`);
+    } catch (err) {
+      problems.push(`WEB_CLIENT_CA_FILE: cannot read ${env.WEB_CLIENT_CA_FILE} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  if (clusterConfigured(env) && !env.COLLECT_TOKEN) {
+    // A token generated per replica answers 401 on every replica but one behind a load balancer.
+    // It is also the membership secret when CLUSTER_SECRET is unset (a member
+    // listed in Redis by someone without it is not believed).
+    problems.push('COLLECT_TOKEN: required in cluster mode (REDIS_URL or REDIS_SENTINELS): one token for every replica, so POST /collect and /-/reload work through any of them; generate one with `openssl rand -hex 32`');
+  }
   if (env.API_HEADERS_TIMEOUT > env.API_REQUEST_TIMEOUT) {
     problems.push(`API_HEADERS_TIMEOUT: ${env.API_HEADERS_TIMEOUT} s exceeds API_REQUEST_TIMEOUT ${env.API_REQUEST_TIMEOUT} s (the headers are part of the request): lower it or raise API_REQUEST_TIMEOUT`);
-  }
-  if (env.REDIS_URL && !env.CLUSTER_SECRET && !env.COLLECT_TOKEN) {
-    problems.push('CLUSTER_SECRET: cluster mode (REDIS_URL) needs a secret every replica shares, so a member listed in Redis by someone else is not believed: set CLUSTER_SECRET (e.g. `openssl rand -hex 32`) or COLLECT_TOKEN on every replica');
   }
   if (env.CLUSTER_ADVERTISE_URL) {
     const u = new URL(env.CLUSTER_ADVERTISE_URL);

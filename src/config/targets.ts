@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { SpecError, thresholdEnv, type ProbeModule, type SpecContext } from '../probes/module.js';
 import { PROBE_MODULES, type ProbeKind } from '../probes/registry.js';
@@ -127,8 +127,19 @@ function thresholdsOf(d: Draft, defaults: TargetDefaults, modules: readonly Prob
   return { limits, hysteresisSlots: slots };
 }
 
+/** Control characters (C0, DEL, C1), invisible and direction-changing characters: refused in target names. */
+const HIDDEN_CHARS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
+const HIDDEN_CHARS_ALL = new RegExp(HIDDEN_CHARS.source, 'g');
+const CHAR_NAMES: Record<string, string> = { '\u0000': 'NUL', '\t': 'tab', '\n': 'line feed', '\r': 'carriage return', '\u001b': 'ESC', '\u202e': 'right-to-left override', '\u202d': 'left-to-right override' };
+
 /** Build a target: order its probes, fit its timeout, let each module build its settings. */
 function finish(d: Draft, defaults: TargetDefaults): Target {
+  const hidden = HIDDEN_CHARS.exec(d.name);
+  if (hidden) {
+    // A name reaches the terminal, /metrics labels and the database: an escape sequence or a right-to-left override there misleads whoever reads them.
+    const code = `U+${hidden[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+    throw new SpecError(`the name "${d.name.replace(HIDDEN_CHARS_ALL, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`)}" contains a control character (${code}${CHAR_NAMES[hidden[0]] ? `, ${CHAR_NAMES[hidden[0]]}` : ''}): remove it`);
+  }
   const modules = modulesOf(defaults);
   const order = modules.map((m) => m.kind);
   const timeoutS = d.timeoutS ?? defaultTimeoutS(d.intervalS);
@@ -258,11 +269,19 @@ type FileTarget = Record<string, unknown> & {
 type FileDefaults = { interval?: number; timeout?: number; probes?: string[]; thresholds?: ThresholdBlock };
 
 /** Parse a targets file; every problem is reported as `file:line: path: message`. */
+/** Largest targets file read (about 200,000 targets): past it, one clear line instead of a parser running out of memory. */
+export const MAX_TARGETS_FILE_BYTES = 32 * 1024 * 1024;
+
 export function loadTargetsFile(path: string, defaults: TargetDefaults): Target[] {
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > MAX_TARGETS_FILE_BYTES) {
+      throw new TargetConfigError([`TARGETS_FILE: ${path} is ${(size / 1024 ** 2).toFixed(1)} MiB, more than the ${MAX_TARGETS_FILE_BYTES / 1024 ** 2} MiB a targets file may be (about 200,000 targets): split the targets over several deployments, or check that this is the right file`]);
+    }
     text = readFileSync(path, 'utf8');
   } catch (err) {
+    if (err instanceof TargetConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
     throw new TargetConfigError([`TARGETS_FILE: cannot read ${path} (${why}): fix the path or unset TARGETS_FILE`]);

@@ -78,7 +78,22 @@ export const daemonEnv = {
   REMOTE_WRITE_BEARER_TOKEN: optionalText,
 
   // --- cluster ----------------------------------------------------------
+  /** One Redis (redis://[user:password@]host:port[/db], rediss:// for TLS). */
   REDIS_URL: optionalText,
+  /** Or a Sentinel-managed primary: the Sentinels as host:port,... (src/cluster/redis-connection.ts). */
+  REDIS_SENTINELS: optionalText,
+  /** The name the Sentinels monitor the primary under. */
+  REDIS_SENTINEL_NAME: optionalText,
+  /** Credentials of the primary (and replicas) with REDIS_SENTINELS; with REDIS_URL they go in the URL. */
+  REDIS_USERNAME: optionalText,
+  REDIS_PASSWORD: optionalText,
+  /** Credentials of the Sentinels themselves, when they require them (`requirepass` in sentinel.conf). */
+  REDIS_SENTINEL_USERNAME: optionalText,
+  REDIS_SENTINEL_PASSWORD: optionalText,
+  /** TLS to the Sentinels and the primary (REDIS_SENTINELS); with REDIS_URL use rediss://. */
+  REDIS_TLS: bool(false),
+  /** PEM CA bundle trusted for TLS to Redis and the Sentinels (else the system's). */
+  REDIS_CA_FILE: optionalText,
   REDIS_KEY_PREFIX: z.string().min(1).default('telemetry:'),
   CLUSTER_HEARTBEAT_INTERVAL: seconds(1, 0.05, 60),
   CLUSTER_MEMBER_TTL: seconds(5, 0.2, 600),
@@ -143,6 +158,10 @@ export const daemonEnv = {
   LISTEN_ADDRESS: z.string().min(1).default('0.0.0.0'),
   /** TLS and basic auth for the API and UI (Prometheus exporter web config format). */
   WEB_CONFIG_FILE: optionalText,
+  /** Seconds between checks of WEB_CONFIG_FILE and the files it names: a change (a renewed certificate, new users) applies without a restart. */
+  WEB_CONFIG_CHECK_INTERVAL: seconds(10, 0.1, 3600),
+  /** PEM CA bundle trusted (besides the system's) for calls to other members behind TLS (their https:// CLUSTER_ADVERTISE_URL). */
+  WEB_CLIENT_CA_FILE: optionalText,
   COLLECT_TOKEN: optionalText,
   COLLECT_TIMEOUT: seconds(120, 1, 3600),
   MAX_ADHOC_RUNS: int(4, 1, 1000),
@@ -159,6 +178,8 @@ export const daemonEnv = {
   /** Per-target series on /metrics (blackbox-style success, durations, timings). */
   PER_TARGET_METRICS: bool(true),
   SHUTDOWN_TIMEOUT: seconds(10, 0.1, 600),
+  /** GET /health/live fails after this many intervals (the shortest; at least 10 s) without a completed round while the replica owns targets. */
+  LIVENESS_MISSED_ROUNDS: int(3, 2, 1000),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   /** `auto`: one line per event on a terminal, JSON elsewhere. */
   LOG_FORMAT: z.enum(['auto', 'json', 'text']).default('auto'),

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { DaemonEnv } from '../env/daemon-env.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
@@ -20,6 +21,7 @@ export function createHttpClient(env: DaemonEnv, metrics: TelemetryMetrics, log:
         idleEvictMs: env.CIRCUIT_IDLE_EVICT * 1000,
         maxBreakers: env.CIRCUIT_MAX_HOSTS,
       },
+      peerCa: env.WEB_CLIENT_CA_FILE ? readFileSync(env.WEB_CLIENT_CA_FILE) : undefined,
     },
     metrics,
     now,

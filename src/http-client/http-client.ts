@@ -2,7 +2,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { rootCertificates, type TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
@@ -33,6 +33,8 @@ export interface HttpClientOptions {
   connectTimeoutMs: number;
   readTimeoutMs: number;
   breaker: BreakerRegistryOptions;
+  /** WEB_CLIENT_CA_FILE: PEM CAs trusted, besides the system's, for calls made with `trust: 'peer'` only (members behind TLS). */
+  peerCa?: Buffer;
 }
 
 export interface PhaseTimings {
@@ -100,6 +102,8 @@ export interface HttpRequestOptions {
   /** Keep up to this many body bytes (0: count and discard). */
   keepBodyBytes?: number;
   insecureTls?: boolean;
+  /** 'peer': a call to another cluster member; its certificate may also be signed by WEB_CLIENT_CA_FILE's CAs. */
+  trust?: 'peer';
   /** false: close the connection after this exchange. */
   reuseConnection?: boolean;
   policy?: BreakerPolicy;
@@ -148,7 +152,7 @@ export class HttpClient {
   readonly name = 'http-client';
   readonly breakers: BreakerRegistry;
   readonly budget: ConnectionBudget;
-  private readonly agents: { strict: Agent; insecure: Agent };
+  private readonly agents: { strict: Agent; insecure: Agent; peer: Agent };
   private sweep?: NodeJS.Timeout;
   private closing?: Promise<void>;
 
@@ -167,7 +171,9 @@ export class HttpClient {
       },
       evicted: (host) => metrics?.breakerState.remove({ host }),
     });
-    this.agents = { strict: this.makeAgent(true), insecure: this.makeAgent(false) };
+    // Probes keep the system's trust: a private CA for members must not make a target's certificate valid.
+    const strict = this.makeAgent(true);
+    this.agents = { strict, insecure: this.makeAgent(false), peer: opts.peerCa ? this.makeAgent(true, [...rootCertificates, opts.peerCa.toString('utf8')]) : strict };
     if (metrics) {
       metrics.poolMax.set(opts.maxConnections);
       metrics.breakersMax.set(opts.breaker.maxBreakers);
@@ -202,7 +208,7 @@ export class HttpClient {
   stop(deadline?: Deadline): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.sweep);
-      const destroy = Promise.allSettled([this.agents.strict.destroy(), this.agents.insecure.destroy()]);
+      const destroy = Promise.allSettled([...new Set(Object.values(this.agents))].map((a) => a.destroy()));
       await (deadline ? deadline.race(destroy) : destroy);
     })();
     return this.closing;
@@ -213,8 +219,8 @@ export class HttpClient {
     return this.stop();
   }
 
-  private makeAgent(rejectUnauthorized: boolean): Agent {
-    const base = buildConnector({ timeout: this.opts.connectTimeoutMs, rejectUnauthorized, keepAlive: true });
+  private makeAgent(rejectUnauthorized: boolean, ca?: string[]): Agent {
+    const base = buildConnector({ timeout: this.opts.connectTimeoutMs, rejectUnauthorized, keepAlive: true, ...(ca ? { ca } : {}) });
     const connect: buildConnector.connector = (options, callback) => {
       this.budget.acquire(this.opts.connectTimeoutMs).then(
         () => {
@@ -265,7 +271,7 @@ export class HttpClient {
   /** Requests waiting inside undici for a connection of their origin. */
   pendingRequests(): number {
     let n = 0;
-    for (const agent of [this.agents.strict, this.agents.insecure]) {
+    for (const agent of new Set(Object.values(this.agents))) {
       for (const s of Object.values(agent.stats)) n += (s as { pending?: number }).pending ?? 0;
     }
     return n + this.budget.waiting;
@@ -302,7 +308,7 @@ export class HttpClient {
       if (o.signal?.aborted) return handler.fail(abortError(o.signal));
       const headers: Record<string, string> = { 'user-agent': 'network-telemetry', ...o.headers };
       if (o.reuseConnection === false) headers.connection = 'close';
-      const agent = o.insecureTls ? this.agents.insecure : this.agents.strict;
+      const agent = o.insecureTls ? this.agents.insecure : o.trust === 'peer' ? this.agents.peer : this.agents.strict;
       const opts: Dispatcher.DispatchOptions = {
         origin: u.origin,
         path: u.pathname + u.search,

@@ -17,6 +17,8 @@ const REDACT = [
   'env.INFLUXDB_PASSWORD',
   'env.COLLECT_TOKEN',
   'env.GEO_HTTP_KEY',
+  'env.REDIS_PASSWORD',
+  'env.REDIS_SENTINEL_PASSWORD',
 ];
 
 export type LogFormat = 'auto' | 'json' | 'text';

@@ -91,6 +91,8 @@ export class TelemetryMetrics {
   readonly pointsDropped = this.counter('telemetry_points_dropped_total', 'Points dropped, by reason', ['reason']);
   readonly storeBytes = this.gauge('telemetry_store_bytes', 'Bytes on disk of the embedded store (database file + WAL; bound: EMBEDDED_MAX_BYTES)');
   readonly storeMaxBytes = this.gauge('telemetry_store_max_bytes', 'EMBEDDED_MAX_BYTES');
+  readonly dataDirAvailableBytes = this.gauge('telemetry_data_dir_available_bytes', 'Bytes free for this process on the filesystem of DATA_DIR (outbox, embedded store)');
+  readonly dataDirSizeBytes = this.gauge('telemetry_data_dir_size_bytes', 'Size of the filesystem of DATA_DIR');
   readonly storePointsWritten = this.counter('telemetry_store_points_written_total', 'Points committed to the embedded store');
   readonly storeQueuePoints = this.gauge('telemetry_store_queue_points', 'Points handed to the embedded store and not yet committed');
   readonly storeQueueMaxPoints = this.gauge('telemetry_store_queue_max_points', 'Bound of telemetry_store_queue_points (writes beyond it are dropped and counted)');

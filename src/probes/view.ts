@@ -100,6 +100,11 @@ export interface StatSpec {
   how: 'range' | 'last' | 'p95';
   /** The tooltip: what the figure is. */
   title: string;
+  /**
+   * Exact from stored buckets too (a rate or mean of summed counts): the page
+   * marks the others `≈` when the range is read from buckets.
+   */
+  exact?: boolean;
 }
 
 /** What a probe adds to its target's page. */

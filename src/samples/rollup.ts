@@ -33,7 +33,7 @@ export type RollupOp =
   /**
    * The p-th percentile of every number in the bucket's JSON-array field
    * (a slot's echoes: SmokePing's smoke), exact from raw points; a merged
-   * bucket takes the median of its buckets' values.
+   * bucket takes the p-th percentile of its buckets' values (as `percentile`).
    */
   | { op: 'echoes'; field: string; p: number; scale: number }
   /** Two stored columns, `<name>_sum` (scaled) and `<name>_n` (rows with a value): exact means at any width. */

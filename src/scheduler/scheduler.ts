@@ -39,6 +39,8 @@ export interface SchedulerOptions {
   handBack?: (deadline: Deadline) => Promise<void>;
   /** Clock in epoch milliseconds (injectable for tests). */
   now?: () => number;
+  /** A clock no one can set (liveness measures on it, so a wall clock stepped back cannot hide a stall). */
+  monotonic?: () => number;
 }
 
 interface Due {
@@ -72,6 +74,8 @@ interface Round {
 }
 
 const FAILURES_LOGGED = 5;
+/** Liveness never fails sooner than this, so one slow round at a 1-second interval restarts nothing. */
+const MIN_STALL_S = 10;
 /** The timer is re-armed at least this often, so a clock jump cannot park the scheduler. */
 const MAX_TIMER_MS = 60_000;
 
@@ -103,6 +107,11 @@ export class Scheduler extends BaseComponent {
   private readonly shutdown = fanoutController();
   private halted = false;
   private lastFireAt?: number;
+  private readonly mono: () => number;
+  /** Monotonic: when the scheduler started, when the last round completed. */
+  private startedMono?: number;
+  private lastRoundMono?: number;
+  /** When the last round completed: one where a target ran, or with nothing to run (not one whose targets were all still busy with an earlier slot). */
   lastRoundAt?: number;
   lastRoundMs?: number;
   /** Per interval: the last completed round's load figure in seconds (see roundLoadSeconds). */
@@ -120,6 +129,7 @@ export class Scheduler extends BaseComponent {
   ) {
     super();
     this.now = opts.now ?? Date.now;
+    this.mono = opts.monotonic ?? (() => performance.now());
     // Queued runs and probes follow it through onAbort (a Set, not listeners);
     // anything that takes it as a plain signal may still listen: not a leak.
     setMaxListeners(0, this.shutdown.signal);
@@ -185,6 +195,7 @@ export class Scheduler extends BaseComponent {
 
   protected async onStart(): Promise<void> {
     const now = this.now();
+    this.startedMono = this.mono();
     // First points within one interval: a target whose offset in the current
     // slot is already past starts with the next slot.
     for (const target of this.current.values()) {
@@ -373,13 +384,18 @@ export class Scheduler extends BaseComponent {
     this.rounds.delete(round.key);
     const didWork = round.ran > 0 || round.skippedOverrun > 0;
     const seconds = round.longestMs / 1000;
-    this.lastRoundAt = this.now();
+    // A round whose every target was skipped (each still busy with an earlier
+    // slot) measured nothing: it is no sign of life for liveness and alerts.
+    if (round.ran > 0 || round.skippedOverrun === 0) {
+      this.lastRoundAt = this.now();
+      this.lastRoundMono = this.mono();
+      this.metrics.lastRoundTimestamp.set(this.lastRoundAt / 1000);
+    }
     this.lastRoundMs = round.longestMs;
     // A replica that owns nothing reports 0, not the last busy round (the HPA reads it).
     this.loadByInterval.set(round.intervalS, didWork ? this.roundLoadSeconds(round) : 0);
     this.publishLoad();
     this.metrics.roundLongestTarget.set(didWork ? seconds : 0);
-    this.metrics.lastRoundTimestamp.set(this.lastRoundAt / 1000);
     if (!didWork) return;
     this.metrics.roundDuration.observe(seconds);
     this.metrics.rounds.inc();
@@ -412,6 +428,22 @@ export class Scheduler extends BaseComponent {
       this.metrics.errors.inc({ component: 'scheduler' });
       this.log.error({ err }, 'round report failed');
     }
+  }
+
+  /**
+   * The liveness verdict: no round completed for `rounds` of the shortest
+   * interval (at least MIN_STALL_S) while this replica owns targets. A wall
+   * clock stepped back (slots are named by it: the next one is far ahead), a
+   * wedged semaphore or a lost timer all end here; the orchestrator
+   * restarts the process (GET /health/live answers 503).
+   */
+  stall(rounds: number): { ageS: number; limitS: number } | undefined {
+    if (!this.isRunning || this.startedMono === undefined || this.current.size === 0 || this.coordinator.ownedCount() === 0) return undefined;
+    let shortest = Infinity;
+    for (const t of this.current.values()) shortest = Math.min(shortest, t.intervalS);
+    const limitS = Math.max(rounds * shortest, MIN_STALL_S);
+    const ageS = (this.mono() - (this.lastRoundMono ?? this.startedMono)) / 1000;
+    return ageS > limitS ? { ageS, limitS } : undefined;
   }
 
   health(): ComponentHealth {

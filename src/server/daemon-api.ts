@@ -11,6 +11,8 @@ import type { DataApi, RangeQuery } from '../status/data-api.js';
 export interface DaemonApi {
   health(): { status: HealthStatus; body: Record<string, unknown> };
   ready(): { ready: boolean; reasons: string[] };
+  /** Liveness: false (with why) when rounds have stopped while this replica owns targets. */
+  live(): { live: boolean; problem?: string };
   metrics(): Promise<{ text: string; contentType: string }>;
   /** Probe now (POST /collect): a run, or why it cannot run. */
   collect(names: readonly string[] | undefined, probes: readonly string[] | undefined): Promise<AdhocRun | AdhocRejection>;

@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -65,6 +65,8 @@ export interface ServerOptions {
   readToken?: string;
   dataDir: string;
   webConfigFile?: string;
+  /** How often WEB_CONFIG_FILE and the files it names are checked for a change (WEB_CONFIG_CHECK_INTERVAL; default 10 s). */
+  webConfigCheckMs?: number;
   /** API_HEADERS_TIMEOUT: from accept (or the end of the previous request) to complete headers; bounds the TLS handshake too. */
   headersTimeoutMs: number;
   /** API_REQUEST_TIMEOUT: to receive a whole request, its body included (not the time to answer it). */
@@ -106,6 +108,9 @@ export class ApiServer extends BaseComponent {
   private tokenFile?: string;
   private web: WebConfig = {};
   private auth?: BasicAuth;
+  private webWatch?: NodeJS.Timeout;
+  /** What the web config was last read from (mtimes, sizes): a change means read it again. */
+  private webStamp = '';
   private readonly failures = new AuthFailures();
   private readonly connections: ConnectionTable;
 
@@ -191,6 +196,11 @@ export class ApiServer extends BaseComponent {
       } else socket.destroy();
     });
     this.server = server;
+    if (this.opts.webConfigFile) {
+      this.webStamp = this.webConfigStamp();
+      this.webWatch = setInterval(() => this.rereadWebConfig(), this.opts.webConfigCheckMs ?? 10_000);
+      this.webWatch.unref();
+    }
     this.metrics.onCollect(() => this.metrics.apiConnections.set(this.connections.size));
     this.metrics.apiConnectionsMax.set(this.opts.maxConnections);
     await new Promise<void>((resolvePromise, reject) => {
@@ -226,7 +236,15 @@ export class ApiServer extends BaseComponent {
     this.tokenFile = file;
     if (existsSync(file)) {
       const t = readFileSync(file, 'utf8').trim();
-      if (t.length >= 16) return t;
+      if (t.length >= 16) {
+        const mode = statSync(file).mode & 0o777;
+        if ((mode & 0o077) !== 0) {
+          // Anyone who can read it can run probes and reloads: made private, and said so (it may have been read already).
+          chmodSync(file, 0o600);
+          this.log.warn({ file, was: `0${mode.toString(8)}` }, `the token file was readable by other users (mode 0${mode.toString(8)}): changed to 0600; replace the token if others may have read it (delete the file and restart)`);
+        }
+        return t;
+      }
     }
     const token = randomBytes(24).toString('base64url');
     writeFileSync(file, `${token}\n`, { mode: 0o600 });
@@ -381,7 +399,52 @@ export class ApiServer extends BaseComponent {
   }
 
   /** Stop accepting connections now; in-flight requests finish until the deadline, then their sockets close. */
+  /** mtime and size of WEB_CONFIG_FILE and the certificate and key it names (missing files count too). */
+  private webConfigStamp(): string {
+    const files = [this.opts.webConfigFile!, this.web.tls?.certFile, this.web.tls?.keyFile].filter((f): f is string => !!f);
+    return files
+      .map((f) => {
+        try {
+          const st = statSync(f);
+          return `${f}:${st.mtimeMs}:${st.size}:${st.ino}`;
+        } catch {
+          return `${f}:missing`;
+        }
+      })
+      .join('|');
+  }
+
+  /**
+   * A renewed certificate or changed users take effect without a restart, as
+   * the exporter toolkit rereads its web config: new connections get the new
+   * certificate, the next request the new users. A file that does not load
+   * (a key written before its certificate, a typo) changes nothing and is
+   * tried again at its next change; switching TLS on or off needs a restart.
+   */
+  private rereadWebConfig(): void {
+    const stamp = this.webConfigStamp();
+    if (stamp === this.webStamp) return;
+    this.webStamp = stamp;
+    const file = this.opts.webConfigFile!;
+    try {
+      const next = loadWebConfig(file);
+      if (!!next.tls !== !!this.web.tls) {
+        this.log.warn({ file }, `WEB_CONFIG_FILE: TLS turned ${next.tls ? 'on' : 'off'}: that needs a restart; the server keeps ${this.scheme}`);
+        return;
+      }
+      if (next.tls) (this.server as HttpsServer).setSecureContext({ cert: next.tls.cert, key: next.tls.key });
+      this.web = next;
+      this.auth = next.users ? new BasicAuth(next.users) : undefined;
+      this.webStamp = this.webConfigStamp(); // the files it names may have changed with it
+      this.log.info({ file, tls: !!next.tls, users: next.users?.size ?? 0 }, 'WEB_CONFIG_FILE reread: new connections use it');
+    } catch (err) {
+      this.metrics.errors.inc({ component: 'api' });
+      this.log.error({ file, error: (err as Error).message }, 'WEB_CONFIG_FILE changed but cannot be used: keeping the previous one');
+    }
+  }
+
   protected async onStop(deadline: Deadline): Promise<void> {
+    clearInterval(this.webWatch);
     const s = this.server;
     if (!s) return;
     const closed = new Promise<void>((r) => s.close(() => r()));

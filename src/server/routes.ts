@@ -78,7 +78,15 @@ export function daemonRoutes(api: DaemonApi): Route[] {
   const range = timeRange;
 
   return [
-    { method: 'GET', path: '/health/live', access: 'open', handler: () => ({ json: { status: 'alive' } }) },
+    {
+      method: 'GET',
+      path: '/health/live',
+      access: 'open',
+      handler: () => {
+        const l = api.live();
+        return l.live ? { json: { status: 'alive' } } : { status: 503, json: { status: 'stalled', problem: l.problem } };
+      },
+    },
     {
       method: 'GET',
       path: '/health/ready',

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { accessSync, constants, existsSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { StartupError } from '../lifecycle/startup-error.js';
@@ -66,7 +66,7 @@ export function ensureDataDir(dataDir: string): void {
     throw new StartupError('DATA_DIR', `${abs} is a file, not a directory: set DATA_DIR to a directory the daemon can write`);
   }
   try {
-    mkdirSync(abs, { recursive: true });
+    mkdirSync(abs, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw new StartupError('DATA_DIR', `cannot create ${abs} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): create it, or set DATA_DIR to a writable directory`);
   }
@@ -94,6 +94,7 @@ export function ensureDataDir(dataDir: string): void {
 export function openDb(dataDir: string, file: string, o: OpenOptions = {}): Db {
   ensureDataDir(dataDir);
   const path = join(resolve(dataDir), file);
+  privateFile(path);
   try {
     return configure(new Database(path), o);
   } catch (err) {
@@ -106,6 +107,21 @@ export function openDb(dataDir: string, file: string, o: OpenOptions = {}): Db {
     } catch (err2) {
       throw explain(err2, path);
     }
+  }
+}
+
+/**
+ * The file readable by the daemon's user only (0600), created so if missing
+ * (an empty file is an empty database); SQLite gives its -wal and -shm files
+ * the database file's mode. The measurements and the outbox's credentials-
+ * bearing URLs are nobody else's business.
+ */
+function privateFile(path: string): void {
+  try {
+    if (!existsSync(path)) writeFileSync(path, '', { mode: 0o600, flag: 'wx' });
+    else if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+  } catch {
+    // Not ours to change (another owner, a read-only mount): opening it says what is wrong.
   }
 }
 

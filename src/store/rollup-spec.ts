@@ -140,8 +140,10 @@ export function rawAggregateSql(k: RollupSpec, mid: number, field: (name: string
 /**
  * SQL expressions merging stored buckets into a wider one. Exact for counts,
  * sums, min, max and averages; the median (a percentile) of a merged bucket
- * is the median (percentile) of its buckets' (SmokePing's consolidation does
- * the same kind of approximation), said in the README.
+ * is the median (the same percentile) of its buckets' (SmokePing's
+ * consolidation does the same kind of approximation), said in the README.
+ * A percentile of percentiles keeps a high one high where the level moved
+ * within the range (the median of p95s would fall below the mean).
  */
 export function mergeAggSql(k: RollupSpec): string[] {
   return k.aggs.flatMap((a) => {
@@ -151,9 +153,9 @@ export function mergeAggSql(k: RollupSpec): string[] {
       case 'max':
         return [`${how.op}(${a.name})`];
       case 'median':
-      case 'echoes':
         return [`CAST(round(median(${a.name})) AS INTEGER)`];
       case 'percentile':
+      case 'echoes':
         return [`CAST(round(percentile(${a.name}, ${how.p})) AS INTEGER)`];
       case 'avg':
         return [`sum(${a.name}_sum)`, `sum(${a.name}_n)`];

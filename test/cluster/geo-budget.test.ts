@@ -46,6 +46,7 @@ test('two daemons sharing Redis never exceed one GEO_HTTP_RATE_PER_MINUTE togeth
       REDIS_URL: `redis://${host}:${redis.port}`,
       CLUSTER_SECRET: 'cluster-test-secret-0123',
       REDIS_KEY_PREFIX: `geo-budget-${process.pid}:`,
+      COLLECT_TOKEN: 'geo-budget-token',
       CLUSTER_HEARTBEAT_INTERVAL: '0.5',
       CLUSTER_MEMBER_TTL: '3',
       LISTEN_ADDRESS: inside,

@@ -62,7 +62,7 @@ test('member URLs: an http(s) API root of an allowed port; https clusters take n
   assert.equal(memberUrlProblem('http://10.0.0.7', { ...open, ports: [80] }), undefined, 'the scheme\'s default port counts');
 });
 
-test('cluster mode without a shared secret is refused at start, in one line naming CLUSTER_SECRET; an advertise URL with a path too', () => {
+test('cluster mode without the shared COLLECT_TOKEN is refused at start, in one line; a short CLUSTER_SECRET and an advertise URL with a path too', () => {
   const base = { TARGET_FQDNS: 'x.example', REDIS_URL: 'redis://127.0.0.1:6379', DATA_DIR: '/tmp' };
   const problems = (env: Record<string, string>) => {
     try {
@@ -72,14 +72,19 @@ test('cluster mode without a shared secret is refused at start, in one line nami
       return (err as ConfigError).problems;
     }
   };
-  assert.deepEqual(problems({ ...base, COLLECT_TOKEN: 'collect-token-0123456789' }), []);
-  assert.deepEqual(problems({ ...base, CLUSTER_SECRET: 'cluster-secret-0123456789' }), []);
+  const token = { COLLECT_TOKEN: 'collect-token-0123456789' };
+  assert.deepEqual(problems({ ...base, ...token }), []);
+  assert.deepEqual(problems({ ...base, ...token, CLUSTER_SECRET: 'cluster-secret-0123456789' }), []);
+  // Cluster mode requires the one COLLECT_TOKEN of the deployment (a token per
+  // replica fails behind a load balancer); it is the membership secret too
+  // unless CLUSTER_SECRET is set, so a secret alone is not enough.
   const none = problems(base);
   assert.equal(none.length, 1);
-  assert.match(none[0]!, /^CLUSTER_SECRET: cluster mode \(REDIS_URL\) needs a secret every replica shares/);
-  assert.match(problems({ ...base, CLUSTER_SECRET: 'short' })[0]!, /^CLUSTER_SECRET: must be at least 16 characters/);
-  assert.match(problems({ ...base, CLUSTER_SECRET: 'cluster-secret-0123456789', CLUSTER_ADVERTISE_URL: 'http://10.0.0.7:8080/x' })[0]!, /^CLUSTER_ADVERTISE_URL: must be the API root/);
-  assert.match(problems({ ...base, CLUSTER_SECRET: 'cluster-secret-0123456789', CLUSTER_PEER_PORTS: '80a' })[0]!, /^CLUSTER_PEER_PORTS: must be a comma-separated list of ports/);
+  assert.match(none[0]!, /^COLLECT_TOKEN: required in cluster mode/);
+  assert.match(problems({ ...base, CLUSTER_SECRET: 'cluster-secret-0123456789' }).join('\n'), /^COLLECT_TOKEN: required in cluster mode/);
+  assert.match(problems({ ...base, ...token, CLUSTER_SECRET: 'short' })[0]!, /^CLUSTER_SECRET: must be at least 16 characters/);
+  assert.match(problems({ ...base, ...token, CLUSTER_SECRET: 'cluster-secret-0123456789', CLUSTER_ADVERTISE_URL: 'http://10.0.0.7:8080/x' })[0]!, /^CLUSTER_ADVERTISE_URL: must be the API root/);
+  assert.match(problems({ ...base, ...token, CLUSTER_SECRET: 'cluster-secret-0123456789', CLUSTER_PEER_PORTS: '80a' })[0]!, /^CLUSTER_PEER_PORTS: must be a comma-separated list of ports/);
 });
 
 test('the API takes the read token for reads only, never for POST /collect or /-/reload', async () => {

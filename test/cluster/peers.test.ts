@@ -18,7 +18,14 @@ let b: Daemon;
 
 before(async () => {
   rig = await startClusterRig({ targets: 20, intervalMs: 2000, heartbeatMs: 500, ttlMs: TTL, name: 'peers-test' });
-  [a, b] = await Promise.all([startDaemon(rig.env), startDaemon(rig.env)]);
+  // Both at once; if one fails to start, the other is stopped too (a daemon left running keeps the test process alive).
+  const started = await Promise.allSettled([startDaemon(rig.env), startDaemon(rig.env)]);
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.cleanup() : undefined)));
+    throw failed.reason;
+  }
+  [a, b] = started.map((s) => (s as PromiseFulfilledResult<Daemon>).value) as [Daemon, Daemon];
   await membersEverywhere([a, b], 2, 20_000);
 });
 

@@ -79,7 +79,7 @@ test('bad TARGET_FQDNS entries are named', () => {
 test('secrets are validated without echoing them and redacted in check-config output', () => {
   const p = problems({ ...base, INFLUXDB_URL: 'http://db:8086', INFLUXDB_ORG: 'o', INFLUXDB_BUCKET: 'b' });
   assert.match(p.join('\n'), /INFLUXDB_TOKEN: required/);
-  const cfg = loadConfig({ ...base, INFLUXDB_URL: 'http://db:8086', INFLUXDB_TOKEN: 's3cret', INFLUXDB_ORG: 'o', INFLUXDB_BUCKET: 'b', REDIS_URL: 'redis://:pw@r:6379', CLUSTER_SECRET: 'cluster-s3cret-0123456789' });
+  const cfg = loadConfig({ ...base, INFLUXDB_URL: 'http://db:8086', INFLUXDB_TOKEN: 's3cret', INFLUXDB_ORG: 'o', INFLUXDB_BUCKET: 'b', REDIS_URL: 'redis://:pw@r:6379', CLUSTER_SECRET: 'cluster-s3cret-0123456789', COLLECT_TOKEN: 'ct' });
   const shown = JSON.stringify(redactedConfig(cfg));
   assert.ok(!shown.includes('s3cret') && !shown.includes(':pw@'), shown);
 });
@@ -192,6 +192,34 @@ test('check-config prints the effective configuration with secrets redacted', as
   assert.equal(cfg.env.COLLECT_TOKEN, '<redacted>');
   assert.equal(cfg.targets[0].name, 'x.example');
   assert.ok(!r.stdout.includes('hunter2'));
+});
+
+test('Redis Sentinel settings: a name is required, not with REDIS_URL, each Sentinel host:port; the endpoint carries auth and TLS', async () => {
+  const { redisEndpoint } = await import('../../src/cluster/redis-connection.js');
+  assert.deepEqual(problems({ ...base, COLLECT_TOKEN: 'ct', REDIS_SENTINELS: 's1:26379' }), ['REDIS_SENTINEL_NAME: required with REDIS_SENTINELS: the name the Sentinels monitor the primary under (`sentinel monitor <name> ...`)']);
+  assert.match(problems({ ...base, COLLECT_TOKEN: 'ct', REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'm', REDIS_URL: 'redis://r:6379' }).join('\n'), /^REDIS_SENTINELS: set either REDIS_URL .* not both$/m);
+  assert.deepEqual(problems({ ...base, COLLECT_TOKEN: 'ct', REDIS_SENTINELS: 's1:26379,s2,[::1]:99999', REDIS_SENTINEL_NAME: 'm' }), [
+    'REDIS_SENTINELS: "s2" is not host:port (e.g. sentinel-1:26379,sentinel-2:26379,sentinel-3:26379)',
+    'REDIS_SENTINELS: "[::1]:99999" is not host:port (e.g. sentinel-1:26379,sentinel-2:26379,sentinel-3:26379)',
+  ]);
+  assert.match(problems({ ...base, COLLECT_TOKEN: 'ct', REDIS_URL: 'redis://r:6379', REDIS_PASSWORD: 'x' }).join('\n'), /put the credentials in the URL/);
+  assert.deepEqual(problems({ ...base, REDIS_URL: 'redis://r:6379' }), [
+    'COLLECT_TOKEN: required in cluster mode (REDIS_URL or REDIS_SENTINELS): one token for every replica, so POST /collect and /-/reload work through any of them; generate one with `openssl rand -hex 32`',
+  ]);
+  const cfg = loadConfig({ ...base, COLLECT_TOKEN: 'ct', REDIS_SENTINELS: 's1:26379, [fd00::2]:26380', REDIS_SENTINEL_NAME: 'telemetry', REDIS_PASSWORD: 'pw', REDIS_SENTINEL_PASSWORD: 'spw', REDIS_TLS: 'true' });
+  assert.deepEqual(redisEndpoint(cfg.env), {
+    kind: 'sentinel',
+    sentinels: [{ host: 's1', port: 26379 }, { host: 'fd00::2', port: 26380 }],
+    name: 'telemetry',
+    username: undefined,
+    password: 'pw',
+    sentinelUsername: undefined,
+    sentinelPassword: 'spw',
+    tls: {},
+  });
+  // Secrets stay out of check-config.
+  const shown = JSON.stringify(redactedConfig(cfg));
+  assert.ok(!shown.includes('"pw"') && !shown.includes('spw'), shown);
 });
 
 test('thresholds: global defaults from THRESHOLD_*, the file defaults, then the target; null turns one off; bad values are named', () => {

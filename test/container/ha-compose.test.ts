@@ -34,12 +34,25 @@ const socketDir = `/run/${RUN}`;
 const env: Record<string, string> = {
   COMPOSE_PROJECT_NAME: PROJECT,
   COMPOSE_FILE: 'docker-compose.ha.yml:test/container/docker-compose.standins.yml',
+  // docker-compose's 60 s per API call is short for podman creating 13
+  // containers at once on a busy 2-core machine ("Read timed out").
+  COMPOSE_HTTP_TIMEOUT: '300',
   NT_CT_IMAGE: IMAGE,
   NT_CT_STANDINS: STANDINS,
   TARGET_FQDNS: TARGETS.join(','),
   COLLECTION_INTERVAL: String(INTERVAL_S),
   SOURCE_NAME: 'container-test',
   COLLECT_TOKEN: randomBytes(16).toString('hex'),
+  // Every secret the stack requires (it refuses to start without them).
+  INFLUXDB_TOKEN: randomBytes(16).toString('hex'),
+  INFLUXDB_ADMIN_PASSWORD: randomBytes(8).toString('hex'),
+  GRAFANA_ADMIN_PASSWORD: randomBytes(8).toString('hex'),
+  GRAFANA_DB_PASSWORD: randomBytes(8).toString('hex'),
+  GRAFANA_INFLUXDB_PASSWORD: randomBytes(8).toString('hex'),
+  REDIS_PASSWORD: randomBytes(16).toString('hex'),
+  // Delivery is tested by npm test (test/daemon/stalled-rounds.test.ts); here they only need to be set.
+  ALERT_WEBHOOK_URL: 'http://alert-receiver.test:9095/ops',
+  WATCHDOG_WEBHOOK_URL: 'http://alert-receiver.test:9095/watchdog',
   // Not the defaults: the pair must reach HAProxy and Prometheus both.
   HAPROXY_STATS_USER: `ops-${randomBytes(3).toString('hex')}`,
   HAPROXY_STATS_PASSWORD: randomBytes(12).toString('hex'),
@@ -187,6 +200,17 @@ after(async () => {
   }
 });
 
+test('HA stack: refuses to start while a secret is missing, and creates nothing', { timeout: 120_000 }, async () => {
+  const without = { ...env, REDIS_PASSWORD: '' };
+  const r = await sh('docker-compose', ['up', '-d', '--no-build'], { env: without, cwd: REPO, timeoutMs: 60_000 }).then(
+    () => undefined,
+    (e: Error) => e.message,
+  );
+  assert.ok(r, 'compose up succeeded without REDIS_PASSWORD');
+  assert.match(r, /set REDIS_PASSWORD in \.env \(sh scripts\/generate-env\.sh writes one\)/);
+  assert.equal((await podman('ps', '-a', '-q', '--filter', `label=com.docker.compose.project=${PROJECT}`)).trim(), '', 'no container created');
+});
+
 test('HA stack: up with stand-ins; 3 collectors share the targets through Redis and write to both databases', { timeout: 600_000 }, async () => {
   const t0 = Date.now();
   await compose('up', '-d', '--no-build');
@@ -196,7 +220,7 @@ test('HA stack: up with stand-ins; 3 collectors share the targets through Redis 
   const running = (await podman('ps', '--filter', `label=com.docker.compose.project=${PROJECT}`, '--format', '{{index .Labels "com.docker.compose.service"}}')).split('\n').filter(Boolean).sort();
   assert.deepEqual(
     [...new Set(running)],
-    ['alertmanager', 'haproxy', 'influxdb-1', 'influxdb-2', 'influxdb-disk-exporter', 'network-telemetry', 'prometheus', 'redis', 'redis-exporter'],
+    ['alertmanager', 'haproxy', 'influxdb-1', 'influxdb-2', 'influxdb-disk-exporter', 'network-telemetry', 'prometheus', 'redis', 'redis-exporter', 'redis-replica', 'redis-sentinel-1', 'redis-sentinel-2', 'redis-sentinel-3'],
   );
   assert.equal(running.filter((s) => s === 'network-telemetry').length, 3, 'deploy.replicas: 3');
 
@@ -221,16 +245,68 @@ test('HA stack: up with stand-ins; 3 collectors share the targets through Redis 
   }
 
   // Healthy as the engine sees it (the compose healthchecks, run by the ticker).
+  let health = '';
   await until(async () => {
-    for (const c of await containersOf('network-telemetry')) if ((await inspect(c.id)).State.Health?.Status !== 'healthy') return false;
-    return true;
-  }, 'collectors healthy', 60_000, 1000);
+    const states = await Promise.all((await containersOf('network-telemetry')).map(async (c) => ({ name: c.name, h: (await inspect(c.id)).State.Health })));
+    health = states.map((s) => `${s.name} ${s.h?.Status}: ${JSON.stringify(s.h?.Log?.at(-1))}`).join('; ');
+    return states.every((s) => s.h?.Status === 'healthy');
+  }, 'collectors healthy', 60_000, 1000).catch((e: Error) => {
+    throw new Error(`${e.message}; last checks: ${health}`);
+  });
 
   // Prometheus scrapes them with the label the rules select on, and HAProxy with the shared pair.
   await until(async () => (await promQuery('count(up{app_kubernetes_io_name="network-telemetry"} == 1)'))[0]?.value[1] === '3', 'Prometheus: 3 collectors up', 90_000, 1000);
   await until(async () => (await promQuery('up{job="haproxy"}'))[0]?.value[1] === '1', 'Prometheus: HAProxy scraped with HAPROXY_STATS_USER/_PASSWORD', 60_000, 1000);
   await until(async () => (await promQuery('redis_up{app_kubernetes_io_name="redis"}'))[0]?.value[1] === '1', 'Prometheus: redis_up 1', 60_000, 1000);
   stackUp = true;
+});
+
+test('HA stack: 20 of 20 POST /collect through the HA front (one token, any replica, HAProxy timeouts above COLLECT_TIMEOUT)', { timeout: 300_000 }, async () => {
+  needStack();
+  await until(async () => (await haproxyCsv()).filter((l) => /^telemetry,telemetry-\d+,UP$/.test(l)).length === 3, 'HAProxy: three collectors UP', 60_000, 1000);
+  // Round robin over the three replicas: with a token per replica two of three would be 401.
+  const statuses: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const r = await get('http://127.0.0.1:8080/collect', { method: 'POST', headers: { authorization: `Bearer ${env.COLLECT_TOKEN}`, 'content-type': 'application/json' }, body: '{"targets":["redis:6379"]}', timeoutMs: 60_000 });
+    await r.text();
+    statuses.push(r.status);
+  }
+  report.push(`POST /collect through HAProxy: ${statuses.filter((s) => s === 200).length} of 20 answered 200 (statuses ${[...new Set(statuses)].join(',')})`);
+  assert.deepEqual(statuses, Array(20).fill(200));
+});
+
+test('HA stack: the Redis primary killed: the Sentinels promote the replica, the collectors follow, and every target is collected again', { timeout: 300_000 }, async () => {
+  needStack();
+  const sentinel = await one('redis-sentinel-1');
+  const primaryName = async () => (await podman('exec', sentinel, 'redis-cli', '-p', '26379', '--raw', 'sentinel', 'get-master-addr-by-name', 'telemetry')).split('\n')[0]!.trim();
+  assert.equal(await primaryName(), 'redis', 'redis is the primary at first');
+  const db = await dbUrl(2);
+  const primary = await one('redis');
+  const killedAt = Date.now();
+  process.kill((await inspect(primary)).State.Pid, 'SIGKILL');
+  const promotedAt = await until(async () => ((await primaryName()) === 'redis-replica' ? Date.now() : 0), 'the Sentinels promoting redis-replica', 90_000, 250);
+  // Every collector heartbeats into the new primary: fresh views of three members, made after the promotion.
+  const followedAt = await until(
+    async () => {
+      for (const r of await replicas()) {
+        const age = await metricOf(r, 'telemetry_cluster_view_age_seconds');
+        const v = await clusterOf(r);
+        if (age === undefined || age < 0 || Date.now() - age * 1000 < promotedAt || v.members.length !== 3) return 0;
+      }
+      return (await replicas()).length === 3 ? Date.now() : 0;
+    },
+    'the collectors heartbeating into the promoted replica',
+    60_000,
+    250,
+  );
+  // Every target has a point in a slot that starts after the collectors followed.
+  await until(async () => {
+    for (const t of TARGETS) if (!(await slotsOf(db, t, followedAt)).some((s) => s > followedAt)) return false;
+    return true;
+  }, 'every target collected after the failover', 60_000, 1000);
+  // The old primary comes back by its restart policy, as a replica of the promoted one.
+  await until(async () => (await inspect(primary)).State.Running && /role:slave/.test(await podman('exec', '-e', `REDISCLI_AUTH=${env.REDIS_PASSWORD}`, primary, 'redis-cli', 'info', 'replication')), 'the old primary back as a replica', 90_000, 1000);
+  report.push(`sentinel failover: redis-replica promoted ${secs(promotedAt - killedAt)} s after the primary was killed, the collectors followed ${secs(followedAt - killedAt)} s after the kill; the old primary rejoined as a replica`);
 });
 
 test('HA stack: a collector killed (SIGKILL to its init): its targets are collected again within TTL + interval, and it restarts by its policy', { timeout: 300_000 }, async () => {
@@ -300,9 +376,10 @@ test('HA stack: a database and Redis down at once: RedisDown reaches Alertmanage
   // docs: `compose stop` sends SIGTERM: VictoriaMetrics acknowledges writes
   // before they are on disk (COOKBOOK), and this test is about our outbox,
   // not about its flush.
-  const redis = await one('redis');
+  // Both Redis nodes: no primary at all (the Sentinels have nothing to promote).
+  const redisNodes = [await one('redis'), await one('redis-replica')];
   await runDoc('database-stop');
-  await podman('stop', redis);
+  await podman('stop', ...redisNodes);
   const downAt = Date.now();
 
   // Without Redis every replica collects every target; without influxdb-1 its backlog grows.
@@ -321,7 +398,7 @@ test('HA stack: a database and Redis down at once: RedisDown reaches Alertmanage
   assert.match(fired, /redis-exporter:9121/);
   report.push(`alerting: RedisDown active in Alertmanager ${secs(Date.now() - downAt)} s after Redis stopped`);
 
-  await podman('start', redis);
+  await podman('start', ...redisNodes);
   await runDoc('database-start');
   const upAt = Date.now();
   report.push(`outage: influxdb-1 and Redis down for ${secs(upAt - downAt)} s`);

@@ -44,7 +44,7 @@ export interface ContainerState {
   Pid: number;
   StartedAt: string;
   FinishedAt: string;
-  Health?: { Status: string };
+  Health?: { Status: string; Log?: { ExitCode: number; Output: string }[] };
 }
 
 export async function inspect(nameOrId: string): Promise<{ Id: string; Name: string; RestartCount: number; State: ContainerState; Config: { Labels: Record<string, string> }; NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }> {

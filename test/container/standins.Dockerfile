@@ -9,6 +9,8 @@ ARG BASE
 FROM ${BASE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      redis-server haproxy victoria-metrics prometheus prometheus-alertmanager \
+      redis-server redis-sentinel haproxy victoria-metrics prometheus prometheus-alertmanager \
       prometheus-redis-exporter prometheus-node-exporter wget curl ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \
+ && ln -s /usr/bin/prometheus-alertmanager /usr/local/bin/alertmanager \
+ && mkdir -p /data && chown redis:redis /data

@@ -27,11 +27,23 @@ function walk(dir: string, out: string[] = []): string[] {
 }
 
 const yamlFiles = () => walk(REPO).filter((p) => /\.ya?ml$/.test(p));
+/** An env file as `sh scripts/generate-env.sh` writes it, with the alert receivers set: what compose needs to start. */
+let secretsFile: string | undefined;
+function secrets(): string {
+  if (secretsFile) return secretsFile;
+  const dir = mkdtempSync(join(tmpdir(), 'nt-secrets-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  check('sh', ['scripts/generate-env.sh', join(dir, 'generated')]);
+  secretsFile = join(dir, '.env');
+  writeFileSync(secretsFile, readFileSync(join(dir, 'generated'), 'utf8').replace(/^ALERT_WEBHOOK_URL=$/m, 'ALERT_WEBHOOK_URL=https://chat.example.com/hook').replace(/^WATCHDOG_WEBHOOK_URL=$/m, 'WATCHDOG_WEBHOOK_URL=https://hc-ping.example.com/x'));
+  return secretsFile;
+}
+
 const compose = (f: string) => parse(readFileSync(join(REPO, f), 'utf8'), { merge: true }) as { services: Record<string, any>; [k: string]: unknown };
 
 test('compose files are valid (docker-compose config -q)', () => {
-  check('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q']);
-  check('docker-compose', ['-f', 'docker-compose.ha.yml', 'config', '-q']);
+  check('docker-compose', ['--env-file', secrets(), '-f', 'docker-compose.yml', 'config', '-q']);
+  check('docker-compose', ['--env-file', secrets(), '-f', 'docker-compose.ha.yml', 'config', '-q']);
 });
 
 test('haproxy.cfg is valid, and its stats page and exporter need a password', async () => {
@@ -73,7 +85,18 @@ test('Prometheus config (as entrypoint.sh renders it), rules and rule unit tests
   }
   check('promtool', ['check', 'rules', ...readdirSync(join(REPO, 'prometheus/rules')).map((f) => `prometheus/rules/${f}`)]);
   check('promtool', ['test', 'rules', ...readdirSync(join(REPO, 'prometheus/tests')).map((f) => `prometheus/tests/${f}`)]);
-  check('amtool', ['check-config', 'prometheus/alertmanager.yml']);
+  // Rendered as its entrypoint does at start, with the receivers' URLs.
+  const amDir = mkdtempSync(join(tmpdir(), 'nt-am-'));
+  try {
+    check('sh', ['prometheus/alertmanager-entrypoint.sh', '--render-only'], { ALERTMANAGER_CONFIG_TEMPLATE: 'prometheus/alertmanager.yml', ALERTMANAGER_RUNTIME_DIR: amDir, ALERT_WEBHOOK_URL: 'https://chat.example.com/hooks/x', WATCHDOG_WEBHOOK_URL: 'https://hc-ping.example.com/uuid' });
+    check('amtool', ['check-config', join(amDir, 'alertmanager.yml')]);
+    assert.doesNotMatch(readFileSync(join(REPO, 'prometheus/alertmanager.yml'), 'utf8'), /\.invalid\b/, 'no placeholder receiver');
+    const r = spawnSync('sh', ['prometheus/alertmanager-entrypoint.sh', '--render-only'], { cwd: REPO, encoding: 'utf8', env: { PATH: process.env.PATH, ALERTMANAGER_RUNTIME_DIR: amDir, ALERTMANAGER_CONFIG_TEMPLATE: 'prometheus/alertmanager.yml' } });
+    assert.notEqual(r.status, 0, 'refuses without the receivers');
+    assert.match(r.stderr, /ALERT_WEBHOOK_URL is not set/);
+  } finally {
+    rmSync(amDir, { recursive: true, force: true });
+  }
 });
 
 test('the scrape job docs/operations.md gives for your own Prometheus is valid and carries the label the rules select by', () => {
@@ -98,7 +121,7 @@ test('one pair of variables sets the HAProxy stats credentials for HAProxy and f
   const ha = compose('docker-compose.ha.yml').services;
   for (const svc of ['haproxy', 'prometheus']) {
     assert.equal(ha[svc].environment.HAPROXY_STATS_USER, '${HAPROXY_STATS_USER:-admin}', svc);
-    assert.equal(ha[svc].environment.HAPROXY_STATS_PASSWORD, '${HAPROXY_STATS_PASSWORD:-change-me-please}', svc);
+    assert.equal(ha[svc].environment.HAPROXY_STATS_PASSWORD, '${HAPROXY_STATS_PASSWORD:?set HAPROXY_STATS_PASSWORD in .env (sh scripts/generate-env.sh writes one)}', svc);
   }
   assert.deepEqual(ha.prometheus.entrypoint, ['/bin/sh', '/etc/prometheus/entrypoint.sh']);
 
@@ -236,7 +259,7 @@ test('compose: every service has a healthcheck, resource limits and a restart po
   assert.deepEqual(ha['oauth2-proxy'].profiles, ['sso']);
   assert.equal(ha['oauth2-proxy'].environment.OAUTH2_PROXY_UPSTREAMS, 'http://haproxy:8080/', 'the UI through HAProxy: ready replicas only');
   assert.equal(ha.haproxy.environment.HAPROXY_TELEMETRY_BIND, ':8080');
-  check('docker-compose', ['-f', 'docker-compose.ha.yml', '--profile', 'sso', 'config', '-q']);
+  check('docker-compose', ['--env-file', secrets(), '-f', 'docker-compose.ha.yml', '--profile', 'sso', 'config', '-q']);
   const cfg = readFileSync(join(REPO, 'haproxy/haproxy.cfg'), 'utf8');
   assert.match(cfg, /HAPROXY_INFLUXDB_1_WRITE_BIND-:8087/, 'per-replica frontends remain for the loopback stack');
   assert.match(cfg, /HAPROXY_INFLUXDB_2_WRITE_BIND-:8088/);
@@ -248,17 +271,73 @@ test('compose: every service has a healthcheck, resource limits and a restart po
   }
 });
 
-test('compose: one token shared by InfluxDB setup, the daemon and Grafana; every variable has a default and is in .env.example', () => {
-  for (const f of ['docker-compose.yml', 'docker-compose.ha.yml']) {
-    const text = readFileSync(join(REPO, f), 'utf8');
-    const tokens = new Set(text.match(/\$\{INFLUXDB_TOKEN:-[^}]+\}/g));
-    assert.equal(tokens.size, 1, `${f}: the token has one default`);
-    assert.ok(text.split('${INFLUXDB_TOKEN:-').length - 1 >= 3, `${f}: InfluxDB, daemon and Grafana all take it`);
-    const vars = [...text.matchAll(/\$\{([A-Z_]+)(:-[^}]*)?\}/g)];
-    for (const v of vars) assert.ok(v[2], `${f}: \${${v[1]}} has a default`);
-    const example = readFileSync(join(REPO, '.env.example'), 'utf8');
-    for (const v of new Set(vars.map((x) => x[1]!))) assert.match(example, new RegExp(`^${v}=`, 'm'), `.env.example lists ${v}`);
+test('compose: no secret has a default that works; .env.example lists every variable; generate-env.sh writes a random value for each secret', () => {
+  const example = readFileSync(join(REPO, '.env.example'), 'utf8');
+  const dir = mkdtempSync(join(tmpdir(), 'nt-env-'));
+  try {
+    const generated = join(dir, '.env');
+    check('sh', ['scripts/generate-env.sh', generated]);
+    assert.equal(statSync(generated).mode & 0o777, 0o600, 'the generated .env is readable by its owner only');
+    const gen = Object.fromEntries(readFileSync(generated, 'utf8').split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const again = join(dir, '.env2');
+    check('sh', ['scripts/generate-env.sh', again]);
+    const second = readFileSync(again, 'utf8');
+    for (const f of ['docker-compose.yml', 'docker-compose.ha.yml']) {
+      const text = readFileSync(join(REPO, f), 'utf8');
+      const vars = [...text.matchAll(/\$\{([A-Z0-9_]+)(:[-?][^}]*)?\}/g)];
+      assert.ok(vars.length > 10, `${f}: ${vars.length} variables`);
+      for (const [, name, rest] of vars) {
+        assert.match(example, new RegExp(`^${name}=`, 'm'), `.env.example lists ${name}`);
+        if (!/(TOKEN|PASSWORD|SECRET)$/.test(name!)) continue;
+        // Required, or empty (which the service refuses): never a value that works.
+        assert.ok(rest?.startsWith(':?') || rest === ':-', `${f}: \${${name}${rest ?? ''}} has no working default`);
+        assert.match(example, new RegExp(`^${name}=$`, 'm'), `.env.example leaves ${name} empty`);
+        if (rest?.startsWith(':?')) {
+          assert.match(gen[name!] ?? '', /^[0-9a-f]{32,}$/, `generate-env.sh writes a random ${name}`);
+          assert.ok(!second.includes(gen[name!]!), `${name} differs between two runs`);
+        }
+      }
+      // Without a .env, compose refuses and names the variable.
+      const empty = mkdtempSync(join(dir, 'empty-'));
+      const bare = spawnSync('docker-compose', ['-f', join(REPO, f), '--project-directory', empty, 'config', '-q'], { cwd: REPO, encoding: 'utf8', env: { PATH: process.env.PATH } });
+      assert.notEqual(bare.status, 0, `${f} starts without secrets`);
+      assert.match(bare.stderr, /set [A-Z_]+ in \.env \(sh scripts\/generate-env\.sh writes one\)/);
+      // With the generated .env (and the alert receivers the HA stack needs) it is valid.
+      check('docker-compose', ['--env-file', secrets(), '-f', f, 'config', '-q']);
+    }
+    assert.notEqual(spawnSync('sh', ['scripts/generate-env.sh', generated], { cwd: REPO }).status, 0, 'never overwrites an existing .env');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('compose: ports on the loopback except the UI/API; no Prometheus lifecycle API; Alertmanager unpublished with its silences on a volume; Grafana reads with a read-only user', () => {
+  for (const f of ['docker-compose.yml', 'docker-compose.ha.yml']) {
+    for (const [name, s] of Object.entries(compose(f).services)) {
+      for (const p of (s.ports ?? []) as string[]) {
+        const open = /^(8080|4180):/.test(p) && (name === 'network-telemetry' || name === 'haproxy' || name === 'oauth2-proxy');
+        if (!open) assert.match(p, /^127\.0\.0\.1:/, `${f}: ${name} publishes ${p} on every interface`);
+      }
+    }
+    const services = compose(f).services;
+    for (const [n, g] of Object.entries(services).filter(([k]) => /^grafana(-\d)?$/.test(k))) {
+      assert.match(String(g.environment.INFLUXDB_TOKEN), /^grafana:\$\{GRAFANA_INFLUXDB_PASSWORD:\?/, `${f}: ${n} reads as the read-only v1 user`);
+    }
+    const influx = Object.entries(services).filter(([k]) => /^influxdb(-\d)?$/.test(k));
+    for (const [n, i] of influx) assert.ok(i.environment.GRAFANA_INFLUXDB_PASSWORD, `${f}: ${n} creates the read-only user`);
+  }
+  assert.match(readFileSync(join(REPO, 'docker/influxdb-init/grafana-reader.sh'), 'utf8'), /influx v1 auth create [^]*--read-bucket/);
+  const ha = compose('docker-compose.ha.yml').services;
+  assert.ok(!JSON.stringify(ha.prometheus).includes('enable-lifecycle'), 'no /-/quit for whoever reaches Prometheus');
+  assert.equal(ha.alertmanager.ports, undefined, 'Alertmanager is not published');
+  assert.ok((ha.alertmanager.volumes as string[]).some((v) => /^alertmanager-data:\/alertmanager$/.test(v)), 'silences on a volume');
+  assert.ok((ha.alertmanager.command as string[]).includes('--storage.path=/alertmanager'));
+  // HAProxy waits longer than a POST /collect may run (COLLECT_TIMEOUT, 120 s by default).
+  const cfg = readFileSync(join(REPO, 'haproxy/haproxy.cfg'), 'utf8');
+  const telemetry = /frontend telemetry\n([\s\S]*?)\n\.endif/.exec(cfg)?.[1] ?? '';
+  const secs = (re: RegExp) => Number(re.exec(telemetry)?.[1] ?? 0);
+  const collectTimeout = Number(ha['network-telemetry'].environment.COLLECT_TIMEOUT ?? 120);
+  assert.ok(secs(/timeout client (\d+)s/) > collectTimeout && secs(/timeout server (\d+)s/) > collectTimeout, `HAProxy's telemetry timeouts exceed COLLECT_TIMEOUT ${collectTimeout} s:\n${telemetry}`);
 });
 
 test('the image entrypoint (node dist/cli.js run) works unprivileged with DATA_DIR as the only writable place', async () => {

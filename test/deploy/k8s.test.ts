@@ -290,6 +290,25 @@ describe('k8s manifests: references', () => {
     }
   });
 
+  test('Pod Security: the namespace enforces baseline (warns at restricted), and every pod passes baseline', () => {
+    const ns = OBJECTS.find((o) => kind(o) === 'Namespace' && nameOf(o) === NS)!;
+    const labels = meta(ns).labels ?? {};
+    assert.equal(labels['pod-security.kubernetes.io/enforce'], 'baseline');
+    assert.equal(labels['pod-security.kubernetes.io/warn'], 'restricted');
+    // The capabilities baseline lets a container add (Pod Security Standards).
+    const BASELINE_CAPS = new Set(['AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'MKNOD', 'NET_BIND_SERVICE', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_CHROOT', 'NET_RAW']);
+    for (const w of WORKLOADS) {
+      const pod = w.template.spec as unknown as Record<string, any>;
+      for (const k of ['hostNetwork', 'hostPID', 'hostIPC']) assert.notEqual(pod[k], true, `${w.name}: ${k}`);
+      assert.ok(!(pod.volumes ?? []).some((v: Record<string, unknown>) => v.hostPath), `${w.name}: no hostPath`);
+      for (const c of [...(pod.containers ?? []), ...(pod.initContainers ?? [])]) {
+        assert.notEqual(c.securityContext?.privileged, true, `${w.name}/${c.name}: privileged`);
+        for (const cap of c.securityContext?.capabilities?.add ?? []) assert.ok(BASELINE_CAPS.has(cap), `${w.name}/${c.name}: adds ${cap}, which baseline refuses`);
+        assert.ok(!(c.ports ?? []).some((p: { hostPort?: number }) => p.hostPort), `${w.name}/${c.name}: hostPort`);
+      }
+    }
+  });
+
   test('workload selectors match their own pod template labels', () => {
     assert.deepEqual(WORKLOADS.map((w) => w.name).sort(), ['grafana', 'influxdb', 'network-telemetry', 'redis']);
     for (const w of WORKLOADS) {
@@ -650,8 +669,8 @@ describe('k8s manifests: references', () => {
     const volumes = new Map((pod.volumes ?? []).map((v) => [v.name, v]));
     assert.ok(mounts.has(must(env.DATA_DIR, 'DATA_DIR')));
     assert.ok(volumes.get(must(mounts.get('/tmp'), '/tmp mount'))?.emptyDir);
-    // COLLECT_TOKEN from the Secret, optional: without it the daemon generates one into DATA_DIR.
-    assert.deepEqual(c.env?.find((e) => e.name === 'COLLECT_TOKEN')?.valueFrom?.secretKeyRef, { name: 'network-telemetry-secrets', key: 'COLLECT_TOKEN', optional: true });
+    // COLLECT_TOKEN from the Secret, required: one token for every replica behind the Service.
+    assert.deepEqual(c.env?.find((e) => e.name === 'COLLECT_TOKEN')?.valueFrom?.secretKeyRef, { name: 'network-telemetry-secrets', key: 'COLLECT_TOKEN' });
 
     // preStop, then SIGTERM: the daemon's whole stop (cluster leave included)
     // is bounded by SHUTDOWN_TIMEOUT; the kubelet kills at the grace period.
@@ -878,6 +897,8 @@ describe('k8s manifests: network policies', () => {
     const egress = spec.egress ?? [];
     const to = (app: string) => egress.filter((r) => (r.to ?? []).some((peer) => peer.podSelector?.matchLabels?.['app.kubernetes.io/name'] === app && !peer.namespaceSelector));
     assert.deepEqual(to('redis').map((r) => portsOf(r.ports)), [['TCP/6379']]);
+    // Member to member (the UI asks the owner of a target) by pod, not only through the ipBlock.
+    assert.deepEqual(to('network-telemetry').map((r) => portsOf(r.ports)), [['TCP/8080']]);
     assert.deepEqual(to('influxdb').map((r) => portsOf(r.ports)), [['TCP/8086']]);
     const dns = egress.filter((r) => (r.to ?? []).some((peer) => peer.podSelector?.matchLabels?.['k8s-app'] === 'kube-dns'));
     assert.deepEqual(dns.map((r) => portsOf(r.ports)), [['TCP/53', 'UDP/53']]);
@@ -886,7 +907,7 @@ describe('k8s manifests: network policies', () => {
     const probe = must(anywhere[0], 'probe rule');
     assert.equal(probe.ports, undefined, 'no ports: ICMP cannot be named in a NetworkPolicy');
     assert.deepEqual((probe.to ?? []).map((peer) => peer.ipBlock?.cidr).sort(), ['0.0.0.0/0', '::/0']);
-    assert.equal(egress.length, 4);
+    assert.equal(egress.length, 5);
   });
 
   test('Redis only from daemons on 6379 (its exporter from monitoring); InfluxDB only from daemons and Grafana on 8086; Grafana on 3000', () => {

@@ -36,6 +36,7 @@ test('two daemons sharing Redis: an address looked up by one is served from the 
     REDIS_URL: `redis://${host}:${redis.port}`,
     CLUSTER_SECRET: 'cluster-test-secret-0123',
     REDIS_KEY_PREFIX: `geo-e2e-${process.pid}:`,
+    COLLECT_TOKEN: 'geo-e2e-token',
   };
   try {
     const first = await collect(chain.client, env, dirs[0]!);

@@ -36,6 +36,8 @@ export async function startClusterRig(o: { targets: number; intervalMs: number; 
       REDIS_KEY_PREFIX: `${o.name}-${process.pid}:`,
       CLUSTER_HEARTBEAT_INTERVAL: String(o.heartbeatMs / 1000),
       CLUSTER_MEMBER_TTL: String(o.ttlMs / 1000),
+      // Cluster mode refuses to start without one shared token.
+      COLLECT_TOKEN: `${o.name}-token`,
     },
     cleanup: async () => {
       await redis.cleanup();

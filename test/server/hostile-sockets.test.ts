@@ -108,7 +108,7 @@ test('silent TLS connections and slowloris: every socket freed by the server, /h
       assert.ok(r.closedByServer >= n / 2, `${what} connections closed by the daemon: ${JSON.stringify(r)}`);
     }
     const answered = (xs: number[]) => xs.filter((ms) => ms !== Infinity).length;
-    assert.ok(during.tls.length >= 2 && during.plain.length >= 2, `${during.tls.length} probes`);
+    assert.ok(during.tls.length >= 1 && during.plain.length >= 1, `${during.tls.length} probes`);
     assert.ok(answered(during.tls) >= 0.8 * during.tls.length, `/health/live (TLS) during the attack, ms: ${during.tls.join(',')}`);
     assert.ok(answered(during.plain) >= 0.8 * during.plain.length, `/health/live (plain) during the attack, ms: ${during.plain.join(',')}`);
     assert.equal(liveTls.status, 200, `/health/live (TLS) within 1 s of the end: ${JSON.stringify(liveTls)}`);

@@ -73,3 +73,27 @@ test('a 5-minute 100 %-loss burst stays visible a week later in the 7-day view; 
     s.close();
   }
 });
+
+test('a range read from stored buckets keeps its high percentiles high where the level moved: p95 of 18 h at 50 ms and 6 h at 67 ms', () => {
+  const s = openTestStore();
+  try {
+    // 5-minute slots of 20 echoes: level + 0.3 k ms (k = 0..19); the last quarter of the day 17 ms higher.
+    const end = T0 + DAY;
+    for (let ts = T0; ts < end; ts += 5 * MIN) {
+      const level = ts >= T0 + 18 * HOUR ? 67 : 50;
+      s.engine.write([ping(ts, { sent: 20, received: 20, median: level + 2.85, rtts: Array.from({ length: 20 }, (_, k) => level + 0.3 * k) }), probe(ts, 'icmp', true)]);
+      if (ts % HOUR === 0) s.at(ts + 30_000);
+    }
+    s.at(end);
+    const day = s.engine.series({ target: 'a', fromMs: T0, toMs: end });
+    assert.equal(day.summary_exact, false, 'a day is merged from stored buckets');
+    const sum = day.summary!.ping!;
+    // A quarter of the day's echoes are 67..72.7 ms, so its p95 is among those: the 95th percentile of
+    // the buckets' p95s is a high bucket's (72.415); their median would say 55.415, below the mean of 57.1.
+    assert.equal(sum.rtt_p95, 72.415);
+    assert.equal(sum.rtt_p10, 50.57);
+    assert.ok(sum.rtt_p95! > sum.rtt_avg!, `p95 ${sum.rtt_p95} above the mean ${sum.rtt_avg}`);
+  } finally {
+    s.close();
+  }
+});

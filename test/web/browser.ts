@@ -26,6 +26,8 @@ export interface LaunchOptions {
   ignoreHTTPSErrors?: boolean;
   /** Answer basic-auth challenges with these (WEB_CONFIG_FILE basic_auth_users). */
   httpCredentials?: { username: string; password: string };
+  /** The browser's time zone (`Asia/Kolkata`): a page's local times differ from UTC whatever the host's zone. */
+  timezoneId?: string;
 }
 
 export async function launchBrowser(opts: LaunchOptions = {}): Promise<Browser> {
@@ -41,6 +43,7 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<Browser> 
       timeout: 60_000,
       ignoreHTTPSErrors: opts.ignoreHTTPSErrors,
       httpCredentials: opts.httpCredentials,
+      timezoneId: opts.timezoneId,
     });
   } catch (err) {
     rmSync(profile, { recursive: true, force: true });

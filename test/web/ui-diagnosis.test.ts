@@ -99,7 +99,8 @@ test('diagnosis under real loss and a reroute: states, worst first, loss as sent
     return (await r.json()) as T;
   };
   const rows = async () => (await api<{ targets: Row[] }>('/api/targets?sort=status')).targets;
-  const browser = await launchBrowser();
+  // A zone away from UTC (the host's is often UTC), so the UTC toggle changes what is shown.
+  const browser = await launchBrowser({ timezoneId: 'Asia/Kolkata' });
   try {
     const startS = Math.floor(Date.now() / 1000) - INTERVAL_S;
     await until(async () => (await fetch(`${base}/health/live`)).ok, 'daemon live in the client namespace', 60_000, 200).catch((err: Error) => {
@@ -253,9 +254,15 @@ test('diagnosis under real loss and a reroute: states, worst first, loss as sent
       assert.ok(diff.includes(`hop 2: ${chain.hopIps[1]} -> ${r4}`), `the change names the moved hop: ${JSON.stringify(diff)}`);
       assert.match((await page.textContent('#charts-caption'))!, /raw points, 5 s steps/);
       await page.screenshot({ path: join(OUT, 'diag-target-route.png'), fullPage: true });
+      assert.match((await page.textContent('#charts-caption'))!, /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\+05:30 – /, 'local times name their zone');
       await page.click('#tz-toggle');
       await page.waitForFunction(() => /UTC\b/.test(String((globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }).document.querySelector('#charts-caption')?.textContent)));
       assert.match((await page.textContent('#charts-caption'))!, /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC – /);
+      // The range inputs in the same format (not the browser's locale), and a typo named.
+      assert.match(await page.inputValue('#range-from'), /^\d{4}-\d\d-\d\d \d\d:\d\d$/);
+      await page.fill('#range-to', '07/12/2026 1:05 PM');
+      await page.click('.custom-range button[type=submit]');
+      assert.match((await page.textContent('.custom-range [role=alert]'))!, /YYYY-MM-DD HH:MM \(UTC\)/);
       await page.setViewportSize({ width: 390, height: 844 });
       await page.reload();
       await page.waitForSelector('#hop-history tbody tr', { timeout: 30_000 });

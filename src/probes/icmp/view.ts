@@ -48,9 +48,9 @@ export const PING_FIGURES: readonly FigureSpec[] = [
 export const PING_PANEL: PanelSpec = {
   stats: [
     { id: 'rtt-now', label: 'RTT now', rollup: 'ping', column: 'rtt_median', unit: 'ms', how: 'last', title: 'median of the newest bucket with replies' },
-    { id: 'rtt-avg', label: 'RTT avg', rollup: 'ping', column: 'rtt_avg', unit: 'ms', how: 'range', title: 'mean over the range' },
+    { id: 'rtt-avg', label: 'RTT avg', rollup: 'ping', column: 'rtt_avg', unit: 'ms', how: 'range', title: 'mean over the range', exact: true },
     { id: 'rtt-p95', label: 'RTT p95', rollup: 'ping', column: 'rtt_p95', unit: 'ms', how: 'range', title: '95th percentile of every echo of the range' },
-    { id: 'loss', label: 'Loss', rollup: 'ping', column: 'loss_pct', unit: '%', how: 'range', title: 'echoes lost over echoes sent in the range' },
+    { id: 'loss', label: 'Loss', rollup: 'ping', column: 'loss_pct', unit: '%', how: 'range', title: 'echoes lost over echoes sent in the range', exact: true },
   ],
   charts: [
     {

@@ -113,8 +113,8 @@ export class SeriesRunner {
    * page's stat row: loss as echoes lost over echoes sent, the mean of
    * every slot, the p95 of every echo...). Exact from raw points while the
    * raw window holds the range; from stored buckets otherwise, merged as
-   * series() merges them (medians and percentiles: the median of the
-   * buckets'), said by `summary_exact: false`.
+   * series() merges them (a median: the median of the buckets'; a
+   * percentile: that percentile of the buckets'), said by `summary_exact: false`.
    */
   private summary(head: SeriesHead, tid: number, from: number, to: number, stepped: Map<RollupSpec, Row[]>): void {
     const exact = head.resolution === 'raw';
@@ -194,6 +194,14 @@ function mergeRows(k: RollupSpec, rows: readonly Row[]): Row {
     const m = s.length >> 1;
     return s.length % 2 ? s[m]! : Math.round((s[m - 1]! + s[m]!) / 2);
   };
+  // SQLite's percentile(): linear between the closest ranks; stored values are integers.
+  const percentile = (v: number[], p: number) => {
+    if (!v.length) return null;
+    const s = [...v].sort((a, b) => a - b);
+    const rank = (p / 100) * (s.length - 1);
+    const lo = Math.floor(rank);
+    return Math.round(s[lo]! + (s[Math.min(s.length - 1, lo + 1)]! - s[lo]!) * (rank - lo));
+  };
   for (const a of k.aggs) {
     const vals = (c: string) => rows.map((r) => r[c]).filter((v): v is number => v !== null && v !== undefined);
     switch (a.how.op) {
@@ -208,9 +216,11 @@ function mergeRows(k: RollupSpec, rows: readonly Row[]): Row {
         out[a.name] = vals(a.name).length ? Math.max(...vals(a.name)) : null;
         break;
       case 'median':
+        out[a.name] = median(vals(a.name));
+        break;
       case 'percentile':
       case 'echoes':
-        out[a.name] = median(vals(a.name));
+        out[a.name] = percentile(vals(a.name), a.how.p);
         break;
       default:
         out[a.name] = vals(a.name).reduce((x, y) => x + y, 0);

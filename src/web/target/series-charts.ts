@@ -38,6 +38,9 @@ function pctOf(values: readonly (number | null | undefined)[], p: number): numbe
 /** Upper edge of the latency axis: outliers above it are marked, not scaled to. */
 export const Y_CAP_PERCENTILE = 98;
 
+/** A band's legend name: its percentile (`rtt_p90` -> `p90`), else the column. */
+const bandLabel = (column: string) => /(p\d+)$/.exec(column)?.[1] ?? column;
+
 /** The loss a bucket is coloured by: its worst slot when the rollup keeps it, else its rate. */
 function colourLoss(p: Columns, loss: string, worst: string | undefined, n: number): (number | null)[] {
   const mean = nums(p[loss], n);
@@ -75,10 +78,10 @@ function smokeChart(spec: Of<'smoke'>, p: Columns, step: number, c: Common): Plo
     height: 280,
     data: [p.t, hi, lo, q3, q1, median, nums(p[spec.loss], n), colourBy, max],
     series: [
-      { label: hasSmoke ? spec.bands!.outer[1] : 'max', stroke: cssVar('--smoke-edge'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
-      { label: hasSmoke ? spec.bands!.outer[0] : 'min', stroke: cssVar('--smoke-edge'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
-      { label: hasSmoke ? spec.bands!.inner[1] : '', show: hasSmoke, stroke: 'transparent', width: 0, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
-      { label: hasSmoke ? spec.bands!.inner[0] : '', show: hasSmoke, stroke: 'transparent', width: 0, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
+      { label: hasSmoke ? bandLabel(spec.bands!.outer[1]) : 'max', stroke: cssVar('--smoke-edge'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
+      { label: hasSmoke ? bandLabel(spec.bands!.outer[0]) : 'min', stroke: cssVar('--smoke-edge'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
+      { label: hasSmoke ? bandLabel(spec.bands!.inner[1]) : '', show: hasSmoke, stroke: 'transparent', width: 0, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
+      { label: hasSmoke ? bandLabel(spec.bands!.inner[0]) : '', show: hasSmoke, stroke: 'transparent', width: 0, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
       { label: 'median', stroke: cssVar('--muted'), width: 1, points: { show: false }, value: (_u, v) => fmt(v, 'ms') },
       { label: 'loss', show: false, value: (_u, v) => fmt(v, '%') },
       { label: 'worst slot', show: false, value: (_u, v) => fmt(v, '%') },

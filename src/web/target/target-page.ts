@@ -208,8 +208,9 @@ export class TargetPage {
   /**
    * The stat row: the figures a person asks first, over the range, as the
    * target's probes declare them (PanelSpec.stats), then availability (runs
-   * that succeeded over runs, every probe). A `≈` marks a figure computed
-   * from stored buckets rather than from every run (older ranges).
+   * that succeeded over runs, every probe). A `≈` marks a percentile
+   * estimated from stored buckets rather than from every run (older ranges);
+   * rates and means of summed counts are exact either way (StatSpec.exact).
    */
   private renderStats(s: Series, panels: readonly PanelSpec[]): void {
     const stat = (id: string, label: string, value: string, title = '') => h('div', { class: 'stat', id: `stat-${id}`, title }, h('div', { class: 'stat-label' }, label), h('div', { class: 'stat-value' }, value));
@@ -219,7 +220,8 @@ export class TargetPage {
       const v = statValue(spec, s);
       if (v === undefined) continue; // the rollup has no data in the range
       const text = spec.unit === 'ms' ? ms(v) : spec.unit === '%' ? pct(v) : v === null ? '–' : String(v);
-      items.push(stat(spec.id, spec.label, `${v !== null && spec.how !== 'last' ? approx : ''}${text}`, spec.title));
+      const estimated = approx && v !== null && spec.how !== 'last' && !spec.exact;
+      items.push(stat(spec.id, spec.label, `${estimated ? approx : ''}${text}`, estimated ? `${spec.title} (≈: estimated from stored buckets)` : spec.title));
     }
     let ok = 0;
     let runs = 0;

@@ -35,21 +35,32 @@ export function apiParams(r: Range): URLSearchParams {
 /** A live range follows the clock (refreshed); a custom one is fixed. */
 export const isLive = (r: Range) => 'preset' in r;
 
-/** A datetime-local value in the page's time zone (the header's toggle). */
-function toLocalInput(s: number): string {
+/**
+ * The range's ends as text in the page's one time format (`2026-12-07 13:05`)
+ * and zone (the header's toggle): a datetime-local input would show the
+ * browser's locale format (`12/07/2026, 01:05 PM`) beside it.
+ */
+function toInput(s: number): string {
   const p = parts(new Date(s * 1000));
   const pad = (n: number) => String(n).padStart(2, '0');
-  return `${p.y}-${pad(p.mo)}-${pad(p.d)}T${pad(p.h)}:${pad(p.mi)}`;
+  return `${p.y}-${pad(p.mo)}-${pad(p.d)} ${pad(p.h)}:${pad(p.mi)}`;
 }
 
-function fromLocalInput(v: string): number {
-  return Date.parse(useUtc() ? `${v}Z` : v) / 1000;
+const INPUT_FORMAT = /^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d(?::\d\d)?)$/;
+
+/** Epoch seconds of `YYYY-MM-DD HH:MM[:SS]` in the page's zone; NaN when it is not that. */
+function fromInput(v: string): number {
+  const m = INPUT_FORMAT.exec(v.trim());
+  if (!m) return Number.NaN;
+  // Without an offset ECMAScript reads a date-time as local time.
+  return Date.parse(`${m[1]}T${m[2]}${useUtc() ? 'Z' : ''}`) / 1000;
 }
 
 export function rangePicker(current: Range, onPick: (r: Range) => void): HTMLElement {
   const [f, t] = bounds(current);
-  const from = h('input', { type: 'datetime-local', id: 'range-from', value: toLocalInput(f) });
-  const to = h('input', { type: 'datetime-local', id: 'range-to', value: toLocalInput(t) });
+  const input = (id: string, s: number) => h('input', { type: 'text', id, value: toInput(s), placeholder: 'YYYY-MM-DD HH:MM', inputmode: 'numeric', size: 16, spellcheck: 'false' });
+  const from = input('range-from', f);
+  const to = input('range-to', t);
   const error = h('span', { class: 'bad', role: 'alert' });
   const custom = h(
     'form',
@@ -64,9 +75,13 @@ export function rangePicker(current: Range, onPick: (r: Range) => void): HTMLEle
   );
   custom.addEventListener('submit', (e) => {
     e.preventDefault();
-    const a = fromLocalInput(from.value);
-    const b = fromLocalInput(to.value);
-    if (!Number.isFinite(a) || !Number.isFinite(b) || b <= a) {
+    const a = fromInput(from.value);
+    const b = fromInput(to.value);
+    if (!Number.isFinite(a) || !Number.isFinite(b)) {
+      error.textContent = `Write both times as YYYY-MM-DD HH:MM (${zoneLabel()}).`;
+      return;
+    }
+    if (b <= a) {
       error.textContent = 'Choose a start before the end.';
       return;
     }

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Start one Redis node of the HA stack as the Sentinels see the set now: a
+# replica of the primary they name, or the primary itself. On the very first
+# start no Sentinel answers yet and REDIS_DEFAULT_PRIMARY decides (empty: this
+# node is the primary). A node that comes back after a failover thus rejoins
+# as a replica of the promoted one instead of as a second, empty primary.
+#
+# Environment: REDIS_NODE_NAME (the service name it announces),
+# REDIS_DEFAULT_PRIMARY, REDIS_PASSWORD, REDIS_SENTINEL_HOSTS (host ...).
+set -eu
+: "${REDIS_NODE_NAME:?}" "${REDIS_PASSWORD:?}"
+primary=""
+for s in ${REDIS_SENTINEL_HOSTS:-}; do
+  primary=$(redis-cli -h "$s" -p 26379 --raw sentinel get-master-addr-by-name telemetry 2>/dev/null | head -n 1) || primary=""
+  [ -n "$primary" ] && break
+done
+[ -n "$primary" ] || primary=${REDIS_DEFAULT_PRIMARY:-}
+echo "start-node.sh: $REDIS_NODE_NAME starts as $( [ -n "$primary" ] && [ "$primary" != "$REDIS_NODE_NAME" ] && echo "replica of $primary" || echo primary)"
+# The password in a configuration read from stdin, not on the command line
+# (which ps shows); exec keeps redis-server as the process the engine signals.
+# Extra arguments (tests: --port) go last.
+start() {
+  exec redis-server - --save "" --appendonly no --replica-announce-ip "$REDIS_NODE_NAME" "$@" <<CONF
+requirepass $REDIS_PASSWORD
+masterauth $REDIS_PASSWORD
+CONF
+}
+if [ -n "$primary" ] && [ "$primary" != "$REDIS_NODE_NAME" ]; then
+  start --replicaof "$primary" 6379 "$@"
+fi
+start "$@"
