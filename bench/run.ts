@@ -274,8 +274,8 @@ ${table(
   s.paths.map((p) => [p.transport, p.points, p.seconds, p.pointsPerSecond, p.cpuPer100k, p.wireBytesPerPoint]),
 )}
 
-How the outbox stores a point (it keeps transport-neutral typed JSON; line protocol was the format before transports,
-still decoded for rows an older version left behind):
+How the outbox stores a point (it keeps transport-neutral typed JSON; line protocol is shown for comparison,
+decoded by the parser the benchmark keeps for it):
 
 ${table(
   ['row encoding', 'encode µs CPU / point', 'decode µs CPU / point', 'bytes / point'],
@@ -392,7 +392,7 @@ function readSoak(): SoakResult | undefined {
   return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as SoakResult) : undefined;
 }
 
-/** The targets of issues #9 and #18, checked against this run's numbers (met or missed, never hidden). */
+/** The speed and memory targets (docs/benchmarks.md), checked against this run's numbers (met or missed, never hidden). */
 function targetsSection(r: BenchResults): string | undefined {
   const rows: [string, string, string][] = [];
   const verdict = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : '**missed**');

@@ -6,7 +6,7 @@ import { HttpClient } from '../src/http-client/http-client.js';
 import { Deadline } from '../src/lifecycle/component.js';
 import { silentLogger } from '../src/logging/logger.js';
 import { TelemetryMetrics } from '../src/metrics/telemetry-metrics.js';
-import { parseLineProtocol } from '../src/outbox/legacy-line-protocol.js';
+import { parseLineProtocol } from './lib/parse-line-protocol.js';
 import { OutboxSink } from '../src/outbox/outbox-sink.js';
 import { decodePoint, encodePoint, Encoding, toStoredPoint, type StoredPoint } from '../src/outbox/stored-point.js';
 import { InfluxTransport, influxEndpoint, toLine } from '../src/outbox/transports/influx.js';
@@ -16,6 +16,7 @@ import { toLineProtocol } from '../src/outbox/transports/line-protocol.js';
 import type { AnySample } from '../src/samples/sample.js';
 import { Victoria } from '../scripts/lib/services.js';
 import { cpu, r3, sleep } from './lib/proc.js';
+import { reportErrors } from '../src/lifecycle/error-reporter.js';
 
 export interface SinkPathRow {
   transport: string;
@@ -73,7 +74,7 @@ function usPer<T>(items: readonly T[], fn: (x: T) => unknown): number {
 
 /**
  * The outbox's row encoding: typed JSON of a StoredPoint (what it stores)
- * against line protocol (what it stored before transports) — CPU to encode
+ * against line protocol — CPU to encode
  * a sample into a row and to decode a row for a transport, and bytes.
  */
 function encodings(all: AnySample[]): EncodingRow[] {
@@ -97,7 +98,8 @@ async function path(name: string, make: (vm: Victoria, http: HttpClient) => Tran
     breaker: { failureThreshold: 5, successThreshold: 1, recoveryTimeoutMs: 1000, halfOpenMaxCalls: 1, idleEvictMs: 60_000, maxBreakers: 10 },
   });
   mkdirSync(dir, { recursive: true });
-  const sink = new OutboxSink([make(vm, http)], { dataDir: dir, maxBytes: 2 ** 31, writer: { batchSize: 5000, flushMs: 200, maxBackoffMs: 1000, requestTimeoutMs: 35_000 } }, new TelemetryMetrics(false), silentLogger());
+  const metrics = new TelemetryMetrics(false);
+  const sink = new OutboxSink([make(vm, http)], { dataDir: dir, maxBytes: 2 ** 31, writer: { batchSize: 5000, flushMs: 200, maxBackoffMs: 1000, requestTimeoutMs: 35_000 } }, metrics, silentLogger(), reportErrors(metrics, silentLogger()));
   await sink.start();
   const c0 = cpu('self');
   const t0 = Date.now();

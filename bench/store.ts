@@ -124,7 +124,6 @@ export function openSim(dir: string, now: number, o: EngineOptions = OPTIONS): S
     engine,
     clock,
     close() {
-      engine.close();
       db.pragma('wal_checkpoint(TRUNCATE)');
       db.close();
     },
@@ -278,7 +277,7 @@ function time<T>(fn: () => T, runs = 20): { median: number; max: number; value: 
 // --- main ---------------------------------------------------------------------------
 
 /** Run every part; returns the README section (markdown). */
-/** The figures bench/run.ts judges in its Targets table (issue #18, goal 5). */
+/** The figures bench/run.ts judges in its Targets table. */
 export interface StoreFigures {
   /** Insert cost and daemon-thread lag while writing, by raw rows already stored (empty first, largest last). */
   inserts: { rows: number; insertUsPerPoint: number; lagP99Ms: number }[];

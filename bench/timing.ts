@@ -1,7 +1,7 @@
 /**
  * HTTP timing truth: the http probe's ttfb_ms and total_ms against curl's
  * time_starttransfer and time_total, against the same server, one request
- * at a time, alternating (issue #18 point 6). The server (its own process)
+ * at a time, alternating. The server (its own process)
  * sends the headers after 200 ms and ends the body 300 ms later.
  *
  *   cold: `network-telemetry collect --once` (a fresh process per probe, as

@@ -1,6 +1,6 @@
 /**
  * DEVELOPMENT AID, NOT A TEST AND NOT SHIPPED: serves the web UI with the
- * JSON API contract of issue #13 answered from GENERATED data, so the pages
+ * JSON API contract (docs/api.md) answered from GENERATED data, so the pages
  * can be worked on without a daemon, probes or a network. Every number here
  * is made up (a seeded pseudo-random walk). The browser tests run against a
  * live daemon (test/web/); bench/ui.ts --dev uses this only to time the

@@ -9,7 +9,7 @@ import { createHttpClient } from './http-client/create-http-client.js';
 import type { HttpClient } from './http-client/http-client.js';
 import { Deadline, type HealthStatus } from './lifecycle/component.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
-import type { ErrorReporter } from './lifecycle/supervised-loop.js';
+import { reportErrors } from './lifecycle/error-reporter.js';
 import { TelemetryMetrics } from './metrics/telemetry-metrics.js';
 import type { ProbeModule } from './probes/module.js';
 import { createProbes, PROBE_MODULES, rollupsOf, sparklineOf } from './probes/registry.js';
@@ -130,12 +130,8 @@ export class App {
     const moduleOf = (kind: string) => modules.find((x) => x.kind === kind);
     m.info.set({ version: VERSION, node: process.version }, 1);
     m.collectionInterval.set(env.COLLECTION_INTERVAL);
-    const reporter: ErrorReporter = {
-      error: (component, err, message) => {
-        m.errors.inc({ component });
-        log.error({ component, err }, message);
-      },
-    };
+    // The one error reporter: telemetry_errors_total{component} and the log, for every part that keeps going.
+    const reporter = reportErrors(m, log);
     this.lifecycle = new Lifecycle(log);
 
     // The data volume as the process sees it (alerts: TelemetryDataVolumeLow), read at each scrape.
@@ -155,7 +151,7 @@ export class App {
     // Before the sinks: they deliver through it while they flush at stop.
     this.http = createHttpClient(env, m, log, opts.now);
     this.lifecycle.add(this.http, 0.05, { hidden: true });
-    const sinks = createSinks({ cfg, http: this.http, metrics: m, log, storeSpecs: { rollups: rollupsOf(modules), sparkline: sparklineOf(modules) } }, { discard: oneShot });
+    const sinks = createSinks({ cfg, http: this.http, metrics: m, log, errors: reporter, storeSpecs: { rollups: rollupsOf(modules), sparkline: sparklineOf(modules) } }, { discard: oneShot });
     this.sink = sinks.sink;
     this.store = sinks.store;
     // Cluster mode with an outbox: a replica leaving for good hands its undelivered points over.

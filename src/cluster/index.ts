@@ -3,7 +3,7 @@
  * wiring (src/cluster/README.md explains the behaviour and its trade-offs):
  *
  * ```ts
- * const cluster = createCluster(env, { targets: names, metrics, log, http });
+ * const cluster = createCluster(env, { targets: names, metrics, log, http, errors: reportErrors(metrics, log) });
  * lifecycle.add(cluster.coordinator, 0.2);          // Component 'cluster': joins in start(), leaves in stop()
  * new ReverseDns(cluster.cache);                     // lookups shared by the replicas
  * createGeo(env, http, cluster.geoCache, log, { sharedBudget: cluster.geoBudget, ... });
@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import type { Env } from '../config/env-schema.js';
 import type { SharedBudget } from '../geo/rate-limiter.js';
 import type { HttpClient } from '../http-client/http-client.js';
-import type { ErrorReporter } from '../lifecycle/supervised-loop.js';
+import type { ErrorReporter } from '../lifecycle/error-reporter.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { shortSha } from '../util/hash.js';
 import { MemoryCache, type SharedCache } from '../util/shared-cache.js';
@@ -73,8 +73,8 @@ export interface ClusterDeps {
   log: Logger;
   /** The shared HttpClient: peer calls get its pool, its MAX_CONNECTIONS and a breaker per member. */
   http: HttpClient;
-  /** Where the heartbeat loop reports bugs (default: telemetry_errors_total{component} and the log). */
-  errors?: ErrorReporter;
+  /** Where the heartbeat loop reports its errors (the daemon's reportErrors). */
+  errors: ErrorReporter;
 }
 
 export interface Cluster {

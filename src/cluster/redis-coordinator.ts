@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { BaseComponent, worstStatus, type ComponentHealth, type Deadline, type HealthStatus } from '../lifecycle/component.js';
-import { SupervisedLoop, type ErrorReporter } from '../lifecycle/supervised-loop.js';
+import type { ErrorReporter } from '../lifecycle/error-reporter.js';
+import { SupervisedLoop } from '../lifecycle/supervised-loop.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { shortSha } from '../util/hash.js';
 import { ClockOffset } from './clock-offset.js';
@@ -122,7 +123,8 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
     private readonly opts: ClusterOptions,
     private readonly metrics: TelemetryMetrics,
     private readonly log: Logger,
-    errors?: ErrorReporter,
+    /** The daemon's (reportErrors): the heartbeat loop's errors. */
+    errors: ErrorReporter,
   ) {
     super();
     this.now = opts.now ?? Date.now;
@@ -132,12 +134,6 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
     this.heartbeatTimeoutMs = Math.max(100, opts.memberTtlMs - opts.heartbeatMs);
     this.maxHeartbeatsInFlight = Math.ceil(this.heartbeatTimeoutMs / opts.heartbeatMs) + 1;
     this.setTargetList(targets);
-    const reporter: ErrorReporter = errors ?? {
-      error: (component, err, message) => {
-        metrics.errors.inc({ component });
-        log.error({ err, component }, message);
-      },
-    };
     this.loop = new SupervisedLoop(
       {
         name: 'cluster',
@@ -147,7 +143,7 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
         maxBackoffMs: opts.heartbeatMs,
         tick: () => this.tick(),
       },
-      reporter,
+      errors,
       this.now,
     );
     metrics.onCollect(() => {

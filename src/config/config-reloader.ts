@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { BaseComponent, type ComponentHealth, type Deadline } from '../lifecycle/component.js';
-import { SupervisedLoop, type ErrorReporter } from '../lifecycle/supervised-loop.js';
+import type { ErrorReporter } from '../lifecycle/error-reporter.js';
+import { SupervisedLoop } from '../lifecycle/supervised-loop.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { ConfigError, loadConfig, type AppConfig, type LoadOptions } from './load-config.js';
 

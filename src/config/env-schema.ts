@@ -20,9 +20,6 @@ export const envSchema = z.object({ ...daemonEnv, ...probeEnv }).strip();
 
 export type Env = z.infer<typeof envSchema>;
 
-/** Names whose values are secrets: never printed (check-config, errors, logs). */
-export const SECRET_ENV = new Set(['INFLUXDB_TOKEN', 'INFLUXDB_PASSWORD', 'COLLECT_TOKEN', 'GEO_HTTP_KEY', 'REDIS_URL', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD']);
-
 /** Map empty strings to undefined so defaults apply (see header comment). */
 export function cleanEnv(raw: NodeJS.ProcessEnv): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};

@@ -5,7 +5,6 @@ import { SpecError, thresholdEnv, type ProbeModule, type SpecContext } from '../
 import { PROBE_MODULES, type ProbeKind } from '../probes/registry.js';
 import type { TargetRef } from '../probes/types.js';
 import type { Env } from './env-schema.js';
-import { collectGarbageNow } from '../util/heap.js';
 import { redactUrl } from '../env/redact.js';
 import { distance } from './suggest.js';
 import { parseYaml, YamlError, type YamlDocument } from './yaml-file.js';
@@ -34,11 +33,6 @@ export interface Thresholds {
 
 /** Targets-file `thresholds:` values (target or defaults). */
 type ThresholdBlock = Record<string, number | null | undefined> & { hysteresis_slots?: number };
-
-/** The settings of one probe of a target (as its module built them). */
-export function specOf<S>(t: Target, kind: string): S {
-  return t.specs[kind] as S;
-}
 
 /** What targets inherit from the environment, and how problems are reported. */
 export interface TargetDefaults {
@@ -289,8 +283,6 @@ export function loadTargetsFile(path: string, defaults: TargetDefaults): Target[
   return parseTargetsYaml(text, path, defaults);
 }
 
-/** Past this size (~2,000 targets) the parse steps are followed by a full GC. */
-const LARGE_FILE_CHARS = 256 * 1024;
 /** Problems listed at most (the rest are counted): a file broken everywhere needs its first fixes first. */
 const MAX_PROBLEMS = 20;
 
@@ -305,13 +297,7 @@ export function parseTargetsYaml(text: string, path: string, defaults: TargetDef
     if (err instanceof YamlError) throw new TargetConfigError([`${at(err.line)}: ${err.reason}`]);
     throw err;
   }
-  // A large file's parse leaves tens of MB of garbage; collected before the
-  // next step allocates, the heap (and the process's resident peak) does not
-  // have to grow to hold both.
-  const large = text.length > LARGE_FILE_CHARS;
-  if (large) collectGarbageNow();
   const parsed = schemas.file.safeParse(doc.data, { reportInput: true });
-  if (large) collectGarbageNow();
   if (!parsed.success) {
     const issues = parsed.error.issues;
     throw new TargetConfigError(

@@ -25,20 +25,20 @@ export const daemonEnv = {
   /** A target's state (ok / degraded / failing) changes after this many consecutive slots agree on the new one. */
   STATE_HYSTERESIS_SLOTS: int(1, 1, 100),
 
-  // --- seed guide: concurrency ------------------------------------------
+  // --- concurrency ----------------------------------------------------
   MAX_CONCURRENT_TARGETS: int(50, 1, 100_000),
   MAX_CONCURRENT_OPERATIONS: int(100, 1, 100_000),
   BATCH_SIZE: int(10, 1, 10_000),
   WORKER_POOL_SIZE: int(20, 1, 1024),
 
-  // --- seed guide: outbound HTTP pool -----------------------------------
+  // --- outbound HTTP pool ---------------------------------------------
   MAX_CONNECTIONS: int(100, 1, 100_000),
   MAX_CONNECTIONS_PER_HOST: int(30, 1, 10_000),
   KEEPALIVE_TIMEOUT: seconds(30, 0.001, 3600),
   CONNECTION_TIMEOUT: seconds(10, 0.001, 600),
   READ_TIMEOUT: seconds(30, 0.001, 3600),
 
-  // --- seed guide: circuit breakers -------------------------------------
+  // --- circuit breakers -----------------------------------------------
   CIRCUIT_FAILURE_THRESHOLD: int(5, 1, 1000),
   CIRCUIT_RECOVERY_TIMEOUT: seconds(60, 0.001, 86_400),
   CIRCUIT_SUCCESS_THRESHOLD: int(3, 1, 1000),

@@ -39,11 +39,6 @@ export function redactUrl(u: string): string {
   return changed ? url.toString() : u;
 }
 
-/** Does this URL carry a secret (userinfo or a secret-looking query parameter)? */
-export function urlHasSecret(u: string): boolean {
-  return redactUrl(u) !== u;
-}
-
 /** The value of an environment variable as it may be shown. */
 export function redactEnvValue(name: string, value: string): string {
   if (name === 'REDIS_URL') return redactUrl(value);

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Env } from '../config/env-schema.js';
 import type { HttpClient } from '../http-client/http-client.js';
-import type { Component, ComponentHealth, Deadline } from '../lifecycle/component.js';
+import { BaseComponent, Deadline, type Component, type ComponentHealth } from '../lifecycle/component.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { Enricher } from '../samples/enricher.js';
 import { MemoryCache, type SharedCache } from '../util/shared-cache.js';
@@ -98,35 +98,57 @@ export function createGeo(env: Env, http: HttpClient, cache: SharedCache | undef
     source: (signal) => source.get(signal),
     budgetMs: o.budgetMs,
   });
-  let stopped = false;
   const stats = (): GeoStats => {
     const q = backend instanceof HttpBackend ? backend.stats : undefined;
     return { backend: backend.name, queueDepth: q?.queued ?? 0, queueMax: q?.maxQueue ?? 0, pending: locator.pending, throttled: q?.throttled ?? false };
   };
   metrics?.onCollect(() => metrics.geoQueueDepth.set(stats().queueDepth));
-  return {
-    name: 'geo',
-    backend: backend.name,
-    enricher,
-    lookup: (ip, signal) => locator.lookup(ip, signal),
-    sourceLocation: (signal) => source.get(signal),
-    stats,
-    health() {
-      const s = stats();
-      return { status: s.throttled ? 'degraded' : 'ok', backend: s.backend, queue: s.queueDepth, queue_max: s.queueMax, pending: s.pending, throttled: s.throttled };
-    },
-    async start() {
-      await locator.start();
-      if (o.locateSource === false) return;
-      if (!source.configured) log.info('source location not configured (SOURCE_LAT/SOURCE_LON, SOURCE_IP or PUBLIC_IP_URL): geo points carry no src_* fields and no distance');
-      source.prime();
-    },
-    // Nothing to flush: answers are written to the cache as they arrive.
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      source.stop();
-      locator.stop();
-    },
-  };
+  return new GeoService(backend.name, enricher, locator, source, stats, log, o.locateSource !== false);
+}
+
+/** The geo component: what createGeo put together, on the shared lifecycle. */
+class GeoService extends BaseComponent implements Geo {
+  readonly name = 'geo';
+
+  constructor(
+    readonly backend: BackendName,
+    readonly enricher: Enricher,
+    private readonly locator: GeoLocator,
+    private readonly source: SourceLocator,
+    readonly stats: () => GeoStats,
+    private readonly log: Logger,
+    private readonly locateSource: boolean,
+  ) {
+    super();
+  }
+
+  lookup(ip: string, signal?: AbortSignal): Promise<GeoAnswer> {
+    return this.locator.lookup(ip, signal);
+  }
+
+  sourceLocation(signal?: AbortSignal): Promise<SourceLocation | undefined> {
+    return this.source.get(signal);
+  }
+
+  health(): ComponentHealth {
+    const s = this.stats();
+    return { status: s.throttled ? 'degraded' : 'ok', backend: s.backend, queue: s.queueDepth, queue_max: s.queueMax, pending: s.pending, throttled: s.throttled };
+  }
+
+  protected async onStart(): Promise<void> {
+    await this.locator.start();
+    if (!this.locateSource) return;
+    if (!this.source.configured) this.log.info('source location not configured (SOURCE_LAT/SOURCE_LON, SOURCE_IP or PUBLIC_IP_URL): geo points carry no src_* fields and no distance');
+    this.source.prime();
+  }
+
+  /** The deadline is optional here: nothing to flush (answers go to the cache as they arrive); waiting lookups resolve `aborted`. */
+  override stop(deadline: Deadline = Deadline.in(0)): Promise<void> {
+    return super.stop(deadline);
+  }
+
+  protected async onStop(): Promise<void> {
+    this.source.stop();
+    this.locator.stop();
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * Geolocation of the destination and of every hop (issue 8). GEO=off by
+ * Geolocation of the destination and of every hop. GEO=off by
  * default; GEO=offline uses the database inside the geoip-lite package
  * (country, city, coordinates — no ASN; ~0.5 s and ~145 MiB RSS to load,
  * loaded only when enabled); GEO=http asks an ip-api.com compatible API

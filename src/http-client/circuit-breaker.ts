@@ -1,5 +1,5 @@
 /**
- * Per-host circuit breaker with the seed guide's semantics:
+ * Per-host circuit breaker:
  *
  *   CLOSED    --(failureThreshold consecutive failures)--> OPEN
  *   OPEN      --(recoveryTimeout elapsed, checked lazily)--> HALF_OPEN

@@ -4,7 +4,7 @@ import type { DaemonEnv } from '../env/daemon-env.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { HttpClient } from './http-client.js';
 
-/** The one outbound HTTP client, from the seed guide's pool and breaker settings. */
+/** The one outbound HTTP client, from the pool and breaker settings (MAX_CONNECTIONS*, CIRCUIT_*). */
 export function createHttpClient(env: DaemonEnv, metrics: TelemetryMetrics, log: Logger, now?: () => number): HttpClient {
   return new HttpClient(
     {

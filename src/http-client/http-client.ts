@@ -6,7 +6,7 @@ import { rootCertificates, type TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
-import type { ComponentHealth, Deadline } from '../lifecycle/component.js';
+import { BaseComponent, Deadline, type ComponentHealth } from '../lifecycle/component.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { BreakerRegistry, type BreakerRegistryOptions } from './breaker-registry.js';
 import { BREAKER_STATE_VALUE, CircuitOpenError, type BreakerPermit } from './circuit-breaker.js';
@@ -148,13 +148,16 @@ diagnosticsChannel.subscribe('undici:client:sendHeaders', (msg) => {
   h.attach(socket, info);
 });
 
-export class HttpClient {
+/** How long close() waits for the connections to close (a tool exiting; requests in flight fail). */
+const CLOSE_WAIT_MS = 10_000;
+
+export class HttpClient extends BaseComponent {
   readonly name = 'http-client';
   readonly breakers: BreakerRegistry;
   readonly budget: ConnectionBudget;
   private readonly agents: { strict: Agent; insecure: Agent; peer: Agent };
   private sweep?: NodeJS.Timeout;
-  private closing?: Promise<void>;
+  private destroyed?: Promise<void>;
 
   constructor(
     readonly opts: HttpClientOptions,
@@ -162,6 +165,7 @@ export class HttpClient {
     now: () => number = Date.now,
     log?: Logger,
   ) {
+    super();
     this.budget = new ConnectionBudget(opts.maxConnections);
     this.breakers = new BreakerRegistry(opts.breaker, now, {
       transition: (host, from, to) => {
@@ -187,8 +191,7 @@ export class HttpClient {
     }
   }
 
-  async start(): Promise<void> {
-    if (this.sweep || this.closing) return;
+  protected async onStart(): Promise<void> {
     // One shared sweep evicts idle breakers even when no new call arrives.
     this.sweep = setInterval(() => this.breakers.evict(), Math.min(30_000, Math.max(1000, this.opts.breaker.idleEvictMs / 4)));
     this.sweep.unref();
@@ -204,19 +207,24 @@ export class HttpClient {
     };
   }
 
-  /** Close every connection; requests in flight fail. Idempotent, safe without start. */
-  stop(deadline?: Deadline): Promise<void> {
-    this.closing ??= (async () => {
-      clearInterval(this.sweep);
-      const destroy = Promise.allSettled([...new Set(Object.values(this.agents))].map((a) => a.destroy()));
-      await (deadline ? deadline.race(destroy) : destroy);
-    })();
-    return this.closing;
+  /** Close every connection by the deadline; requests in flight fail. */
+  protected async onStop(deadline: Deadline): Promise<void> {
+    clearInterval(this.sweep);
+    await deadline.race(this.destroyAgents());
   }
 
-  /** Same as stop() without a deadline (one-shot tools and tests). */
-  close(): Promise<void> {
-    return this.stop();
+  /**
+   * For one-shot tools and tests, which may use the client without start():
+   * stop it, and close every connection even if it was never started.
+   */
+  async close(): Promise<void> {
+    await this.stop(Deadline.in(CLOSE_WAIT_MS));
+    await this.destroyAgents();
+  }
+
+  private destroyAgents(): Promise<void> {
+    this.destroyed ??= Promise.allSettled([...new Set(Object.values(this.agents))].map((a) => a.destroy())).then(() => undefined);
+    return this.destroyed;
   }
 
   private makeAgent(rejectUnauthorized: boolean, ca?: string[]): Agent {

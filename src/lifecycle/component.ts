@@ -8,7 +8,7 @@
  *   - `stop(deadline)` releases everything before the deadline (flushing
  *     what can be flushed), is idempotent, and is safe without `start()`;
  *   - a stopped component stays stopped: `start()` after `stop()` rejects
- *     (BaseComponent) or does nothing — never starts anything again;
+ *     ("start after stop") and starts nothing again;
  *   - `health()` is cheap, synchronous and truthful before start, while
  *     running and after stop.
  *
@@ -96,9 +96,10 @@ export function worstStatus(statuses: Iterable<HealthStatus>): HealthStatus {
 }
 
 /**
- * Start/stop state shared by most components: makes start idempotent, stop
- * idempotent and safe without start, and remembers whether we are running.
- * Subclasses implement onStart/onStop.
+ * The start/stop state of every long-lived part (the one implementation of
+ * the contract above): start idempotent, stop idempotent and safe without
+ * start (onStop runs only after a start), start after stop rejected, and
+ * whether we are running. Subclasses implement onStart/onStop.
  */
 export abstract class BaseComponent implements Component {
   abstract readonly name: string;

@@ -1,10 +1,9 @@
 import type { ComponentHealth } from './component.js';
 import type { Deadline } from './component.js';
+import type { ErrorReporter } from './error-reporter.js';
 
-/** Where a loop reports its errors: telemetry_errors_total{component} and the log. */
-export interface ErrorReporter {
-  error(component: string, err: unknown, message: string): void;
-}
+/** The loop's reporter is the daemon's one (error-reporter.ts); named here too for the parts that import it with the loop. */
+export type { ErrorReporter } from './error-reporter.js';
 
 export interface LoopOptions {
   /** The component label of its errors and its key in health (e.g. `sweeper`, `writer:http://db:8086`). */

@@ -6,6 +6,7 @@ import { OutboxSink } from './outbox-sink.js';
 import { InfluxTransport, influxEndpoint } from './transports/influx.js';
 import { RemoteWriteTransport, remoteWriteEndpoint } from './transports/remote-write.js';
 import type { Transport } from './transports/transport.js';
+import type { ErrorReporter } from '../lifecycle/error-reporter.js';
 
 /**
  * The outbox sink with one transport per configured endpoint (InfluxDB
@@ -19,6 +20,7 @@ export function createOutboxSink(
   http: HttpClient,
   metrics: TelemetryMetrics,
   log: Logger,
+  errors: ErrorReporter,
 ): OutboxSink | undefined {
   const transports: Transport[] = [
     ...endpoints.influxUrls.map(
@@ -61,5 +63,6 @@ export function createOutboxSink(
     },
     metrics,
     log,
+    errors,
   );
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ComponentHealth, Deadline } from '../lifecycle/component.js';
-import { SupervisedLoop, type ErrorReporter } from '../lifecycle/supervised-loop.js';
+import type { ErrorReporter } from '../lifecycle/error-reporter.js';
+import { SupervisedLoop } from '../lifecycle/supervised-loop.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { Outbox, OutboxRow } from './outbox.js';
 import { decodePoint, type StoredPoint } from './stored-point.js';

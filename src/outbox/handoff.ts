@@ -4,7 +4,8 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { redisOptions } from '../cluster/redis-coordinator.js';
 import { BaseComponent, type ComponentHealth, type Deadline } from '../lifecycle/component.js';
-import { SupervisedLoop, type ErrorReporter } from '../lifecycle/supervised-loop.js';
+import type { ErrorReporter } from '../lifecycle/error-reporter.js';
+import { SupervisedLoop } from '../lifecycle/supervised-loop.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { decodePoint } from './stored-point.js';
 

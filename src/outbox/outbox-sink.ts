@@ -1,7 +1,8 @@
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { worstStatus, type ComponentHealth, type Deadline, type HealthStatus } from '../lifecycle/component.js';
-import { SupervisedLoop, type ErrorReporter } from '../lifecycle/supervised-loop.js';
+import { BaseComponent, worstStatus, type ComponentHealth, type Deadline, type HealthStatus } from '../lifecycle/component.js';
+import type { ErrorReporter } from '../lifecycle/error-reporter.js';
+import { SupervisedLoop } from '../lifecycle/supervised-loop.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { AnySample } from '../samples/sample.js';
 import { canWrite, closeDb, isBusy, isCorrupt, isDiskFull, openDb, setAside, type Db } from '../sqlite/sqlite-db.js';
@@ -41,20 +42,16 @@ const FILE = 'outbox.db';
 /** Whether this stop is a departure for good (src/cluster/departure.ts), and why. */
 export type DepartureCheck = () => Promise<{ leaving: boolean; why: string }>;
 
-export class OutboxSink implements HandoffReceiver {
+export class OutboxSink extends BaseComponent implements HandoffReceiver {
   readonly kind = 'outbox';
   readonly name = 'sink';
   private db?: Db;
   private box?: Outbox;
   readonly writers: EndpointWriter[];
   private readonly maintenance: SupervisedLoop;
-  private readonly reporter: ErrorReporter;
   private chain: Promise<void> = Promise.resolve();
-  private state: 'new' | 'running' | 'closed' = 'new';
-  private starting?: Promise<void>;
-  private stopping?: Promise<void>;
-  /** Set at the start of stop: hand-off entries are left for the other replicas. */
-  private closing = false;
+  /** Open and taking points: from the end of start() to the end of stop(). */
+  private isOpen = false;
   private handoff?: { to: OutboxHandoff; departure: DepartureCheck };
   private lastDiskError?: { at: number; message: string; reason: string };
   private lastAppendAt?: number;
@@ -70,13 +67,10 @@ export class OutboxSink implements HandoffReceiver {
     private readonly o: OutboxSinkOptions,
     private readonly metrics: TelemetryMetrics,
     private readonly log: Logger,
+    /** The daemon's (reportErrors): the disk's refusals and the loops' errors. */
+    private readonly reporter: ErrorReporter,
   ) {
-    this.reporter = {
-      error: (component, err, message) => {
-        metrics.errors.inc({ component });
-        log.error({ err, component }, message);
-      },
-    };
+    super();
     this.writers = transports.map((t) => new EndpointWriter(() => this.outbox, t, o.writer, metrics, log, this.reporter));
     this.maintenance = new SupervisedLoop(
       {
@@ -101,8 +95,9 @@ export class OutboxSink implements HandoffReceiver {
     to.attach(this);
   }
 
+  /** Taking hand-overs: open and not stopping (once stop begins, hand-off entries are left for the other replicas). */
   get accepting(): boolean {
-    return this.state === 'running' && !this.closing;
+    return this.isOpen && !this.stopped;
   }
 
   /** Rows another replica handed over: committed here like our own points, then delivered by our writers. */
@@ -129,13 +124,7 @@ export class OutboxSink implements HandoffReceiver {
     return this.box;
   }
 
-  start(): Promise<void> {
-    this.starting ??= this.open();
-    return this.starting;
-  }
-
-  private async open(): Promise<void> {
-    if (this.state !== 'new') return;
+  protected async onStart(): Promise<void> {
     let setAsideAt: string | undefined;
     const openOpts = { synchronous: 'FULL' as const, journalSizeLimit: walReserve(this.o.maxBytes), log: this.log, onSetAside: (p: string) => (setAsideAt = p) };
     this.db = openDb(this.o.dataDir, FILE, openOpts);
@@ -160,7 +149,7 @@ export class OutboxSink implements HandoffReceiver {
     this.diskBytes = this.box.usedBytes();
     this.metrics.outboxMaxBytes.set(this.o.maxBytes);
     this.metrics.onCollect(() => {
-      if (this.state !== 'running') return;
+      if (!this.isOpen) return;
       const box = this.outbox;
       this.metrics.outboxPoints.set(box.points);
       this.metrics.outboxBytes.set(this.diskBytes);
@@ -170,7 +159,7 @@ export class OutboxSink implements HandoffReceiver {
         this.metrics.endpointUp.set({ endpoint: w.name }, w.failing ? 0 : 1);
       }
     });
-    this.state = 'running';
+    this.isOpen = true;
     if (this.box.points > 0) this.log.info({ points: this.box.points }, 'outbox holds points from before the restart; delivering');
     for (const w of this.writers) w.start();
     this.maintenance.start();
@@ -183,7 +172,7 @@ export class OutboxSink implements HandoffReceiver {
    * than LOCK_WAIT_MS (outbox_locked), or another I/O error (disk_error).
    */
   write(samples: readonly AnySample[]): Promise<void> {
-    if (this.state !== 'running') return Promise.reject(new Error(`outbox sink is ${this.state === 'new' ? 'not started' : 'closed'}`));
+    if (!this.isOpen) return Promise.reject(new Error(`outbox sink is ${this.stopped ? 'closed' : 'not started'}`));
     const bodies: string[] = [];
     for (const s of samples) {
       const p = toStoredPoint(s);
@@ -199,7 +188,7 @@ export class OutboxSink implements HandoffReceiver {
   private async commit(bodies: string[]): Promise<void> {
     const giveUpAt = Date.now() + LOCK_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
-      if (this.state !== 'running') throw new Error('outbox sink closed before the points were committed');
+      if (!this.isOpen) throw new Error('outbox sink closed before the points were committed');
       try {
         const dropped = this.outbox.append(bodies);
         this.lastAppendAt = Date.now();
@@ -231,8 +220,7 @@ export class OutboxSink implements HandoffReceiver {
   }
 
   health(): ComponentHealth {
-    if (this.state === 'new') return { status: 'ok', kind: this.kind, running: false };
-    if (this.state === 'closed') return { status: 'ok', kind: this.kind, outbox_points: this.lastPoints, closed: true };
+    if (!this.isOpen) return this.stopped ? { status: 'ok', kind: this.kind, outbox_points: this.lastPoints, closed: true } : { status: 'ok', kind: this.kind, running: false };
     const box = this.outbox;
     const diskFailing = this.lastDiskError !== undefined && (this.lastAppendAt === undefined || this.lastDiskError.at > this.lastAppendAt);
     const endpoints = this.writers.map((w) => w.health());
@@ -258,27 +246,19 @@ export class OutboxSink implements HandoffReceiver {
   }
 
   writable(): boolean {
-    return this.state === 'running' && canWrite(this.db!);
+    return this.isOpen && canWrite(this.db!);
   }
 
   /** Points not yet acknowledged by every endpoint, and per endpoint (sinks/sink.ts Backlog). */
   backlog(): { points: number; pending: Record<string, number> } | undefined {
-    if (this.state === 'closed') return { points: this.lastPoints, pending: {} };
-    if (this.state !== 'running') return undefined;
+    if (!this.isOpen) return this.stopped ? { points: this.lastPoints, pending: {} } : undefined;
     return { points: this.outbox.points, pending: Object.fromEntries(this.writers.map((w) => [w.name, this.outbox.pending(w.name)])) };
   }
 
   /** SIGTERM: deliver for at most the deadline; what is left stays on disk for the next start. */
-  stop(deadline: Deadline): Promise<void> {
-    this.stopping ??= this.close(deadline);
-    return this.stopping;
-  }
-
-  private async close(deadline: Deadline): Promise<void> {
-    this.closing = true;
-    await this.starting?.catch(() => {});
-    if (this.state !== 'running') {
-      this.state = 'closed';
+  protected async onStop(deadline: Deadline): Promise<void> {
+    if (!this.isOpen) {
+      // A start that failed half-way: release what it opened.
       if (this.db) closeDb(this.db);
       return;
     }
@@ -294,7 +274,7 @@ export class OutboxSink implements HandoffReceiver {
     }
     await this.maintenance.stop(deadline);
     this.lastPoints = this.outbox.points;
-    this.state = 'closed';
+    this.isOpen = false;
     if (this.lastPoints > 0) this.log.info({ points: this.lastPoints }, 'outbox kept on disk for the next start');
     closeDb(this.db!);
   }

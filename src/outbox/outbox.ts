@@ -27,7 +27,7 @@ export interface OutboxOptions {
   log?: Logger;
 }
 
-/** Schema version in PRAGMA user_version. 0: line protocol only (before transports); 2: now. */
+/** Schema version in PRAGMA user_version (0: a fresh file). */
 const SCHEMA_VERSION = 2;
 
 /**
@@ -78,7 +78,6 @@ export class Outbox {
   private bytes = 0;
   private pageSize = 4096;
   private incremental = false;
-  private conversionTried = false;
   private readonly cursors = new Map<string, number>();
   private readonly inflights = new Map<string, InflightRange>();
   readonly walReserveBytes: number;
@@ -98,7 +97,7 @@ export class Outbox {
   open(): this {
     const db = this.db;
     db.pragma(`journal_size_limit = ${this.walReserveBytes}`);
-    this.migrate();
+    this.createOrCheck();
     this.pageSize = Number(db.pragma('page_size', { simple: true }));
     this.incremental = Number(db.pragma('auto_vacuum', { simple: true })) === 2;
     this.insert = db.prepare('INSERT INTO outbox (body, bytes, ts_ms, enc) VALUES (?, ?, ?, ?)');
@@ -141,52 +140,35 @@ export class Outbox {
   }
 
   /**
-   * Version 0 (line protocol in column `line`, cursors without in-flight
-   * ranges) becomes version 2 in place, by metadata changes only: the old
-   * rows keep their bytes and are marked enc=0 (line protocol), decoded when
-   * sent. A fresh file starts in auto_vacuum=INCREMENTAL; an old one is
-   * converted by a VACUUM once it is small (see maintain()).
+   * A fresh file gets the tables, in auto_vacuum=INCREMENTAL. A file of
+   * another schema version is refused with what to do: no released version
+   * wrote another, so there is nothing to migrate.
    */
-  private migrate(): void {
+  private createOrCheck(): void {
     const db = this.db;
     const version = Number(db.pragma('user_version', { simple: true }));
     if (version === SCHEMA_VERSION) return;
     const hasOutbox = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'").get() !== undefined;
-    if (version > SCHEMA_VERSION) throw new Error(`outbox.db has schema version ${version}, newer than this daemon (${SCHEMA_VERSION}): run the newer version, or move outbox.db away`);
-    if (!hasOutbox) {
-      // Takes effect on a file without pages only; openDb wrote the header (WAL mode), so VACUUM (empty: instant).
-      db.pragma('auto_vacuum = INCREMENTAL');
-      db.exec('VACUUM');
-      db.exec(`
-        CREATE TABLE outbox (
-          seq INTEGER PRIMARY KEY AUTOINCREMENT,
-          body TEXT NOT NULL,
-          bytes INTEGER NOT NULL,
-          ts_ms INTEGER NOT NULL,
-          enc INTEGER NOT NULL
-        );
-        CREATE TABLE cursors (
-          endpoint TEXT PRIMARY KEY,
-          acked INTEGER NOT NULL,
-          inflight_lo INTEGER,
-          inflight_hi INTEGER
-        );
-        PRAGMA user_version = ${SCHEMA_VERSION};
-      `);
-      return;
-    }
-    const before = db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number };
-    db.transaction(() => {
-      db.exec(`
-        ALTER TABLE outbox RENAME COLUMN line TO body;
-        ALTER TABLE outbox ADD COLUMN enc INTEGER NOT NULL DEFAULT ${Encoding.LINE_PROTOCOL};
-        CREATE TABLE IF NOT EXISTS cursors (endpoint TEXT PRIMARY KEY, acked INTEGER NOT NULL);
-        ALTER TABLE cursors ADD COLUMN inflight_lo INTEGER;
-        ALTER TABLE cursors ADD COLUMN inflight_hi INTEGER;
-        PRAGMA user_version = ${SCHEMA_VERSION};
-      `);
-    })();
-    this.o.log?.info({ rows: before.n }, 'outbox.db migrated from line protocol rows: the old rows are delivered as they are');
+    if (hasOutbox || version !== 0) throw new Error(`${db.name} has schema version ${version}, not this daemon's ${SCHEMA_VERSION}: run the version that wrote it, or move the file away`);
+    // Takes effect on a file without pages only; openDb wrote the header (WAL mode), so VACUUM (empty: instant).
+    db.pragma('auto_vacuum = INCREMENTAL');
+    db.exec('VACUUM');
+    db.exec(`
+      CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        body TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        enc INTEGER NOT NULL
+      );
+      CREATE TABLE cursors (
+        endpoint TEXT PRIMARY KEY,
+        acked INTEGER NOT NULL,
+        inflight_lo INTEGER,
+        inflight_hi INTEGER
+      );
+      PRAGMA user_version = ${SCHEMA_VERSION};
+    `);
   }
 
   /** Points held (pending for at least one endpoint). */
@@ -369,21 +351,13 @@ export class Outbox {
    * Housekeeping in small steps (the maintenance loop calls it every second):
    * give freed pages back to the file system, 16 MiB at a time (after a
    * drain the pages still in use are few, so there is little to move); truncate a WAL
-   * that outgrew its reserve; convert a file from before auto_vacuum once it
-   * is empty (a VACUUM of an empty file takes milliseconds).
+   * that outgrew its reserve.
    */
   maintain(): void {
     const free = Number(this.db.pragma('freelist_count', { simple: true }));
     if (this.incremental && free > 0) {
       const pages = Number(this.db.pragma('page_count', { simple: true }));
       if (free * this.pageSize > 4 * 1024 * 1024 || free > pages / 4) this.db.pragma(`incremental_vacuum(${Math.ceil((16 * 1024 * 1024) / this.pageSize)})`);
-    }
-    if (!this.incremental && !this.conversionTried && this.points === 0) {
-      this.conversionTried = true;
-      this.db.pragma('auto_vacuum = INCREMENTAL');
-      this.db.exec('VACUUM');
-      this.incremental = Number(this.db.pragma('auto_vacuum', { simple: true })) === 2;
-      this.o.log?.info({ incremental: this.incremental }, 'outbox.db converted to incremental auto-vacuum');
     }
     if (fileSize(`${this.db.name}-wal`) > this.walReserveBytes) this.db.pragma('wal_checkpoint(TRUNCATE)');
   }

@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
 import type { Outbox, OutboxRow } from './outbox.js';
-import { Encoding } from './stored-point.js';
 
 export interface SalvageReport {
   /** Rows copied into the fresh outbox. */
@@ -36,9 +35,8 @@ export function salvageInto(path: string, outbox: Outbox): SalvageReport {
       return { ...report, error: (err as Error).message };
     }
     if (!cols.length) return { ...report, error: 'no outbox table' };
-    const body = cols.includes('body') ? 'body' : 'line';
-    const enc = cols.includes('enc') ? 'enc' : String(Encoding.LINE_PROTOCOL);
-    const read = src.prepare(`SELECT seq, ${enc} AS enc, ${body} AS body, bytes, ts_ms FROM outbox WHERE seq > ? ORDER BY seq`);
+    if (!cols.includes('body') || !cols.includes('enc')) return { ...report, error: `not an outbox table of this version (columns ${cols.join(', ')})` };
+    const read = src.prepare('SELECT seq, enc, body, bytes, ts_ms FROM outbox WHERE seq > ? ORDER BY seq');
     const probe = src.prepare('SELECT seq FROM outbox WHERE seq >= ? ORDER BY seq LIMIT 1');
     const oldSeqs: number[] = [];
     const base = outbox.lastSeq;

@@ -1,18 +1,16 @@
 import { fieldType } from '../probes/schema.js';
 import { fieldEntries, type AnySample } from '../samples/sample.js';
-import { parseLineProtocol } from './legacy-line-protocol.js';
 import type { StoredPoint } from './point-shape.js';
 
 export type { StoredPoint } from './point-shape.js';
 
 /**
- * How a row's body is encoded (outbox.enc). JSON of a StoredPoint is the
- * format written today: JSON.parse/stringify are native and the fastest
- * codec Node has (see bench/sink.ts for CPU and bytes against line protocol).
- * LINE_PROTOCOL rows are the ones an older version left in outbox.db; they
- * are decoded on the way out, so an upgrade delivers them without a rewrite.
+ * How a row's body is encoded (outbox.enc): JSON of a StoredPoint, the one
+ * format: JSON.parse/stringify are native and the fastest codec Node has
+ * (see bench/sink.ts for CPU and bytes against line protocol). The column
+ * leaves room for another format without a new table.
  */
-export const Encoding = { LINE_PROTOCOL: 0, JSON: 1 } as const;
+export const Encoding = { JSON: 1 } as const;
 export type Encoding = (typeof Encoding)[keyof typeof Encoding];
 
 /** A sample as the outbox stores it; null when it has no field to store. */
@@ -40,7 +38,7 @@ export class UndecodableRowError extends Error {
   readonly code = 'OUTBOX_UNDECODABLE';
 }
 
-/** Decode one row's body; throws UndecodableRowError for a body no version of us wrote. */
+/** Decode one row's body; throws UndecodableRowError for a body we did not write. */
 export function decodePoint(enc: number, body: string): StoredPoint {
   try {
     if (enc === Encoding.JSON) {
@@ -48,7 +46,6 @@ export function decodePoint(enc: number, body: string): StoredPoint {
       if (typeof p?.m !== 'string' || typeof p.ts !== 'number' || typeof p.f !== 'object' || typeof p.t !== 'object') throw new Error('not a stored point');
       return p;
     }
-    if (enc === Encoding.LINE_PROTOCOL) return parseLineProtocol(body);
     throw new Error(`unknown encoding ${enc}`);
   } catch (err) {
     throw new UndecodableRowError(`undecodable outbox row (encoding ${enc}): ${(err as Error).message}`);

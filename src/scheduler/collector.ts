@@ -21,6 +21,8 @@ export interface CollectOptions {
   signal: AbortSignal;
   /** Ad-hoc runs also take a permit of their own share of the operations bound. */
   share?: Semaphore;
+  /** Is the caller shutting down? Then a failure a shutdown can cause means "cut short" (the scheduler's runs). */
+  shuttingDown?: () => boolean;
 }
 
 export interface CollectRun {
@@ -53,8 +55,6 @@ const SHUTDOWN_REASONS: ReadonlySet<Reason> = new Set(['aborted', 'tool_error', 
  */
 export class Collector {
   private readonly commits: CommitQueue;
-  /** Set when shutdown begins (before in-flight probes are aborted). */
-  stopping = false;
   private lastCommitErrorLog = 0;
 
   constructor(
@@ -80,7 +80,7 @@ export class Collector {
     // A probe cut short by shutdown measured nothing: store nothing for it, so a
     // peer's (or the next start's) real point for this slot is not overwritten.
     for (const r of results) {
-      if (!r.success && this.stopping && r.reason && SHUTDOWN_REASONS.has(r.reason)) {
+      if (!r.success && r.reason && SHUTDOWN_REASONS.has(r.reason) && o.shuttingDown?.()) {
         r.detail = `cut short by shutdown (${r.reason}: ${r.detail ?? ''})`;
         r.reason = 'aborted';
       }

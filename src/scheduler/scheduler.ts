@@ -332,7 +332,7 @@ export class Scheduler extends BaseComponent {
         round.notOwned++;
         return;
       }
-      const { results, operationMs } = await this.collector.collect(target, kindsForSlot(target, slotMs), { timeMs: slotMs, signal });
+      const { results, operationMs } = await this.collector.collect(target, kindsForSlot(target, slotMs), { timeMs: slotMs, signal, shuttingDown: () => this.stopped });
       round.operationMs += operationMs;
       round.ran++;
       for (const r of results) {
@@ -473,7 +473,6 @@ export class Scheduler extends BaseComponent {
    * what is left (aborted probes store nothing) and wait for it to unwind.
    */
   protected async onStop(deadline: Deadline): Promise<void> {
-    this.collector.stopping = true;
     if (this.opts.handBack) {
       try {
         await this.opts.handBack(deadline.within(deadline.remaining() * 0.3));

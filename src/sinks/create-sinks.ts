@@ -8,6 +8,7 @@ import { createEmbeddedStore, type StoreSpecs } from '../store/create-embedded-s
 import type { EmbeddedStore } from '../store/embedded-store.js';
 import { FanoutSink } from './fanout-sink.js';
 import type { SinkComponent } from './sink.js';
+import type { ErrorReporter } from '../lifecycle/error-reporter.js';
 
 export interface Sinks {
   /** What the collector writes to. */
@@ -25,6 +26,8 @@ interface SinkDeps {
   http: HttpClient;
   metrics: TelemetryMetrics;
   log: Logger;
+  /** The daemon's error reporter (reportErrors). */
+  errors: ErrorReporter;
 }
 
 /**
@@ -34,7 +37,7 @@ interface SinkDeps {
  */
 const DATABASE_SINKS: Record<string, (d: SinkDeps) => SinkComponent | undefined> = {
   // InfluxDB (v1/v2) and Prometheus remote write: one durable outbox, a cursor per endpoint.
-  outbox: ({ cfg, http, metrics, log }) => createOutboxSink(cfg.env, cfg, http, metrics, log),
+  outbox: ({ cfg, http, metrics, log, errors }) => createOutboxSink(cfg.env, cfg, http, metrics, log, errors),
 };
 
 export function createSinks(d: SinkDeps, o: { discard?: boolean } = {}): Sinks {

@@ -1,9 +1,9 @@
 import type { AnySample } from '../samples/sample.js';
-import type { ComponentHealth } from '../lifecycle/component.js';
+import { BaseComponent, type ComponentHealth } from '../lifecycle/component.js';
 import type { SinkComponent as Sink } from './sink.js';
 
 /** For `collect --once`: results are printed, not stored (like `telegraf --test`). */
-export class DiscardSink implements Sink {
+export class DiscardSink extends BaseComponent implements Sink {
   readonly kind = 'none';
   readonly name = 'sink';
   write(samples: readonly AnySample[]): void {
@@ -15,6 +15,6 @@ export class DiscardSink implements Sink {
   writable(): boolean {
     return true;
   }
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
+  protected async onStart(): Promise<void> {}
+  protected async onStop(): Promise<void> {}
 }

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { PromSeries } from '../history/prom-series.js';
 import { BaseComponent, Deadline, type ComponentHealth } from '../lifecycle/component.js';
-import { SupervisedLoop, type ErrorReporter } from '../lifecycle/supervised-loop.js';
+import type { ErrorReporter } from '../lifecycle/error-reporter.js';
+import { SupervisedLoop } from '../lifecycle/supervised-loop.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import { faultDomain, type SourceEvidence, type SourceState, type Verdict } from './fault-domain.js';
 import { buildMatrix, type MatrixQuery, type MatrixSource } from './matrix.js';

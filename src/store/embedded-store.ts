@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
@@ -237,7 +236,6 @@ export class EmbeddedStore extends BaseComponent {
       ...(s?.size_floor_ms ? { trimmed_by_size_before: new Date(s.size_floor_ms).toISOString() } : {}),
       maintenance_max_step_ms: this.maxStepMs,
       rollup_lag_s: s ? Object.fromEntries(Object.entries(s.rollup_lag_ms).map(([k, v]) => [k, Math.round(v / 1000)])) : null,
-      ...(s?.importing ? { importing_previous_store: true } : {}),
       ...(this.restarts ? { worker_restarts: this.restarts } : {}),
       ...(problems.length ? { problem: problems.join('; ') } : {}),
       ...(this.lastFailure ? { last_error: this.lastFailure.message } : {}),
@@ -262,7 +260,6 @@ export class EmbeddedStore extends BaseComponent {
 
   private spawn(): Promise<void> {
     const path = join(resolve(this.o.dataDir), 'store.db');
-    const legacy = join(resolve(this.o.dataDir), 'points.db');
     const worker = startModuleWorker(import.meta.url, './store-worker', {
       workerData: {
         path,
@@ -273,7 +270,6 @@ export class EmbeddedStore extends BaseComponent {
           walAllowanceBytes: WAL_ALLOWANCE_BYTES,
           rollups: this.o.rollups,
           sparkline: this.o.sparkline,
-          ...(existsSync(legacy) ? { legacyPath: legacy } : {}),
         },
       },
       resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },

@@ -140,13 +140,6 @@ export class Retention {
     this.lastPassAt = 0;
   }
 
-  /** Older points are being imported (legacy points.db): history starts earlier. */
-  extendHistory(ms: number): void {
-    if (ms >= this.historyStart) return;
-    this.historyStart = ms;
-    setMeta(this.db, 'first_ts', ms);
-  }
-
   /** The oldest time any data may still be from. */
   get oldestKept(): number {
     return Math.max(this.floor, this.now() - this.o.retentionMs, this.historyStart);

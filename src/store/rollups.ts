@@ -77,18 +77,6 @@ export class Rollups {
     return Math.min(...TIERS.map((t) => this.watermark(t)));
   }
 
-  /** Restart rolling up from `ms` (the legacy import writes older points). */
-  rewind(ms: number): void {
-    for (const t of TIERS) {
-      const b = Math.floor(ms / t.bucketMs) * t.bucketMs;
-      if (b < this.watermark(t)) {
-        this.done.set(t.name, b);
-        this.jobs.delete(t.name);
-        setMeta(this.db, `rollup_${t.name}`, b);
-      }
-    }
-  }
-
   /**
    * One small unit of work, if any is due (dirty buckets first, then the
    * next closed bucket of each tier). Returns whether it did something.

@@ -4,7 +4,6 @@ import type { RollupSpec, SparklineSpec } from '../samples/rollup.js';
 import type { AnySample } from '../samples/sample.js';
 import { FieldLayouts } from './field-layouts.js';
 import { Ingest } from './ingest.js';
-import { LegacyImport } from './legacy-import.js';
 import { LatestRunner } from './queries/latest.js';
 import { Lookups } from './queries/lookups.js';
 import { PointsQuery } from './queries/points.js';
@@ -26,8 +25,6 @@ export interface EngineOptions {
   maxBytes: number;
   /** The WAL's share of maxBytes (its journal_size_limit). */
   walAllowanceBytes: number;
-  /** A points.db of the previous layout to import (absolute path), if present. */
-  legacyPath?: string;
   /** What the probes want kept after the raw window (registry rollupsOf()); the probe-run counts are added. */
   rollups: readonly RollupSpec[];
   /** The overview's sparkline (registry sparklineOf()); none without. */
@@ -41,7 +38,7 @@ export interface EngineHooks {
 }
 
 /** What one maintenance step did (the worker reports its longest step of each kind). */
-export type MaintenanceWork = 'import' | 'rollup' | 'raw' | 'pass' | 'vacuum';
+export type MaintenanceWork = 'rollup' | 'raw' | 'pass' | 'vacuum';
 
 export interface EngineStats {
   file_bytes: number;
@@ -54,7 +51,6 @@ export interface EngineStats {
   /** The size bound's floor (epoch ms), 0 while the bound never bit. */
   size_floor_ms: number;
   rollup_lag_ms: Record<string, number>;
-  importing: boolean;
 }
 
 /**
@@ -75,7 +71,6 @@ export class StoreEngine {
   private readonly routesRunner: RoutesRunner;
   private readonly sparklinesRunner: SparklinesRunner;
   private readonly latestRunner: LatestRunner;
-  private readonly legacy?: LegacyImport;
 
   constructor(
     private readonly db: Db,
@@ -107,13 +102,6 @@ export class StoreEngine {
     this.routesRunner = new RoutesRunner(db, this.lookups, now, o.retentionMs);
     this.sparklinesRunner = new SparklinesRunner(db, this.lookups, now, o.rawWindowMs, o.sparkline);
     this.latestRunner = new LatestRunner(db, this.lookups);
-    if (o.legacyPath) {
-      this.legacy = LegacyImport.open(o.legacyPath, now() - o.retentionMs, hooks.log);
-      if (this.legacy) {
-        this.rollups.rewind(this.legacy.oldestMs);
-        this.retention.extendHistory(this.legacy.oldestMs);
-      }
-    }
   }
 
   /** Commit a batch in one transaction; returns the points written. */
@@ -142,13 +130,11 @@ export class StoreEngine {
   }
 
   /**
-   * One bounded unit of background work (a legacy import batch, a rollup
-   * step, a retention step: raw rows, the per-target pass, a vacuum step);
-   * undefined when nothing is due. Rollups wait for
-   * the import: buckets are complete only once the old points are in.
+   * One bounded unit of background work (a rollup step, a retention step:
+   * raw rows, the per-target pass, a vacuum step); undefined when nothing is
+   * due.
    */
   maintain(): MaintenanceWork | undefined {
-    if (this.legacy && !this.legacy.done) return this.legacy.step((batch) => this.ingest.writeBatch(batch)) ? 'import' : undefined;
     if (this.rollups.step()) return 'rollup';
     return this.retention.step();
   }
@@ -170,12 +156,7 @@ export class StoreEngine {
       oldest_kept_ms: this.retention.oldestKept,
       size_floor_ms: this.retention.sizeFloor,
       rollup_lag_ms: this.rollups.lagMs(),
-      importing: !!this.legacy && !this.legacy.done,
     };
-  }
-
-  close(): void {
-    this.legacy?.close();
   }
 
   private walBytes(): number {

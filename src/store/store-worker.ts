@@ -130,7 +130,6 @@ async function stop(): Promise<void> {
   clearInterval(stats);
   await maintenance.stop(Deadline.in(2000));
   try {
-    engine.close();
     db.close();
   } finally {
     post({ type: 'stopped' });

@@ -17,7 +17,8 @@ export interface PointQuery {
   limit: number;
 }
 
-export interface StoredPoint {
+/** A point as the embedded store returns it (GET /api/points): ISO and epoch-ms time. */
+export interface PointRecord {
   measurement: string;
   time: string;
   timestamp_ms: number;
@@ -27,7 +28,7 @@ export interface StoredPoint {
 
 export interface PointsResult {
   /** In time order (oldest first). */
-  points: StoredPoint[];
+  points: PointRecord[];
   /** More points matched than `limit`, or the scan cap stopped the search first. */
   truncated: boolean;
   /** The window actually applied (after defaults). */
@@ -160,7 +161,8 @@ export interface Sparkline {
   received: number;
 }
 
-export interface ProbeState {
+/** The last run of one probe as the embedded store keeps it (status/target-status.ts ProbeState in memory): ISO times. */
+export interface ProbeStateRecord {
   probe: string;
   success: boolean | null;
   reason: string | null;
@@ -176,7 +178,7 @@ export interface LatestState {
   target: string;
   /** Last point of each measurement the target has (ping, http, route, geo...): its time and fields. */
   measurements: Record<string, { time: string; fields: Record<string, FieldValue> }>;
-  probes: ProbeState[];
+  probes: ProbeStateRecord[];
   /** Time (ISO) of the last route change kept, or null. */
   route_changed_at: string | null;
   /**

@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/logging/logger.js';
 import { TelemetryMetrics } from '../../src/metrics/telemetry-metrics.js';
 import { sleep, startSilentServer, waitFor } from '../helpers/net.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { reportErrors } from '../../src/lifecycle/error-reporter.js';
 
 /**
  * RedisCoordinator against a real redis-server, in process (two or three
@@ -42,6 +43,7 @@ function coordinator(prefix: string, id: string, o: Partial<ClusterOptions> & { 
     { redisUrl: o.redisUrl ?? redis.url, prefix, heartbeatMs: HB, memberTtlMs: TTL, advertiseUrl: `http://127.0.0.1:1${id.length}00/${id}`, memberId: id, credentials: SECRET, ...o },
     metrics,
     silentLogger(),
+    reportErrors(metrics, silentLogger()),
   );
   live.push(c);
   return { c, metrics };

@@ -7,7 +7,7 @@ import type { SlotCoverage } from '../helpers/slot-coverage.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 /**
- * Cluster mode under Redis faults (issue 15, point 8). Three real daemons
+ * Cluster mode under Redis faults. Three real daemons
  * share 90 http targets through a real Redis, each reaching Redis through a
  * TCP proxy of its own, so one replica can be partitioned or all of them
  * slowed down; a recording server counts the probes per (target, slot).
@@ -93,18 +93,18 @@ function describe(f: Figures): string {
   return `${f.probes} probes, ${f.dups} duplicates (${pct} %)${where}; longest silence ${(f.silenceMs / 1000).toFixed(2)} s; ${f.missed.length} (target, slot) pairs missed`;
 }
 
-test('(a) one replica partitioned from Redis for 30 s: no slot missed; duplicates only from one TTL after the cut until it is back', async (t) => {
+test('(a) one replica partitioned from Redis for 12 s (TTL + 3.5 rounds): no slot missed; duplicates only from one TTL after the cut until it is back', async (t) => {
   await sleep(2 * INTERVAL);
   const cut = proxies[0]!;
   const tCut = Date.now();
   cut.pause(); // a black hole: the replica's connections stay open, nothing gets through
-  await sleep(30_000);
+  await sleep(12_000);
   cut.resume();
   const tHeal = Date.now();
   await membersEverywhere(daemons, 3, TTL);
   await sleep(TTL + 2 * INTERVAL);
   const f = await figures(tCut - 2 * INTERVAL, Date.now() - INTERVAL, tCut);
-  t.diagnostic(`(a) one replica partitioned 30 s: ${describe(f)}`);
+  t.diagnostic(`(a) one replica partitioned 12 s: ${describe(f)}`);
   assert.deepEqual(f.missed.slice(0, 10), [], 'no slot missed');
   assert.ok(f.silenceMs <= TTL + INTERVAL, `longest silence ${f.silenceMs} ms (bound TTL + interval)`);
   assert.ok(f.most <= 2, 'at most the partitioned replica and the owner probe one slot');
@@ -116,11 +116,11 @@ test('(a) one replica partitioned from Redis for 30 s: no slot missed; duplicate
   assert.ok(f.dups > 0, 'the partitioned replica collects everything after one TTL (the documented trade-off)');
 });
 
-test('(b) Redis stalling 2.5 s every 5 s for a minute: the views hold, claims never turn into free-for-alls: no duplicate, no gap', async (t) => {
+test('(b) Redis stalling 2.5 s every 5 s for 30 s: the views hold, claims never turn into free-for-alls: no duplicate, no gap', async (t) => {
   const before = await Promise.all(daemons.map((d) => metric(d, 'telemetry_slot_claims_total')));
   const rebalancesBefore = await Promise.all(daemons.map((d) => metric(d, 'telemetry_cluster_rebalances_total')));
   const t0 = Date.now();
-  for (let cycle = 0; cycle < 12; cycle++) {
+  for (let cycle = 0; cycle < 6; cycle++) {
     for (const p of proxies) p.pause();
     await sleep(2500);
     for (const p of proxies) p.resume();
@@ -138,7 +138,7 @@ test('(b) Redis stalling 2.5 s every 5 s for a minute: the views hold, claims ne
     }
   });
   const rebalances = (await Promise.all(daemons.map((d) => metric(d, 'telemetry_cluster_rebalances_total')))).map((m, i) => (m[''] ?? 0) - (rebalancesBefore[i]![''] ?? 0));
-  t.diagnostic(`(b) Redis stalling 2.5 s every 5 s for 60 s: ${describe(f)}; claims ${JSON.stringify(claims)}; view changes ${JSON.stringify(rebalances)}`);
+  t.diagnostic(`(b) Redis stalling 2.5 s every 5 s for 30 s: ${describe(f)}; claims ${JSON.stringify(claims)}; view changes ${JSON.stringify(rebalances)}`);
   assert.deepEqual(f.missed.slice(0, 10), [], 'no slot missed');
   assert.equal(f.dups, 0, 'no duplicate: the view decides while Redis cannot');
   assert.equal(claims.unshared ?? 0, 0, 'the view never went stale');
@@ -154,7 +154,8 @@ test('(c) Redis killed while a fourth replica joins: no slot missed; duplicates 
   const fourth = addReplica();
   await fourth;
   const tJoined = Date.now();
-  await sleep(Math.max(0, tKill + 20_000 - Date.now()));
+  // Redis stays away 10 s (two TTLs) in all, however long the join took.
+  await sleep(Math.max(0, tKill + 10_000 - Date.now()));
   await rig.redis.up(); // on the same port, empty: every key is gone
   const tUp = Date.now();
   await membersEverywhere(daemons, 4, 2 * TTL);

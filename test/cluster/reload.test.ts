@@ -7,6 +7,7 @@ import { Deadline } from '../../src/lifecycle/component.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { TelemetryMetrics } from '../../src/metrics/telemetry-metrics.js';
 import { sleep, waitFor } from '../helpers/net.js';
+import { reportErrors } from '../../src/lifecycle/error-reporter.js';
 
 /**
  * A reload reaches the replicas one by one (a Kubernetes ConfigMap changes on
@@ -36,11 +37,13 @@ const ADDED = Array.from({ length: 10 }, (_, i) => `new${i}`);
 const NEW = [...KEPT, ...ADDED];
 
 function make(id: string, targets: string[]): RedisCoordinator {
+  const metrics = new TelemetryMetrics();
   const c = new RedisCoordinator(
     targets,
     { redisUrl: redis.url, prefix: `reload-test-${process.pid}:`, heartbeatMs: HB, memberTtlMs: TTL, advertiseUrl: `http://127.0.0.1:9/${id}`, memberId: id, credentials: new ClusterCredentials('reload-test-secret') },
-    new TelemetryMetrics(),
+    metrics,
     silentLogger(),
+    reportErrors(metrics, silentLogger()),
   );
   coordinators.push(c);
   return c;

@@ -9,7 +9,7 @@ import { sleep, waitFor } from '../helpers/net.js';
 import { SlotCoverage } from '../helpers/slot-coverage.js';
 
 /**
- * Issue #14 point 7: in cluster mode each replica reloads its own copy of the
+ * In cluster mode each replica reloads its own copy of the
  * targets file (a Kubernetes ConfigMap reaches the pods seconds apart). Two
  * real daemons share a real Redis; each watches its own file. The first copy
  * changes, the second four seconds later. A recording server is every

@@ -19,7 +19,7 @@ function problems(env: Record<string, string>): string[] {
   assert.fail('expected a ConfigError');
 }
 
-test('seed guide variables keep their names, defaults and units', () => {
+test('the documented variables keep their names, defaults and units', () => {
   const { env } = loadConfig(base);
   assert.equal(env.MAX_CONNECTIONS, 100);
   assert.equal(env.MAX_CONNECTIONS_PER_HOST, 30);

@@ -183,7 +183,7 @@ test('every alert has a promtool unit test', () => {
   }
   assert.deepEqual([...alerts].filter((a) => !tested.has(a)), []);
   const categories = (parse(readFileSync(join(REPO, 'prometheus/rules/scaling_alerts.yml'), 'utf8')) as { groups: { name: string }[] }).groups.map((g) => g.name);
-  assert.deepEqual(categories, ['performance', 'scaling', 'high-availability', 'database'], "the seed guide's four alert categories");
+  assert.deepEqual(categories, ['performance', 'scaling', 'high-availability', 'database'], 'the four alert categories');
 });
 
 test('yamllint passes on every YAML file', () => {
@@ -253,7 +253,7 @@ test('compose: every service has a healthcheck, resource limits and a restart po
     assert.ok(grafanas.length > 0);
     for (const [n, g] of grafanas) assert.equal(g.environment.INFLUXDB_BUCKET, services['network-telemetry'].environment.INFLUXDB_BUCKET, `${f}: ${n}`);
   }
-  // Exporters the alerts need, and the optional SSO profile (issue 13).
+  // Exporters the alerts need, and the optional SSO profile.
   assert.equal(ha['redis-exporter'].environment.REDIS_ADDR, 'redis://redis:6379');
   assert.deepEqual(ha['influxdb-disk-exporter'].volumes.map((v: string) => v.split(':')[1]).sort(), ['/influxdb/influxdb-1', '/influxdb/influxdb-2']);
   assert.deepEqual(ha['oauth2-proxy'].profiles, ['sso']);
@@ -356,9 +356,9 @@ test('the image entrypoint (node dist/cli.js run) works unprivileged with DATA_D
     // The tool check runs in the background at start: wait for its verdict.
     const h = await until(async () => {
       const body = await d.json('/health');
-      return body.components.icmp?.mode ? body : null;
+      return body.components['probe-tools']?.mode ? body : null;
     }, 'the icmp tool check', 15_000, 200);
-    assert.equal(h.components.icmp.mode, 'cap_net_raw', 'fping/mtr work for uid 1000 through file capabilities');
+    assert.equal(h.components['probe-tools'].mode, 'cap_net_raw', 'fping/mtr work for uid 1000 through file capabilities');
     assert.ok(existsSync(join(data, 'store.db')));
   } finally {
     await d.cleanup();

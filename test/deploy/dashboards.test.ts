@@ -1,5 +1,5 @@
 /**
- * Grafana provisioning and dashboards (issue 7 item 7, issue 8 item 7).
+ * Grafana provisioning and dashboards.
  *
  * Static: the provisioning YAML and dashboard JSON are well-formed, every
  * panel uses the provisioned datasource (uid influxdb) with raw InfluxQL, and
@@ -259,7 +259,7 @@ test('every dashboard query names only measurements, fields and tags the daemon 
     }
   }
   assert.deepEqual(problems, []);
-  // And the dashboards show what issue 7/8 ask for (coverage, not just consistency).
+  // And the dashboards show what docs/operations.md promises (coverage, not just consistency).
   const want: Record<string, string[]> = {
     ping: ['rtt_min_ms', 'rtt_avg_ms', 'rtt_max_ms', 'loss_pct', 'jitter_ms', 'mos', 'r_factor'],
     route: ['hop_count', 'route_changed', 'route_diff', 'path'],

@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/logging/logger.js';
 import type { AnySample, Sample } from '../../src/samples/sample.js';
 import { MemoryCache } from '../../src/util/shared-cache.js';
 import { newClient, target } from '../helpers/fixtures.js';
-import { sleep } from '../helpers/net.js';
+import { sleep, waitFor } from '../helpers/net.js';
 import { maxInAnyWindow, startFakeIpApi, type FakeIpApi } from './fake-ip-api.js';
 
 // The rate limiter's timers are unref'd (they must not hold a daemon at
@@ -196,7 +196,8 @@ test('a full queue refuses lookups at once instead of growing; stop() releases t
   const r = await rig({ env: { GEO_HTTP_RATE_PER_MINUTE: '1' }, geo: { maxQueue: 2 } });
   try {
     const pending = ['11.1.1.1', '11.1.1.2', '11.1.1.3', '11.1.1.4', '11.1.1.5'].map((ip) => r.geo.lookup(ip));
-    await sleep(100);
+    // The first lookup spends the window's one request and is answered; the next two wait in the queue.
+    await waitFor(() => r.results.includes('miss'), 'the first lookup answered', 10_000, 10);
     assert.equal(r.geo.stats().queueDepth, 2);
     assert.equal(r.geo.stats().queueMax, 2);
     await r.geo.stop();

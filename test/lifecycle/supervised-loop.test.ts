@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Deadline } from '../../src/lifecycle/component.js';
-import { SupervisedLoop, type ErrorReporter } from '../../src/lifecycle/supervised-loop.js';
+import type { ErrorReporter } from '../../src/lifecycle/error-reporter.js';
+import { SupervisedLoop } from '../../src/lifecycle/supervised-loop.js';
 import { waitFor } from '../helpers/net.js';
 
 /**

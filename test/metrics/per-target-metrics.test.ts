@@ -10,7 +10,7 @@ import { startDnsmasq } from '../helpers/dnsmasq.js';
 import { startHttpServer, waitFor } from '../helpers/net.js';
 
 /**
- * Blackbox-style per-target series on /metrics (issue #13 point 5), from a
+ * Blackbox-style per-target series on /metrics, from a
  * live daemon probing real things: an HTTP server and a TCP port on loopback,
  * dnsmasq, and 127.0.0.1 with fping and mtr. Each series is asserted with its
  * labels; the exposition goes through promtool; a target removed by a reload

@@ -13,11 +13,13 @@ import { closeDb, openDb } from '../../src/sqlite/sqlite-db.js';
 import { TelemetryMetrics } from '../../src/metrics/telemetry-metrics.js';
 import { createOutboxSink } from '../../src/outbox/create-outbox-sink.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { reportErrors } from '../../src/lifecycle/error-reporter.js';
 
 function sinkIn(dir: string, env: Record<string, string> = {}, log = silentLogger()) {
   const cfg = loadConfig({ DATA_DIR: dir, INFLUXDB_URL: 'http://127.0.0.1:1', INFLUXDB_TOKEN: 't', INFLUXDB_ORG: 'o', INFLUXDB_BUCKET: 'b', REMOTE_WRITE_URL: 'http://u:p@127.0.0.1:2/api/v1/write', ...env });
   const http = new HttpClient({ maxConnections: 4, maxConnectionsPerHost: 2, keepAliveTimeoutMs: 1000, connectTimeoutMs: 500, readTimeoutMs: 500, breaker: { failureThreshold: 5, successThreshold: 1, recoveryTimeoutMs: 1000, halfOpenMaxCalls: 1, idleEvictMs: 60_000, maxBreakers: 10 } });
-  return { sink: createOutboxSink(cfg.env, cfg, http, new TelemetryMetrics(false), log)!, http };
+  const metrics = new TelemetryMetrics(false);
+  return { sink: createOutboxSink(cfg.env, cfg, http, metrics, log, reportErrors(metrics, log))!, http };
 }
 
 test('lifecycle: no I/O before start, health before start, stop without start and twice, write after stop refused', async () => {

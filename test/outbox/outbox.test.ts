@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { salvageInto } from '../../src/outbox/salvage.js';
 import { decodePoint, encodePoint, toStoredPoint, type StoredPoint } from '../../src/outbox/stored-point.js';
-import { parseLineProtocol } from '../../src/outbox/legacy-line-protocol.js';
 import { influxEndpoint, toLine } from '../../src/outbox/transports/influx.js';
 import { parseRetryAfter } from '../../src/outbox/transports/transport.js';
 import { toLineProtocol } from '../../src/outbox/transports/line-protocol.js';
@@ -132,43 +131,35 @@ const samples: AnySample[] = [
   { measurement: 'ping', tags: { target: 't', source: 's', family: 'ipv4' }, fields: { sent: 5, received: 0, loss_pct: 100, success: false }, timeMs: 1_700_000_060_000 },
 ];
 
-test('line protocol of an older outbox parses back to the point it was made from', () => {
-  for (const s of samples) {
-    const parsed = parseLineProtocol(toLineProtocol(s)!);
-    assert.deepEqual(parsed, toStoredPoint(s));
-    assert.equal(toLine(parsed), toLineProtocol(s), 'and encodes to the same line again');
-  }
-  assert.throws(() => parseLineProtocol('m v=1'), /expected " "/);
-  assert.throws(() => parseLineProtocol('m,t=x v=abc 1'), /bad field/);
+test('the InfluxDB transport writes a stored point as the line of the sample it was made from', () => {
+  for (const s of samples) assert.equal(toLine(toStoredPoint(s)!), toLineProtocol(s));
 });
 
-test('an outbox.db of the line-protocol format is migrated in place: rows and cursors kept, rows delivered as points', () =>
+test('an outbox.db of another schema version is refused with what to do, and left as it was', () =>
   withDir((dir) => {
-    const old = new Database(join(dir, 'o.db'));
-    old.pragma('journal_mode = WAL');
-    old.exec(`
-      CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL, bytes INTEGER NOT NULL, ts_ms INTEGER NOT NULL);
-      CREATE TABLE cursors (endpoint TEXT PRIMARY KEY, acked INTEGER NOT NULL);
-    `);
-    const ins = old.prepare('INSERT INTO outbox (line, bytes, ts_ms) VALUES (?, ?, ?)');
-    for (const s of [...samples, ...samples]) ins.run(toLineProtocol(s)!, 100, Date.now());
-    old.prepare('INSERT INTO cursors VALUES (?, ?)').run('a', 1);
-    old.prepare('INSERT INTO cursors VALUES (?, ?)').run('b', 0);
-    old.close();
-    const o = open(dir);
-    assert.equal(o.points, 4);
-    assert.equal(o.pending('a'), 3);
-    assert.equal(o.pending('b'), 4);
-    const got = o.next('a', 10).map((r) => decodePoint(r.enc, r.body));
-    assert.deepEqual(got, [samples[1]!, samples[0]!, samples[1]!].map((s) => toStoredPoint(s)));
-    o.append([encodePoint(point(1))]);
-    assert.deepEqual(decodePoint(o.next('a', 10).at(-1)!.enc, o.next('a', 10).at(-1)!.body), point(1), 'new rows in the new format beside the old');
-    o.ack('a', o.lastSeq);
-    o.ack('b', o.lastSeq);
-    o.maintain(); // empty now: converted to incremental auto-vacuum
-    const db = new Database(join(dir, 'o.db'), { readonly: true });
-    assert.equal(db.pragma('auto_vacuum', { simple: true }), 2);
-    db.close();
+    const layouts = {
+      // A development build's layout (rows of line protocol, user_version 0).
+      'old.db': 'CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL, bytes INTEGER NOT NULL, ts_ms INTEGER NOT NULL);',
+      'newer.db': 'CREATE TABLE outbox (seq INTEGER PRIMARY KEY, body TEXT); PRAGMA user_version = 9;',
+    };
+    for (const [file, sql] of Object.entries(layouts)) {
+      const old = new Database(join(dir, file));
+      old.exec(sql);
+      old.close();
+      const db = openDb(dir, file);
+      try {
+        assert.throws(() => new Outbox(db, { maxBytes: 1e9 }).open(), new RegExp(`${file} has schema version \\d+, not this daemon's 2: run the version that wrote it, or move the file away`));
+      } finally {
+        closeDb(db);
+      }
+      const after = new Database(join(dir, file), { readonly: true });
+      assert.deepEqual(
+        (after.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((r) => r.name),
+        ['outbox'],
+        `${file}: nothing created or changed`,
+      );
+      after.close();
+    }
   }));
 
 test('a damaged outbox: the rows still readable are salvaged with their cursors', () =>

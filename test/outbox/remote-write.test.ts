@@ -15,6 +15,7 @@ import type { AnySample } from '../../src/samples/sample.js';
 import { Victoria } from '../../scripts/lib/services.js';
 import { startHttpServer, waitFor } from '../helpers/net.js';
 import { PrometheusReceiver } from '../helpers/prometheus.js';
+import { reportErrors } from '../../src/lifecycle/error-reporter.js';
 
 const http = () =>
   new HttpClient({
@@ -103,7 +104,7 @@ test('Prometheus: stored and queryable; a sample older than the series is refuse
   const metrics = new TelemetryMetrics(false);
   const dir = mkdtempSync(join(tmpdir(), 'nt-rw-'));
   const t = new RemoteWriteTransport(remoteWriteEndpoint(prom.writeUrl, {}), client);
-  const sink = new OutboxSink([t], { dataDir: dir, maxBytes: 64 * 1024 * 1024, writer: { batchSize: 100, flushMs: 100, maxBackoffMs: 1000, requestTimeoutMs: 7000 } }, metrics, silentLogger());
+  const sink = new OutboxSink([t], { dataDir: dir, maxBytes: 64 * 1024 * 1024, writer: { batchSize: 100, flushMs: 100, maxBackoffMs: 1000, requestTimeoutMs: 7000 } }, metrics, silentLogger(), reportErrors(metrics, silentLogger()));
   try {
     const first = [pt('a', 1), pt('a', 2)];
     assert.deepEqual(await t.send((await t.encode(first))!, new AbortController().signal), { kind: 'ok' });
@@ -141,7 +142,7 @@ test('killed between the receiver storing a batch and the cursor being saved: th
   for (let slot = 0; slot < 5; slot++) for (const target of ['a', 'b', 'c']) samples.push({ measurement: 'tcp', tags: { target, source: 'src', port: '80' }, fields: { connect_ms: slot, success: true }, timeMs: T0 + slot * 1000 });
   try {
     const m1 = new TelemetryMetrics(false);
-    const s1 = new OutboxSink([transport()], opts, m1, silentLogger());
+    const s1 = new OutboxSink([transport()], opts, m1, silentLogger(), reportErrors(m1, silentLogger()));
     await s1.start();
     await s1.write(samples);
     await waitFor(() => s1.outbox.points === 0, 'delivered', 10_000, 50);
@@ -156,7 +157,7 @@ test('killed between the receiver storing a batch and the cursor being saved: th
     db.close();
 
     const m2 = new TelemetryMetrics(false);
-    const s2 = new OutboxSink([transport()], opts, m2, silentLogger());
+    const s2 = new OutboxSink([transport()], opts, m2, silentLogger(), reportErrors(m2, silentLogger()));
     await s2.start();
     assert.equal(s2.outbox.points, 15);
     await waitFor(() => s2.outbox.points === 0, 're-sent batch settled', 10_000, 50);

@@ -15,6 +15,7 @@ import type { AnySample } from '../../src/samples/sample.js';
 import { Victoria } from '../../scripts/lib/services.js';
 import { waitFor } from '../helpers/net.js';
 import { settledPoints } from '../helpers/write-stack.js';
+import { reportErrors } from '../../src/lifecycle/error-reporter.js';
 
 const sample = (target: string, slot: number): AnySample => ({
   measurement: 'tcp',
@@ -36,7 +37,7 @@ test('another process holds the write lock of outbox.db: errors counted, health 
   });
   const metrics = new TelemetryMetrics(false);
   const transport = new InfluxTransport(influxEndpoint(vm.url, { api: 'v2', token: 't', org: 'o', bucket: 'b' }), http);
-  const sink = new OutboxSink([transport], { dataDir: dir, maxBytes: 64 * 1024 * 1024, writer: { batchSize: 1000, flushMs: 200, maxBackoffMs: 1000, requestTimeoutMs: 3000 } }, metrics, silentLogger());
+  const sink = new OutboxSink([transport], { dataDir: dir, maxBytes: 64 * 1024 * 1024, writer: { batchSize: 1000, flushMs: 200, maxBackoffMs: 1000, requestTimeoutMs: 3000 } }, metrics, silentLogger(), reportErrors(metrics, silentLogger()));
   const lag = monitorEventLoopDelay({ resolution: 10 });
   let other: Database.Database | undefined;
   const errors = async () => (await metrics.errors.get()).values.find((v) => v.labels.component === 'outbox_writer')?.value ?? 0;

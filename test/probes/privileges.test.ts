@@ -33,7 +33,7 @@ const collect = (d: Daemon) => d.json('/collect', { method: 'POST', headers: { a
 const checkedHealth = (d: Daemon) =>
   waitFor(async () => {
     const h = await d.json('/health');
-    return h.components.icmp?.mode ? h : null;
+    return h.components['probe-tools']?.mode ? h : null;
   }, 'the tool check', 15_000, 200);
 
 const noCapEnv = () => ({ FPING_PATH: join(noCap, 'fping'), MTR_PATH: join(noCap, 'mtr'), MTR_PACKET: join(noCap, 'mtr-packet') });
@@ -48,8 +48,8 @@ test('not root, tools with CAP_NET_RAW (as Debian installs them): mode cap_net_r
   const d = await startDaemon({ TARGET_FQDNS: '127.0.0.1', TRACE_PACKET_INTERVAL: '1', PROBE_TIMEOUT: '8', COLLECTION_INTERVAL: '60', COLLECT_TOKEN: TOKEN }, { wrap: NOBODY, dataDir });
   try {
     const h = await checkedHealth(d);
-    assert.equal(h.components.icmp.mode, 'cap_net_raw');
-    assert.equal(h.components.icmp.status, 'ok');
+    assert.equal(h.components['probe-tools'].mode, 'cap_net_raw');
+    assert.equal(h.components['probe-tools'].status, 'ok');
     assert.equal(h.status, 'ok');
     const r = await collect(d);
     for (const x of r.results) assert.equal(x.success, true, `${x.probe}: ${x.reason} ${x.detail}`);
@@ -63,9 +63,9 @@ test('not root and no capability: one clear error naming the fix, /health degrad
   try {
     const h = await checkedHealth(d);
     assert.equal(h.status, 'degraded');
-    assert.equal(h.components.icmp.mode, 'none');
-    assert.match(h.components.icmp.problem, /setcap cap_net_raw\+ep/);
-    assert.match(h.components.icmp.problem, /ping_group_range/);
+    assert.equal(h.components['probe-tools'].mode, 'none');
+    assert.match(h.components['probe-tools'].problem, /setcap cap_net_raw\+ep/);
+    assert.match(h.components['probe-tools'].problem, /ping_group_range/);
     const errors = d.logs.filter((l) => l.level === 'error' || l.level === 'fatal');
     assert.equal(errors.length, 1, 'one error line at start, not one per probe');
     const r = await collect(d);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { Deadline } from '../../src/lifecycle/component.js';
 import { Spawner } from '../../src/probes/tools/spawner.js';
 import { ProcessRunner } from '../../src/probes/tools/process-runner.js';
 
@@ -12,7 +13,7 @@ test('spawner helper: runs a tool with LANG=C and returns its output and exit co
     assert.equal(r.stderr, 'err\n');
     assert.equal(r.code, 3);
   } finally {
-    s.close();
+    await s.close(Deadline.in(5000));
   }
 });
 
@@ -35,7 +36,7 @@ test('spawner helper: the deadline kills the whole process group, grandchildren 
     }
     assert.ok(state === 'gone' || state === 'Z', `the background sleep died with its group (state ${state})`);
   } finally {
-    s.close();
+    await s.close(Deadline.in(5000));
   }
 });
 
@@ -55,7 +56,7 @@ test('spawner helper: an abort kills the run; a missing program is a spawn error
     // ...and the next run starts a new helper.
     assert.equal((await s.run('true', [], { timeoutMs: 5000 })).code, 0);
   } finally {
-    s.close();
+    await s.close(Deadline.in(5000));
   }
 });
 
@@ -70,6 +71,6 @@ test('process pool through the spawner: never more than its size at once', async
     assert.equal(peak, 2);
     assert.equal(pool.running, 0);
   } finally {
-    s.close();
+    await s.close(Deadline.in(5000));
   }
 });

@@ -10,7 +10,7 @@ import { makeCert, startHttpServer, waitFor } from '../helpers/net.js';
 import { launchBrowser } from '../web/browser.js';
 
 /**
- * WEB_CONFIG_FILE (issue #13 point 6): TLS and basic auth for every route of
+ * WEB_CONFIG_FILE: TLS and basic auth for every route of
  * the daemon's one port, in the Prometheus exporter toolkit's format. A real
  * daemon with a self-signed certificate made by openssl and a bcrypt hash
  * made by bcryptjs: over TLS, the pages, /api/*, /metrics and /health answer

@@ -100,7 +100,7 @@ export interface TestStore {
 /** The built-in probes' rollups and sparkline, as the daemon hands them to its store. */
 export const STORE_SPECS = { rollups: rollupsOf(), sparkline: sparklineOf() };
 
-export const DEFAULTS: Omit<EngineOptions, 'legacyPath'> = { rawWindowMs: 6 * HOUR, retentionMs: 7 * DAY, maxBytes: 1024 ** 3, walAllowanceBytes: 16 * 1024 * 1024, ...STORE_SPECS };
+export const DEFAULTS: EngineOptions = { rawWindowMs: 6 * HOUR, retentionMs: 7 * DAY, maxBytes: 1024 ** 3, walAllowanceBytes: 16 * 1024 * 1024, ...STORE_SPECS };
 
 /** A real SQLite file in a temp dir, driven in-process with a clock of the test's own. */
 export function openTestStore(o: Partial<EngineOptions> = {}, start = T0, dir = mkdtempSync(join(tmpdir(), 'nt-store-'))): TestStore {
@@ -122,7 +122,6 @@ export function openTestStore(o: Partial<EngineOptions> = {}, start = T0, dir = 
       engine.maintainAll();
     },
     close() {
-      engine.close();
       db.close();
       rmSync(dir, { recursive: true, force: true });
     },

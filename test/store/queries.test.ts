@@ -151,7 +151,6 @@ test('a store of schema version 1 gains route_changes.diff and keeps its changes
     s.engine.write(trace(T0, ['10.0.0.1', '10.0.0.2'], false));
     s.engine.write(trace(T0 + MIN, ['10.0.0.1', '10.0.0.3'], true));
   } finally {
-    s.engine.close();
     s.db.close();
   }
   // Back to what version 1 had.

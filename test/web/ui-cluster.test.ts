@@ -8,7 +8,7 @@ import { freePort, waitFor } from '../helpers/net.js';
 import { launchBrowser } from './browser.js';
 
 /**
- * The web UI of a cluster (issue #13 point 3): two real daemons share a real
+ * The web UI of a cluster: two real daemons share a real
  * Redis and ten HTTP targets (a recording server on loopback), each
  * advertising its API with CLUSTER_ADVERTISE_URL. In headless Chromium:
  *   - the overview of either daemon lists every target with its status and

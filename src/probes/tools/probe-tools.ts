@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { DaemonEnv } from '../../env/daemon-env.js';
-import { BaseComponent, type ComponentHealth } from '../../lifecycle/component.js';
+import { BaseComponent, type ComponentHealth, type Deadline } from '../../lifecycle/component.js';
 import type { TelemetryMetrics } from '../../metrics/telemetry-metrics.js';
 import { checkPrivileges, type PrivilegeReport } from '../privileges.js';
 import { ProcessRunner } from './process-runner.js';
@@ -24,7 +24,8 @@ const RECHECK_EVERY_MS = 60_000;
 export type ToolsEnv = Pick<DaemonEnv, 'WORKER_POOL_SIZE' | 'MAX_CONCURRENT_OPERATIONS' | 'BATCH_SIZE'> & { FPING_PATH: string; MTR_PATH: string };
 
 export class ProbeTools extends BaseComponent {
-  readonly name = 'icmp';
+  /** The fping and mtr pools alike: its /health key and error label. */
+  readonly name = 'probe-tools';
   /** Absent for one-shot runs (collect --once): tools start directly, no helper to fork. */
   readonly spawner?: Spawner;
   readonly traceRunner: ProcessRunner;
@@ -82,7 +83,7 @@ export class ProbeTools extends BaseComponent {
         if (r.problem && r.problem !== before?.problem) this.log.error({ icmp_mode: r.mode, fping: r.fping, mtr: r.mtr }, r.problem);
         else if (!r.problem && (!before || before.problem)) this.log.info({ icmp_mode: r.mode }, before ? 'icmp/trace tools work now' : 'icmp/trace tools ready');
       } catch (err) {
-        this.metrics.errors.inc({ component: 'icmp' });
+        this.metrics.errors.inc({ component: this.name });
         this.log.error({ err }, 'tool check failed');
       } finally {
         this.checking = undefined;
@@ -105,9 +106,9 @@ export class ProbeTools extends BaseComponent {
     };
   }
 
-  protected async onStop(): Promise<void> {
+  protected async onStop(deadline: Deadline): Promise<void> {
     this.traceRunner.killAll();
     this.pingRunner.killAll();
-    this.spawner?.close();
+    await this.spawner?.close(deadline);
   }
 }

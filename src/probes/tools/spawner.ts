@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { Deadline } from '../../lifecycle/component.js';
 import type { SpawnOptions, ToolRun } from './spawn-tool.js';
 
 const gone = (message: string): ToolRun => ({ stdout: '', stderr: '', code: null, spawnError: { code: 'ESPAWNER', message }, durationMs: 0 });
@@ -118,16 +119,30 @@ export class Spawner {
     this.send({ type: 'killAll' });
   }
 
-  /** Kill every tool and let the helper exit; runs still pending resolve as aborted. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.send({ type: 'killAll' });
-    try {
-      this.child?.disconnect();
-    } catch {
-      // already gone
+  /**
+   * Kill every tool and let the helper exit; runs still pending resolve as
+   * aborted. Settles once the helper has exited: by the deadline, or it is
+   * killed then (a helper still booting under load answers nothing yet).
+   */
+  async close(deadline: Deadline): Promise<void> {
+    const child = this.child;
+    if (!this.closed) {
+      this.closed = true;
+      this.send({ type: 'killAll' });
+      try {
+        child?.disconnect();
+      } catch {
+        // already gone
+      }
+      this.failPending(aborted);
     }
-    this.failPending(aborted);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    // Held until it exits: a caller awaiting close() with nothing else to do keeps waiting, not exiting.
+    child.ref();
+    if ((await deadline.race(exited.then(() => true))) === undefined) {
+      child.kill('SIGKILL');
+      await exited;
+    }
   }
 }

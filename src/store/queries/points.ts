@@ -1,5 +1,5 @@
 import type { Db } from '../../sqlite/sqlite-db.js';
-import type { PointQuery, PointsResult, StoredPoint } from '../types.js';
+import type { PointQuery, PointsResult, PointRecord } from '../types.js';
 import { iso, type Lookups } from './lookups.js';
 
 /** Without `since`, /api/points looks at the hour before `until` (or now). */
@@ -73,7 +73,7 @@ export class PointsQuery {
       rows.sort((a, b) => b.ts - a.ts || b.mid - a.mid || b.sid - a.sid);
     }
     const truncated = rows.length > q.limit || capped;
-    const points: StoredPoint[] = rows
+    const points: PointRecord[] = rows
       .slice(0, q.limit)
       .reverse()
       .map((r) => ({

@@ -1,14 +1,13 @@
-import type { StoredPoint } from './point-shape.js';
+import type { StoredPoint } from '../../src/outbox/stored-point.js';
 
 /**
- * Parse one line of InfluxDB line protocol as earlier versions of the outbox
- * stored it (`measurement,tag=v field=1.5,n=3i,s="x",b=t <ns>`), escaped the
+ * Parse one line of InfluxDB line protocol as src/outbox/transports/line-protocol.ts
+ * writes it (`measurement,tag=v field=1.5,n=3i,s="x",b=t <ns>`), escaped the
  * way @influxdata/influxdb-client's Point escapes: `\,` `\ ` `\=` in names and
  * tags, `\"` `\\` inside string fields, `\n` `\r` `\t` for those characters.
  *
- * Only the outbox's migration and salvage need this (rows written before
- * the outbox stored transport-neutral points); the official client has a
- * writer but no parser, hence these few lines of our own.
+ * Only bench/sink.ts needs it: the cost of decoding line protocol, beside
+ * the outbox's JSON rows (the official client has a writer but no parser).
  */
 export function parseLineProtocol(line: string): StoredPoint {
   let pos = 0;
