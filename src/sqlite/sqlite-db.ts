@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { StartupError } from '../lifecycle/startup-error.js';
 import { walCheckpointer } from './wal-checkpointer.js';
@@ -57,6 +57,20 @@ export function openConnections(): { file: string; cacheBytes: number }[] {
 const DEFAULT_JOURNAL_LIMIT = 64 * 1024 * 1024;
 
 /**
+ * mkdir -p, one level at a time. Node's `recursive: true` loops forever
+ * (100 % CPU, deaf to SIGTERM) when the file system refuses a directory
+ * under an existing parent with ENOENT, as /proc does (DATA_DIR=/proc/data).
+ */
+function makeDirs(abs: string): void {
+  const missing: string[] = [];
+  for (let d = abs; !existsSync(d); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) mkdirSync(d, { mode: 0o700 });
+}
+
+/**
  * DATA_DIR must be a writable directory: create it if missing, otherwise say
  * in one line what is wrong with it (StartupError naming DATA_DIR).
  */
@@ -66,7 +80,7 @@ export function ensureDataDir(dataDir: string): void {
     throw new StartupError('DATA_DIR', `${abs} is a file, not a directory: set DATA_DIR to a directory the daemon can write`);
   }
   try {
-    mkdirSync(abs, { recursive: true, mode: 0o700 });
+    makeDirs(abs);
   } catch (err) {
     throw new StartupError('DATA_DIR', `cannot create ${abs} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): create it, or set DATA_DIR to a writable directory`);
   }

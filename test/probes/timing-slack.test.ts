@@ -93,7 +93,7 @@ test('on the timing thread the same connect and a dns query are not stretched by
     for (let i = 0; i < 3; i++) {
       const c = context(kind);
       try {
-        const out = await whileBusy(30, () => thread.run(kind, c, specOf(c, kind)));
+        const out = await whileBusy(300, () => thread.run(kind, c, specOf(c, kind)));
         assert.equal(out.success, true, out.detail);
         const f = out.samples[0]!.fields as Record<string, number | boolean | undefined>;
         times.push((kind === 'tcp' ? f.connect_ms : f.query_ms) as number);
@@ -103,7 +103,8 @@ test('on the timing thread the same connect and a dns query are not stretched by
         c.dispose();
       }
     }
-    assert.ok(Math.min(...times) < 15, `${kind} on its own loop: ${times.join(', ')} ms while the main loop was blocked 30 ms each time`);
+    // Far below the block: a loaded machine's own delays (tens of ms) must not make this fail, a stretch by the block must.
+    assert.ok(Math.min(...times) < 150, `${kind} on its own loop: ${times.join(', ')} ms while the main loop was blocked 300 ms each time`);
   }
   assert.deepEqual(thread.health(), { status: 'ok', thread: true, in_flight: 0 });
 });

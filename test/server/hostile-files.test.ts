@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,5 +72,20 @@ test('control characters in target names are refused in one line naming the targ
     assert.match(problems({ TARGETS_FILE: file }), /^TARGETS_FILE: .*t\.yaml is 32\.0 MiB, more than the 32 MiB a targets file may be/);
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a DATA_DIR that cannot be created (under /proc) fails at once in one line naming DATA_DIR, instead of spinning', () => {
+  // In a child with a deadline: the old mkdir spun forever, deaf to signals, and would hang this test.
+  const t0 = Date.now();
+  const out = spawnSync(process.execPath, ['--import', 'tsx', '-e', `import { openDb } from ${JSON.stringify(new URL('../../src/sqlite/sqlite-db.ts', import.meta.url).pathname)}; try { openDb('/proc/nt-hostile-data', 'x.db'); } catch (e) { console.log(e.message); }`], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+  assert.equal(out.signal, null, `killed after ${Date.now() - t0} ms: the mkdir spun`);
+  assert.match(out.stdout, /^DATA_DIR: cannot create \/proc\/nt-hostile-data \(ENOENT\): create it, or set DATA_DIR to a writable directory\n$/);
+  const nested = mkdtempSync(join(tmpdir(), 'nt-hostile-dirs-'));
+  try {
+    closeDb(openDb(join(nested, 'a', 'b'), 'x.db'));
+    assert.equal(mode(join(nested, 'a', 'b')), 0o700);
+  } finally {
+    rmSync(nested, { recursive: true, force: true });
   }
 });
