@@ -9,7 +9,7 @@
  * answer 503 until the answer is recorded, so the daemon's breakers open at
  * first: CIRCUIT_RECOVERY_TIMEOUT is 2 s here to get on with it.
  *
- *   node --import tsx bench/matrix.ts [--targets=1000 --sources=10 --runs=10]
+ *   node --import tsx bench/matrix.ts [--targets=1000 --sources=10 --runs=10 --screenshot=matrix.png]
  *
  * Figures: one site's /api/site/targets (what every other site reads per
  * SITES_REFRESH), /api/matrix at 200 and 1,000 rows a page (sorted by worst
@@ -70,7 +70,7 @@ async function timed(url: string, runs: number): Promise<{ ms_median: number; ms
   return { ms_median: Math.round(median(ms) * 10) / 10, ms_max: Math.round(Math.max(...ms) * 10) / 10, bytes: Buffer.byteLength(body), body };
 }
 
-export async function benchMatrix(o: { targets: number; sources: number; runs: number }): Promise<MatrixRow> {
+export async function benchMatrix(o: { targets: number; sources: number; runs: number; screenshot?: string }): Promise<MatrixRow> {
   const dir = mkdtempSync(join(tmpdir(), 'nt-bench-matrix-'));
   const file = join(dir, 'targets.yaml');
   const lines = ['defaults: { interval: 30, timeout: 5 }', 'targets:'];
@@ -126,6 +126,12 @@ export async function benchMatrix(o: { targets: number; sources: number; runs: n
       // Click to drawn, timed in the page: a click on a site's header until the table's next render.
       resorts.push(await page.evaluate(RESORT_IN_PAGE));
     }
+    if (o.screenshot) {
+      // What a person sees at this size: the first screen of the page, sorted worst first.
+      await page.goto(`${d.url}/matrix?limit=1000`);
+      await page.waitForSelector('table.matrix[data-rows="1000"]', { timeout: 60_000 });
+      await page.screenshot({ path: o.screenshot });
+    }
     if (page.errors.length) throw new Error(`console errors: ${page.errors.join('; ')}`);
     return {
       targets: o.targets,
@@ -161,8 +167,8 @@ export function renderMatrix(r: MatrixRow): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { targets: { type: 'string', default: '1000' }, sources: { type: 'string', default: '10' }, runs: { type: 'string', default: '10' }, json: { type: 'string' } } });
-  const row = await benchMatrix({ targets: Number(values.targets), sources: Number(values.sources), runs: Number(values.runs) });
+  const { values } = parseArgs({ options: { targets: { type: 'string', default: '1000' }, sources: { type: 'string', default: '10' }, runs: { type: 'string', default: '10' }, json: { type: 'string' }, screenshot: { type: 'string' } } });
+  const row = await benchMatrix({ targets: Number(values.targets), sources: Number(values.sources), runs: Number(values.runs), screenshot: values.screenshot });
   if (values.json) writeFileSync(values.json, `${JSON.stringify(row, null, 2)}\n`);
   console.log(renderMatrix(row));
 }

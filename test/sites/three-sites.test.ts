@@ -24,7 +24,8 @@ import { launchBrowser } from '../web/browser.js';
  *   4. b and c stopped: their history still draws, from VictoriaMetrics.
  */
 
-const INTERVAL_S = 2;
+// 3 s slots with 2.7 s for a run: room for 20 echoes and a 5-cycle trace that wait for lost replies on b's lossy path.
+const INTERVAL_S = 3;
 const OUT = join(ROOT, 'test-output');
 type Doc = { document: { querySelector(s: string): { getAttribute(n: string): string | null } | null } };
 
@@ -59,8 +60,10 @@ test('three sites: one target from every vantage point, the fault domain in thre
           SOURCE_NAME: s,
           TARGET_FQDNS: `${net.targetIp},${httpTarget}`,
           COLLECTION_INTERVAL: String(INTERVAL_S),
-          PROBE_TIMEOUT: '1.8',
+          PROBE_TIMEOUT: '2.7',
           TRACE_CYCLES: '5',
+          TRACE_PACKET_INTERVAL: '0.2',
+          TRACE_GRACE: '0.5',
           THRESHOLD_RTT_MS: '30',
           LISTEN_ADDRESS: net.mgmt.site[s],
           PORT: String(ports[s]),
@@ -100,7 +103,7 @@ test('three sites: one target from every vantage point, the fault domain in thre
       t2.after(() => net.clearLossOnB());
       const v = await verdictUntil('the path from b named, loss from its second hop', (s) => s.verdict.domain === 'path' && s.verdict.affected.join() === 'b' && s.verdict.paths?.[0]?.loss_begins?.ttl === 2);
       assert.equal(v.verdict.paths![0]!.loss_begins!.ip, net.hops.b[1], "b's second router");
-      const matrix = await api<{ targets: { name: string; cells: { state: string }[] }[]; sources: { name: string }[] }>(`/api/matrix?q=${target}`);
+      const matrix = await api<{ targets: { name: string; cells: { state: string; why: string | null }[] }[]; sources: { name: string }[] }>(`/api/matrix?q=${target}`);
       const row = matrix.targets.find((x) => x.name === net.targetIp)!;
       assert.deepEqual(
         matrix.sources.map((s, i) => [s.name, row.cells[i]!.state]),
@@ -109,6 +112,7 @@ test('three sites: one target from every vantage point, the fault domain in thre
           ['b', 'degraded'],
           ['c', 'ok'],
         ],
+        `cells: ${JSON.stringify(row.cells)}`,
       );
       const metrics = await (await fetch(`${a}/metrics`)).text();
       assert.match(metrics, new RegExp(`telemetry_target_fault_domain\\{target="${net.targetIp.replace(/\./g, '\\.')}",domain="path"\\} 1`));
@@ -148,10 +152,7 @@ test('three sites: one target from every vantage point, the fault domain in thre
     await t.test('c rerouted through a slow hop: the verdict names c and the new hop where latency begins; c has a route change', async (t2) => {
       const slow = await net.rerouteCThroughSlowHop(60);
       t2.after(() => net.restoreC());
-      const v = await verdictUntil('the path from c named, latency from the slow hop', (s) => s.verdict.domain === 'path' && s.verdict.affected.join() === 'c' && s.verdict.paths?.[0]?.latency_begins?.ttl === 2);
-      const p = v.verdict.paths![0]!;
-      assert.equal(p.latency_begins!.ip, slow);
-      assert.ok(p.latency_begins!.value > 40, `the step carries the 60 ms (${p.latency_begins!.value} ms)`);
+      const v = await verdictUntil('the path from c named, latency from the slow hop', (s) => s.verdict.domain === 'path' && s.verdict.affected.join() === 'c' && s.verdict.paths?.[0]?.latency_begins?.ttl === 2 && s.verdict.paths[0].latency_begins.ip === slow && s.verdict.paths[0].latency_begins.value > 40);
       const changes = await until(async () => {
         const r = await api<{ sources: { source: string; routes?: { changes: unknown[] } }[] }>(`/api/targets/${target}/sources/routes?from=${healthyS * 1000}`);
         return r.sources.find((s) => s.source === 'c')!.routes!.changes.length >= 1 ? r : null;
