@@ -22,6 +22,8 @@ import { benchScale, type ScaleRow } from './scale.js';
 import { benchSink, type SinkRow } from './sink.js';
 import { benchStore, type StoreFigures } from './store.js';
 import { renderSoak, type SoakResult } from './soak.js';
+import { renderSignal, type SignalResult } from './scale-signal.js';
+import { renderScaleSim, type SimSummary } from './scale-sim/run.js';
 import { benchRouteTruth, type RouteTruthRow } from './route-truth.js';
 import { benchTiming, type TimingRow } from './timing.js';
 import { benchTrace, type TraceRow } from './trace.js';
@@ -369,9 +371,19 @@ ${r.store.replace(/^#+ .*\n/, '')}`);
   if (r.ui) parts.push(renderUi(r.ui));
   const soak = readSoak();
   if (soak) parts.push(renderSoak(soak));
+  // The autoscaling figures (npm run scale-signal, npm run scale-sim; not part of npm run bench).
+  const signal = readResult<SignalResult>('scale-signal.json');
+  if (signal) parts.push(renderSignal(signal));
+  const sim = readResult<SimSummary>('scale-sim.json');
+  if (sim) parts.push(renderScaleSim(sim, 'img/scale-sim.png'));
   const goals = targetsSection(r);
   if (goals) parts.splice(1, 0, goals);
   return `${parts.join('\n')}\n`;
+}
+
+function readResult<T>(name: string): T | undefined {
+  const f = join(REPO, 'bench/results', name);
+  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as T) : undefined;
 }
 
 /** The soak's last result (npm run soak writes it; it is not part of npm run bench). */

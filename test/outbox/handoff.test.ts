@@ -86,6 +86,8 @@ async function rig(name: string) {
     TARGET_FQDNS: Array.from({ length: 8 }, (_, i) => `${web.url}/t/${i}`).join(','),
     COLLECTION_INTERVAL: '1',
     REDIS_URL: redis.url,
+    // One per deployment: cluster mode refuses to start without it.
+    COLLECT_TOKEN: `${name}-token-${process.pid}`,
     REDIS_KEY_PREFIX: `${name}-${process.pid}:`,
     CLUSTER_HEARTBEAT_INTERVAL: '0.2',
     CLUSTER_MEMBER_TTL: '1',

@@ -101,14 +101,16 @@ export class TargetPage {
     params.set('buckets', String(Math.min(1000, Math.max(60, Math.round(this.chartsEl.clientWidth || 1000)))));
     const routeParams = apiParams(range);
     await Promise.all([
-      this.sources.load(signal, params, routeParams, bounds(range)),
       request<TargetDetail>(targetPath(this.name), { signal }).then(
-        (d) => {
+        async (d) => {
           this.renderDetail(d);
           this.panels = d.panels;
           this.sources.setPanels(d.panels);
           this.renderCharts();
           this.renderRoutes();
+          // Other sites' view only where the detail says there are sites: a standalone
+          // daemon's /sources is a 404, which the browser logs as an error on every load.
+          if ('sources' in d) await this.sources.load(signal, params, routeParams, bounds(range));
         },
         (err) => !isAbort(err) && this.probes.replaceChildren(errorBox(`Target could not be loaded: ${(err as Error).message}`)),
       ),
