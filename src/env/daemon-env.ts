@@ -98,7 +98,7 @@ export const daemonEnv = {
   CLUSTER_HEARTBEAT_INTERVAL: seconds(1, 0.05, 60),
   CLUSTER_MEMBER_TTL: seconds(5, 0.2, 600),
   /** API address peers use to reach this replica (default http://<LISTEN_ADDRESS or first non-internal IPv4>:<PORT>). */
-  CLUSTER_ADVERTISE_URL: httpUrl().optional(),
+  CLUSTER_ADVERTISE_URL: httpUrl('http://10.0.3.7:8080, an address peers can reach').optional(),
   /**
    * Shared by every replica of a cluster: members sign their record in Redis
    * with it and ignore records that are not signed (src/cluster/member-auth.ts).

@@ -9,14 +9,17 @@ import { z } from 'zod';
 export const seconds = (def: number, min = 0.001, max = 86_400) => z.coerce.number().min(min).max(max).default(def).describe(`seconds, e.g. ${def}`);
 export const int = (def: number, min = 1, max = 1_000_000) => z.coerce.number().int().min(min).max(max).default(def).describe(`a whole number, e.g. ${def}`);
 
-/** An http(s) URL; a value without its scheme gets a message that says what to write. */
-export const httpUrl = () =>
+/**
+ * An http(s) URL; a value without its scheme gets a message that says what to
+ * write. `example` is the value shown when the scheme is not http(s).
+ */
+export const httpUrl = (example = 'http://influxdb:8086') =>
   z.string().superRefine((v, ctx) => {
-    const problem = httpUrlProblem(v);
+    const problem = httpUrlProblem(v, example);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
-export function httpUrlProblem(v: string): string | undefined {
+export function httpUrlProblem(v: string, example = 'http://influxdb:8086'): string | undefined {
   // Shown back only when it cannot hold a secret (no userinfo, no query).
   const hostLike = /^\[?[A-Za-z0-9._:-]+\]?(:\d+)?(\/[^?#@]*)?$/;
   if (v.includes('://')) {
@@ -26,7 +29,7 @@ export function httpUrlProblem(v: string): string | undefined {
     return hostLike.test(v) ? `is not a URL: it needs a scheme, e.g. "http://${v}"` : 'is not a URL: it needs a scheme (e.g. "http://influxdb:8086")';
   }
   const u = new URL(v);
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `must be an http:// or https:// URL (not ${u.protocol.slice(0, -1)}://)`;
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `must be an http:// or https:// URL (not ${u.protocol.slice(0, -1)}://), e.g. ${example}`;
   if (!u.hostname) return 'has no host (e.g. "http://influxdb:8086")';
   return undefined;
 }

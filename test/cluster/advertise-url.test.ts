@@ -20,5 +20,5 @@ test('the advertised URL: the setting, else LISTEN_ADDRESS when it names one add
 test('a CLUSTER_ADVERTISE_URL that is not an http(s) URL is one config error line naming it, exit 2', async () => {
   const r = await runCli(['check-config'], { TARGET_FQDNS: 'x.example', CLUSTER_ADVERTISE_URL: 'ftp://10.0.3.7' });
   assert.equal(r.code, 2, r.stderr);
-  assert.equal(r.stderr.trim(), 'config error: CLUSTER_ADVERTISE_URL: must be an http:// or https:// URL peers can reach, e.g. http://10.0.3.7:8080 (got "ftp://10.0.3.7")');
+  assert.equal(r.stderr.trim(), 'config error: CLUSTER_ADVERTISE_URL: must be an http:// or https:// URL (not ftp://), e.g. http://10.0.3.7:8080, an address peers can reach (got "ftp://10.0.3.7")');
 });
