@@ -56,7 +56,6 @@ test('image: runs as compose and Kubernetes run it; icmp and http probes work, H
     '-e', 'TARGET_FQDNS=127.0.0.1,http://127.0.0.1:8080/health/live',
     '-e', 'COLLECTION_INTERVAL=5',
     '-e', 'PROBE_TIMEOUT=4',
-    '-e', 'TRACE_CYCLES=2',
     '-e', `SHUTDOWN_TIMEOUT=${SHUTDOWN_TIMEOUT_S}`,
     '-e', 'SOURCE_NAME=container-test',
     IMAGE,
