@@ -10,8 +10,11 @@
 set -eu
 : "${REDIS_NODE_NAME:?}" "${REDIS_PASSWORD:?}"
 primary=""
+# Each ask is bounded: on the first start the Sentinels' names may not resolve
+# yet, and a slow lookup must not keep redis-server from starting (the health
+# check, and the Sentinels waiting on it, would give up first).
 for s in ${REDIS_SENTINEL_HOSTS:-}; do
-  primary=$(redis-cli -h "$s" -p 26379 --raw sentinel get-master-addr-by-name telemetry 2>/dev/null | head -n 1) || primary=""
+  primary=$(timeout 2 redis-cli -h "$s" -p 26379 --raw sentinel get-master-addr-by-name telemetry 2>/dev/null | head -n 1) || primary=""
   [ -n "$primary" ] && break
 done
 [ -n "$primary" ] || primary=${REDIS_DEFAULT_PRIMARY:-}
