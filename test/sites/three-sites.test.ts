@@ -103,10 +103,20 @@ test('three sites: one target from every vantage point, the fault domain in thre
       t2.after(() => net.clearLossOnB());
       const v = await verdictUntil('the path from b named, loss from its second hop', (s) => s.verdict.domain === 'path' && s.verdict.affected.join() === 'b' && s.verdict.paths?.[0]?.loss_begins?.ttl === 2);
       assert.equal(v.verdict.paths![0]!.loss_begins!.ip, net.hops.b[1], "b's second router");
-      const matrix = await api<{ targets: { name: string; cells: { state: string; why: string | null }[] }[]; sources: { name: string }[] }>(`/api/matrix?q=${target}`);
-      const row = matrix.targets.find((x) => x.name === net.targetIp)!;
+      // The matrix reads each site's rows as of its last refresh (SITES_REFRESH), which
+      // may be a slot older than the verdict just read: wait for b's cell to catch up.
+      type Matrix = { targets: { name: string; cells: { state: string; why: string | null }[] }[]; sources: { name: string }[] };
+      let matrix: Matrix | undefined;
+      const rowOf = (m: Matrix) => m.targets.find((x) => x.name === net.targetIp)!;
+      await until(
+        async () => ((matrix = await api<Matrix>(`/api/matrix?q=${target}`)), rowOf(matrix).cells[matrix.sources.findIndex((x) => x.name === 'b')]?.state !== 'ok'),
+        "b's cell in the matrix past ok",
+        15_000,
+        250,
+      ).catch(() => undefined);
+      const row = rowOf(matrix!);
       assert.deepEqual(
-        matrix.sources.map((s, i) => [s.name, row.cells[i]!.state]),
+        matrix!.sources.map((s, i) => [s.name, row.cells[i]!.state]),
         [
           ['a', 'ok'],
           ['b', 'degraded'],
