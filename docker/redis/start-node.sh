@@ -17,6 +17,25 @@ for s in ${REDIS_SENTINEL_HOSTS:-}; do
   primary=$(timeout 2 redis-cli -h "$s" -p 26379 --raw sentinel get-master-addr-by-name telemetry 2>/dev/null | head -n 1) || primary=""
   [ -n "$primary" ] && break
 done
+# A node restarted in place (its restart policy, seconds after a crash) that
+# the Sentinels still name primary would come back empty (no persistence) and
+# stay primary, its replica emptied by the resync. Such a node waits for the
+# Sentinels to promote the replica (down-after 5 s, then the election), and
+# starts as primary only if none was promoted within 30 s (the whole set down).
+marker=/tmp/.start-node-ran
+if [ -f "$marker" ] && [ "$primary" = "$REDIS_NODE_NAME" ]; then
+  echo "start-node.sh: $REDIS_NODE_NAME restarted while still named primary; waiting up to 30 s for the Sentinels to promote a replica"
+  n=0
+  while [ "$n" -lt 30 ] && [ "$primary" = "$REDIS_NODE_NAME" ]; do
+    sleep 1
+    n=$((n + 1))
+    for s in ${REDIS_SENTINEL_HOSTS:-}; do
+      p=$(timeout 2 redis-cli -h "$s" -p 26379 --raw sentinel get-master-addr-by-name telemetry 2>/dev/null | head -n 1) || p=""
+      [ -n "$p" ] && { primary=$p; break; }
+    done
+  done
+fi
+touch "$marker" 2>/dev/null || true
 [ -n "$primary" ] || primary=${REDIS_DEFAULT_PRIMARY:-}
 echo "start-node.sh: $REDIS_NODE_NAME starts as $( [ -n "$primary" ] && [ "$primary" != "$REDIS_NODE_NAME" ] && echo "replica of $primary" || echo primary)"
 # The password in a configuration read from stdin, not on the command line
