@@ -1,4 +1,5 @@
 import { writerBreakerPolicy, type HttpClient } from '../http-client/http-client.js';
+import { splitUrlAuth, type EndpointAuth } from '../http-client/url-auth.js';
 import type { Deadline } from '../lifecycle/component.js';
 import { deadlineSignal, isDeadline } from '../util/abort.js';
 
@@ -19,25 +20,15 @@ export interface QueryEndpoint {
   headers: Record<string, string>;
 }
 
-export interface QueryAuth {
-  username?: string;
-  password?: string;
-  bearerToken?: string;
+export interface QueryAuth extends EndpointAuth {
   /** Tenant header of Mimir, Cortex and Thanos receive (X-Scope-OrgID). */
   orgId?: string;
 }
 
 /** QUERY_URL with its auth: userinfo in the URL, else the settings. Throws on a URL that does not parse (config checks first). */
 export function queryEndpoint(raw: string, auth: QueryAuth): QueryEndpoint {
-  const u = new URL(raw);
-  const headers: Record<string, string> = {};
-  const user = u.username ? decodeURIComponent(u.username) : auth.username;
-  const pass = u.password ? decodeURIComponent(u.password) : auth.password;
-  if (user) headers.authorization = `Basic ${Buffer.from(`${user}:${pass ?? ''}`).toString('base64')}`;
-  else if (auth.bearerToken) headers.authorization = `Bearer ${auth.bearerToken}`;
+  const { url: u, headers } = splitUrlAuth(raw, auth);
   if (auth.orgId) headers['x-scope-orgid'] = auth.orgId;
-  u.username = '';
-  u.password = '';
   return { url: u.toString().replace(/\/$/, ''), headers };
 }
 

@@ -1,5 +1,6 @@
 import { compress, uncompress } from 'snappyjs';
 import type { HttpClient } from '../../http-client/http-client.js';
+import { splitUrlAuth, type EndpointAuth } from '../../http-client/url-auth.js';
 import { VERSION } from '../../version.js';
 import type { StoredPoint } from '../stored-point.js';
 import { WriteRequest, type Label, type TimeSeries } from './remote-write-proto.js';
@@ -12,22 +13,11 @@ export interface RemoteWriteEndpoint {
   headers: Record<string, string>;
 }
 
-export interface RemoteWriteAuth {
-  username?: string;
-  password?: string;
-  bearerToken?: string;
-}
+export type RemoteWriteAuth = EndpointAuth;
 
 /** One REMOTE_WRITE_URLS entry with its auth (userinfo in the URL, else the settings). */
 export function remoteWriteEndpoint(raw: string, auth: RemoteWriteAuth): RemoteWriteEndpoint {
-  const u = new URL(raw);
-  const headers: Record<string, string> = {};
-  const user = u.username ? decodeURIComponent(u.username) : auth.username;
-  const pass = u.password ? decodeURIComponent(u.password) : auth.password;
-  if (user) headers.authorization = `Basic ${Buffer.from(`${user}:${pass ?? ''}`).toString('base64')}`;
-  else if (auth.bearerToken) headers.authorization = `Bearer ${auth.bearerToken}`;
-  u.username = '';
-  u.password = '';
+  const { url: u, headers } = splitUrlAuth(raw, auth);
   return { name: `${u.protocol}//${u.host}${u.pathname}`, url: u.toString(), headers };
 }
 
