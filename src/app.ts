@@ -15,6 +15,7 @@ import type { ProbeModule } from './probes/module.js';
 import { createProbes, PROBE_MODULES, rollupsOf, sparklineOf } from './probes/registry.js';
 import { ProbeTools } from './probes/tools/probe-tools.js';
 import { LoopDelay } from './probes/timing/loop-delay.js';
+import { threadProbes } from './probes/timing/timed-probe.js';
 import { TimingThread } from './probes/timing/timing-thread.js';
 import { RouteMemory } from './probes/trace/route-memory.js';
 import type { Sample } from './samples/sample.js';
@@ -207,12 +208,13 @@ export class App {
     this.status = new TargetStatusBoard(m, log, env.PER_TARGET_METRICS, modules);
     const operations = new Semaphore(env.MAX_CONCURRENT_OPERATIONS);
     m.operationsInFlightMax.set(env.MAX_CONCURRENT_OPERATIONS);
-    // tcp and dns timings on a thread of their own, away from this loop's lag; a one-shot run has no busy loop.
-    // How late this loop runs: the slack of the timings taken on it (http; tcp and dns in one-shot runs).
+    // Probes whose modules ask for it (timingThread) time on a thread of their own, away from this loop's lag;
+    // a one-shot run has no busy loop. How late this loop runs: the slack of the timings taken on it.
     const loopDelay = new LoopDelay();
     this.lifecycle.add(loopDelay, 0.01, { hidden: true });
-    const timed = cfg.targets.some((t) => t.probes.includes('tcp') || t.probes.includes('dns'));
-    const timingThread = oneShot ? undefined : new TimingThread(env.TIMING_SLACK_MAX_MS, log, m, timed);
+    const onThread = threadProbes(modules);
+    const threadUsed = cfg.targets.some((t) => t.probes.some((k) => onThread.some((p) => p.kind === k)));
+    const timingThread = oneShot ? undefined : new TimingThread(env.TIMING_SLACK_MAX_MS, onThread, log, m, threadUsed);
     if (timingThread) this.lifecycle.add(timingThread, 0.02);
     const probes = createProbes({ env, http: this.http, pingRunner: this.tools.pingRunner, traceRunner: this.tools.traceRunner, routeMemory, timingThread, loopDelay, cache: cluster.cache, metrics: m, log }, modules);
     this.collector = new Collector(probes, operations, this.sink, m, log, cfg.sourceName, this.geo?.enricher, (target, r, o) => {

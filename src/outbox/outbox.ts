@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Statement } from 'better-sqlite3';
-import type { Db } from '../sqlite/sqlite-db.js';
+import { otherSchemaError, type Db } from '../sqlite/sqlite-db.js';
 import { Encoding } from './stored-point.js';
 
 export interface OutboxRow {
@@ -149,7 +149,7 @@ export class Outbox {
     const version = Number(db.pragma('user_version', { simple: true }));
     if (version === SCHEMA_VERSION) return;
     const hasOutbox = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'").get() !== undefined;
-    if (hasOutbox || version !== 0) throw new Error(`${db.name} has schema version ${version}, not this daemon's ${SCHEMA_VERSION}: run the version that wrote it, or move the file away`);
+    if (hasOutbox || version !== 0) throw otherSchemaError(db, version, SCHEMA_VERSION);
     // Takes effect on a file without pages only; openDb wrote the header (WAL mode), so VACUUM (empty: instant).
     db.pragma('auto_vacuum = INCREMENTAL');
     db.exec('VACUUM');

@@ -8,6 +8,7 @@ import type { RollupSpec, SparklineSpec } from '../samples/rollup.js';
 import type { SharedCache } from '../util/shared-cache.js';
 import type { ProcessRunner } from './tools/process-runner.js';
 import type { LoopDelay } from './timing/loop-delay.js';
+import type { TimedFields } from './timing/timing-slack.js';
 import type { TimingThread } from './timing/timing-thread.js';
 import type { RouteMemory } from './trace/route-memory.js';
 import type { Probe } from './types.js';
@@ -66,6 +67,15 @@ export interface ProbeModule<Spec = unknown, E extends z.ZodRawShape = z.ZodRawS
    * `traceRunner` (mtr, WORKER_POOL_SIZE).
    */
   readonly pool?: 'pingRunner' | 'traceRunner';
+  /** Its phases are timed in JavaScript: the points and fields a late callback can stretch (timing/timing-slack.ts). */
+  readonly timed?: TimedFields;
+  /**
+   * The probe times its phases in JavaScript and runs, in the daemon, on the
+   * timing thread (timing/timing-thread.ts): the module (a URL from
+   * siblingModule) and the name of the probe function it exports, which the
+   * thread imports. Build `create` with timing/timed-probe.ts.
+   */
+  readonly timingThread?: { readonly module: string; readonly export: string };
   /** Origins (scheme://host:port) its runs call: their circuit breakers go when no target uses them any more. */
   origins?(spec: Spec): string[];
   /** The human summary of check-config and the target page (`5 echoes 0.2 s apart`); secrets redacted. */

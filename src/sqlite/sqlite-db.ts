@@ -211,3 +211,8 @@ function explain(err: unknown, path: string): Error {
   if (isDiskFull(err)) return new StartupError('DATA_DIR', `no space left for ${path}: free space, or set DATA_DIR to a larger file system`);
   return err as Error;
 }
+
+/** A database file of a layout this daemon does not read (PRAGMA user_version): one line naming DATA_DIR, the file left as it is. */
+export function otherSchemaError(db: Db, version: number, expected: number): StartupError {
+  return new StartupError('DATA_DIR', `${db.name} has schema version ${version}, not this daemon's ${expected}: run the version that wrote it, or move the file away`);
+}

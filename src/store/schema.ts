@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Db } from '../sqlite/sqlite-db.js';
+import { otherSchemaError, type Db } from '../sqlite/sqlite-db.js';
 import type { RollupSpec } from '../samples/rollup.js';
 import { TIERS, kindColumns, tableOf } from './rollup-spec.js';
 
@@ -40,7 +40,11 @@ import { TIERS, kindColumns, tableOf } from './rollup-spec.js';
  * rows); it must be chosen before the first table, hence the VACUUM of the
  * empty file.
  */
-/** 1: first release; 2: route_changes.diff. */
+/**
+ * The layout of the tables below (PRAGMA user_version; 0: a fresh file). A
+ * file of another layout is refused with what to do, as the outbox does: no
+ * released version wrote one, so there is nothing to migrate.
+ */
 export const SCHEMA_VERSION = 2;
 
 /** A prepared statement taking positional parameters. */
@@ -48,12 +52,8 @@ export type Statement = Database.Statement<unknown[]>;
 
 export function createSchema(db: Db, kinds: readonly RollupSpec[]): void {
   const version = Number(db.pragma('user_version', { simple: true }));
-  if (version === 1) {
-    db.transaction(() => {
-      db.exec('ALTER TABLE route_changes ADD COLUMN diff TEXT');
-      db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    })();
-  } else if (version < SCHEMA_VERSION) createBaseTables(db);
+  if (version === 0) createBaseTables(db);
+  else if (version !== SCHEMA_VERSION) throw otherSchemaError(db, version, SCHEMA_VERSION);
   createRollupTables(db, kinds);
 }
 

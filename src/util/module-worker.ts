@@ -9,8 +9,13 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
  */
 export function startModuleWorker(from: string, module: string, options: WorkerOptions = {}): Worker {
   if (from.endsWith('.ts')) {
-    const url = new URL(`${module}.ts`, from).href;
+    const url = siblingModule(from, module);
     return new Worker(`import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(url)}); })`, { ...options, eval: true });
   }
   return new Worker(new URL(`${module}.js`, from), options);
+}
+
+/** A module next to `from`, given without extension: the URL a worker started by startModuleWorker imports (.ts from source, .js from dist/). */
+export function siblingModule(from: string, module: string): string {
+  return new URL(`${module}${from.endsWith('.ts') ? '.ts' : '.js'}`, from).href;
 }

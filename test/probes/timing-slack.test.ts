@@ -8,7 +8,11 @@ import { dnsProbe } from '../../src/probes/dns/dns-probe.js';
 import { tcpProbe } from '../../src/probes/tcp/tcp-probe.js';
 import { LoopDelay } from '../../src/probes/timing/loop-delay.js';
 import { withTimingSlack } from '../../src/probes/timing/timing-slack.js';
+import { threadProbes } from '../../src/probes/timing/timed-probe.js';
 import { TimingThread } from '../../src/probes/timing/timing-thread.js';
+import type { ProbeModule } from '../../src/probes/module.js';
+import { PROBE_MODULES } from '../../src/probes/registry.js';
+import { TCP_TIMED } from '../../src/probes/tcp/measurements.js';
 import type { Probe, ProbeContext } from '../../src/probes/types.js';
 import type { Sample } from '../../src/samples/sample.js';
 import { deadlineSignal } from '../../src/util/abort.js';
@@ -30,7 +34,7 @@ const ld = new LoopDelay();
 before(async () => {
   server = await startSilentServer();
   dns = await startDnsmasq({ 'svc.test': '127.0.0.42' });
-  thread = new TimingThread(2, silentLogger());
+  thread = new TimingThread(2, threadProbes(PROBE_MODULES as readonly ProbeModule[]), silentLogger());
   await thread.start();
   await thread.whenReady();
   await ld.start();
@@ -73,7 +77,7 @@ test('the loop monitor sees a blocked loop in the window it happened in, and not
 test('on the busy loop a tcp connect reads long, and its point says so: slack covers the error, timing_uncertain', async () => {
   const c = context('tcp');
   try {
-    const probe = withTimingSlack(tcpProbe, 'tcp', 2, ld) as Probe;
+    const probe = withTimingSlack(tcpProbe, TCP_TIMED, 2, ld) as Probe;
     const out = await whileBusy(30, () => probe(c, specOf(c, 'tcp')));
     const f = (out.samples[0] as Sample<'tcp'>).fields;
     assert.equal(out.success, true, out.detail);
@@ -135,7 +139,7 @@ test('the timing thread: a deadline is a timeout, a shutdown abort is aborted, a
 });
 
 test('without tcp or dns targets at start the thread starts with the first run; stopped, it fails runs at once; stop is idempotent', async () => {
-  const t = new TimingThread(2, silentLogger(), undefined, false);
+  const t = new TimingThread(2, threadProbes(PROBE_MODULES as readonly ProbeModule[]), silentLogger(), undefined, false);
   assert.deepEqual(t.health(), { status: 'ok', thread: false, in_flight: 0 });
   await t.start();
   assert.deepEqual(t.health(), { status: 'ok', thread: false, in_flight: 0 });

@@ -4,8 +4,10 @@ import { threshold } from '../../env/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { dnsProbe, type DnsSpec } from './dns-probe.js';
 import { DNS_RECORD_TYPES, type DnsRecordType } from './dns-wire.js';
-import { timingSlackEnv, withTimingSlack } from '../timing/timing-slack.js';
-import { DNS } from './measurements.js';
+import { timedProbe } from '../timing/timed-probe.js';
+import { timingSlackEnv } from '../timing/timing-slack.js';
+import { siblingModule } from '../../util/module-worker.js';
+import { DNS, DNS_TIMED } from './measurements.js';
 import { DNS_FIGURES, DNS_METRICS, DNS_PANEL, DNS_ROLLUP } from './view.js';
 
 export function isValidDnsServer(s: string): boolean {
@@ -50,8 +52,10 @@ export const dnsModule = {
     return spec;
   },
   summary: (s: DnsSpec) => `${s.record} ${s.name} via ${s.server ?? 'the system resolver'}`,
+  timed: DNS_TIMED,
   // On the timing thread in the daemon (its own event loop: see timing/timing-thread.ts).
-  create: (deps) => (deps.timingThread ? (ctx, spec) => deps.timingThread!.run('dns', ctx, spec) : withTimingSlack(dnsProbe, 'dns', deps.env.TIMING_SLACK_MAX_MS, deps.loopDelay)),
+  timingThread: { module: siblingModule(import.meta.url, './dns-probe'), export: 'dnsProbe' },
+  create: (deps) => timedProbe('dns', DNS_TIMED, dnsProbe, deps),
 } satisfies ProbeModule<DnsSpec, typeof env>;
 
 export { DNS_RECORD_TYPES, type DnsRecordType, type DnsSpec };

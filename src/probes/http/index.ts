@@ -5,7 +5,7 @@ import { bool, httpUrl, threshold } from '../../env/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
 import { createHttpProbe, type HttpSpec } from './http-probe.js';
 import { timingSlackEnv, withTimingSlack } from '../timing/timing-slack.js';
-import { HTTP } from './measurements.js';
+import { HTTP, HTTP_TIMED } from './measurements.js';
 import { HTTP_FIGURES, HTTP_METRICS, HTTP_PANEL, HTTP_ROLLUP } from './view.js';
 
 const status = z.number().int().min(100).max(599);
@@ -76,7 +76,9 @@ export const httpModule = {
   summary: (s: HttpSpec) =>
     `${s.method} ${redactUrl(s.url)}${s.expectStatus ? ` expecting ${s.expectStatus.join('|')}` : ''}${Object.keys(s.headers).length ? ` with headers ${Object.keys(s.headers).join(', ')}` : ''}${s.reuseConnection ? '' : ', new connection each time'}`,
   // On the main loop (the shared pool and breakers live there): its slack says how busy that was.
-  create: (deps) => withTimingSlack(createHttpProbe(deps.http), 'http', deps.env.TIMING_SLACK_MAX_MS, deps.loopDelay),
+  timed: HTTP_TIMED,
+  // On the main loop, where its connection pool and circuit breakers live; its points carry that loop's slack.
+  create: (deps) => withTimingSlack(createHttpProbe(deps.http), HTTP_TIMED, deps.env.TIMING_SLACK_MAX_MS, deps.loopDelay),
 } satisfies ProbeModule<HttpSpec, typeof env>;
 
 export type { HttpSpec };

@@ -1,4 +1,5 @@
 import { TIMING_SLACK_FIELDS } from '../timing/fields.js';
+import type { TimedFields } from '../timing/timing-slack.js';
 
 /** The `http` measurement: one point per exchange. */
 export const HTTP = {
@@ -20,6 +21,9 @@ export const HTTP = {
     ...TIMING_SLACK_FIELDS,
   },
 } as const;
+
+/** Its phases timed in JavaScript (timing/timing-slack.ts marks how far a late callback may have stretched them). */
+export const HTTP_TIMED: TimedFields = { measurement: 'http', fields: ['dns_ms', 'connect_ms', 'tls_ms', 'ttfb_ms', 'transfer_ms', 'total_ms'] };
 
 declare module '../../samples/measurement.js' {
   interface Measurements {

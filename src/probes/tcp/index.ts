@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { threshold } from '../../env/zod-env.js';
 import { SpecError, type ProbeModule } from '../module.js';
-import { timingSlackEnv, withTimingSlack } from '../timing/timing-slack.js';
-import { TCP } from './measurements.js';
+import { timedProbe } from '../timing/timed-probe.js';
+import { timingSlackEnv } from '../timing/timing-slack.js';
+import { siblingModule } from '../../util/module-worker.js';
+import { TCP, TCP_TIMED } from './measurements.js';
 import { tcpProbe, type TcpSpec } from './tcp-probe.js';
 import { TCP_FIGURES, TCP_METRICS, TCP_PANEL, TCP_ROLLUP } from './view.js';
 
@@ -32,8 +34,10 @@ export const tcpModule = {
     return { port: b.port };
   },
   summary: (s: TcpSpec) => `connect to port ${s.port}`,
+  timed: TCP_TIMED,
   // On the timing thread in the daemon (its own event loop: see timing/timing-thread.ts).
-  create: (deps) => (deps.timingThread ? (ctx, spec) => deps.timingThread!.run('tcp', ctx, spec) : withTimingSlack(tcpProbe, 'tcp', deps.env.TIMING_SLACK_MAX_MS, deps.loopDelay)),
+  timingThread: { module: siblingModule(import.meta.url, './tcp-probe'), export: 'tcpProbe' },
+  create: (deps) => timedProbe('tcp', TCP_TIMED, tcpProbe, deps),
 } satisfies ProbeModule<TcpSpec, typeof env>;
 
 export type { TcpSpec };

@@ -16,14 +16,11 @@ export const timingSlackEnv = {
   TIMING_SLACK_MAX_MS: z.coerce.number().min(0).max(10_000).default(DEFAULT_TIMING_SLACK_MAX_MS),
 };
 
-/** The timing fields of each measurement a JavaScript-timed probe writes. */
-const TIMED_FIELDS = {
-  http: ['dns_ms', 'connect_ms', 'tls_ms', 'ttfb_ms', 'transfer_ms', 'total_ms'],
-  tcp: ['connect_ms'],
-  dns: ['query_ms'],
-} as const;
-
-export type TimedMeasurement = keyof typeof TIMED_FIELDS;
+/** The points of a JavaScript-timed probe a late callback can stretch: their measurement and timing fields (each kind's measurements.ts). */
+export interface TimedFields {
+  readonly measurement: string;
+  readonly fields: readonly string[];
+}
 
 /**
  * `probe` with its timings' slack: the two worst event-loop stalls of the
@@ -34,8 +31,7 @@ export type TimedMeasurement = keyof typeof TIMED_FIELDS;
  * stamps a phase's end may have run that much after the event, so the
  * phase may read that much too long.
  */
-export function withTimingSlack<S>(probe: Probe<S>, measurement: TimedMeasurement, maxMs: number, monitor: LoopDelay | undefined): Probe<S> {
-  const fields = TIMED_FIELDS[measurement] as readonly string[];
+export function withTimingSlack<S>(probe: Probe<S>, { measurement, fields }: TimedFields, maxMs: number, monitor: LoopDelay | undefined): Probe<S> {
   if (!monitor) return probe;
   return async (ctx, spec) => {
     const t0 = performance.now();

@@ -6,13 +6,25 @@ import { isDeadline, onAbort, type DeadlineError } from '../../util/abort.js';
 import { startModuleWorker } from '../../util/module-worker.js';
 import { reasonForError } from '../reasons.js';
 import { failure, type ProbeContext, type ProbeOutcome, type TargetRef } from '../types.js';
+import type { TimedFields } from './timing-slack.js';
 
-/** Kinds the timing thread runs. */
-export type TimedKind = 'tcp' | 'dns';
+/** A probe the timing thread runs: the worker imports `export` from `module` and marks `timed`'s fields with its own loop's slack. */
+export interface ThreadProbe {
+  readonly kind: string;
+  readonly module: string;
+  readonly export: string;
+  readonly timed: TimedFields;
+}
+
+/** What the worker is started with. */
+export interface TimingWorkerData {
+  slackMaxMs: number;
+  probes: readonly ThreadProbe[];
+}
 
 /** Messages to the worker. */
 export type ToTimingThread =
-  | { type: 'run'; id: number; kind: TimedKind; target: TargetRef; timeMs: number; tags: Record<string, string>; spec: unknown }
+  | { type: 'run'; id: number; kind: string; target: TargetRef; timeMs: number; tags: Record<string, string>; spec: unknown }
   /** `deadline`: the probe's deadline (ms) when that is why, else a shutdown. */
   | { type: 'abort'; id: number; deadline?: number };
 
@@ -55,16 +67,18 @@ export class TimingThread extends BaseComponent {
 
   constructor(
     private readonly slackMaxMs: number,
+    /** What it runs (threadProbes of the registry). */
+    private readonly probes: readonly ThreadProbe[],
     private readonly log: Logger,
     private readonly metrics?: TelemetryMetrics,
-    /** Start the worker at start (there are tcp or dns targets); otherwise the first run starts it. */
+    /** Start the worker at start (targets use its probes); otherwise the first run starts it. */
     private readonly spawnAtStart = true,
   ) {
     super();
   }
 
   /**
-   * A daemon without tcp or dns targets never pays for the worker; with them
+   * A daemon without targets for its probes never pays for the worker; with them
    * it is spawned now, and not waited for: loading its modules takes seconds
    * from source on a loaded machine, and the API must answer meanwhile. Runs
    * posted before it listens wait in its port; one that dies starting is
@@ -82,7 +96,7 @@ export class TimingThread extends BaseComponent {
   }
 
   private spawn(): Worker {
-    const w = startModuleWorker(import.meta.url, './timing-worker', { workerData: { slackMaxMs: this.slackMaxMs } });
+    const w = startModuleWorker(import.meta.url, './timing-worker', { workerData: { slackMaxMs: this.slackMaxMs, probes: this.probes } satisfies TimingWorkerData });
     w.unref();
     this.worker = w;
     this.ready = new Promise<void>((resolve) => {
@@ -106,7 +120,7 @@ export class TimingThread extends BaseComponent {
     const now = Date.now();
     this.exits = [...this.exits.filter((t) => now - t < 60_000), now];
     if (this.exits.length >= MAX_RESTARTS_PER_MINUTE) {
-      this.down = `exited ${this.exits.length} times within a minute (last code ${code}); tcp and dns probes fail until a restart`;
+      this.down = `exited ${this.exits.length} times within a minute (last code ${code}); its probes fail until a restart`;
       this.log.error({ code }, `timing thread ${this.down}`);
       return;
     }
@@ -125,8 +139,8 @@ export class TimingThread extends BaseComponent {
 
   private readonly drained: (() => void)[] = [];
 
-  /** Run a tcp or dns probe on the timing thread. Never throws: a failure is an outcome. */
-  run(kind: TimedKind, ctx: ProbeContext, spec: unknown): Promise<ProbeOutcome> {
+  /** Run one of its probes on the timing thread. Never throws: a failure is an outcome. */
+  run(kind: string, ctx: ProbeContext, spec: unknown): Promise<ProbeOutcome> {
     if (!this.running || this.down) return Promise.resolve(failure('internal_error', `timing thread not running${this.down ? `: ${this.down}` : ''}`));
     const w = this.worker ?? this.spawn();
     if (ctx.signal.aborted) return Promise.resolve(failure(reasonForError(ctx.signal.reason, ctx.signal).reason, 'aborted before it started'));

@@ -1,25 +1,27 @@
 /**
- * The timing thread (see timing-thread.ts): runs the tcp and dns probes on
+ * The timing thread (see timing-thread.ts): runs the probes whose modules ask
+ * for it (`timingThread`: tcp and dns) on
  * an event loop of their own, which does nothing else, so the callbacks
  * that stamp a connect or an answer run when the kernel delivers them, not
  * after the daemon's store writes, scheduling and API work.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { dnsProbe } from '../dns/dns-probe.js';
-import { tcpProbe } from '../tcp/tcp-probe.js';
 import { failure, type Probe, type ProbeOutcome } from '../types.js';
 import { DeadlineError } from '../../util/abort.js';
 import { LoopDelay } from './loop-delay.js';
 import { withTimingSlack } from './timing-slack.js';
-import type { ToTimingThread } from './timing-thread.js';
+import type { TimingWorkerData, ToTimingThread } from './timing-thread.js';
 
-const maxMs = (workerData as { slackMaxMs: number }).slackMaxMs;
+const data = workerData as TimingWorkerData;
 const monitor = new LoopDelay();
 await monitor.start();
-const probes: Record<string, Probe> = {
-  tcp: withTimingSlack(tcpProbe, 'tcp', maxMs, monitor) as Probe,
-  dns: withTimingSlack(dnsProbe, 'dns', maxMs, monitor) as Probe,
-};
+// Each probe from its own module (the module's `timingThread`), so this file names no probe kind.
+const probes: Record<string, Probe> = {};
+for (const p of data.probes) {
+  const fn = ((await import(p.module)) as Record<string, unknown>)[p.export];
+  if (typeof fn !== 'function') throw new Error(`timing thread: ${p.module} exports no probe ${p.export}`);
+  probes[p.kind] = withTimingSlack(fn as Probe, p.timed, data.slackMaxMs, monitor);
+}
 const running = new Map<number, AbortController>();
 const port = parentPort!;
 // Loaded and listening (TimingThread.whenReady).
