@@ -12,7 +12,7 @@ import type { Target } from './targets.js';
  */
 export const OFF_THREAD_BYTES = 256 * 1024;
 /** Targets per message from the worker: receiving one takes a few ms on the event loop. */
-const CHUNK = 500;
+const CHUNK = 250;
 /** A long load says how far it got this often. */
 const PROGRESS_LOG_MS = 5000;
 

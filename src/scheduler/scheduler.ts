@@ -83,7 +83,7 @@ interface Round {
 
 const FAILURES_LOGGED = 5;
 /** Targets a reload applies between two turns of the event loop (a few ms of work). */
-const STEP = 1000;
+const STEP = 500;
 /** Liveness never fails sooner than this, so one slow round at a 1-second interval restarts nothing. */
 const MIN_STALL_S = 10;
 /** The timer is re-armed at least this often, so a clock jump cannot park the scheduler. */
