@@ -1,6 +1,7 @@
 import type { ReloadOutcome, ReloadTrigger } from '../config/config-reloader.js';
 import type { HealthStatus } from '../lifecycle/component.js';
 import type { AdhocRejection, AdhocRun } from '../scheduler/adhoc-runner.js';
+import type { MatrixQuery } from '../sites/matrix.js';
 import type { DataApi, RangeQuery } from '../status/data-api.js';
 
 /**
@@ -33,16 +34,6 @@ export interface DaemonApi {
 export interface SiteRowsApi {
   /** This site's own rows of the named targets (all when undefined), for other sites. */
   rows(names: readonly string[] | undefined, o: { routes: boolean; local: boolean }): Promise<unknown>;
-}
-
-export interface MatrixQuery {
-  offset: number;
-  limit: number;
-  sort: 'name' | 'worst' | 'rtt' | 'loss' | 'state';
-  source?: string;
-  order: 'asc' | 'desc';
-  q?: string;
-  state?: 'ok' | 'degraded' | 'failing' | 'unknown';
 }
 
 /** What the site routes need (src/sites/vantage.ts implements it). */

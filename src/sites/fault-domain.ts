@@ -25,8 +25,10 @@
  * share; a verdict pointing at a shared hop says so.
  */
 
-export type SourceState = 'ok' | 'degraded' | 'failing' | 'unknown';
-export type FaultDomain = 'none' | 'target' | 'path' | 'undetermined';
+// The verdict's shapes are the API's (the pages read them as they are built here).
+import type { FaultDomain, HopRef, Onset, PathFault, SourceState, Verdict } from '../web/api-types.js';
+
+export type { FaultDomain, HopRef, Onset, PathFault, SourceState, Verdict };
 
 export interface HopFigures {
   ttl: number;
@@ -45,48 +47,6 @@ export interface SourceEvidence {
   hops: HopFigures[] | null;
   /** The target's own address (the last hop when the route reached it). */
   destination?: string | null;
-}
-
-export interface HopRef {
-  ttl: number;
-  ip: string;
-}
-
-export interface Onset extends HopRef {
-  kind: 'loss' | 'latency';
-  /** Loss in % at that hop, or the milliseconds the step adds. */
-  value: number;
-  /** On the part of the path no healthy source uses (false: a hop healthy paths share). */
-  own: boolean;
-}
-
-export interface PathFault {
-  source: string;
-  state: SourceState;
-  why: string | null;
-  /** Responding hops of this path that no healthy source's path has. */
-  own_hops: HopRef[];
-  /** The first hop after its own part that a healthy path has too. */
-  joins_at: HopRef | null;
-  loss_begins: Onset | null;
-  latency_begins: Onset | null;
-  summary: string;
-}
-
-export interface Verdict {
-  domain: FaultDomain;
-  /** One line a person reads first. */
-  summary: string;
-  /** Sources with data that see the target ok. */
-  healthy: string[];
-  /** Sources with data that see it degraded or failing. */
-  affected: string[];
-  /** Sources without data (their site did not answer, or nothing measured yet): not counted. */
-  no_data: string[];
-  /** `target`: responding hops every affected path has, in path order (nearest the target last). */
-  common_hops?: HopRef[];
-  /** `path`: one entry per affected source. */
-  paths?: PathFault[];
 }
 
 export interface VerdictOptions {

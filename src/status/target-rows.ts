@@ -1,5 +1,6 @@
 import type { Target } from '../config/targets.js';
-import { describeCrossed, type Crossed } from './target-state.js';
+import type { Crossed as ApiCrossed } from '../web/api-types.js';
+import { describeCrossed } from './target-state.js';
 import type { FigureValues, TargetStatus, TargetStatusBoard } from './target-status.js';
 
 /** A target as the replica that probes it sees it: what /api/local/targets serves to the other members. */
@@ -13,7 +14,7 @@ export interface TargetRow {
   state_since: string | null;
   failing: { probe: string; reason: string | null; detail: string | null; since: string }[];
   /** Thresholds the last run of each probe crossed: why the target is degraded. */
-  crossed: (Crossed & { text: string })[];
+  crossed: ApiCrossed[];
   /** The target's thresholds (null: none). */
   thresholds: Record<string, number | null>;
   /** The probes' figures of the last runs (probes/view.ts), and the newest point's time. */

@@ -1,5 +1,6 @@
 import type { Thresholds } from '../config/targets.js';
 import { crosses, type FigureSpec } from '../probes/view.js';
+import type { Crossed as ApiCrossed, Status } from '../web/api-types.js';
 
 /**
  * A target's state, from the last run of each of its probes:
@@ -14,21 +15,13 @@ import { crosses, type FigureSpec } from '../probes/view.js';
  * state changes only once N consecutive slots agree on the new one, so a
  * single bad slot does not flap it; the first state is taken at once.
  */
-export type TargetStatus = 'ok' | 'degraded' | 'failing' | 'unknown';
+export type TargetStatus = Exclude<Status, 'unavailable'>;
 
 /** Numeric value of `telemetry_target_state` (unknown has no series). */
 export const STATE_VALUE: Record<Exclude<TargetStatus, 'unknown'>, number> = { ok: 0, degraded: 1, failing: 2 };
 
-/** A threshold a figure crossed in a probe's last run. */
-export interface Crossed {
-  /** Threshold key (`loss_pct`). */
-  threshold: string;
-  probe: string;
-  value: number;
-  limit: number;
-  when: 'above' | 'below';
-  unit: string;
-}
+/** A threshold a figure crossed in a probe's last run (the API's, before its line of text is added). */
+export type Crossed = Omit<ApiCrossed, 'text'>;
 
 /** One line for the overview and the log: `loss_pct 20 % >= 5 %`. */
 export function describeCrossed(c: Crossed): string {

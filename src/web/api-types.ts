@@ -28,6 +28,7 @@ export interface Failure {
 
 /** A threshold the last run of a probe crossed (why a target is degraded). */
 export interface Crossed {
+  /** Threshold key (`loss_pct`). */
   threshold: string;
   probe: string;
   value: number;
@@ -191,6 +192,7 @@ export interface CollectReply {
 
 /** Several sites: a source's view of a target (GET /api/targets/<name>/sources). */
 export type SourceState = 'ok' | 'degraded' | 'failing' | 'unknown';
+export type FaultDomain = 'none' | 'target' | 'path' | 'undetermined';
 
 export interface HopRef {
   ttl: number;
@@ -199,7 +201,9 @@ export interface HopRef {
 
 export interface Onset extends HopRef {
   kind: 'loss' | 'latency';
+  /** Loss in % at that hop, or the milliseconds the step adds. */
   value: number;
+  /** On the part of the path no healthy source uses (false: a hop healthy paths share). */
   own: boolean;
 }
 
@@ -207,7 +211,9 @@ export interface PathFault {
   source: string;
   state: SourceState;
   why: string | null;
+  /** Responding hops of this path that no healthy source's path has. */
   own_hops: HopRef[];
+  /** The first hop after its own part that a healthy path has too. */
   joins_at: HopRef | null;
   loss_begins: Onset | null;
   latency_begins: Onset | null;
@@ -215,12 +221,18 @@ export interface PathFault {
 }
 
 export interface Verdict {
-  domain: 'none' | 'target' | 'path' | 'undetermined';
+  domain: FaultDomain;
+  /** One line a person reads first. */
   summary: string;
+  /** Sources with data that see the target ok. */
   healthy: string[];
+  /** Sources with data that see it degraded or failing. */
   affected: string[];
+  /** Sources without data (their site did not answer, or nothing measured yet): not counted. */
   no_data: string[];
+  /** `target`: responding hops every affected path has, in path order (nearest the target last). */
   common_hops?: HopRef[];
+  /** `path`: one entry per affected source. */
   paths?: PathFault[];
 }
 

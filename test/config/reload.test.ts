@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDaemon } from '../helpers/daemon.js';
+import { afterRounds, startDaemon } from '../helpers/daemon.js';
 import { startHttpServer, waitFor } from '../helpers/net.js';
 
 test('reload without restart: TARGETS_FILE edits, SIGHUP and POST /-/reload add, remove and change targets; a broken file is rejected; same process', async () => {
@@ -27,7 +27,7 @@ test('reload without restart: TARGETS_FILE edits, SIGHUP and POST /-/reload add,
     await waitFor(() => reloads().length === 1, 'one reload logged', 5000, 100);
     assert.equal(reloads()[0]!.trigger, 'TARGETS_FILE changed');
     const bBefore = hits('b');
-    await new Promise((r) => setTimeout(r, 4500)); // two intervals
+    await afterRounds(daemon, 2, 2, 'two rounds after the reload');
     assert.ok(hits('b') <= bBefore + 1, `b stopped (${bBefore} -> ${hits('b')})`);
     const text = await metrics();
     assert.doesNotMatch(text, /target="b"/, "b's per-target series are gone");

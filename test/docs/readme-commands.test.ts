@@ -23,7 +23,7 @@ import { waitFor } from '../helpers/net.js';
  * environment, so the first round comes within 10 s, not 60.
  *
  * Then, on the same clone: a second `npm start` with unchanged sources must
- * print its start line within 5 s (no rebuild), and the install steps at the
+ * print its start line within 5 s of CPU time (no rebuild), and the install steps at the
  * top of docs/systemd/network-telemetry.service run as written, except what
  * needs a systemd or changes the machine: `useradd` (the unit's user is
  * played by nobody), paths under /opt and /etc (a temporary directory) and
@@ -173,9 +173,11 @@ test('every shell command of the README runs on a fresh clone', { timeout: 600_0
     const skipped = blocks.filter((b) => b.marker?.startsWith('skip'));
     t.diagnostic(`${runnable.reduce((n, b) => n + b.commands.length, 0)} commands run; ${skipped.length} block(s) marked skip: ${skipped.map((b) => `line ${b.line} ${b.marker}`).join('; ')}`);
 
-    // A restart with unchanged sources builds nothing: the start line within 5 s. Wall time on a
-    // machine this loaded says little, so the bound is on the CPU time npm, the build check and
-    // the daemon spent until the start line (a rebuild alone costs 15 s of it).
+    // A restart with unchanged sources builds nothing: the start line within 5 s of CPU time, that
+    // of npm, the build check and the daemon together (a rebuild alone costs 15 s of it). The bound
+    // is on CPU time, not wall time: CPU time is what the code decides and it holds on a busy
+    // machine too, while wall time on a shared 2-core CI machine measures the neighbours (a check
+    // that held only when the machine was idle would be skipped exactly when it is run).
     await interrupt(running[0]!);
     t.diagnostic(`Ctrl-C under npm start: npm ends by the signal (${running[0]!.proc.signalCode}), which a shell shows as 130`);
     const t0 = Date.now();
@@ -196,7 +198,6 @@ test('every shell command of the README runs on a fresh clone', { timeout: 600_0
     t.diagnostic(`second npm start: start line after ${restartMs} ms, ${cpuMs} ms of CPU (load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`);
     assert.doesNotMatch(again.log(), /building dist/, `nothing rebuilt:\n${again.log().slice(0, 2000)}`);
     assert.ok(cpuMs < 5000, `a second npm start with unchanged sources spent ${cpuMs} ms of CPU before its start line (limit 5000):\n${again.log().slice(0, 2000)}`);
-    if (loadavg()[0]! <= availableParallelism()) assert.ok(restartMs < 5000, `a second npm start printed its start line after ${restartMs} ms (limit 5000)`);
     await interrupt(again);
 
     await installAsService(t, dir, inNs, running);
@@ -312,10 +313,10 @@ async function installAsService(t: { diagnostic(m: string): void }, dir: string,
   }
 }
 
-test('the systemd unit example passes systemd-analyze verify', (t) => {
-  const which = spawnSync('sh', ['-c', 'command -v systemd-analyze']);
-  if (which.status !== 0) return t.skip('systemd-analyze is not installed');
+test('the systemd unit example passes systemd-analyze verify', () => {
+  // scripts/ensure-deps.sh installs systemd-analyze before every npm test: missing is a failure, not a skip.
   const r = spawnSync('systemd-analyze', ['verify', join(ROOT, 'docs/systemd/network-telemetry.service')], { encoding: 'utf8' });
+  assert.ifError(r.error ? new Error(`systemd-analyze: ${r.error.message} (bash scripts/ensure-deps.sh installs it)`) : undefined);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr.trim(), '', 'no warnings');
 });

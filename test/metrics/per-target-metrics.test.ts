@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { afterRounds, startDaemon, type Daemon } from '../helpers/daemon.js';
 import { startDnsmasq } from '../helpers/dnsmasq.js';
 import { startHttpServer, waitFor } from '../helpers/net.js';
 
@@ -153,7 +153,7 @@ test('per-target series from a live daemon: every family with its labels, promto
     holdSlow = false;
     for (const r of held) r.end('late');
     held.clear();
-    await new Promise((r) => setTimeout(r, 2 * INTERVAL_S * 1000));
+    await afterRounds(d, 2, INTERVAL_S, "two rounds after slow's probe ended");
     const later = perTargetSeries(await metrics(d));
     assert.deepEqual(of(later, 'slow'), [], 'slow came back after its in-flight probe ended');
     assert.deepEqual(of(later, 'web'), []);
@@ -164,7 +164,7 @@ test('per-target series from a live daemon: every family with its labels, promto
     const r = await d.get('/-/reload', { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(r.status, 200, await r.clone().text());
     assert.deepEqual(((await r.json()) as { removed: string[] }).removed, ['loop']);
-    await new Promise((res) => setTimeout(res, 2 * INTERVAL_S * 1000));
+    await afterRounds(d, 2, INTERVAL_S, 'two rounds after POST /-/reload');
     const afterPost = perTargetSeries(await metrics(d));
     assert.deepEqual(of(afterPost, 'loop'), [], "loop's series after POST /-/reload");
     assert.deepEqual([...new Set(afterPost.map((s) => s.labels.target))].sort(), ['port', 'resolver']);

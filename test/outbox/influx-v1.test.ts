@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Influx1 } from '../../scripts/lib/services.js';
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { freePort, sleep, startHttpServer, waitFor } from '../helpers/net.js';
+import { afterRounds, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { freePort, startHttpServer, waitFor } from '../helpers/net.js';
 
 const v1Env = (url: string) => ({
   INFLUXDB_URL: url,
@@ -28,9 +28,11 @@ async function countAll(db: Influx1): Promise<number> {
   return n;
 }
 
-test('InfluxDB 1.x via INFLUX_API=v1: strings and booleans stored as such', async () => {
+test('InfluxDB 1.x via INFLUX_API=v1: strings and booleans stored as such', async (t) => {
   const db = await Influx1.start();
+  t.after(() => db.cleanup());
   const web = await startHttpServer((_q, r) => r.end('hello'));
+  t.after(() => web.close());
   const d = await startDaemon({ TARGET_FQDNS: `${web.url}/a,127.0.0.1:${await freePort()}`, COLLECTION_INTERVAL: '2', ...v1Env(db.url) });
   try {
     await waitFor(async () => (await db.rows('SELECT * FROM "http"')).length >= 1, 'http points in InfluxDB', 20_000, 250);
@@ -41,8 +43,12 @@ test('InfluxDB 1.x via INFLUX_API=v1: strings and booleans stored as such', asyn
     assert.equal(http!.method, 'GET');
     assert.equal(http!.source, 'test-source');
     assert.equal(Number(http!.time) % 2000, 0, 'slot timestamp');
-    await waitFor(async () => (await db.rows(`SELECT * FROM "probe" WHERE "probe" = 'tcp'`)).length >= 1, 'probe point', 20_000, 250);
-    const [failed] = await db.rows(`SELECT * FROM "probe" WHERE "probe" = 'tcp' LIMIT 1`);
+    // The closed port's point, a string field beside a boolean. (The first run may be a timeout
+    // instead: the timing thread starts with it, which on a loaded machine can take the whole deadline.)
+    const [failed] = await waitFor(async () => {
+      const rows = await db.rows(`SELECT * FROM "probe" WHERE "probe" = 'tcp' AND "reason" = 'refused' LIMIT 1`);
+      return rows.length ? rows : undefined;
+    }, 'a refused tcp point', 20_000, 250);
     assert.equal(failed!.success, false);
     assert.equal(failed!.reason, 'refused');
     const types = await db.rows('SHOW FIELD KEYS FROM "http"');
@@ -53,45 +59,50 @@ test('InfluxDB 1.x via INFLUX_API=v1: strings and booleans stored as such', asyn
     );
   } finally {
     await d.cleanup();
-    await db.cleanup();
-    await web.close();
   }
 });
 
-test('the same slot collected twice (two standalone daemons) is one point, not two', async () => {
+test('the same slot collected twice (two standalone daemons) is one point, not two', async (t) => {
   const db = await Influx1.start();
+  t.after(() => db.cleanup());
   const web = await startHttpServer((_q, r) => r.end('x'));
+  t.after(() => web.close());
   const env = { TARGET_FQDNS: `${web.url}/one,${web.url}/two`, COLLECTION_INTERVAL: '2', ...v1Env(db.url) };
   const [a, b] = [await startDaemon(env), await startDaemon(env)];
   try {
-    await sleep(9000);
+    // Both daemons write the same slots for four rounds.
+    await Promise.all([afterRounds(a, 4, 2), afterRounds(b, 4, 2)]);
     await Promise.all([stopAndCount(a), stopAndCount(b)]);
     const rows = await db.rows(`SELECT "total_ms" FROM "http" WHERE "target" = '${web.url}/one'`);
     const times = rows.map((r) => Number(r.time));
-    assert.ok(times.length >= 3);
     assert.equal(new Set(times).size, times.length, 'one point per slot');
-    // Both daemons probed every slot: the server saw about twice as many requests as there are points.
-    const hits = web.requests.filter((q) => q.url === '/one').length;
-    assert.ok(hits >= 2 * times.length - 2, `${hits} probes for ${times.length} points`);
+    // From the first slot both daemons ran (one may have started rounds earlier), both probed every
+    // slot: the server saw about twice as many requests as there are points.
+    const both = Math.max(...[a, b].map((d) => Date.parse(String(d.logs.find((l) => l.msg === 'round complete')!.slot))));
+    const shared = times.filter((x) => x >= both);
+    assert.ok(shared.length >= 3, `${shared.length} slots both daemons ran`);
+    const hits = web.requests.filter((q) => q.url === '/one' && q.at >= both).length;
+    assert.ok(hits >= 2 * shared.length - 2, `${hits} probes for ${shared.length} points`);
   } finally {
     await a.cleanup();
     await b.cleanup();
-    await db.cleanup();
-    await web.close();
   }
 });
 
-test('a batch with one bad point: the database answers 400, only that point is dropped', async () => {
+test('a batch with one bad point: the database answers 400, only that point is dropped', async (t) => {
   const db = await Influx1.start();
+  t.after(() => db.cleanup());
   // Make "detail" a float in this shard: our string detail of a failed probe now conflicts.
   assert.equal(await db.write(`probe,probe=seed,source=seed,target=seed detail=1.5 ${Date.now()}000000`), 204);
   const web = await startHttpServer((_q, r) => r.end('x'));
+  t.after(() => web.close());
   const closed = await freePort();
   const targets = [...Array.from({ length: 9 }, (_, i) => `${web.url}/ok${i}`), `127.0.0.1:${closed}`];
   const d = await startDaemon({ TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '3', ...v1Env(db.url), INFLUX_FLUSH_INTERVAL: '4' });
   try {
     await waitFor(() => d.logs.filter((l) => l.msg === 'point rejected by the database: dropped').length >= 1, 'a rejected point', 30_000, 200);
-    await sleep(4000);
+    // A round more after the first rejection: the batches that follow it are written whole.
+    await afterRounds(d, 1, 3);
     const { stored, outbox } = await stopAndCount(d);
     assert.equal(outbox, 0);
     const rejected = d.logs.filter((l) => l.msg === 'point rejected by the database: dropped');
@@ -101,30 +112,34 @@ test('a batch with one bad point: the database answers 400, only that point is d
     assert.equal(inDb, stored - rejected.length, `${inDb} in the database, ${stored} stored, ${rejected.length} rejected`);
   } finally {
     await d.cleanup();
-    await db.cleanup();
-    await web.close();
   }
 });
 
-test('InfluxDB SIGKILLed and restarted during steady collection: zero lost', async () => {
+test('InfluxDB SIGKILLed and restarted during steady collection: zero lost', async (t) => {
   const db = await Influx1.start();
+  t.after(() => db.cleanup());
   const web = await startHttpServer((_q, r) => r.end('x'), { logRequests: false });
+  t.after(() => web.close());
   const targets = Array.from({ length: 50 }, (_, i) => `${web.url}/t/${i}`);
   const d = await startDaemon({ TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '2', SHUTDOWN_TIMEOUT: '15', ...v1Env(db.url) });
   try {
-    await sleep(8000);
+    await waitFor(async () => (await d.json('/health')).components.sink.endpoints?.every((e: { lastSuccess: string | null }) => e.lastSuccess), 'first deliveries', 30_000, 200);
+    await afterRounds(d, 2, 2, 'two rounds delivered');
     await db.down('SIGKILL'); // influxd syncs its WAL before it acknowledges: a crash loses nothing acknowledged
     await waitFor(async () => (await d.json('/health')).status === 'degraded', 'degraded', 15_000, 200);
-    await sleep(10_000);
+    await afterRounds(d, 4, 2, 'four rounds collected while InfluxDB is down');
+    const held = (await d.json('/health')).components.sink.outbox_points as number;
+    assert.ok(held >= 50 * 4, `the outbox holds the outage's rounds: ${held} points`);
     await db.up();
-    await waitFor(async () => (await d.json('/health')).components.sink.outbox_points < 200, 'catching up', 30_000, 200);
-    await sleep(2000);
+    // Caught up: nothing from the outage left, only the current round inside its flush window.
+    await waitFor(async () => {
+      const s = (await d.json('/health')).components.sink;
+      return s.outbox_points === 0 || s.outbox_oldest_age_s <= 1;
+    }, 'catching up', 30_000, 200);
     const { stored, outbox } = await stopAndCount(d);
     assert.equal(outbox, 0);
     assert.equal(await countAll(db), stored);
   } finally {
     await d.cleanup();
-    await db.cleanup();
-    await web.close();
   }
 });

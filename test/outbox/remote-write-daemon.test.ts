@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Victoria } from '../../scripts/lib/services.js';
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { sleep, startHttpServer, waitFor } from '../helpers/net.js';
+import { afterRounds, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { startHttpServer, waitFor } from '../helpers/net.js';
 import { PrometheusReceiver } from '../helpers/prometheus.js';
 
 /** (target, slot) of every round the daemon reported complete: their points were committed to the outbox. */
@@ -21,7 +21,7 @@ function probed(daemons: Daemon[], targets: string[]): Set<string> {
   return out;
 }
 
-test('remote write to Prometheus 2.42 and VictoriaMetrics: one receiver stopped 15 s, the daemon SIGKILLed once, 0 points lost', async (t) => {
+test('remote write to Prometheus 2.42 and VictoriaMetrics: one receiver stopped for five rounds, the daemon SIGKILLed once, 0 points lost', async (t) => {
   const web = await startHttpServer((_q, r) => r.end('ok'), { logRequests: false });
   const prom = await PrometheusReceiver.start();
   const vm = await Victoria.start();
@@ -41,14 +41,19 @@ test('remote write to Prometheus 2.42 and VictoriaMetrics: one receiver stopped 
     await waitFor(async () => (await d.json('/health')).components.sink.endpoints?.every((e: { lastSuccess: string | null }) => e.lastSuccess), 'both receivers written', 30_000, 200);
     await prom.down('SIGTERM');
     await waitFor(async () => (await d.json('/health')).status === 'degraded', 'degraded while Prometheus is away', 15_000, 200);
-    await sleep(15_000);
+    await afterRounds(d, 5, 2, 'five rounds collected while Prometheus is away');
     const during = (await d.json('/health')).components.sink;
+    assert.ok(during.outbox_points >= targets.length * 5, `the outbox holds the outage's rounds: ${during.outbox_points} points`);
     await prom.up();
-    await sleep(3000);
+    // SIGKILL while the backlog is on its way: once Prometheus has taken a first batch again, a round later.
+    const upAt = new Date().toISOString();
+    await waitFor(async () => (await d.json('/health')).components.sink.endpoints.every((e: { lastSuccess: string | null }) => e.lastSuccess && e.lastSuccess >= upAt), 'Prometheus written again', 30_000, 100);
+    await afterRounds(d, 1, 2);
     await d.kill('SIGKILL');
     d = await startDaemon(env, { dataDir });
     daemons.push(d);
-    await sleep(4000);
+    // Two rounds of the new process, then what is left of the backlog drains.
+    await afterRounds(d, 2, 2, 'two rounds after the restart');
     await waitFor(async () => (await d.json('/health')).components.sink.outbox_points < 40, 'caught up after the restart', 30_000, 200);
     d.proc.kill('SIGTERM');
     assert.equal(await d.exited, 0);

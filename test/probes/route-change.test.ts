@@ -200,7 +200,7 @@ test('a candidate older than its staleness bound is dropped: missed traces do no
   assert.equal(track(late.state, traceModel(y, D), D, o(t0 + 720_000)).verdict.changed, true);
 });
 
-test('route memory: the state (candidate included) survives a restart; a row of the earlier format keeps its hash', async () => {
+test('route memory: the state (candidate included) survives a restart; a row it cannot read is no state', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nt-route-mem-'));
   try {
     const x = raw(`${A}>${B}>${C}>${D}`);
@@ -218,21 +218,15 @@ test('route memory: the state (candidate included) survives a restart; a row of 
     assert.equal(v.changed, true, 'the candidate seen before the restart is confirmed after it');
     assert.equal(v.firstSeenMs, half.t0 + 60_000);
     await m2.stop(Deadline.in(1000));
-    // The earlier format: the last trace's summary.
+    // A row of another layout (or not JSON): no state, the next trace starts afresh.
     const db = new Database(join(dir, 'state.db'));
-    db.prepare('INSERT OR REPLACE INTO route_state (target, route, updated_ms) VALUES (?, ?, ?)').run(
-      'old',
-      JSON.stringify({ hopCount: 4, reached: true, routeHash: 'abcdef0123456789', hops: [{ ip: A, others: [] }, { ip: '*', others: [] }, { ip: C, others: [] }, { ip: D, others: [] }] }),
-      Date.now(),
-    );
+    const put = db.prepare('INSERT OR REPLACE INTO route_state (target, route, updated_ms) VALUES (?, ?, ?)');
+    put.run('other', JSON.stringify({ hopCount: 4, reached: true, hops: [] }), Date.now());
+    put.run('garbled', '{"v": 2', Date.now());
     db.close();
     const m3 = new RouteMemory(dir);
     await m3.start();
-    const legacy = m3.state('old')!;
-    assert.equal(legacy.confirmed.id, 'abcdef0123456789');
-    assert.equal(routePath(legacy.confirmed), `${A}>*>${C}>${D}`);
-    const next = track(legacy, traceModel(x, D), D, { timeMs: Date.now(), confirm: 2, staleMs: 180_000 }).verdict;
-    assert.deepEqual([next.changed, next.id], [false, 'abcdef0123456789']);
+    assert.deepEqual([m3.state('other'), m3.state('garbled')], [undefined, undefined]);
     await m3.stop(Deadline.in(1000));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -239,7 +239,7 @@ function hear(c: RouteModel, seen: Record<string, number>, heard: RouteModel, n:
 }
 
 /** The first route of a target: what its first trace saw. */
-export function initialState(obs: RouteModel): RouteState {
+function initialState(obs: RouteModel): RouteState {
   const c = trimmed(obs);
   const confirmed: ConfirmedRoute = { ...c, id: routeId(c), seen: {} };
   confirmed.seen = hear(confirmed, {}, c, 1);

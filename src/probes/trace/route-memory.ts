@@ -2,15 +2,7 @@ import type { Logger } from 'pino';
 import { BaseComponent, type ComponentHealth } from '../../lifecycle/component.js';
 import type { Statement } from 'better-sqlite3';
 import { closeDb, openDb, type Db } from '../../sqlite/sqlite-db.js';
-import { initialState, type RouteState } from './route-change.js';
-
-/** What versions before route-change confirmation kept: the last trace's route. */
-interface LegacyRoute {
-  hopCount: number;
-  reached: boolean;
-  routeHash: string;
-  hops: { ip: string; others: string[] }[];
-}
+import type { RouteState } from './route-change.js';
 
 /**
  * Each target's route state (route-change.ts) on disk, DATA_DIR/state.db:
@@ -47,7 +39,7 @@ export class RouteMemory extends BaseComponent {
     this.db = db;
   }
 
-  /** The target's route state; a row an earlier version wrote becomes the confirmed route, keeping its hash. */
+  /** The target's route state; a row of another layout is dropped: the next trace starts it afresh. */
   state(target: string): RouteState | undefined {
     const row = this.get_?.get(target) as { route: string } | undefined;
     if (!row) return undefined;
@@ -55,16 +47,11 @@ export class RouteMemory extends BaseComponent {
     try {
       parsed = JSON.parse(row.route);
     } catch {
-      this.log?.warn({ target }, 'route state unreadable: the next trace starts it afresh');
-      return undefined;
+      parsed = undefined;
     }
-    if ((parsed as RouteState).v === 2) return parsed as RouteState;
-    const legacy = parsed as LegacyRoute;
-    if (!Array.isArray(legacy.hops) || typeof legacy.routeHash !== 'string') return undefined;
-    const hops = legacy.hops.map((h) => (h.ip === '*' ? [] : [h.ip, ...(h.others ?? [])]));
-    const s = initialState({ hops, destTtl: legacy.reached ? legacy.hopCount : null });
-    s.confirmed.id = legacy.routeHash;
-    return s;
+    if ((parsed as RouteState | undefined)?.v === 2) return parsed as RouteState;
+    this.log?.warn({ target }, 'route state unreadable: the next trace starts it afresh');
+    return undefined;
   }
 
   save(target: string, s: RouteState): void {
