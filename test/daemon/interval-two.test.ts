@@ -25,7 +25,7 @@ test('COLLECTION_INTERVAL=2 with the default targets: starts, says once what it 
         return r.points.length >= 3 ? r.points : null;
       },
       'three route points',
-      20_000,
+      60_000,
       250,
     );
     for (const p of pts) assert.equal(p.fields.success, true, JSON.stringify(p.fields));
