@@ -3,10 +3,11 @@
 # and fail if either fails. npm test (scripts/test.sh) and npm run test:node22
 # (scripts/container/test-node22.sh) both run their files through it.
 #
-#  1. Side by side, NT_TEST_CONCURRENCY files at a time (default 4): most files
+#  1. Side by side, NT_TEST_CONCURRENCY files at a time (default 2): most files
 #     wait on I/O — real servers, daemons, network namespaces, a browser — far
-#     more than they compute, so on 2 cores four of them finish in about the
-#     time two take. They cannot meet: every file takes random ports, unique
+#     more than they compute. Four at a time may suit an idle machine; on
+#     one already busy (load average 20-40) it made ten files miss their
+#     polling deadlines, so the default is two. They cannot meet: every file takes random ports, unique
 #     namespace, interface, container and Redis key names, and its own mkdtemp
 #     directories (test/README.md, "Running side by side").
 #  2. Alone, one file at a time, after the others: the files whose header has
@@ -21,7 +22,7 @@
 set -uo pipefail
 node=$1
 shift
-concurrency=${NT_TEST_CONCURRENCY:-4}
+concurrency=${NT_TEST_CONCURRENCY:-2}
 [[ $concurrency =~ ^[1-9][0-9]*$ ]] || { echo "NT_TEST_CONCURRENCY must be a positive integer, not \"$concurrency\"" >&2; exit 2; }
 
 together=()
@@ -49,8 +50,8 @@ t0=$SECONDS
 "$node" scripts/build.mjs || { say "npm run build failed: the tests run the daemon from dist/"; exit 1; }
 export NT_TEST_DAEMON=dist
 # Daemons wait for /health/live by polling: a longer deadline costs nothing when
-# they are quick and keeps four files starting daemons at once on a busy
-# machine from failing for slowness alone.
+# they are quick and keeps files starting daemons at once on a busy machine
+# from failing for slowness alone.
 export NT_TEST_START_TIMEOUT_MS=${NT_TEST_START_TIMEOUT_MS:-120000}
 
 status=0
