@@ -1,7 +1,7 @@
 import { statfsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { createCluster, type Coordinator, type PeerClient } from './cluster/index.js';
-import { ConfigReloader, type ReloadOutcome, type ReloadTrigger } from './config/config-reloader.js';
+import { ConfigReloader, type ConfigDiff, type ReloadOutcome, type ReloadTrigger } from './config/config-reloader.js';
 import type { AppConfig } from './config/load-config.js';
 import type { Target } from './config/targets.js';
 import { createGeo, type Geo } from './geo/index.js';
@@ -52,6 +52,7 @@ import { describeCrossed } from './status/target-state.js';
 import { TargetStatusBoard } from './status/target-status.js';
 import { collectGarbageNow } from './util/heap.js';
 import { Semaphore } from './util/semaphore.js';
+import { turnOfTheLoop } from './util/turn.js';
 import { VERSION } from './version.js';
 
 export interface AppOptions {
@@ -69,6 +70,8 @@ export interface AppOptions {
    * targets in `cfg` must then have been read with the same modules.
    */
   modules?: readonly ProbeModule[];
+  /** Runs right before the API server listens (the start-up's loading listener gives the port up). */
+  beforeListen?: () => Promise<void>;
 }
 
 /**
@@ -324,6 +327,7 @@ export class App {
           idleTimeoutMs: env.API_IDLE_TIMEOUT * 1000,
           handlerTimeoutMs: (env.COLLECT_TIMEOUT + 10) * 1000,
           maxConnections: env.MAX_API_CONNECTIONS,
+          beforeListen: opts.beforeListen,
         },
         m,
         log,
@@ -340,18 +344,37 @@ export class App {
     return this.server?.port;
   }
 
-  /** A reload's new configuration: the targets change, everything else stays. */
-  private applyConfig(next: AppConfig): { added: string[]; removed: string[]; changed: string[] } {
+  /**
+   * A reload's new configuration: the targets change, everything else stays.
+   * Applied in steps with a turn of the event loop between them (each is
+   * linear in the targets; together, at 10,000 targets and more, they held
+   * the loop too long). The status board learns the new list before the
+   * scheduler runs it: a result of a target in flight during the switch is
+   * dropped there rather than bringing back a removed target's series.
+   */
+  private async applyConfig(next: AppConfig): Promise<ConfigDiff> {
     const before = this.cfg.targets;
-    const diff = this.scheduler.setTargets(next.targets);
-    this.checkCapacity(next.targets);
-    this.coordinator.setTargets(next.targets.map((t) => t.name));
+    const names = next.targets.map((t) => t.name);
+    this.coordinator.setTargets(names);
+    await turnOfTheLoop();
     this.status.setTargets(next.targets);
-    this.recentRoutes.retain(next.targets.map((t) => t.name));
-    // Breakers of origins no target uses any more go with them.
-    const origins = (ts: readonly Target[]) => new Set(ts.flatMap((t) => t.probes.flatMap((k) => this.modules.find((x) => x.kind === k)?.origins?.(t.specs[k]) ?? [])));
-    const still = origins(next.targets);
-    for (const o of origins(before)) if (!still.has(o)) this.http.breakers.forget(o);
+    await turnOfTheLoop();
+    const diff = await this.scheduler.setTargetsInSteps(next.targets);
+    await turnOfTheLoop();
+    if (diff.removed.length) this.recentRoutes.retain(names);
+    await turnOfTheLoop();
+    this.checkCapacity(next.targets);
+    // Breakers of origins no target uses any more go with them (only a removed or changed target can have left one).
+    if (diff.removed.length || diff.changed.length) {
+      await turnOfTheLoop();
+      const gone = new Set([...diff.removed, ...diff.changed]);
+      const originsOf = (t: Target) => t.probes.flatMap((k) => this.modules.find((x) => x.kind === k)?.origins?.(t.specs[k]) ?? []);
+      const maybeUnused = new Set(before.filter((t) => gone.has(t.name)).flatMap(originsOf));
+      if (maybeUnused.size) {
+        const still = new Set(next.targets.flatMap(originsOf));
+        for (const o of maybeUnused) if (!still.has(o)) this.http.breakers.forget(o);
+      }
+    }
     return diff;
   }
 

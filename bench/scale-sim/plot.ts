@@ -41,20 +41,23 @@ document.getElementById('title').textContent = input.title;
 const t = input.rows.map((r) => r.t);
 const marks = (u) => {
   const ctx = u.ctx; ctx.save(); ctx.strokeStyle = '#999'; ctx.setLineDash([4, 4]); ctx.fillStyle = '#555'; ctx.font = (12 * devicePixelRatio) + 'px sans-serif';
-  for (const m of input.marks) {
+  // Labels one line lower each, so marks close together stay readable.
+  input.marks.forEach((m, k) => {
     const x = u.valToPos(m.t, 'x', true);
     ctx.beginPath(); ctx.moveTo(x, u.bbox.top); ctx.lineTo(x, u.bbox.top + u.bbox.height); ctx.stroke();
-    ctx.fillText(m.label, x + 4 * devicePixelRatio, u.bbox.top + 14 * devicePixelRatio);
-  }
+    ctx.fillText(m.label, x + 4 * devicePixelRatio, u.bbox.top + (14 + 14 * (k % 4)) * devicePixelRatio);
+  });
   ctx.restore();
 };
-const base = { width: 1200, height: 300, scales: { x: { time: false } }, hooks: { draw: [marks] } };
+// Fixed axis widths so both charts share one time axis; no live legend values (a still picture).
+const base = { width: 1200, height: 300, scales: { x: { time: false } }, hooks: { draw: [marks] }, legend: { live: false } };
+const axisSize = 70;
 new uPlot({ ...base,
   series: [{ label: 's' },
     { label: 'replicas (scale)', stroke: '#1f77b4', width: 2.5, paths: uPlot.paths.stepped({ align: 1 }), scale: 'n' },
     { label: 'pods ready', stroke: '#2ca02c', width: 1.5, dash: [6, 3], paths: uPlot.paths.stepped({ align: 1 }), scale: 'n' },
     { label: 'targets', stroke: '#ff7f0e', width: 1.5, paths: uPlot.paths.stepped({ align: 1 }), scale: 't' }],
-  axes: [{ label: 'seconds (compressed time)' }, { scale: 'n', label: 'replicas' }, { scale: 't', side: 1, label: 'targets', grid: { show: false } }],
+  axes: [{ label: 'seconds (compressed time)' }, { scale: 'n', label: 'replicas', size: axisSize }, { scale: 't', side: 1, label: 'targets', grid: { show: false }, size: axisSize }],
   scales: { x: { time: false }, n: { range: (u, mn, mx) => [0, Math.max(mx + 1, 4)] }, t: { range: (u, mn, mx) => [0, mx * 1.1] } },
 }, [t, input.rows.map((r) => r.replicas), input.rows.map((r) => r.ready), input.rows.map((r) => r.targets)], document.getElementById('a'));
 const tol = (f) => input.rows.map(() => input.metricTarget * f);
@@ -62,9 +65,9 @@ new uPlot({ ...base,
   series: [{ label: 's' },
     { label: 'telemetry_collection_duration_seconds (average over pods)', stroke: '#d62728', width: 2 },
     { label: 'target', stroke: '#444', width: 1.5 },
-    { label: 'tolerance', stroke: '#bbb', width: 1, dash: [3, 3] },
-    { label: '', stroke: '#bbb', width: 1, dash: [3, 3] }],
-  axes: [{ label: 'seconds (compressed time)' }, { label: 'seconds' }],
+    { label: 'target + 10 % (tolerance)', stroke: '#bbb', width: 1, dash: [3, 3] },
+    { label: 'target - 10 %', stroke: '#bbb', width: 1, dash: [3, 3] }],
+  axes: [{ label: 'seconds (compressed time)' }, { label: 'seconds', size: axisSize }, { side: 1, size: axisSize, grid: { show: false }, values: () => [] }],
 }, [t, input.rows.map((r) => r.metric), tol(1), tol(1 + input.tolerance), tol(1 - input.tolerance)], document.getElementById('b'));
 </script></body></html>`;
   const profile = mkdtempSync(join(tmpdir(), 'nt-chromium-'));

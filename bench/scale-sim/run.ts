@@ -1,6 +1,10 @@
 /**
  * npm run scale-sim [-- --short] [-- --factor=F] [-- --no-outage] [-- --no-build]
  *
+ * The full run starts the daemon as shipped (dist/, built first unless
+ * --no-build); --short (the form meant for CI; not in the suite until a run of it is green) from
+ * the sources compiled once (compile.ts).
+ *
  * The autoscaling loop end to end, on this machine: real daemon processes
  * (a StatefulSet of them, statefulset.ts) sharing a real Redis and writing
  * to a real VictoriaMetrics (standing in for InfluxDB), a real Prometheus
@@ -9,17 +13,31 @@
  * reading the custom metric through the prometheus-adapter rule's PromQL
  * (manifest.ts).
  *
- * Time is compressed by --factor (default 10; --short: 20, the CI form):
+ * Time is compressed by --factor (default 10; --short: 30):
  * COLLECTION_INTERVAL, the metric's target, the HPA's sync period, policy
  * periods and stabilization windows, Prometheus' scrape interval, preStop,
  * SHUTDOWN_TIMEOUT and the grace period are all divided by it. The daemon's
- * own fixed costs are not (a Redis round trip, a heartbeat of 0.2 s), so
- * SHUTDOWN_TIMEOUT keeps a floor of 3 s (the grace period follows).
+ * own fixed costs are not (a Redis round trip, the 1 s heartbeat, a
+ * process start), so SHUTDOWN_TIMEOUT keeps a floor of 8 s (the grace period
+ * follows) and the scrape interval one of 2 s.
  *
- * The load: http targets whose server answers after a fixed delay, so a
- * target run holds a MAX_CONCURRENT_TARGETS slot for that long and the
- * per-replica metric is (targets / replicas) x delay / slots. N targets put
- * 3 replicas at about 0.38 of the metric's target.
+ * The load (scenario()): http targets, each on a loopback address of its
+ * own, answering after a sixth of the interval, so a target run holds one
+ * of the 6 MAX_CONCURRENT_TARGETS slots that long and the per-replica metric
+ * is (targets / replicas) x delay / slots, whatever the factor: 16 targets
+ * put 3 replicas at 0.30 of the metric's target (3 held by minReplicas).
+ * Quadrupled, they put 3 replicas at 1.19, outside the 10 % tolerance; the
+ * HPA proposes ceil(3 x 1.19 x (1 + e)), where e is what the daemons add to
+ * each run's nominal slot time (their own work; more on a busy machine):
+ * 4 replicas (0.89 of the target) while e < 12 %, 5 (0.71-0.9) up to 39 %.
+ * The busiest of 3 replicas (rendezvous hashing gives it up to a quarter
+ * more than a third of the 64 targets) runs at 0.75 of the interval before
+ * the scale-up: not saturated (no slot skipped) unless e passes a third;
+ * with fewer targets the busiest replica's share varies more (15 of 32
+ * happened) and it saturates. While new pods start they have no metric and
+ * the HPA counts them as 0 (a scale-up's second pass), which gives the same
+ * figure as the new count: the slow start of a pod on a loaded machine
+ * does not make it add more.
  *
  * Scenario: 3 replicas, N targets; the targets file quadrupled (a reload);
  * the HPA scales up and holds; the database goes down, the targets go back
@@ -40,7 +58,7 @@
  * docs/img/scale-sim.png (with --short: bench/results/scale-sim-short.png).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -48,6 +66,7 @@ import { join } from 'node:path';
 import { readStoreFile } from '../../scripts/lib/store-file.js';
 import { REPO, Redis, until, Victoria } from '../../scripts/lib/services.js';
 import { HpaController, type Decision, type MetricReading } from './hpa.js';
+import { compileDaemon } from './compile.js';
 import { adapterQuery, readDeployment } from './manifest.js';
 import { renderPlot } from './plot.js';
 import { SimPrometheus } from './prometheus.js';
@@ -67,8 +86,10 @@ export interface SimOptions {
   holdIntervals: number;
   /** Database down from before the scale-down until the replicas are back at the minimum. */
   outage: boolean;
-  /** Run the daemon from dist/ (as shipped) or from the sources through tsx (tests). */
-  entry: 'dist' | 'tsx';
+  /** Run the daemon from dist/ (as shipped, `npm run build`) or compiled once by esbuild (the short form: compile.ts). */
+  entry: 'dist' | 'compiled';
+  /** Write each pod's JSON log lines there (<pod>.<incarnation>.jsonl), to see why a slot was missed. */
+  logsDir?: string;
   log?: (m: string) => void;
 }
 
@@ -98,8 +119,9 @@ export interface SimSummary {
   loadAverage: [number, number];
   replicas_over_time: [number, number][];
   direction_changes: number;
-  /** Up-phase count above the count it converged to. */
+  /** Times the count went above the count the scale-up converged to (and the most it went above). */
   overshoots: number;
+  overshoot_peak: number;
   converged: { up?: { replicas: number; atS: number }; down?: { replicas: number; atS: number } };
   /** Scale changes while the load was steady after convergence (oscillation). */
   changes_after_convergence: number;
@@ -129,17 +151,23 @@ export async function runScaleSim(o: SimOptions): Promise<SimSummary> {
   const I = intervalS * 1000;
   const targetValue = dep.podsMetric.targetValue / F;
   const syncMs = 15_000 / F;
-  const shutdownS = Math.max(3, dep.shutdownTimeoutS / F);
-  const graceMs = (shutdownS + (dep.terminationGracePeriodS - dep.shutdownTimeoutS) / F) * 1000;
+  // Floor 8 s: a leaving replica hands its targets back within 0.18 of SHUTDOWN_TIMEOUT (the
+  // scheduler's share, 0.6, of which 0.3) and needs a heartbeat and 250 ms for it (1.25 s): with
+  // less, its targets' next slot falls between its last run and its peers taking them over.
+  const shutdownS = Math.max(8, dep.shutdownTimeoutS / F);
+  // The grace period: preStop, SHUTDOWN_TIMEOUT, and the manifest's spare time after them (at least 2 s:
+  // a Node process exits in a fraction of a second on an idle machine, in more on this shared one).
+  const spareS = Math.max(2, (dep.terminationGracePeriodS - dep.preStopSleepS - dep.shutdownTimeoutS) / F);
+  const graceMs = (dep.preStopSleepS / F + shutdownS + spareS) * 1000;
   // Floor 3 s: a scrape of a replica on the shared 2 cores can take over a second (the timeout is 90 % of the interval).
-  const scrapeS = Math.max(3, 30 / F);
+  const scrapeS = Math.max(2, 30 / F);
   const hpa = new HpaController({
     ...dep.hpa,
     scaleUp: { ...dep.hpa.scaleUp, stabilizationWindowMs: dep.hpa.scaleUp.stabilizationWindowMs / F, policies: dep.hpa.scaleUp.policies.map((p) => ({ ...p, periodMs: p.periodMs / F })) },
     scaleDown: { ...dep.hpa.scaleDown, stabilizationWindowMs: dep.hpa.scaleDown.stabilizationWindowMs / F, policies: dep.hpa.scaleDown.policies.map((p) => ({ ...p, periodMs: p.periodMs / F })) },
   });
   const notes = [
-    `time compressed ${F}x: interval ${intervalS} s, metric target ${targetValue} s, HPA sync ${syncMs / 1000} s, scale-down stabilization ${dep.hpa.scaleDown.stabilizationWindowMs / F / 1000} s, policy periods ${dep.hpa.scaleUp.policies[0]!.periodMs / F / 1000} s, scrape ${scrapeS} s, preStop ${dep.preStopSleepS / F} s, SHUTDOWN_TIMEOUT ${shutdownS} s (floor 3 s), grace ${graceMs / 1000} s`,
+    `time compressed ${F}x: interval ${intervalS} s, metric target ${targetValue} s, HPA sync ${syncMs / 1000} s, scale-up stabilization ${dep.hpa.scaleUp.stabilizationWindowMs / F / 1000} s, scale-down stabilization ${dep.hpa.scaleDown.stabilizationWindowMs / F / 1000} s, policy periods ${dep.hpa.scaleUp.policies[0]!.periodMs / F / 1000} s, scrape ${scrapeS} s (floor 2 s), preStop ${dep.preStopSleepS / F} s, SHUTDOWN_TIMEOUT ${shutdownS} s (floor 8 s), grace ${graceMs / 1000} s (spare time after SHUTDOWN_TIMEOUT at least 2 s); cluster heartbeat and member TTL at their defaults (1 s, 5 s)`,
     'metrics acted on: the custom metric (through the adapter rule) and memory (resident memory against the request); CPU is shown, not acted on: compressing time multiplies the CPU a replica uses per second by the factor',
   ];
   const dir = mkdtempSync(join(tmpdir(), 'nt-scale-sim-'));
@@ -150,26 +178,58 @@ export async function runScaleSim(o: SimOptions): Promise<SimSummary> {
     log(what);
   };
   const membership: number[] = [];
-  const redis = await Redis.start();
-  const vm = await Victoria.start();
-  const prom = await SimPrometheus.start(join(dir, 'prometheus'), scrapeS);
-  // The targets: answer after delayMs (a slot held that long), count every request.
-  const requests = new Map<string, number>();
-  const web = createServer((req, res) => {
-    requests.set(req.url ?? '', (requests.get(req.url ?? '') ?? 0) + 1);
-    setTimeout(() => res.end('ok'), o.delayMs);
-  });
-  web.keepAliveTimeout = 60_000;
-  await new Promise<void>((r) => web.listen(0, '127.0.0.1', 10_000, r));
-  const webUrl = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
+  // Everything started so far, stopped in reverse order in the end, or as soon as a later start fails.
+  const started: (() => unknown)[] = [() => rmSync(dir, { recursive: true, force: true })];
+  const stopStarted = async () => {
+    for (const stop of started.reverse()) await Promise.resolve(stop()).catch(() => {});
+  };
+  const start = async <T>(make: () => Promise<T>, stop: (x: T) => unknown): Promise<T> => {
+    try {
+      const x = await make();
+      started.push(() => stop(x));
+      return x;
+    } catch (err) {
+      await stopStarted();
+      throw err;
+    }
+  };
+  const compiled = o.entry === 'compiled' ? await start(compileDaemon, (c) => c.cleanup()) : undefined;
+  const redis = await start(() => Redis.start(), (r) => r.cleanup());
+  const vm = await start(() => Victoria.start(), (v) => v.cleanup());
+  const prom = await start(() => SimPrometheus.start(join(dir, 'prometheus'), scrapeS), (p) => p.stop());
+  // The targets: each on an address of its own (127.0.1.<i+1>, loopback), as distinct hosts are in
+  // production (the circuit breaker and connection reuse are per host), answering after delayMs (a
+  // slot held that long).
+  const servers = await start(
+    () =>
+      Promise.all(
+        Array.from({ length: o.targets * o.multiplier }, async (_, i) => {
+          const server = createServer((_req, res) => void setTimeout(() => res.end('ok'), o.delayMs));
+          server.keepAliveTimeout = 60_000;
+          await new Promise<void>((r, j) => server.once('error', j).listen(0, `127.0.1.${i + 1}`, 1000, r));
+          return server;
+        }),
+      ),
+    (all) =>
+      Promise.all(
+        all.map(
+          (server) =>
+            new Promise<void>((r) => {
+              server.closeAllConnections();
+              server.close(() => r());
+            }),
+        ),
+      ),
+  );
+  const name = (i: number) => `http://127.0.1.${i + 1}:${(servers[i]!.address() as AddressInfo).port}/t/${i}`;
   const targetsFile = join(dir, 'targets.yaml');
   let configured = 0;
   const writeTargets = (n: number) => {
     configured = n;
-    writeFileSync(targetsFile, `defaults: { interval: ${intervalS} }\ntargets:\n${Array.from({ length: n }, (_, i) => `  - http: { url: "${webUrl}/t/${i}" }\n`).join('')}`);
+    writeFileSync(targetsFile, `defaults: { interval: ${intervalS}, timeout: ${Math.round(intervalS * 900) / 1000} }\ntargets:\n${Array.from({ length: n }, (_, i) => `  - http: { url: "${name(i)}" }\n`).join('')}`);
   };
   writeTargets(o.targets);
-  const entry = o.entry === 'dist' ? ['dist/cli.js'] : ['--import', 'tsx', 'src/cli.ts'];
+  const entry = compiled ? [compiled.cli] : ['dist/cli.js'];
   const sts = new StatefulSet({
     name: STS,
     namespace: NAMESPACE,
@@ -185,10 +245,15 @@ export async function runScaleSim(o: SimOptions): Promise<SimSummary> {
       REDIS_URL: redis.url,
       COLLECT_TOKEN: `scale-sim-token-${process.pid}`,
       REDIS_KEY_PREFIX: `scale-sim-${process.pid}:`,
-      CLUSTER_HEARTBEAT_INTERVAL: '0.2',
-      CLUSTER_MEMBER_TTL: '1',
+      // Membership at the daemon's defaults (heartbeat 1 s, TTL 5 s), not compressed: a replica
+      // leaving on SIGTERM leaves the views at once, and on this shared machine a tighter TTL
+      // drops replicas that are only slow from every view (targets moved back and forth).
       MAX_CONCURRENT_TARGETS: String(o.slots),
       SHUTDOWN_TIMEOUT: String(shutdownS),
+      // A breaker opened by timeouts on a busy machine stays open for a compressed minute.
+      CIRCUIT_RECOVERY_TIMEOUT: String(60 / F),
+      // The scenario's second reload removes three quarters of the targets on purpose.
+      RELOAD_MAX_REMOVAL: '1',
       INFLUXDB_URL: vm.url,
       INFLUXDB_TOKEN: 'sim',
       INFLUXDB_ORG: 'sim',
@@ -205,7 +270,7 @@ export async function runScaleSim(o: SimOptions): Promise<SimSummary> {
       if (e.what !== 'sigterm') mark(`${e.pod} ${e.what}${e.code !== undefined ? ` (exit ${e.code})` : ''}`);
     },
   });
-  await sts.start();
+  await start(() => sts.start(), () => sts.close());
   const timeline: TimelineRow[] = [];
   const decisions: Decision[] = [];
   let hpaRunning = false;
@@ -293,12 +358,19 @@ export async function runScaleSim(o: SimOptions): Promise<SimSummary> {
     const upWindow = Math.max(...dep.hpa.scaleUp.policies.map((p) => p.periodMs)) / F;
     const downWindow = dep.hpa.scaleDown.stabilizationWindowMs / F;
 
+    // Converged: the count unchanged, every pod ready, for two scale-down
+    // stabilization windows plus two intervals. A count above what the load
+    // needs is taken back one window after the last proposal that asked for
+    // it, and the proposals just after new pods start still carry their start
+    // (a new replica's first rounds, the machine busy starting it).
+    const phaseTimeoutMs = 60_000 + 40 * I;
+
     // --- baseline: N targets on 3 replicas ------------------------------------
-    await new Promise((r) => setTimeout(r, 4 * I));
+    await new Promise((r) => setTimeout(r, 2 * I));
     const upAt = Date.now();
     writeTargets(o.targets * o.multiplier);
     mark(`targets x${o.multiplier}: ${configured} (reload)`);
-    const upConverged = await stable('scale-up', 2 * upWindow + 2 * I, 300_000, (n) => n > 3);
+    const upConverged = await stable('scale-up', 2 * downWindow + 2 * I, phaseTimeoutMs, (n) => n > dep.hpa.minReplicas);
     const upCount = sts.replicas;
     mark(`converged at ${upCount} replicas`);
     const holdUpFrom = Date.now();
@@ -309,12 +381,13 @@ export async function runScaleSim(o: SimOptions): Promise<SimSummary> {
     if (o.outage) {
       await vm.down('SIGTERM');
       mark('database down');
-      await new Promise((r) => setTimeout(r, 2 * I));
+      await new Promise((r) => setTimeout(r, I));
     }
     const downAt = Date.now();
     writeTargets(o.targets);
     mark(`targets back to ${configured} (reload)`);
-    const downConverged = await stable('scale-down', Math.max(downWindow, 2 * upWindow) + 2 * I, 300_000, (n) => n === dep.hpa.minReplicas);
+    // At minReplicas the HPA cannot go lower: held for a policy period and two intervals (no way back up).
+    const downConverged = await stable('scale-down', Math.max(upWindow, dep.hpa.scaleUp.stabilizationWindowMs / F) + 2 * I, phaseTimeoutMs, (n) => n === dep.hpa.minReplicas);
     mark(`back at ${sts.replicas} replicas`);
     const holdDownFrom = Date.now();
     if (o.outage) {
@@ -338,12 +411,15 @@ export async function runScaleSim(o: SimOptions): Promise<SimSummary> {
     const endAt = Date.now();
     mark('stopping the replicas (scale unchanged: they keep what they did not deliver)');
     await sts.stopAll('SIGTERM');
+    if (o.logsDir) {
+      mkdirSync(o.logsDir, { recursive: true });
+      sts.history.forEach((p, k) => writeFileSync(join(o.logsDir!, `${p.name}.${k}.jsonl`), p.logs.map((l) => JSON.stringify(l)).join('\n') + '\n'));
+    }
 
     // --- accounting: the replicas' stores against the slots and the database -----
     const slotOf = (ms: number) => Math.floor(ms / I) * I;
     const baseFrom = slotOf(startAt) + 2 * I;
     const baseTo = slotOf(endAt) - 2 * I;
-    const name = (i: number) => `${webUrl}/t/${i}`;
     const count = new Map<string, number>();
     const stored = new Set<string>();
     const dirs = [...new Set(sts.history.map((p) => p.dataDir))];
@@ -396,7 +472,9 @@ export async function runScaleSim(o: SimOptions): Promise<SimSummary> {
       if (d !== 0) dir = d;
     }
     const inUp = timeline.filter((r) => r.t * 1000 + startAt >= upAt && r.t * 1000 + startAt < downAt);
-    const overshoots = inUp.some((r) => r.replicas > upCount) ? 1 : 0;
+    let overshoots = 0;
+    for (let k = 0; k < inUp.length; k++) if (inUp[k]!.replicas > upCount && (k === 0 || inUp[k - 1]!.replicas <= upCount)) overshoots++;
+    const overshootPeak = Math.max(0, ...inUp.map((r) => r.replicas - upCount));
     const heldChanges = (from: number, to: number) => {
       const rows = timeline.filter((r) => r.t * 1000 + startAt >= from && r.t * 1000 + startAt <= to);
       let n = 0;
@@ -416,6 +494,7 @@ export async function runScaleSim(o: SimOptions): Promise<SimSummary> {
       replicas_over_time: series,
       direction_changes: changes,
       overshoots,
+      overshoot_peak: overshootPeak,
       converged: { up: { replicas: upCount, atS: upConverged }, down: { replicas: dep.hpa.minReplicas, atS: downConverged } },
       changes_after_convergence: heldChanges(holdUpFrom, holdUpTo) + heldChanges(holdDownFrom, holdDownTo),
       missed_slots: missed.length,
@@ -434,13 +513,18 @@ export async function runScaleSim(o: SimOptions): Promise<SimSummary> {
   } finally {
     hpaRunning = false;
     await hpaLoop?.catch(() => {});
-    await sts.close();
-    await prom.stop();
-    await redis.cleanup();
-    await vm.cleanup();
-    await new Promise<void>((r) => web.close(() => r()));
-    rmSync(dir, { recursive: true, force: true });
+    await stopStarted();
   }
+}
+
+/**
+ * The load of the scenario at a time compression (the header explains the
+ * figures): 16 targets, then 64, answering after a sixth of the interval,
+ * through 6 slots. The short form holds the converged counts for 2
+ * intervals after they were stable for a scale-down window, the full one 8.
+ */
+export function scenario(factor: number, short: boolean): Omit<SimOptions, 'outage' | 'entry' | 'log'> {
+  return { factor, targets: 16, multiplier: 4, delayMs: Math.round(10_000 / factor), slots: 6, holdIntervals: short ? 2 : 8 };
 }
 
 /** Markdown for docs/benchmarks.md (bench/run.ts --render puts it there). */
@@ -472,19 +556,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const arg = (n: string) => args.find((a) => a.startsWith(`--${n}=`))?.split('=')[1];
   const short = args.includes('--short');
-  if (!args.includes('--no-build')) execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' });
-  const factor = Number(arg('factor') ?? (short ? 20 : 10));
-  const summary = await runScaleSim({
-    factor,
-    targets: 34,
-    multiplier: 4,
-    // A target run holds a slot for the delay: 60 s / factor x 1/6 (1 s at 10x).
-    delayMs: Math.round(10_000 / factor),
-    slots: 10,
-    holdIntervals: short ? 6 : 12,
-    outage: !args.includes('--no-outage'),
-    entry: 'dist',
-  });
+  if (!short && !args.includes('--no-build')) execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' });
+  const factor = Number(arg('factor') ?? (short ? 30 : 10));
+  const summary = await runScaleSim({ ...scenario(factor, short), outage: !args.includes('--no-outage'), entry: short ? 'compiled' : 'dist', ...(arg('logs') ? { logsDir: arg('logs') } : {}) });
   summary.command = `npm run scale-sim --${args.length ? ` ${args.filter((a) => a !== '--no-build').join(' ')}` : ''}`.replace(/ --$/, '');
   const name = short ? 'scale-sim-short' : 'scale-sim';
   mkdirSync(join(REPO, 'bench/results'), { recursive: true });
@@ -503,6 +577,20 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(JSON.stringify({ ...summary, timeline: `${summary.timeline.length} rows`, events: `${summary.events.length} events` }, null, 2));
   console.log(`plot: ${png}`);
   const ok = summary.missed_slots === 0 && summary.points_lost === 0 && summary.overshoots <= 1 && summary.changes_after_convergence === 0 && summary.duplicate_slots_outside_membership_changes === 0;
-  if (!short && existsSync(join(REPO, 'bench/results/latest.json'))) execFileSync(process.execPath, ['--import', 'tsx', join(REPO, 'bench/run.ts'), '--render'], { cwd: REPO, stdio: 'inherit' });
+  // docs/benchmarks.md: this run's section replaced (or added after "Scaling signal"), the rest left as it is.
+  if (!short) {
+    const md = join(REPO, 'docs/benchmarks.md');
+    const text = readFileSync(md, 'utf8');
+    const section = renderScaleSim(summary, 'img/scale-sim.png');
+    const at = (h: string) => {
+      const i = text.indexOf(`\n${h}\n`);
+      if (i < 0) return undefined;
+      const next = text.indexOf('\n## ', i + h.length + 2);
+      return [i + 1, next < 0 ? text.length : next + 1] as const;
+    };
+    const own = at('## Autoscaling in the loop (scale-sim)');
+    const after = at('## Scaling signal');
+    writeFileSync(md, own ? text.slice(0, own[0]) + section + '\n' + text.slice(own[1]) : after ? text.slice(0, after[1]) + section + '\n' + text.slice(after[1]) : `${text}\n${section}`);
+  }
   process.exit(ok ? 0 : 1);
 }

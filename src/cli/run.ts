@@ -7,6 +7,8 @@ import { createLogger, type Logger } from '../logging/logger.js';
 import { favourMemoryOverSpeed } from '../util/heap.js';
 import { VERSION } from '../version.js';
 import { configOrExitCode, reportOperatorError } from './errors.js';
+import { loadConfigInBackground, loadsInBackground } from '../config/config-loader.js';
+import { LoadingServer } from '../server/loading-server.js';
 
 /** A shutdown that overruns SHUTDOWN_TIMEOUT by this much is cut short (exit 1). */
 const STOP_WATCHDOG_GRACE_MS = 3000;
@@ -23,15 +25,25 @@ const STOP_WATCHDOG_GRACE_MS = 3000;
  */
 export async function runCommand(): Promise<number> {
   favourMemoryOverSpeed();
-  const cfg = configOrExitCode();
-  if (typeof cfg === 'number') return cfg;
-  const log = createLogger(cfg.env.LOG_LEVEL, { format: cfg.env.LOG_FORMAT });
+  // A large TARGETS_FILE: everything else is checked now, the file is loaded while a listener answers the health checks.
+  const large = loadsInBackground(process.env);
+  const first = configOrExitCode(large ? { skipTargetsFile: true } : {});
+  if (typeof first === 'number') return first;
+  const log = createLogger(first.env.LOG_LEVEL, { format: first.env.LOG_FORMAT });
+  let cfg = first;
+  let loading: LoadingServer | undefined;
+  if (large) {
+    const loaded = await loadWhileListening(first, log);
+    if (typeof loaded === 'number') return loaded;
+    ({ cfg, loading } = loaded);
+  }
   for (const w of cfg.warnings) log.warn(w);
   for (const n of cfg.notes) log.info(`adapted to fit: ${n}`);
   let app: App;
   try {
-    app = new App(cfg, log);
+    app = new App(cfg, log, { beforeListen: loading ? () => loading.close() : undefined });
   } catch (err) {
+    await loading?.close();
     const code = reportOperatorError(err);
     if (code !== undefined) return code;
     throw err;
@@ -78,6 +90,7 @@ export async function runCommand(): Promise<number> {
   } catch (err) {
     if (stopping) return new Promise<number>(() => {}); // a signal during start: stop() exits
     await app.stop(Deadline.in(2000)).catch(() => {});
+    await loading?.close();
     // The log has the line (log shippers see it); a person reading stderr
     // gets it plain too, unless stderr is where the log goes already.
     const code = reportOperatorError(err, (line) => {
@@ -90,6 +103,45 @@ export async function runCommand(): Promise<number> {
   }
   if (!stopping) logStarted(app, cfg, log);
   return new Promise<number>(() => {}); // runs until a signal
+}
+
+/**
+ * A large TARGETS_FILE (config-loader.ts): a listener holds PORT and says
+ * "loading" while a worker thread reads the file; a signal meanwhile stops
+ * at once (nothing runs yet), SIGHUP is ignored (the file is being read).
+ * The configuration, with the listener to hand over to the API server, or
+ * the exit code after the file's problems were printed.
+ */
+async function loadWhileListening(pre: AppConfig, log: Logger): Promise<{ cfg: AppConfig; loading: LoadingServer } | number> {
+  const loading = new LoadingServer(pre.env, log);
+  const quit = (signal: string) => {
+    log.info({ signal }, 'signal received while loading the targets: stopping');
+    void loading.close().finally(() => process.exit(0));
+  };
+  const onTerm = () => quit('SIGTERM');
+  const onInt = () => quit('SIGINT');
+  const onHup = () => log.info('SIGHUP while the targets are being loaded: ignored (the file is being read now)');
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  process.on('SIGHUP', onHup);
+  try {
+    await loading.start();
+    const cfg = await loadConfigInBackground(process.env, { log, onProgress: (p) => loading.update(p) });
+    loading.starting();
+    return { cfg, loading };
+  } catch (err) {
+    await loading.close();
+    const code = reportOperatorError(err, (line) => {
+      if (!logReachesStderr(log)) console.error(line);
+      log.fatal(line);
+    });
+    if (code !== undefined) return code;
+    throw err;
+  } finally {
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
+    process.off('SIGHUP', onHup);
+  }
 }
 
 /**

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { BaseComponent, type ComponentHealth, type Deadline } from '../lifecycle/component.js';
 import type { ErrorReporter } from '../lifecycle/error-reporter.js';
 import { SupervisedLoop } from '../lifecycle/supervised-loop.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
-import { ConfigError, loadConfig, type AppConfig, type LoadOptions } from './load-config.js';
+import { turnOfTheLoop } from '../util/turn.js';
+import { loadConfigInBackground } from './config-loader.js';
+import { ConfigError, type AppConfig, type LoadOptions } from './load-config.js';
 
 export type ReloadTrigger = 'SIGHUP' | 'POST /-/reload' | 'TARGETS_FILE changed';
 
@@ -14,7 +16,8 @@ export type ReloadOutcome =
   | { ok: false; trigger: ReloadTrigger; problems: string[] };
 
 /** Applies a new configuration; returns what changed. */
-export type ApplyConfig = (cfg: AppConfig) => { added: string[]; removed: string[]; changed: string[] };
+export type ApplyConfig = (cfg: AppConfig) => ConfigDiff | Promise<ConfigDiff>;
+export type ConfigDiff = { added: string[]; removed: string[]; changed: string[] };
 
 /** How often the targets file is looked at (stat; read and hashed only when it changed). */
 const WATCH_EVERY_MS = 1000;
@@ -68,7 +71,7 @@ export class ConfigReloader extends BaseComponent {
     const file = this.current.env.TARGETS_FILE;
     if (file) {
       this.fileStat = statKey(file);
-      this.fileHash = hashOf(file);
+      this.fileHash = await hashOf(file);
       this.watcher?.start();
     }
   }
@@ -80,19 +83,22 @@ export class ConfigReloader extends BaseComponent {
     return next;
   }
 
-  private reloadNow(trigger: ReloadTrigger, force: boolean): ReloadOutcome {
+  private async reloadNow(trigger: ReloadTrigger, force: boolean): Promise<ReloadOutcome> {
     let outcome: ReloadOutcome;
     // What is read now is what is judged: the watcher must not load this version again.
     const file = this.current.env.TARGETS_FILE;
     if (file) {
       this.fileStat = statKey(file);
-      this.fileHash = hashOf(file);
       this.pendingSince = undefined;
+      this.fileHash = await hashOf(file);
     }
     try {
-      const cfg = loadConfig(this.env, this.loadOptions);
+      // A large file is read in a worker thread: probes, the API and /metrics go on meanwhile.
+      const cfg = await loadConfigInBackground(this.env, { ...this.loadOptions, log: this.log });
+      await turnOfTheLoop();
       if (!force) refuseMassRemoval(this.current, cfg);
-      const diff = this.apply(cfg);
+      await turnOfTheLoop();
+      const diff = await this.apply(cfg);
       this.current = cfg;
       outcome = { ok: true, trigger, ...diff, targets: cfg.targets.length };
       this.metrics.configReloads.inc({ result: 'success' });
@@ -122,7 +128,7 @@ export class ConfigReloader extends BaseComponent {
     }
     if (this.pendingSince === undefined || Date.now() - this.pendingSince < SETTLE_MS) return;
     this.pendingSince = undefined;
-    const hash = hashOf(file);
+    const hash = await hashOf(file);
     if (hash === this.fileHash) return;
     this.fileHash = hash;
     await this.reload('TARGETS_FILE changed');
@@ -171,9 +177,12 @@ function statKey(file: string): string {
   }
 }
 
-function hashOf(file: string): string {
+/** The file's content hash, read in pieces (a large targets file hashed in one go held the event loop for tens of ms). */
+async function hashOf(file: string): Promise<string> {
   try {
-    return createHash('sha256').update(readFileSync(file)).digest('hex');
+    const h = createHash('sha256');
+    for await (const piece of createReadStream(file, { highWaterMark: 256 * 1024 })) h.update(piece as Buffer);
+    return h.digest('hex');
   } catch (err) {
     return `unreadable:${(err as NodeJS.ErrnoException).code}`;
   }

@@ -54,6 +54,10 @@ export function defaultTargetEntries(port: number): string[] {
 export interface LoadOptions {
   /** The daemon's own /health/live is among the defaults only when the daemon serves it (not for collect --once). */
   selfProbe?: boolean;
+  /** Progress of a large TARGETS_FILE (config/config-loader.ts logs it and shows it in /health/ready). */
+  progress?(done: number, total: number): void;
+  /** Check everything but TARGETS_FILE's content (a large file is then loaded in the background: config-loader.ts). */
+  skipTargetsFile?: boolean;
 }
 
 export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, o: LoadOptions = {}): AppConfig {
@@ -97,6 +101,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, o: LoadOptio
     probes: defaultProbes,
     lookupEnv: (name) => rawEnv[name],
     note: (m) => notes.add(m),
+    progress: o.progress,
   };
 
   const targets: Target[] = [];
@@ -113,7 +118,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, o: LoadOptio
     }
   };
   for (const [varName, entry] of entries) fromEntry(varName, entry);
-  if (env.TARGETS_FILE) {
+  if (env.TARGETS_FILE && !o.skipTargetsFile) {
     try {
       targets.push(...loadTargetsFile(env.TARGETS_FILE, defaults));
     } catch (err) {

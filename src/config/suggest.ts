@@ -16,6 +16,8 @@ export function unknownVariableWarnings(raw: NodeJS.ProcessEnv, known: readonly 
   for (const name of Object.keys(raw).sort()) {
     if (knownSet.has(name) || FOREIGN.test(name) || !/^[A-Z][A-Z0-9_]*$/.test(name)) continue;
     const close = known
+      // Lengths more than 2 apart are more than 2 edits apart: not worth the distance (it ran for every variable at every reload).
+      .filter((k) => Math.abs(k.length - name.length) <= 2)
       .map((k) => ({ k, d: distance(name, k) }))
       .filter(({ k, d }) => d <= 2 && Math.min(k.length, name.length) >= 5)
       .sort((a, b) => a.d - b.d)[0];

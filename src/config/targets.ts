@@ -47,7 +47,12 @@ export interface TargetDefaults {
   lookupEnv(name: string): string | undefined;
   note(message: string): void;
   modules?: readonly ProbeModule[];
+  /** Called every PROGRESS_EVERY targets while a targets file's entries are built (a large file takes seconds). */
+  progress?(done: number, total: number): void;
 }
+
+/** How often a targets file's load reports progress, in targets. */
+const PROGRESS_EVERY = 2000;
 
 export class TargetConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -317,7 +322,10 @@ export function parseTargetsYaml(text: string, path: string, defaults: TargetDef
   const fd = (parsed.data.defaults ?? {}) as FileDefaults;
   const problems: string[] = [];
   const targets: Target[] = [];
-  (parsed.data.targets as FileTarget[]).forEach((ft, i) => {
+  const entries = parsed.data.targets as FileTarget[];
+  defaults.progress?.(0, entries.length);
+  entries.forEach((ft, i) => {
+    if (i > 0 && i % PROGRESS_EVERY === 0) defaults.progress?.(i, entries.length);
     try {
       targets.push(targetFromFile(ft, fd, defaults, modules));
     } catch (err) {
@@ -326,6 +334,7 @@ export function parseTargetsYaml(text: string, path: string, defaults: TargetDef
     }
   });
   if (problems.length) throw new TargetConfigError(capped(problems));
+  defaults.progress?.(entries.length, entries.length);
   return targets;
 }
 

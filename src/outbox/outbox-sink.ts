@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { BaseComponent, worstStatus, type ComponentHealth, type Deadline, type HealthStatus } from '../lifecycle/component.js';
 import type { ErrorReporter } from '../lifecycle/error-reporter.js';
+import { FailureLog } from '../logging/failure-log.js';
 import { SupervisedLoop } from '../lifecycle/supervised-loop.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
 import type { AnySample } from '../samples/sample.js';
@@ -55,6 +56,7 @@ export class OutboxSink extends BaseComponent implements HandoffReceiver {
   private handoff?: { to: OutboxHandoff; departure: DepartureCheck };
   private lastDiskError?: { at: number; message: string; reason: string };
   private lastAppendAt?: number;
+  private readonly failures: FailureLog;
   private lastPoints = 0;
   private diskBytes = 0;
   /** Since start: points committed, pushed out by the bound, refused at the door. */
@@ -71,6 +73,7 @@ export class OutboxSink extends BaseComponent implements HandoffReceiver {
     private readonly reporter: ErrorReporter,
   ) {
     super();
+    this.failures = new FailureLog(log);
     this.writers = transports.map((t) => new EndpointWriter(() => this.outbox, t, o.writer, metrics, log, this.reporter));
     this.maintenance = new SupervisedLoop(
       {
@@ -192,6 +195,7 @@ export class OutboxSink extends BaseComponent implements HandoffReceiver {
       try {
         const dropped = this.outbox.append(bodies);
         this.lastAppendAt = Date.now();
+        if (this.lastDiskError) this.failures.resolved(this.lastDiskError.reason, 'outbox: points stored again');
         this.stored += bodies.length;
         this.metrics.pointsStored.inc(bodies.length);
         if (dropped.points > 0) {
@@ -211,9 +215,10 @@ export class OutboxSink extends BaseComponent implements HandoffReceiver {
         const message = reason === 'outbox_locked' ? `outbox.db locked by another process for ${LOCK_WAIT_MS / 1000} s` : (err as Error).message;
         this.refused += bodies.length;
         this.metrics.pointsDropped.inc({ reason }, bodies.length);
-        const first = !this.lastDiskError || (this.lastAppendAt ?? 0) > this.lastDiskError.at;
         this.lastDiskError = { at: Date.now(), message, reason };
-        this.reporter.error('outbox', err, `${bodies.length} points not stored: ${message}${first ? '' : ' (again)'}`);
+        // Counted every time; logged once a minute at most (a full disk refuses every commit, several a second).
+        this.metrics.errors.inc({ component: 'outbox' });
+        this.failures.failed(reason, Object.assign(err as Error, { code: (err as { code?: string }).code ?? reason }), `outbox: points not stored: ${message}`, { component: 'outbox', points: bodies.length, reason });
         throw Object.assign(new Error(`outbox: ${bodies.length} points not stored (${reason}): ${message}`), { code: reason });
       }
     }

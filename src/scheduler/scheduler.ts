@@ -8,7 +8,15 @@ import { fanoutController } from '../util/abort.js';
 import { Semaphore } from '../util/semaphore.js';
 import type { Collector } from './collector.js';
 import { MinHeap } from './min-heap.js';
+import { turnOfTheLoop } from '../util/turn.js';
 import { groupedOffsets, kindsForSlot, slotStart } from './slots.js';
+
+/** What a reload changed, by target name. */
+export interface ConfigDiff {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
 
 /** What one completed round did (the round summary log line, and the `collector` point). */
 export interface RoundSummary {
@@ -74,6 +82,8 @@ interface Round {
 }
 
 const FAILURES_LOGGED = 5;
+/** Targets a reload applies between two turns of the event loop (a few ms of work). */
+const STEP = 500;
 /** Liveness never fails sooner than this, so one slow round at a 1-second interval restarts nothing. */
 const MIN_STALL_S = 10;
 /** The timer is re-armed at least this often, so a clock jump cannot park the scheduler. */
@@ -162,35 +172,41 @@ export class Scheduler extends BaseComponent {
   /** Offsets for all targets from scratch (start): deterministic from the configuration. */
   private assignOffsets(targets: readonly Target[]): void {
     const byInterval = new Map<number, string[]>();
-    for (const t of targets) byInterval.set(t.intervalS, [...(byInterval.get(t.intervalS) ?? []), t.name]);
+    for (const t of targets) {
+      const names = byInterval.get(t.intervalS);
+      if (names) names.push(t.name);
+      else byInterval.set(t.intervalS, [t.name]);
+    }
     for (const [intervalS, names] of byInterval) {
       for (const [n, o] of groupedOffsets(names, intervalS * 1000, this.opts.groupSize)) this.offsets.set(n, o);
     }
   }
 
   /**
-   * An offset for a target added by a reload that leaves everybody else's in
-   * place: the least crowded group of its interval with room, else the middle
-   * of the widest gap between groups.
+   * Offsets for targets added by a reload that leave everybody else's in
+   * place: each goes to the least crowded group of its interval with room,
+   * else to the middle of the widest gap between groups (a new group, which
+   * the next ones fill). The groups are counted once per reload and kept up
+   * to date while placing, so placing N targets among M costs O(M + N log G)
+   * (G groups), not O(N x M).
    */
-  private placeNew(t: Target): number {
-    const intervalMs = t.intervalS * 1000;
-    const groups = new Map<number, number>();
-    for (const o of this.current.values()) {
-      if (o.intervalS !== t.intervalS || o.name === t.name) continue;
-      const off = this.offsets.get(o.name);
-      if (off !== undefined) groups.set(off, (groups.get(off) ?? 0) + 1);
-    }
-    const withRoom = [...groups].filter(([, n]) => n < this.opts.groupSize).sort((a, b) => a[1] - b[1] || a[0] - b[0]);
-    if (withRoom.length) return withRoom[0]![0];
-    const sorted = [...groups.keys()].sort((a, b) => a - b);
-    if (!sorted.length) return 0;
-    let best = { gap: sorted[0]! + intervalMs - sorted[sorted.length - 1]!, at: (sorted[sorted.length - 1]! + (sorted[0]! + intervalMs - sorted[sorted.length - 1]!) / 2) % intervalMs };
-    for (let i = 1; i < sorted.length; i++) {
-      const gap = sorted[i]! - sorted[i - 1]!;
-      if (gap > best.gap) best = { gap, at: sorted[i - 1]! + gap / 2 };
-    }
-    return Math.floor(best.at);
+  private placer(): (t: Target) => number {
+    const byInterval = new Map<number, GroupPlacer>();
+    const of = (intervalS: number) => {
+      let p = byInterval.get(intervalS);
+      if (!p) {
+        const counts = new Map<number, number>();
+        for (const o of this.current.values()) {
+          if (o.intervalS !== intervalS) continue;
+          const off = this.offsets.get(o.name);
+          if (off !== undefined) counts.set(off, (counts.get(off) ?? 0) + 1);
+        }
+        p = new GroupPlacer(counts, intervalS * 1000, this.opts.groupSize);
+        byInterval.set(intervalS, p);
+      }
+      return p;
+    };
+    return (t) => of(t.intervalS).place();
   }
 
   protected async onStart(): Promise<void> {
@@ -212,8 +228,27 @@ export class Scheduler extends BaseComponent {
    * Apply a reload. Returns what changed. Targets whose settings changed
    * keep their offset unless their interval changed.
    */
-  setTargets(targets: readonly Target[]): { added: string[]; removed: string[]; changed: string[] } {
-    const next = new Map(targets.map((t) => [t.name, t]));
+  setTargets(targets: readonly Target[]): ConfigDiff {
+    const steps = this.applyTargets(targets);
+    for (let r = steps.next(); ; r = steps.next()) if (r.done) return r.value;
+  }
+
+  /**
+   * setTargets with a turn of the event loop every STEP targets: at 10,000
+   * targets and more the comparison alone holds the loop for a noticeable
+   * time. Between steps the schedule is part old, part new: a target not
+   * reached yet runs with its old settings, which is what it had anyway.
+   */
+  async setTargetsInSteps(targets: readonly Target[]): Promise<ConfigDiff> {
+    const steps = this.applyTargets(targets);
+    for (let r = steps.next(); ; r = steps.next()) {
+      if (r.done) return r.value;
+      await turnOfTheLoop();
+    }
+  }
+
+  private *applyTargets(targets: readonly Target[]): Generator<void, ConfigDiff> {
+    const next = new Set(targets.map((t) => t.name));
     const added: string[] = [];
     const removed: string[] = [];
     const changed: string[] = [];
@@ -224,29 +259,50 @@ export class Scheduler extends BaseComponent {
         this.offsets.delete(name);
       }
     }
-    const now = this.now();
+    // Targets that need a new offset: the groups are counted without them (a changed interval leaves its old group).
+    const place: Target[] = [];
+    let n = 0;
     for (const t of targets) {
+      if (++n % STEP === 0) yield;
       const old = this.current.get(t.name);
       if (old && JSON.stringify(old) === JSON.stringify(t)) continue;
       if (old) changed.push(t.name);
       else added.push(t.name);
-      const keepOffset = old && old.intervalS === t.intervalS;
-      this.current.set(t.name, t);
-      if (!keepOffset) this.offsets.set(t.name, this.placeNew(t));
-      if (this.running) {
-        // Its next slot; a changed target's old heap entry is now stale (a different object).
-        const intervalMs = t.intervalS * 1000;
-        const slot = slotStart(now, intervalMs) + intervalMs;
-        this.push({ at: slot + (this.offsets.get(t.name) ?? 0), slotMs: slot, target: t });
+      if (old && old.intervalS === t.intervalS) {
+        this.current.set(t.name, t);
+        this.pushNext(t, this.now());
+        continue;
       }
+      if (old) {
+        this.current.delete(t.name);
+        this.offsets.delete(t.name);
+      }
+      place.push(t);
+    }
+    yield;
+    const placeNew = this.placer();
+    for (const t of place) {
+      if (++n % STEP === 0) yield;
+      this.offsets.set(t.name, placeNew(t));
+      this.current.set(t.name, t);
+      this.pushNext(t, this.now());
     }
     this.metrics.targetsConfigured.set(this.current.size);
     // An interval no target has any more contributes no load.
-    const intervals = new Set([...this.current.values()].map((t) => t.intervalS));
+    const intervals = new Set<number>();
+    for (const t of this.current.values()) intervals.add(t.intervalS);
     for (const i of [...this.loadByInterval.keys()]) if (!intervals.has(i)) this.loadByInterval.delete(i);
     this.publishLoad();
     if (this.running) this.arm();
     return { added, removed, changed };
+  }
+
+  /** A target new or changed by a reload runs from its next slot; a changed target's old heap entry is now stale (a different object). */
+  private pushNext(t: Target, now: number): void {
+    if (!this.running) return;
+    const intervalMs = t.intervalS * 1000;
+    const slot = slotStart(now, intervalMs) + intervalMs;
+    this.push({ at: slot + (this.offsets.get(t.name) ?? 0), slotMs: slot, target: t });
   }
 
   private push(due: Due): void {
@@ -489,5 +545,44 @@ export class Scheduler extends BaseComponent {
       this.shutdown.abort(new Error('shutdown'));
       await deadline.race(all());
     }
+  }
+}
+
+/**
+ * The offset groups of one interval while a reload places new targets:
+ * groups with room in a heap by (members, offset), so the least crowded is
+ * found in O(log G); when every group is full, a new group in the middle of
+ * the widest gap between offsets.
+ */
+class GroupPlacer {
+  private readonly room = new MinHeap<{ off: number; n: number }>((a, b) => a.n - b.n || a.off - b.off);
+
+  constructor(
+    private readonly counts: Map<number, number>,
+    private readonly intervalMs: number,
+    private readonly groupSize: number,
+  ) {
+    for (const [off, n] of counts) if (n < groupSize) this.room.push({ off, n });
+  }
+
+  place(): number {
+    const g = this.room.pop();
+    const off = g ? g.off : this.widestGap();
+    const n = (this.counts.get(off) ?? 0) + 1;
+    this.counts.set(off, n);
+    if (n < this.groupSize) this.room.push({ off, n });
+    return off;
+  }
+
+  private widestGap(): number {
+    const sorted = [...this.counts.keys()].sort((a, b) => a - b);
+    if (!sorted.length) return 0;
+    const last = sorted[sorted.length - 1]!;
+    let best = { gap: sorted[0]! + this.intervalMs - last, at: (last + (sorted[0]! + this.intervalMs - last) / 2) % this.intervalMs };
+    for (let i = 1; i < sorted.length; i++) {
+      const gap = sorted[i]! - sorted[i - 1]!;
+      if (gap > best.gap) best = { gap, at: sorted[i - 1]! + gap / 2 };
+    }
+    return Math.floor(best.at);
   }
 }

@@ -76,6 +76,8 @@ export interface ServerOptions {
   /** Longest a handler answers in (POST /collect: COLLECT_TIMEOUT); a connection silent longer than this is closed. */
   handlerTimeoutMs: number;
   maxConnections: number;
+  /** Runs right before the server listens: the start-up's loading listener gives the port up (loading-server.ts). */
+  beforeListen?: () => Promise<void>;
 }
 
 /** Default timeouts (the env schema's defaults; tests of the server alone use them). */
@@ -203,6 +205,7 @@ export class ApiServer extends BaseComponent {
     }
     this.metrics.onCollect(() => this.metrics.apiConnections.set(this.connections.size));
     this.metrics.apiConnectionsMax.set(this.opts.maxConnections);
+    await this.opts.beforeListen?.();
     await new Promise<void>((resolvePromise, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => reject(this.explainListenError(err)));
       server.listen(this.opts.port, this.opts.host, () => {

@@ -1,3 +1,4 @@
+import { FailureLog } from '../logging/failure-log.js';
 import { join, resolve } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
@@ -121,6 +122,8 @@ export class EmbeddedStore extends BaseComponent {
   private lastWriteAt?: number;
   private lastFailure?: { at: number; message: string; diskFull: boolean };
   private workerDown?: string;
+  /** Write and worker failures: logged once a minute at most per kind, with a count (a full disk fails every write). */
+  private readonly failures: FailureLog;
 
   constructor(
     private readonly o: EmbeddedStoreOptions,
@@ -128,6 +131,7 @@ export class EmbeddedStore extends BaseComponent {
     private readonly log: Logger,
   ) {
     super();
+    this.failures = new FailureLog(log);
     this.role = o.role ?? 'sink';
     this.queueMax = o.queueMaxPoints ?? DEFAULT_QUEUE_MAX_POINTS;
     this.maxQueries = o.maxQueriesInFlight ?? DEFAULT_MAX_QUERIES;
@@ -318,6 +322,7 @@ export class EmbeddedStore extends BaseComponent {
         this.writes.delete(m.id);
         this.queuedPoints -= w.points;
         this.lastWriteAt = Date.now();
+        if (this.lastFailure) this.failures.resolved('write', 'embedded store: points stored again');
         this.metrics.storePointsWritten.inc(m.points);
         if (this.role === 'sink') this.metrics.pointsStored.inc(m.points);
         w.resolve();
@@ -359,7 +364,8 @@ export class EmbeddedStore extends BaseComponent {
         return;
       case 'error':
         this.metrics.errors.inc({ component: m.component });
-        this.log.error({ component: m.component, err: fromWire(m.error), disk_full: isDiskFull(m.error) }, m.message);
+        // Once a minute at most per component and error code (maintenance on a full disk fails at every try).
+        this.failures.failed(`${m.component}:${m.error.code ?? m.error.name}`, fromWire(m.error), m.message, { component: m.component, disk_full: isDiskFull(m.error) });
         return;
       case 'log':
         this.log[m.level](m.fields ?? {}, m.msg);
@@ -375,7 +381,7 @@ export class EmbeddedStore extends BaseComponent {
     this.lastFailure = { at: Date.now(), message: err.message, diskFull };
     this.metrics.errors.inc({ component: 'store' });
     this.metrics.pointsDropped.inc({ reason: diskFull ? 'store_disk_full' : 'store_write_failed' }, w.points);
-    this.log.error({ err, points: w.points, disk_full: diskFull }, 'embedded store write failed: points not stored');
+    this.failures.failed('write', err, 'embedded store write failed: points not stored', { component: 'store', points: w.points, disk_full: diskFull });
     if (this.role === 'mirror') w.resolve();
     else w.reject(err);
   }

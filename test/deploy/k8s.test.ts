@@ -447,9 +447,10 @@ describe('k8s manifests: references', () => {
       { type: 'Pods', pods: { metric: { name: HPA_METRIC }, target: { type: 'AverageValue', averageValue: '30' } } },
     ]);
     // "50% increase every 60s (max 2 pods)" / "scale-up 50% or 2 pods per 60 s";
-    // "10% decrease every 60s (5min stabilization)".
+    // "10% decrease every 60s (5min stabilization)". Scale-up waits two rounds (docs/sizing.md).
     assert.deepEqual(spec.behavior, {
       scaleUp: {
+        stabilizationWindowSeconds: 120,
         selectPolicy: 'Max',
         policies: [
           { type: 'Percent', value: 50, periodSeconds: 60 },

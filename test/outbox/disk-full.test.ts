@@ -55,11 +55,25 @@ test('DATA_DIR full (a small tmpfs): no crash, health failing with the reason, r
     assert.equal((await d.json('/health')).status, 'failing');
     const accepted = acceptedKeys(dir);
     t.diagnostic(`disk full after ${accepted.size} points accepted; ${refused} refused so far`);
+    // Every commit is refused (one a second, and the maintenance loop too), but the log says so once a minute at most, without a stack.
+    const failureLines = () => d.logs.filter((l) => l.level === 'error' || l.level === 50);
+    await waitFor(async () => metric(await (await d.get('/metrics')).text(), 'telemetry_points_dropped_total{reason="disk_full"}') > refused, 'more commits refused', 10_000, 200);
+    const lines = failureLines();
+    t.diagnostic(`error lines while full: ${lines.map((l) => l.msg).join(' | ')}`);
+    const byMsg = new Map<string, number>();
+    for (const l of lines) {
+      const msg = String(l.msg).replace(/ \(and \d+ more.*$/, '');
+      byMsg.set(msg, (byMsg.get(msg) ?? 0) + 1);
+    }
+    for (const [msg, n] of byMsg) assert.equal(n, 1, `"${msg}" logged ${n} times within a minute`);
+    for (const l of lines) assert.equal((l.err as { stack?: string } | undefined)?.stack, undefined, `no stack for a full disk: ${String(l.msg)}`);
     assert.ok(accepted.size > 100);
 
     execFileSync('mount', ['-o', 'remount,size=64m', dir]);
     await vm.up();
     await waitFor(async () => (await d.json('/health')).components.sink.status !== 'failing', 'the sink recovers once space returns', 30_000, 200);
+    const back = await waitFor(() => d.logs.find((l) => String(l.msg).startsWith('outbox: points stored again')), 'the recovery line with the count', 10_000, 100);
+    assert.ok((back.failures as number) > 1, `the count of failures: ${String(back.msg)}`);
     await waitFor(async () => (await d.json('/health')).components.sink.outbox_points < 200, 'the backlog delivered', 60_000, 200);
     d.proc.kill('SIGTERM');
     assert.equal(await d.exited, 0, 'clean exit');
