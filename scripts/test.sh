@@ -18,5 +18,5 @@ shopt -s globstar nullglob
 files=()
 # test/container/ needs the images scripts/container/test.sh builds: `npm run test:container` runs it.
 for f in test/**/*.test.ts; do [[ $f == test/container/* ]] || files+=("$f"); done
-# One file at a time: several suites start daemons and time their rounds.
-exec node --import tsx --test --test-concurrency=1 --test-timeout=600000 "${files[@]}"
+# Most files side by side, the timing-sensitive ones alone afterwards (scripts/lib/run-tests.sh).
+exec bash scripts/lib/run-tests.sh node "${files[@]}"

@@ -72,4 +72,4 @@ cd "$TREE"
 shopt -s nullglob
 files=(test/daemon/*.test.ts test/probes/*.test.ts test/path/*.test.ts)
 say "running ${#files[@]} files under $("$NODE22" --version)"
-"$NODE22" --import tsx --test --test-concurrency=1 --test-timeout=600000 "${files[@]}"
+bash scripts/lib/run-tests.sh "$NODE22" "${files[@]}"

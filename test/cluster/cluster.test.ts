@@ -1,3 +1,4 @@
+// npm test: alone (every (target, slot) probed at the target; re-probed within TTL + one interval)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';

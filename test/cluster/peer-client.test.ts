@@ -1,3 +1,4 @@
+// npm test: alone (fan-out within its 400 ms deadline)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Member } from '../../src/cluster/coordinator.js';

@@ -1,3 +1,4 @@
+// npm test: alone (none left out, none probed twice, counted per slot at the target)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from '../../scripts/lib/services.js';

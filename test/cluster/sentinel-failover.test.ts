@@ -1,3 +1,4 @@
+// npm test: alone (every (target, slot) probed at the target through a failover)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisSentinels } from '../../scripts/lib/services.js';

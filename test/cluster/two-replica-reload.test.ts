@@ -1,3 +1,4 @@
+// npm test: alone (every (target, slot) probed once; the new set within two intervals)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

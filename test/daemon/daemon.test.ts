@@ -1,3 +1,4 @@
+// npm test: alone (/health/live within 5 s of the start)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

@@ -1,3 +1,4 @@
+// npm test: alone (1000 targets every 5 s with no overrun)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDaemon } from '../helpers/daemon.js';

@@ -1,3 +1,4 @@
+// npm test: alone (exit within SHUTDOWN_TIMEOUT + 1.5 s)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';

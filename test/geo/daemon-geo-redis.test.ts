@@ -1,3 +1,4 @@
+// npm test: alone (hop lookups must answer within the enrichment budget)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';

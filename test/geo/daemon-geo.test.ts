@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, ROOT, TEST_ENV } from '../helpers/daemon.js';
+import { DAEMON_COMMAND, ROOT, TEST_ENV } from '../helpers/daemon.js';
 import { buildChain } from '../helpers/netns.js';
 
 /**
@@ -16,7 +16,7 @@ test('GEO=offline: hops and destination of a real trace get located, a geo point
   const chain = buildChain({ prefix: '81.2' });
   const dataDir = mkdtempSync(join(tmpdir(), 'nt-geo-e2e-'));
   try {
-    const r = spawnSync('ip', ['netns', 'exec', chain.client, process.execPath, '--import', 'tsx', CLI, 'collect', '--once', '--json'], {
+    const r = spawnSync('ip', ['netns', 'exec', chain.client, ...DAEMON_COMMAND, 'collect', '--once', '--json'], {
       cwd: ROOT,
       encoding: 'utf8',
       env: { PATH: process.env.PATH ?? '', HOME: '/root', ...TEST_ENV, DATA_DIR: dataDir, TARGET_FQDNS: chain.serverIp, DEFAULT_PROBES: 'trace', GEO: 'offline', SOURCE_LAT: '51.5074', SOURCE_LON: '-0.1278', COLLECTION_INTERVAL: '60', PROBE_TIMEOUT: '20' },

@@ -1,3 +1,4 @@
+// npm test: alone (lookups cut at their 200 ms budget)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,3 +1,4 @@
+// npm test: alone (request rate counted per window of a few hundred ms)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cleanEnv, envSchema } from '../../src/config/env-schema.js';

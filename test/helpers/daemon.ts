@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { CLI, ROOT, spawnDaemon, type Daemon, type DaemonOptions } from '../../scripts/lib/daemon-process.js';
+import { CLI, DAEMON_COMMAND, ROOT, spawnDaemon, type Daemon, type DaemonOptions } from '../../scripts/lib/daemon-process.js';
 import { until } from '../../scripts/lib/services.js';
 
-export { CLI, ROOT, type Daemon };
+export { CLI, DAEMON_COMMAND, ROOT, type Daemon };
 
 /** Base env every test daemon gets: quiet, fast tools, no surprise targets. */
 export const TEST_ENV: Record<string, string> = {
@@ -14,22 +13,13 @@ export const TEST_ENV: Record<string, string> = {
   SOURCE_NAME: 'test-source',
 };
 
-/**
- * The program the tests run as the daemon (`run`, `collect`, `check-config`):
- * the TypeScript sources through tsx, or — when npm test has just built dist/
- * from these same sources and says so with NT_TEST_DAEMON=dist
- * (scripts/lib/run-tests.sh) — the compiled dist/cli.js that `npm start` and
- * the image run. It starts on half the CPU (about 1.9 s instead of 4 s per
- * daemon, and a suite starts a few hundred), which on 2 cores is minutes.
- */
-export const DAEMON_COMMAND: string[] = process.env.NT_TEST_DAEMON === 'dist' ? [process.execPath, join(ROOT, 'dist/cli.js')] : [process.execPath, '--import', 'tsx', CLI];
 
 /**
  * Start the real daemon (`network-telemetry run`, DAEMON_COMMAND) as a child
  * process and wait for /health/live. Cleanup kills it by PID.
  */
 export function startDaemon(env: Record<string, string>, opts: Omit<DaemonOptions, 'baseEnv'> = {}): Promise<Daemon> {
-  return spawnDaemon(env, { entry: DAEMON_COMMAND, ...opts, baseEnv: TEST_ENV });
+  return spawnDaemon(env, { ...opts, baseEnv: TEST_ENV });
 }
 
 /** Rounds the daemon has completed so far (its `round complete` log lines). */

@@ -1,3 +1,4 @@
+// npm test: alone (READ_TIMEOUT and CONNECTION_TIMEOUT honoured to within 2 s)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';

@@ -1,3 +1,4 @@
+// npm test: alone (backoff steps of 1 s and 2 s, stop within 1 s)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Deadline } from '../../src/lifecycle/component.js';

@@ -101,9 +101,10 @@ test('per-target series from a live daemon: every family with its labels, promto
     await waitFor(
       async () => {
         all = perTargetSeries(await metrics(d));
-        return want.every(([target, probe]) => all.some((s) => s.name === 'telemetry_probe_success' && s.labels.target === target && s.labels.probe === probe)) && all.some((s) => s.name === 'telemetry_route_hops');
+        // A success of each (a first run may time out while the machine is busy; a probe that never succeeds times this out).
+        return want.every(([target, probe]) => all.some((s) => s.name === 'telemetry_probe_success' && s.labels.target === target && s.labels.probe === probe && s.value === 1)) && all.some((s) => s.name === 'telemetry_route_hops');
       },
-      'a result of every probe of every target on /metrics',
+      'a successful result of every probe of every target on /metrics',
       60_000,
       250,
     );

@@ -43,7 +43,7 @@ function series(text: string, name: string): string[] {
   return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
 }
 
-test('/metrics is promtool-clean: every probe kind, failing targets, a dead database endpoint, and a cluster replica', { timeout: 120_000 }, async (t) => {
+test('/metrics is promtool-clean: every probe kind, failing targets, a dead database endpoint, and a cluster replica', { timeout: 300_000 }, async (t) => {
   const ns = new Namespaces();
   const cert = makeCert();
   const web = await startHttpServer((_req, res) => res.end('ok'));

@@ -1,3 +1,4 @@
+// npm test: alone (timings under 1 s, a timeout at the probe deadline and not later)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHttpProbe } from '../../src/probes/http/http-probe.js';

@@ -1,3 +1,4 @@
+// npm test: alone (a deadline kills the process group within 3 s)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

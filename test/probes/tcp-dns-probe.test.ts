@@ -1,3 +1,4 @@
+// npm test: alone (refused within 1 s)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { tcpProbe } from '../../src/probes/tcp/tcp-probe.js';

@@ -1,3 +1,4 @@
+// npm test: alone (event-loop lag measured against the window it happened in)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';

@@ -1,3 +1,4 @@
+// npm test: alone (a probe given up one second after its deadline)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';

@@ -1,3 +1,4 @@
+// npm test: alone (load figures within a few percent of measured durations)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StandaloneCoordinator } from '../../src/cluster/coordinator.js';

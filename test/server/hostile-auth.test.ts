@@ -1,3 +1,4 @@
+// npm test: alone (/health/live p99 under 200 ms and event-loop lag under attack)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,3 +1,4 @@
+// npm test: alone (scheduled rounds never skip a slot under a POST /collect flood)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';

@@ -1,3 +1,4 @@
+// npm test: alone (/health/live within 1 s of the end of an attack)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
