@@ -77,7 +77,8 @@ async function run(chain: Chain, dir: string, others: number, slots: number, htt
   const base = `http://${daemonIp}:${port}`;
   try {
     const points = async (target: string) =>
-      ((await (await fetch(`${base}/api/points?target=${target}&limit=10000&since=0`, { signal: AbortSignal.timeout(60_000) })).json()) as { points: { measurement: string; timestamp_ms: number; fields: Record<string, number | boolean> }[] }).points;
+      // While the 10,000-target file loads the API answers 503 "loading" (no points yet).
+      ((await (await fetch(`${base}/api/points?target=${target}&limit=10000&since=0`, { signal: AbortSignal.timeout(60_000) })).json()) as { points?: { measurement: string; timestamp_ms: number; fields: Record<string, number | boolean> }[] }).points ?? [];
     const deadline = Date.now() + 20 * 60_000;
     let warm = 0;
     for (;;) {
