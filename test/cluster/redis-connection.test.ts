@@ -19,7 +19,7 @@ import { Redis as RedisServer, redisCli, until } from '../../scripts/lib/service
  */
 
 /** A Sentinel that names `primaryPort`; from `slowFrom` questions on it answers 300 ms late and publishes +switch-master meanwhile. */
-function standInSentinel(primaryPort: number): { server: Server; questions: () => number; slowFrom: (n: number) => void } {
+function standInSentinel(primaryPort: number): { server: Server; questions: () => number; subscribed: () => boolean; slowFrom: (n: number) => void } {
   let asked = 0;
   let slowAfter = Number.POSITIVE_INFINITY;
   const subscribers = new Set<Socket>();
@@ -59,7 +59,7 @@ function standInSentinel(primaryPort: number): { server: Server; questions: () =
       }
     });
   });
-  return { server, questions: () => asked, slowFrom: (n) => (slowAfter = n) };
+  return { server, questions: () => asked, subscribed: () => subscribers.size > 0, slowFrom: (n) => (slowAfter = n) };
 }
 
 test('a connection through Sentinels that ioredis ends during a failover is connected again', async () => {
@@ -75,7 +75,7 @@ test('a connection through Sentinels that ioredis ends during a failover is conn
     await redis.connect();
     await until(() => sentinel.questions() >= 1 && redis.status === 'ready', 'the first connection');
     // The failover detector subscribes once the stream is up: wait for it before the drop.
-    await new Promise((r) => setTimeout(r, 200));
+    await until(() => sentinel.subscribed() || undefined, 'the failover detector subscribed to +switch-master');
     sentinel.slowFrom(sentinel.questions() + 1);
     await redisCli(primary.port, ['CLIENT', 'KILL', 'TYPE', 'normal']);
     // ioredis ended the connection (the race happened) ...
