@@ -67,8 +67,49 @@ export function redisOptions(extra: RedisOptions = {}, reconnectCapMs = 5000): R
   };
 }
 
-/** A connection to the endpoint (lazy: call connect()). */
+/** A connection to the endpoint (lazy: call connect()), reconnected until its owner closes it. */
 export function connectRedis(endpoint: RedisEndpoint, options: RedisOptions): Redis {
+  return superviseEnd(openRedis(endpoint, options), options);
+}
+
+/**
+ * ioredis gives a connection up for good (status `end`, no retry) when its
+ * connector throws while connecting, whatever retryStrategy says. With
+ * Sentinels that happens in a failover: the previous connection's failover
+ * detector receives +switch-master while the reconnect is still asking a
+ * Sentinel for the primary, closes the connector under it, and
+ * SentinelConnector.connect throws "Connection is closed" (ioredis 5.11,
+ * connectors/SentinelConnector/index.js, the `!this.connecting` check). Seen
+ * here: a collector's heartbeat connection stayed `end` after the primary was
+ * killed, and the member fell out of the cluster for good. So an `end` its
+ * owner did not ask for (disconnect() or quit()) is followed by a new
+ * connect() on the same backoff as any other reconnect.
+ */
+function superviseEnd(redis: Redis, options: RedisOptions): Redis {
+  let closedByOwner = false;
+  let attempts = 0;
+  const disconnect = redis.disconnect.bind(redis);
+  redis.disconnect = (reconnect = false) => {
+    if (!reconnect) closedByOwner = true;
+    disconnect(reconnect);
+  };
+  const quit = redis.quit.bind(redis);
+  redis.quit = ((...args: Parameters<Redis['quit']>) => {
+    closedByOwner = true;
+    return quit(...args);
+  }) as Redis['quit'];
+  redis.on('ready', () => (attempts = 0));
+  redis.on('end', () => {
+    if (closedByOwner) return;
+    const delay = options.retryStrategy?.(++attempts);
+    setTimeout(() => {
+      if (!closedByOwner && redis.status === 'end') redis.connect().catch(() => {});
+    }, typeof delay === 'number' ? delay : 1000).unref();
+  });
+  return redis;
+}
+
+function openRedis(endpoint: RedisEndpoint, options: RedisOptions): Redis {
   if (endpoint.kind === 'url') return new Redis(endpoint.url, endpoint.tls ? { ...options, tls: endpoint.tls } : options);
   return new Redis({
     ...options,

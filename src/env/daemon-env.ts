@@ -51,8 +51,9 @@ export const daemonEnv = {
   DATA_DIR: z.string().min(1).default('./data'),
   EMBEDDED_RETENTION_DAYS: z.coerce.number().min(0.001).max(3650).default(7),
   EMBEDDED_STORE: bool(true),
-  // At least 3 h: hourly buckets are rolled up from raw points once their hour has closed.
-  EMBEDDED_RAW_HOURS: z.coerce.number().min(3).max(8760).default(6),
+  // Half an hour at least: retention never deletes a raw point before every rollup tier has it
+  // (store/retention.ts, safeToDelete), so a short window costs only the per-slot detail of older charts.
+  EMBEDDED_RAW_HOURS: z.coerce.number().min(0.5).max(8760).default(6),
   EMBEDDED_MAX_BYTES: z.coerce.number().int().min(64 * 1024 * 1024).default(4 * 1024 ** 3),
   INFLUXDB_URL: httpUrl().optional(),
   INFLUXDB_URLS: optionalText,

@@ -337,15 +337,17 @@ test('HA stack: a collector killed (SIGKILL to its init): its targets are collec
     const url = `http://${await ipOf(victim.id)}:8080`;
     return until(async () => ((await get(`${url}/health/ready`)).status === 200 ? Date.now() : 0), 'the restarted collector ready', 60_000, 100);
   });
-  // Once the dead member's heartbeat is TTL old, its targets belong to the
-  // live members (the survivors and the restarted replica, a new member).
+  // Once the dead member's heartbeat is TTL old, the survivors drop it from
+  // their views (that its targets are collected again is measured below, at
+  // the database). Asked at the survivors' addresses known before the kill:
+  // a podman listing per poll costs a second or more on a busy machine, and
+  // the restarted replica's readiness is its own figure.
   const oldMember = views[most]!.member;
+  const survivors = rs.filter((_, i) => i !== most);
   const moved = until(async () => {
-    const live = await Promise.all((await replicas()).map((r) => clusterOf(r).catch(() => undefined)));
-    const fresh = live.filter((v): v is ClusterView => !!v && v.view_fresh && !v.members.includes(oldMember));
-    const owned = new Set(fresh.flatMap((v) => v.owned_targets));
-    return fresh.length === 3 && victimTargets.every((t) => owned.has(t)) ? Date.now() : 0;
-  }, 'the dead member dropped and its targets owned by live members', 30_000, 200);
+    const live = await Promise.all(survivors.map((r) => clusterOf(r).catch(() => undefined)));
+    return live.every((v) => v && v.view_fresh && !v.members.includes(oldMember)) ? Date.now() : 0;
+  }, 'the dead member dropped from the survivors\' views', 30_000, 100);
 
   // Every victim target collected again: a point in a slot that starts after
   // the kill (so it cannot have been collected before it; a conservative
@@ -360,7 +362,7 @@ test('HA stack: a collector killed (SIGKILL to its init): its targets are collec
   const bound = MEMBER_TTL_S + INTERVAL_S;
   report.push(
     `failover: the killed collector's ${victimTargets.length} targets collected again in slots starting ${failoverS.toFixed(1)} s after the kill ` +
-      `(bound CLUSTER_MEMBER_TTL + COLLECTION_INTERVAL = ${bound} s); its member dropped and its targets re-owned ${secs(movedAt - killedAt)} s after the kill`,
+      `(bound CLUSTER_MEMBER_TTL + COLLECTION_INTERVAL = ${bound} s); its member dropped from the survivors' views ${secs(movedAt - killedAt)} s after the kill`,
     `restart policy: the killed collector running again ${secs(restartedAt - killedAt)} s after the kill, ready ${secs(readyAt - killedAt)} s after`,
   );
   assert.ok(failoverS <= bound, `failover ${failoverS} s > ${bound} s`);
