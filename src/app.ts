@@ -20,7 +20,7 @@ import { TimingThread } from './probes/timing/timing-thread.js';
 import { RouteMemory } from './probes/trace/route-memory.js';
 import type { Sample } from './samples/sample.js';
 import { AdhocRunner } from './scheduler/adhoc-runner.js';
-import { capacityNeed } from './scheduler/capacity.js';
+import { capacityNeedInSteps } from './scheduler/capacity.js';
 import { Collector } from './scheduler/collector.js';
 import { Scheduler, type RoundSummary } from './scheduler/scheduler.js';
 import type { DaemonApi } from './server/daemon-api.js';
@@ -52,7 +52,7 @@ import { describeCrossed } from './status/target-state.js';
 import { TargetStatusBoard } from './status/target-status.js';
 import { collectGarbageNow } from './util/heap.js';
 import { Semaphore } from './util/semaphore.js';
-import { turnOfTheLoop } from './util/turn.js';
+import { eachInSteps, turnOfTheLoop } from './util/turn.js';
 import { VERSION } from './version.js';
 
 export interface AppOptions {
@@ -355,34 +355,39 @@ export class App {
   private async applyConfig(next: AppConfig): Promise<ConfigDiff> {
     const before = this.cfg.targets;
     const names = next.targets.map((t) => t.name);
-    this.coordinator.setTargets(names);
+    await this.coordinator.setTargets(names);
     await turnOfTheLoop();
-    this.status.setTargets(next.targets);
+    await this.status.setTargets(next.targets);
     await turnOfTheLoop();
     const diff = await this.scheduler.setTargetsInSteps(next.targets);
     await turnOfTheLoop();
     if (diff.removed.length) this.recentRoutes.retain(names);
     await turnOfTheLoop();
-    this.checkCapacity(next.targets);
+    await this.checkCapacity(next.targets);
     // Breakers of origins no target uses any more go with them (only a removed or changed target can have left one).
     if (diff.removed.length || diff.changed.length) {
       await turnOfTheLoop();
       const gone = new Set([...diff.removed, ...diff.changed]);
       const originsOf = (t: Target) => t.probes.flatMap((k) => this.modules.find((x) => x.kind === k)?.origins?.(t.specs[k]) ?? []);
-      const maybeUnused = new Set(before.filter((t) => gone.has(t.name)).flatMap(originsOf));
+      const maybeUnused = new Set<string>();
+      await eachInSteps(before, (t) => {
+        if (gone.has(t.name)) for (const o of originsOf(t)) maybeUnused.add(o);
+      });
       if (maybeUnused.size) {
-        const still = new Set(next.targets.flatMap(originsOf));
-        for (const o of maybeUnused) if (!still.has(o)) this.http.breakers.forget(o);
+        await eachInSteps(next.targets, (t) => {
+          for (const o of originsOf(t)) maybeUnused.delete(o);
+        });
+        for (const o of maybeUnused) this.http.breakers.forget(o);
       }
     }
     return diff;
   }
 
-  /** One warning line when the bounds cannot fit the targets into their interval (docs/sizing.md). */
-  private checkCapacity(targets: readonly Target[]): void {
+  /** One warning line when the bounds cannot fit the targets into their interval (docs/sizing.md); counted in steps. */
+  private async checkCapacity(targets: readonly Target[]): Promise<void> {
     if (!this.schedules) return;
     const env = this.cfg.env;
-    const { warning, bounds } = capacityNeed(targets, {
+    const { warning, bounds } = await capacityNeedInSteps(targets, {
       maxConcurrentTargets: env.MAX_CONCURRENT_TARGETS,
       maxConcurrentOperations: env.MAX_CONCURRENT_OPERATIONS,
       batchSize: env.BATCH_SIZE,
@@ -420,7 +425,7 @@ export class App {
   }
 
   async start(): Promise<void> {
-    this.checkCapacity(this.cfg.targets);
+    await this.checkCapacity(this.cfg.targets);
     collectGarbageNow();
     await this.lifecycle.start();
     this.metrics.configLastReloadSuccess.set(Date.now() / 1000);
@@ -431,7 +436,7 @@ export class App {
   private async seedStatus(): Promise<void> {
     try {
       const targets = this.cfg.targets;
-      const n = this.status.seed(await this.store!.latest(targets.map((t) => t.name)), targets);
+      const n = await this.status.seed(await this.store!.latest(targets.map((t) => t.name)), targets);
       if (n) this.log.debug({ targets: n }, 'target states restored from the store');
     } catch (err) {
       this.log.warn({ error: (err as Error).message }, 'could not restore the targets\' last state from the store (they show as unknown until their first round)');

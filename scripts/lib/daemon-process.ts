@@ -117,15 +117,19 @@ export async function spawnDaemon(env: Record<string, string>, opts: DaemonOptio
   };
   if (opts.waitLive !== false) {
     try {
+      // A daemon that exits ends the wait at once (with what it said), and each look is bounded:
+      // a listener that accepts and never answers must not hold a test past its deadline.
+      const gone = () => proc.exitCode !== null || proc.signalCode !== null;
       await until(
-        async () => {
-          if (proc.exitCode !== null) throw new Error(`daemon exited ${proc.exitCode}: ${err}`);
-          return (await fetch(`${url}/health/live`)).ok;
-        },
+        async () => gone() || (await fetch(`${url}/health/live`, { signal: AbortSignal.timeout(5000) })).ok,
         `daemon /health/live on ${port}`,
         // Polled, so a quiet machine answers in 1-3 s; a loaded one (many test daemons, tsc) has taken 25 (NT_TEST_START_TIMEOUT_MS to wait longer).
         opts.liveTimeoutMs ?? Number(process.env.NT_TEST_START_TIMEOUT_MS ?? 60_000),
       );
+      if (gone()) {
+        const said = [...new Set([...err.trim().split('\n'), ...logs.slice(-5).map((l) => String(l.msg ?? l.raw))])].filter(Boolean).join('\n');
+        throw new Error(`daemon exited (${proc.exitCode ?? proc.signalCode}) before /health/live answered:\n${said}`);
+      }
     } catch (e) {
       await d.cleanup();
       throw e;

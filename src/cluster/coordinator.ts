@@ -1,3 +1,4 @@
+import { eachInSteps } from '../util/turn.js';
 import { BaseComponent, type Component, type ComponentHealth } from '../lifecycle/component.js';
 
 /** A replica as its peers see it: its id and the API address it advertises. */
@@ -28,8 +29,8 @@ export interface Coordinator extends Component {
   ownerOf(target: string): string | undefined;
   /** Live members in this replica's view, itself included. */
   members(): Member[];
-  /** A reload changed the configured targets. */
-  setTargets(names: readonly string[]): void;
+  /** A reload changed the configured targets (the caller awaits what returns a promise: work done in steps). */
+  setTargets(names: readonly string[]): void | Promise<void>;
   /** Number of configured targets this replica currently owns. */
   ownedCount(): number;
   /** The targets this replica currently owns (GET /api/cluster). */
@@ -45,18 +46,21 @@ export interface Coordinator extends Component {
   health(): ComponentHealth;
 }
 
-/** No REDIS_URL: this replica owns every target. */
+/**
+ * No REDIS_URL: this replica owns every target. The list of names is built
+ * at start and at each reload in steps: 100,000 names in one go held the
+ * event loop for a noticeable time, while the API already answered.
+ */
 export class StandaloneCoordinator extends BaseComponent implements Coordinator {
   readonly name = 'cluster';
   readonly memberId = 'standalone';
-  private targets: Set<string>;
+  private targets = new Set<string>();
 
   constructor(
-    targets: readonly string[],
+    private initial: readonly string[],
     private readonly advertiseUrl = '',
   ) {
     super();
-    this.targets = new Set(targets);
   }
 
   // Nothing to share with: whatever the scheduler runs is ours.
@@ -72,8 +76,10 @@ export class StandaloneCoordinator extends BaseComponent implements Coordinator 
   members(): Member[] {
     return [{ id: this.memberId, url: this.advertiseUrl, self: true }];
   }
-  setTargets(names: readonly string[]): void {
-    this.targets = new Set(names);
+  async setTargets(names: readonly string[]): Promise<void> {
+    const next = new Set<string>();
+    await eachInSteps(names, (n) => next.add(n));
+    this.targets = next;
   }
   ownedCount(): number {
     return this.targets.size;
@@ -85,6 +91,9 @@ export class StandaloneCoordinator extends BaseComponent implements Coordinator 
   health(): ComponentHealth {
     return { status: 'ok', mode: 'standalone', members: 1 };
   }
-  protected async onStart(): Promise<void> {}
+  protected async onStart(): Promise<void> {
+    await this.setTargets(this.initial);
+    this.initial = [];
+  }
   protected async onStop(): Promise<void> {}
 }

@@ -5,7 +5,7 @@ import { BaseComponent, type ComponentHealth, type Deadline } from '../lifecycle
 import type { ErrorReporter } from '../lifecycle/error-reporter.js';
 import { SupervisedLoop } from '../lifecycle/supervised-loop.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
-import { turnOfTheLoop } from '../util/turn.js';
+import { eachInSteps, turnOfTheLoop } from '../util/turn.js';
 import { loadConfigInBackground } from './config-loader.js';
 import { ConfigError, type AppConfig, type LoadOptions } from './load-config.js';
 
@@ -96,7 +96,7 @@ export class ConfigReloader extends BaseComponent {
       // A large file is read in a worker thread: probes, the API and /metrics go on meanwhile.
       const cfg = await loadConfigInBackground(this.env, { ...this.loadOptions, log: this.log });
       await turnOfTheLoop();
-      if (!force) refuseMassRemoval(this.current, cfg);
+      if (!force) await refuseMassRemoval(this.current, cfg);
       await turnOfTheLoop();
       const diff = await this.apply(cfg);
       this.current = cfg;
@@ -156,10 +156,15 @@ export class ConfigReloader extends BaseComponent {
  * targets is refused: an emptied or truncated file is far more often a
  * mistake than a decision, and applying it silently stops the measurements.
  * Removing a single target is always allowed (a list of two may lose one).
+ * Counted in steps: it reads both lists whole.
  */
-function refuseMassRemoval(current: AppConfig, next: AppConfig): void {
-  const keep = new Set(next.targets.map((t) => t.name));
-  const removed = current.targets.filter((t) => !keep.has(t.name)).length;
+async function refuseMassRemoval(current: AppConfig, next: AppConfig): Promise<void> {
+  const keep = new Set<string>();
+  await eachInSteps(next.targets, (t) => keep.add(t.name));
+  let removed = 0;
+  await eachInSteps(current.targets, (t) => {
+    if (!keep.has(t.name)) removed++;
+  });
   const share = current.env.RELOAD_MAX_REMOVAL;
   if (removed <= Math.max(1, share * current.targets.length)) return;
   throw new ConfigError([

@@ -1,6 +1,7 @@
 import type { Target } from '../config/targets.js';
 import type { ProbeModule } from '../probes/module.js';
 import { PROBE_MODULES } from '../probes/registry.js';
+import { runAtOnce, runInSteps, STEP } from '../util/turn.js';
 
 /** The bounds a round has to fit in (docs/sizing.md). */
 export interface CapacityLimits {
@@ -30,12 +31,23 @@ export interface CapacityNeed {
  * See docs/sizing.md.
  */
 export function capacityNeed(targets: readonly Target[], limits: CapacityLimits, modules: readonly ProbeModule[] = PROBE_MODULES as readonly ProbeModule[]): CapacityNeed {
+  return runAtOnce(needSteps(targets, limits, modules));
+}
+
+/** capacityNeed with a turn of the event loop every STEP targets (the daemon at start and at each reload). */
+export function capacityNeedInSteps(targets: readonly Target[], limits: CapacityLimits, modules: readonly ProbeModule[] = PROBE_MODULES as readonly ProbeModule[]): Promise<CapacityNeed> {
+  return runInSteps(needSteps(targets, limits, modules));
+}
+
+function* needSteps(targets: readonly Target[], limits: CapacityLimits, modules: readonly ProbeModule[]): Generator<void, CapacityNeed> {
   let targetSlots = 0;
   let operations = 0;
   let mtr = 0;
   /** Per (interval, echo duration): how many targets, for the fping batches. */
   const icmpGroups = new Map<string, { intervalS: number; durationS: number; targets: number }>();
+  let n = 0;
   for (const t of targets) {
+    if (++n % STEP === 0) yield;
     let always = 0; // longest probe run every slot
     let expected = 0; // expected time the target's slot is held, per slot
     const sometimes: { share: number; durationS: number }[] = [];

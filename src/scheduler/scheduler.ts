@@ -8,8 +8,8 @@ import { fanoutController } from '../util/abort.js';
 import { Semaphore } from '../util/semaphore.js';
 import type { Collector } from './collector.js';
 import { MinHeap } from './min-heap.js';
-import { turnOfTheLoop } from '../util/turn.js';
-import { groupedOffsets, kindsForSlot, slotStart } from './slots.js';
+import { runInSteps, turnOfTheLoop } from '../util/turn.js';
+import { kindsForSlot, offsetSteps, slotStart } from './slots.js';
 
 /** What a reload changed, by target name. */
 export interface ConfigDiff {
@@ -113,6 +113,8 @@ export class Scheduler extends BaseComponent {
   /** The current targets by name: a heap entry whose target is not the current object is stale. */
   private readonly current = new Map<string, Target>();
   private readonly offsets = new Map<string, number>();
+  /** The configured targets until start() takes them in (with their offsets, in steps). */
+  private initial: readonly Target[];
   /** Per target: the slot it was last passed over in as another replica's (until it runs here again). */
   private readonly passedOver = new Map<string, number>();
   private readonly now: () => number;
@@ -150,8 +152,7 @@ export class Scheduler extends BaseComponent {
     // anything that takes it as a plain signal may still listen: not a leak.
     setMaxListeners(0, this.shutdown.signal);
     this.targetSlots = new Semaphore(opts.maxConcurrentTargets);
-    for (const t of targets) this.current.set(t.name, t);
-    this.assignOffsets(targets);
+    this.initial = targets;
     metrics.targetsInFlightMax.set(opts.maxConcurrentTargets);
     metrics.targetsConfigured.set(targets.length);
     metrics.onCollect(() => metrics.targetsInFlight.set(this.targetSlots.active));
@@ -176,17 +177,18 @@ export class Scheduler extends BaseComponent {
     return [...this.current.values()];
   }
 
-  /** Offsets for all targets from scratch (start): deterministic from the configuration. */
-  private assignOffsets(targets: readonly Target[]): void {
+  /** The targets and their offsets from scratch (start): deterministic from the configuration. */
+  private *takeTargets(targets: readonly Target[]): Generator<void, void> {
     const byInterval = new Map<number, string[]>();
+    let n = 0;
     for (const t of targets) {
+      this.current.set(t.name, t);
       const names = byInterval.get(t.intervalS);
       if (names) names.push(t.name);
       else byInterval.set(t.intervalS, [t.name]);
+      if (++n % STEP === 0) yield;
     }
-    for (const [intervalS, names] of byInterval) {
-      for (const [n, o] of groupedOffsets(names, intervalS * 1000, this.opts.groupSize)) this.offsets.set(n, o);
-    }
+    for (const [intervalS, names] of byInterval) yield* offsetSteps(names, intervalS * 1000, this.opts.groupSize, this.offsets);
   }
 
   /**
@@ -216,13 +218,22 @@ export class Scheduler extends BaseComponent {
     return (t) => of(t.intervalS).place();
   }
 
+  /**
+   * Takes the targets in and queues their first runs in steps: at 100,000
+   * targets, done in the constructor and at once, it held the event loop for
+   * seconds while the API already answered.
+   */
   protected async onStart(): Promise<void> {
     this.scheduling = true;
-    const now = this.now();
     this.startedMono = this.mono();
+    await runInSteps(this.takeTargets(this.initial));
+    this.initial = [];
+    const now = this.now();
     // First points within one interval: a target whose offset in the current
     // slot is already past starts with the next slot.
+    let n = 0;
     for (const target of this.current.values()) {
+      if (++n % STEP === 0) await turnOfTheLoop();
       const intervalMs = target.intervalS * 1000;
       const offset = this.offsets.get(target.name) ?? 0;
       let slot = slotStart(now, intervalMs);
@@ -284,6 +295,8 @@ export class Scheduler extends BaseComponent {
    * reached yet runs with its old settings, which is what it had anyway.
    */
   async setTargetsInSteps(targets: readonly Target[]): Promise<ConfigDiff> {
+    // A reload during start-up waits for the targets to be taken in: both would queue runs.
+    if (this.started) await this.start().catch(() => {});
     const steps = this.applyTargets(targets);
     for (let r = steps.next(); ; r = steps.next()) {
       if (r.done) return r.value;
@@ -292,11 +305,22 @@ export class Scheduler extends BaseComponent {
   }
 
   private *applyTargets(targets: readonly Target[]): Generator<void, ConfigDiff> {
-    const next = new Set(targets.map((t) => t.name));
+    // Never started (no schedule): the configured targets are what the reload is compared with.
+    if (!this.started) {
+      yield* this.takeTargets(this.initial);
+      this.initial = [];
+    }
+    const next = new Set<string>();
+    let n = 0;
+    for (const t of targets) {
+      next.add(t.name);
+      if (++n % STEP === 0) yield;
+    }
     const added: string[] = [];
     const removed: string[] = [];
     const changed: string[] = [];
     for (const name of this.current.keys()) {
+      if (++n % STEP === 0) yield;
       if (!next.has(name)) {
         removed.push(name);
         this.current.delete(name);
@@ -306,7 +330,6 @@ export class Scheduler extends BaseComponent {
     }
     // Targets that need a new offset: the groups are counted without them (a changed interval leaves its old group).
     const place: Target[] = [];
-    let n = 0;
     for (const t of targets) {
       if (++n % STEP === 0) yield;
       const old = this.current.get(t.name);
@@ -335,7 +358,10 @@ export class Scheduler extends BaseComponent {
     this.metrics.targetsConfigured.set(this.current.size);
     // An interval no target has any more contributes no load.
     const intervals = new Set<number>();
-    for (const t of this.current.values()) intervals.add(t.intervalS);
+    for (const t of this.current.values()) {
+      intervals.add(t.intervalS);
+      if (++n % STEP === 0) yield;
+    }
     for (const i of [...this.loadByInterval.keys()]) if (!intervals.has(i)) this.loadByInterval.delete(i);
     this.publishLoad();
     if (this.running) this.arm();
@@ -603,10 +629,19 @@ export class Scheduler extends BaseComponent {
  * The offset groups of one interval while a reload places new targets:
  * groups with room in a heap by (members, offset), so the least crowded is
  * found in O(log G); when every group is full, a new group in the middle of
- * the widest gap between offsets.
+ * the widest gap between offsets. The gaps are kept in a heap of their own,
+ * built once and split as groups are added: finding the widest by sorting
+ * every offset again for each new group made a reload adding 100,000
+ * targets hold the event loop for seconds (O(G² log G)).
  */
 class GroupPlacer {
   private readonly room = new MinHeap<{ off: number; n: number }>((a, b) => a.n - b.n || a.off - b.off);
+  /**
+   * Gaps between neighbouring offsets, widest first; the one that runs past
+   * the end of the interval to the first offset (`wraps`) wins a tie, then the
+   * earliest (the order a scan of the sorted offsets would choose).
+   */
+  private readonly gaps = new MinHeap<{ from: number; len: number; wraps: boolean }>((a, b) => b.len - a.len || Number(b.wraps) - Number(a.wraps) || a.from - b.from);
 
   constructor(
     private readonly counts: Map<number, number>,
@@ -614,26 +649,33 @@ class GroupPlacer {
     private readonly groupSize: number,
   ) {
     for (const [off, n] of counts) if (n < groupSize) this.room.push({ off, n });
+    const sorted = [...counts.keys()].sort((a, b) => a - b);
+    for (let i = 1; i < sorted.length; i++) this.gaps.push({ from: sorted[i - 1]!, len: sorted[i]! - sorted[i - 1]!, wraps: false });
+    if (sorted.length) this.gaps.push({ from: sorted[sorted.length - 1]!, len: sorted[0]! + intervalMs - sorted[sorted.length - 1]!, wraps: true });
   }
 
   place(): number {
     const g = this.room.pop();
-    const off = g ? g.off : this.widestGap();
+    const off = g ? g.off : this.newGroup();
     const n = (this.counts.get(off) ?? 0) + 1;
     this.counts.set(off, n);
     if (n < this.groupSize) this.room.push({ off, n });
     return off;
   }
 
-  private widestGap(): number {
-    const sorted = [...this.counts.keys()].sort((a, b) => a - b);
-    if (!sorted.length) return 0;
-    const last = sorted[sorted.length - 1]!;
-    let best = { gap: sorted[0]! + this.intervalMs - last, at: (last + (sorted[0]! + this.intervalMs - last) / 2) % this.intervalMs };
-    for (let i = 1; i < sorted.length; i++) {
-      const gap = sorted[i]! - sorted[i - 1]!;
-      if (gap > best.gap) best = { gap, at: sorted[i - 1]! + gap / 2 };
+  /** The middle of the widest gap, which becomes two gaps. */
+  private newGroup(): number {
+    const g = this.gaps.pop();
+    if (!g) {
+      // No group yet: the first goes at 0 and leaves one gap, the whole interval.
+      this.gaps.push({ from: 0, len: this.intervalMs, wraps: true });
+      return 0;
     }
-    return Math.floor(best.at);
+    // In the coordinates of g.from; past the interval's end when a wrapping gap is split after it.
+    const mid = Math.floor(g.from + g.len / 2);
+    const off = mid % this.intervalMs;
+    this.gaps.push({ from: g.from, len: mid - g.from, wraps: g.wraps && mid >= this.intervalMs });
+    this.gaps.push({ from: off, len: g.from + g.len - mid, wraps: g.wraps && mid < this.intervalMs });
+    return off;
   }
 }

@@ -2,6 +2,7 @@ import type { ProbeKind, Target } from '../config/targets.js';
 import type { ProbeModule } from '../probes/module.js';
 import { moduleOf } from '../probes/registry.js';
 import { hash64 } from '../util/hash.js';
+import { runAtOnce, STEP } from '../util/turn.js';
 
 /** Start of the slot containing `nowMs` (slots are aligned to the epoch, so replicas agree). */
 export function slotStart(nowMs: number, intervalMs: number): number {
@@ -18,11 +19,35 @@ export function slotStart(nowMs: number, intervalMs: number): number {
  * computes the same offsets.
  */
 export function groupedOffsets(names: readonly string[], intervalMs: number, groupSize: number): Map<string, number> {
-  const sorted = [...names].map((n) => ({ n, h: hash64(n) })).sort((a, b) => (a.h < b.h ? -1 : a.h > b.h ? 1 : a.n < b.n ? -1 : 1));
-  const groups = Math.max(1, Math.ceil(sorted.length / groupSize));
   const out = new Map<string, number>();
-  sorted.forEach(({ n }, rank) => out.set(n, Math.floor((Math.floor(rank / groupSize) * intervalMs) / groups)));
+  runAtOnce(offsetSteps(names, intervalMs, groupSize, out));
   return out;
+}
+
+/**
+ * groupedOffsets into `out`, yielding every STEP targets. The order by hash is
+ * a bucket sort on the hash's top 16 bits, each bucket sorted on its own
+ * (the same order as one sort of every hash): one sort of 100,000 bigints,
+ * and their hashing, held the event loop for about a second at start-up.
+ */
+export function* offsetSteps(names: readonly string[], intervalMs: number, groupSize: number, out: Map<string, number>): Generator<void, void> {
+  const buckets: { n: string; h: bigint }[][] = [];
+  let k = 0;
+  for (const n of names) {
+    const h = hash64(n);
+    (buckets[Number(h >> 48n)] ??= []).push({ n, h });
+    if (++k % STEP === 0) yield;
+  }
+  const groups = Math.max(1, Math.ceil(names.length / groupSize));
+  let rank = 0;
+  for (const bucket of buckets) {
+    if (!bucket) continue;
+    bucket.sort((a, b) => (a.h < b.h ? -1 : a.h > b.h ? 1 : a.n < b.n ? -1 : 1));
+    for (const { n } of bucket) {
+      out.set(n, Math.floor((Math.floor(rank / groupSize) * intervalMs) / groups));
+      if (++rank % STEP === 0) yield;
+    }
+  }
 }
 
 /**

@@ -9,6 +9,7 @@ import { figuresOf, PROBE_MODULES } from '../probes/registry.js';
 import type { FigureSpec, FigureValue, TargetMetricSpec } from '../probes/view.js';
 import type { AnySample, FieldValue } from '../samples/sample.js';
 import type { LatestState } from '../store/types.js';
+import { eachInSteps } from '../util/turn.js';
 import { crossedBy, describeCrossed, rawStatus, StateHysteresis, STATE_VALUE, type Crossed, type TargetStatus } from './target-state.js';
 
 export type { TargetStatus } from './target-state.js';
@@ -167,14 +168,15 @@ export class TargetStatusBoard {
    * After a restart: what the store remembers of each configured target (its
    * last points and probe states), so the overview and /health are not
    * "unknown" until the first round. Never overwrites a result recorded since
-   * start, never logs a state change.
+   * start, never logs a state change. In steps: one pass over every target.
    */
-  seed(states: readonly LatestState[], targets: readonly Target[]): number {
-    const configured = new Map(targets.map((t) => [t.name, t]));
+  async seed(states: readonly LatestState[], targets: readonly Target[]): Promise<number> {
+    const configured = new Map<string, Target>();
+    await eachInSteps(targets, (t) => configured.set(t.name, t));
     let seeded = 0;
-    for (const s of states) {
+    await eachInSteps(states, (s) => {
       const t = configured.get(s.target);
-      if (!t || this.states.get(s.target)?.probes.size) continue;
+      if (!t || this.states.get(s.target)?.probes.size) return;
       const st = this.stateOf(s.target);
       for (const p of s.probes) {
         if (p.success === null || !t.probes.includes(p.probe as never)) continue;
@@ -204,29 +206,36 @@ export class TargetStatusBoard {
       st.state.restore(state, Math.max(0, ...[...st.probes.values()].map((p) => p.since)));
       if (state !== 'unknown') this.metrics.targetState.set(t.name, STATE_VALUE[state]);
       seeded++;
-    }
+    });
     return seeded;
   }
 
-  /** A reload changed the targets: forget those that left (their series go from /metrics) and probes a target no longer runs. */
-  setTargets(targets: readonly Target[]): void {
-    const keep = new Map(targets.map((t) => [t.name, t]));
-    this.configured = new Map(targets.map((t) => [t.name, [...t.probes]]));
-    for (const [name, st] of this.states) {
-      const t = keep.get(name);
-      if (!t) {
+  /**
+   * A reload changed the targets: forget those that left (their series go
+   * from /metrics) and probes a target no longer runs. In steps (a pass over
+   * every target and every state); the new list applies to results from the
+   * first step on, so one in flight for a removed target is not recorded
+   * back while the sweep goes on.
+   */
+  async setTargets(targets: readonly Target[]): Promise<void> {
+    const configured = new Map<string, readonly string[]>();
+    await eachInSteps(targets, (t) => configured.set(t.name, [...t.probes]));
+    this.configured = configured;
+    await eachInSteps(this.states, ([name, st]) => {
+      const probes = configured.get(name);
+      if (!probes) {
         this.states.delete(name);
         this.metrics.forgetTarget(name);
-        continue;
+        return;
       }
       for (const probe of st.probes.keys()) {
-        if (!t.probes.includes(probe as never)) {
+        if (!probes.includes(probe)) {
           st.probes.delete(probe);
           this.metrics.probeSuccess.remove(name, probe);
           this.metrics.probeLastDuration.remove(name, probe);
         }
       }
-    }
+    });
   }
 
   get(name: string): TargetState | undefined {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodePoint } from '../../src/outbox/stored-point.js';
 import { Victoria } from '../../scripts/lib/services.js';
-import { startDaemon } from '../helpers/daemon.js';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { startHttpServer, waitFor } from '../helpers/net.js';
 import { settledPoints } from '../helpers/write-stack.js';
 
@@ -32,16 +32,18 @@ function acceptedKeys(dataDir: string): Set<string> {
 test('DATA_DIR full (a small tmpfs): no crash, health failing with the reason, refused points counted, everything accepted delivered once space returns', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'nt-full-'));
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=768k', 'tmpfs', dir]);
-  const web = await startHttpServer((_q, r) => r.end('ok'), { logRequests: false });
-  const vm = await Victoria.start();
-  await vm.down('SIGTERM');
-  const targets = Array.from({ length: 50 }, (_, i) => `${web.url}/t/${i}`);
-  const d = await startDaemon(
-    // The embedded store is off: it would share (and fill) the tmpfs; test/store has its own disk-full test.
-    { TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '1', SHUTDOWN_TIMEOUT: '15', INFLUXDB_URL: vm.url, INFLUXDB_TOKEN: 't', INFLUXDB_ORG: 'o', INFLUXDB_BUCKET: 'b', INFLUX_FLUSH_INTERVAL: '0.5', EMBEDDED_STORE: 'false' },
-    { dataDir: dir },
-  );
+  // Everything started is inside the try: a daemon that fails to start fails the test at once, and the mount, VictoriaMetrics and the server go.
+  const started: { web?: Awaited<ReturnType<typeof startHttpServer>>; vm?: Victoria; d?: Daemon } = {};
   try {
+    const web = (started.web = await startHttpServer((_q, r) => r.end('ok'), { logRequests: false }));
+    const vm = (started.vm = await Victoria.start());
+    await vm.down('SIGTERM');
+    const targets = Array.from({ length: 50 }, (_, i) => `${web.url}/t/${i}`);
+    const d = (started.d = await startDaemon(
+      // The embedded store is off: it would share (and fill) the tmpfs; test/store has its own disk-full test.
+      { TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '1', SHUTDOWN_TIMEOUT: '15', INFLUXDB_URL: vm.url, INFLUXDB_TOKEN: 't', INFLUXDB_ORG: 'o', INFLUXDB_BUCKET: 'b', INFLUX_FLUSH_INTERVAL: '0.5', EMBEDDED_STORE: 'false' },
+      { dataDir: dir },
+    ));
     const full = await waitFor(async () => {
       const h = (await d.json('/health')).components.sink;
       return h.status === 'failing' && h.reason === 'disk_full' ? h : undefined;
@@ -82,9 +84,9 @@ test('DATA_DIR full (a small tmpfs): no crash, health failing with the reason, r
     t.diagnostic(`accepted while full ${accepted.size}; in VictoriaMetrics ${stored.size}; missing ${missing.length}`);
     assert.deepEqual(missing.slice(0, 5), [], `${missing.length} accepted points missing`);
   } finally {
-    await d.cleanup();
-    await vm.cleanup();
-    await web.close();
+    await started.d?.cleanup();
+    await started.vm?.cleanup();
+    await started.web?.close();
     try {
       execFileSync('umount', [dir]);
     } catch {

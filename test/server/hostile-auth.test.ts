@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { attack } from '../helpers/attacker.js';
-import { startDaemon } from '../helpers/daemon.js';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { startHttpServer, waitFor } from '../helpers/net.js';
 
 /**
@@ -47,10 +47,13 @@ test('50 connections of wrong passwords: /health/live p99 under 200 ms, low even
   writeFileSync(join(dir, 'web.yml'), `basic_auth_users:\n  alice: ${await bcrypt.hash(PASSWORD, 10)}\n`);
   const web = await startHttpServer((_q, r) => r.end('ok'));
   const targets = Array.from({ length: 10 }, (_, i) => `${web.url}/t${i}`);
-  const d = await startDaemon({ WEB_CONFIG_FILE: join(dir, 'web.yml'), TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '1', COLLECT_TOKEN: 'hostile-auth-token-0123' });
-  const alice = `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`;
-  const scrape = async () => (await d.get('/metrics', { headers: { authorization: alice } })).text();
+  const daemons: Daemon[] = [];
+  // Everything started is inside the try: a daemon that fails to start fails the test at once, and nothing is left to keep this process alive.
   try {
+    const d = await startDaemon({ WEB_CONFIG_FILE: join(dir, 'web.yml'), TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '1', COLLECT_TOKEN: 'hostile-auth-token-0123' });
+    daemons.push(d);
+    const alice = `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`;
+    const scrape = async () => (await d.get('/metrics', { headers: { authorization: alice } })).text();
     await waitFor(() => d.logs.some((l) => l.msg === 'round complete'), 'a first round', 30_000, 100);
     // Alice signs in before the flood (one bcrypt run, then remembered for a minute).
     assert.equal((await get(d.port, '/api/status', alice)).status, 200);
@@ -97,7 +100,7 @@ test('50 connections of wrong passwords: /health/live p99 under 200 ms, low even
     assert.ok(!Object.keys(r.statuses).some((s) => s.startsWith('2')), 'no wrong password let in');
     assert.match(after, /telemetry_api_auth_failures_total\{result="throttled"\} [1-9]/);
   } finally {
-    await d.cleanup();
+    await Promise.all(daemons.map((d) => d.cleanup()));
     await web.close();
     rmSync(dir, { recursive: true, force: true });
   }

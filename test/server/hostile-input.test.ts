@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { secretEquals } from '../../src/server/web-config.js';
-import { runCli, startDaemon } from '../helpers/daemon.js';
+import { runCli, startDaemon, type Daemon } from '../helpers/daemon.js';
 import { startHttpServer, waitFor } from '../helpers/net.js';
 
 /** Send raw bytes, return what came back and how long the connection stayed open. */
@@ -31,8 +31,10 @@ const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/js
 test('POST /collect cannot amplify: names deduplicated, one run capped, runs bounded, scheduled rounds never skip a slot', async (t) => {
   const web = await startHttpServer((_q, r) => setTimeout(() => r.end('ok'), 50));
   const names = Array.from({ length: 12 }, (_, i) => `${web.url}/t${i}`);
-  const d = await startDaemon({ TARGET_FQDNS: names.join(','), COLLECTION_INTERVAL: '2', COLLECT_TOKEN: TOKEN, COLLECT_MAX_PROBES: '10', MAX_ADHOC_RUNS: '2' });
+  const daemons: Daemon[] = [];
   try {
+    const d = await startDaemon({ TARGET_FQDNS: names.join(','), COLLECTION_INTERVAL: '2', COLLECT_TOKEN: TOKEN, COLLECT_MAX_PROBES: '10', MAX_ADHOC_RUNS: '2' });
+    daemons.push(d);
     // One configured name repeated to fill the 64 KiB body limit: one probe, one request.
     const before = web.requests.filter((r) => r.url === '/t0').length;
     const copies = Math.floor(64_000 / (names[0]!.length + 3));
@@ -78,7 +80,7 @@ test('POST /collect cannot amplify: names deduplicated, one run capped, runs bou
     assert.equal(skipped, skippedBefore, 'no scheduled slot skipped');
     t.diagnostic(`burst statuses ${statuses.join(',')}; rounds after: ${lastRounds.map((r) => `${r.targets} targets in ${r.duration_s} s`).join(', ')}`);
   } finally {
-    await d.cleanup();
+    await Promise.all(daemons.map((d) => d.cleanup()));
     await web.close();
   }
 });

@@ -62,8 +62,9 @@ test('silent TLS connections and slowloris: every socket freed by the server, /h
   const daemons: Daemon[] = [];
   try {
     const env = { ...TIMEOUTS, TARGET_FQDNS: `${web.url}/a`, COLLECTION_INTERVAL: '2' };
-    const [tls, plain] = await Promise.all([startDaemon({ ...env, WEB_CONFIG_FILE: join(dir, 'web.yml') }, { waitLive: false }), startDaemon(env)]);
-    daemons.push(tls, plain);
+    // Each kept as soon as it is up: one that fails to start must not leave the other running.
+    const up = (d: Daemon) => (daemons.push(d), d);
+    const [tls, plain] = await Promise.all([startDaemon({ ...env, WEB_CONFIG_FILE: join(dir, 'web.yml') }, { waitLive: false }).then(up), startDaemon(env).then(up)]);
     await waitFor(async () => (await probe(tls.port, '/health/live', true)).status === 200, 'the TLS daemon live', 90_000, 200);
 
     const attacks = [
