@@ -14,7 +14,7 @@
  * millisecond above the ICMP RTT. Delay: the kernel's forwarding only (this
  * kernel has no netem); the comparison is to ICMP on the same path.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -40,8 +40,27 @@ export interface TimingLoadRow {
   /** The same over the points not marked timing_uncertain (null: none). */
   sureTcpOverIcmpMs: number | null;
   sureDnsOverIcmpMs: number | null;
+  /**
+   * curl's time_connect to the same listener from the same namespace, at the
+   * end of the condition (median of 20): the connect as another program sees
+   * it. ICMP is not the whole truth for a connect: each connect is a new flow
+   * (socket, port, the routers' and the server's first packet of it), each
+   * echo of fping the same one.
+   */
+  curlConnectMedianMs: number;
   /** Load average (1 min) at the end: the machine is shared. */
   load: number;
+}
+
+/** curl's time_connect (ms) to host:port from namespace `ns`, median of `n` (the listener closes at once: curl's error is expected). */
+function curlConnectMs(ns: string, host: string, port: number, n = 20): number {
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = spawnSync('ip', ['netns', 'exec', ns, 'curl', '-s', '-o', '/dev/null', '--max-time', '2', '-w', '%{time_connect}', `http://${host}:${port}/`], { encoding: 'utf8' });
+    const s = Number(r.stdout);
+    if (s > 0) xs.push(s * 1000);
+  }
+  return r3(q(xs, 50));
 }
 
 const q = (xs: number[], p: number) => {
@@ -112,6 +131,7 @@ async function run(chain: Chain, dir: string, others: number, slots: number, htt
       slackP95Ms: r3(q(timed.map((p) => Number(p.fields.timing_slack_ms ?? 0)), 95)),
       sureTcpOverIcmpMs: med(over(sure(tcp), 'connect_ms')),
       sureDnsOverIcmpMs: med(over(sure(dns), 'query_ms')),
+      curlConnectMedianMs: curlConnectMs(chain.client, truth, 7070),
       load: Math.round(loadavg()[0]! * 10) / 10,
     };
   } finally {

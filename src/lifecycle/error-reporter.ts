@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { FailureLog } from '../logging/failure-log.js';
 
 /**
  * Where a part reports an error it survives (a failed tick, a bug caught at
@@ -11,12 +12,18 @@ export interface ErrorReporter {
   error(component: string, err: unknown, message: string): void;
 }
 
-/** The daemon's reporter: the error counter and the log. */
+/**
+ * The daemon's reporter: the error counter and the log. The log of a
+ * failure that repeats (the same component and error code: a loop on a full
+ * disk backing off) is one line a minute at most, with a count (FailureLog).
+ */
 export function reportErrors(metrics: { errors: { inc(labels: { component: string }): void } }, log: Logger): ErrorReporter {
+  const failures = new FailureLog(log);
   return {
     error: (component, err, message) => {
       metrics.errors.inc({ component });
-      log.error({ err, component }, message);
+      const code = (err as { code?: unknown } | undefined)?.code;
+      failures.failed(`${component}:${typeof code === 'string' ? code : (err as Error | undefined)?.message ?? String(err)}`, err, message, { component });
     },
   };
 }
