@@ -366,7 +366,10 @@ test('HA stack: a collector killed (SIGKILL to its init): its targets are collec
     `restart policy: the killed collector running again ${secs(restartedAt - killedAt)} s after the kill, ready ${secs(readyAt - killedAt)} s after`,
   );
   assert.ok(failoverS <= bound, `failover ${failoverS} s > ${bound} s`);
-  assert.ok(movedAt - killedAt <= (MEMBER_TTL_S + 2) * 1000, `the dead member was dropped ${movedAt - killedAt} ms after the kill (CLUSTER_MEMBER_TTL ${MEMBER_TTL_S} s)`);
+  // Redis drops a member TTL - heartbeat after its last beat, and the survivors see it at their next beat: about
+  // TTL after the kill (3.9-4.7 s for daemons on loopback at load 12). Three more seconds for containers on a busy
+  // machine (8.0 s was seen at load 30); a drop waiting for something else (a second TTL, a restart) still fails.
+  assert.ok(movedAt - killedAt <= (MEMBER_TTL_S + 3) * 1000, `the dead member was dropped ${movedAt - killedAt} ms after the kill (CLUSTER_MEMBER_TTL ${MEMBER_TTL_S} s)`);
   await until(async () => (await Promise.all((await replicas()).map(clusterOf))).every((v) => v.members.length === 3), 'three members again', 60_000, 500);
 });
 
