@@ -2,7 +2,7 @@
  * npm run scale-sim [-- --short] [-- --factor=F] [-- --no-outage] [-- --no-build]
  *
  * The full run starts the daemon as shipped (dist/, built first unless
- * --no-build); --short (the form meant for CI; not in the suite until a run of it is green) from
+ * --no-build); --short (the form CI runs: test/deploy/scale-sim.test.ts) from
  * the sources compiled once (compile.ts).
  *
  * The autoscaling loop end to end, on this machine: real daemon processes
@@ -13,7 +13,7 @@
  * reading the custom metric through the prometheus-adapter rule's PromQL
  * (manifest.ts).
  *
- * Time is compressed by --factor (default 10; --short: 30):
+ * Time is compressed by --factor (default 10; --short: 20):
  * COLLECTION_INTERVAL, the metric's target, the HPA's sync period, policy
  * periods and stabilization windows, Prometheus' scrape interval, preStop,
  * SHUTDOWN_TIMEOUT and the grace period are all divided by it. The daemon's
@@ -47,7 +47,9 @@
  * stores (every point each collected, with its slot) are read:
  *
  * - missed_slots: (target, slot) pairs no replica collected, over the slots
- *   when the target was configured everywhere;
+ *   when the target was configured everywhere; of them, missed_overrun were
+ *   skipped by a replica whose previous run of the target was still going
+ *   (saturated), missed_unowned were nobody's (ownership moving);
  * - duplicate_slots: pairs collected more than once, and how many of them
  *   were near a membership change (a pod made, ready, deleted or gone
  *   within two intervals);
@@ -126,6 +128,9 @@ export interface SimSummary {
   /** Scale changes while the load was steady after convergence (oscillation). */
   changes_after_convergence: number;
   missed_slots: number;
+  /** Of the missed: skipped by a replica because the target's previous run was still going (a saturated replica), and collected by nobody at all (ownership). */
+  missed_overrun: number;
+  missed_unowned: number;
   missed_examples: string[];
   duplicate_slots: number;
   duplicate_slots_outside_membership_changes: number;
@@ -433,12 +438,19 @@ export async function runScaleSim(o: SimOptions): Promise<SimSummary> {
     const missed: string[] = [];
     let dups = 0;
     let dupsOutside = 0;
+    // A replica that skipped a slot because the previous run was still going says so in its log.
+    const overran = new Set<string>();
+    for (const p of sts.history) for (const l of p.logs) if (l.msg === 'previous run still going: slot skipped') overran.add(`${String(l.target)}@${Date.parse(String(l.slot))}`);
+    let missedOverrun = 0;
     const near = (slot: number) => membership.some((m) => m >= slot - 2 * I && m <= slot + 3 * I);
     const check = (i: number, from: number, to: number) => {
       for (let s = from; s + I <= to; s += I) {
         expected++;
         const n = count.get(`${name(i)}@${s}`) ?? 0;
-        if (n === 0) missed.push(`t/${i}@${new Date(s).toISOString().slice(11, 19)}`);
+        if (n === 0) {
+          missed.push(`t/${i}@${new Date(s).toISOString().slice(11, 19)}`);
+          if (overran.has(`${name(i)}@${s}`)) missedOverrun++;
+        }
         if (n > 1) {
           dups += n - 1;
           if (!near(s)) dupsOutside += n - 1;
@@ -495,9 +507,11 @@ export async function runScaleSim(o: SimOptions): Promise<SimSummary> {
       direction_changes: changes,
       overshoots,
       overshoot_peak: overshootPeak,
-      converged: { up: { replicas: upCount, atS: upConverged }, down: { replicas: dep.hpa.minReplicas, atS: downConverged } },
+      converged: { up: { replicas: upCount, atS: Math.round(upConverged * 10) / 10 }, down: { replicas: dep.hpa.minReplicas, atS: Math.round(downConverged * 10) / 10 } },
       changes_after_convergence: heldChanges(holdUpFrom, holdUpTo) + heldChanges(holdDownFrom, holdDownTo),
       missed_slots: missed.length,
+      missed_overrun: missedOverrun,
+      missed_unowned: missed.length - missedOverrun,
       missed_examples: missed.slice(0, 10),
       duplicate_slots: dups,
       duplicate_slots_outside_membership_changes: dupsOutside,
@@ -545,7 +559,7 @@ the database (VictoriaMetrics as InfluxDB) down from before the scale-down until
 | replicas over time (s: count) | ${s.replicas_over_time.map(([t, n]) => `${t}: ${n}`).join(', ')} |
 | converged (scale-up / scale-down) | ${s.converged.up?.replicas} replicas at ${s.converged.up?.atS} s / ${s.converged.down?.replicas} at ${s.converged.down?.atS} s |
 | direction changes / overshoots / changes while the load was steady after convergence | ${s.direction_changes} / ${s.overshoots} / ${s.changes_after_convergence} |
-| slots expected / missed | ${s.expected_slots} / **${s.missed_slots}** |
+| slots expected / missed (skipped by a saturated replica, collected by nobody) | ${s.expected_slots} / **${s.missed_slots}** (${s.missed_overrun}, ${s.missed_unowned}) |
 | duplicate slots (all near a membership change?) | ${s.duplicate_slots} (${s.duplicate_slots_outside_membership_changes} outside) |
 | points stored by the replicas / lost | ${s.points_stored} / **${s.points_lost}** (of which handed over by leaving replicas: ${s.points_handed_over}) |
 | replicas removed (exit code) | ${s.replicas_stopped.map((r) => `${r.pod} (${r.exitCode})`).join(', ')} |
@@ -557,7 +571,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const arg = (n: string) => args.find((a) => a.startsWith(`--${n}=`))?.split('=')[1];
   const short = args.includes('--short');
   if (!short && !args.includes('--no-build')) execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' });
-  const factor = Number(arg('factor') ?? (short ? 30 : 10));
+  const factor = Number(arg('factor') ?? (short ? 20 : 10));
   const summary = await runScaleSim({ ...scenario(factor, short), outage: !args.includes('--no-outage'), entry: short ? 'compiled' : 'dist', ...(arg('logs') ? { logsDir: arg('logs') } : {}) });
   summary.command = `npm run scale-sim --${args.length ? ` ${args.filter((a) => a !== '--no-build').join(' ')}` : ''}`.replace(/ --$/, '');
   const name = short ? 'scale-sim-short' : 'scale-sim';

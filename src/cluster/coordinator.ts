@@ -35,6 +35,14 @@ export interface Coordinator extends Component {
   ownedCount(): number;
   /** The targets this replica currently owns (GET /api/cluster). */
   ownedTargets(): string[];
+  /**
+   * `listener` is called with the targets this replica starts to own while it
+   * has a view (a peer left, a reload moved them here), once ownership says
+   * so. The scheduler collects the current slot of those it passed over as
+   * another replica's (the claim keeps a slot that replica did collect from
+   * being collected twice).
+   */
+  onGain(listener: (targets: readonly string[]) => void): void;
   health(): ComponentHealth;
 }
 
@@ -79,6 +87,7 @@ export class StandaloneCoordinator extends BaseComponent implements Coordinator 
   ownedTargets(): string[] {
     return [...this.targets].sort();
   }
+  onGain(): void {} // owns everything from the start: never gains
   health(): ComponentHealth {
     return { status: 'ok', mode: 'standalone', members: 1 };
   }

@@ -16,6 +16,9 @@ import { owners } from './rendezvous.js';
 
 export { redisOptions } from './redis-connection.js';
 
+/** Former members remembered for their claims (a claim lives two intervals). */
+const FORMER_MEMBERS = 1000;
+
 export interface ClusterOptions {
   /** REDIS_URL (a string), or a Sentinel-managed primary (REDIS_SENTINELS). */
   redisUrl: string | RedisEndpoint;
@@ -110,6 +113,13 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
   /** Former targets still claimable until this time (grace after a view change). */
   private readonly graceUntil = new Map<string, number>();
   private heartbeatFailures = 0;
+  /**
+   * Verified members that left the view, newest last (at most FORMER_MEMBERS):
+   * a claim one of them took before leaving still stands (a slot it collected
+   * is not collected again), unlike one held by an id never verified.
+   */
+  private readonly formerMembers = new Set<string>();
+  private readonly gainListeners: ((targets: readonly string[]) => void)[] = [];
   /** Member ids seen in Redis without a valid proof (logged once each). */
   private readonly rejected = new Set<string>();
   private lastError?: string;
@@ -260,6 +270,10 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
     return this.fresh() ? [...this.owned].sort() : [...this.targets].sort();
   }
 
+  onGain(listener: (targets: readonly string[]) => void): void {
+    this.gainListeners.push(listener);
+  }
+
   /**
    * A reload changed the configured targets. The new list is published with
    * the next heartbeat (at once) and peers recompute when they see it;
@@ -306,11 +320,21 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
         moved++;
       }
     }
-    for (const x of now) if (!before.has(x)) moved++;
+    const gained = [...now].filter((x) => !before.has(x));
+    moved += gained.length;
     for (const [x, until] of this.graceUntil) if (until < t || now.has(x)) this.graceUntil.delete(x);
     this.owned = now;
     if (moved > 0) this.metrics.rebalances.inc();
     this.log.info({ why, members: this.view!.members.size, owned: now.size, moved }, 'cluster rebalanced');
+    if (gained.length === 0) return;
+    for (const listener of this.gainListeners) {
+      try {
+        listener(gained);
+      } catch (err) {
+        this.metrics.errors.inc({ component: 'cluster' });
+        this.log.error({ err }, 'taking over gained targets failed (bug)');
+      }
+    }
   }
 
   // --- claims -------------------------------------------------------------
@@ -339,8 +363,10 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
       // Held by someone who is not a member we verified (a key written into
       // Redis by hand, or a replica without the secret): it cannot keep the
       // owner out of its slot. A member that just joined may hold it too: a
-      // duplicate then, never a gap.
-      if (result === 'lost' && !this.view?.members.has(String(r[2] ?? ''))) result = 'foreign';
+      // duplicate then, never a gap. One that has left took it while it was
+      // a member: that slot is collected.
+      const holder = String(r[2] ?? '');
+      if (result === 'lost' && !this.view?.members.has(holder) && !this.formerMembers.has(holder)) result = 'foreign';
       this.metrics.slotClaims.inc({ result });
       if (result === 'won') return true;
       if (result === 'lost') return false;
@@ -498,7 +524,13 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
     this.wasFresh = true;
     if (!changed) return;
     const joined = [...members.keys()].filter((m) => !previous?.members.has(m)).length;
-    const left = previous ? [...previous.members.keys()].filter((m) => !members.has(m)).length : 0;
+    const gone = previous ? [...previous.members.keys()].filter((m) => !members.has(m)) : [];
+    const left = gone.length;
+    for (const id of gone) {
+      this.formerMembers.delete(id);
+      this.formerMembers.add(id);
+      if (this.formerMembers.size > FORMER_MEMBERS) this.formerMembers.delete(this.formerMembers.values().next().value!);
+    }
     this.recompute(wasFresh ? `members changed (+${joined} -${left})` : 'cluster view established', before);
   }
 

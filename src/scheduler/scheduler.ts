@@ -79,6 +79,8 @@ interface Round {
   targetSlotMs: number;
   /** Milliseconds probes held a MAX_CONCURRENT_OPERATIONS slot, summed. */
   operationMs: number;
+  /** Runs taken over after the slot's round completed (takeOver): no round of their own (no log line, no load figure). */
+  late?: true;
 }
 
 const FAILURES_LOGGED = 5;
@@ -113,11 +115,15 @@ export class Scheduler extends BaseComponent {
   private readonly offsets = new Map<string, number>();
   /** The configured targets until start() takes them in (with their offsets, in steps). */
   private initial: readonly Target[];
+  /** Per target: the slot it was last passed over in as another replica's (until it runs here again). */
+  private readonly passedOver = new Map<string, number>();
   private readonly now: () => number;
   private timer?: NodeJS.Timeout;
   /** Every queued run and running probe follows it: a fan-out, O(1) per follower (util/abort.ts). */
   private readonly shutdown = fanoutController();
   private halted = false;
+  /** From the first line of onStart (`running` is true only once onStart has returned). */
+  private scheduling = false;
   private lastFireAt?: number;
   private readonly mono: () => number;
   /** Monotonic: when the scheduler started, when the last round completed. */
@@ -150,6 +156,7 @@ export class Scheduler extends BaseComponent {
     metrics.targetsInFlightMax.set(opts.maxConcurrentTargets);
     metrics.targetsConfigured.set(targets.length);
     metrics.onCollect(() => metrics.targetsInFlight.set(this.targetSlots.active));
+    coordinator.onGain((names) => this.takeOver(names, 'gained from the cluster'));
   }
 
   get isRunning(): boolean {
@@ -217,6 +224,7 @@ export class Scheduler extends BaseComponent {
    * seconds while the API already answered.
    */
   protected async onStart(): Promise<void> {
+    this.scheduling = true;
     this.startedMono = this.mono();
     await runInSteps(this.takeTargets(this.initial));
     this.initial = [];
@@ -229,10 +237,46 @@ export class Scheduler extends BaseComponent {
       const intervalMs = target.intervalS * 1000;
       const offset = this.offsets.get(target.name) ?? 0;
       let slot = slotStart(now, intervalMs);
-      if (slot + offset < now) slot += intervalMs;
+      if (slot + offset < now) {
+        this.passedOver.set(target.name, slot);
+        slot += intervalMs;
+      }
       this.push({ at: slot + offset, slotMs: slot, target });
     }
     this.arm();
+    // Joining a running cluster: the peers that had our targets keep them for
+    // a moment only, so the current slot of those already past may be nobody's.
+    if (this.coordinator.members().length > 1) this.takeOver(this.coordinator.ownedTargets(), 'joined the cluster');
+  }
+
+  /**
+   * Targets this replica has just come to own: collect the current slot of
+   * those it passed over in that slot as another replica's. The replica that
+   * had them may have stopped before its peers saw it go (a scale-down) or
+   * given them up before we started (a join): then that slot is nobody's.
+   * The claim decides, so a slot the other replica did collect is not
+   * collected again. Only a slot whose target starts again here at least
+   * half an interval later: a late run still going at that start would skip
+   * it (counted, never stacked), trading one slot for another.
+   */
+  private takeOver(names: readonly string[], why: string): void {
+    if (!this.scheduling || this.halted) return;
+    const now = this.now();
+    let n = 0;
+    for (const name of names) {
+      const slotMs = this.passedOver.get(name);
+      const target = this.current.get(name);
+      if (slotMs === undefined || !target) continue;
+      this.passedOver.delete(name);
+      const intervalMs = target.intervalS * 1000;
+      // Only with half an interval left before the target's next start here:
+      // a late run still going then would cost that slot instead.
+      if (slotMs + intervalMs + (this.offsets.get(name) ?? 0) - now < intervalMs / 2) continue;
+      const round = this.rounds.get(`${target.intervalS}:${slotMs}`) ?? { ...this.emptyRound(target.intervalS, slotMs), late: true as const };
+      this.dispatch({ at: now, slotMs, target }, round);
+      n++;
+    }
+    if (n > 0) this.log.info({ why, targets: n }, 'collecting the slot in progress of targets passed over as another replica\'s');
   }
 
   /**
@@ -281,6 +325,7 @@ export class Scheduler extends BaseComponent {
         removed.push(name);
         this.current.delete(name);
         this.offsets.delete(name);
+        this.passedOver.delete(name);
       }
     }
     // Targets that need a new offset: the groups are counted without them (a changed interval leaves its old group).
@@ -371,10 +416,14 @@ export class Scheduler extends BaseComponent {
     const key = `${intervalS}:${slotMs}`;
     let r = this.rounds.get(key);
     if (!r) {
-      r = { key, intervalS, slotMs, queued: 0, inFlight: 0, ran: 0, probesOk: 0, probesFailed: 0, skippedOverrun: 0, notOwned: 0, failures: [], longestMs: 0, targetSlotMs: 0, operationMs: 0 };
+      r = this.emptyRound(intervalS, slotMs);
       this.rounds.set(key, r);
     }
     return r;
+  }
+
+  private emptyRound(intervalS: number, slotMs: number): Round {
+    return { key: `${intervalS}:${slotMs}`, intervalS, slotMs, queued: 0, inFlight: 0, ran: 0, probesOk: 0, probesFailed: 0, skippedOverrun: 0, notOwned: 0, failures: [], longestMs: 0, targetSlotMs: 0, operationMs: 0 };
   }
 
   private dispatch(due: Due, round: Round): void {
@@ -388,9 +437,11 @@ export class Scheduler extends BaseComponent {
     }
     if (!this.coordinator.owns(target.name)) {
       round.notOwned++;
+      this.passedOver.set(target.name, slotMs);
       this.settle(round);
       return;
     }
+    this.passedOver.delete(target.name);
     round.inFlight++;
     const run = this.runTarget(due, round).finally(() => {
       this.inFlightRuns.delete(target.name);
@@ -462,7 +513,7 @@ export class Scheduler extends BaseComponent {
   }
 
   private settle(round: Round): void {
-    if (round.queued > 0 || round.inFlight > 0) return;
+    if (round.late || round.queued > 0 || round.inFlight > 0) return;
     this.rounds.delete(round.key);
     const didWork = round.ran > 0 || round.skippedOverrun > 0;
     const seconds = round.longestMs / 1000;

@@ -446,12 +446,13 @@ describe('k8s manifests: references', () => {
       { type: 'Resource', resource: { name: 'memory', target: { type: 'Utilization', averageUtilization: 120 } } },
       { type: 'Pods', pods: { metric: { name: HPA_METRIC }, target: { type: 'AverageValue', averageValue: '30' } } },
     ]);
-    // "50% increase every 60s (max 2 pods)" / "scale-up 50% or 2 pods per 60 s";
-    // "10% decrease every 60s (5min stabilization)". Scale-up waits two rounds (docs/sizing.md).
+    // "50% increase every 60s (max 2 pods)": the smaller of the two policies;
+    // "10% decrease every 60s (5min stabilization)". Scale-up also waits 120 s,
+    // longer than a round and a scrape: the metric's lag (docs/sizing.md).
     assert.deepEqual(spec.behavior, {
       scaleUp: {
         stabilizationWindowSeconds: 120,
-        selectPolicy: 'Max',
+        selectPolicy: 'Min',
         policies: [
           { type: 'Percent', value: 50, periodSeconds: 60 },
           { type: 'Pods', value: 2, periodSeconds: 60 },
