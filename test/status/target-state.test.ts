@@ -102,3 +102,22 @@ test('hysteresis: the state changes once N consecutive slots agree; one bad slot
   assert.equal(b.status('t.example'), 'degraded');
   assert.equal(lines.filter((l) => /^target /.test(l.msg)).length, 1);
 });
+
+test('/health names the five probes failing longest, oldest first, whatever the board\'s order', () => {
+  const targets = loadConfig({ TARGET_FQDNS: Array.from({ length: 12 }, (_, i) => `t${i}.example`).join(','), DEFAULT_PROBES: 'icmp' }).targets;
+  const { b } = board();
+  // t0 is first on the board (ok at first) and fails last: the newest failure, not an example.
+  b.record(targets[0]!, ping(0), { timeMs: 60_000 });
+  for (const t of targets.slice(1)) b.record(t, ping(100), { timeMs: 60_000 });
+  const before = Date.now();
+  while (Date.now() === before) {
+    // the next millisecond: t0's failure is strictly newer
+  }
+  b.record(targets[0]!, ping(100), { timeMs: 120_000 });
+  const h = b.health() as unknown as { failing: number; examples: string[] };
+  assert.equal(h.failing, 12);
+  assert.deepEqual(
+    h.examples.map((e) => e.split(' ')[0]),
+    ['t1.example', 't2.example', 't3.example', 't4.example', 't5.example'],
+  );
+});
