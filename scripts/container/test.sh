@@ -103,6 +103,9 @@ ip netns add "$NS"
 ip netns exec "$NS" ip link set lo up
 # nsenter, not `ip netns exec`: the latter also remounts /sys, which hides the
 # cgroup mounts runc needs ("no cgroup mount found in mountinfo").
+# --test-timeout bounds each file: the tests inside have their own bounds
+# (up to 10 min each); this one only catches a hang. ha-compose takes 9 min on
+# an idle machine and took 15+ with a soak daemon on one of the two cores.
 nsenter --net="/run/netns/$NS" env \
   NT_CT_RUN="$RUN_ID" NT_CT_IMAGE="$IMAGE" NT_CT_IMAGE_GEO="$IMAGE_GEO" NT_CT_STANDINS="$STANDINS" NT_CT_LOGDIR="$LOGDIR" \
-  node --import tsx --test --test-concurrency=1 --test-timeout=900000 test/container/image.test.ts test/container/ha-compose.test.ts
+  node --import tsx --test --test-concurrency=1 --test-timeout=1800000 test/container/image.test.ts test/container/ha-compose.test.ts
