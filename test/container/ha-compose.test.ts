@@ -282,23 +282,34 @@ test('HA stack: the Redis primary killed: the Sentinels promote the replica, the
   assert.equal(await primaryName(), 'redis', 'redis is the primary at first');
   const db = await dbUrl(2);
   const primary = await one('redis');
+  // The collectors stay up through this test: their addresses once, so each poll below is HTTP only (a podman
+  // listing per poll costs seconds on a busy machine, and the figure would count it).
+  const collectors = await replicas();
+  assert.equal(collectors.length, 3, 'three collectors');
   const killedAt = Date.now();
   process.kill((await inspect(primary)).State.Pid, 'SIGKILL');
   const promotedAt = await until(async () => ((await primaryName()) === 'redis-replica' ? Date.now() : 0), 'the Sentinels promoting redis-replica', 90_000, 250);
   // Every collector heartbeats into the new primary: fresh views of three members, made after the promotion.
+  const seen: string[] = [];
   const followedAt = await until(
     async () => {
-      for (const r of await replicas()) {
-        const age = await metricOf(r, 'telemetry_cluster_view_age_seconds');
-        const v = await clusterOf(r);
-        if (age === undefined || age < 0 || Date.now() - age * 1000 < promotedAt || v.members.length !== 3) return 0;
-      }
-      return (await replicas()).length === 3 ? Date.now() : 0;
+      const views = await Promise.all(
+        collectors.map(async (r) => {
+          const age = await metricOf(r, 'telemetry_cluster_view_age_seconds').catch(() => undefined);
+          const v = await clusterOf(r).catch(() => undefined);
+          const ok = age !== undefined && age >= 0 && Date.now() - age * 1000 >= promotedAt && v?.members.length === 3;
+          return { ok, what: `${r.name}: view age ${age} s, ${v?.members.length ?? '?'} members` };
+        }),
+      );
+      seen.splice(0, seen.length, ...views.map((x) => x.what));
+      return views.every((x) => x.ok) ? Date.now() : 0;
     },
     'the collectors heartbeating into the promoted replica',
     60_000,
     250,
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last seen: ${seen.join('; ')}`);
+  });
   // Every target has a point in a slot that starts after the collectors followed.
   await until(async () => {
     for (const t of TARGETS) if (!(await slotsOf(db, t, followedAt)).some((s) => s > followedAt)) return false;
