@@ -8,7 +8,7 @@ import { fanoutController } from '../util/abort.js';
 import { Semaphore } from '../util/semaphore.js';
 import type { Collector } from './collector.js';
 import { MinHeap } from './min-heap.js';
-import { runInSteps, turnOfTheLoop } from '../util/turn.js';
+import { eachInSteps, runInSteps, turnOfTheLoop } from '../util/turn.js';
 import { kindsForSlot, offsetSteps, slotStart } from './slots.js';
 
 /** What a reload changed, by target name. */
@@ -231,9 +231,7 @@ export class Scheduler extends BaseComponent {
     const now = this.now();
     // First points within one interval: a target whose offset in the current
     // slot is already past starts with the next slot.
-    let n = 0;
-    for (const target of this.current.values()) {
-      if (++n % STEP === 0) await turnOfTheLoop();
+    await eachInSteps(this.current.values(), (target) => {
       const intervalMs = target.intervalS * 1000;
       const offset = this.offsets.get(target.name) ?? 0;
       let slot = slotStart(now, intervalMs);
@@ -242,7 +240,7 @@ export class Scheduler extends BaseComponent {
         slot += intervalMs;
       }
       this.push({ at: slot + offset, slotMs: slot, target });
-    }
+    }, STEP);
     this.arm();
     // Joining a running cluster: the peers that had our targets keep them for
     // a moment only, so the current slot of those already past may be nobody's.
@@ -269,8 +267,6 @@ export class Scheduler extends BaseComponent {
       if (slotMs === undefined || !target) continue;
       this.passedOver.delete(name);
       const intervalMs = target.intervalS * 1000;
-      // Only with half an interval left before the target's next start here:
-      // a late run still going then would cost that slot instead.
       if (slotMs + intervalMs + (this.offsets.get(name) ?? 0) - now < intervalMs / 2) continue;
       const round = this.rounds.get(`${target.intervalS}:${slotMs}`) ?? { ...this.emptyRound(target.intervalS, slotMs), late: true as const };
       this.dispatch({ at: now, slotMs, target }, round);
