@@ -16,7 +16,7 @@ const IO_CODE = /^(SQLITE_(FULL|IOERR.*|READONLY.*|CANTOPEN|BUSY|LOCKED|CORRUPT|
  * with the count. Keyed by kind, so two different failures are both seen.
  */
 export class FailureLog {
-  private readonly kinds = new Map<string, { lastLogAt: number; since: number; total: number; saidResolved: boolean }>();
+  private readonly kinds = new Map<string, { lastLogAt: number; since: number; total: number; saidResolved: boolean; resolvedAt: number }>();
 
   constructor(
     private readonly log: Logger,
@@ -35,7 +35,7 @@ export class FailureLog {
     }
     const repeated = k?.since ?? 0;
     const was = k?.lastLogAt;
-    this.kinds.set(kind, { lastLogAt: now, since: 0, total: (k?.total ?? 0) + 1, saidResolved: false });
+    this.kinds.set(kind, { lastLogAt: now, since: 0, total: (k?.total ?? 0) + 1, saidResolved: false, resolvedAt: k?.resolvedAt ?? 0 });
     const code = (err as { code?: unknown } | undefined)?.code;
     const io = typeof code === 'string' && IO_CODE.test(code);
     const said = io ? { error: (err as Error).message, code } : { err };
@@ -45,13 +45,18 @@ export class FailureLog {
 
   /**
    * The failure of `kind` stopped (a write went through): one line with how
-   * many there were, once per logged failure (a disk that is nearly full
-   * fails and succeeds by turns: the window of `failed` still holds).
+   * many there were. A disk that is nearly full fails and succeeds by turns:
+   * the failures counted after a "resolved" line are said by the next one, a
+   * window later at the earliest, so the log ends on the truth within
+   * FAILURE_LOG_EVERY_MS and flapping costs two lines a window.
    */
   resolved(kind: string, message: string): void {
     const k = this.kinds.get(kind);
-    if (!k || k.saidResolved || k.total === 0) return;
+    if (!k || k.total === 0) return;
+    const now = this.now();
+    if (k.saidResolved && now - k.resolvedAt < this.everyMs) return;
     k.saidResolved = true;
+    k.resolvedAt = now;
     this.log.info({ failures: k.total }, `${message} (after ${k.total} failure${k.total === 1 ? '' : 's'})`);
     k.total = 0;
   }
