@@ -515,7 +515,11 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
   }
 
   private applyView(members: Map<string, { url: string; config: string }>): void {
-    const key = [...members].map(([id, m]) => `${id}\t${m.config}\t${this.lists.has(m.config) ? 1 : 0}`).join('\n');
+    // By id: the heartbeat answers in the members set's order, by expiry, which turns with every peer's heartbeat.
+    const key = [...members]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([id, m]) => `${id}\t${m.config}\t${this.lists.has(m.config) ? 1 : 0}`)
+      .join('\n');
     const wasFresh = this.wasFresh;
     const before = wasFresh ? this.owned : new Set(this.targets);
     const changed = !wasFresh || key !== this.view?.key;

@@ -68,7 +68,8 @@ export class Ingest {
       trimRoutes: db.prepare(`DELETE FROM routes WHERE tid = ? AND hash IN (SELECT hash FROM routes WHERE tid = ? ORDER BY last_seen LIMIT ?)`),
       change: db.prepare('INSERT OR REPLACE INTO route_changes (tid, ts, from_hash, to_hash, diff) VALUES (?, ?, ?, ?, ?)'),
     };
-    this.rolled = new Map(kinds.map((k) => [layouts.midOf(k.measurement), TIERS]));
+    // The tiers rolled up from raw points; a tier from another is re-rolled through it (Rollups.stepDirty).
+    this.rolled = new Map(kinds.map((k) => [layouts.midOf(k.measurement), TIERS.filter((t) => !t.from)]));
     this.writeBatch = db.transaction((samples: readonly AnySample[]) => this.writeAll(samples));
   }
 

@@ -54,6 +54,8 @@ export interface Tier {
   bucketMs: number;
   /** Kept this long (capped by EMBEDDED_RETENTION_DAYS). */
   keepMs: number;
+  /** Rolled up from this finer tier's buckets (mergeAggSql) instead of raw points. */
+  from?: Tier['name'];
 }
 
 /**
@@ -66,8 +68,15 @@ export interface Tier {
  */
 export const TIERS: readonly Tier[] = [
   { name: '5m', bucketMs: 5 * 60_000, keepMs: 3 * 86_400_000 },
-  { name: '1h', bucketMs: 3_600_000, keepMs: Number.POSITIVE_INFINITY },
+  // From the hour's twelve 5-minute buckets, not from raw points: raw points then wait for the 5-minute tier only
+  // (minutes), so EMBEDDED_RAW_HOURS below an hour holds, and an hour costs twelve rows a target instead of every slot.
+  // Exact for counts, sums, min, max and means; its median and percentiles are those of the 5-minute buckets'
+  // (mergeAggSql), as SmokePing's RRAs consolidate the finer step.
+  { name: '1h', bucketMs: 3_600_000, keepMs: Number.POSITIVE_INFINITY, from: '5m' },
 ];
+
+/** The tier a tier is rolled up from (undefined: raw points). */
+export const sourceOf = (t: Tier): Tier | undefined => (t.from ? TIERS.find((x) => x.name === t.from) : undefined);
 
 /**
  * A bucket is rolled up this long after it ends: most points of its slots
@@ -163,6 +172,22 @@ export function mergeAggSql(k: RollupSpec): string[] {
         return [`sum(${a.name})`];
     }
   });
+}
+
+/**
+ * A SELECT of a kind's stored columns merged from a finer tier's table into
+ * buckets of `bucketMs` (the next tier's roll-up), per target and sub-series:
+ * for each (target, sub) a scheduled series of the kind has, a seek on the
+ * table's key (tid, sub, b). Parameters: first and last target id, from, to.
+ */
+export function tierAggregateSql(k: RollupSpec, mid: number, fromTable: string): string {
+  const cols = kindColumns(k);
+  return `SELECT p.tid AS tid, p.sub AS sub, ${mergeAggSql(k)
+    .map((e, i) => `${e} AS ${cols[i]}`)
+    .join(', ')}
+    FROM (SELECT DISTINCT tid, sub FROM series WHERE tid >= ? AND tid <= ? AND mid = ${mid} AND adhoc = 0) p
+    CROSS JOIN ${fromTable} r ON r.tid = p.tid AND r.sub = p.sub AND r.b >= ? AND r.b < ?
+    GROUP BY p.tid, p.sub`;
 }
 
 /** One bucket's stored columns by name (as SQLite returns them). */

@@ -1,7 +1,7 @@
 import type { Db } from '../sqlite/sqlite-db.js';
 import type { FieldLayouts } from './field-layouts.js';
 import type { RollupSpec } from '../samples/rollup.js';
-import { ROLLUP_GRACE_MS, TIERS, kindColumns, rawAggregateSql, tableOf, type Tier } from './rollup-spec.js';
+import { ROLLUP_GRACE_MS, TIERS, kindColumns, rawAggregateSql, sourceOf, tableOf, tierAggregateSql, type Tier } from './rollup-spec.js';
 import { getMeta, setMeta, type Statement } from './schema.js';
 import { StepSizer } from './step-sizer.js';
 
@@ -16,13 +16,15 @@ interface Job {
 }
 
 /**
- * Incremental rollups: each bucket is aggregated from raw points once, when
- * it has closed (ROLLUP_GRACE_MS after its end), target by target in small
- * transactions, so the cost is the bucket's own points — not the size of
- * the store. `watermark(tier)` is how far a tier is done; a point that
- * lands below it later (a slot collected again, a late run) is re-rolled
- * through the `dirty` table. Raw points are never deleted before every
- * tier has rolled them up (retention takes the watermarks into account).
+ * Incremental rollups: each 5-minute bucket is aggregated from raw points
+ * once, when it has closed (ROLLUP_GRACE_MS after its end), target by target
+ * in small transactions, so the cost is the bucket's own points — not the
+ * size of the store; each hour from its twelve 5-minute buckets once they are
+ * all done (Tier.from). `watermark(tier)` is how far a tier is done; a point
+ * that lands below the 5-minute one later (a slot collected again, a late
+ * run) re-rolls its bucket through the `dirty` table, and that bucket its
+ * hour. Raw points are never deleted before the tiers rolled up from them
+ * have them (retention takes `safeToDelete` into account).
  *
  * Ad-hoc points (tag mode=adhoc) are left out: a bucket summarizes the
  * scheduled slots, so an operator pressing "probe now" ten times during an
@@ -38,6 +40,7 @@ export class Rollups {
   private readonly rolledMids: number[];
   private readonly takeDirty;
   private readonly dropDirty;
+  private readonly addDirty;
   private readonly maxTid;
   private readonly firstAtOrAfter;
 
@@ -54,6 +57,8 @@ export class Rollups {
       const field = (name: string) => layouts.sql(k.measurement, name, 'r.f');
       this.aggregate.set(k.name, db.prepare(rawAggregateSql(k, layouts.midOf(k.measurement), field, { key: 'r.tid AS tid', targets: 'r.tid >= ? AND r.tid <= ?', groupBy: 'r.tid, s.sub' })));
       for (const t of TIERS) {
+        const source = sourceOf(t);
+        if (source) this.aggregate.set(tableOf(k, t), db.prepare(tierAggregateSql(k, layouts.midOf(k.measurement), tableOf(k, source))));
         this.store.set(
           tableOf(k, t),
           db.prepare(`INSERT OR REPLACE INTO ${tableOf(k, t)} (tid, sub, b, ${cols.join(', ')}) VALUES (?, ?, ?, ${cols.map(() => '?').join(', ')})`),
@@ -62,6 +67,7 @@ export class Rollups {
     }
     this.takeDirty = db.prepare('SELECT tier, tid, b FROM dirty LIMIT ?');
     this.dropDirty = db.prepare('DELETE FROM dirty WHERE tier = ? AND tid = ? AND b = ?');
+    this.addDirty = db.prepare('INSERT OR IGNORE INTO dirty (tier, tid, b) VALUES (?, ?, ?)');
     this.maxTid = db.prepare('SELECT coalesce(max(tid), 0) FROM targets').pluck();
     this.firstAtOrAfter = db.prepare('SELECT ts FROM raw WHERE mid = ? AND ts >= ? ORDER BY ts LIMIT 1').pluck();
     for (const t of TIERS) this.done.set(t.name, getMeta(db, `rollup_${t.name}`) ?? this.initialWatermark(t));
@@ -72,9 +78,9 @@ export class Rollups {
     return this.done.get(t.name)!;
   }
 
-  /** The oldest watermark: raw points before it are rolled up in every tier. */
+  /** The oldest watermark of the tiers rolled up from raw points: raw points before it are in every tier (or its source). */
   get safeToDelete(): number {
-    return Math.min(...TIERS.map((t) => this.watermark(t)));
+    return Math.min(...TIERS.filter((t) => !t.from).map((t) => this.watermark(t)));
   }
 
   /**
@@ -102,6 +108,12 @@ export class Rollups {
         const t = TIERS.find((x) => x.name === d.tier);
         if (t) this.roll(t, d.b, d.tid, d.tid);
         this.dropDirty.run(d.tier, d.tid, d.b);
+        // The tiers rolled up from this one: their bucket holding it, if already done, again (after it: the next step).
+        for (const u of TIERS) {
+          if (u.from !== d.tier) continue;
+          const ub = d.b - (d.b % u.bucketMs);
+          if (ub < this.watermark(u)) this.addDirty.run(u.name, d.tid, ub);
+        }
       }
     })();
     return true;
@@ -131,10 +143,10 @@ export class Rollups {
     return true;
   }
 
-  /** Aggregate bucket b of tier t for targets lo..hi (ids), every kind. */
+  /** Aggregate bucket b of tier t for targets lo..hi (ids), every kind: from raw points, or from its source tier. */
   private roll(t: Tier, b: number, lo: number, hi: number): void {
     for (const k of this.kinds) {
-      const rows = this.aggregate.get(k.name)!.all(lo, hi, b, b + t.bucketMs) as Record<string, number | string | null>[];
+      const rows = this.aggregate.get(t.from ? tableOf(k, t) : k.name)!.all(lo, hi, b, b + t.bucketMs) as Record<string, number | string | null>[];
       const insert = this.store.get(tableOf(k, t))!;
       const cols = kindColumns(k);
       for (const r of rows) insert.run(r.tid, r.sub, b, ...cols.map((c) => r[c]));
@@ -146,6 +158,24 @@ export class Rollups {
     return Math.floor((this.now() - ROLLUP_GRACE_MS) / t.bucketMs) * t.bucketMs;
   }
 
+  /** Buckets that may be rolled up: closed, and (a tier from another) every source bucket of them done. */
+  private readyUntil(t: Tier): number {
+    const source = sourceOf(t);
+    if (!source) return this.closedUntil(t);
+    const done = this.watermark(source);
+    return Math.min(this.closedUntil(t), done - (done % t.bucketMs));
+  }
+
+  /** First raw point at or after `from` of any rolled-up measurement. */
+  private firstRaw(from: number): number | undefined {
+    let first: number | undefined;
+    for (const mid of this.rolledMids) {
+      const ts = this.firstAtOrAfter.get(mid, from) as number | undefined;
+      if (ts !== undefined && (first === undefined || ts < first)) first = ts;
+    }
+    return first;
+  }
+
   /**
    * The next closed bucket at or after the watermark that holds raw points;
    * empty buckets are skipped by moving the watermark (a daemon that was
@@ -153,13 +183,12 @@ export class Rollups {
    */
   private nextBucketWithData(t: Tier): number | undefined {
     const from = this.watermark(t);
-    const closed = this.closedUntil(t);
+    const closed = this.readyUntil(t);
     if (from >= closed) return undefined;
-    let first: number | undefined;
-    for (const mid of this.rolledMids) {
-      const ts = this.firstAtOrAfter.get(mid, from) as number | undefined;
-      if (ts !== undefined && (first === undefined || ts < first)) first = ts;
-    }
+    // A tier from another: raw points tell where data starts only while none at or after `from` has been deleted
+    // (retention deletes from the oldest up); otherwise its hours are walked one by one (empty ones cost a seek a target).
+    if (t.from && !((this.firstRaw(0) ?? Number.POSITIVE_INFINITY) <= from)) return from;
+    const first = this.firstRaw(from);
     const b = first === undefined ? closed : Math.floor(first / t.bucketMs) * t.bucketMs;
     if (b >= closed) {
       this.done.set(t.name, closed);
@@ -170,12 +199,7 @@ export class Rollups {
   }
 
   private initialWatermark(t: Tier): number {
-    let first: number | undefined;
-    for (const mid of this.rolledMids) {
-      const ts = this.firstAtOrAfter.get(mid, 0) as number | undefined;
-      if (ts !== undefined && (first === undefined || ts < first)) first = ts;
-    }
-    const start = first ?? this.now();
+    const start = this.firstRaw(0) ?? this.now();
     const b = Math.floor(start / t.bucketMs) * t.bucketMs;
     setMeta(this.db, `rollup_${t.name}`, b);
     return b;

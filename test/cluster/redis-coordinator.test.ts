@@ -11,6 +11,8 @@ import { TelemetryMetrics } from '../../src/metrics/telemetry-metrics.js';
 import { sleep, startSilentServer, waitFor } from '../helpers/net.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { reportErrors } from '../../src/lifecycle/error-reporter.js';
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
 
 /**
  * RedisCoordinator against a real redis-server, in process (two or three
@@ -37,13 +39,13 @@ after(async () => {
 const SECRET = new ClusterCredentials('coordinator-test-secret');
 const TARGETS = Array.from({ length: 40 }, (_, i) => `target-${i}`);
 
-function coordinator(prefix: string, id: string, o: Partial<ClusterOptions> & { redisUrl?: string; targets?: string[] } = {}): { c: RedisCoordinator; metrics: TelemetryMetrics } {
+function coordinator(prefix: string, id: string, o: Partial<ClusterOptions> & { redisUrl?: string; targets?: string[]; log?: Logger } = {}): { c: RedisCoordinator; metrics: TelemetryMetrics } {
   const metrics = new TelemetryMetrics();
   const c = new RedisCoordinator(
     o.targets ?? TARGETS,
     { redisUrl: o.redisUrl ?? redis.url, prefix, heartbeatMs: HB, memberTtlMs: TTL, advertiseUrl: `http://127.0.0.1:1${id.length}00/${id}`, memberId: id, credentials: SECRET, ...o },
     metrics,
-    silentLogger(),
+    o.log ?? silentLogger(),
     reportErrors(metrics, silentLogger()),
   );
   live.push(c);
@@ -115,6 +117,29 @@ test('two members see each other with their advertised URLs and agree on the own
   for (const t of TARGETS) assert.equal(a.ownerOf(t), mine.has(t) ? 'a' : 'b');
   assert.equal(a.ownerOf('not-configured'), undefined);
   await Promise.all([a.stop(Deadline.in(2000)), b.stop(Deadline.in(2000))]);
+});
+
+test('a steady cluster does not rebalance when the members set reorders (it is ordered by expiry: every heartbeat turns it)', async () => {
+  const p = prefix();
+  const lines: { msg: string; moved?: number }[] = [];
+  const log = pino({ level: 'info' }, new Writable({ write: (chunk, _e, done) => (lines.push(JSON.parse(String(chunk))), done()) }));
+  const { c: a } = coordinator(p, 'a', { log });
+  const others = ['b', 'c', 'd'].map((id) => coordinator(p, id).c);
+  await Promise.all([a, ...others].map((c) => c.start()));
+  await converged([a, ...others], 4);
+  const owners = TARGETS.map((t) => a.ownerOf(t));
+  const said = lines.filter((l) => l.msg === 'cluster rebalanced').length;
+  const zrange = () => execFileSync('redis-cli', ['-p', String(redis.port), 'ZRANGE', `${p}members`, '0', '-1'], { encoding: 'utf8' }).trim().split('\n');
+  // Turn the order over a few times by hand (the peers' own heartbeats turn it too), two of a's heartbeats each.
+  for (let i = 0; i < 4; i++) {
+    const first = zrange().find((m) => m !== 'a')!;
+    execFileSync('redis-cli', ['-p', String(redis.port), 'ZADD', `${p}members`, 'XX', 'GT', String(Date.now() + 60_000 + i), first]);
+    await sleep(2 * HB);
+  }
+  const extra = lines.filter((l) => l.msg === 'cluster rebalanced').slice(said);
+  assert.deepEqual(extra, [], 'no rebalance while the members and their lists stay the same');
+  assert.deepEqual(TARGETS.map((t) => a.ownerOf(t)), owners);
+  await Promise.all([a, ...others].map((c) => c.stop(Deadline.in(2000))));
 });
 
 test('claims name the slot by Redis time: replicas whose clocks are 0.6 interval apart arbitrate the probes of one real slot', async () => {

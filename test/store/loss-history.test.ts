@@ -12,6 +12,14 @@ import { DAY, HOUR, MIN, T0, openTestStore, ping, probe } from './fixtures.js';
  * its echoes.
  */
 
+/** Linear between the closest ranks: the store's rule (echo_percentile, percentile). */
+function percentile(values: number[], p: number): number {
+  const v = [...values].sort((a, b) => a - b);
+  const rank = (p / 100) * (v.length - 1);
+  const lo = Math.floor(rank);
+  return v[lo]! + (v[Math.min(v.length - 1, lo + 1)]! - v[lo]!) * (rank - lo);
+}
+
 const BURST = T0 + 10 * HOUR + 20 * MIN; // 10:20-10:25 on day one
 
 /** 20 echoes: 10 + k/2 ms, one lost in every fifth slot (5 %), none in the burst. */
@@ -45,10 +53,31 @@ test('a 5-minute 100 %-loss burst stays visible a week later in the 7-day view; 
     assert.equal(week.ping!.loss_pct![i], 9.25, 'the bucket rate is echoes lost over echoes sent');
     assert.equal(week.ping!.loss_max_pct![i + 1], 5, 'an hour without the burst: its worst slot lost one echo in 20');
 
-    // The percentiles of the hour's 1,089 echoes: 10..19.5 ms in 0.5 ms steps, 55 of each (13.5: 44).
-    // p10 is rank 108.8 (the 10.5 ms ones fill ranks 55-109), p90 rank 979.2 (19 ms fills 979-1033).
-    assert.equal(week.ping!.rtt_p10![i], 10.5);
-    assert.equal(week.ping!.rtt_p90![i], 19);
+    // Each 5-minute bucket keeps the exact percentiles of its echoes (the 24-hour view reads them); the hour
+    // keeps that percentile of its 5-minute buckets' (rolled up from them: src/store/rollup-spec.ts TIERS).
+    const fiveMin = (from: number, p: number) => {
+      const v: number[] = [];
+      for (let ts = from; ts < from + 5 * MIN; ts += MIN) for (const e of echoes(ts)) if (e !== null) v.push(e);
+      return v.length ? Math.round(percentile(v, p) * 1000) : null;
+    };
+    // (The 5-minute tier keeps 3 days: the last day's 10:00-11:00 is checked there.)
+    const lastDay = end - DAY;
+    const day = s.engine.series({ target: 'a', fromMs: lastDay, toMs: end, maxBuckets: 288 });
+    assert.equal(day.tier, '5m');
+    for (let j = 0; j < 12; j++) {
+      const b = lastDay + 10 * HOUR + j * 5 * MIN;
+      const at = day.ping!.t.findIndex((t) => t * 1000 === b);
+      const want = fiveMin(b, 10);
+      assert.equal(day.ping!.rtt_p10![at], want === null ? null : want / 1000, `5-minute bucket ${j}: the exact p10 of its echoes`);
+    }
+    const hourOf = (p: number) => {
+      const buckets = Array.from({ length: 12 }, (_, j) => fiveMin(T0 + 10 * HOUR + j * 5 * MIN, p)).filter((x): x is number => x !== null);
+      return Math.round(percentile(buckets, p)) / 1000;
+    };
+    assert.equal(week.ping!.rtt_p10![i], hourOf(10));
+    assert.equal(week.ping!.rtt_p90![i], hourOf(90));
+    // ... which stays within the spread of the hour's own echoes (p10 of every echo: 10.5 ms, p90: 19 ms).
+    assert.ok(week.ping!.rtt_p10![i]! >= 10.5 && week.ping!.rtt_p10![i]! < 11.5 && week.ping!.rtt_p90![i]! >= 18.5 && week.ping!.rtt_p90![i]! <= 19.5);
     assert.ok(week.ping!.rtt_p25![i]! < week.ping!.rtt_median![i]! && week.ping!.rtt_median![i]! < week.ping!.rtt_p75![i]!);
 
     // Loss over the whole week: the sum of lost over the sum sent, not a mean of percentages.

@@ -123,7 +123,7 @@ test('a 5-minute bucket: min of rtt_min, median of the slot medians, max of rtt_
   }
 });
 
-test('hourly buckets take the exact median over all the hour\'s slots, and ad-hoc runs are left out of every bucket', () => {
+test('hourly buckets take the median of their 5-minute buckets\' medians (here the same as the slots\'), and ad-hoc runs are left out of every bucket', () => {
   const s = openTestStore();
   try {
     // Skewed: one slow slot pulls the mean far from the median of the 60 (30.5).
@@ -219,6 +219,40 @@ test('raw points leave after EMBEDDED_RAW_HOURS (counted as retention) while the
     assert.equal(day.tier, '5m');
     assert.equal(day.ping!.rtt_median!.filter((v) => v === 7).length, 12);
     assert.equal(s.engine.query({ sinceMs: T0, limit: 10 }).points.length, 0, '/api/points serves the raw window only');
+  } finally {
+    s.close();
+  }
+});
+
+test('EMBEDDED_RAW_HOURS below an hour holds: hours roll up from 5-minute buckets, a late slot re-rolls its hour, and the 7-day view reaches now', () => {
+  const s = openTestStore({ rawWindowMs: HOUR / 2 });
+  try {
+    const run = (from: number, to: number) => {
+      for (let ts = from; ts < to; ts += MIN) {
+        s.engine.write([ping(ts, { sent: 5, received: 5, median: 7 }), probe(ts, 'icmp', true)]);
+        if (ts % (5 * MIN) === 0) s.at(ts + 30_000);
+      }
+    };
+    run(T0, T0 + 2 * HOUR + 8 * MIN);
+    const hour = (b: number) => s.db.prepare('SELECT n, sent, received, rtt_median FROM ping_1h WHERE b = ?').get(b) as Record<string, number> | undefined;
+    assert.deepEqual(hour(T0 + HOUR), { n: 60, sent: 300, received: 300, rtt_median: 7000 }, 'the second hour, from its twelve 5-minute buckets');
+    // Raw points wait for the 5-minute tier only: half an hour (and the open 5-minute bucket with its grace).
+    const oldest = s.db.prepare('SELECT min(ts) AS ts FROM raw').get() as { ts: number };
+    assert.ok(oldest.ts >= T0 + 2 * HOUR + 7 * MIN - HOUR / 2 - 5 * MIN, `the oldest raw point ${(T0 + 2 * HOUR + 8 * MIN - oldest.ts) / MIN} min old`);
+    // A slot of the rolled-up second hour collected again (by a peer, after a hand-over): all 5 echoes lost this time.
+    s.engine.write([ping(T0 + HOUR + 58 * MIN, { sent: 5, received: 0 })]);
+    s.at(T0 + 2 * HOUR + 9 * MIN);
+    assert.deepEqual(hour(T0 + HOUR), { n: 60, sent: 300, received: 295, rtt_median: 7000 }, 'its 5-minute bucket, then its hour rolled up again');
+    assert.equal(count(s.db, 'dirty'), 0);
+    run(T0 + 2 * HOUR + 8 * MIN, T0 + 3 * HOUR + 20 * MIN);
+    const end = T0 + 3 * HOUR + 20 * MIN;
+    assert.ok(!hour(T0 + 3 * HOUR), 'the last hour is not rolled up yet');
+    // The 7-day view: stored hours, then the 5-minute buckets after the hourly watermark, then raw points after theirs.
+    const week = s.engine.series({ target: 'a', fromMs: end - 7 * DAY, toMs: end });
+    assert.equal(week.tier, '1h');
+    const at = (b: number) => week.ping!.t.findIndex((t) => t * 1000 === b);
+    assert.deepEqual([0, 1, 2, 3].map((h) => week.ping!.sent![at(T0 + h * HOUR)]), [300, 300, 300, 100], 'every hour whole, to now');
+    assert.deepEqual([0, 1, 2, 3].map((h) => week.ping!.received![at(T0 + h * HOUR)]), [300, 295, 300, 100]);
   } finally {
     s.close();
   }

@@ -1,7 +1,7 @@
 import type { Db } from '../../sqlite/sqlite-db.js';
 import type { Statement } from '../schema.js';
 import type { RollupSpec } from '../../samples/rollup.js';
-import { PROBE_RUNS_ROLLUP, TIERS, kindColumns, mergeAggSql, outputValue, rawAggregateSql, tableOf, type BucketRow, type Tier } from '../rollup-spec.js';
+import { PROBE_RUNS_ROLLUP, TIERS, kindColumns, mergeAggSql, outputValue, rawAggregateSql, sourceOf, tableOf, type BucketRow, type Tier } from '../rollup-spec.js';
 import type { Rollups } from '../rollups.js';
 import type { Columns, SeriesHead, SeriesQuery, SeriesResult } from '../types.js';
 import { iso, type Lookups } from './lookups.js';
@@ -161,13 +161,24 @@ export class SeriesRunner {
     return Number.isFinite(best) && best >= 1000 ? best : DEFAULT_SLOT_MS;
   }
 
-  /** Stored buckets before the tier's watermark, raw-computed ones after it. */
+  /**
+   * Stored buckets before the tier's watermark; after it, what its source
+   * holds (the hourly tier's: 5-minute buckets, then raw points after theirs),
+   * so a chart reaches "now" while raw points are kept less than an hour. A
+   * step cut by a watermark gets a row from each side, merged (mergeRows).
+   */
   private rows(k: RollupSpec, tid: number, from: number, to: number, stepMs: number, tier?: Tier): Row[] {
     if (!tier) return this.raw.get(k.name)!.all(stepMs, tid, from, to) as Row[];
-    const tailFrom = Math.max(from, Math.min(to, this.rollups.watermark(tier) - (this.rollups.watermark(tier) % stepMs)));
-    const stored = tailFrom > from ? (this.merged.get(tableOf(k, tier))!.all(stepMs, tid, from, tailFrom) as Row[]) : [];
-    const tail = tailFrom < to ? (this.raw.get(k.name)!.all(stepMs, tid, tailFrom, to) as Row[]) : [];
-    return stored.concat(tail);
+    const split = Math.max(from, Math.min(to, this.rollups.watermark(tier)));
+    const stored = split > from ? (this.merged.get(tableOf(k, tier))!.all(stepMs, tid, from, split) as Row[]) : [];
+    if (split >= to) return stored;
+    const tail = this.rows(k, tid, split, to, stepMs, sourceOf(tier));
+    if (!stored.length || !tail.length || split % stepMs === 0) return stored.concat(tail);
+    const cut = split - (split % stepMs);
+    const sides = new Map<string, Row[]>();
+    for (const r of [...stored, ...tail]) if (r.b === cut) (sides.get(r.sub) ?? sides.set(r.sub, []).get(r.sub)!).push(r);
+    const joined = [...sides.values()].map((list) => (list.length === 1 ? list[0]! : ({ ...mergeRows(k, list), b: cut } as Row)));
+    return [...stored.filter((r) => r.b !== cut), ...joined, ...tail.filter((r) => r.b !== cut)];
   }
 }
 
