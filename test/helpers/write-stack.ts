@@ -17,11 +17,22 @@ export interface WriteStack {
 }
 
 export async function startWriteStack(): Promise<WriteStack> {
-  const vm: [Victoria, Victoria] = [await Victoria.start(), await Victoria.start()];
-  const lb = await Haproxy.startLoopback({ influx: [vm[0].port, vm[1].port], password: 'test-pass' });
+  const started: Victoria[] = [];
+  let lb: Awaited<ReturnType<typeof Haproxy.startLoopback>> | undefined;
+  try {
+    for (let i = 0; i < 2; i++) started.push(await Victoria.start());
+    lb = await Haproxy.startLoopback({ influx: [started[0]!.port, started[1]!.port], password: 'test-pass' });
+    for (const u of [...lb.influxWrite, lb.influxRead]) await until(async () => (await fetch(`${u}/health`)).ok, `haproxy frontend ${u}`);
+  } catch (err) {
+    // What did start is stopped here: the caller gets no stack to clean up, and a VictoriaMetrics
+    // left running would keep the test file's process up until the runner's timeout.
+    await lb?.haproxy.cleanup();
+    await Promise.all(started.map((v) => v.cleanup()));
+    throw err;
+  }
+  const vm = started as [Victoria, Victoria];
   const haproxy = lb.haproxy;
   const writeUrls = lb.influxWrite;
-  for (const u of [...writeUrls, lb.influxRead]) await until(async () => (await fetch(`${u}/health`)).ok, `haproxy frontend ${u}`);
   return {
     vm,
     haproxy,
@@ -91,4 +102,19 @@ export async function stopAndCountReplicas(d: Daemon, stack: WriteStack): Promis
   if (stopped.outbox_points !== 0) throw new Error(`outbox not drained at exit: ${stopped.outbox_points} points`);
   const stored = stopped.points_stored as number;
   return { stored, replicas: [await settledPoints(stack.vm[0], stored), await settledPoints(stack.vm[1], stored)] };
+}
+
+/**
+ * `started`, or, if it fails, `cleanups` run before its error is rethrown: for
+ * what a test starts before its try/finally (a server, then the stack, then
+ * the daemon), so that a failed start leaves nothing running - a process left
+ * behind keeps the test file's process up until the runner's timeout.
+ */
+export async function orCleanUp<T>(started: Promise<T>, ...cleanups: (() => Promise<unknown>)[]): Promise<T> {
+  try {
+    return await started;
+  } catch (err) {
+    for (const c of cleanups) await c().catch(() => undefined);
+    throw err;
+  }
 }

@@ -3,13 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { afterRounds, startDaemon } from '../helpers/daemon.js';
 import { startHttpServer, waitFor } from '../helpers/net.js';
-import { settledPoints, startWriteStack, vmEnv } from '../helpers/write-stack.js';
+import { orCleanUp, settledPoints, startWriteStack, vmEnv } from '../helpers/write-stack.js';
 
 test('200 targets every 2 s through HAProxy, one replica down for five rounds: zero lost, both replicas identical', async (t) => {
   const web = await startHttpServer((_q, r) => r.end('ok'), { logRequests: false });
-  const stack = await startWriteStack();
+  const stack = await orCleanUp(startWriteStack(), () => web.close());
   const targets = Array.from({ length: 200 }, (_, i) => `${web.url}/t/${i}`);
-  const d = await startDaemon({ TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '2', SHUTDOWN_TIMEOUT: '20', ...vmEnv(stack.writeUrls) });
+  const d = await orCleanUp(startDaemon({ TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '2', SHUTDOWN_TIMEOUT: '20', ...vmEnv(stack.writeUrls) }), () => stack.cleanup(), () => web.close());
   try {
     // Both replicas written for three rounds, then one goes away for five rounds (their points wait in the outbox).
     await waitFor(async () => (await d.json('/health')).components.sink.endpoints?.every((e: { lastSuccess: string | null }) => e.lastSuccess), 'both replicas written', 30_000, 200);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { decodePoint } from '../../src/outbox/stored-point.js';
 import { startDaemon } from '../helpers/daemon.js';
 import { startHttpServer, waitFor } from '../helpers/net.js';
-import { settledPoints, startWriteStack, stopAndCountReplicas, vmEnv } from '../helpers/write-stack.js';
+import { orCleanUp, settledPoints, startWriteStack, stopAndCountReplicas, vmEnv } from '../helpers/write-stack.js';
 
 const metric = (text: string, name: string) => Number(new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} ([\\d.e+]+)$`, 'm').exec(text)?.[1] ?? 0);
 
@@ -29,9 +29,9 @@ function outboxKeys(dataDir: string): { keys: Set<string>; slots: number[] } {
 
 test('both replicas down for five rounds, then back: outbox grows then drains to 0, /health degraded then ok, zero lost', async (t) => {
   const web = await startHttpServer((_q, r) => r.end('ok'), { logRequests: false });
-  const stack = await startWriteStack();
+  const stack = await orCleanUp(startWriteStack(), () => web.close());
   const targets = Array.from({ length: 20 }, (_, i) => `${web.url}/t/${i}`);
-  const d = await startDaemon({ TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '2', SHUTDOWN_TIMEOUT: '15', ...vmEnv(stack.writeUrls) });
+  const d = await orCleanUp(startDaemon({ TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '2', SHUTDOWN_TIMEOUT: '15', ...vmEnv(stack.writeUrls) }), () => stack.cleanup(), () => web.close());
   try {
     await waitFor(async () => (await d.json('/health')).status === 'ok' && (await d.json('/health')).components.scheduler.last_round_age_s !== null, 'healthy first', 15_000, 200);
     await Promise.all(stack.vm.map((v) => v.down('SIGTERM')));
@@ -64,12 +64,12 @@ test('both replicas down for five rounds, then back: outbox grows then drains to
 
 test('no database at start, daemon SIGKILLed with a full outbox, restarted: every accepted point arrives', async () => {
   const web = await startHttpServer((_q, r) => r.end('ok'), { logRequests: false });
-  const stack = await startWriteStack();
+  const stack = await orCleanUp(startWriteStack(), () => web.close());
   await Promise.all(stack.vm.map((v) => v.down('SIGTERM')));
   const dataDir = mkdtempSync(join(tmpdir(), 'nt-kill-'));
   const targets = Array.from({ length: 20 }, (_, i) => `${web.url}/t/${i}`);
   const env = { TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '2', SHUTDOWN_TIMEOUT: '15', ...vmEnv(stack.writeUrls) };
-  let d = await startDaemon(env, { dataDir });
+  let d = await orCleanUp(startDaemon(env, { dataDir }), () => stack.cleanup(), () => web.close());
   try {
     await waitFor(async () => (await d.json('/health')).components.sink.outbox_points >= 200, 'outbox filling with the database away', 20_000, 200);
     assert.equal((await d.json('/health')).status, 'degraded');
@@ -94,12 +94,12 @@ test('no database at start, daemon SIGKILLed with a full outbox, restarted: ever
 
 test('OUTBOX_MAX_BYTES: the drop count equals the metric and the survivors are the newest', async (t) => {
   const web = await startHttpServer((_q, r) => r.end('ok'), { logRequests: false });
-  const stack = await startWriteStack();
+  const stack = await orCleanUp(startWriteStack(), () => web.close());
   await Promise.all(stack.vm.map((v) => v.down('SIGTERM')));
   const dataDir = mkdtempSync(join(tmpdir(), 'nt-bound-'));
   const targets = Array.from({ length: 50 }, (_, i) => `${web.url}/t/${i}`);
   const bound = 256 * 1024;
-  const d = await startDaemon({ TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '1', OUTBOX_MAX_BYTES: String(bound), SHUTDOWN_TIMEOUT: '15', ...vmEnv(stack.writeUrls) }, { dataDir });
+  const d = await orCleanUp(startDaemon({ TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '1', OUTBOX_MAX_BYTES: String(bound), SHUTDOWN_TIMEOUT: '15', ...vmEnv(stack.writeUrls) }, { dataDir }), () => stack.cleanup(), () => web.close());
   try {
     const dropped = (m: string) => metric(m, 'telemetry_points_dropped_total{reason="outbox_full"}');
     await waitFor(async () => dropped(await (await d.get('/metrics')).text()) > 100, 'the bound forcing drops', 90_000, 200);

@@ -3,15 +3,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDaemon } from '../helpers/daemon.js';
 import { sleep, startHttpServer, waitFor } from '../helpers/net.js';
-import { startWriteStack, stopAndCountReplicas, vmEnv } from '../helpers/write-stack.js';
+import { orCleanUp, startWriteStack, stopAndCountReplicas, vmEnv } from '../helpers/write-stack.js';
 
 test('12 s outage of both databases behind HAProxy: the outbox is empty within 5 s of their return, 0 lost, one trial per backoff step', async (t) => {
   const web = await startHttpServer((_q, r) => r.end('ok'), { logRequests: false });
-  const stack = await startWriteStack();
+  const stack = await orCleanUp(startWriteStack(), () => web.close());
   const targets = Array.from({ length: 20 }, (_, i) => `${web.url}/t/${i}`);
   // Defaults for recovery: CIRCUIT_RECOVERY_TIMEOUT 60 s (which the writers do not wait for), INFLUX_RETRY_MAX 2 s.
   const env = vmEnv(stack.writeUrls);
-  const d = await startDaemon({ TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '2', SHUTDOWN_TIMEOUT: '15', ...env });
+  const d = await orCleanUp(startDaemon({ TARGET_FQDNS: targets.join(','), COLLECTION_INTERVAL: '2', SHUTDOWN_TIMEOUT: '15', ...env }), () => stack.cleanup(), () => web.close());
   try {
     await waitFor(async () => (await d.json('/health')).components.sink.endpoints?.every((e: { lastSuccess: string | null }) => e.lastSuccess), 'first deliveries', 20_000, 200);
     await Promise.all(stack.vm.map((v) => v.down('SIGTERM')));
