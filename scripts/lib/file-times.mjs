@@ -1,19 +1,46 @@
 // A node:test reporter (scripts/lib/run-tests.sh adds it beside the usual
 // output): after the run, each file's time — the sum of its top-level tests,
 // hooks included — slowest first, and the files with a failure marked.
+//
+// Where the runner reports the file's own process (Node 20: a test:complete
+// named by the file, its duration the process's wall time), the time a file
+// holds its slot is that wall time; a file whose process outlives its last
+// test by more than a second (a timer or a handle left open keeps it up) is
+// said so, with how long: that time is spent on nothing.
 export default async function* fileTimes(source) {
   const files = new Map();
+  const entry = (file) => {
+    let f = files.get(file);
+    if (!f) files.set(file, (f = { ms: 0, tests: 0, failed: 0, wallMs: undefined }));
+    return f;
+  };
   for await (const ev of source) {
+    if (ev.type === 'test:complete' && ev.data.file && ev.data.name === ev.data.file && ev.data.nesting === 0) {
+      entry(ev.data.file).wallMs = ev.data.details?.duration_ms;
+      continue;
+    }
     if ((ev.type !== 'test:pass' && ev.type !== 'test:fail') || ev.data.nesting !== 0 || !ev.data.file) continue;
-    const f = files.get(ev.data.file) ?? { ms: 0, tests: 0, failed: 0 };
+    const f = entry(ev.data.file);
+    if (ev.data.name === ev.data.file) {
+      // The file itself (a crash, a failure outside its tests): a failure, not a test, and its time is the wall time above.
+      if (ev.type === 'test:fail') f.failed++;
+      continue;
+    }
     f.ms += ev.data.details?.duration_ms ?? 0;
     f.tests++;
     if (ev.type === 'test:fail') f.failed++;
-    files.set(ev.data.file, f);
   }
   const cwd = `${process.cwd()}/`;
-  const rows = [...files].sort((a, b) => b[1].ms - a[1].ms);
+  const held = (f) => f.wallMs ?? f.ms;
+  const rows = [...files].sort((a, b) => held(b[1]) - held(a[1]));
   const total = rows.reduce((n, [, f]) => n + f.ms, 0);
-  yield `test time per file (sum of its top-level tests, hooks included), ${(total / 1000).toFixed(0)} s in all:\n`;
-  for (const [file, f] of rows) yield `${(f.ms / 1000).toFixed(1).padStart(7)} s  ${file.startsWith(cwd) ? file.slice(cwd.length) : file}  (${f.tests} tests${f.failed ? `, ${f.failed} FAILED` : ''})\n`;
+  const wall = rows.every(([, f]) => f.wallMs !== undefined);
+  yield wall
+    ? `time per file, slowest first: the wall time of its process (tests: the sum of its top-level tests, hooks included, ${(total / 1000).toFixed(0)} s in all):\n`
+    : `test time per file (sum of its top-level tests, hooks included), ${(total / 1000).toFixed(0)} s in all:\n`;
+  for (const [file, f] of rows) {
+    const idle = f.wallMs !== undefined && f.wallMs - f.ms > 1000 ? `; its process stayed up ${((f.wallMs - f.ms) / 1000).toFixed(1)} s longer than its tests` : '';
+    const name = file.startsWith(cwd) ? file.slice(cwd.length) : file;
+    yield `${(held(f) / 1000).toFixed(1).padStart(7)} s  ${name}  (${f.tests} tests${f.failed ? `, ${f.failed} FAILED` : ''}${f.wallMs !== undefined ? `, tests ${(f.ms / 1000).toFixed(1)} s` : ''}${idle})\n`;
+  }
 }

@@ -10,7 +10,9 @@ import { startHttpServer, waitFor } from '../helpers/net.js';
 
 test('SIGTERM during a round: exit 0 within SHUTDOWN_TIMEOUT, nothing stored half-written', async () => {
   // Every request takes 4 s: the round is surely in flight when SIGTERM lands.
-  const web = await startHttpServer((_q, r) => setTimeout(() => r.end('late'), 4000));
+  // The timers unref'ed: the server's sockets keep the process up while it answers; once it is closed, a pending
+  // answer must not hold the file's process up to 4 s after its test.
+  const web = await startHttpServer((_q, r) => setTimeout(() => r.end('late'), 4000).unref());
   const fast = await startHttpServer((_q, r) => r.end('ok'));
   const dataDir = mkdtempSync(join(tmpdir(), 'nt-shutdown-'));
   const targets = Array.from({ length: 20 }, (_, i) => `${web.url}/t${i}`).concat(Array.from({ length: 20 }, (_, i) => `${fast.url}/f${i}`));

@@ -33,7 +33,9 @@ test(`${RUNS} Ctrl-Cs (SIGINT to the whole process group) at moments spread over
         // A random moment of the i-th stretch of two rounds (the daemon is live, its first round starts within 2 s).
         await new Promise((r) => setTimeout(r, Math.floor(((i + Math.random()) * WINDOW_MS) / RUNS)));
         d.signalGroup('SIGINT');
-        const code = await Promise.race([d.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000))]);
+        // The timer cleared once the race is decided: a pending one would keep the file's process alive 10 s after its last test.
+        let timer: NodeJS.Timeout | undefined;
+        const code = await Promise.race([d.exited, new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), 10_000)))]).finally(() => clearTimeout(timer));
         codes.push(code === 'hung' ? -1 : code);
         const output = `${d.logs.map((l) => JSON.stringify(l)).join('\n')}\n${d.stderr()}`;
         assert.equal(code, 0, `run ${i + 1}: exit ${code}\n${output.slice(-3000)}`);

@@ -120,7 +120,9 @@ function groupCpuMs(pgid: number): number {
 /** Ctrl-C: SIGINT to the whole process group, as a terminal sends it; its exit code. */
 async function interrupt(r: Running, signal: NodeJS.Signals = 'SIGINT'): Promise<number | null> {
   process.kill(-r.proc.pid!, signal);
-  const code = await Promise.race([r.exited, new Promise<'late'>((res) => setTimeout(() => res('late'), 20_000))]);
+  // The timer cleared once the race is decided: a pending one keeps the file's process alive up to 20 s after its last test.
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([r.exited, new Promise<'late'>((res) => (timer = setTimeout(() => res('late'), 20_000)))]).finally(() => clearTimeout(timer));
   assert.notEqual(code, 'late', `the daemon did not exit within 20 s of ${signal}:\n${r.log().slice(-2000)}`);
   return code as number | null;
 }

@@ -165,22 +165,30 @@ test('a bad WEB_CONFIG_FILE stops the start: one "config error: WEB_CONFIG_FILE:
     { name: 'no such file', file: join(dir, 'nope.yml'), line: /^config error: WEB_CONFIG_FILE: \S+nope\.yml: cannot read it \(ENOENT\)$/ },
   ];
   try {
-    for (const c of cases) {
-      const file = c.file ?? join(dir, `${c.name.replace(/ /g, '-')}.yml`);
-      if (c.yaml) writeFileSync(file, c.yaml);
-      const env = { WEB_CONFIG_FILE: file, TARGET_FQDNS: 'http://127.0.0.1:9/x', COLLECT_TOKEN: TOKEN };
-      const d = await startDaemon(env, { waitLive: false });
-      const code = await Promise.race([d.exited, new Promise<string>((r) => setTimeout(r, 60_000, 'still running')).then((x) => x)]);
-      await d.cleanup();
-      const lines = d.stderr().trim().split('\n');
-      assert.equal(code, 2, `${c.name}: exit ${code}; stderr: ${d.stderr()}`);
-      assert.equal(lines.length, 1, `${c.name}: one line on stderr, got:\n${d.stderr()}`);
-      assert.match(lines[0]!, c.line, c.name);
-      assert.ok(!/^\s+at /m.test(d.stderr() + d.logs.map((l) => JSON.stringify(l)).join('\n')), `${c.name}: no stack trace`);
-      const check = await runCli(['check-config'], env);
-      assert.equal(check.code, 2, `${c.name}: check-config exit ${check.code}: ${check.stdout}${check.stderr}`);
-      assert.equal(check.stderr.trim(), lines[0], `${c.name}: check-config prints the line run prints`);
-    }
+    // The cases are independent (own file, no port: each start fails before it
+    // listens), so they run at once: one daemon start and one check-config each.
+    const outcomes = await Promise.allSettled(
+      cases.map(async (c) => {
+        const file = c.file ?? join(dir, `${c.name.replace(/ /g, '-')}.yml`);
+        if (c.yaml) writeFileSync(file, c.yaml);
+        const env = { WEB_CONFIG_FILE: file, TARGET_FQDNS: 'http://127.0.0.1:9/x', COLLECT_TOKEN: TOKEN };
+        const d = await startDaemon(env, { waitLive: false });
+        let timer: NodeJS.Timeout | undefined;
+        const code = await Promise.race([d.exited, new Promise<string>((r) => (timer = setTimeout(r, 60_000, 'still running')))]).finally(() => clearTimeout(timer));
+        await d.cleanup();
+        const lines = d.stderr().trim().split('\n');
+        assert.equal(code, 2, `${c.name}: exit ${code}; stderr: ${d.stderr()}`);
+        assert.equal(lines.length, 1, `${c.name}: one line on stderr, got:\n${d.stderr()}`);
+        assert.match(lines[0]!, c.line, c.name);
+        assert.ok(!/^\s+at /m.test(d.stderr() + d.logs.map((l) => JSON.stringify(l)).join('\n')), `${c.name}: no stack trace`);
+        const check = await runCli(['check-config'], env);
+        assert.equal(check.code, 2, `${c.name}: check-config exit ${check.code}: ${check.stdout}${check.stderr}`);
+        assert.equal(check.stderr.trim(), lines[0], `${c.name}: check-config prints the line run prints`);
+      }),
+    );
+    const failed = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as Error] : []));
+    if (failed.length === 1) throw failed[0];
+    if (failed.length) assert.fail(`${failed.length} of ${cases.length} cases failed:\n${failed.map((e) => e.message).join('\n')}`);
   } finally {
     cert.cleanup();
     rmSync(dir, { recursive: true, force: true });
