@@ -112,6 +112,8 @@ export class Scheduler extends BaseComponent {
   private readonly targetSlots: Semaphore;
   /** The current targets by name: a heap entry whose target is not the current object is stale. */
   private readonly current = new Map<string, Target>();
+  /** The intervals the targets have, kept with `current` at start and reload: /health and /health/live read them without a pass over every target. */
+  private intervals = new Set<number>();
   private readonly offsets = new Map<string, number>();
   /** The configured targets until start() takes them in (with their offsets, in steps). */
   private initial: readonly Target[];
@@ -188,6 +190,7 @@ export class Scheduler extends BaseComponent {
       else byInterval.set(t.intervalS, [t.name]);
       if (++n % STEP === 0) yield;
     }
+    this.intervals = new Set(byInterval.keys());
     for (const [intervalS, names] of byInterval) yield* offsetSteps(names, intervalS * 1000, this.opts.groupSize, this.offsets);
   }
 
@@ -358,6 +361,7 @@ export class Scheduler extends BaseComponent {
       intervals.add(t.intervalS);
       if (++n % STEP === 0) yield;
     }
+    this.intervals = intervals;
     for (const i of [...this.loadByInterval.keys()]) if (!intervals.has(i)) this.loadByInterval.delete(i);
     this.publishLoad();
     if (this.running) this.arm();
@@ -568,8 +572,7 @@ export class Scheduler extends BaseComponent {
    */
   stall(rounds: number): { ageS: number; limitS: number } | undefined {
     if (!this.isRunning || this.startedMono === undefined || this.current.size === 0 || this.coordinator.ownedCount() === 0) return undefined;
-    let shortest = Infinity;
-    for (const t of this.current.values()) shortest = Math.min(shortest, t.intervalS);
+    const shortest = Math.min(...this.intervals);
     const limitS = Math.max(rounds * shortest, MIN_STALL_S);
     const ageS = (this.mono() - (this.lastRoundMono ?? this.startedMono)) / 1000;
     return ageS > limitS ? { ageS, limitS } : undefined;
@@ -577,8 +580,7 @@ export class Scheduler extends BaseComponent {
 
   health(): ComponentHealth {
     const now = this.now();
-    const intervals = [...new Set([...this.current.values()].map((t) => t.intervalS))];
-    const longest = Math.max(0, ...intervals);
+    const longest = Math.max(0, ...this.intervals);
     const age = this.lastRoundAt === undefined ? null : (now - this.lastRoundAt) / 1000;
     // The timer fires at least every MAX_TIMER_MS: much longer without a tick is a stall.
     const timerStalled = this.isRunning && this.lastFireAt !== undefined && now - this.lastFireAt > 2 * MAX_TIMER_MS + 10_000;

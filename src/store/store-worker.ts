@@ -11,6 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Deadline } from '../lifecycle/component.js';
 import { SupervisedLoop } from '../lifecycle/supervised-loop.js';
 import { pageCacheBytes } from '../sqlite/sqlite-db.js';
+import { turnOfTheLoop } from '../util/turn.js';
 import { StoreEngine } from './store-engine.js';
 import { CALLS, toWire, type CallName, type FromWorker, type MaintenanceSteps, type ToWorker, type WorkerInit } from './worker-protocol.js';
 
@@ -32,7 +33,6 @@ const STATS_EVERY_MS = 1000;
 const port = parentPort!;
 const init = workerData as WorkerInit;
 const post = (m: FromWorker) => port.postMessage(m);
-const yieldToMessages = () => new Promise<void>((r) => setImmediate(r));
 
 let engine: StoreEngine;
 let db: Database.Database;
@@ -77,7 +77,7 @@ const maintenance = new SupervisedLoop(
         if (ms > 50) steps.over_50ms++;
         steps.max_ms = Math.max(steps.max_ms, ms);
         steps.max_ms_by_work[work] = Math.max(steps.max_ms_by_work[work] ?? 0, ms);
-        await yieldToMessages();
+        await turnOfTheLoop(); // the daemon's calls (series, latest...) are answered between steps
         if (performance.now() - t0 > TICK_BUDGET_MS) return REST_MS;
       }
     },
