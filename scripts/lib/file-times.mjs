@@ -4,9 +4,10 @@
 //
 // Where the runner reports the file's own process (Node 20: a test:complete
 // named by the file, its duration the process's wall time), the time a file
-// holds its slot is that wall time; a file whose process outlives its last
-// test by more than a second (a timer or a handle left open keeps it up) is
-// said so, with how long: that time is spent on nothing.
+// holds its slot is that wall time (start-up included: loading tsx and the
+// imports takes a second or so); a file whose process runs more than 3 s
+// longer than its tests (a timer or a handle left open keeps it up after the
+// last one) is said so, with how long: that time is spent on nothing.
 export default async function* fileTimes(source) {
   const files = new Map();
   const entry = (file) => {
@@ -39,7 +40,8 @@ export default async function* fileTimes(source) {
     ? `time per file, slowest first: the wall time of its process (tests: the sum of its top-level tests, hooks included, ${(total / 1000).toFixed(0)} s in all):\n`
     : `test time per file (sum of its top-level tests, hooks included), ${(total / 1000).toFixed(0)} s in all:\n`;
   for (const [file, f] of rows) {
-    const idle = f.wallMs !== undefined && f.wallMs - f.ms > 1000 ? `; its process stayed up ${((f.wallMs - f.ms) / 1000).toFixed(1)} s longer than its tests` : '';
+    // Loading tsx and the file's imports takes a second or so of every process: more than 3 s is something left open.
+    const idle = f.wallMs !== undefined && f.wallMs - f.ms > 3000 ? `; its process ran ${((f.wallMs - f.ms) / 1000).toFixed(1)} s longer than its tests: a timer or handle left open?` : '';
     const name = file.startsWith(cwd) ? file.slice(cwd.length) : file;
     yield `${(held(f) / 1000).toFixed(1).padStart(7)} s  ${name}  (${f.tests} tests${f.failed ? `, ${f.failed} FAILED` : ''}${f.wallMs !== undefined ? `, tests ${(f.ms / 1000).toFixed(1)} s` : ''}${idle})\n`;
   }
