@@ -57,7 +57,8 @@ missing=()
 for entry in "${NEEDED[@]}"; do
   pkg=${entry%%:*}
   cmd=${entry#*:}
-  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/usr/bin/$cmd" ] && [ ! -x "$cmd" ]; then
+  # A path is checked as a file (a name like haproxy must not match the repository's haproxy/ folder).
+  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/usr/bin/$cmd" ] && ! [[ $cmd == /* && -f $cmd ]]; then
     missing+=("$pkg")
   fi
 done
