@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { BaseComponent, worstStatus, type ComponentHealth, type Deadline, type HealthStatus } from '../lifecycle/component.js';
+import { BaseComponent, Deadline, worstStatus, type ComponentHealth, type HealthStatus } from '../lifecycle/component.js';
 import type { ErrorReporter } from '../lifecycle/error-reporter.js';
 import { SupervisedLoop } from '../lifecycle/supervised-loop.js';
 import type { TelemetryMetrics } from '../metrics/telemetry-metrics.js';
@@ -204,10 +204,10 @@ export class RedisCoordinator extends BaseComponent implements Coordinator {
     this.sub.connect().catch(() => {});
     // Give Redis a moment so the first view is shared; if it is not there,
     // start anyway and collect everything.
-    await Promise.race([connected, new Promise((r) => setTimeout(r, 2000).unref())]);
+    await Deadline.in(2000).race(connected);
     const first = new Promise<void>((r) => (this.firstBeat = r));
     this.loop.start();
-    await Promise.race([first, new Promise((r) => setTimeout(r, this.heartbeatTimeoutMs + 1000).unref())]);
+    await Deadline.in(this.heartbeatTimeoutMs + 1000).race(first);
   }
 
   /**

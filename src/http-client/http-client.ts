@@ -355,11 +355,14 @@ async function warmUp(): Promise<void> {
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
     const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     for (let i = 0; i < 2; i++) {
+      // Not AbortSignal.timeout: its timer would outlive a quick answer by the whole second.
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(new Error('warm-up timed out')), 1000).unref();
       const done = new Promise<HttpOutcome>((resolve) => {
-        const handler = new RequestHandler(16, resolve, AbortSignal.timeout(1000));
+        const handler = new RequestHandler(16, resolve, abort.signal);
         agent.dispatch({ origin, path: '/', method: 'GET', headers: { connection: i ? 'close' : 'keep-alive' } }, handler as unknown as Dispatcher.DispatchHandler);
       });
-      await done;
+      await done.finally(() => clearTimeout(timer));
     }
   } catch {
     // only the first probe stays cold

@@ -1,4 +1,5 @@
 import { Resolver } from 'node:dns/promises';
+import { Deadline } from '../../lifecycle/component.js';
 import type { SharedCache } from '../../util/shared-cache.js';
 
 /**
@@ -34,7 +35,7 @@ export class ReverseDns {
         if (n) out.set(ip, n);
       }),
     );
-    await Promise.race([all, new Promise((r) => setTimeout(r, budgetMs).unref())]);
+    await Deadline.in(budgetMs).race(all); // its timer cleared when all answered: none left per trace
     return new Map(out);
   }
 }
