@@ -12,6 +12,24 @@ process.on('exit', () => {
   for (const ns of live) spawnSync('ip', ['netns', 'del', ns]);
 });
 
+/**
+ * A random number this process has not drawn before for `what`: one file
+ * builds several chains (route-truth five at once), whose namespace prefixes,
+ * veth names and address blocks must differ — a repeat is "File exists".
+ * Other processes differ by their pid in the names.
+ */
+const drawn = new Map<string, Set<number>>();
+function fresh(what: string, lo: number, hi: number): number {
+  const seen = drawn.get(what) ?? drawn.set(what, new Set()).get(what)!;
+  if (seen.size >= (hi - lo) / 2) throw new Error(`test/helpers/netns.ts: more than ${seen.size} ${what} drawn by one process`);
+  for (;;) {
+    const v = randomInt(lo, hi);
+    if (!seen.has(v)) return seen.add(v), v;
+  }
+}
+/** A veth pair's id: this process's and fresh (interface names are at most 15 characters: p + 3 + 5 + a). */
+const vethId = () => `${process.pid % 1000}${fresh('veth', 10_000, 99_999)}`;
+
 export function sh(cmd: string, args: string[], input?: string): string {
   try {
     return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -26,7 +44,7 @@ export function inNs(ns: string, cmd: string, args: string[], input?: string): s
 }
 
 export class Namespaces {
-  readonly prefix = `nt${process.pid % 10000}${randomInt(100, 999)}`;
+  readonly prefix = `nt${process.pid % 10000}${fresh('namespace prefix', 100, 999)}`;
   private readonly made: string[] = [];
   private readonly procs: ChildProcess[] = [];
 
@@ -44,7 +62,7 @@ export class Namespaces {
 
   /** veth pair between two namespaces (null = the root namespace) with addresses (CIDR). */
   link(a: string | null, aAddr: string, b: string | null, bAddr: string): { aIf: string; bIf: string } {
-    const id = randomInt(10_000, 99_999);
+    const id = vethId();
     const aIf = `v${id}a`;
     const bIf = `v${id}b`;
     const aNs = a ? ['netns', a] : [];
@@ -127,7 +145,7 @@ export interface Chain {
  */
 export function buildChain(opts: { /** first two octets instead of 10.N (e.g. public-looking addresses for geolocation) */ prefix?: string } = {}): Chain {
   const ns = new Namespaces();
-  const N = randomInt(100, 250);
+  const N = fresh('10.N block', 100, 250);
   const base = opts.prefix ?? `10.${N}`;
   const ip = (link: number, host: number) => `${base}.${link}.${host}`;
   try {
@@ -226,8 +244,8 @@ export interface ThreeSites {
  */
 export function buildThreeSites(): ThreeSites {
   const ns = new Namespaces();
-  const N = randomInt(100, 250);
-  const M = randomInt(100, 250);
+  const N = fresh('10.N block', 100, 250);
+  const M = fresh('10.N block', 100, 250);
   const ip = (c: number, d: number) => `10.${N}.${c}.${d}`;
   const mgmtIp = (d: number) => `10.${M}.250.${d}`;
   const idx: Record<SiteName, number> = { a: 1, b: 2, c: 3 };
@@ -341,7 +359,7 @@ class IpBatch {
 
   /** A veth pair with an address (CIDR) on each end; the two interface names. */
   link(a: string, aAddr: string, b: string, bAddr: string): [string, string] {
-    const id = randomInt(10_000, 99_999);
+    const id = vethId();
     const [aIf, bIf] = [`v${id}a`, `v${id}b`];
     this.root.push(`link add ${aIf} netns ${a} type veth peer name ${bIf} netns ${b}`);
     this.up(a, aIf, aAddr);
@@ -351,7 +369,7 @@ class IpBatch {
 
   /** A veth from `peer` (null: the root namespace) with address `addr`, its other end a port of br0 in `ns`. */
   port(ns: string, peer: string | null, addr: string): string {
-    const id = randomInt(10_000, 99_999);
+    const id = vethId();
     const [brIf, peerIf] = [`p${id}b`, `p${id}a`];
     this.root.push(`link add ${brIf} netns ${ns} type veth peer name ${peerIf}${peer ? ` netns ${peer}` : ''}`);
     this.add(ns, `link set ${brIf} master br0 up`);
