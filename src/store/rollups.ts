@@ -187,7 +187,10 @@ export class Rollups {
     if (from >= closed) return undefined;
     // A tier from another: raw points tell where data starts only while none at or after `from` has been deleted
     // (retention deletes from the oldest up); otherwise its hours are walked one by one (empty ones cost a seek a target).
-    if (t.from && !((this.firstRaw(0) ?? Number.POSITIVE_INFINITY) <= from)) return from;
+    if (t.from) {
+      const oldest = this.firstRaw(0);
+      if (oldest === undefined || oldest > from) return from;
+    }
     const first = this.firstRaw(from);
     const b = first === undefined ? closed : Math.floor(first / t.bucketMs) * t.bucketMs;
     if (b >= closed) {
