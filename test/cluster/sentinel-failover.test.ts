@@ -1,9 +1,9 @@
-// npm test: alone (every (target, slot) probed at the target through a failover)
+// npm test: in pairs (every (target, slot) probed at the target through a failover)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisSentinels } from '../../scripts/lib/services.js';
 import { membersEverywhere } from '../helpers/cluster-rig.js';
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { startDaemons, type Daemon } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/net.js';
 import { startRecordingServer, type RecordingServer } from '../helpers/recording-server.js';
 import { SlotCoverage } from '../helpers/slot-coverage.js';
@@ -48,7 +48,7 @@ before(async () => {
   };
   // The daemons start while the Sentinels still discover each other: they name the primary from the start.
   const ready = redis.ready();
-  for (let i = 0; i < 2; i++) daemons.push(await startDaemon(env));
+  daemons.push(...(await startDaemons([env, env])));
   await ready;
   await membersEverywhere(daemons, 2, 30_000);
 });
