@@ -1,7 +1,7 @@
 // npm test: alone (every (target, slot) probed at the target; duplicate windows bounded in time: beside another file on a busy machine, load 10-15, duplicates began 0.96 s after the cut, before the 1 s bound, and once 17 slots were missed)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, startDaemons, type Daemon } from '../helpers/daemon.js';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { membersEverywhere, startClusterRig, type ClusterRig } from '../helpers/cluster-rig.js';
 import { sleep } from '../helpers/net.js';
 import type { SlotCoverage } from '../helpers/slot-coverage.js';
@@ -32,9 +32,7 @@ const daemons: Daemon[] = [];
 before(async () => {
   rig = await startClusterRig({ targets: N, intervalMs: INTERVAL, heartbeatMs: HB, ttlMs: TTL, name: 'faults-test' });
   slots = rig.slots;
-  // The three at once (startDaemons); each reaches Redis through a proxy of its own.
-  for (let i = 0; i < 3; i++) proxies.push(await startTcpProxy(rig.redis.port));
-  daemons.push(...(await startDaemons(proxies.map((p) => replicaEnv(p)))));
+  for (let i = 0; i < 3; i++) await addReplica();
   await membersEverywhere(daemons, 3, 30_000);
 });
 
@@ -47,13 +45,9 @@ after(async () => {
 async function addReplica(): Promise<Daemon> {
   const proxy = await startTcpProxy(rig.redis.port);
   proxies.push(proxy);
-  const d = await startDaemon(replicaEnv(proxy));
+  const d = await startDaemon({ ...rig.env, SHUTDOWN_TIMEOUT: '5', REDIS_URL: proxy.redisUrl });
   daemons.push(d);
   return d;
-}
-
-function replicaEnv(proxy: TcpProxy): Record<string, string> {
-  return { ...rig.env, SHUTDOWN_TIMEOUT: '5', REDIS_URL: proxy.redisUrl };
 }
 
 async function metric(d: Daemon, name: string): Promise<Record<string, number>> {

@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisSentinels } from '../../scripts/lib/services.js';
 import { membersEverywhere } from '../helpers/cluster-rig.js';
-import { startDaemons, type Daemon } from '../helpers/daemon.js';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/net.js';
 import { startRecordingServer, type RecordingServer } from '../helpers/recording-server.js';
 import { SlotCoverage } from '../helpers/slot-coverage.js';
@@ -48,7 +48,7 @@ before(async () => {
   };
   // The daemons start while the Sentinels still discover each other: they name the primary from the start.
   const ready = redis.ready();
-  daemons.push(...(await startDaemons([env, env])));
+  for (let i = 0; i < 2; i++) daemons.push(await startDaemon(env));
   await ready;
   await membersEverywhere(daemons, 2, 30_000);
 });
