@@ -10,15 +10,24 @@
 #     polling deadlines, so the default is two. They cannot meet: every file takes random ports, unique
 #     namespace, interface, container and Redis key names, and its own mkdtemp
 #     directories (test/README.md, "Running side by side").
-#  2. Alone, one file at a time, after the others: the files whose header has
+#  2. In pairs, two files at a time, after the first group: the files whose
+#     header has the line
+#         // npm test: in pairs (<why>)
+#     They assert on timing too (every slot probed at the target, a deadline
+#     met), but with margins one light neighbour of the same kind does not
+#     eat: they mostly wait — on rounds, a fault's length, a database coming
+#     back — with a few daemons and a modest number of targets. Each one
+#     was proved beside the others (test/README.md, "Running in pairs").
+#  3. Alone, one file at a time, after the others: the files whose header has
 #     the line
 #         // npm test: alone (<why>)
-#     because they assert on wall-clock timing a busy CPU breaks (every slot
-#     probed at the target, a latency or event-loop-lag bound, rounds that
-#     must finish within their interval) or use something the whole machine
-#     shares. Keep this group small: its time adds up in full.
+#     because they assert on wall-clock timing a busy CPU breaks (a latency
+#     or event-loop-lag bound, rounds that must finish within their interval,
+#     a CPU-bound load the machine must carry) or use something the whole
+#     machine shares. Keep this group small: its time adds up in full.
 #
-# NT_TEST_CONCURRENCY=1 runs everything one file at a time, as before.
+# NT_TEST_CONCURRENCY=1 runs everything one file at a time, as before (the
+# pairs group too).
 set -uo pipefail
 node=$1
 shift
@@ -26,10 +35,14 @@ concurrency=${NT_TEST_CONCURRENCY:-2}
 [[ $concurrency =~ ^[1-9][0-9]*$ ]] || { echo "NT_TEST_CONCURRENCY must be a positive integer, not \"$concurrency\"" >&2; exit 2; }
 
 together=()
+pairs=()
 alone=()
 for f in "$@"; do
-  if grep -q '^// npm test: alone' "$f"; then alone+=("$f"); else together+=("$f"); fi
+  if grep -q '^// npm test: alone' "$f"; then alone+=("$f")
+  elif grep -q '^// npm test: in pairs' "$f"; then pairs+=("$f")
+  else together+=("$f"); fi
 done
+pair_concurrency=$((concurrency < 2 ? concurrency : 2))
 
 # The usual output on stdout (spec on a terminal, TAP otherwise) and, on
 # stderr after each group, the time of each file, slowest first (file-times.mjs).
@@ -60,10 +73,15 @@ if ((${#together[@]})); then
   say "${#together[@]} files, $concurrency at a time"
   run --test-concurrency="$concurrency" "${together[@]}" || status=1
 fi
+tp=$SECONDS
+if ((${#pairs[@]})); then
+  say "${#pairs[@]} timing files with margins, $pair_concurrency at a time"
+  run --test-concurrency="$pair_concurrency" "${pairs[@]}" || status=1
+fi
 t1=$SECONDS
 if ((${#alone[@]})); then
   say "${#alone[@]} timing-sensitive files, one at a time"
   run --test-concurrency=1 "${alone[@]}" || status=1
 fi
-say "build $((tb - t0)) s, side by side $((t1 - tb)) s, one at a time $((SECONDS - t1)) s, $((SECONDS - t0)) s in all (load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores)"
+say "build $((tb - t0)) s, side by side $((tp - tb)) s, in pairs $((t1 - tp)) s, one at a time $((SECONDS - t1)) s, $((SECONDS - t0)) s in all (load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores)"
 exit $status

@@ -1,4 +1,4 @@
-// npm test: alone (every (target, slot) probed at the target; re-probed within TTL + one interval)
+// npm test: alone (every (target, slot) probed at the target; re-probed within TTL + one interval; 300 targets every 2 s against one recording server: beside another file on a busy machine, load 12, whole targets missed their slots, "previous run still going")
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';

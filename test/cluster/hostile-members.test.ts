@@ -1,4 +1,4 @@
-// npm test: alone (every (target, slot) probed at the target)
+// npm test: in pairs (every (target, slot) probed at the target)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

@@ -1,4 +1,4 @@
-// npm test: alone (targets owned by the survivor within one TTL + 1 s)
+// npm test: in pairs (targets owned by the survivor within one TTL + 1 s)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { membersEverywhere, startClusterRig, type ClusterRig } from '../helpers/cluster-rig.js';

@@ -1,4 +1,4 @@
-// npm test: alone (claims arbitrated by Redis time to a fraction of an interval)
+// npm test: alone (claims arbitrated by Redis time to a fraction of an interval: beside another file on a busy machine, load 14, the cut-off case failed once)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

@@ -1,4 +1,4 @@
-// npm test: alone (every (target, slot) probed at the target through a failover)
+// npm test: alone (every (target, slot) probed at the target through a failover; the collectors follow the new primary within one TTL, 5 s: beside another file on a busy machine, load 12, they took 5.2 s)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisSentinels } from '../../scripts/lib/services.js';

@@ -1,11 +1,11 @@
-// npm test: alone (every (target, slot) probed once; the new set within two intervals)
+// npm test: in pairs (every (target, slot) probed once; the new set within two intervals)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { membersEverywhere, startClusterRig } from '../helpers/cluster-rig.js';
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { startDaemons, type Daemon } from '../helpers/daemon.js';
 import { sleep, waitFor } from '../helpers/net.js';
 import { SlotCoverage } from '../helpers/slot-coverage.js';
 
@@ -60,7 +60,7 @@ test('two replicas, each with its own copy of the targets file, the copies chang
     return { slots: slots.length, missing: only.missing(c, slots), dups: d.dups, total: d.total, dupSlots: d.slots.map((x) => new Date(x).toISOString().slice(11, 19)) };
   };
   try {
-    for (const f of files) daemons.push(await startDaemon({ ...clusterEnv, TARGETS_FILE: f, BATCH_SIZE: '100', SHUTDOWN_TIMEOUT: '5' }));
+    daemons.push(...(await startDaemons(files.map((f) => ({ ...clusterEnv, TARGETS_FILE: f, BATCH_SIZE: '100', SHUTDOWN_TIMEOUT: '5' })))));
     const [a, b] = daemons as [Daemon, Daemon];
     await membersEverywhere(daemons, 2, 20_000);
     const reloadedAt = (d: Daemon) => {

@@ -1,4 +1,4 @@
-// npm test: alone (liveness fails within three intervals)
+// npm test: in pairs (liveness fails within three intervals)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

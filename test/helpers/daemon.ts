@@ -22,6 +22,24 @@ export function startDaemon(env: Record<string, string>, opts: Omit<DaemonOption
   return spawnDaemon(env, { ...opts, baseEnv: TEST_ENV });
 }
 
+/**
+ * Start one daemon per environment at once, in that order. A start is mostly
+ * waiting (the process loading, then /health/live polled), so three at once
+ * take little more than one: a cluster file's before() starting its
+ * replicas one after another waited 4-5 s per replica on a busy machine.
+ * If one fails, the ones that did start are stopped before the error is
+ * thrown (a daemon left running keeps the test's process up).
+ */
+export async function startDaemons(envs: readonly Record<string, string>[], opts: Omit<DaemonOptions, 'baseEnv'> = {}): Promise<Daemon[]> {
+  const started = await Promise.allSettled(envs.map((env) => startDaemon(env, opts)));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.cleanup() : undefined)));
+    throw failed.reason;
+  }
+  return started.map((s) => (s as PromiseFulfilledResult<Daemon>).value);
+}
+
 /** Rounds the daemon has completed so far (its `round complete` log lines). */
 export function roundsDone(d: Daemon): number {
   return d.logs.filter((l) => l.msg === 'round complete').length;

@@ -1,4 +1,4 @@
-// npm test: alone (a no-op stop() or start() within 100 ms)
+// npm test: in pairs (a no-op stop() or start() within 100 ms)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// npm test: alone (every target stored in every slot, no gap)
+// npm test: in pairs (every target stored in every slot, no gap)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { afterRounds, startDaemon } from '../helpers/daemon.js';

@@ -1,4 +1,4 @@
-// npm test: alone (outbox empty within 5 s of the return; one trial per backoff step)
+// npm test: in pairs (outbox empty within 5 s of the return; one trial per backoff step)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDaemon } from '../helpers/daemon.js';

@@ -1,4 +1,4 @@
-// npm test: alone (500 targets within the interval with 0 % loss)
+// npm test: in pairs (500 targets within the interval with 0 % loss)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDaemon } from '../helpers/daemon.js';

@@ -1,4 +1,4 @@
-// npm test: alone (rtt within 1 ms of a plain fping on the same path)
+// npm test: in pairs (rtt within 1 ms of a plain fping on the same path)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
