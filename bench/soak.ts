@@ -1,6 +1,6 @@
 /**
  * npm run soak [-- --minutes=60] [-- --targets=2000] [-- --raw-hours=H] [-- --retention-days=D] [-- --at=45,120]
- *              [-- --malloc-arena-max=N] [-- --quiet] [-- --out=FILE] [-- --no-build]   (not part of CI, nor of npm run bench)
+ *              [-- --malloc-arena-max=N] [-- --env=NAME=VALUE ...] [-- --quiet] [-- --out=FILE] [-- --no-build]   (not part of CI, nor of npm run bench)
  *
  * One daemon as shipped (node dist/cli.js) for --minutes, with --targets
  * loopback targets (icmp + http, 10 s interval), writing to VictoriaMetrics
@@ -86,6 +86,8 @@ export interface SoakResult {
   /** Bytes of each table and index of store.db at the end (pages, from dbstat), MB. */
   storeTablesMb?: Record<string, number>;
   mallocArenaMax?: string;
+  /** --env: variables added to the daemon's environment (an allocator under test). */
+  env?: Record<string, string>;
   /** Load average (1 min) of the machine at the start and the end: others' work on the same cores. */
   loadAverage?: [number, number];
   /** /metrics requests that got no answer within 30 s. */
@@ -225,7 +227,7 @@ function victoria(port: number, dir: string): Proc {
   return new Proc('victoria-metrics', [`-httpListenAddr=127.0.0.1:${port}`, `-storageDataPath=${dir}`, '-search.latencyOffset=0s', '-loggerLevel=WARN', '-retentionPeriod=1d']).start();
 }
 
-export async function soak(o: { minutes: number; targets: number; rawHours?: number; retentionDays?: number; at?: number[]; mallocArenaMax?: string; quiet?: boolean }): Promise<SoakResult> {
+export async function soak(o: { minutes: number; targets: number; rawHours?: number; retentionDays?: number; at?: number[]; mallocArenaMax?: string; env?: Record<string, string>; quiet?: boolean }): Promise<SoakResult> {
   const load0 = loadavg()[0]!;
   const intervalS = 10;
   const scale = Math.min(1, o.minutes / 60);
@@ -261,6 +263,7 @@ export async function soak(o: { minutes: number; targets: number; rawHours?: num
       ...(o.rawHours !== undefined ? { EMBEDDED_RAW_HOURS: String(o.rawHours) } : {}),
       ...(o.retentionDays !== undefined ? { EMBEDDED_RETENTION_DAYS: String(o.retentionDays) } : {}),
       ...(o.mallocArenaMax ? { MALLOC_ARENA_MAX: o.mallocArenaMax } : {}),
+      ...o.env,
     });
     const pid = d.proc.pid!;
     const samples: Sample[] = [];
@@ -399,6 +402,7 @@ export async function soak(o: { minutes: number; targets: number; rawHours?: num
         ...(o.retentionDays !== undefined ? { retentionDays: o.retentionDays } : {}),
         storeTablesMb: tableSizes(join(d.dataDir, 'store.db')),
         ...(o.mallocArenaMax ? { mallocArenaMax: o.mallocArenaMax } : {}),
+        ...(o.env && Object.keys(o.env).length ? { env: o.env } : {}),
         loadAverage: [r3(load0), r3(loadavg()[0]!)],
         scrapeFailures,
         pointsExpected: expected,
@@ -407,7 +411,7 @@ export async function soak(o: { minutes: number; targets: number; rawHours?: num
         failedProbes,
         failureReasons,
         overruns,
-        command: `npm run soak -- --minutes=${o.minutes} --targets=${o.targets}${o.quiet ? ' --quiet' : ''}${o.rawHours !== undefined ? ` --raw-hours=${o.rawHours}` : ''}${o.retentionDays !== undefined ? ` --retention-days=${o.retentionDays}` : ''}${o.at?.length ? ` --at=${o.at.join(',')}` : ''}${o.mallocArenaMax ? ` --malloc-arena-max=${o.mallocArenaMax}` : ''}`,
+        command: `npm run soak -- --minutes=${o.minutes} --targets=${o.targets}${o.quiet ? ' --quiet' : ''}${o.rawHours !== undefined ? ` --raw-hours=${o.rawHours}` : ''}${o.retentionDays !== undefined ? ` --retention-days=${o.retentionDays}` : ''}${o.at?.length ? ` --at=${o.at.join(',')}` : ''}${o.mallocArenaMax ? ` --malloc-arena-max=${o.mallocArenaMax}` : ''}${Object.entries(o.env ?? {}).map(([k, v]) => ` --env=${k}=${v}`).join('')}`,
       };
     } finally {
       await d.cleanup();
@@ -430,6 +434,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     ...(text('retention-days') ? { retentionDays: Number(text('retention-days')) } : {}),
     ...(text('at') ? { at: text('at')!.split(',').map(Number) } : {}),
     ...(text('malloc-arena-max') ? { mallocArenaMax: text('malloc-arena-max')! } : {}),
+    // --env=NAME=VALUE (repeatable): the daemon's environment, e.g. an allocator to compare (LD_PRELOAD, MALLOC_*).
+    env: Object.fromEntries(process.argv.filter((a) => a.startsWith('--env=')).map((a) => { const kv = a.slice(6); const i = kv.indexOf('='); return [kv.slice(0, i), kv.slice(i + 1)]; })),
     quiet: process.argv.includes('--quiet'),
   });
   // --out: a tryout's figures elsewhere, docs/benchmarks.md left alone.

@@ -162,8 +162,8 @@ export class TelemetryMetrics {
     'Resident memory by kind (/proc/self/status): anon (V8 heaps, malloc arenas, SQLite page caches), file (the node binary, libraries, mapped files), shmem (SQLite WAL indexes)',
     ['kind'],
   );
-  readonly mallocArenas = this.gauge('telemetry_malloc_arenas', 'glibc malloc arenas in the process, the main one included (MALLOC_ARENA_MAX caps them)');
-  readonly mallocArenaResident = this.gauge('telemetry_malloc_arena_resident_bytes', 'Resident bytes of the malloc arenas (what malloc holds: SQLite, Node internals; not V8 heaps)');
+  readonly mallocArenas = this.gauge('telemetry_malloc_arenas', 'glibc malloc arenas in the process, the main one included (MALLOC_ARENA_MAX caps them); 0 under another allocator (the image preloads jemalloc)');
+  readonly mallocArenaResident = this.gauge('telemetry_malloc_arena_resident_bytes', 'Resident bytes of glibc\'s malloc arenas (what malloc holds: SQLite, Node internals; not V8 heaps); 0 under another allocator (the image preloads jemalloc)');
   readonly storeWorkerHeapUsed = this.gauge('telemetry_store_worker_heap_used_bytes', "The embedded store worker thread's V8 heap in use");
   readonly storeWorkerHeapSize = this.gauge('telemetry_store_worker_heap_size_bytes', "The embedded store worker thread's V8 heap size (bound: 96 MiB of old generation)");
   readonly sqliteCacheMax = this.gauge(

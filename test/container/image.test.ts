@@ -35,6 +35,8 @@ test('image: size, pinned Node 22, no geoip-lite, no source maps, fping and mtr-
   assert.equal(await probe(IMAGE, 'test -e /app/node_modules/geoip-lite && echo present || echo absent; echo "GEO=$GEO"'), 'absent\nGEO=off');
   assert.equal(await probe(IMAGE, 'find /app -name "*.map" -o -name "*.ts" -o -name "*.mts" -o -name "*.cts" | wc -l'), '0', 'no source maps or TypeScript sources under /app');
   assert.equal(await probe(IMAGE, 'ls /app/node_modules/better-sqlite3/build/Release'), 'better_sqlite3.node', 'only the native addon of the better-sqlite3 build');
+  // The daemon's allocator: jemalloc preloaded (docker/Dockerfile, docs/sizing.md "Memory").
+  assert.equal(await probe(IMAGE, `node -e "console.log(require('fs').readFileSync('/proc/self/maps', 'utf8').includes('libjemalloc'))"`), 'true', 'node runs with jemalloc (LD_PRELOAD)');
   const caps = await probe(IMAGE, 'getcap /usr/bin/fping /usr/bin/mtr-packet');
   assert.match(caps, /\/usr\/bin\/fping cap_net_raw=ep/);
   assert.match(caps, /\/usr\/bin\/mtr-packet cap_net_raw=ep/);
