@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, redactedConfig } from '../../src/config/load-config.js';
@@ -95,8 +95,15 @@ test('PROBE_TIMEOUT follows short intervals unless set; a timeout past the inter
   assert.match(problems({ TARGET_FQDNS: 'a.example:80', COLLECTION_INTERVAL: '5', PROBE_TIMEOUT: '5' }).join('\n'), /must be shorter than the 5 s interval/);
 });
 
+// Every targets file a test writes is removed at the end (a run left 40-odd nt-cfg-* folders in /tmp).
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
 function file(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'nt-cfg-'));
+  dirs.push(dir);
   const p = join(dir, 'targets.yaml');
   writeFileSync(p, text);
   return p;
