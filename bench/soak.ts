@@ -435,7 +435,16 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     ...(text('at') ? { at: text('at')!.split(',').map(Number) } : {}),
     ...(text('malloc-arena-max') ? { mallocArenaMax: text('malloc-arena-max')! } : {}),
     // --env=NAME=VALUE (repeatable): the daemon's environment, e.g. an allocator to compare (LD_PRELOAD, MALLOC_*).
-    env: Object.fromEntries(process.argv.filter((a) => a.startsWith('--env=')).map((a) => { const kv = a.slice(6); const i = kv.indexOf('='); return [kv.slice(0, i), kv.slice(i + 1)]; })),
+    env: Object.fromEntries(
+      process.argv
+        .filter((a) => a.startsWith('--env='))
+        .map((a) => {
+          const kv = a.slice('--env='.length);
+          const i = kv.indexOf('=');
+          if (i < 1) throw new Error(`${a}: write --env=NAME=VALUE (for example --env=MALLOC_ARENA_MAX=2)`);
+          return [kv.slice(0, i), kv.slice(i + 1)];
+        }),
+    ),
     quiet: process.argv.includes('--quiet'),
   });
   // --out: a tryout's figures elsewhere, docs/benchmarks.md left alone.
